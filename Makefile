@@ -1,0 +1,57 @@
+# Stratus Console: `make run` serves the console with demo data, `make test`
+# runs the whole suite. Both install what is missing and, when DATABASE_URL is
+# not set, use a project-local PostgreSQL cluster under .local/.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+LOCAL := $(CURDIR)/.local
+BIND ?= 127.0.0.1:8080
+HTMX := node_modules/htmx.org/dist/htmx.min.js
+
+.PHONY: run test bench stop system-packages browser-packages lint
+
+system-packages:
+	@.ci/ensure-packages postgres=postgresql,postgresql-contrib psql=postgresql-client \
+		pg_config=libpq-dev python3=python3 npm=nodejs,npm cc=build-essential
+
+browser-packages:
+	@.ci/ensure-packages chromium=chromium chromedriver=chromium-driver
+
+$(HTMX): package.json package-lock.json | system-packages
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LOCAL)/session.key:
+	@mkdir -p $(LOCAL)
+	@head -c 64 /dev/urandom | base64 -w0 > $@
+
+run: system-packages $(HTMX) $(LOCAL)/session.key
+	@url="$${DATABASE_URL:-}"; \
+	if [ -z "$$url" ]; then \
+		base=$$(.ci/local-pg start $(LOCAL)/pg); url="$$base/stratus"; \
+		psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'stratus'" | grep -q 1 \
+			|| psql -q "$$base/postgres" -c "CREATE DATABASE stratus"; \
+	fi; \
+	cargo build --release --quiet; \
+	echo "Stratus Console on http://$(BIND)  (sign in: admin@acme.test / demo-password-1)"; \
+	DATABASE_URL="$$url" BIND="$(BIND)" SESSION_KEY="$${SESSION_KEY:-$$(cat $(LOCAL)/session.key)}" \
+		exec target/release/stratus-console --demo
+
+# The suite runs against a fresh throw-away cluster without fsync; every test
+# clones its own database from the migrated template `stratus_template`.
+test: system-packages browser-packages $(HTMX) lint
+	@.ci/local-pg stop $(LOCAL)/pg-test; rm -rf $(LOCAL)/pg-test; \
+	base=$$(.ci/local-pg start $(LOCAL)/pg-test --fast); \
+	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \
+	cargo build --quiet --bins --tests; \
+	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
+	TEST_DATABASE_URL="$$base" cargo nextest run --no-fail-fast; \
+	.ci/local-pg stop $(LOCAL)/pg-test
+
+lint: $(HTMX)
+	cargo fmt --check
+	cargo clippy --quiet --all-targets -- -D warnings
+
+stop:
+	@.ci/local-pg stop $(LOCAL)/pg; .ci/local-pg stop $(LOCAL)/pg-test; .ci/local-pg stop $(LOCAL)/pg-bench

@@ -1,0 +1,74 @@
+//! CSRF protection with a synchronizer token kept in the session.
+//!
+//! Every page renders the token: htmx sends it as the `X-CSRF-Token` header
+//! (`hx-headers` on `<body>`), plain forms as the `csrf_token` field. Every
+//! POST without the session's token is refused with 403 before any handler
+//! runs.
+
+use actix_session::{Session, SessionExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
+use crate::web::error::WebError;
+
+const SESSION_KEY: &str = "csrf";
+pub const HEADER: &str = "X-CSRF-Token";
+pub const FIELD: &str = "csrf_token";
+
+/// The session's token, made on first use.
+pub fn token(session: &Session) -> Result<String, WebError> {
+    if let Some(token) = session.get::<String>(SESSION_KEY).map_err(|e| WebError::Internal(e.into()))? {
+        return Ok(token);
+    }
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    session.insert(SESSION_KEY, &token).map_err(|e| WebError::Internal(e.into()))?;
+    Ok(token)
+}
+
+/// Middleware: refuses state-changing requests that do not carry the token.
+pub async fn verify(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
+    let mut provided = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if provided.is_none() && is_form(&req) {
+        let body = req.extract::<Bytes>().await?;
+        provided = form_field(&body);
+        req.set_payload(Payload::from(body));
+    }
+    match (expected, provided) {
+        (Some(expected), Some(provided)) if bool::from(expected.as_bytes().ct_eq(provided.as_bytes())) => {
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        _ => {
+            let refused = WebError::Forbidden(
+                "This form has expired or did not come from this console. Reload the page and try again.".into(),
+            );
+            Ok(req.error_response(refused).map_into_right_body())
+        }
+    }
+}
+
+fn is_form(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn form_field(body: &[u8]) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find_map(|(name, value)| (name == FIELD).then_some(value))
+}

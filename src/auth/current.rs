@@ -1,0 +1,108 @@
+//! The signed-in user in the current account, as an extractor: a handler
+//! that takes a `CurrentUser` cannot run for an anonymous request.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web::Data};
+
+use super::csrf;
+use super::session_store::USER_ID;
+use crate::db::{self, accounts::Account, users::User};
+use crate::domain::access::{Action, Resource, Rights};
+use crate::web::{AppState, error::WebError};
+
+/// The session key of the current account's id.
+pub const ACCOUNT_ID: &str = "account_id";
+
+pub struct CurrentUser {
+    pub user: User,
+    /// The account whose data every page shows.
+    pub account: Account,
+    /// Every account the user may switch to, the current one included.
+    pub accounts: Vec<Account>,
+    /// The user's rights in the current account.
+    pub rights: Rights,
+    pub csrf_token: String,
+}
+
+impl CurrentUser {
+    /// Forbidden unless the user has the right on some resource of the kind.
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), WebError> {
+        if self.rights.allows_some(resource, action) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden("Your role in this account does not allow this.".into()))
+        }
+    }
+
+    /// The name of the user's account with this provider account number, if
+    /// the user is a member of it; else `None` (never reveal other accounts).
+    pub fn account_name_for_number(&self, number: &str) -> Option<&str> {
+        self.accounts
+            .iter()
+            .find(|a| a.provider_account_number == number && a.provider == self.account.provider)
+            .map(|a| a.name.as_str())
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { load(&req).await })
+    }
+}
+
+async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
+    let session = req.get_session();
+    let had_cookie = req.cookie(crate::web::SESSION_COOKIE).is_some();
+    let signed_out = WebError::Unauthorized { session_ended: had_cookie };
+    let Some(user_id) = session.get::<i64>(USER_ID).map_err(|e| WebError::Internal(e.into()))? else {
+        return Err(signed_out);
+    };
+    let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
+    let mut conn = state.pool.get().await?;
+
+    let user = match db::users::find(&mut conn, user_id).await {
+        Ok(user) if user.is_active() => user,
+        Ok(_) | Err(diesel::result::Error::NotFound) => {
+            session.purge();
+            return Err(signed_out);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let accounts = db::accounts::for_user(&mut conn, user.id).await?;
+    let wanted = session.get::<i64>(ACCOUNT_ID).ok().flatten();
+    let account = accounts
+        .iter()
+        .find(|a| Some(a.id) == wanted)
+        .or_else(|| accounts.first())
+        .cloned()
+        .ok_or_else(|| WebError::Forbidden("You are not a member of any account. Ask an administrator.".into()))?;
+    let rights = db::access::rights_in_account(&mut conn, user.id, account.id).await?;
+    if !rights.allows_some(Resource::Console, Action::Access) {
+        return Err(WebError::Forbidden(format!(
+            "Your groups have no role that allows using the console in {}.",
+            account.name
+        )));
+    }
+    let csrf_token = csrf::token(&session)?;
+    Ok(CurrentUser { user, account, accounts, rights, csrf_token })
+}
+
+/// Starts a signed-in session: a new session id (no fixation), the user and
+/// their first account.
+pub fn sign_in(session: &Session, user_id: i64, account_id: Option<i64>) -> Result<(), WebError> {
+    session.renew();
+    session.insert(USER_ID, user_id).map_err(|e| WebError::Internal(e.into()))?;
+    if let Some(account_id) = account_id {
+        session.insert(ACCOUNT_ID, account_id).map_err(|e| WebError::Internal(e.into()))?;
+    }
+    // A fresh token for the signed-in session.
+    session.remove("csrf");
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! actix-session's `SessionStore` on PostgreSQL through diesel-async.
+//!
+//! No maintained PostgreSQL store exists for actix-session 0.11, and this one
+//! is small. The cookie carries a random 256-bit key; the table keeps only its
+//! SHA-256, so a leaked copy of the table opens no session. The signed-in
+//! user's id is kept in its own column so that deactivating a user can end
+//! their sessions with one statement.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use crate::db::{self, Pool};
+
+/// The session key under which the signed-in user's id is stored.
+pub const USER_ID: &str = "user_id";
+
+#[derive(Clone)]
+pub struct PgSessionStore {
+    pool: Pool,
+}
+
+impl PgSessionStore {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+}
+
+fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn expiry(ttl: &Duration) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+fn user_of(state: &HashMap<String, String>) -> Option<i64> {
+    state.get(USER_ID).and_then(|v| v.parse().ok())
+}
+
+fn to_json(state: &HashMap<String, String>) -> serde_json::Value {
+    serde_json::to_value(state).expect("a map of strings always serializes")
+}
+
+impl SessionStore for PgSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        let mut conn = self.pool.get().await.map_err(|e| LoadError::Other(e.into()))?;
+        let state = db::sessions::load(&mut conn, &key_hash(session_key.as_ref()))
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        state
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| LoadError::Deserialization(e.into()))
+    }
+
+    async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let mut conn = self.pool.get().await.map_err(|e| SaveError::Other(e.into()))?;
+        db::sessions::insert(&mut conn, &key_hash(&key), &to_json(&state), user_of(&state), expiry(ttl))
+            .await
+            .map_err(|e| SaveError::Other(e.into()))?;
+        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let mut conn = self.pool.get().await.map_err(|e| UpdateError::Other(e.into()))?;
+        let hash = key_hash(session_key.as_ref());
+        let updated = db::sessions::update(&mut conn, &hash, &to_json(&state), user_of(&state), expiry(ttl))
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
+        if updated {
+            Ok(session_key)
+        } else {
+            // The session expired or was ended meanwhile: start a new one
+            // rather than resurrect the old key.
+            drop(conn);
+            self.save(state, ttl).await.map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
+        }
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let mut conn = self.pool.get().await?;
+        db::sessions::extend(&mut conn, &key_hash(session_key.as_ref()), expiry(ttl)).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        let mut conn = self.pool.get().await?;
+        db::sessions::delete(&mut conn, &key_hash(session_key.as_ref())).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! Cloud accounts and who may enter them.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{account_memberships, accounts};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: i64,
+    pub company_id: i64,
+    pub name: String,
+    pub provider: String,
+    pub region: String,
+    pub provider_account_number: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = accounts)]
+pub struct NewAccount<'a> {
+    pub company_id: i64,
+    pub name: &'a str,
+    pub provider: &'a str,
+    pub region: &'a str,
+    pub provider_account_number: &'a str,
+}
+
+impl Account {
+    /// "N. Virginia (us-east-1)": the region as people say it.
+    pub fn region_title(&self) -> String {
+        match region_name(&self.region) {
+            Some(name) => format!("{name} ({})", self.region),
+            None => self.region.clone(),
+        }
+    }
+}
+
+fn region_name(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "us-east-1" => "N. Virginia",
+        "us-east-2" => "Ohio",
+        "us-west-1" => "N. California",
+        "us-west-2" => "Oregon",
+        "eu-west-1" => "Ireland",
+        "eu-central-1" => "Frankfurt",
+        "ap-southeast-2" => "Sydney",
+        "ap-northeast-1" => "Tokyo",
+        _ => return None,
+    })
+}
+
+/// The accounts a user may enter, by name.
+pub async fn for_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Vec<Account>> {
+    accounts::table
+        .inner_join(account_memberships::table)
+        .filter(account_memberships::user_id.eq(user_id))
+        .order((accounts::name, accounts::id))
+        .select(Account::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, account: &NewAccount<'_>) -> QueryResult<Account> {
+    diesel::insert_into(accounts::table)
+        .values(account)
+        .returning(Account::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn add_member(conn: &mut AsyncPgConnection, account_id: i64, user_id: i64) -> QueryResult<()> {
+    diesel::insert_into(account_memberships::table)
+        .values((account_memberships::account_id.eq(account_id), account_memberships::user_id.eq(user_id)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -1,0 +1,247 @@
+//! Machine image queries: one query per tab of the Machine Images page, with
+//! search, filters, sort and keyset pagination all in SQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
+use super::users::lower;
+use crate::domain::image::Sort;
+use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
+
+pub use crate::domain::image::Filters;
+
+/// Which of an account's image records a tab shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordTab {
+    /// Own images and public images launched in this account.
+    Own,
+    /// Images other accounts shared with this one.
+    Shared,
+}
+
+impl RecordTab {
+    fn sources(self) -> &'static [&'static str] {
+        match self {
+            RecordTab::Own => &["own", "public_launched"],
+            RecordTab::Shared => &["shared"],
+        }
+    }
+}
+
+/// A row of the My images / Shared with me tabs.
+#[derive(Debug, Clone, Queryable)]
+pub struct ImageRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub label: String,
+    pub deprecated_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub owner_user_id: Option<i64>,
+    pub owner_group_id: Option<i64>,
+    pub budget_code_id: Option<i64>,
+    pub provider_image_id: String,
+    pub platform: String,
+    pub architecture: String,
+    pub state: String,
+    pub owner_account_number: String,
+    pub owner_given_name: Option<String>,
+    pub owner_family_name: Option<String>,
+    pub group_name: Option<String>,
+    pub budget_code_name: Option<String>,
+}
+
+impl ImageRow {
+    pub fn cursor(&self, sort: Sort) -> Cursor {
+        if sort.by_name() {
+            Cursor::by_name(self.id, self.name.to_lowercase())
+        } else {
+            Cursor::by_time(self.id, self.created_at)
+        }
+    }
+}
+
+/// A row of the public catalog.
+#[derive(Debug, Clone, Queryable)]
+pub struct PublicImageRow {
+    pub id: i64,
+    pub provider_image_id: String,
+    pub name: String,
+    pub description: String,
+    pub platform: String,
+    pub architecture: String,
+    pub owner_account_number: String,
+    pub owner_alias: Option<String>,
+    pub deprecated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl PublicImageRow {
+    pub fn cursor(&self, sort: Sort) -> Cursor {
+        if sort.by_name() {
+            Cursor::by_name(self.id, self.name.to_lowercase())
+        } else {
+            Cursor::by_time(self.id, self.created_at)
+        }
+    }
+}
+
+/// Whether the query walks the sort order forward (`true`) and ascending.
+fn direction(sort: Sort, page: &PageRequest) -> bool {
+    let forward = !matches!(page, PageRequest::Before(_));
+    forward != sort.descending()
+}
+
+fn cursor_of(page: &PageRequest) -> Option<&Cursor> {
+    match page {
+        PageRequest::First => None,
+        PageRequest::After(c) | PageRequest::Before(c) => Some(c),
+    }
+}
+
+/// Filters `$query` to the rows after `$cursor` along `$key`, then `$id`, in
+/// the query's direction, and orders it that way.
+macro_rules! keyset {
+    ($query:expr, $key:expr, $id:expr, $cursor:expr, $ascending:expr) => {{
+        let mut query = $query;
+        if let Some((key, id)) = $cursor {
+            query = if $ascending {
+                query.filter($key.gt(key.clone()).or($key.eq(key).and($id.gt(id))))
+            } else {
+                query.filter($key.lt(key.clone()).or($key.eq(key).and($id.lt(id))))
+            };
+        }
+        if $ascending { query.order_by(($key.asc(), $id.asc())) } else { query.order_by(($key.desc(), $id.desc())) }
+    }};
+}
+
+/// One page of an account's image records.
+pub async fn list_records(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    tab: RecordTab,
+    filters: &Filters,
+    sort: Sort,
+    page: &PageRequest,
+) -> QueryResult<Page<ImageRow>> {
+    let mut query = image_records::table
+        .inner_join(provider_images::table)
+        .left_join(users::table)
+        .left_join(groups::table)
+        .left_join(budget_codes::table)
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::source.eq_any(tab.sources()))
+        .select((
+            image_records::id,
+            image_records::name,
+            image_records::description,
+            image_records::label,
+            image_records::deprecated_at,
+            image_records::version,
+            image_records::source,
+            image_records::created_at,
+            image_records::owner_user_id,
+            image_records::owner_group_id,
+            image_records::budget_code_id,
+            provider_images::provider_image_id,
+            provider_images::platform,
+            provider_images::architecture,
+            provider_images::state,
+            provider_images::owner_account_number,
+            users::given_name.nullable(),
+            users::family_name.nullable(),
+            groups::name.nullable(),
+            budget_codes::name.nullable(),
+        ))
+        .limit(PAGE_SIZE + 1)
+        .into_boxed();
+    if let Some(search) = &filters.search {
+        let pattern = search.like_pattern();
+        query = query.filter(
+            lower(image_records::name)
+                .like(pattern.clone())
+                .or(lower(image_records::description).like(pattern.clone()))
+                .or(lower(provider_images::provider_image_id).like(pattern)),
+        );
+    }
+    if let Some(platform) = filters.platform {
+        query = query.filter(provider_images::platform.eq(platform.as_str()));
+    }
+    if let Some(arch) = filters.arch {
+        query = query.filter(provider_images::architecture.eq(arch.as_str()));
+    }
+    if let Some(label) = filters.label {
+        query = query.filter(image_records::label.eq(label.as_str()));
+    }
+    let ascending = direction(sort, page);
+    let cursor = cursor_of(page);
+    let query = if sort.by_name() {
+        let cursor = cursor.map(|c| (c.name.clone().unwrap_or_default(), c.id));
+        keyset!(query, lower(image_records::name), image_records::id, cursor, ascending)
+    } else {
+        let cursor = cursor.map(|c| (c.at.unwrap_or_default(), c.id));
+        keyset!(query, image_records::created_at, image_records::id, cursor, ascending)
+    };
+    let rows = query.load(conn).await?;
+    Ok(Page::from_fetched(rows, page))
+}
+
+/// One page of the provider's public catalog for a region. Deprecated public
+/// images drop out of other accounts' searches.
+pub async fn search_public(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    region: &str,
+    own_account_number: &str,
+    filters: &Filters,
+    sort: Sort,
+    page: &PageRequest,
+) -> QueryResult<Page<PublicImageRow>> {
+    let mut query = public_images::table
+        .filter(public_images::provider.eq(provider))
+        .filter(public_images::region.eq(region))
+        .filter(public_images::state.eq("ACTIVE"))
+        .filter(
+            public_images::deprecated_at
+                .is_null()
+                .or(public_images::owner_account_number.eq(own_account_number)),
+        )
+        .select((
+            public_images::id,
+            public_images::provider_image_id,
+            public_images::name,
+            public_images::description,
+            public_images::platform,
+            public_images::architecture,
+            public_images::owner_account_number,
+            public_images::owner_alias,
+            public_images::deprecated_at,
+            public_images::created_at,
+        ))
+        .limit(PAGE_SIZE + 1)
+        .into_boxed();
+    if let Some(search) = &filters.search {
+        query = query.filter(public_images::search_text.like(search.like_pattern()));
+    }
+    if let Some(platform) = filters.platform {
+        query = query.filter(public_images::platform.eq(platform.as_str()));
+    }
+    if let Some(arch) = filters.arch {
+        query = query.filter(public_images::architecture.eq(arch.as_str()));
+    }
+    let ascending = direction(sort, page);
+    let cursor = cursor_of(page);
+    let query = if sort.by_name() {
+        let cursor = cursor.map(|c| (c.name.clone().unwrap_or_default(), c.id));
+        keyset!(query, lower(public_images::name), public_images::id, cursor, ascending)
+    } else {
+        let cursor = cursor.map(|c| (c.at.unwrap_or_default(), c.id));
+        keyset!(query, public_images::created_at, public_images::id, cursor, ascending)
+    };
+    let rows = query.load(conn).await?;
+    Ok(Page::from_fetched(rows, page))
+}

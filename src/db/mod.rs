@@ -1,0 +1,58 @@
+//! PostgreSQL: the pool, the migrations runner, the schema and the queries.
+//!
+//! Error policy: query functions return diesel's `QueryResult` and know
+//! nothing of HTTP; the web layer maps `NotFound` to 404 and pool trouble to
+//! 503 in one place (`web::error`). Query functions take a connection, so the
+//! same function runs on a pooled connection or inside a transaction.
+
+pub mod access;
+pub mod accounts;
+pub mod audit;
+pub mod images;
+pub mod login_attempts;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::Connection as _;
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use diesel_async::pooled_connection::deadpool::PoolError;
+
+pub type Pool = deadpool::Pool<AsyncPgConnection>;
+pub type PooledConnection = deadpool::Object<AsyncPgConnection>;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Builds the connection pool. Connections are opened lazily, so the console
+/// starts (and answers `/healthz` with 503) while the database is down.
+pub fn pool(database_url: &str, max_size: usize) -> Result<Pool, deadpool::BuildError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(::deadpool::Runtime::Tokio1)
+        .build()
+}
+
+/// Applies pending migrations. Runs synchronous diesel on a blocking thread:
+/// diesel-async's own harness needs a multi-threaded runtime, which actix's
+/// workers are not.
+pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn = diesel::PgConnection::establish(&url)?;
+        let applied = conn.run_pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!(e))?;
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(())
+    })
+    .await?
+}

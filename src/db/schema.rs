@@ -1,0 +1,231 @@
+// Diesel table definitions, matching `migrations/`.
+
+diesel::table! {
+    companies (id) {
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Int8,
+        company_id -> Int8,
+        name -> Text,
+        provider -> Text,
+        region -> Text,
+        provider_account_number -> Text,
+        endpoint -> Nullable<Text>,
+        credentials_ref -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        company_id -> Int8,
+        email -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        password_hash -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    account_memberships (account_id, user_id) {
+        account_id -> Int8,
+        user_id -> Int8,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Int8,
+        company_id -> Int8,
+        name -> Text,
+        description -> Text,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Int8,
+        user_id -> Int8,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Int8,
+        company_id -> Int8,
+        name -> Text,
+        description -> Text,
+        is_default -> Bool,
+    }
+}
+
+diesel::table! {
+    access_rights (id) {
+        id -> Int8,
+        role_id -> Int8,
+        resource -> Text,
+        action -> Text,
+        qualifier -> Text,
+    }
+}
+
+diesel::table! {
+    group_roles (group_id, account_id) {
+        group_id -> Int8,
+        account_id -> Int8,
+        role_id -> Int8,
+    }
+}
+
+diesel::table! {
+    budget_codes (id) {
+        id -> Int8,
+        company_id -> Int8,
+        name -> Text,
+        finance_code -> Text,
+        description -> Text,
+        soft_quota -> Numeric,
+        hard_quota -> Numeric,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    user_budget_codes (user_id, budget_code_id) {
+        user_id -> Int8,
+        budget_code_id -> Int8,
+    }
+}
+
+diesel::table! {
+    provider_images (id) {
+        id -> Int8,
+        provider -> Text,
+        region -> Text,
+        provider_image_id -> Text,
+        platform -> Text,
+        architecture -> Text,
+        state -> Text,
+        owner_account_number -> Text,
+        is_public -> Bool,
+        root_device -> Text,
+        min_disk_gb -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    image_records (id) {
+        id -> Int8,
+        account_id -> Int8,
+        provider_image_id -> Int8,
+        name -> Text,
+        description -> Text,
+        label -> Text,
+        owner_user_id -> Nullable<Int8>,
+        owner_group_id -> Nullable<Int8>,
+        budget_code_id -> Nullable<Int8>,
+        deprecated_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        source -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    public_images (id) {
+        id -> Int8,
+        provider -> Text,
+        region -> Text,
+        provider_image_id -> Text,
+        name -> Text,
+        description -> Text,
+        platform -> Text,
+        architecture -> Text,
+        owner_account_number -> Text,
+        owner_alias -> Nullable<Text>,
+        state -> Text,
+        deprecated_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (key_hash) {
+        key_hash -> Text,
+        state -> Jsonb,
+        user_id -> Nullable<Int8>,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Int8,
+        email -> Text,
+        ip -> Text,
+        succeeded -> Bool,
+        attempted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        account_id -> Nullable<Int8>,
+        user_id -> Nullable<Int8>,
+        action -> Text,
+        resource -> Text,
+        resource_id -> Nullable<Text>,
+        outcome -> Text,
+        changes -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(accounts -> companies (company_id));
+diesel::joinable!(users -> companies (company_id));
+diesel::joinable!(account_memberships -> accounts (account_id));
+diesel::joinable!(account_memberships -> users (user_id));
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(access_rights -> roles (role_id));
+diesel::joinable!(group_roles -> groups (group_id));
+diesel::joinable!(group_roles -> roles (role_id));
+diesel::joinable!(group_roles -> accounts (account_id));
+diesel::joinable!(user_budget_codes -> budget_codes (budget_code_id));
+diesel::joinable!(image_records -> provider_images (provider_image_id));
+diesel::joinable!(image_records -> accounts (account_id));
+diesel::joinable!(image_records -> users (owner_user_id));
+diesel::joinable!(image_records -> groups (owner_group_id));
+diesel::joinable!(image_records -> budget_codes (budget_code_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    accounts,
+    users,
+    account_memberships,
+    groups,
+    group_members,
+    roles,
+    access_rights,
+    group_roles,
+    budget_codes,
+    user_budget_codes,
+    provider_images,
+    image_records,
+    public_images,
+    sessions,
+    login_attempts,
+    audit_events,
+);

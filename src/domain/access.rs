@@ -1,0 +1,386 @@
+//! Access rights: what a user may do in the current account.
+//!
+//! A user's rights in an account are the sum of the rights of the roles that
+//! their groups hold in that account (a group has at most one role per
+//! account). A right is `(resource, action, qualifier)`; the qualifier limits
+//! which resources it covers. Every "may this user do X to Y" question in the
+//! product is answered here, once: templates ask it which actions to offer and
+//! handlers ask it again before acting.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a right is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Console,
+    Image,
+    Server,
+    Firewall,
+    Keypair,
+    Volume,
+    Budget,
+    User,
+    Group,
+    Role,
+    Any,
+}
+
+/// What may be done. `Any` matches every action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Any,
+    Access,
+    Configure,
+    Delete,
+    DefineServer,
+    DefineServerFromPublic,
+    ShareLocal,
+    SharePublic,
+    Start,
+    Image,
+    Pause,
+    Terminate,
+}
+
+/// Which resources a right covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Qualifier {
+    /// All resources of the account.
+    Any,
+    /// Resources owned by any of the user's groups.
+    Group,
+    /// Resources owned by the group through which the user holds the role.
+    ThisGroup,
+    /// Resources billed to a budget code the user holds.
+    Billing,
+    /// Resources the user owns.
+    Mine,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    _ => Err(UnknownValue(s.to_owned())),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(Resource {
+    Console = "CONSOLE",
+    Image = "IMAGE",
+    Server = "SERVER",
+    Firewall = "FIREWALL",
+    Keypair = "KEYPAIR",
+    Volume = "VOLUME",
+    Budget = "BUDGET",
+    User = "USER",
+    Group = "GROUP",
+    Role = "ROLE",
+    Any = "ANY",
+});
+
+text_enum!(Action {
+    Any = "ANY",
+    Access = "Access",
+    Configure = "Configure",
+    Delete = "Delete",
+    DefineServer = "DefineServer",
+    DefineServerFromPublic = "DefineServerFromPublic",
+    ShareLocal = "ShareLocal",
+    SharePublic = "SharePublic",
+    Start = "Start",
+    Image = "Image",
+    Pause = "Pause",
+    Terminate = "Terminate",
+});
+
+text_enum!(Qualifier {
+    Any = "ANY",
+    Group = "GROUP",
+    ThisGroup = "THIS_GROUP",
+    Billing = "BILLING",
+    Mine = "MINE",
+});
+
+/// A stored value that is not one of the known names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownValue(pub String);
+
+/// One access right of a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRight {
+    pub resource: Resource,
+    pub action: Action,
+    pub qualifier: Qualifier,
+}
+
+impl AccessRight {
+    pub const fn new(resource: Resource, action: Action, qualifier: Qualifier) -> Self {
+        Self { resource, action, qualifier }
+    }
+
+    fn covers(&self, resource: Resource, action: Action) -> bool {
+        (self.resource == Resource::Any || self.resource == resource)
+            && (self.action == Action::Any || self.action == action)
+    }
+}
+
+/// An access right as the user holds it: through the role of one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub right: AccessRight,
+    /// The group the role is attached to (what `THIS_GROUP` refers to).
+    pub via_group: i64,
+}
+
+/// Who owns a resource and what it is billed to: what qualifiers look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ownership {
+    pub owner_user: Option<i64>,
+    pub owner_group: Option<i64>,
+    pub budget_code: Option<i64>,
+}
+
+/// Everything a user may do in one account.
+#[derive(Debug, Clone, Default)]
+pub struct Rights {
+    user_id: i64,
+    groups: HashSet<i64>,
+    budget_codes: HashSet<i64>,
+    grants: Vec<Grant>,
+}
+
+impl Rights {
+    pub fn new(
+        user_id: i64,
+        groups: impl IntoIterator<Item = i64>,
+        budget_codes: impl IntoIterator<Item = i64>,
+        grants: Vec<Grant>,
+    ) -> Self {
+        Self {
+            user_id,
+            groups: groups.into_iter().collect(),
+            budget_codes: budget_codes.into_iter().collect(),
+            grants,
+        }
+    }
+
+    /// May the user do `action` to this particular resource?
+    pub fn allows(&self, resource: Resource, action: Action, target: &Ownership) -> bool {
+        self.grants
+            .iter()
+            .filter(|grant| grant.right.covers(resource, action))
+            .any(|grant| self.qualifier_matches(grant, target))
+    }
+
+    /// May the user do `action` to at least some resource of this kind? This
+    /// decides what the navigation and page-level controls offer; acting on a
+    /// particular resource still asks [`Rights::allows`].
+    pub fn allows_some(&self, resource: Resource, action: Action) -> bool {
+        self.grants.iter().any(|grant| grant.right.covers(resource, action))
+    }
+
+    /// May the user do `action` to resources nobody in the account owns, such
+    /// as the provider's public catalog? Only an `ANY` qualifier covers those.
+    pub fn allows_unowned(&self, resource: Resource, action: Action) -> bool {
+        self.allows(resource, action, &Ownership::default())
+    }
+
+    fn qualifier_matches(&self, grant: &Grant, target: &Ownership) -> bool {
+        match grant.right.qualifier {
+            Qualifier::Any => true,
+            Qualifier::Group => target.owner_group.is_some_and(|g| self.groups.contains(&g)),
+            Qualifier::ThisGroup => target.owner_group == Some(grant.via_group),
+            Qualifier::Billing => target.budget_code.is_some_and(|b| self.budget_codes.contains(&b)),
+            Qualifier::Mine => target.owner_user == Some(self.user_id),
+        }
+    }
+}
+
+/// The roles every company starts with, as `(name, description, rights)`.
+pub fn default_roles() -> Vec<(&'static str, &'static str, Vec<AccessRight>)> {
+    use Action as A;
+    use Qualifier::Any as Q;
+    use Resource as R;
+    const CLOUD: [Resource; 5] = [R::Image, R::Server, R::Firewall, R::Keypair, R::Volume];
+    let console = AccessRight::new(R::Console, A::Access, Q);
+    let on_cloud = |actions: &[Action]| -> Vec<AccessRight> {
+        std::iter::once(console)
+            .chain(CLOUD.iter().flat_map(|&r| actions.iter().map(move |&a| AccessRight::new(r, a, Q))))
+            .collect()
+    };
+    let mut csr = on_cloud(&[A::Access]);
+    csr.push(AccessRight::new(R::Budget, A::Access, Q));
+    vec![
+        ("Admin", "Everything, in every account the role is given for.", vec![AccessRight::new(R::Any, A::Any, Q)]),
+        ("CloudManager", "All work on images, servers, firewalls, key pairs and volumes.", on_cloud(&[A::Any])),
+        ("Configurator", "Sees and configures images, servers, firewalls, key pairs and volumes.", on_cloud(&[A::Access, A::Configure])),
+        ("CSR", "Read only: sees the cloud resources and budget codes.", csr),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QA: i64 = 1;
+    const DEV: i64 = 2;
+    const DEFAULT_CODE: i64 = 10;
+    const IMAGING_CODE: i64 = 11;
+    const JOHNSON: i64 = 100;
+    const HOFFMAN: i64 = 101;
+    const MOSELLE: i64 = 102;
+
+    /// The enStratus worked example: three servers, and a QA role holding
+    /// `SERVER Image` with each qualifier in turn.
+    fn servers() -> [(&'static str, Ownership); 3] {
+        let server = |group, code, owner| Ownership {
+            owner_group: Some(group),
+            budget_code: Some(code),
+            owner_user: Some(owner),
+        };
+        [
+            ("QA/Default/Johnson", server(QA, DEFAULT_CODE, JOHNSON)),
+            ("Dev/Default/Hoffman", server(DEV, DEFAULT_CODE, HOFFMAN)),
+            ("Dev/Imaging/Moselle", server(DEV, IMAGING_CODE, MOSELLE)),
+        ]
+    }
+
+    /// Johnson is in QA and Dev, holds the Default budget code, and has the QA
+    /// role through the QA group only.
+    fn johnson_with(qualifier: Qualifier) -> Rights {
+        let right = AccessRight::new(Resource::Server, Action::Image, qualifier);
+        Rights::new(JOHNSON, [QA, DEV], [DEFAULT_CODE], vec![Grant { right, via_group: QA }])
+    }
+
+    fn imageable(qualifier: Qualifier) -> Vec<&'static str> {
+        let rights = johnson_with(qualifier);
+        servers()
+            .into_iter()
+            .filter(|(_, s)| rights.allows(Resource::Server, Action::Image, s))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    #[test]
+    fn any_qualifier_covers_every_server() {
+        assert_eq!(imageable(Qualifier::Any), ["QA/Default/Johnson", "Dev/Default/Hoffman", "Dev/Imaging/Moselle"]);
+    }
+
+    #[test]
+    fn group_qualifier_covers_servers_of_all_the_users_groups() {
+        assert_eq!(imageable(Qualifier::Group), ["QA/Default/Johnson", "Dev/Default/Hoffman", "Dev/Imaging/Moselle"]);
+    }
+
+    #[test]
+    fn this_group_qualifier_covers_only_the_group_holding_the_role() {
+        assert_eq!(imageable(Qualifier::ThisGroup), ["QA/Default/Johnson"]);
+    }
+
+    #[test]
+    fn billing_qualifier_covers_servers_billed_to_the_users_codes() {
+        assert_eq!(imageable(Qualifier::Billing), ["QA/Default/Johnson", "Dev/Default/Hoffman"]);
+    }
+
+    #[test]
+    fn mine_qualifier_covers_only_the_users_own_servers() {
+        assert_eq!(imageable(Qualifier::Mine), ["QA/Default/Johnson"]);
+    }
+
+    #[test]
+    fn group_qualifier_excludes_groups_the_user_is_not_in() {
+        let right = AccessRight::new(Resource::Server, Action::Image, Qualifier::Group);
+        let qa_only = Rights::new(JOHNSON, [QA], [DEFAULT_CODE], vec![Grant { right, via_group: QA }]);
+        let (_, hoffman) = servers()[1];
+        assert!(!qa_only.allows(Resource::Server, Action::Image, &hoffman));
+    }
+
+    #[test]
+    fn a_right_covers_only_its_own_resource_and_action() {
+        let rights = johnson_with(Qualifier::Any);
+        let (_, server) = servers()[0];
+        assert!(!rights.allows(Resource::Server, Action::Terminate, &server));
+        assert!(!rights.allows(Resource::Image, Action::Image, &server));
+    }
+
+    #[test]
+    fn rights_are_the_sum_over_all_groups_roles() {
+        let image = |qualifier| Grant {
+            right: AccessRight::new(Resource::Server, Action::Image, qualifier),
+            via_group: QA,
+        };
+        let terminate = Grant {
+            right: AccessRight::new(Resource::Server, Action::Terminate, Qualifier::ThisGroup),
+            via_group: DEV,
+        };
+        let rights = Rights::new(JOHNSON, [QA, DEV], [], vec![image(Qualifier::Mine), terminate]);
+        let [(_, johnsons), (_, hoffmans), _] = servers();
+        assert!(rights.allows(Resource::Server, Action::Image, &johnsons));
+        assert!(!rights.allows(Resource::Server, Action::Image, &hoffmans));
+        assert!(rights.allows(Resource::Server, Action::Terminate, &hoffmans));
+        assert!(!rights.allows(Resource::Server, Action::Terminate, &johnsons));
+    }
+
+    fn role(name: &str) -> Rights {
+        let (_, _, rights) = default_roles().into_iter().find(|(n, _, _)| *n == name).expect("a default role");
+        let grants = rights.into_iter().map(|right| Grant { right, via_group: QA }).collect();
+        Rights::new(JOHNSON, [QA], [], grants)
+    }
+
+    #[test]
+    fn default_roles_grant_what_the_product_promises() {
+        let anything = Ownership::default();
+        let admin = role("Admin");
+        assert!(admin.allows(Resource::User, Action::Configure, &anything));
+        assert!(admin.allows(Resource::Image, Action::SharePublic, &anything));
+
+        let manager = role("CloudManager");
+        assert!(manager.allows(Resource::Image, Action::Delete, &anything));
+        assert!(manager.allows(Resource::Server, Action::Terminate, &anything));
+        assert!(!manager.allows_some(Resource::User, Action::Access));
+        assert!(!manager.allows_some(Resource::Budget, Action::Access));
+
+        let configurator = role("Configurator");
+        assert!(configurator.allows(Resource::Image, Action::Configure, &anything));
+        assert!(!configurator.allows(Resource::Image, Action::Delete, &anything));
+
+        let csr = role("CSR");
+        assert!(csr.allows(Resource::Image, Action::Access, &anything));
+        assert!(csr.allows(Resource::Budget, Action::Access, &anything));
+        assert!(!csr.allows(Resource::Image, Action::Configure, &anything));
+        assert!(!csr.allows_some(Resource::Group, Action::Access));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for q in Qualifier::ALL {
+            assert_eq!(q.as_str().parse::<Qualifier>(), Ok(*q));
+        }
+        assert_eq!("THIS_GROUP".parse(), Ok(Qualifier::ThisGroup));
+        assert!("bogus".parse::<Action>().is_err());
+    }
+}

@@ -1,0 +1,485 @@
+//! Machine images as the console shows them: labels, platforms, the tabs of
+//! the list, sort orders and the parsed query of the Machine Images page.
+//!
+//! Input from the URL becomes these types at the edge; everything inside
+//! trusts them ("parse, don't validate").
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::ValidationError;
+use super::access::{Action, Ownership, Resource, Rights};
+
+/// The 25 labels of the enStratus picker: colour swatches, flags, icons, tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    None,
+    Blue,
+    Yellow,
+    Green,
+    Orange,
+    Purple,
+    Red,
+    Gray,
+    White,
+    FlagBlue,
+    FlagGreen,
+    FlagOrange,
+    FlagPurple,
+    FlagRed,
+    IconAsterisk,
+    IconBug,
+    IconKey,
+    IconLightbulb,
+    IconStar,
+    TagBlue,
+    TagGreen,
+    TagOrange,
+    TagPurple,
+    TagRed,
+    TagYellow,
+}
+
+/// How a label is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    None,
+    Swatch,
+    Flag,
+    Icon,
+    Tag,
+}
+
+impl Label {
+    pub const ALL: [Label; 25] = [
+        Label::None,
+        Label::Blue,
+        Label::Yellow,
+        Label::Green,
+        Label::Orange,
+        Label::Purple,
+        Label::Red,
+        Label::Gray,
+        Label::White,
+        Label::FlagBlue,
+        Label::FlagGreen,
+        Label::FlagOrange,
+        Label::FlagPurple,
+        Label::FlagRed,
+        Label::IconAsterisk,
+        Label::IconBug,
+        Label::IconKey,
+        Label::IconLightbulb,
+        Label::IconStar,
+        Label::TagBlue,
+        Label::TagGreen,
+        Label::TagOrange,
+        Label::TagPurple,
+        Label::TagRed,
+        Label::TagYellow,
+    ];
+
+    /// The stored name, also the CSS class suffix and the form value.
+    pub fn as_str(self) -> &'static str {
+        self.parts().0
+    }
+
+    /// The name a screen reader (and a tooltip) says.
+    pub fn title(self) -> &'static str {
+        self.parts().2
+    }
+
+    pub fn kind(self) -> LabelKind {
+        self.parts().1
+    }
+
+    /// The colour word of a flag or tag (used by its icon's class).
+    pub fn colour(self) -> &'static str {
+        let name = self.as_str();
+        name.strip_prefix("flag").or_else(|| name.strip_prefix("tag")).unwrap_or(name)
+    }
+
+    /// The SVG symbol that draws a flag, tag or icon label.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Label::IconAsterisk => "#i-asterisk",
+            Label::IconBug => "#i-bug",
+            Label::IconKey => "#i-key",
+            Label::IconLightbulb => "#i-lightbulb",
+            Label::IconStar => "#i-star",
+            _ if self.kind() == LabelKind::Tag => "#i-tag",
+            _ => "#i-flag",
+        }
+    }
+
+    fn parts(self) -> (&'static str, LabelKind, &'static str) {
+        use LabelKind::*;
+        match self {
+            Label::None => ("none", None, "No label"),
+            Label::Blue => ("blue", Swatch, "Blue"),
+            Label::Yellow => ("yellow", Swatch, "Yellow"),
+            Label::Green => ("green", Swatch, "Green"),
+            Label::Orange => ("orange", Swatch, "Orange"),
+            Label::Purple => ("purple", Swatch, "Purple"),
+            Label::Red => ("red", Swatch, "Red"),
+            Label::Gray => ("gray", Swatch, "Gray"),
+            Label::White => ("white", Swatch, "White"),
+            Label::FlagBlue => ("flagblue", Flag, "Blue flag"),
+            Label::FlagGreen => ("flaggreen", Flag, "Green flag"),
+            Label::FlagOrange => ("flagorange", Flag, "Orange flag"),
+            Label::FlagPurple => ("flagpurple", Flag, "Purple flag"),
+            Label::FlagRed => ("flagred", Flag, "Red flag"),
+            Label::IconAsterisk => ("iconasterisk", Icon, "Asterisk"),
+            Label::IconBug => ("iconbug", Icon, "Bug"),
+            Label::IconKey => ("iconkey", Icon, "Key"),
+            Label::IconLightbulb => ("iconlightbulb", Icon, "Light bulb"),
+            Label::IconStar => ("iconstar", Icon, "Star"),
+            Label::TagBlue => ("tagblue", Tag, "Blue tag"),
+            Label::TagGreen => ("taggreen", Tag, "Green tag"),
+            Label::TagOrange => ("tagorange", Tag, "Orange tag"),
+            Label::TagPurple => ("tagpurple", Tag, "Purple tag"),
+            Label::TagRed => ("tagred", Tag, "Red tag"),
+            Label::TagYellow => ("tagyellow", Tag, "Yellow tag"),
+        }
+    }
+}
+
+impl FromStr for Label {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Label::ALL
+            .into_iter()
+            .find(|label| label.as_str() == s)
+            .ok_or_else(|| ValidationError::new("label", format!("{s:?} is not one of the labels")))
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! choice_enum {
+    ($(#[$meta:meta])* $ty:ident, $field:literal { $($variant:ident = $text:literal / $title:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $ty { $($variant),+ }
+
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self { $($ty::$variant => $title),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ValidationError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    _ => Err(ValidationError::new(
+                        $field,
+                        format!("{s:?} is not allowed; use one of: {}", [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+choice_enum!(
+    /// The operating system family of an image.
+    Platform, "platform" {
+        Ubuntu = "UBUNTU" / "Ubuntu",
+        Debian = "DEBIAN" / "Debian",
+        CentOs = "CENT_OS" / "CentOS",
+        Rhel = "RHEL" / "Red Hat Enterprise Linux",
+        FedoraCore = "FEDORA_CORE" / "Fedora",
+        Suse = "SUSE" / "SUSE",
+        AmazonLinux = "AMAZON" / "Amazon Linux",
+        Windows = "WINDOWS" / "Windows",
+        FreeBsd = "FREE_BSD" / "FreeBSD",
+        Unknown = "UNKNOWN" / "Unknown",
+    }
+);
+
+impl Platform {
+    /// The CSS class of the OS icon.
+    pub fn icon(self) -> &'static str {
+        match self {
+            Platform::Windows => "windows",
+            Platform::FreeBsd => "bsd",
+            Platform::Unknown => "unknown",
+            _ => "linux",
+        }
+    }
+
+    /// Parses a stored value; values written by newer code show as Unknown.
+    pub fn from_stored(s: &str) -> Self {
+        s.parse().unwrap_or(Platform::Unknown)
+    }
+}
+
+choice_enum!(
+    /// Processor architecture.
+    Architecture, "arch" {
+        I386 = "i386" / "32-bit x86",
+        X86_64 = "x86_64" / "64-bit x86",
+        Arm64 = "arm64" / "64-bit ARM",
+    }
+);
+
+choice_enum!(
+    /// The tabs of the Machine Images page.
+    Scope, "scope" {
+        Own = "own" / "My images",
+        Shared = "shared" / "Shared with me",
+        Public = "public" / "Public catalog",
+    }
+);
+
+choice_enum!(
+    /// Sort orders of the list. Every order ends with the id as tie-break, so
+    /// keyset pages never skip or repeat a row.
+    Sort, "sort" {
+        Name = "name" / "Name A–Z",
+        NameDesc = "-name" / "Name Z–A",
+        Newest = "-created" / "Newest first",
+        Oldest = "created" / "Oldest first",
+    }
+);
+
+impl Sort {
+    pub fn by_name(self) -> bool {
+        matches!(self, Sort::Name | Sort::NameDesc)
+    }
+
+    pub fn descending(self) -> bool {
+        matches!(self, Sort::NameDesc | Sort::Newest)
+    }
+}
+
+/// Text typed into the search box: trimmed, at most 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(String);
+
+impl SearchText {
+    pub const MAX_CHARS: usize = 200;
+
+    /// `None` for an empty search.
+    pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(ValidationError::new(
+                "q",
+                format!("Search text is too long: at most {} characters.", Self::MAX_CHARS),
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(ValidationError::new("q", "Search text cannot contain control characters."));
+        }
+        Ok(Some(Self(text.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A case-insensitive `LIKE` pattern matching the text anywhere, with
+    /// `%`, `_` and `\` taken literally.
+    pub fn like_pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.0.len() + 2);
+        pattern.push('%');
+        for c in self.0.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        pattern
+    }
+}
+
+/// Search and filters of the list, already parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub search: Option<SearchText>,
+    pub platform: Option<Platform>,
+    pub arch: Option<Architecture>,
+    pub label: Option<Label>,
+}
+
+impl Filters {
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+}
+
+/// What a user may do to an image from its actions menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageAction {
+    Launch,
+    Deprecate,
+    Undeprecate,
+    Delete,
+    Sharing,
+}
+
+impl ImageAction {
+    pub fn title(self) -> &'static str {
+        match self {
+            ImageAction::Launch => "Launch",
+            ImageAction::Deprecate => "Deprecate",
+            ImageAction::Undeprecate => "Undeprecate",
+            ImageAction::Delete => "Delete",
+            ImageAction::Sharing => "Sharing",
+        }
+    }
+}
+
+/// Where an account's record of an image came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Own,
+    Shared,
+    PublicLaunched,
+}
+
+impl Source {
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s {
+            "own" => Some(Source::Own),
+            "shared" => Some(Source::Shared),
+            "public_launched" => Some(Source::PublicLaunched),
+            _ => None,
+        }
+    }
+}
+
+/// The facts about one image record that decide its actions.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageFacts {
+    pub source: Source,
+    pub active: bool,
+    pub deprecated: bool,
+    pub ownership: Ownership,
+}
+
+/// The actions menu of an image: only what this user may do to this image in
+/// its state. Handlers ask the same function before acting.
+pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> {
+    let may = |action| rights.allows(Resource::Image, action, &image.ownership);
+    let mut actions = Vec::new();
+    if image.active && may(Action::DefineServer) && rights.allows(Resource::Server, Action::Start, &image.ownership) {
+        actions.push(ImageAction::Launch);
+    }
+    if image.source == Source::Own && may(Action::Configure) {
+        actions.push(if image.deprecated { ImageAction::Undeprecate } else { ImageAction::Deprecate });
+    }
+    if may(Action::Delete) {
+        actions.push(ImageAction::Delete);
+    }
+    if image.source == Source::Own && image.active && (may(Action::ShareLocal) || may(Action::SharePublic)) {
+        actions.push(ImageAction::Sharing);
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn there_are_25_distinct_labels_that_parse_back() {
+        for label in Label::ALL {
+            assert_eq!(label.as_str().parse::<Label>().ok(), Some(label));
+        }
+        let names: std::collections::HashSet<_> = Label::ALL.iter().map(|l| l.as_str()).collect();
+        assert_eq!(names.len(), 25);
+    }
+
+    #[test]
+    fn flags_and_tags_know_their_colour() {
+        assert_eq!(Label::FlagRed.colour(), "red");
+        assert_eq!(Label::TagYellow.colour(), "yellow");
+        assert_eq!(Label::FlagRed.kind(), LabelKind::Flag);
+        assert_eq!(Label::IconBug.kind(), LabelKind::Icon);
+    }
+
+    #[test]
+    fn unknown_scope_names_the_allowed_values() {
+        let err = "mine".parse::<Scope>().unwrap_err();
+        assert_eq!(err.field, "scope");
+        assert!(err.message.contains("own, shared, public"), "{}", err.message);
+    }
+
+    #[test]
+    fn search_text_is_trimmed_and_empty_means_none() {
+        assert_eq!(SearchText::parse("   ").unwrap(), None);
+        assert_eq!(SearchText::parse(" ubuntu ").unwrap().unwrap().as_str(), "ubuntu");
+    }
+
+    #[test]
+    fn search_text_over_200_characters_is_refused() {
+        assert!(SearchText::parse(&"é".repeat(200)).is_ok());
+        let err = SearchText::parse(&"é".repeat(201)).unwrap_err();
+        assert!(err.message.contains("at most 200"));
+    }
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        let text = SearchText::parse(r"50%_off\ Ü").unwrap().unwrap();
+        assert_eq!(text.like_pattern(), r"%50\%\_off\\ ü%");
+    }
+
+    fn facts(source: Source, deprecated: bool) -> ImageFacts {
+        ImageFacts { source, active: true, deprecated, ownership: Ownership::default() }
+    }
+
+    fn rights_of(role: &str) -> Rights {
+        let (_, _, rights) = crate::domain::access::default_roles().into_iter().find(|(n, _, _)| *n == role).unwrap();
+        let grants = rights.into_iter().map(|right| crate::domain::access::Grant { right, via_group: 1 }).collect();
+        Rights::new(1, [1], [], grants)
+    }
+
+    #[test]
+    fn a_csr_gets_no_actions() {
+        assert!(allowed_actions(&rights_of("CSR"), &facts(Source::Own, false)).is_empty());
+    }
+
+    #[test]
+    fn an_admin_gets_every_action_on_an_own_image() {
+        use ImageAction::*;
+        assert_eq!(allowed_actions(&rights_of("Admin"), &facts(Source::Own, false)), [Launch, Deprecate, Delete, Sharing]);
+        assert_eq!(allowed_actions(&rights_of("Admin"), &facts(Source::Own, true)), [Launch, Undeprecate, Delete, Sharing]);
+    }
+
+    #[test]
+    fn shared_images_cannot_be_shared_on_or_deprecated() {
+        use ImageAction::*;
+        assert_eq!(allowed_actions(&rights_of("Admin"), &facts(Source::Shared, false)), [Launch, Delete]);
+    }
+
+    #[test]
+    fn a_configurator_may_deprecate_but_not_delete_or_launch() {
+        assert_eq!(allowed_actions(&rights_of("Configurator"), &facts(Source::Own, false)), [ImageAction::Deprecate]);
+    }
+}

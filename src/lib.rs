@@ -1,0 +1,104 @@
+//! Stratus Console: a web console for keeping, launching and sharing cloud
+//! machine images.
+//!
+//! `Application::build` assembles the whole app; `main.rs` and the tests both
+//! start it through here, so the tests exercise the very same app.
+//!
+//! Layers (arrows point inward): `web` (pages) → `auth` → `db` → `domain`.
+//! `domain` knows no HTTP, SQL or provider.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod web;
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_web::cookie::SameSite;
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::session_store::PgSessionStore;
+use crate::config::Config;
+
+/// How long a session lives after its last change.
+pub const SESSION_TTL_HOURS: i64 = 12;
+
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Binds the listener and builds the server; it serves once `run` is awaited.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::pool(&config.database_url, config.pool_size)?;
+        let listener = TcpListener::bind(config.bind)?;
+        let address = listener.local_addr()?;
+        let state = actix_web::web::Data::new(web::AppState::new(pool.clone()));
+        let store = PgSessionStore::new(pool.clone());
+        let key = config.session_key.clone();
+        let secure = config.secure_cookies;
+
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(store.clone(), key.clone())
+                .cookie_name("stratus_session".into())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(secure)
+                .cookie_content_security(CookieContentSecurity::Signed)
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(actix_web::cookie::time::Duration::hours(SESSION_TTL_HOURS)),
+                )
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::form_config())
+                .app_data(web::query_config())
+                .wrap(from_fn(auth::csrf::verify))
+                .wrap(from_fn(web::error::htmx_errors))
+                .wrap(sessions)
+                .wrap(web::security_headers())
+                .wrap(Compress::default())
+                .wrap(TracingLogger::default())
+                .configure(web::routes)
+        })
+        .listen(listener)?
+        .run();
+
+        actix_web::rt::spawn(purge_expired_sessions(pool));
+        Ok(Self { server, address })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn purge_expired_sessions(pool: db::Pool) {
+    let mut every = actix_web::rt::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let purged = match pool.get().await {
+            Ok(mut conn) => db::sessions::purge_expired(&mut conn).await.map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match purged {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `POST /account`: switch the current account.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+
+use super::see_other;
+use crate::auth::{CurrentUser, current::ACCOUNT_ID};
+use crate::web::error::WebError;
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    account_id: i64,
+}
+
+/// Only accounts the user is a member of; any other id is 403.
+#[post("/account")]
+pub async fn switch(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: Session,
+    form: web::Form<SwitchForm>,
+) -> Result<HttpResponse, WebError> {
+    let Some(account) = user.accounts.iter().find(|a| a.id == form.account_id) else {
+        return Err(WebError::Forbidden("You are not a member of that account.".into()));
+    };
+    session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
+    if req.headers().contains_key("HX-Request") {
+        // A full reload: every part of the page belongs to the old account.
+        return Ok(HttpResponse::NoContent().insert_header(("HX-Redirect", "/images")).finish());
+    }
+    Ok(see_other("/images"))
+}

@@ -1,0 +1,158 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Full-page requests get an HTML error page with the right status; htmx
+//! requests get a small fragment swapped into the page's flash area
+//! (`htmx_errors` re-targets it), so a message appears where the user looks.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::db::PoolError;
+use crate::domain::ValidationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Not signed in; `session_ended` when the browser had a session that is
+    /// gone (expired or ended elsewhere).
+    #[error("not signed in")]
+    Unauthorized { session_ended: bool },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidInput(#[from] ValidationError),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("the database is not available")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for WebError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => WebError::NotFound,
+            other => WebError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<PoolError> for WebError {
+    fn from(e: PoolError) -> Self {
+        tracing::warn!(error = %e, "no database connection");
+        WebError::Unavailable
+    }
+}
+
+impl WebError {
+    fn title(&self) -> &'static str {
+        match self {
+            WebError::Unauthorized { .. } => "Please sign in",
+            WebError::Forbidden(_) => "Not allowed",
+            WebError::NotFound => "Not found",
+            WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
+            WebError::TooManyRequests(_) => "Too many attempts",
+            WebError::Unavailable => "Temporarily unavailable",
+            WebError::Internal(_) => "Something went wrong",
+        }
+    }
+
+    /// What the person reading the page is told. Internal details go to the
+    /// log, never to the page.
+    pub fn message(&self) -> String {
+        match self {
+            WebError::Unauthorized { .. } => "Sign in to continue.".into(),
+            WebError::NotFound => "There is nothing here, or it is not in your current account.".into(),
+            WebError::Forbidden(m) | WebError::BadRequest(m) | WebError::TooManyRequests(m) => m.clone(),
+            WebError::InvalidInput(e) => e.message.clone(),
+            WebError::Unavailable => "The database is not answering. Try again in a moment.".into(),
+            WebError::Internal(_) => "The console could not complete this request. It has been logged.".into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html", blocks = ["flash"])]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) | WebError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        if let WebError::Internal(e) = self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        if let WebError::Unauthorized { session_ended } = self {
+            let to = if *session_ended { "/login?ended=1" } else { "/login" };
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
+        }
+        let status = self.status_code();
+        let message = self.message();
+        let page = ErrorPage { status: status.as_u16(), title: self.title(), message: &message };
+        html(status, page.render())
+    }
+}
+
+fn html(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
+    match body {
+        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "could not render an error page");
+            HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(status.to_string())
+        }
+    }
+}
+
+/// Middleware: for htmx requests, turns an error into a fragment for the
+/// flash area, and a sign-in redirect into `HX-Redirect` (a 303 would be
+/// followed by the browser and swapped in as if it were the fragment).
+pub async fn htmx_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let is_htmx = req.headers().contains_key("HX-Request");
+    let res = next.call(req).await?;
+    let replacement = if is_htmx { res.response().error().and_then(|e| e.as_error::<WebError>()).map(fragment) } else { None };
+    Ok(match replacement {
+        Some(response) => res.into_response(response),
+        None => res.map_into_boxed_body(),
+    })
+}
+
+fn fragment(error: &WebError) -> HttpResponse {
+    if let WebError::Unauthorized { session_ended } = error {
+        let to = if *session_ended { "/login?ended=1" } else { "/login" };
+        return HttpResponse::Unauthorized().insert_header(("HX-Redirect", to)).finish();
+    }
+    let status = error.status_code();
+    let message = error.message();
+    let page = ErrorPage { status: status.as_u16(), title: error.title(), message: &message };
+    let body = page.as_flash().render();
+    let mut response = html(status, body);
+    let headers = response.headers_mut();
+    headers.insert(header::HeaderName::from_static("hx-retarget"), header::HeaderValue::from_static("#flash"));
+    headers.insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static("innerHTML"));
+    response
+}

@@ -1,0 +1,329 @@
+//! The Machine Images page: tabs, search, filters, sort and keyset pages.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::layout::Frame;
+use crate::auth::CurrentUser;
+use crate::db::{self, images::RecordTab};
+use crate::domain::ValidationError;
+use crate::domain::access::{Action, Ownership, Resource};
+use crate::domain::image::{
+    Architecture, Filters, ImageAction, ImageFacts, Label, Platform, Scope, SearchText, Sort, Source, allowed_actions,
+};
+use crate::domain::page::{Cursor, Page, PageRequest};
+use crate::web::error::WebError;
+
+/// The query string, as typed. Every field is parsed before use.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+pub struct ListParams {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub q: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub platform: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arch: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sort: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub after: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub before: String,
+}
+
+/// The parsed query of the page.
+struct ListQuery {
+    scope: Scope,
+    filters: Filters,
+    sort: Sort,
+    page: PageRequest,
+}
+
+fn optional<T: std::str::FromStr<Err = ValidationError>>(raw: &str) -> Result<Option<T>, ValidationError> {
+    if raw.is_empty() { Ok(None) } else { raw.parse().map(Some) }
+}
+
+impl ListQuery {
+    fn parse(params: &ListParams) -> Result<Self, ValidationError> {
+        let scope = optional(&params.scope)?.unwrap_or(Scope::Own);
+        let sort = optional(&params.sort)?.unwrap_or(Sort::Name);
+        let filters = Filters {
+            search: SearchText::parse(&params.q)?,
+            platform: optional(&params.platform)?,
+            arch: optional(&params.arch)?,
+            // Public images carry no labels of this account.
+            label: if scope == Scope::Public { None } else { optional(&params.label)? },
+        };
+        let page = match (params.after.as_str(), params.before.as_str()) {
+            ("", "") => PageRequest::First,
+            (after, "") => PageRequest::After(Cursor::decode(after, "after", sort.by_name())?),
+            ("", before) => PageRequest::Before(Cursor::decode(before, "before", sort.by_name())?),
+            _ => return Err(ValidationError::new("after", "Give either after or before, not both.")),
+        };
+        Ok(Self { scope, filters, sort, page })
+    }
+}
+
+/// A row of My images / Shared with me, ready to show.
+pub struct ImageView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub label: Label,
+    pub deprecated: bool,
+    pub platform: Platform,
+    pub provider_image_id: String,
+    pub architecture: String,
+    pub account: String,
+    pub owner: String,
+    pub group: String,
+    pub budget_code: String,
+    pub created_at: DateTime<Utc>,
+    pub state: String,
+    pub actions: Vec<ImageAction>,
+}
+
+/// A row of the public catalog.
+pub struct PublicView {
+    pub platform: Platform,
+    pub name: String,
+    pub description: String,
+    pub provider_image_id: String,
+    pub architecture: String,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Actions whose pages exist in this build; the menu offers nothing that
+/// leads nowhere.
+const AVAILABLE_ACTIONS: &[ImageAction] = &[];
+
+fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
+    let ownership = Ownership {
+        owner_user: row.owner_user_id,
+        owner_group: row.owner_group_id,
+        budget_code: row.budget_code_id,
+    };
+    let facts = Source::from_stored(&row.source).map(|source| ImageFacts {
+        source,
+        active: row.state == "ACTIVE",
+        deprecated: row.deprecated_at.is_some(),
+        ownership,
+    });
+    let actions = facts
+        .map(|facts| allowed_actions(&user.rights, &facts))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| AVAILABLE_ACTIONS.contains(a))
+        .collect();
+    let account = user
+        .account_name_for_number(&row.owner_account_number)
+        .map_or_else(|| row.owner_account_number.clone(), str::to_owned);
+    let owner = match (&row.owner_given_name, &row.owner_family_name) {
+        (Some(given), Some(family)) => format!("{given} {family}"),
+        _ => String::new(),
+    };
+    ImageView {
+        id: row.id,
+        label: row.label.parse().unwrap_or(Label::None),
+        deprecated: row.deprecated_at.is_some(),
+        platform: Platform::from_stored(&row.platform),
+        provider_image_id: row.provider_image_id,
+        architecture: row.architecture,
+        account,
+        owner,
+        group: row.group_name.unwrap_or_default(),
+        budget_code: row.budget_code_name.unwrap_or_default(),
+        created_at: row.created_at,
+        state: row.state,
+        name: row.name,
+        description: row.description,
+        actions,
+    }
+}
+
+fn public_view(row: db::images::PublicImageRow) -> PublicView {
+    PublicView {
+        platform: Platform::from_stored(&row.platform),
+        name: row.name,
+        description: row.description,
+        provider_image_id: row.provider_image_id,
+        architecture: row.architecture,
+        owner: row.owner_alias.unwrap_or(row.owner_account_number),
+        created_at: row.created_at,
+    }
+}
+
+/// What the list area shows.
+pub enum Listing {
+    Records(Vec<ImageView>),
+    Public(Vec<PublicView>),
+    /// The public catalog before a search or filter is given.
+    PublicPrompt,
+}
+
+#[derive(Template)]
+#[template(path = "images/index.html", blocks = ["list"])]
+struct ImagesPage {
+    frame: Frame,
+    scope: Scope,
+    params: ListParams,
+    filters: Filters,
+    sort: Sort,
+    listing: Listing,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    can_search_public: bool,
+}
+
+impl ImagesPage {
+    fn tabs(&self) -> Vec<Tab> {
+        Scope::ALL
+            .iter()
+            .map(|&scope| Tab {
+                title: scope.title(),
+                current: scope == self.scope,
+                // A tab starts fresh: filters belong to the tab they were set on.
+                url: format!("/images?scope={}", scope.as_str()),
+            })
+            .collect()
+    }
+
+    fn platform_options(&self) -> Vec<SelectOption> {
+        options(Platform::ALL, &self.params.platform, Platform::as_str, Platform::title)
+    }
+
+    fn arch_options(&self) -> Vec<SelectOption> {
+        options(Architecture::ALL, &self.params.arch, Architecture::as_str, Architecture::title)
+    }
+
+    fn label_options(&self) -> Vec<SelectOption> {
+        options(&Label::ALL, &self.params.label, Label::as_str, Label::title)
+    }
+
+    fn sort_options(&self) -> Vec<SelectOption> {
+        options(Sort::ALL, self.sort.as_str(), Sort::as_str, Sort::title)
+    }
+
+    fn clear_url(&self) -> String {
+        url_with(&ListParams { scope: self.params.scope.clone(), ..ListParams::default() }, |_| {})
+    }
+
+    fn filtered(&self) -> bool {
+        !self.filters.is_empty()
+    }
+}
+
+fn url_with(params: &ListParams, change: impl FnOnce(&mut ListParams)) -> String {
+    let mut params = params.clone();
+    change(&mut params);
+    let query = serde_urlencoded::to_string(&params).expect("query parameters always encode");
+    if query.is_empty() { "/images".into() } else { format!("/images?{query}") }
+}
+
+fn page_links<T>(params: &ListParams, page: &Page<T>, cursor: impl Fn(&T) -> Cursor) -> (Option<String>, Option<String>) {
+    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| {
+        let token = cursor(row).encode();
+        url_with(params, |p| {
+            p.after.clear();
+            p.before = token;
+        })
+    });
+    let next = page.rows.last().filter(|_| page.has_next).map(|row| {
+        let token = cursor(row).encode();
+        url_with(params, |p| {
+            p.before.clear();
+            p.after = token;
+        })
+    });
+    (prev, next)
+}
+
+#[get("/images")]
+pub async fn index(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let params = params.into_inner();
+    let query = ListQuery::parse(&params)?;
+    let mut conn = state.pool.get().await?;
+    let can_search_public = user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic);
+
+    let (listing, (prev_url, next_url)) = match query.scope {
+        Scope::Own | Scope::Shared => {
+            let tab = if query.scope == Scope::Own { RecordTab::Own } else { RecordTab::Shared };
+            let page =
+                db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page)
+                    .await?;
+            let links = page_links(&params, &page, |row| row.cursor(query.sort));
+            (Listing::Records(page.rows.into_iter().map(|row| image_view(&user, row)).collect()), links)
+        }
+        Scope::Public if query.filters.is_empty() => (Listing::PublicPrompt, (None, None)),
+        Scope::Public => {
+            let account = &user.account;
+            let page = db::images::search_public(
+                &mut conn,
+                &account.provider,
+                &account.region,
+                &account.provider_account_number,
+                &query.filters,
+                query.sort,
+                &query.page,
+            )
+            .await?;
+            let links = page_links(&params, &page, |row| row.cursor(query.sort));
+            (Listing::Public(page.rows.into_iter().map(public_view).collect()), links)
+        }
+    };
+
+    let frame = Frame::new(&user, "/images");
+    let ListQuery { scope, filters, sort, .. } = query;
+    let partial = req.headers().get("HX-Target").is_some_and(|t| t == "image-list");
+    let page = ImagesPage { frame, scope, params, filters, sort, listing, prev_url, next_url, can_search_public };
+    let body = if partial { page.as_list().render() } else { page.render() };
+    let body = body.map_err(|e| WebError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Vary", "HX-Request, HX-Target"))
+        .body(body))
+}
+
+/// Formats a time for the page: UTC in the text (the script shows it in the
+/// user's locale) and ISO 8601 in the `datetime` attribute.
+pub fn utc(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub fn iso(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// An `<option>` of a filter select.
+pub struct SelectOption {
+    pub value: &'static str,
+    pub title: &'static str,
+    pub selected: bool,
+}
+
+fn options<T: Copy>(all: &[T], current: &str, value: fn(T) -> &'static str, title: fn(T) -> &'static str) -> Vec<SelectOption> {
+    all.iter()
+        .map(|&item| SelectOption { value: value(item), title: title(item), selected: value(item) == current })
+        .collect()
+}
+
+/// A tab of the page.
+pub struct Tab {
+    pub title: &'static str,
+    pub url: String,
+    pub current: bool,
+}

@@ -1,0 +1,73 @@
+//! Pages: one module per page, each with its routes, handlers, forms and
+//! askama structs; `templates/` mirrors this folder.
+
+pub mod account;
+pub mod assets;
+pub mod error;
+pub mod health;
+pub mod images;
+pub mod layout;
+pub mod login;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, web};
+
+use crate::db::Pool;
+use error::WebError;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "stratus_session";
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: Pool,
+}
+
+impl AppState {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(assets::serve)
+        .service(health::healthz)
+        .service(login::show)
+        .service(login::submit)
+        .service(login::logout)
+        .service(account::switch)
+        .service(images::index)
+        .route("/", web::get().to(|| async { see_other("/images") }))
+        .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
+}
+
+/// A 303 redirect: after a POST, the browser GETs the target.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, location)).finish()
+}
+
+/// Security headers on every response. No inline script anywhere: htmx is
+/// configured through a `<meta>` tag and its indicator styles live in our CSS.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+}
+
+/// Malformed forms and query strings are 400s with a readable message.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|e, _| WebError::BadRequest(format!("The form could not be read: {e}")).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|e, _| WebError::BadRequest(format!("The address could not be read: {e}")).into())
+}

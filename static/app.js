@@ -1,0 +1,36 @@
+// Stratus Console: the little behaviour htmx does not cover. No inline
+// scripts anywhere (the Content-Security-Policy forbids them).
+(function () {
+  "use strict";
+
+  // Times arrive in UTC; show them in the user's locale, UTC stays on hover.
+  const format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  function localizeTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) el.textContent = format.format(when);
+    });
+  }
+
+  // Menus built on <details>: Escape closes and returns focus, a click
+  // elsewhere closes.
+  function closeMenus(except) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest("details.menu"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const open = document.activeElement && document.activeElement.closest("details.menu[open]");
+    if (open) {
+      open.removeAttribute("open");
+      open.querySelector("summary").focus();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { localizeTimes(event.target); });
+})();

@@ -1,0 +1,192 @@
+//! Sign-in, sessions, CSRF, throttling and the account switcher.
+
+use reqwest::StatusCode;
+
+use crate::harness::{TestApp, count, text};
+
+#[actix_web::test]
+async fn signing_in_renews_the_session_and_stores_it_server_side() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.get("/login").await;
+    let before = count(&mut app.db().await, "SELECT count(*) AS n FROM sessions").await;
+    assert_eq!(before, 1, "the login page keeps its CSRF token in a session");
+
+    let response = client.login("admin@acme.test", "demo-password-1").await;
+
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.location(), Some("/images"));
+    let cookie = response.header("set-cookie").expect("a session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let mut db = app.db().await;
+    assert_eq!(
+        count(&mut db, "SELECT count(*) AS n FROM sessions").await,
+        1,
+        "the pre-login session is replaced, not kept beside the new one"
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'admin@acme.test'").await,
+        1
+    );
+    let page = client.get("/images").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(text(&page.body).contains("Alex Morgan"));
+}
+
+#[actix_web::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_message() {
+    let app = TestApp::spawn().await;
+    let wrong_password = app.client().login("admin@acme.test", "nope").await;
+    let unknown_email = app.client().login("nobody@acme.test", "demo-password-1").await;
+
+    for response in [&wrong_password, &unknown_email] {
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        assert!(text(&response.body).contains("Wrong email or password."));
+    }
+    assert!(wrong_password.body.contains("value=\"admin@acme.test\""), "the email is kept in the form");
+}
+
+#[actix_web::test]
+async fn email_is_matched_without_regard_to_case() {
+    let app = TestApp::spawn().await;
+    let response = app.client().login("  Admin@ACME.test ", "demo-password-1").await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn an_inactive_user_cannot_sign_in() {
+    let app = TestApp::spawn().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE users SET status = 'inactive' WHERE email = 'viewer@acme.test'"),
+        &mut app.db().await,
+    )
+    .await
+    .unwrap();
+
+    let response = app.client().login("viewer@acme.test", "demo-password-1").await;
+
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(text(&response.body).contains("This user is inactive"));
+}
+
+#[actix_web::test]
+async fn a_post_without_the_csrf_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.get("/login").await;
+    let login = client
+        .post_without_csrf("/login", &[("email", "admin@acme.test"), ("password", "demo-password-1")])
+        .await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+    assert!(text(&login.body).contains("This form has expired or did not come from this console"));
+
+    let mut signed_in = app.signed_in("admin@acme.test").await;
+    let staging = app.demo.acme_staging.to_string();
+    let forged = signed_in.post_without_csrf("/account", &[("account_id", &staging), ("csrf_token", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn the_sixth_failure_within_15_minutes_is_throttled() {
+    let app = TestApp::spawn().await;
+    for _ in 0..5 {
+        let response = app.client().login("manager@acme.test", "guess").await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+
+    let throttled = app.client().login("manager@acme.test", "demo-password-1").await;
+
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    let message = text(&throttled.body);
+    assert!(message.contains("Too many failed sign-ins. Try again after"), "{message}");
+    assert!(message.contains("UTC"), "{message}");
+    let other_user = app.client().login("admin@acme.test", "demo-password-1").await;
+    assert_eq!(other_user.status, StatusCode::SEE_OTHER, "other emails are not locked out");
+}
+
+#[actix_web::test]
+async fn an_expired_session_asks_to_sign_in_again() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'"),
+        &mut app.db().await,
+    )
+    .await
+    .unwrap();
+
+    let response = client.get("/images").await;
+
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.location(), Some("/login?ended=1"));
+    let login = client.get("/login?ended=1").await;
+    assert!(text(&login.body).contains("Your session has ended. Please sign in again."));
+}
+
+#[actix_web::test]
+async fn signing_out_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let response = client.post("/logout", &[]).await;
+
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&mut app.db().await, "SELECT count(*) AS n FROM sessions WHERE user_id IS NOT NULL").await,
+        0
+    );
+    let after = client.get("/images").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert!(after.location().is_some_and(|l| l.starts_with("/login")));
+}
+
+#[actix_web::test]
+async fn anonymous_visitors_are_sent_to_sign_in_and_htmx_gets_a_redirect_header() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    let page = client.get("/images").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), Some("/login"));
+
+    let partial = client.get_htmx("/images", "image-list").await;
+    assert_eq!(partial.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(partial.header("hx-redirect"), Some("/login"));
+}
+
+#[actix_web::test]
+async fn switching_to_a_member_account_shows_its_images() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let staging = app.demo.acme_staging.to_string();
+
+    let response = client.post("/account", &[("account_id", &staging)]).await;
+
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    let page = text(&client.get("/images").await.body);
+    assert!(page.contains("Acme Staging · N. Virginia (us-east-1)"), "{page}");
+    assert!(page.contains("staging-web-frontend"));
+    assert!(!page.contains("postgres-15-primary"), "production images are not shown in staging");
+}
+
+#[actix_web::test]
+async fn switching_to_an_account_the_user_is_not_in_is_forbidden() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let globex = app.demo.globex_main.to_string();
+
+    let response = client.post("/account", &[("account_id", &globex)]).await;
+
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(text(&response.body).contains("You are not a member of that account."));
+    let page = text(&client.get("/images").await.body);
+    assert!(page.contains("Acme Production"), "the current account is unchanged");
+}
+
+#[actix_web::test]
+async fn the_switcher_lists_only_the_users_accounts() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@globex.test").await;
+    let page = client.get("/images").await.body;
+    assert!(page.contains("Globex Main"));
+    assert!(!page.contains("Acme Production") && !page.contains("Acme Staging"));
+}

@@ -1,0 +1,235 @@
+//! Browser tests: a real headless Chromium driven through chromedriver.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator, key::Key};
+use tokio::process::{Child, Command};
+
+use crate::harness::TestApp;
+
+/// A chromedriver of our own on a free port, ended when dropped.
+struct Browser {
+    client: Client,
+    _driver: Child,
+    _profile: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver is installed by `make test`");
+        let profile = std::env::temp_dir().join(format!("stratus-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--no-first-run", "--disable-component-update",
+                    "--disable-sync", "--window-size=1400,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut last_error = None;
+        for _ in 0..50 {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => {
+                    return Self { client, _driver: driver, _profile: tempdir::Dir(profile) };
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("chromedriver did not answer: {last_error:?}");
+    }
+
+    /// Saves a screenshot under target/screenshots for a person to look at.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn body_text(&self) -> String {
+        self.client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    }
+
+    /// Presses keys on whatever has the focus.
+    async fn keys(&self, keys: &str) {
+        let active = self.client.active_element().await.expect("a focused element");
+        active.send_keys(keys).await.expect("typing");
+    }
+
+    async fn tab_to(&self, wanted: &str) {
+        for _ in 0..60 {
+            self.keys(&char::from(Key::Tab).to_string()).await;
+            let active = self.client.active_element().await.unwrap();
+            let label = format!(
+                "{} {} {}",
+                active.text().await.unwrap_or_default(),
+                active.attr("id").await.ok().flatten().unwrap_or_default(),
+                active.attr("name").await.ok().flatten().unwrap_or_default()
+            );
+            if label.contains(wanted) {
+                return;
+            }
+        }
+        panic!("Tab never reached {wanted}");
+    }
+
+    async fn wait_for_text(&self, wanted: &str) {
+        for _ in 0..50 {
+            if self.body_text().await.contains(wanted) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never saw {wanted:?} in: {}", self.body_text().await);
+    }
+
+    async fn wait_for_url(&self, wanted: &str) {
+        for _ in 0..50 {
+            if self.client.current_url().await.unwrap().as_str().contains(wanted) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the URL never contained {wanted:?}: {}", self.client.current_url().await.unwrap());
+    }
+}
+
+const ENTER: Key = Key::Enter;
+
+#[actix_web::test]
+async fn browser_sign_in_switch_search_filter_and_page_with_the_keyboard_only() {
+    let app = TestApp::spawn().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "WITH p AS (INSERT INTO provider_images (provider, region, provider_image_id, platform, architecture,
+                        state, owner_account_number, created_at)
+              SELECT 'ec2', 'us-east-1', 'ami-0kb' || lpad(g::text, 14, '0'), 'DEBIAN', 'x86_64', 'ACTIVE',
+                     '222222222222', now() FROM generate_series(1, 60) g RETURNING id, provider_image_id)
+             INSERT INTO image_records (account_id, provider_image_id, name, label, source)
+             SELECT {}, id, 'staging node ' || right(provider_image_id, 2), 'blue', 'own' FROM p",
+            app.demo.acme_staging
+        )),
+        &mut app.db().await,
+    )
+    .await
+    .unwrap();
+    let browser = Browser::start().await;
+    let b = &browser.client;
+
+    // Sign in with the keyboard.
+    b.goto(&app.url("/login")).await.unwrap();
+    browser.screenshot("login").await;
+    browser.keys("admin@acme.test").await; // the email field has autofocus
+    browser.keys(&char::from(Key::Tab).to_string()).await;
+    browser.keys("demo-password-1").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("Machine Images").await;
+    browser.wait_for_text("web-frontend-2026.11").await;
+    browser.screenshot("images-own").await;
+
+    // Switch to Acme Staging: open the switcher, Tab to the account, Enter.
+    browser.tab_to("Current account").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.screenshot("account-switcher").await;
+    browser.tab_to("Acme Staging").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("staging node").await;
+    assert!(browser.body_text().await.contains("Acme Staging · N. Virginia (us-east-1)"));
+
+    // Search (htmx swaps the list and pushes the URL).
+    browser.tab_to("q").await;
+    browser.keys("node 0").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_url("q=node+0").await;
+    browser.wait_for_text("staging node 09").await;
+    let seen = browser.body_text().await;
+    assert!(!seen.contains("staging node 10") && !seen.contains("staging-web-frontend"), "{seen}");
+    browser.screenshot("images-search").await;
+
+    // Clear the search, filter by label with the keyboard, then page.
+    let search = b.find(Locator::Id("q")).await.unwrap();
+    search.clear().await.unwrap();
+    search.send_keys(&char::from(ENTER).to_string()).await.unwrap();
+    browser.wait_for_text("staging node 59").await;
+    browser.tab_to("label").await;
+    browser.keys("Blue").await; // typing selects the option; htmx reacts to the change
+    browser.wait_for_url("label=blue").await;
+    browser.tab_to("Next").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_url("after=").await;
+    browser.wait_for_text("Previous").await;
+    browser.screenshot("images-page-2").await;
+    let second = browser.body_text().await;
+    assert!(second.contains("staging node 59") || second.contains("staging node 60"), "{second}");
+    browser.tab_to("Previous").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_url("before=").await;
+    browser.wait_for_text("staging node 01").await;
+
+    // The public catalog tab.
+    b.goto(&app.url("/images?scope=public")).await.unwrap();
+    browser.wait_for_text("Search for public machine images").await;
+    browser.screenshot("images-public-empty").await;
+    b.goto(&app.url("/images?scope=public&q=ubuntu")).await.unwrap();
+    browser.wait_for_text("Canonical").await;
+    browser.screenshot("images-public-search").await;
+    b.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn browser_error_pages_and_empty_states_look_finished() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&app.url("/login")).await.unwrap();
+    b.find(Locator::Id("email")).await.unwrap().send_keys("viewer@acme.test").await.unwrap();
+    b.find(Locator::Id("password")).await.unwrap().send_keys("wrong").await.unwrap();
+    b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Wrong email or password.").await;
+    browser.screenshot("login-error").await;
+    b.find(Locator::Id("password")).await.unwrap().send_keys("demo-password-1").await.unwrap();
+    b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("web-frontend-2026.11").await;
+    b.goto(&app.url("/images?scope=shared")).await.unwrap();
+    browser.wait_for_text("Nothing has been shared").await;
+    browser.screenshot("images-shared-empty").await;
+    b.goto(&app.url("/images?scope=bogus")).await.unwrap();
+    browser.wait_for_text("use one of").await;
+    browser.screenshot("error-400").await;
+    b.clone().close().await.unwrap();
+}

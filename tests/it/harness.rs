@@ -1,0 +1,184 @@
+//! Builds the real app on a free port with its own database, and drives it
+//! like a client would.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::{Application, config::Config, demo};
+
+/// The test cluster's base URL, set by `make test`.
+fn cluster_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is set by `make test` (the test cluster, without a database name)")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub demo: demo::Demo,
+}
+
+/// Creates a database from the migrated template `stratus_template`.
+async fn fresh_database() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        uuid::Uuid::new_v4().simple()
+    );
+    let base = cluster_url();
+    let mut admin = AsyncPgConnection::establish(&format!("{base}/postgres")).await.expect("the test cluster answers");
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE stratus_template"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    format!("{base}/{name}")
+}
+
+impl TestApp {
+    /// The app with the demo world loaded.
+    pub async fn spawn() -> Self {
+        let database_url = fresh_database().await;
+        let mut conn = AsyncPgConnection::establish(&database_url).await.expect("connect to the test database");
+        let demo = demo::load(&mut conn).await.expect("load the demo data");
+        let app = Application::build(Config::for_database(&database_url)).await.expect("build the app");
+        let address = format!("http://{}", app.address());
+        actix_web::rt::spawn(app.run());
+        Self { address, database_url, demo }
+    }
+
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.database_url).await.expect("connect to the test database")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A client with its own cookie jar that does not follow redirects.
+    pub fn client(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        Client { http, base: self.address.clone(), csrf: None }
+    }
+
+    /// A client signed in as `email` with the demo password.
+    pub async fn signed_in(&self, email: &str) -> Client {
+        let mut client = self.client();
+        let response = client.login(email, demo::PASSWORD).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "sign-in of {email}: {}", response.body);
+        client.refresh_csrf().await;
+        client
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+    /// The CSRF token of the last page read.
+    pub csrf: Option<String>,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The CSRF token a page carries (hidden field or `hx-headers`).
+pub fn csrf_in(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker)? + marker.len();
+    Some(body[start..].split('"').next()?.to_owned())
+}
+
+impl Client {
+    async fn read(response: reqwest::Response) -> Response {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("a body");
+        Response { status, headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        let response = Self::read(self.http.get(format!("{}{path}", self.base)).send().await.expect("GET")).await;
+        if let Some(token) = csrf_in(&response.body) {
+            self.csrf = Some(token);
+        }
+        response
+    }
+
+    pub async fn get_htmx(&mut self, path: &str, target: &str) -> Response {
+        let request = self.http.get(format!("{}{path}", self.base)).header("HX-Request", "true").header("HX-Target", target);
+        Self::read(request.send().await.expect("GET")).await
+    }
+
+    /// POSTs a form with the current CSRF token added.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let token = self.csrf.clone().unwrap_or_default();
+        fields.push(("csrf_token", &token));
+        let request = self.http.post(format!("{}{path}", self.base)).form(&fields);
+        Self::read(request.send().await.expect("POST")).await
+    }
+
+    /// POSTs a form exactly as given, without a CSRF token.
+    pub async fn post_without_csrf(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let request = self.http.post(format!("{}{path}", self.base)).form(form);
+        Self::read(request.send().await.expect("POST")).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Response {
+        self.get("/login").await;
+        self.post("/login", &[("email", email), ("password", password)]).await
+    }
+
+    pub async fn refresh_csrf(&mut self) {
+        let page = self.get("/images").await;
+        assert_eq!(page.status, StatusCode::OK, "the images page after sign-in");
+    }
+}
+
+/// Runs a query that counts rows.
+pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Count = diesel::sql_query(sql).get_result(conn).await.expect("a count");
+    row.n
+}
+
+/// Text of the page without tags, whitespace collapsed: what a user reads.
+pub fn text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ").replace("&amp;", "&").replace("&#39;", "'").replace("&quot;", "\"")
+}

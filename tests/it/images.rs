@@ -1,0 +1,283 @@
+//! The Machine Images page: tabs, search, filters, sort, keyset pages and
+//! who sees what.
+
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+
+use crate::harness::{TestApp, text};
+
+/// Row ids in page order (`<tr id="image-N">`).
+fn row_ids(body: &str) -> Vec<i64> {
+    body.split("<tr id=\"image-").skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
+}
+
+/// The href of the pager link with `rel`, unescaped.
+fn link(body: &str, rel: &str) -> Option<String> {
+    let end = body.find(&format!("\" rel=\"{rel}\""))?;
+    let start = body[..end].rfind("href=\"")? + 6;
+    Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+/// Adds `n` own images to an account, with names that repeat (so the id
+/// tie-break matters) and distinct creation times.
+async fn add_images(app: &TestApp, account: i64, n: i64) {
+    diesel::sql_query(format!(
+        "WITH p AS (
+            INSERT INTO provider_images (provider, region, provider_image_id, platform, architecture, state,
+                                         owner_account_number, created_at)
+            SELECT 'ec2', 'us-east-1', 'ami-0bulk' || lpad(g::text, 12, '0'), 'UBUNTU', 'x86_64', 'ACTIVE',
+                   '111111111111', now() - g * interval '1 hour'
+            FROM generate_series(1, {n}) g
+            RETURNING id, created_at, provider_image_id)
+         INSERT INTO image_records (account_id, provider_image_id, name, source, created_at)
+         SELECT {account}, id, 'bulk image ' || (right(provider_image_id, 3)::int % 7), 'own', created_at FROM p"
+    ))
+    .execute(&mut app.db().await)
+    .await
+    .expect("insert images");
+}
+
+#[actix_web::test]
+async fn my_images_shows_the_enstratus_columns_and_the_accounts_images() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let page = client.get("/images").await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    let seen = text(&page.body);
+    for column in ["Name", "Label", "ID", "Provider ID", "Arch.", "Account", "Owner", "Group", "Budget Code", "Created"] {
+        assert!(seen.contains(column), "column {column}");
+    }
+    for image in ["web-frontend-2026.11", "api-server-base", "postgres-15-primary", "windows-build-agent"] {
+        assert!(seen.contains(image), "{image}");
+    }
+    assert!(seen.contains("Jordan Lee") && seen.contains("Operations") && seen.contains("Ops"));
+    assert!(!seen.contains("staging-web-frontend"), "another account's image");
+    assert!(page.body.contains(r#"<del class="name deprecated""#) && page.body.contains(">legacy-php-app</del>"));
+    assert!(page.body.contains(r#"class="label-swatch label-green""#));
+    assert!(page.body.contains(r#"aria-label="Red flag""#));
+    assert_eq!(row_ids(&page.body).len(), 9);
+}
+
+#[actix_web::test]
+async fn the_shared_tab_shows_images_shared_with_the_account_under_their_own_name() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    client.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
+
+    let seen = text(&client.get("/images?scope=shared").await.body);
+
+    assert!(seen.contains("api-server-base (from Production)"), "{seen}");
+    assert!(seen.contains("Acme Production"), "the owning account, which the user is a member of");
+    assert!(!seen.contains("staging-web-frontend"), "own images are on the other tab");
+}
+
+#[actix_web::test]
+async fn the_shared_tab_says_what_to_expect_when_empty() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let seen = text(&client.get("/images?scope=shared").await.body);
+    assert!(seen.contains("Nothing has been shared with Acme Production"), "{seen}");
+}
+
+#[actix_web::test]
+async fn the_public_catalog_waits_for_a_search() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let empty = client.get("/images?scope=public").await;
+    assert!(text(&empty.body).contains("Search for public machine images"));
+    assert!(row_ids(&empty.body).is_empty() && !empty.body.contains("<tbody>"));
+
+    let found = text(&client.get("/images?scope=public&q=noble").await.body);
+    assert!(found.contains("ubuntu-noble-24.04"), "{found}");
+    assert!(found.contains("Canonical"));
+    assert!(found.contains("Launch only images whose origin you trust."));
+    assert!(!found.contains("debian-12"));
+
+    let by_platform = text(&client.get("/images?scope=public&platform=FREE_BSD&arch=arm64").await.body);
+    assert!(by_platform.contains("FreeBSD") && by_platform.contains("arm64 UFS"));
+    assert!(!by_platform.contains("amd64 UFS"));
+}
+
+#[actix_web::test]
+async fn search_matches_name_description_or_provider_id() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let by_name = text(&client.get("/images?q=POSTGRES").await.body);
+    assert!(by_name.contains("postgres-15-primary") && !by_name.contains("batch-worker"));
+
+    let by_description = text(&client.get("/images?q=graviton").await.body);
+    assert!(by_description.contains("edge-cache-arm"));
+
+    let provider_id = stratus_console::demo::provider_image_id("111111111111/batch-worker");
+    let by_id = text(&client.get(&format!("/images?q={}", &provider_id[..12])).await.body);
+    assert!(by_id.contains("batch-worker") && !by_id.contains("postgres-15-primary"), "{by_id}");
+
+    let nothing = text(&client.get("/images?q=zzz-nothing").await.body);
+    assert!(nothing.contains("No images match") && nothing.contains("Clear the search"));
+}
+
+#[actix_web::test]
+async fn filters_narrow_the_list() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let windows = text(&client.get("/images?platform=WINDOWS").await.body);
+    assert!(windows.contains("windows-build-agent") && !windows.contains("web-frontend-2026.11"));
+
+    let arm = client.get("/images?arch=arm64").await;
+    assert_eq!(row_ids(&arm.body).len(), 2);
+
+    let yellow = text(&client.get("/images?label=yellow").await.body);
+    assert!(yellow.contains("ubuntu-hardened-cis") && !yellow.contains("api-server-base"));
+}
+
+#[actix_web::test]
+async fn search_text_is_taken_literally_and_never_breaks_the_page() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    for q in ["%", "_", "\\", "'", "\"", "%25_%5C", "🚀 images", "' OR 1=1 --"] {
+        let encoded: String = url_encode(q);
+        for scope in ["own", "public"] {
+            let response = client.get(&format!("/images?scope={scope}&q={encoded}")).await;
+            assert_eq!(response.status, StatusCode::OK, "q={q} scope={scope}");
+            assert!(row_ids(&response.body).is_empty(), "{q} matches nothing literally");
+        }
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("q", s)]).unwrap().trim_start_matches("q=").to_owned()
+}
+
+#[actix_web::test]
+async fn search_text_over_200_characters_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let ok = client.get(&format!("/images?q={}", "a".repeat(200))).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    for length in [201, 10_000] {
+        let response = client.get(&format!("/images?q={}", "a".repeat(length))).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{length}");
+        assert!(text(&response.body).contains("Search text is too long: at most 200 characters."));
+    }
+}
+
+#[actix_web::test]
+async fn an_unknown_scope_is_a_bad_request_naming_the_allowed_values() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let response = client.get("/images?scope=everything").await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(text(&response.body).contains("use one of: own, shared, public"), "{}", text(&response.body));
+    let bad_sort = client.get("/images?sort=size").await;
+    assert_eq!(bad_sort.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn a_tampered_page_cursor_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    for after in ["garbage", "eyJpZCI6IngifQ", "eyJpZCI6MSwiYXQiOiIyMDI2LTAxLTAxVDAwOjAwOjAwWiJ9"] {
+        let response = client.get(&format!("/images?after={after}")).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{after}");
+        assert!(text(&response.body).contains("This page link is not valid."));
+    }
+}
+
+#[actix_web::test]
+async fn pages_of_50_walk_every_image_once_forward_and_back() {
+    let app = TestApp::spawn().await;
+    add_images(&app, app.demo.acme_production, 120).await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    for sort in ["name", "-name", "-created", "created"] {
+        let mut pages = Vec::new();
+        let mut url = format!("/images?sort={sort}");
+        loop {
+            let page = client.get(&url).await;
+            assert_eq!(page.status, StatusCode::OK);
+            pages.push(row_ids(&page.body));
+            match link(&page.body, "next") {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [50, 50, 29], "sort {sort}");
+        let mut all: Vec<i64> = pages.concat();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 129, "no row twice, none skipped (sort {sort})");
+
+        // And back again from the last page.
+        let last = client.get(&url).await;
+        let prev = link(&last.body, "prev").expect("a previous page");
+        let middle = client.get(&prev).await;
+        assert_eq!(row_ids(&middle.body), pages[1], "sort {sort}");
+        let first = client.get(&link(&middle.body, "prev").expect("the first page")).await;
+        assert_eq!(row_ids(&first.body), pages[0], "sort {sort}");
+    }
+}
+
+#[actix_web::test]
+async fn names_sort_case_insensitively_with_the_id_as_tie_break() {
+    let app = TestApp::spawn().await;
+    add_images(&app, app.demo.acme_production, 14).await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let body = client.get("/images?q=bulk").await.body;
+    let ids = row_ids(&body);
+    let seen = text(&body);
+    let names: Vec<&str> = seen.split("bulk image ").skip(1).map(|s| &s[..1]).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    // Equal names are in id order.
+    for pair in ids.windows(2).zip(names.windows(2)) {
+        if pair.1[0] == pair.1[1] {
+            assert!(pair.0[0] < pair.0[1]);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn an_htmx_request_for_the_list_gets_only_the_list() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let partial = client.get_htmx("/images?q=api", "image-list").await;
+    assert_eq!(partial.status, StatusCode::OK);
+    assert!(partial.body.trim_start().starts_with("<div id=\"image-list\""));
+    assert!(!partial.body.contains("<html"));
+    assert!(text(&partial.body).contains("api-server-base"));
+
+    let bad = client.get_htmx("/images?scope=nope", "image-list").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.header("hx-retarget"), Some("#flash"));
+    assert!(!bad.body.contains("<html"));
+}
+
+#[actix_web::test]
+async fn a_viewer_sees_the_images_but_no_actions() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("viewer@acme.test").await;
+    let page = client.get("/images").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(text(&page.body).contains("web-frontend-2026.11"));
+    assert!(!page.body.contains("actions-button"));
+}
+
+#[actix_web::test]
+async fn a_globex_user_sees_only_globex_images() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@globex.test").await;
+    let seen = text(&client.get("/images").await.body);
+    assert!(seen.contains("hammock-district-web"));
+    assert!(!seen.contains("web-frontend-2026.11") && !seen.contains("Acme"));
+    // Acme's ids do not leak through a search for them either.
+    let provider_id = stratus_console::demo::provider_image_id("111111111111/batch-worker");
+    let search = client.get(&format!("/images?q={provider_id}")).await;
+    assert!(row_ids(&search.body).is_empty());
+}

@@ -1,0 +1,9 @@
+//! The integration suite: one binary, so the app links once. Every test gets
+//! its own database cloned from the migrated template, so they run in parallel
+//! against a real PostgreSQL; browser tests drive a real headless Chromium.
+
+mod auth;
+mod browser;
+mod harness;
+mod images;
+mod site;

@@ -1,0 +1,76 @@
+//! Site-wide behaviour: health, redirects, headers, static assets, errors.
+
+use reqwest::StatusCode;
+
+use crate::harness::{TestApp, text};
+
+#[actix_web::test]
+async fn healthz_says_the_database_answers() {
+    let app = TestApp::spawn().await;
+    let response = app.client().get("/healthz").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.body.contains(r#""database":"ok""#));
+}
+
+#[actix_web::test]
+async fn healthz_is_503_when_the_database_is_gone() {
+    let mut config = stratus_console::config::Config::for_database("postgres://stratus@127.0.0.1:1/none");
+    config.pool_size = 1;
+    let app = stratus_console::Application::build(config).await.unwrap();
+    let url = format!("http://{}/healthz", app.address());
+    actix_web::rt::spawn(app.run());
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[actix_web::test]
+async fn the_root_redirects_to_machine_images() {
+    let app = TestApp::spawn().await;
+    let response = app.client().get("/").await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.location(), Some("/images"));
+}
+
+#[actix_web::test]
+async fn pages_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let page = client.get("/images").await;
+    let csp = page.header("content-security-policy").expect("a CSP");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy"), Some("same-origin"));
+    assert!(!page.body.contains("<script>"), "no inline script");
+    assert!(page.body.contains(r#""allowEval": false"#));
+}
+
+#[actix_web::test]
+async fn static_assets_are_fingerprinted_cached_for_a_year_and_compressed() {
+    let app = TestApp::spawn().await;
+    let login = app.client().get("/login").await.body;
+    let start = login.find("/static/").expect("a static asset");
+    let path: String = login[start..].chars().take_while(|c| *c != '"').collect();
+    let response = app
+        .client()
+        .http
+        .get(app.url(&path))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get("cache-control").unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(response.headers().get("content-encoding").unwrap(), "gzip");
+}
+
+#[actix_web::test]
+async fn an_unknown_path_is_a_404_page() {
+    let app = TestApp::spawn().await;
+    let response = app.client().get("/no/such/page").await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert!(text(&response.body).contains("Not found"));
+}
