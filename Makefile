@@ -49,6 +49,11 @@ test: system-packages browser-packages $(HTMX) lint
 	TEST_DATABASE_URL="$$base" cargo nextest run --no-fail-fast; \
 	.ci/local-pg stop $(LOCAL)/pg-test
 
+# Release build against 1,000,000 public and 10,000 own images; prints the figures.
+bench: system-packages $(HTMX)
+	@.ci/ensure-packages wrk=wrk pgbench=postgresql-client curl=curl
+	.ci/bench/run
+
 lint: $(HTMX)
 	cargo fmt --check
 	cargo clippy --quiet --all-targets -- -D warnings

@@ -65,6 +65,7 @@ struct ImageSpec {
     days_ago: i64,
 }
 
+#[expect(clippy::too_many_arguments, reason = "one call per row keeps the demo table readable")]
 const fn image(
     name: &'static str,
     description: &'static str,
@@ -124,9 +125,27 @@ async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Dem
     let globex_default = budget_code(conn, globex, "Default", "GX-100", "5000", "10000", "Everyday work").await?;
 
     let acme_users = [
-        UserSpec { email: "admin@acme.test", given: "Alex", family: "Morgan", group: "Admin", codes: &["Default", "Operations", "Exhausted"] },
-        UserSpec { email: "manager@acme.test", given: "Jordan", family: "Lee", group: "Ops", codes: &["Default", "Operations", "Exhausted"] },
-        UserSpec { email: "configurator@acme.test", given: "Sam", family: "Patel", group: "Config", codes: &["Default"] },
+        UserSpec {
+            email: "admin@acme.test",
+            given: "Alex",
+            family: "Morgan",
+            group: "Admin",
+            codes: &["Default", "Operations", "Exhausted"],
+        },
+        UserSpec {
+            email: "manager@acme.test",
+            given: "Jordan",
+            family: "Lee",
+            group: "Ops",
+            codes: &["Default", "Operations", "Exhausted"],
+        },
+        UserSpec {
+            email: "configurator@acme.test",
+            given: "Sam",
+            family: "Patel",
+            group: "Config",
+            codes: &["Default"],
+        },
         UserSpec { email: "viewer@acme.test", given: "Riley", family: "Chen", group: "Support", codes: &["Default"] },
     ];
     let mut acme_people = Vec::new();
@@ -148,31 +167,135 @@ async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Dem
     hold_code(conn, hank, globex_default).await?;
     crate::db::accounts::add_member(conn, globex_main, hank).await?;
 
-    let person = |email: &str| acme_people.iter().find(|(e, _, _)| *e == email).map(|&(_, u, g)| (u, g)).expect("user exists");
+    let person =
+        |email: &str| acme_people.iter().find(|(e, _, _)| *e == email).map(|&(_, u, g)| (u, g)).expect("user exists");
     let code = |name: &str| acme_codes.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).expect("code exists");
 
     let production_images = [
-        image("web-frontend-2026.11", "Nginx and the storefront, hardened", "UBUNTU", "x86_64", "green", "admin@acme.test", "Default", 3),
-        image("api-server-base", "Base image of the API fleet", "UBUNTU", "x86_64", "blue", "manager@acme.test", "Operations", 12),
-        image("postgres-15-primary", "PostgreSQL 15 with WAL archiving", "DEBIAN", "x86_64", "flagred", "manager@acme.test", "Operations", 20),
+        image(
+            "web-frontend-2026.11",
+            "Nginx and the storefront, hardened",
+            "UBUNTU",
+            "x86_64",
+            "green",
+            "admin@acme.test",
+            "Default",
+            3,
+        ),
+        image(
+            "api-server-base",
+            "Base image of the API fleet",
+            "UBUNTU",
+            "x86_64",
+            "blue",
+            "manager@acme.test",
+            "Operations",
+            12,
+        ),
+        image(
+            "postgres-15-primary",
+            "PostgreSQL 15 with WAL archiving",
+            "DEBIAN",
+            "x86_64",
+            "flagred",
+            "manager@acme.test",
+            "Operations",
+            20,
+        ),
         image("batch-worker", "Nightly batch jobs", "AMAZON", "arm64", "iconstar", "admin@acme.test", "Default", 34),
-        ImageSpec { deprecated: true, ..image("legacy-php-app", "Replaced by web-frontend; kept for rollback", "CENT_OS", "x86_64", "gray", "admin@acme.test", "Default", 400) },
-        image("windows-build-agent", "CI agent with Visual Studio Build Tools", "WINDOWS", "x86_64", "none", "manager@acme.test", "Operations", 45),
-        image("edge-cache-arm", "Varnish on Graviton", "DEBIAN", "arm64", "tagpurple", "manager@acme.test", "Operations", 60),
-        image("ubuntu-hardened-cis", "CIS level 1 baseline", "UBUNTU", "x86_64", "yellow", "admin@acme.test", "Default", 90),
-        image("rhel-9-sap-base", "RHEL 9 for the SAP landscape", "RHEL", "x86_64", "iconkey", "admin@acme.test", "Default", 120),
+        ImageSpec {
+            deprecated: true,
+            ..image(
+                "legacy-php-app",
+                "Replaced by web-frontend; kept for rollback",
+                "CENT_OS",
+                "x86_64",
+                "gray",
+                "admin@acme.test",
+                "Default",
+                400,
+            )
+        },
+        image(
+            "windows-build-agent",
+            "CI agent with Visual Studio Build Tools",
+            "WINDOWS",
+            "x86_64",
+            "none",
+            "manager@acme.test",
+            "Operations",
+            45,
+        ),
+        image(
+            "edge-cache-arm",
+            "Varnish on Graviton",
+            "DEBIAN",
+            "arm64",
+            "tagpurple",
+            "manager@acme.test",
+            "Operations",
+            60,
+        ),
+        image(
+            "ubuntu-hardened-cis",
+            "CIS level 1 baseline",
+            "UBUNTU",
+            "x86_64",
+            "yellow",
+            "admin@acme.test",
+            "Default",
+            90,
+        ),
+        image(
+            "rhel-9-sap-base",
+            "RHEL 9 for the SAP landscape",
+            "RHEL",
+            "x86_64",
+            "iconkey",
+            "admin@acme.test",
+            "Default",
+            120,
+        ),
     ];
     let staging_images = [
-        image("staging-web-frontend", "Release candidate of the storefront", "UBUNTU", "x86_64", "green", "admin@acme.test", "Default", 2),
-        image("load-test-runner", "k6 and Locust", "FEDORA_CORE", "x86_64", "orange", "manager@acme.test", "Operations", 15),
-        image("bug-repro-4711", "Reproduces the checkout timeout", "UBUNTU", "x86_64", "iconbug", "configurator@acme.test", "Default", 8),
+        image(
+            "staging-web-frontend",
+            "Release candidate of the storefront",
+            "UBUNTU",
+            "x86_64",
+            "green",
+            "admin@acme.test",
+            "Default",
+            2,
+        ),
+        image(
+            "load-test-runner",
+            "k6 and Locust",
+            "FEDORA_CORE",
+            "x86_64",
+            "orange",
+            "manager@acme.test",
+            "Operations",
+            15,
+        ),
+        image(
+            "bug-repro-4711",
+            "Reproduces the checkout timeout",
+            "UBUNTU",
+            "x86_64",
+            "iconbug",
+            "configurator@acme.test",
+            "Default",
+            8,
+        ),
     ];
 
     let mut production_records = Vec::new();
     for spec in &production_images {
         let (user, group) = person(spec.owner);
         let (image_id, _) =
-            own_image(conn, acme_production, "111111111111", spec, Some(user), Some(group), Some(code(spec.code))).await?;
+            own_image(conn, acme_production, "111111111111", spec, Some(user), Some(group), Some(code(spec.code)))
+                .await?;
         production_records.push((spec.name, image_id));
     }
     for spec in &staging_images {
@@ -202,10 +325,20 @@ async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Dem
     let globex_images = [
         image("hammock-district-web", "Public website", "UBUNTU", "x86_64", "blue", "admin@globex.test", "", 5),
         image("cypress-creek-db", "Operations database", "DEBIAN", "x86_64", "red", "admin@globex.test", "", 25),
-        image("volcano-lair-monitoring", "Prometheus and Grafana", "AMAZON", "arm64", "flaggreen", "admin@globex.test", "", 40),
+        image(
+            "volcano-lair-monitoring",
+            "Prometheus and Grafana",
+            "AMAZON",
+            "arm64",
+            "flaggreen",
+            "admin@globex.test",
+            "",
+            40,
+        ),
     ];
     for spec in &globex_images {
-        own_image(conn, globex_main, "333333333333", spec, Some(hank), Some(globex_admin), Some(globex_default)).await?;
+        own_image(conn, globex_main, "333333333333", spec, Some(hank), Some(globex_admin), Some(globex_default))
+            .await?;
     }
 
     insert_public_catalog(conn, "us-east-1", 0..PUBLIC_SAMPLE).await?;
@@ -213,7 +346,11 @@ async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Dem
 }
 
 async fn company(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<i64> {
-    diesel::insert_into(companies::table).values(companies::name.eq(name)).returning(companies::id).get_result(conn).await
+    diesel::insert_into(companies::table)
+        .values(companies::name.eq(name))
+        .returning(companies::id)
+        .get_result(conn)
+        .await
 }
 
 async fn account(conn: &mut AsyncPgConnection, company: i64, name: &str, number: &str) -> QueryResult<i64> {
@@ -390,38 +527,105 @@ pub fn public_image(n: u32) -> (String, String, &'static str, &'static str, &'st
     let date = 20230101 + (n * 37) % 1200 / 100 * 100 + (n % 28) + 1;
     match n % 9 {
         0 | 1 => {
-            let (release, version) = [("jammy", "22.04"), ("noble", "24.04"), ("focal", "20.04"), ("plucky", "25.04")][(n / 9 % 4) as usize];
+            let (release, version) =
+                [("jammy", "22.04"), ("noble", "24.04"), ("focal", "20.04"), ("plucky", "25.04")][(n / 9 % 4) as usize];
             (
                 format!("ubuntu/images/hvm-ssd-gp3/ubuntu-{release}-{version}-{amd}-server-{date}"),
                 format!("Canonical, Ubuntu, {version} LTS, {amd} {release} image"),
-                "UBUNTU", arch, "099720109477", "Canonical",
+                "UBUNTU",
+                arch,
+                "099720109477",
+                "Canonical",
             )
         }
         2 => {
             let version = [11, 12, 13][(n / 9 % 3) as usize];
-            (format!("debian-{version}-{deb}-{date}-{}", 1000 + n % 900), format!("Debian {version} ({deb})"), "DEBIAN", arch, "136693071363", "Debian")
+            (
+                format!("debian-{version}-{deb}-{date}-{}", 1000 + n % 900),
+                format!("Debian {version} ({deb})"),
+                "DEBIAN",
+                arch,
+                "136693071363",
+                "Debian",
+            )
         }
         3 => (
-            format!("al2023-ami-2023.{}.{date}.0-kernel-6.1-{}", n % 9, if arch == "arm64" { "arm64" } else { "x86_64" }),
+            format!(
+                "al2023-ami-2023.{}.{date}.0-kernel-6.1-{}",
+                n % 9,
+                if arch == "arm64" { "arm64" } else { "x86_64" }
+            ),
             "Amazon Linux 2023 AMI".into(),
-            "AMAZON", arch, "137112412989", "amazon",
+            "AMAZON",
+            arch,
+            "137112412989",
+            "amazon",
         ),
         4 => {
-            let edition = ["Full-Base", "Core-Base", "Full-SQL_2022_Standard", "Full-ECS_Optimized"][(n / 9 % 4) as usize];
+            let edition =
+                ["Full-Base", "Core-Base", "Full-SQL_2022_Standard", "Full-ECS_Optimized"][(n / 9 % 4) as usize];
             let year = [2019, 2022, 2025][(n / 36 % 3) as usize];
             (
-                format!("Windows_Server-{year}-English-{edition}-{}.{:02}.{:02}", date / 10000, date / 100 % 100, date % 100),
+                format!(
+                    "Windows_Server-{year}-English-{edition}-{}.{:02}.{:02}",
+                    date / 10000,
+                    date / 100 % 100,
+                    date % 100
+                ),
                 format!("Microsoft Windows Server {year} with {edition}"),
-                "WINDOWS", "x86_64", "801119661308", "amazon",
+                "WINDOWS",
+                "x86_64",
+                "801119661308",
+                "amazon",
             )
         }
         5 => {
             let minor = n % 6;
-            (format!("RHEL-9.{minor}.0_HVM-{date}-{}-0-Hourly2-GP3", if arch == "arm64" { "arm64" } else { "x86_64" }), format!("Provided by Red Hat, Inc. RHEL 9.{minor}"), "RHEL", arch, "309956199498", "Red Hat")
+            (
+                format!(
+                    "RHEL-9.{minor}.0_HVM-{date}-{}-0-Hourly2-GP3",
+                    if arch == "arm64" { "arm64" } else { "x86_64" }
+                ),
+                format!("Provided by Red Hat, Inc. RHEL 9.{minor}"),
+                "RHEL",
+                arch,
+                "309956199498",
+                "Red Hat",
+            )
         }
-        6 => (format!("suse-sles-15-sp{}-v{date}-hvm-ssd-{}", 4 + n % 3, if arch == "arm64" { "arm64" } else { "x86_64" }), "SUSE Linux Enterprise Server 15".into(), "SUSE", arch, "013907871322", "SUSE"),
-        7 => (format!("Fedora-Cloud-Base-{}-1.{}.{}-hvm-us-east-1-gp3-0", 39 + n % 4, n % 9, if arch == "arm64" { "aarch64" } else { "x86_64" }), "Fedora Cloud Base".into(), "FEDORA_CORE", arch, "125523088429", "Fedora"),
-        _ => (format!("FreeBSD {}.{}-RELEASE-{} UFS", 13 + n % 2, n % 4, if arch == "arm64" { "arm64" } else { "amd64" }), "FreeBSD/amd64 releng".into(), "FREE_BSD", arch, "782442783595", "FreeBSD"),
+        6 => (
+            format!(
+                "suse-sles-15-sp{}-v{date}-hvm-ssd-{}",
+                4 + n % 3,
+                if arch == "arm64" { "arm64" } else { "x86_64" }
+            ),
+            "SUSE Linux Enterprise Server 15".into(),
+            "SUSE",
+            arch,
+            "013907871322",
+            "SUSE",
+        ),
+        7 => (
+            format!(
+                "Fedora-Cloud-Base-{}-1.{}.{}-hvm-us-east-1-gp3-0",
+                39 + n % 4,
+                n % 9,
+                if arch == "arm64" { "aarch64" } else { "x86_64" }
+            ),
+            "Fedora Cloud Base".into(),
+            "FEDORA_CORE",
+            arch,
+            "125523088429",
+            "Fedora",
+        ),
+        _ => (
+            format!("FreeBSD {}.{}-RELEASE-{} UFS", 13 + n % 2, n % 4, if arch == "arm64" { "arm64" } else { "amd64" }),
+            "FreeBSD/amd64 releng".into(),
+            "FREE_BSD",
+            arch,
+            "782442783595",
+            "FreeBSD",
+        ),
     }
 }
 

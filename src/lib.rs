@@ -55,8 +55,7 @@ impl Application {
                 .cookie_secure(secure)
                 .cookie_content_security(CookieContentSecurity::Signed)
                 .session_lifecycle(
-                    BrowserSession::default()
-                        .state_ttl(actix_web::cookie::time::Duration::hours(SESSION_TTL_HOURS)),
+                    BrowserSession::default().state_ttl(actix_web::cookie::time::Duration::hours(SESSION_TTL_HOURS)),
                 )
                 .build();
             App::new()

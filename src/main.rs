@@ -13,7 +13,11 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
     let subscriber = tracing_subscriber::fmt().with_env_filter(log_filter);
-    if json { subscriber.json().init() } else { subscriber.init() }
+    if json {
+        subscriber.json().init()
+    } else {
+        subscriber.init()
+    }
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(unknown) = args.iter().find(|a| !matches!(a.as_str(), "--migrate" | "--demo")) {

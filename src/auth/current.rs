@@ -67,23 +67,23 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
     let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
     let mut conn = state.pool.get().await?;
 
-    let user = match db::users::find(&mut conn, user_id).await {
-        Ok(user) if user.is_active() => user,
-        Ok(_) | Err(diesel::result::Error::NotFound) => {
+    let context = match db::access::auth_context(&mut conn, user_id).await? {
+        Some(context) if context.user.is_active() => context,
+        _ => {
             session.purge();
             return Err(signed_out);
         }
-        Err(e) => return Err(e.into()),
     };
-    let accounts = db::accounts::for_user(&mut conn, user.id).await?;
     let wanted = session.get::<i64>(ACCOUNT_ID).ok().flatten();
-    let account = accounts
+    let account = context
+        .accounts
         .iter()
         .find(|a| Some(a.id) == wanted)
-        .or_else(|| accounts.first())
+        .or_else(|| context.accounts.first())
         .cloned()
         .ok_or_else(|| WebError::Forbidden("You are not a member of any account. Ask an administrator.".into()))?;
-    let rights = db::access::rights_in_account(&mut conn, user.id, account.id).await?;
+    let rights = context.rights_in(account.id);
+    let db::access::AuthContext { user, accounts, .. } = context;
     if !rights.allows_some(Resource::Console, Action::Access) {
         return Err(WebError::Forbidden(format!(
             "Your groups have no role that allows using the console in {}.",

@@ -53,10 +53,7 @@ impl SessionStore for PgSessionStore {
         let state = db::sessions::load(&mut conn, &key_hash(session_key.as_ref()))
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
-        state
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| LoadError::Deserialization(e.into()))
+        state.map(serde_json::from_value).transpose().map_err(|e| LoadError::Deserialization(e.into()))
     }
 
     async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {

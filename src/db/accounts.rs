@@ -5,7 +5,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{account_memberships, accounts};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = accounts)]
 pub struct Account {
     pub id: i64,
@@ -62,11 +62,7 @@ pub async fn for_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, account: &NewAccount<'_>) -> QueryResult<Account> {
-    diesel::insert_into(accounts::table)
-        .values(account)
-        .returning(Account::as_returning())
-        .get_result(conn)
-        .await
+    diesel::insert_into(accounts::table).values(account).returning(Account::as_returning()).get_result(conn).await
 }
 
 pub async fn add_member(conn: &mut AsyncPgConnection, account_id: i64, user_id: i64) -> QueryResult<()> {

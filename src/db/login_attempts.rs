@@ -15,7 +15,11 @@ pub struct Failures {
     pub oldest: Option<DateTime<Utc>>,
 }
 
-pub async fn failures_for_email(conn: &mut AsyncPgConnection, email: &str, since: DateTime<Utc>) -> QueryResult<Failures> {
+pub async fn failures_for_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<Failures> {
     let (count, oldest) = login_attempts::table
         .filter(lower(login_attempts::email).eq(email.to_lowercase()))
         .filter(login_attempts::attempted_at.gt(since))
@@ -39,11 +43,7 @@ pub async fn failures_for_ip(conn: &mut AsyncPgConnection, ip: &str, since: Date
 
 pub async fn record(conn: &mut AsyncPgConnection, email: &str, ip: &str, succeeded: bool) -> QueryResult<()> {
     diesel::insert_into(login_attempts::table)
-        .values((
-            login_attempts::email.eq(email),
-            login_attempts::ip.eq(ip),
-            login_attempts::succeeded.eq(succeeded),
-        ))
+        .values((login_attempts::email.eq(email), login_attempts::ip.eq(ip), login_attempts::succeeded.eq(succeeded)))
         .execute(conn)
         .await
         .map(drop)

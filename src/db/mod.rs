@@ -9,6 +9,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod images;
+mod keyset;
 pub mod login_attempts;
 pub mod schema;
 pub mod sessions;

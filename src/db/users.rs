@@ -55,9 +55,5 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<User> {
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<User> {
-    diesel::insert_into(users::table)
-        .values(user)
-        .returning(User::as_returning())
-        .get_result(conn)
-        .await
+    diesel::insert_into(users::table).values(user).returning(User::as_returning()).get_result(conn).await
 }

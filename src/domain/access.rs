@@ -181,12 +181,7 @@ impl Rights {
         budget_codes: impl IntoIterator<Item = i64>,
         grants: Vec<Grant>,
     ) -> Self {
-        Self {
-            user_id,
-            groups: groups.into_iter().collect(),
-            budget_codes: budget_codes.into_iter().collect(),
-            grants,
-        }
+        Self { user_id, groups: groups.into_iter().collect(), budget_codes: budget_codes.into_iter().collect(), grants }
     }
 
     /// May the user do `action` to this particular resource?
@@ -238,7 +233,11 @@ pub fn default_roles() -> Vec<(&'static str, &'static str, Vec<AccessRight>)> {
     vec![
         ("Admin", "Everything, in every account the role is given for.", vec![AccessRight::new(R::Any, A::Any, Q)]),
         ("CloudManager", "All work on images, servers, firewalls, key pairs and volumes.", on_cloud(&[A::Any])),
-        ("Configurator", "Sees and configures images, servers, firewalls, key pairs and volumes.", on_cloud(&[A::Access, A::Configure])),
+        (
+            "Configurator",
+            "Sees and configures images, servers, firewalls, key pairs and volumes.",
+            on_cloud(&[A::Access, A::Configure]),
+        ),
         ("CSR", "Read only: sees the cloud resources and budget codes.", csr),
     ]
 }
@@ -329,10 +328,8 @@ mod tests {
 
     #[test]
     fn rights_are_the_sum_over_all_groups_roles() {
-        let image = |qualifier| Grant {
-            right: AccessRight::new(Resource::Server, Action::Image, qualifier),
-            via_group: QA,
-        };
+        let image =
+            |qualifier| Grant { right: AccessRight::new(Resource::Server, Action::Image, qualifier), via_group: QA };
         let terminate = Grant {
             right: AccessRight::new(Resource::Server, Action::Terminate, Qualifier::ThisGroup),
             via_group: DEV,

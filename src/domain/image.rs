@@ -264,6 +264,33 @@ choice_enum!(
 );
 
 impl Sort {
+    /// The sort orders a tab offers, and its default. The public catalog is
+    /// ordered by time only (see `db::images::search_public`).
+    pub fn choices(scope: Scope) -> (&'static [Sort], Sort) {
+        match scope {
+            Scope::Public => (&[Sort::Newest, Sort::Oldest], Sort::Newest),
+            Scope::Own | Scope::Shared => (Sort::ALL, Sort::Name),
+        }
+    }
+
+    /// Parses the `sort` parameter for a tab.
+    pub fn parse_for(scope: Scope, raw: &str) -> Result<Sort, ValidationError> {
+        let (allowed, default) = Sort::choices(scope);
+        if raw.is_empty() {
+            return Ok(default);
+        }
+        let sort: Sort = raw.parse()?;
+        if allowed.contains(&sort) {
+            Ok(sort)
+        } else {
+            let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            Err(ValidationError::new(
+                "sort",
+                format!("{} cannot be sorted by {}; use one of: {}", scope.title(), sort.title(), names.join(", ")),
+            ))
+        }
+    }
+
     pub fn by_name(self) -> bool {
         matches!(self, Sort::Name | Sort::NameDesc)
     }
@@ -432,6 +459,15 @@ mod tests {
     }
 
     #[test]
+    fn the_public_catalog_sorts_by_time_only() {
+        assert_eq!(Sort::parse_for(Scope::Public, ""), Ok(Sort::Newest));
+        assert_eq!(Sort::parse_for(Scope::Own, ""), Ok(Sort::Name));
+        assert_eq!(Sort::parse_for(Scope::Public, "created"), Ok(Sort::Oldest));
+        let err = Sort::parse_for(Scope::Public, "name").unwrap_err();
+        assert!(err.message.contains("use one of: -created, created"), "{}", err.message);
+    }
+
+    #[test]
     fn search_text_is_trimmed_and_empty_means_none() {
         assert_eq!(SearchText::parse("   ").unwrap(), None);
         assert_eq!(SearchText::parse(" ubuntu ").unwrap().unwrap().as_str(), "ubuntu");
@@ -468,8 +504,14 @@ mod tests {
     #[test]
     fn an_admin_gets_every_action_on_an_own_image() {
         use ImageAction::*;
-        assert_eq!(allowed_actions(&rights_of("Admin"), &facts(Source::Own, false)), [Launch, Deprecate, Delete, Sharing]);
-        assert_eq!(allowed_actions(&rights_of("Admin"), &facts(Source::Own, true)), [Launch, Undeprecate, Delete, Sharing]);
+        assert_eq!(
+            allowed_actions(&rights_of("Admin"), &facts(Source::Own, false)),
+            [Launch, Deprecate, Delete, Sharing]
+        );
+        assert_eq!(
+            allowed_actions(&rights_of("Admin"), &facts(Source::Own, true)),
+            [Launch, Undeprecate, Delete, Sharing]
+        );
     }
 
     #[test]

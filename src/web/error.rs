@@ -134,7 +134,8 @@ pub async fn htmx_errors(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_htmx = req.headers().contains_key("HX-Request");
     let res = next.call(req).await?;
-    let replacement = if is_htmx { res.response().error().and_then(|e| e.as_error::<WebError>()).map(fragment) } else { None };
+    let replacement =
+        if is_htmx { res.response().error().and_then(|e| e.as_error::<WebError>()).map(fragment) } else { None };
     Ok(match replacement {
         Some(response) => res.into_response(response),
         None => res.map_into_boxed_body(),

@@ -53,7 +53,7 @@ fn optional<T: std::str::FromStr<Err = ValidationError>>(raw: &str) -> Result<Op
 impl ListQuery {
     fn parse(params: &ListParams) -> Result<Self, ValidationError> {
         let scope = optional(&params.scope)?.unwrap_or(Scope::Own);
-        let sort = optional(&params.sort)?.unwrap_or(Sort::Name);
+        let sort = Sort::parse_for(scope, &params.sort)?;
         let filters = Filters {
             search: SearchText::parse(&params.q)?,
             platform: optional(&params.platform)?,
@@ -106,11 +106,8 @@ pub struct PublicView {
 const AVAILABLE_ACTIONS: &[ImageAction] = &[];
 
 fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
-    let ownership = Ownership {
-        owner_user: row.owner_user_id,
-        owner_group: row.owner_group_id,
-        budget_code: row.budget_code_id,
-    };
+    let ownership =
+        Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: row.budget_code_id };
     let facts = Source::from_stored(&row.source).map(|source| ImageFacts {
         source,
         active: row.state == "ACTIVE",
@@ -209,7 +206,7 @@ impl ImagesPage {
     }
 
     fn sort_options(&self) -> Vec<SelectOption> {
-        options(Sort::ALL, self.sort.as_str(), Sort::as_str, Sort::title)
+        options(Sort::choices(self.scope).0, self.sort.as_str(), Sort::as_str, Sort::title)
     }
 
     fn clear_url(&self) -> String {
@@ -228,7 +225,11 @@ fn url_with(params: &ListParams, change: impl FnOnce(&mut ListParams)) -> String
     if query.is_empty() { "/images".into() } else { format!("/images?{query}") }
 }
 
-fn page_links<T>(params: &ListParams, page: &Page<T>, cursor: impl Fn(&T) -> Cursor) -> (Option<String>, Option<String>) {
+fn page_links<T>(
+    params: &ListParams,
+    page: &Page<T>,
+    cursor: impl Fn(&T) -> Cursor,
+) -> (Option<String>, Option<String>) {
     let prev = page.rows.first().filter(|_| page.has_prev).map(|row| {
         let token = cursor(row).encode();
         url_with(params, |p| {
@@ -281,7 +282,7 @@ pub async fn index(
                 &query.page,
             )
             .await?;
-            let links = page_links(&params, &page, |row| row.cursor(query.sort));
+            let links = page_links(&params, &page, |row| row.cursor());
             (Listing::Public(page.rows.into_iter().map(public_view).collect()), links)
         }
     };
@@ -315,7 +316,12 @@ pub struct SelectOption {
     pub selected: bool,
 }
 
-fn options<T: Copy>(all: &[T], current: &str, value: fn(T) -> &'static str, title: fn(T) -> &'static str) -> Vec<SelectOption> {
+fn options<T: Copy>(
+    all: &[T],
+    current: &str,
+    value: fn(T) -> &'static str,
+    title: fn(T) -> &'static str,
+) -> Vec<SelectOption> {
     all.iter()
         .map(|&item| SelectOption { value: value(item), title: title(item), selected: value(item) == current })
         .collect()

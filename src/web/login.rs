@@ -61,7 +61,8 @@ pub async fn submit(
     let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
     let mut conn = state.pool.get().await?;
     let again = |error: String, status| -> Result<HttpResponse, WebError> {
-        let page = LoginPage { csrf_token: csrf::token(&session)?, email: email.clone(), error: Some(error), notice: None };
+        let page =
+            LoginPage { csrf_token: csrf::token(&session)?, email: email.clone(), error: Some(error), notice: None };
         let body = page.render().map_err(|e| WebError::Internal(e.into()))?;
         Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
     };
@@ -72,16 +73,14 @@ pub async fn submit(
     let locked = throttle::check(by_email, throttle::MAX_FAILURES_PER_EMAIL)
         .and(throttle::check(by_ip, throttle::MAX_FAILURES_PER_IP));
     if let Err(retry_at) = locked {
-        let message = format!(
-            "Too many failed sign-ins. Try again after {} UTC.",
-            retry_at.format("%H:%M")
-        );
+        let message = format!("Too many failed sign-ins. Try again after {} UTC.", retry_at.format("%H:%M"));
         return again(message, actix_web::http::StatusCode::TOO_MANY_REQUESTS);
     }
 
     let user = db::users::find_by_email(&mut conn, &email).await?;
     let hash = user.as_ref().map_or(password::dummy_hash(), |u| u.password_hash.as_str()).to_owned();
-    let matches = web::block(move || password::verify(&given, &hash)).await.map_err(|e| WebError::Internal(e.into()))?;
+    let matches =
+        web::block(move || password::verify(&given, &hash)).await.map_err(|e| WebError::Internal(e.into()))?;
     let user = match user {
         Some(user) if matches && user.is_active() => user,
         Some(user) if matches => {

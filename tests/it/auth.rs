@@ -25,7 +25,11 @@ async fn signing_in_renews_the_session_and_stores_it_server_side() {
         "the pre-login session is replaced, not kept beside the new one"
     );
     assert_eq!(
-        count(&mut db, "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'admin@acme.test'").await,
+        count(
+            &mut db,
+            "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'admin@acme.test'"
+        )
+        .await,
         1
     );
     let page = client.get("/images").await;
@@ -74,9 +78,8 @@ async fn a_post_without_the_csrf_token_is_refused() {
     let app = TestApp::spawn().await;
     let mut client = app.client();
     client.get("/login").await;
-    let login = client
-        .post_without_csrf("/login", &[("email", "admin@acme.test"), ("password", "demo-password-1")])
-        .await;
+    let login =
+        client.post_without_csrf("/login", &[("email", "admin@acme.test"), ("password", "demo-password-1")]).await;
     assert_eq!(login.status, StatusCode::FORBIDDEN);
     assert!(text(&login.body).contains("This form has expired or did not come from this console"));
 
@@ -131,10 +134,7 @@ async fn signing_out_ends_the_session() {
     let response = client.post("/logout", &[]).await;
 
     assert_eq!(response.status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        count(&mut app.db().await, "SELECT count(*) AS n FROM sessions WHERE user_id IS NOT NULL").await,
-        0
-    );
+    assert_eq!(count(&mut app.db().await, "SELECT count(*) AS n FROM sessions WHERE user_id IS NOT NULL").await, 0);
     let after = client.get("/images").await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
     assert!(after.location().is_some_and(|l| l.starts_with("/login")));

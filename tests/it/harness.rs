@@ -124,7 +124,8 @@ impl Client {
     }
 
     pub async fn get_htmx(&mut self, path: &str, target: &str) -> Response {
-        let request = self.http.get(format!("{}{path}", self.base)).header("HX-Request", "true").header("HX-Target", target);
+        let request =
+            self.http.get(format!("{}{path}", self.base)).header("HX-Request", "true").header("HX-Target", target);
         Self::read(request.send().await.expect("GET")).await
     }
 
@@ -180,5 +181,10 @@ pub fn text(html: &str) -> String {
             _ => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ").replace("&amp;", "&").replace("&#39;", "'").replace("&quot;", "\"")
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("&amp;", "&")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
 }

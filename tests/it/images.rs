@@ -46,7 +46,8 @@ async fn my_images_shows_the_enstratus_columns_and_the_accounts_images() {
 
     assert_eq!(page.status, StatusCode::OK);
     let seen = text(&page.body);
-    for column in ["Name", "Label", "ID", "Provider ID", "Arch.", "Account", "Owner", "Group", "Budget Code", "Created"] {
+    for column in ["Name", "Label", "ID", "Provider ID", "Arch.", "Account", "Owner", "Group", "Budget Code", "Created"]
+    {
         assert!(seen.contains(column), "column {column}");
     }
     for image in ["web-frontend-2026.11", "api-server-base", "postgres-15-primary", "windows-build-agent"] {
@@ -280,4 +281,36 @@ async fn a_globex_user_sees_only_globex_images() {
     let provider_id = stratus_console::demo::provider_image_id("111111111111/batch-worker");
     let search = client.get(&format!("/images?q={provider_id}")).await;
     assert!(row_ids(&search.body).is_empty());
+}
+
+#[actix_web::test]
+async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let by_name = client.get("/images?scope=public&q=ubuntu&sort=name").await;
+    assert_eq!(by_name.status, StatusCode::BAD_REQUEST);
+    assert!(text(&by_name.body).contains("Public catalog cannot be sorted by Name A–Z"));
+
+    let mut url = "/images?scope=public&q=ubuntu".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let page = client.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let ids: Vec<String> =
+            page.body.split("<td class=\"mono\">").skip(1).filter_map(|s| Some(s.split('<').next()?.to_owned())).collect();
+        assert!(ids.len() <= 50);
+        seen.extend(ids);
+        match link(&page.body, "next") {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    let expected = (0..stratus_console::demo::PUBLIC_SAMPLE)
+        .filter(|n| stratus_console::demo::public_image(*n).0.contains("ubuntu"))
+        .count();
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (expected, expected));
 }

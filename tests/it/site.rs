@@ -51,19 +51,9 @@ async fn static_assets_are_fingerprinted_cached_for_a_year_and_compressed() {
     let login = app.client().get("/login").await.body;
     let start = login.find("/static/").expect("a static asset");
     let path: String = login[start..].chars().take_while(|c| *c != '"').collect();
-    let response = app
-        .client()
-        .http
-        .get(app.url(&path))
-        .header("Accept-Encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let response = app.client().http.get(app.url(&path)).header("Accept-Encoding", "gzip").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers().get("cache-control").unwrap(),
-        "public, max-age=31536000, immutable"
-    );
+    assert_eq!(response.headers().get("cache-control").unwrap(), "public, max-age=31536000, immutable");
     assert_eq!(response.headers().get("content-encoding").unwrap(), "gzip");
 }
 
