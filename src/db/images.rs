@@ -21,14 +21,6 @@ pub enum RecordTab {
     Shared,
 }
 
-impl RecordTab {
-    fn sources(self) -> &'static [&'static str] {
-        match self {
-            RecordTab::Own => &["own", "public_launched"],
-            RecordTab::Shared => &["shared"],
-        }
-    }
-}
 
 /// A row of the My images / Shared with me tabs.
 #[derive(Debug, Clone, Queryable)]
@@ -132,7 +124,7 @@ pub async fn list_records(
         .left_join(groups::table)
         .left_join(budget_codes::table)
         .filter(image_records::account_id.eq(account_id))
-        .filter(image_records::source.eq_any(tab.sources()))
+        .filter(image_records::shared.eq(tab == RecordTab::Shared))
         .select((
             image_records::id,
             image_records::name,

@@ -138,6 +138,7 @@ diesel::table! {
         version -> Int4,
         source -> Text,
         created_at -> Timestamptz,
+        shared -> Bool,
     }
 }
 
