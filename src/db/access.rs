@@ -7,8 +7,8 @@
 //! (not `sql_query`) so that each connection prepares it once: planning it
 //! costs more than running it.
 
-use diesel::prelude::*;
 use diesel::pg::Pg;
+use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Json, Text, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -113,8 +113,7 @@ WHERE u.id = ";
 /// Everything about a user that authorizing a request needs; `None` when the
 /// user no longer exists.
 pub async fn auth_context(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Option<AuthContext>> {
-    let Some(row) = AuthContextQuery { user_id }.get_result::<Row>(conn).await.optional()?
-    else {
+    let Some(row) = AuthContextQuery { user_id }.get_result::<Row>(conn).await.optional()? else {
         return Ok(None);
     };
     let corrupt = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));

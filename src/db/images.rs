@@ -21,7 +21,6 @@ pub enum RecordTab {
     Shared,
 }
 
-
 /// A row of the My images / Shared with me tabs.
 #[derive(Debug, Clone, Queryable)]
 pub struct ImageRow {
@@ -171,24 +170,10 @@ pub async fn list_records(
     let cursor = cursor_of(page);
     let query = if sort.by_name() {
         let cursor = cursor.map(|c| (c.name.clone().unwrap_or_default(), c.id));
-        keyset!(
-            query,
-            lower(image_records::name),
-            image_records::id,
-            diesel::sql_types::Text,
-            cursor,
-            ascending
-        )
+        keyset!(query, lower(image_records::name), image_records::id, diesel::sql_types::Text, cursor, ascending)
     } else {
         let cursor = cursor.map(|c| (c.at.unwrap_or_default(), c.id));
-        keyset!(
-            query,
-            image_records::created_at,
-            image_records::id,
-            diesel::sql_types::Timestamptz,
-            cursor,
-            ascending
-        )
+        keyset!(query, image_records::created_at, image_records::id, diesel::sql_types::Timestamptz, cursor, ascending)
     };
     let rows = query.load(conn).await?;
     Ok(Page::from_fetched(rows, page))
@@ -241,14 +226,8 @@ pub async fn search_public(
     }
     let ascending = direction(sort, page);
     let cursor = cursor_of(page).map(|c| (c.at.unwrap_or_default(), c.id));
-    let query = keyset!(
-        query,
-        public_images::created_at,
-        public_images::id,
-        diesel::sql_types::Timestamptz,
-        cursor,
-        ascending
-    );
+    let query =
+        keyset!(query, public_images::created_at, public_images::id, diesel::sql_types::Timestamptz, cursor, ascending);
     let rows = query.load(conn).await?;
     Ok(Page::from_fetched(rows, page))
 }

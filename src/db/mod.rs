@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use diesel::Connection as _;
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use diesel_async::pooled_connection::deadpool::PoolError;
@@ -33,7 +33,12 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Builds the connection pool. Connections are opened lazily, so the console
 /// starts (and answers `/healthz` with 503) while the database is down.
 pub fn pool(database_url: &str, max_size: usize) -> Result<Pool, deadpool::BuildError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    // Fast recycling: a connection whose socket closed (say, PostgreSQL
+    // restarted) is already known to be broken and replaced; a test query
+    // on every checkout would add a round trip to each of a page's queries.
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(Duration::from_secs(5)))

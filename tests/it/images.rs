@@ -297,8 +297,12 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
     loop {
         let page = client.get(&url).await;
         assert_eq!(page.status, StatusCode::OK);
-        let ids: Vec<String> =
-            page.body.split("<td class=\"mono\">").skip(1).filter_map(|s| Some(s.split('<').next()?.to_owned())).collect();
+        let ids: Vec<String> = page
+            .body
+            .split("<td class=\"mono\">")
+            .skip(1)
+            .filter_map(|s| Some(s.split('<').next()?.to_owned()))
+            .collect();
         assert!(ids.len() <= 50);
         seen.extend(ids);
         match link(&page.body, "next") {
