@@ -38,17 +38,25 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener and builds the server; it serves once `run` is awaited.
+    ///
+    /// Each worker thread gets its own connection pool: a connection is driven
+    /// by a task on the runtime that opened it, so sharing one pool across
+    /// workers would bounce every query between threads.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = db::pool(&config.database_url, config.pool_size)?;
         let listener = TcpListener::bind(config.bind)?;
         let address = listener.local_addr()?;
-        let state = actix_web::web::Data::new(web::AppState::new(pool.clone()));
-        let store = PgSessionStore::new(pool.clone());
+        let workers = std::thread::available_parallelism().map_or(2, usize::from);
+        let per_worker = config.pool_size.div_ceil(workers).max(2);
+        // Fail at start, not in a worker, when the URL is malformed.
+        let maintenance = db::pool(&config.database_url, 1)?;
+        let database_url = config.database_url.clone();
         let key = config.session_key.clone();
         let secure = config.secure_cookies;
 
         let server = HttpServer::new(move || {
-            let sessions = SessionMiddleware::builder(store.clone(), key.clone())
+            let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
+            let state = actix_web::web::Data::new(web::AppState::new(pool.clone()));
+            let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name("stratus_session".into())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
@@ -59,7 +67,7 @@ impl Application {
                 )
                 .build();
             App::new()
-                .app_data(state.clone())
+                .app_data(state)
                 .app_data(web::form_config())
                 .app_data(web::query_config())
                 .wrap(from_fn(auth::csrf::verify))
@@ -70,10 +78,11 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(web::routes)
         })
+        .workers(workers)
         .listen(listener)?
         .run();
 
-        actix_web::rt::spawn(purge_expired_sessions(pool));
+        actix_web::rt::spawn(purge_expired_sessions(maintenance));
         Ok(Self { server, address })
     }
 

@@ -2,11 +2,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::layout::Frame;
+use super::layout::{Frame, Moment};
 use crate::auth::CurrentUser;
 use crate::db::{self, images::RecordTab};
 use crate::domain::ValidationError;
@@ -85,7 +84,7 @@ pub struct ImageView {
     pub owner: String,
     pub group: String,
     pub budget_code: String,
-    pub created_at: DateTime<Utc>,
+    pub created: Moment,
     pub state: String,
     pub actions: Vec<ImageAction>,
 }
@@ -98,7 +97,7 @@ pub struct PublicView {
     pub provider_image_id: String,
     pub architecture: String,
     pub owner: String,
-    pub created_at: DateTime<Utc>,
+    pub created: Moment,
 }
 
 /// Actions whose pages exist in this build; the menu offers nothing that
@@ -138,7 +137,7 @@ fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         owner,
         group: row.group_name.unwrap_or_default(),
         budget_code: row.budget_code_name.unwrap_or_default(),
-        created_at: row.created_at,
+        created: Moment::new(row.created_at),
         state: row.state,
         name: row.name,
         description: row.description,
@@ -154,7 +153,7 @@ fn public_view(row: db::images::PublicImageRow) -> PublicView {
         provider_image_id: row.provider_image_id,
         architecture: row.architecture,
         owner: row.owner_alias.unwrap_or(row.owner_account_number),
-        created_at: row.created_at,
+        created: Moment::new(row.created_at),
     }
 }
 
@@ -297,16 +296,6 @@ pub async fn index(
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
         .body(body))
-}
-
-/// Formats a time for the page: UTC in the text (the script shows it in the
-/// user's locale) and ISO 8601 in the `datetime` attribute.
-pub fn utc(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-pub fn iso(at: &DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// An `<option>` of a filter select.

@@ -1,6 +1,8 @@
 //! The frame around every signed-in page: top bar with the account switcher,
 //! and the left navigation showing only the sections the user may see.
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
 use crate::auth::CurrentUser;
 use crate::domain::access::{Action, Resource};
 
@@ -67,5 +69,41 @@ impl Frame {
             nav,
             flash: None,
         }
+    }
+}
+
+/// A point in time as a page shows it: UTC in the text and on hover (the
+/// script rewrites the text into the reader's locale), ISO 8601 for machines.
+/// Formatted by hand: a page of rows formats many, and chrono's format
+/// strings are parsed anew on every call.
+pub struct Moment {
+    pub iso: String,
+    pub utc: String,
+}
+
+impl Moment {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        let (year, month, day) = (at.year(), at.month(), at.day());
+        let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+        Self {
+            iso: format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"),
+            utc: format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn moments_read_in_utc() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 30).unwrap();
+        let moment = Moment::new(at);
+        assert_eq!(moment.iso, "2026-03-07T09:05:30Z");
+        assert_eq!(moment.utc, "2026-03-07 09:05 UTC");
+        assert_eq!(moment.iso, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     }
 }
