@@ -41,13 +41,13 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 # The suite runs against a fresh throw-away cluster without fsync; every test
 # clones its own database from the migrated template `stratus_template`.
 test: system-packages browser-packages $(HTMX) lint
-	@.ci/local-pg stop $(LOCAL)/pg-test; rm -rf $(LOCAL)/pg-test; \
+	@.ci/local-pg reset $(LOCAL)/pg-test; \
 	base=$$(.ci/local-pg start $(LOCAL)/pg-test --fast); \
 	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
-	TEST_DATABASE_URL="$$base" cargo nextest run --no-fail-fast; \
-	.ci/local-pg stop $(LOCAL)/pg-test
+	status=0; TEST_DATABASE_URL="$$base" cargo nextest run --no-fail-fast || status=$$?; \
+	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.
 bench: system-packages $(HTMX)
