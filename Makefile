@@ -13,7 +13,7 @@ HTMX := node_modules/htmx.org/dist/htmx.min.js
 
 system-packages:
 	@.ci/ensure-packages postgres=postgresql,postgresql-contrib psql=postgresql-client \
-		pg_config=libpq-dev python3=python3 npm=nodejs,npm cc=build-essential
+		pg_config=libpq-dev python3=python3 npm=nodejs,npm cc=build-essential curl=curl
 
 browser-packages:
 	@.ci/ensure-packages chromium=chromium chromedriver=chromium-driver
@@ -46,7 +46,8 @@ test: system-packages browser-packages $(HTMX) lint
 	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
-	status=0; TEST_DATABASE_URL="$$base" cargo nextest run --no-fail-fast || status=$$?; \
+	ec2=$$(.ci/local-moto start $(LOCAL)/moto); \
+	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" cargo nextest run --no-fail-fast || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.
@@ -60,3 +61,4 @@ lint: $(HTMX)
 
 stop:
 	@.ci/local-pg stop $(LOCAL)/pg; .ci/local-pg stop $(LOCAL)/pg-test; .ci/local-pg stop $(LOCAL)/pg-bench
+	@.ci/local-moto stop $(LOCAL)/moto

@@ -8,6 +8,7 @@
 //! `domain` knows no HTTP, SQL or provider.
 
 pub mod auth;
+pub mod cloud;
 pub mod config;
 pub mod db;
 pub mod demo;

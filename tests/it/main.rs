@@ -4,6 +4,7 @@
 
 mod auth;
 mod browser;
+mod cloud;
 mod harness;
 mod images;
 mod site;

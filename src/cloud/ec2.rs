@@ -1,0 +1,504 @@
+//! The EC2 API through `aws-sdk-ec2`: real AWS, or an EC2-compatible
+//! endpoint such as moto (where `x-moto-account-id` picks the account).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_ec2::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_ec2::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::primitives::{Blob, DateTime as AwsDateTime};
+use aws_sdk_ec2::types::{
+    Filter, Image, LaunchPermission as Ec2LaunchPermission, LaunchPermissionModifications, PermissionGroup, Placement,
+    ResourceType, Tag, TagSpecification,
+};
+use aws_smithy_types::timeout::TimeoutConfig;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+
+use super::{
+    Capabilities, CloudError, CloudProvider, CloudResult, Connection, ImageState, Instance, InstanceState,
+    InstanceType, KeyPair, LaunchPermission, ProviderImage, RunRequest, SecurityGroup,
+};
+
+/// The tag that carries a launch's idempotency key.
+const IDEMPOTENCY_TAG: &str = "stratus:idempotency-key";
+
+pub struct Ec2Provider {
+    client: Client,
+    capabilities: Capabilities,
+}
+
+/// Adds `x-moto-account-id` so one moto server plays many accounts.
+#[derive(Debug)]
+struct MotoAccount(String);
+
+impl Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+impl Ec2Provider {
+    /// Connects and detects what the endpoint can do.
+    pub async fn connect(connection: &Connection) -> CloudResult<Arc<Self>> {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(connection.connect_timeout)
+            .operation_timeout(connection.call_timeout)
+            .build();
+        let mut config = aws_sdk_ec2::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(connection.region.clone()))
+            .timeout_config(timeouts);
+        match &connection.endpoint {
+            Some(endpoint) => {
+                // A local EC2-compatible endpoint: it takes any credentials and
+                // picks the account by header.
+                config = config
+                    .endpoint_url(endpoint)
+                    .credentials_provider(Credentials::new("stratus", "stratus", None, None, "local-endpoint"))
+                    .interceptor(MotoAccount(connection.account_number.clone()));
+            }
+            None => {
+                let mut loader =
+                    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(connection.region.clone()));
+                if let Some(profile) = &connection.credentials_profile {
+                    loader = loader.profile_name(profile);
+                }
+                let shared = loader.load().await;
+                if let Some(credentials) = shared.credentials_provider() {
+                    config = config.credentials_provider(credentials);
+                }
+            }
+        }
+        let client = Client::from_conf(config.build());
+        let deprecate = detect_deprecation(&client).await?;
+        let capabilities = Capabilities {
+            share_with_accounts: true,
+            share_publicly: true,
+            deprecate,
+            encrypted_volumes: true,
+            windows_needs_key_pair: true,
+        };
+        Ok(Arc::new(Self { client, capabilities }))
+    }
+}
+
+/// EC2 keeps deprecation times; some compatible endpoints (moto) fail on
+/// them. Asking about an image that cannot exist tells which without
+/// touching anything: EC2 answers "not found", moto fails.
+async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
+    let probe = client
+        .enable_image_deprecation()
+        .image_id("ami-00000000000000000")
+        .deprecate_at(AwsDateTime::from_secs(4_102_444_800))
+        .send()
+        .await;
+    match probe.map_err(map_error) {
+        Ok(_) => Ok(true),
+        Err(CloudError::Refused { .. }) => Ok(true),
+        Err(CloudError::Unreachable(e)) => Err(CloudError::Unreachable(e)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Maps the SDK's errors to ones a person can read, keeping EC2's code.
+fn map_error<E, R>(error: SdkError<E, R>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &error {
+        SdkError::DispatchFailure(e) => CloudError::Unreachable(if e.is_timeout() {
+            "no answer in time".into()
+        } else {
+            "connection failed".into()
+        }),
+        SdkError::TimeoutError(_) => CloudError::Unreachable("no answer in time".into()),
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            match err.code() {
+                Some(code) if !code.is_empty() && !code.starts_with("InternalError") && code != "Unavailable" => {
+                    CloudError::Refused {
+                        code: code.to_owned(),
+                        message: explain(code, err.message().unwrap_or("the provider refused the request")),
+                    }
+                }
+                _ => CloudError::Failed(err.message().unwrap_or("internal error").to_owned()),
+            }
+        }
+        _ => CloudError::Failed(aws_sdk_ec2::error::DisplayErrorContext(&error).to_string()),
+    }
+}
+
+/// EC2's error codes in words.
+fn explain(code: &str, message: &str) -> String {
+    let plain = match code {
+        "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => "The image no longer exists at the provider.",
+        "InvalidInstanceID.NotFound" => "The server no longer exists at the provider.",
+        "UnauthorizedOperation" | "AuthFailure" => "The account's cloud credentials do not allow this.",
+        "InstanceLimitExceeded" | "VcpuLimitExceeded" => "The account has reached its limit of servers.",
+        "InsufficientInstanceCapacity" => "The provider has no capacity for this size in this zone right now.",
+        "InvalidKeyPair.Duplicate" => "A key pair with this name already exists.",
+        "InvalidKeyPair.NotFound" => "The key pair does not exist at the provider.",
+        "InvalidGroup.Duplicate" => "A firewall with this name already exists.",
+        "InvalidGroup.NotFound" => "The firewall does not exist at the provider.",
+        "IncorrectInstanceState" => "The server is not in a state that allows this.",
+        _ => return message.to_owned(),
+    };
+    plain.to_owned()
+}
+
+fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
+    text.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+fn aws_time(at: &AwsDateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(at.secs(), at.subsec_nanos())
+}
+
+fn image(image: &Image) -> Option<ProviderImage> {
+    use aws_sdk_ec2::types::ImageState as S;
+    let state = match image.state()? {
+        S::Available => ImageState::Available,
+        S::Pending | S::Transient => ImageState::Pending,
+        _ => ImageState::Gone,
+    };
+    Some(ProviderImage {
+        id: image.image_id()?.to_owned(),
+        name: image.name().unwrap_or_default().to_owned(),
+        description: image.description().unwrap_or_default().to_owned(),
+        owner_account: image.owner_id().unwrap_or_default().to_owned(),
+        owner_alias: image.image_owner_alias().map(str::to_owned),
+        architecture: image.architecture().map_or("x86_64", |a| a.as_str()).replace("arm64_mac", "arm64"),
+        windows: image.platform().is_some_and(|p| p.as_str() == "windows"),
+        state,
+        public: image.public().unwrap_or(false),
+        root_device: image.root_device_type().map_or("ebs", |r| r.as_str()).to_owned(),
+        min_disk_gb: image.block_device_mappings().iter().filter_map(|m| m.ebs()?.volume_size()).max().unwrap_or(8),
+        created_at: parse_time(image.creation_date()),
+        deprecated_at: parse_time(image.deprecation_time()),
+    })
+}
+
+fn instance(instance: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
+    use aws_sdk_ec2::types::InstanceStateName as S;
+    let state = match instance.state()?.name()? {
+        S::Pending => InstanceState::Pending,
+        S::Running => InstanceState::Running,
+        S::Stopping => InstanceState::Stopping,
+        S::Stopped => InstanceState::Stopped,
+        S::ShuttingDown => InstanceState::ShuttingDown,
+        _ => InstanceState::Terminated,
+    };
+    Some(Instance {
+        id: instance.instance_id()?.to_owned(),
+        image_id: instance.image_id().unwrap_or_default().to_owned(),
+        state,
+        instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        zone: instance.placement().and_then(|p| p.availability_zone()).map(str::to_owned),
+        private_ip: instance.private_ip_address().map(str::to_owned),
+        public_ip: instance.public_ip_address().map(str::to_owned),
+        launched_at: instance.launch_time().and_then(aws_time),
+    })
+}
+
+fn permission(who: &LaunchPermission) -> Ec2LaunchPermission {
+    match who {
+        LaunchPermission::Account(number) => Ec2LaunchPermission::builder().user_id(number).build(),
+        LaunchPermission::Public => Ec2LaunchPermission::builder().group(PermissionGroup::All).build(),
+    }
+}
+
+impl Ec2Provider {
+    async fn images(&self, owners: Option<&str>, executable_by: Option<&str>) -> CloudResult<Vec<ProviderImage>> {
+        let mut pages = self
+            .client
+            .describe_images()
+            .set_owners(owners.map(|o| vec![o.to_owned()]))
+            .set_executable_users(executable_by.map(|e| vec![e.to_owned()]))
+            .into_paginator()
+            .send();
+        let mut images = Vec::new();
+        while let Some(page) = pages.next().await {
+            images.extend(page.map_err(map_error)?.images().iter().filter_map(image));
+        }
+        Ok(images)
+    }
+
+    async fn instances_by(&self, filter: Option<Filter>, ids: &[String]) -> CloudResult<Vec<Instance>> {
+        let mut pages = self
+            .client
+            .describe_instances()
+            .set_filters(filter.map(|f| vec![f]))
+            .set_instance_ids((!ids.is_empty()).then(|| ids.to_vec()))
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            for reservation in page.map_err(map_error)?.reservations() {
+                found.extend(reservation.instances().iter().filter_map(instance));
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl CloudProvider for Ec2Provider {
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    async fn ping(&self) -> CloudResult<()> {
+        self.client.describe_availability_zones().send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn list_own_images(&self) -> CloudResult<Vec<ProviderImage>> {
+        self.images(Some("self"), None).await
+    }
+
+    async fn list_public_images(&self) -> CloudResult<Vec<ProviderImage>> {
+        self.images(None, Some("all")).await
+    }
+
+    async fn describe_image(&self, image_id: &str) -> CloudResult<Option<ProviderImage>> {
+        match self.client.describe_images().image_ids(image_id).send().await.map_err(map_error) {
+            Ok(out) => Ok(out.images().iter().find_map(image)),
+            Err(CloudError::Refused { code, .. }) if code.starts_with("InvalidAMIID") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_image(&self, instance_id: &str, name: &str, description: &str) -> CloudResult<String> {
+        let out = self
+            .client
+            .create_image()
+            .instance_id(instance_id)
+            .name(name)
+            .description(description)
+            .send()
+            .await
+            .map_err(map_error)?;
+        out.image_id().map(str::to_owned).ok_or_else(|| CloudError::Failed("no image id in the answer".into()))
+    }
+
+    async fn deregister_image(&self, image_id: &str) -> CloudResult<()> {
+        self.client.deregister_image().image_id(image_id).send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn add_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()> {
+        let change = LaunchPermissionModifications::builder().add(permission(who)).build();
+        self.client
+            .modify_image_attribute()
+            .image_id(image_id)
+            .launch_permission(change)
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn remove_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()> {
+        let change = LaunchPermissionModifications::builder().remove(permission(who)).build();
+        self.client
+            .modify_image_attribute()
+            .image_id(image_id)
+            .launch_permission(change)
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()> {
+        if !self.capabilities.deprecate {
+            return Err(CloudError::Unsupported("image deprecation"));
+        }
+        match at {
+            Some(at) => {
+                self.client
+                    .enable_image_deprecation()
+                    .image_id(image_id)
+                    .deprecate_at(AwsDateTime::from_secs(at.timestamp()))
+                    .send()
+                    .await
+                    .map_err(map_error)?;
+            }
+            None => {
+                self.client.disable_image_deprecation().image_id(image_id).send().await.map_err(map_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance> {
+        // A retry after a lost answer finds the first launch by its tag.
+        let tagged = Filter::builder().name(format!("tag:{IDEMPOTENCY_TAG}")).values(&request.idempotency_key).build();
+        if let Some(existing) = self.instances_by(Some(tagged), &[]).await?.into_iter().next() {
+            return Ok(existing);
+        }
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Instance)
+            .tags(Tag::builder().key("Name").value(&request.name).build())
+            .tags(Tag::builder().key(IDEMPOTENCY_TAG).value(&request.idempotency_key).build())
+            .build();
+        let out = self
+            .client
+            .run_instances()
+            .image_id(&request.image_id)
+            .instance_type(request.instance_type.as_str().into())
+            .min_count(1)
+            .max_count(1)
+            .client_token(&request.idempotency_key)
+            .set_placement(request.zone.as_ref().map(|z| Placement::builder().availability_zone(z).build()))
+            .set_security_groups((!request.security_groups.is_empty()).then(|| request.security_groups.clone()))
+            .set_key_name(request.key_name.clone())
+            .set_user_data(
+                request.user_data.as_ref().map(|d| base64::engine::general_purpose::STANDARD.encode(d.as_bytes())),
+            )
+            .tag_specifications(tags)
+            .send()
+            .await
+            .map_err(map_error)?;
+        out.instances().iter().find_map(instance).ok_or_else(|| CloudError::Failed("no instance in the answer".into()))
+    }
+
+    async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.instances_by(None, instance_ids).await
+    }
+
+    async fn stop_instance(&self, instance_id: &str) -> CloudResult<()> {
+        self.client.stop_instances().instance_ids(instance_id).send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn start_instance(&self, instance_id: &str) -> CloudResult<()> {
+        self.client.start_instances().instance_ids(instance_id).send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn reboot_instance(&self, instance_id: &str) -> CloudResult<()> {
+        self.client.reboot_instances().instance_ids(instance_id).send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
+        self.client.terminate_instances().instance_ids(instance_id).send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn create_key_pair(&self, name: &str) -> CloudResult<KeyPair> {
+        let out = self.client.create_key_pair().key_name(name).send().await.map_err(map_error)?;
+        Ok(KeyPair {
+            name: out.key_name().unwrap_or(name).to_owned(),
+            fingerprint: out.key_fingerprint().unwrap_or_default().to_owned(),
+            id: out.key_pair_id().map(str::to_owned),
+            private_key: out.key_material().map(str::to_owned),
+        })
+    }
+
+    async fn import_key_pair(&self, name: &str, public_key: &str) -> CloudResult<KeyPair> {
+        let out = self
+            .client
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(Blob::new(public_key.as_bytes()))
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(KeyPair {
+            name: out.key_name().unwrap_or(name).to_owned(),
+            fingerprint: out.key_fingerprint().unwrap_or_default().to_owned(),
+            id: out.key_pair_id().map(str::to_owned),
+            private_key: None,
+        })
+    }
+
+    async fn list_key_pairs(&self) -> CloudResult<Vec<KeyPair>> {
+        let out = self.client.describe_key_pairs().send().await.map_err(map_error)?;
+        Ok(out
+            .key_pairs()
+            .iter()
+            .filter_map(|k| {
+                Some(KeyPair {
+                    name: k.key_name()?.to_owned(),
+                    fingerprint: k.key_fingerprint().unwrap_or_default().to_owned(),
+                    id: k.key_pair_id().map(str::to_owned),
+                    private_key: None,
+                })
+            })
+            .collect())
+    }
+
+    async fn list_security_groups(&self) -> CloudResult<Vec<SecurityGroup>> {
+        let mut pages = self.client.describe_security_groups().into_paginator().send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            groups.extend(page.map_err(map_error)?.security_groups().iter().filter_map(|g| {
+                Some(SecurityGroup {
+                    id: g.group_id()?.to_owned(),
+                    name: g.group_name()?.to_owned(),
+                    description: g.description().unwrap_or_default().to_owned(),
+                })
+            }));
+        }
+        Ok(groups)
+    }
+
+    async fn create_security_group(&self, name: &str, description: &str) -> CloudResult<SecurityGroup> {
+        let out = self
+            .client
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(SecurityGroup {
+            id: out.group_id().unwrap_or_default().to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+        })
+    }
+
+    async fn list_instance_types(&self) -> CloudResult<Vec<InstanceType>> {
+        let mut pages = self.client.describe_instance_types().into_paginator().send();
+        let mut types = Vec::new();
+        while let Some(page) = pages.next().await {
+            types.extend(page.map_err(map_error)?.instance_types().iter().filter_map(|t| {
+                Some(InstanceType {
+                    id: t.instance_type()?.as_str().to_owned(),
+                    cpus: t.v_cpu_info().and_then(|v| v.default_v_cpus()).unwrap_or(1),
+                    ram_mb: t.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0),
+                    architectures: t
+                        .processor_info()
+                        .map(|p| p.supported_architectures().iter().map(|a| a.as_str().to_owned()).collect())
+                        .unwrap_or_default(),
+                })
+            }));
+        }
+        Ok(types)
+    }
+
+    async fn list_zones(&self) -> CloudResult<Vec<String>> {
+        let out = self.client.describe_availability_zones().send().await.map_err(map_error)?;
+        Ok(out.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_owned)).collect())
+    }
+}

@@ -1,0 +1,196 @@
+//! Cloud providers: one trait, `CloudProvider`, with the operations the
+//! console needs and the capabilities the UI reads. It knows no database and
+//! no pages; pages reach a provider only through jobs.
+//!
+//! The first implementation speaks the EC2 API (`ec2`), against real AWS or
+//! any EC2-compatible endpoint such as the local moto server.
+
+pub mod ec2;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// What a provider can and cannot do. Detected or configured, never assumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Launch permissions for other accounts.
+    pub share_with_accounts: bool,
+    /// Launch permission for everyone.
+    pub share_publicly: bool,
+    /// The provider keeps an image's deprecation time (else the console
+    /// keeps it alone).
+    pub deprecate: bool,
+    /// Volumes can be encrypted by the provider.
+    pub encrypted_volumes: bool,
+    /// Windows images need a key pair to launch.
+    pub windows_needs_key_pair: bool,
+}
+
+/// An image as the provider describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderImage {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub owner_account: String,
+    pub owner_alias: Option<String>,
+    pub architecture: String,
+    /// True for Windows images (the provider says so; other platforms are
+    /// inferred from names by `domain::image::Platform::infer`).
+    pub windows: bool,
+    pub state: ImageState,
+    pub public: bool,
+    pub root_device: String,
+    pub min_disk_gb: i32,
+    pub created_at: Option<DateTime<Utc>>,
+    pub deprecated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageState {
+    Pending,
+    Available,
+    Gone,
+}
+
+/// Who may launch an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchPermission {
+    Account(String),
+    Public,
+}
+
+/// A request to start servers from an image.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub image_id: String,
+    pub instance_type: String,
+    pub zone: Option<String>,
+    pub security_groups: Vec<String>,
+    pub key_name: Option<String>,
+    pub user_data: Option<String>,
+    pub name: String,
+    /// Makes a retried request start no second server: sent as EC2's
+    /// `ClientToken` and kept as a tag that is looked up first.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: String,
+    pub image_id: String,
+    pub state: InstanceState,
+    pub instance_type: String,
+    pub zone: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_ip: Option<String>,
+    pub launched_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    Pending,
+    Running,
+    Stopping,
+    Stopped,
+    ShuttingDown,
+    Terminated,
+}
+
+/// A key pair; the private key exists only in the answer to a create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPair {
+    pub name: String,
+    pub fingerprint: String,
+    pub id: Option<String>,
+    pub private_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceType {
+    pub id: String,
+    pub cpus: i32,
+    pub ram_mb: i64,
+    pub architectures: Vec<String>,
+}
+
+/// A provider call that failed, in words a person understands.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CloudError {
+    /// The provider did not answer (connection refused, timeout): retry later.
+    #[error("the cloud provider is unreachable: {0}")]
+    Unreachable(String),
+    /// The provider refused: retrying the same request will not help.
+    #[error("{message} ({code})")]
+    Refused { code: String, message: String },
+    /// The provider lacks the capability.
+    #[error("the cloud provider does not support {0}")]
+    Unsupported(&'static str),
+    /// Anything else the provider answered; may succeed on retry.
+    #[error("the cloud provider failed: {0}")]
+    Failed(String),
+}
+
+impl CloudError {
+    /// Whether a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CloudError::Unreachable(_) | CloudError::Failed(_))
+    }
+}
+
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// Where and as whom to reach a provider for one account.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub region: String,
+    /// The provider's own account id (EC2: the 12-digit account number).
+    pub account_number: String,
+    /// An EC2-compatible endpoint instead of AWS's (moto in development).
+    pub endpoint: Option<String>,
+    /// An AWS profile to take credentials from; the default chain when none.
+    pub credentials_profile: Option<String>,
+    pub connect_timeout: Duration,
+    pub call_timeout: Duration,
+}
+
+#[async_trait]
+pub trait CloudProvider: Send + Sync {
+    fn capabilities(&self) -> Capabilities;
+
+    /// Cheap call that tells whether the provider answers.
+    async fn ping(&self) -> CloudResult<()>;
+
+    async fn list_own_images(&self) -> CloudResult<Vec<ProviderImage>>;
+    async fn list_public_images(&self) -> CloudResult<Vec<ProviderImage>>;
+    async fn describe_image(&self, image_id: &str) -> CloudResult<Option<ProviderImage>>;
+    async fn create_image(&self, instance_id: &str, name: &str, description: &str) -> CloudResult<String>;
+    async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
+    async fn add_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()>;
+    async fn remove_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()>;
+    async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()>;
+
+    async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;
+    async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>>;
+    async fn stop_instance(&self, instance_id: &str) -> CloudResult<()>;
+    async fn start_instance(&self, instance_id: &str) -> CloudResult<()>;
+    async fn reboot_instance(&self, instance_id: &str) -> CloudResult<()>;
+    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()>;
+
+    async fn create_key_pair(&self, name: &str) -> CloudResult<KeyPair>;
+    async fn import_key_pair(&self, name: &str, public_key: &str) -> CloudResult<KeyPair>;
+    async fn list_key_pairs(&self) -> CloudResult<Vec<KeyPair>>;
+    async fn list_security_groups(&self) -> CloudResult<Vec<SecurityGroup>>;
+    async fn create_security_group(&self, name: &str, description: &str) -> CloudResult<SecurityGroup>;
+    async fn list_instance_types(&self) -> CloudResult<Vec<InstanceType>>;
+    async fn list_zones(&self) -> CloudResult<Vec<String>>;
+}
