@@ -47,7 +47,7 @@ test: system-packages browser-packages $(HTMX) lint
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
 	ec2=$$(.ci/local-moto start $(LOCAL)/moto); \
-	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" cargo nextest run --no-fail-fast || status=$$?; \
+	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server cargo nextest run --no-fail-fast || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.

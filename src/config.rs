@@ -1,10 +1,13 @@
 //! Configuration, read from the environment by `main.rs`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use actix_web::cookie::Key;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+
+use crate::jobs::JobSettings;
 
 #[derive(Clone)]
 pub struct Config {
@@ -19,6 +22,11 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `DATABASE_POOL_SIZE`, default 16.
     pub pool_size: usize,
+    /// The job workers: `JOB_WORKERS` (default 2), `JOB_MAX_ATTEMPTS` (8),
+    /// `JOB_BACKOFF_CAP_SECS` (300), `SYNC_INTERVAL_SECS` (300), and
+    /// `PROVIDER_ENDPOINT`, an EC2-compatible endpoint for every account
+    /// without its own (the local moto server in development).
+    pub jobs: JobSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,11 +62,22 @@ impl Config {
             Some(v) => v.parse().map_err(|e| invalid("DATABASE_POOL_SIZE", format!("{e}")))?,
             None => 16,
         };
-        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size })
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            var(name).map_or(Ok(default), |v| v.parse().map_err(|e| invalid(name, format!("{e}"))))
+        };
+        let jobs = JobSettings {
+            workers: usize::try_from(number("JOB_WORKERS", 2)?).unwrap_or(2),
+            max_attempts: i32::try_from(number("JOB_MAX_ATTEMPTS", 8)?.max(1)).unwrap_or(8),
+            backoff_cap: Duration::from_secs(number("JOB_BACKOFF_CAP_SECS", 300)?),
+            sync_interval: Duration::from_secs(number("SYNC_INTERVAL_SECS", 300)?.max(1)),
+            provider_endpoint: var("PROVIDER_ENDPOINT"),
+            ..JobSettings::default()
+        };
+        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size, jobs })
     }
 
     /// A configuration for tests and tools: the given database, any port,
-    /// a random session key.
+    /// a random session key, no job workers.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
@@ -66,6 +85,7 @@ impl Config {
             session_key: Key::generate(),
             secure_cookies: false,
             pool_size: 4,
+            jobs: JobSettings { workers: 0, ..JobSettings::default() },
         }
     }
 }

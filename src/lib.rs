@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod jobs;
 pub mod web;
 
 use std::net::{SocketAddr, TcpListener};
@@ -84,6 +85,10 @@ impl Application {
         .run();
 
         actix_web::rt::spawn(purge_expired_sessions(maintenance));
+        if config.jobs.workers > 0 {
+            let pool = db::pool(&config.database_url, config.jobs.workers + 1)?;
+            jobs::Runner::new(pool, config.jobs.clone()).start();
+        }
         Ok(Self { server, address })
     }
 

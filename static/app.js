@@ -4,10 +4,14 @@
   "use strict";
 
   // Times arrive in UTC; show them in the user's locale, UTC stays on hover.
-  const format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const formats = {
+    full: new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }),
+    time: new Intl.DateTimeFormat(undefined, { timeStyle: "short" }),
+  };
   function localizeTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       const when = new Date(el.getAttribute("datetime"));
+      const format = formats[el.dataset.format] || formats.full;
       if (!isNaN(when)) el.textContent = format.format(when);
     });
   }

@@ -14,6 +14,16 @@ pub struct Account {
     pub provider: String,
     pub region: String,
     pub provider_account_number: String,
+    /// An EC2-compatible endpoint of this account's own, if any.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The AWS profile to take credentials from (never a secret).
+    #[serde(default)]
+    pub credentials_ref: Option<String>,
+    #[serde(default)]
+    pub synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub unreachable_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -72,4 +82,8 @@ pub async fn add_member(conn: &mut AsyncPgConnection, account_id: i64, user_id: 
         .execute(conn)
         .await
         .map(drop)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Account> {
+    accounts::table.find(id).select(Account::as_select()).first(conn).await
 }

@@ -9,10 +9,12 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod images;
+pub mod jobs;
 mod keyset;
 pub mod login_attempts;
 pub mod schema;
 pub mod sessions;
+pub mod sync;
 pub mod users;
 
 use std::time::Duration;

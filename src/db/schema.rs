@@ -19,6 +19,27 @@ diesel::table! {
         endpoint -> Nullable<Text>,
         credentials_ref -> Nullable<Text>,
         created_at -> Timestamptz,
+        synced_at -> Nullable<Timestamptz>,
+        unreachable_since -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        account_id -> Nullable<Int8>,
+        kind -> Text,
+        payload -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_after -> Timestamptz,
+        last_error -> Nullable<Text>,
+        idempotency_key -> Text,
+        worker -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -195,6 +216,7 @@ diesel::table! {
 }
 
 diesel::joinable!(accounts -> companies (company_id));
+diesel::joinable!(jobs -> accounts (account_id));
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(account_memberships -> accounts (account_id));
 diesel::joinable!(account_memberships -> users (user_id));
@@ -229,4 +251,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_attempts,
     audit_events,
+    jobs,
 );

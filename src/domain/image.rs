@@ -228,6 +228,31 @@ impl Platform {
         }
     }
 
+    /// The platform of a provider image, from what the provider says (Windows)
+    /// and the habits of publishers' image names.
+    pub fn infer(name: &str, description: &str, windows: bool) -> Self {
+        if windows {
+            return Platform::Windows;
+        }
+        let text = format!("{name} {description}").to_lowercase();
+        const HINTS: &[(&str, Platform)] = &[
+            ("ubuntu", Platform::Ubuntu),
+            ("debian", Platform::Debian),
+            ("centos", Platform::CentOs),
+            ("rhel", Platform::Rhel),
+            ("red hat", Platform::Rhel),
+            ("fedora", Platform::FedoraCore),
+            ("suse", Platform::Suse),
+            ("sles", Platform::Suse),
+            ("amzn", Platform::AmazonLinux),
+            ("al2023", Platform::AmazonLinux),
+            ("amazon linux", Platform::AmazonLinux),
+            ("freebsd", Platform::FreeBsd),
+            ("windows", Platform::Windows),
+        ];
+        HINTS.iter().find(|(hint, _)| text.contains(hint)).map_or(Platform::Unknown, |(_, p)| *p)
+    }
+
     /// Parses a stored value; values written by newer code show as Unknown.
     pub fn from_stored(s: &str) -> Self {
         s.parse().unwrap_or(Platform::Unknown)
@@ -456,6 +481,18 @@ mod tests {
         let err = "mine".parse::<Scope>().unwrap_err();
         assert_eq!(err.field, "scope");
         assert!(err.message.contains("own, shared, public"), "{}", err.message);
+    }
+
+    #[test]
+    fn platforms_are_inferred_from_publishers_names() {
+        assert_eq!(
+            Platform::infer("ubuntu/images/hvm-ssd/ubuntu-noble-24.04-amd64-server", "", false),
+            Platform::Ubuntu
+        );
+        assert_eq!(Platform::infer("al2023-ami-2023.6", "Amazon Linux 2023 AMI", false), Platform::AmazonLinux);
+        assert_eq!(Platform::infer("RHEL-9.3.0_HVM", "", false), Platform::Rhel);
+        assert_eq!(Platform::infer("anything", "", true), Platform::Windows);
+        assert_eq!(Platform::infer("golden-web", "made by us", false), Platform::Unknown);
     }
 
     #[test]

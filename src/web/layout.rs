@@ -33,6 +33,10 @@ pub struct Frame {
     pub nav: Vec<NavSection>,
     /// A short message after an action ("Switched to …").
     pub flash: Option<String>,
+    /// Since when the account's cloud provider has not answered.
+    pub unreachable_since: Option<Moment>,
+    /// When the provider's view was last written into the console.
+    pub synced: Option<Moment>,
 }
 
 /// The pages that exist, with the right that opens each.
@@ -68,6 +72,8 @@ impl Frame {
             csrf_token: user.csrf_token.clone(),
             nav,
             flash: None,
+            unreachable_since: user.account.unreachable_since.map(Moment::new),
+            synced: user.account.synced_at.map(Moment::new),
         }
     }
 }
@@ -79,6 +85,8 @@ impl Frame {
 pub struct Moment {
     pub iso: String,
     pub utc: String,
+    /// Hours and minutes in UTC, for short mentions.
+    pub time: String,
 }
 
 impl Moment {
@@ -88,6 +96,7 @@ impl Moment {
         Self {
             iso: format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"),
             utc: format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC"),
+            time: format!("{hour:02}:{minute:02} UTC"),
         }
     }
 }

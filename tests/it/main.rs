@@ -7,4 +7,5 @@ mod browser;
 mod cloud;
 mod harness;
 mod images;
+mod jobs;
 mod site;

@@ -1,0 +1,124 @@
+//! The job queue's table: enqueue, claim with `FOR UPDATE SKIP LOCKED`,
+//! finish, retry with backoff, and recover jobs whose worker died.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::now;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::jobs;
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub id: i64,
+    pub account_id: Option<i64>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_error: Option<String>,
+    pub idempotency_key: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct NewJob<'a> {
+    pub account_id: Option<i64>,
+    pub kind: &'a str,
+    pub payload: serde_json::Value,
+    pub max_attempts: i32,
+}
+
+/// Queues a job; returns its id.
+pub async fn enqueue(conn: &mut AsyncPgConnection, job: &NewJob<'_>) -> QueryResult<i64> {
+    diesel::insert_into(jobs::table).values(job).returning(jobs::id).get_result(conn).await
+}
+
+/// Queues a sync unless one of the kind is already queued or running for the
+/// account; returns whether it queued one.
+pub async fn enqueue_sync(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    kind: &str,
+    max_attempts: i32,
+) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(jobs::table)
+        .values(&NewJob { account_id: Some(account_id), kind, payload: serde_json::json!({}), max_attempts })
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Takes the next ready job for this worker, if any. Concurrent workers skip
+/// the rows others hold, so no job is taken twice.
+pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Option<Job>> {
+    // Diesel's DSL cannot put a locking subquery in an UPDATE's filter.
+    diesel::sql_query(
+        "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, started_at = now(), worker = $1
+         WHERE id = (SELECT id FROM jobs WHERE state = 'QUEUED' AND run_after <= now()
+                     ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
+                   created_at, finished_at",
+    )
+    .bind::<diesel::sql_types::Text, _>(worker)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+pub async fn complete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((jobs::state.eq("COMPLETE"), jobs::finished_at.eq(now), jobs::last_error.eq(None::<String>)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Records a failure: queued again at `retry_at`, or ERROR when `None`.
+pub async fn fail(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    match retry_at {
+        Some(at) => {
+            diesel::update(jobs::table.find(id))
+                .set((jobs::state.eq("QUEUED"), jobs::run_after.eq(at), jobs::last_error.eq(error)))
+                .execute(conn)
+                .await
+        }
+        None => {
+            diesel::update(jobs::table.find(id))
+                .set((jobs::state.eq("ERROR"), jobs::finished_at.eq(now), jobs::last_error.eq(error)))
+                .execute(conn)
+                .await
+        }
+    }
+    .map(drop)
+}
+
+/// Queues again the jobs whose worker started them before `before` and
+/// never finished (the process died); returns how many.
+pub async fn requeue_stale(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(jobs::table.filter(jobs::state.eq("RUNNING")).filter(jobs::started_at.lt(before)))
+        .set((jobs::state.eq("QUEUED"), jobs::run_after.eq(now), jobs::last_error.eq("the worker stopped; retrying")))
+        .execute(conn)
+        .await
+}
+
+/// The newest jobs of an account, for its jobs view.
+pub async fn recent_for_account(conn: &mut AsyncPgConnection, account_id: i64, limit: i64) -> QueryResult<Vec<Job>> {
+    jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .order((jobs::created_at.desc(), jobs::id.desc()))
+        .limit(limit)
+        .select(Job::as_select())
+        .load(conn)
+        .await
+}

@@ -1,0 +1,272 @@
+//! The job queue's workers: every process runs a few. They claim jobs from
+//! PostgreSQL (`FOR UPDATE SKIP LOCKED`, so any number of processes
+//! cooperate), run them against the account's provider, and record the
+//! outcome: COMPLETE, or a retry after an exponential backoff, or ERROR with
+//! the provider's reason once the attempts are spent. A scheduler queues the
+//! periodic syncs; a reaper re-queues jobs whose process died.
+
+pub mod sync;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Mutex;
+
+use crate::cloud::ec2::Ec2Provider;
+use crate::cloud::{CloudError, CloudProvider, Connection};
+use crate::db::{self, Pool, accounts::Account, jobs::Job};
+
+/// How the workers behave; from the environment (see `Config`).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Workers in this process; 0 runs none (a web-only process).
+    pub workers: usize,
+    /// How long an idle worker waits before looking again.
+    pub poll: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub max_attempts: i32,
+    /// How often every account is synced.
+    pub sync_interval: Duration,
+    /// A RUNNING job older than this lost its worker.
+    pub lease: Duration,
+    /// An EC2-compatible endpoint for every account without its own.
+    pub provider_endpoint: Option<String>,
+    pub connect_timeout: Duration,
+    pub call_timeout: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            poll: Duration::from_millis(250),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(300),
+            max_attempts: 8,
+            sync_interval: Duration::from_secs(300),
+            lease: Duration::from_secs(600),
+            provider_endpoint: None,
+            connect_timeout: Duration::from_secs(2),
+            call_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl JobSettings {
+    /// The wait before attempt `attempts + 1`: base × 2^(attempts − 1), capped.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+        self.backoff_base.saturating_mul(2u32.saturating_pow(exponent)).min(self.backoff_cap)
+    }
+
+    pub fn connection(&self, account: &Account) -> Connection {
+        Connection {
+            region: account.region.clone(),
+            account_number: account.provider_account_number.clone(),
+            endpoint: account.endpoint.clone().or_else(|| self.provider_endpoint.clone()),
+            credentials_profile: account.credentials_ref.clone(),
+            connect_timeout: self.connect_timeout,
+            call_timeout: self.call_timeout,
+        }
+    }
+}
+
+/// Providers by account, connected on first use.
+#[derive(Default)]
+pub struct Providers {
+    connected: Mutex<HashMap<i64, Arc<dyn CloudProvider>>>,
+}
+
+impl Providers {
+    pub async fn for_account(
+        &self,
+        settings: &JobSettings,
+        account: &Account,
+    ) -> Result<Arc<dyn CloudProvider>, CloudError> {
+        let mut connected = self.connected.lock().await;
+        if let Some(provider) = connected.get(&account.id) {
+            return Ok(provider.clone());
+        }
+        let provider: Arc<dyn CloudProvider> = match account.provider.as_str() {
+            "ec2" => Ec2Provider::connect(&settings.connection(account)).await?,
+            _ => return Err(CloudError::Unsupported("this provider")),
+        };
+        connected.insert(account.id, provider.clone());
+        Ok(provider)
+    }
+}
+
+/// Why a job did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] db::PoolError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl JobError {
+    fn is_transient(&self) -> bool {
+        match self {
+            JobError::Cloud(e) => e.is_transient(),
+            JobError::Database(_) | JobError::Pool(_) => true,
+            JobError::Invalid(_) => false,
+        }
+    }
+}
+
+/// Everything a worker needs.
+pub struct Runner {
+    pub pool: Pool,
+    pub settings: JobSettings,
+    pub providers: Providers,
+    /// Names this process in `jobs.worker`.
+    pub process: String,
+}
+
+impl Runner {
+    pub fn new(pool: Pool, settings: JobSettings) -> Arc<Self> {
+        let process = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        Arc::new(Self { pool, settings, providers: Providers::default(), process })
+    }
+
+    /// Starts the workers, the scheduler and the reaper on the current runtime.
+    pub fn start(self: &Arc<Self>) {
+        for n in 0..self.settings.workers {
+            let runner = self.clone();
+            actix_web::rt::spawn(async move { runner.work(n).await });
+        }
+        if self.settings.workers > 0 {
+            let runner = self.clone();
+            actix_web::rt::spawn(async move { runner.schedule().await });
+        }
+    }
+
+    async fn work(&self, n: usize) {
+        let name = format!("{}/{n}", self.process);
+        loop {
+            match self.run_next(&name).await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(self.settings.poll).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the job queue is not reachable");
+                    tokio::time::sleep(self.settings.poll * 4).await;
+                }
+            }
+        }
+    }
+
+    /// Claims and runs one job; false when none was ready.
+    pub async fn run_next(&self, worker: &str) -> Result<bool, JobError> {
+        let job = {
+            let mut conn = self.pool.get().await?;
+            db::jobs::claim(&mut conn, worker).await?
+        };
+        let Some(job) = job else { return Ok(false) };
+        let span = tracing::info_span!("job", job_id = job.id, kind = %job.kind, attempt = job.attempts);
+        let _entered = span.enter();
+        let outcome = self.execute(&job).await;
+        let mut conn = self.pool.get().await?;
+        match outcome {
+            Ok(()) => {
+                tracing::info!("job complete");
+                db::jobs::complete(&mut conn, job.id).await?;
+            }
+            Err(error) => {
+                let retry = error.is_transient() && job.attempts < job.max_attempts;
+                let retry_at = retry.then(|| {
+                    Utc::now() + chrono::Duration::from_std(self.settings.backoff(job.attempts)).unwrap_or_default()
+                });
+                tracing::warn!(error = %error, retry = retry, "job failed");
+                db::jobs::fail(&mut conn, job.id, &error.to_string(), retry_at).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn execute(&self, job: &Job) -> Result<(), JobError> {
+        if job.kind == "noop" {
+            return Ok(());
+        }
+        let account_id = job.account_id.ok_or_else(|| JobError::Invalid(format!("{} needs an account", job.kind)))?;
+        let account = {
+            let mut conn = self.pool.get().await?;
+            db::accounts::find(&mut conn, account_id).await?
+        };
+        let provider = match self.providers.for_account(&self.settings, &account).await {
+            Ok(provider) => provider,
+            Err(e) => return Err(self.note_provider_error(account.id, e).await),
+        };
+        let result = match job.kind.as_str() {
+            sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await,
+            sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await,
+            other => return Err(JobError::Invalid(format!("unknown job kind {other:?}"))),
+        };
+        match result {
+            Ok(()) => {
+                let mut conn = self.pool.get().await?;
+                db::sync::mark_synced(&mut conn, account.id).await?;
+                Ok(())
+            }
+            Err(JobError::Cloud(e)) => Err(self.note_provider_error(account.id, e).await),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remembers that the provider is unreachable (for the banner).
+    async fn note_provider_error(&self, account_id: i64, error: CloudError) -> JobError {
+        if matches!(error, CloudError::Unreachable(_))
+            && let Ok(mut conn) = self.pool.get().await
+            && let Err(e) = db::sync::mark_unreachable(&mut conn, account_id).await
+        {
+            tracing::warn!(error = %e, "could not record the provider outage");
+        }
+        JobError::Cloud(error)
+    }
+
+    /// Queues the periodic syncs of every account and re-queues jobs whose
+    /// process died.
+    async fn schedule(&self) {
+        let mut every = tokio::time::interval(self.settings.sync_interval);
+        loop {
+            every.tick().await;
+            if let Err(e) = self.queue_syncs().await {
+                tracing::warn!(error = %e, "could not queue the periodic syncs");
+            }
+        }
+    }
+
+    pub async fn queue_syncs(&self) -> Result<(), JobError> {
+        let mut conn = self.pool.get().await?;
+        let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+        let requeued = db::jobs::requeue_stale(&mut conn, Utc::now() - lease).await?;
+        if requeued > 0 {
+            tracing::warn!(jobs = requeued, "re-queued jobs whose worker stopped");
+        }
+        for account in db::sync::all_accounts(&mut conn).await? {
+            for kind in [sync::OWN_IMAGES, sync::PUBLIC_CATALOG] {
+                db::jobs::enqueue_sync(&mut conn, account.id, kind, self.settings.max_attempts).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let settings = JobSettings { backoff_cap: Duration::from_secs(30), ..JobSettings::default() };
+        let waits: Vec<u64> = (1..=6).map(|n| settings.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 30, 30]);
+    }
+}

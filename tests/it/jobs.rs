@@ -1,0 +1,294 @@
+//! The job queue and sync, against a real PostgreSQL and the local EC2
+//! endpoint.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::cloud::CloudProvider;
+use stratus_console::cloud::ec2::Ec2Provider;
+use stratus_console::db::{self, jobs::NewJob, schema::*};
+use stratus_console::jobs::{JobSettings, Runner, sync};
+
+use crate::cloud::{connection, endpoint, fresh_account};
+use crate::harness::{TestApp, count, text};
+
+fn settings(endpoint: String) -> JobSettings {
+    JobSettings {
+        workers: 0,
+        provider_endpoint: Some(endpoint),
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(1),
+        ..JobSettings::default()
+    }
+}
+
+/// A new account of Acme at the given provider account number, with the
+/// demo admin as a member.
+async fn add_account(conn: &mut AsyncPgConnection, number: &str, endpoint: Option<&str>) -> i64 {
+    let company: i64 =
+        companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(conn).await.unwrap();
+    let id: i64 = diesel::insert_into(accounts::table)
+        .values((
+            accounts::company_id.eq(company),
+            accounts::name.eq(format!("Acme {number}")),
+            accounts::provider.eq("ec2"),
+            accounts::region.eq("us-east-1"),
+            accounts::provider_account_number.eq(number),
+            accounts::endpoint.eq(endpoint),
+        ))
+        .returning(accounts::id)
+        .get_result(conn)
+        .await
+        .unwrap();
+    id
+}
+
+async fn drain(runner: &Runner) {
+    while runner.run_next("test-worker").await.expect("the queue answers") {}
+}
+
+async fn enqueue(conn: &mut AsyncPgConnection, account: i64, kind: &str) {
+    db::jobs::enqueue(
+        conn,
+        &NewJob { account_id: Some(account), kind, payload: serde_json::json!({}), max_attempts: 3 },
+    )
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn sync_adds_updates_and_retires_images() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let number = fresh_account();
+    let account = add_account(&mut conn, &number, None).await;
+    let ec2 = Ec2Provider::connect(&connection(&number, endpoint())).await.unwrap();
+    let base = ec2.list_public_images().await.unwrap().into_iter().find(|i| !i.windows).unwrap();
+    let server = ec2
+        .run_instance(&stratus_console::cloud::RunRequest {
+            image_id: base.id,
+            instance_type: "t3.micro".into(),
+            zone: None,
+            security_groups: vec![],
+            key_name: None,
+            user_data: None,
+            name: "builder".into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap();
+    let kept = ec2.create_image(&server.id, "ubuntu-web-golden", "the web tier").await.unwrap();
+    let dropped = ec2.create_image(&server.id, "scratch", "").await.unwrap();
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+
+    enqueue(&mut conn, account, sync::OWN_IMAGES).await;
+    drain(&runner).await;
+
+    let names: Vec<(String, String)> = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::account_id.eq(account))
+        .order(image_records::name)
+        .select((image_records::name, provider_images::platform))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(names, [("scratch".into(), "UNKNOWN".into()), ("ubuntu-web-golden".into(), "UBUNTU".into())]);
+
+    // The console's own name survives a sync; an image gone at the provider is retired.
+    diesel::update(image_records::table.filter(image_records::name.eq("ubuntu-web-golden")))
+        .set(image_records::name.eq("Web golden image"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    ec2.deregister_image(&dropped).await.unwrap();
+    enqueue(&mut conn, account, sync::OWN_IMAGES).await;
+    drain(&runner).await;
+
+    let states: Vec<(String, String)> = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::account_id.eq(account))
+        .order(provider_images::provider_image_id.eq(&kept).desc())
+        .select((image_records::name, provider_images::state))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(states[0], ("Web golden image".into(), "ACTIVE".into()));
+    assert_eq!(states[1].1, "DELETED");
+    let synced: Option<chrono::DateTime<chrono::Utc>> =
+        accounts::table.find(account).select(accounts::synced_at).first(&mut conn).await.unwrap();
+    assert!(synced.is_some(), "the account shows when it was last synced");
+}
+
+#[actix_web::test]
+async fn the_public_catalog_is_synced_from_the_provider() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = add_account(&mut conn, &fresh_account(), None).await;
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+
+    enqueue(&mut conn, account, sync::PUBLIC_CATALOG).await;
+    drain(&runner).await;
+
+    let active = count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE state = 'ACTIVE'").await;
+    assert!(active > 1000, "the endpoint's catalog is in PostgreSQL: {active}");
+    let retired = count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE state = 'DELETED'").await;
+    assert_eq!(retired, i64::from(stratus_console::demo::PUBLIC_SAMPLE), "the demo sample is not at the provider");
+    let windows =
+        count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE platform = 'WINDOWS' AND state = 'ACTIVE'")
+            .await;
+    assert!(windows > 0);
+}
+
+#[actix_web::test]
+async fn two_console_processes_drain_200_jobs_and_run_none_twice() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    for _ in 0..200 {
+        db::jobs::enqueue(
+            &mut conn,
+            &NewJob { account_id: None, kind: "noop", payload: serde_json::json!({}), max_attempts: 1 },
+        )
+        .await
+        .unwrap();
+    }
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_stratus-console"))
+            .env("DATABASE_URL", &app.database_url)
+            .env("BIND", "127.0.0.1:0")
+            .env("JOB_WORKERS", "2")
+            .env("SYNC_INTERVAL_SECS", "3600")
+            .env("PROVIDER_ENDPOINT", endpoint())
+            .env("LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the console binary")
+    };
+    let (_one, _two) = (spawn(), spawn());
+
+    let started = Instant::now();
+    loop {
+        let left = count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'noop' AND state <> 'COMPLETE'").await;
+        if left == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{left} jobs still not done");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let twice = count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'noop' AND attempts <> 1").await;
+    assert_eq!(twice, 0, "every job was claimed exactly once");
+    let processes =
+        count(&mut conn, "SELECT count(DISTINCT split_part(worker, '-', 1)) AS n FROM jobs WHERE kind = 'noop'").await;
+    assert_eq!(processes, 2, "both processes took jobs");
+}
+
+/// A moto server of this test's own, to stop and start.
+struct OwnEndpoint {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnEndpoint {
+    async fn start(port: u16) -> Self {
+        let bin = std::env::var("TEST_MOTO_SERVER").expect("TEST_MOTO_SERVER is set by `make test`");
+        let child = tokio::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("EC2_ENABLE_AMI_VALIDATION", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moto_server");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { port, child: Some(child) }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+#[actix_web::test]
+async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_later() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut ec2 = OwnEndpoint::start(port).await;
+    let account = add_account(&mut conn, &fresh_account(), Some(&ec2.url())).await;
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    db::accounts::add_member(&mut conn, account, admin).await.unwrap();
+    let admin_group: i64 =
+        groups::table.filter(groups::name.eq("Admin")).select(groups::id).first(&mut conn).await.unwrap();
+    let admin_role: i64 =
+        roles::table.filter(roles::name.eq("Admin")).select(roles::id).first(&mut conn).await.unwrap();
+    diesel::insert_into(group_roles::table)
+        .values((
+            group_roles::group_id.eq(admin_group),
+            group_roles::account_id.eq(account),
+            group_roles::role_id.eq(admin_role),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+    ec2.stop().await;
+
+    enqueue(&mut conn, account, sync::OWN_IMAGES).await;
+    assert!(runner.run_next("test-worker").await.unwrap());
+
+    let (state, error): (String, Option<String>) =
+        jobs::table.select((jobs::state, jobs::last_error)).first(&mut conn).await.unwrap();
+    assert_eq!(state, "QUEUED", "the job waits to be retried");
+    assert!(error.as_deref().is_some_and(|e| e.contains("unreachable")), "{error:?}");
+    let mut client = app.signed_in("admin@acme.test").await;
+    client.post("/account", &[("account_id", &account.to_string())]).await;
+    let page = client.get("/images").await;
+    assert_eq!(page.status, StatusCode::OK, "pages answer from PostgreSQL");
+    assert!(text(&page.body).contains("Cloud provider unreachable since"), "{}", text(&page.body));
+
+    let _back = OwnEndpoint::start(port).await;
+    drain(&runner).await;
+
+    let state: String = jobs::table.select(jobs::state).first(&mut conn).await.unwrap();
+    assert_eq!(state, "COMPLETE");
+    let page = client.get("/images").await;
+    assert!(!text(&page.body).contains("Cloud provider unreachable"));
+    assert!(text(&page.body).contains("Last synced"));
+}
+
+#[actix_web::test]
+async fn a_job_that_keeps_failing_ends_in_error_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let account = add_account(&mut conn, &fresh_account(), Some(&format!("http://{closed}"))).await;
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+
+    enqueue(&mut conn, account, sync::OWN_IMAGES).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(runner.run_next("test-worker").await.unwrap());
+    }
+
+    let (state, attempts, error): (String, i32, Option<String>) =
+        jobs::table.select((jobs::state, jobs::attempts, jobs::last_error)).first(&mut conn).await.unwrap();
+    assert_eq!((state.as_str(), attempts), ("ERROR", 3));
+    assert!(error.unwrap().contains("the cloud provider is unreachable"));
+    assert!(!runner.run_next("test-worker").await.unwrap(), "nothing left to run");
+}
