@@ -33,10 +33,14 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 		psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'stratus'" | grep -q 1 \
 			|| psql -q "$$base/postgres" -c "CREATE DATABASE stratus"; \
 	fi; \
+	endpoint="$${PROVIDER_ENDPOINT:-}"; \
+	if [ -z "$$endpoint" ] && [ -z "$${AWS_ACCESS_KEY_ID:-}$${AWS_PROFILE:-}" ]; then \
+		endpoint=$$(.ci/local-moto start $(LOCAL)/moto); \
+	fi; \
 	cargo build --release --quiet; \
 	echo "Stratus Console on http://$(BIND)  (sign in: admin@acme.test / demo-password-1)"; \
 	DATABASE_URL="$$url" BIND="$(BIND)" SESSION_KEY="$${SESSION_KEY:-$$(cat $(LOCAL)/session.key)}" \
-		exec target/release/stratus-console --demo
+		PROVIDER_ENDPOINT="$$endpoint" exec target/release/stratus-console --demo
 
 # The suite runs against a fresh throw-away cluster without fsync; every test
 # clones its own database from the migrated template `stratus_template`.

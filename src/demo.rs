@@ -1,9 +1,11 @@
 //! The demo world of PRODUCT.md section 6, loaded by `--demo` into an empty
-//! database (and by the tests that need a realistic world).
+//! database (and by the tests, each with provider accounts of its own).
 //!
-//! Until the provider layer lands, image records are rows written here with
-//! realistic provider ids; the public catalog is a generated sample of the
-//! kinds of images a region offers.
+//! Images are made at the provider: for every demo account a server is
+//! launched from a public image, imaged, and (but for one) terminated; one
+//! image is shared from Production to Staging. Then the provider's view is
+//! written into PostgreSQL with the console's own metadata (labels, owners,
+//! budget codes, one deprecation), and the public catalog is synced.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::prelude::*;
@@ -11,8 +13,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
 use crate::auth::password;
+use crate::cloud::ec2::Ec2Provider;
+use crate::cloud::{CloudProvider, ImageState, LaunchPermission, ProviderImage, RunRequest};
+use crate::db::accounts::Account;
 use crate::db::schema::*;
+use crate::db::sync::ReportedImage;
 use crate::domain::access::default_roles;
+use crate::jobs::JobSettings;
+use crate::jobs::sync::reported;
 
 pub const PASSWORD: &str = "demo-password-1";
 
@@ -22,16 +30,31 @@ pub struct Demo {
     pub acme_production: i64,
     pub acme_staging: i64,
     pub globex_main: i64,
+    pub numbers: ProviderAccounts,
+}
+
+/// The provider account numbers of the three demo accounts.
+#[derive(Debug, Clone)]
+pub struct ProviderAccounts {
+    pub production: String,
+    pub staging: String,
+    pub globex: String,
+}
+
+impl Default for ProviderAccounts {
+    fn default() -> Self {
+        Self { production: "111111111111".into(), staging: "222222222222".into(), globex: "333333333333".into() }
+    }
 }
 
 /// Loads the demo data when the database has no company yet. Returns whether
 /// it loaded.
-pub async fn load_if_empty(conn: &mut AsyncPgConnection) -> anyhow::Result<bool> {
+pub async fn load_if_empty(conn: &mut AsyncPgConnection, settings: &JobSettings) -> anyhow::Result<bool> {
     let companies: i64 = companies::table.count().get_result(conn).await?;
     if companies > 0 {
         return Ok(false);
     }
-    load(conn).await?;
+    load(conn, settings, &ProviderAccounts::default()).await?;
     Ok(true)
 }
 
@@ -79,20 +102,247 @@ const fn image(
     ImageSpec { name, description, platform, arch, label, owner, code, deprecated: false, days_ago }
 }
 
-/// Loads everything in one transaction.
-pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<Demo> {
-    // Hash outside the transaction: it is slow on purpose.
-    let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    conn.transaction(async |conn| load_in(conn, &hash).await).await
+const PRODUCTION_IMAGES: &[ImageSpec] = &[
+    image(
+        "web-frontend-2026.11",
+        "Nginx and the storefront, hardened",
+        "UBUNTU",
+        "x86_64",
+        "green",
+        "admin@acme.test",
+        "Default",
+        3,
+    ),
+    image(
+        "api-server-base",
+        "Base image of the API fleet",
+        "UBUNTU",
+        "x86_64",
+        "blue",
+        "manager@acme.test",
+        "Operations",
+        12,
+    ),
+    image(
+        "postgres-15-primary",
+        "PostgreSQL 15 with WAL archiving",
+        "DEBIAN",
+        "x86_64",
+        "flagred",
+        "manager@acme.test",
+        "Operations",
+        20,
+    ),
+    image("batch-worker", "Nightly batch jobs", "AMAZON", "arm64", "iconstar", "admin@acme.test", "Default", 34),
+    ImageSpec {
+        deprecated: true,
+        ..image(
+            "legacy-php-app",
+            "Replaced by web-frontend; kept for rollback",
+            "CENT_OS",
+            "x86_64",
+            "gray",
+            "admin@acme.test",
+            "Default",
+            400,
+        )
+    },
+    image(
+        "windows-build-agent",
+        "CI agent with Visual Studio Build Tools",
+        "WINDOWS",
+        "x86_64",
+        "none",
+        "manager@acme.test",
+        "Operations",
+        45,
+    ),
+    image(
+        "edge-cache-arm",
+        "Varnish on Graviton",
+        "DEBIAN",
+        "arm64",
+        "tagpurple",
+        "manager@acme.test",
+        "Operations",
+        60,
+    ),
+    image(
+        "ubuntu-hardened-cis",
+        "CIS level 1 baseline",
+        "UBUNTU",
+        "x86_64",
+        "yellow",
+        "admin@acme.test",
+        "Default",
+        90,
+    ),
+    image(
+        "rhel-9-sap-base",
+        "RHEL 9 for the SAP landscape",
+        "RHEL",
+        "x86_64",
+        "iconkey",
+        "admin@acme.test",
+        "Default",
+        120,
+    ),
+];
+
+const STAGING_IMAGES: &[ImageSpec] = &[
+    image(
+        "staging-web-frontend",
+        "Release candidate of the storefront",
+        "UBUNTU",
+        "x86_64",
+        "green",
+        "admin@acme.test",
+        "Default",
+        2,
+    ),
+    image(
+        "load-test-runner",
+        "k6 and Locust",
+        "FEDORA_CORE",
+        "x86_64",
+        "orange",
+        "manager@acme.test",
+        "Operations",
+        15,
+    ),
+    image(
+        "bug-repro-4711",
+        "Reproduces the checkout timeout",
+        "UBUNTU",
+        "x86_64",
+        "iconbug",
+        "configurator@acme.test",
+        "Default",
+        8,
+    ),
+];
+
+const GLOBEX_IMAGES: &[ImageSpec] = &[
+    image("hammock-district-web", "Public website", "UBUNTU", "x86_64", "blue", "admin@globex.test", "Default", 5),
+    image("cypress-creek-db", "Operations database", "DEBIAN", "x86_64", "red", "admin@globex.test", "Default", 25),
+    image(
+        "volcano-lair-monitoring",
+        "Prometheus and Grafana",
+        "AMAZON",
+        "arm64",
+        "flaggreen",
+        "admin@globex.test",
+        "Default",
+        40,
+    ),
+];
+
+/// The image Production shares with Staging, and Staging's name for it.
+const SHARED: (&str, &str, &str) = ("api-server-base", "api-server-base (from Production)", "purple");
+
+/// What the provider made: account number → (image name → provider image).
+type Made = Vec<(String, Vec<(&'static str, ProviderImage)>)>;
+
+/// Makes the demo images at the provider: a server per image, launched from
+/// a public image of the right platform and architecture, imaged, then
+/// terminated (the first server of each account keeps running).
+async fn make_at_provider(
+    settings: &JobSettings,
+    numbers: &ProviderAccounts,
+) -> anyhow::Result<(Made, Vec<ProviderImage>)> {
+    let mut made = Made::new();
+    let mut public = Vec::new();
+    for (number, specs) in
+        [(&numbers.production, PRODUCTION_IMAGES), (&numbers.staging, STAGING_IMAGES), (&numbers.globex, GLOBEX_IMAGES)]
+    {
+        let account = Account {
+            id: 0,
+            company_id: 0,
+            name: String::new(),
+            provider: "ec2".into(),
+            region: REGION.into(),
+            provider_account_number: number.clone(),
+            endpoint: None,
+            credentials_ref: None,
+            synced_at: None,
+            unreachable_since: None,
+        };
+        let ec2 = Ec2Provider::connect(&settings.connection(&account)).await?;
+        if public.is_empty() {
+            public = ec2.list_public_images().await?.into_iter().filter(|i| i.public).collect();
+        }
+        let mut images = Vec::new();
+        for (n, spec) in specs.iter().enumerate() {
+            let base = base_image(&public, spec)?;
+            let server = ec2
+                .run_instance(&RunRequest {
+                    image_id: base.id.clone(),
+                    instance_type: if spec.arch == "arm64" { "t4g.small" } else { "t3.small" }.into(),
+                    zone: None,
+                    security_groups: Vec::new(),
+                    key_name: None,
+                    user_data: None,
+                    name: format!("{}-builder", spec.name),
+                    idempotency_key: format!("demo/{number}/{}", spec.name),
+                })
+                .await?;
+            let id = ec2.create_image(&server.id, spec.name, spec.description).await?;
+            if n > 0 {
+                ec2.terminate_instance(&server.id).await?;
+            }
+            let image = ec2.describe_image(&id).await?.ok_or_else(|| anyhow::anyhow!("image {id} vanished"))?;
+            images.push((spec.name, image));
+        }
+        if number == &numbers.production
+            && let Some((_, shared)) = images.iter().find(|(name, _)| *name == SHARED.0)
+        {
+            ec2.add_launch_permission(&shared.id, &LaunchPermission::Account(numbers.staging.clone())).await?;
+        }
+        made.push((number.clone(), images));
+    }
+    Ok((made, public))
 }
 
-async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Demo> {
+/// A public image to build a demo image from.
+fn base_image<'a>(public: &'a [ProviderImage], spec: &ImageSpec) -> anyhow::Result<&'a ProviderImage> {
+    let windows = spec.platform == "WINDOWS";
+    let fits =
+        |i: &&ProviderImage| i.windows == windows && i.architecture == spec.arch && i.state == ImageState::Available;
+    let wanted = spec.platform.to_lowercase();
+    public
+        .iter()
+        .filter(fits)
+        .find(|i| i.name.to_lowercase().contains(&wanted))
+        .or_else(|| public.iter().find(fits))
+        .ok_or_else(|| anyhow::anyhow!("the provider offers no {} {} image to start from", spec.platform, spec.arch))
+}
+
+const REGION: &str = "us-east-1";
+
+/// Loads everything: the images at the provider first, then one transaction.
+pub async fn load(
+    conn: &mut AsyncPgConnection,
+    settings: &JobSettings,
+    numbers: &ProviderAccounts,
+) -> anyhow::Result<Demo> {
+    let (made, public) = make_at_provider(settings, numbers).await?;
+    // Hash outside the transaction: it is slow on purpose.
+    let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
+    conn.transaction(async |conn| load_in(conn, &hash, numbers, &made, &public).await).await
+}
+
+async fn load_in(
+    conn: &mut AsyncPgConnection,
+    hash: &str,
+    numbers: &ProviderAccounts,
+    made: &Made,
+    public: &[ProviderImage],
+) -> anyhow::Result<Demo> {
     let acme = company(conn, "Acme").await?;
     let globex = company(conn, "Globex").await?;
-    let acme_production = account(conn, acme, "Acme Production", "111111111111").await?;
-    let acme_staging = account(conn, acme, "Acme Staging", "222222222222").await?;
-    let globex_main = account(conn, globex, "Globex Main", "333333333333").await?;
-
+    let acme_production = account(conn, acme, "Acme Production", &numbers.production).await?;
+    let acme_staging = account(conn, acme, "Acme Staging", &numbers.staging).await?;
+    let globex_main = account(conn, globex, "Globex Main", &numbers.globex).await?;
     let acme_roles = roles(conn, acme).await?;
     let globex_roles = roles(conn, globex).await?;
     let role = |roles: &[(String, i64)], name: &str| roles.iter().find(|(n, _)| n == name).map(|(_, id)| *id);
@@ -171,148 +421,49 @@ async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Dem
         |email: &str| acme_people.iter().find(|(e, _, _)| *e == email).map(|&(_, u, g)| (u, g)).expect("user exists");
     let code = |name: &str| acme_codes.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).expect("code exists");
 
-    let production_images = [
-        image(
-            "web-frontend-2026.11",
-            "Nginx and the storefront, hardened",
-            "UBUNTU",
-            "x86_64",
-            "green",
-            "admin@acme.test",
-            "Default",
-            3,
-        ),
-        image(
-            "api-server-base",
-            "Base image of the API fleet",
-            "UBUNTU",
-            "x86_64",
-            "blue",
-            "manager@acme.test",
-            "Operations",
-            12,
-        ),
-        image(
-            "postgres-15-primary",
-            "PostgreSQL 15 with WAL archiving",
-            "DEBIAN",
-            "x86_64",
-            "flagred",
-            "manager@acme.test",
-            "Operations",
-            20,
-        ),
-        image("batch-worker", "Nightly batch jobs", "AMAZON", "arm64", "iconstar", "admin@acme.test", "Default", 34),
-        ImageSpec {
-            deprecated: true,
-            ..image(
-                "legacy-php-app",
-                "Replaced by web-frontend; kept for rollback",
-                "CENT_OS",
-                "x86_64",
-                "gray",
-                "admin@acme.test",
-                "Default",
-                400,
-            )
-        },
-        image(
-            "windows-build-agent",
-            "CI agent with Visual Studio Build Tools",
-            "WINDOWS",
-            "x86_64",
-            "none",
-            "manager@acme.test",
-            "Operations",
-            45,
-        ),
-        image(
-            "edge-cache-arm",
-            "Varnish on Graviton",
-            "DEBIAN",
-            "arm64",
-            "tagpurple",
-            "manager@acme.test",
-            "Operations",
-            60,
-        ),
-        image(
-            "ubuntu-hardened-cis",
-            "CIS level 1 baseline",
-            "UBUNTU",
-            "x86_64",
-            "yellow",
-            "admin@acme.test",
-            "Default",
-            90,
-        ),
-        image(
-            "rhel-9-sap-base",
-            "RHEL 9 for the SAP landscape",
-            "RHEL",
-            "x86_64",
-            "iconkey",
-            "admin@acme.test",
-            "Default",
-            120,
-        ),
-    ];
-    let staging_images = [
-        image(
-            "staging-web-frontend",
-            "Release candidate of the storefront",
-            "UBUNTU",
-            "x86_64",
-            "green",
-            "admin@acme.test",
-            "Default",
-            2,
-        ),
-        image(
-            "load-test-runner",
-            "k6 and Locust",
-            "FEDORA_CORE",
-            "x86_64",
-            "orange",
-            "manager@acme.test",
-            "Operations",
-            15,
-        ),
-        image(
-            "bug-repro-4711",
-            "Reproduces the checkout timeout",
-            "UBUNTU",
-            "x86_64",
-            "iconbug",
-            "configurator@acme.test",
-            "Default",
-            8,
-        ),
-    ];
+    let owner_of = |email: &str| -> (i64, i64, i64) {
+        if email == "admin@globex.test" {
+            return (hank, globex_admin, globex_default);
+        }
+        let (user, group) = person(email);
+        (user, group, 0)
+    };
 
-    let mut production_records = Vec::new();
-    for spec in &production_images {
-        let (user, group) = person(spec.owner);
-        let (image_id, _) =
-            own_image(conn, acme_production, "111111111111", spec, Some(user), Some(group), Some(code(spec.code)))
-                .await?;
-        production_records.push((spec.name, image_id));
+    // The provider's view first, as a sync writes it; then the console's own
+    // metadata on top.
+    for ((number, images), (account, specs)) in made.iter().zip([
+        (acme_production, PRODUCTION_IMAGES),
+        (acme_staging, STAGING_IMAGES),
+        (globex_main, GLOBEX_IMAGES),
+    ]) {
+        let account_row = crate::db::accounts::find(conn, account).await?;
+        let reported: Vec<ReportedImage> = images.iter().map(|(_, image)| reported(image.clone())).collect();
+        crate::db::sync::own_images(conn, &account_row, &reported).await?;
+        for spec in specs {
+            let (_, image) = images.iter().find(|(name, _)| *name == spec.name).expect("made above");
+            let (user, group, globex_code) = owner_of(spec.owner);
+            let budget = if globex_code != 0 { globex_code } else { code(spec.code) };
+            describe(conn, account, &image.id, spec, user, group, budget).await?;
+        }
+        debug_assert_eq!(number, &account_row.provider_account_number);
     }
-    for spec in &staging_images {
-        let (user, group) = person(spec.owner);
-        own_image(conn, acme_staging, "222222222222", spec, Some(user), Some(group), Some(code(spec.code))).await?;
-    }
-    // Production shares its API base image with Staging, which keeps its own
-    // name and label for it.
-    let shared = production_records.iter().find(|(n, _)| *n == "api-server-base").map(|(_, id)| *id).expect("exists");
+    let shared = <[_]>::first(made)
+        .and_then(|(_, images)| images.iter().find(|(name, _)| *name == SHARED.0))
+        .map(|(_, image)| image.id.clone())
+        .expect("Production made the shared image");
+    let shared_image: i64 = provider_images::table
+        .filter(provider_images::provider_image_id.eq(&shared))
+        .select(provider_images::id)
+        .first(conn)
+        .await?;
     let (admin, admin_group) = person("admin@acme.test");
     diesel::insert_into(image_records::table)
         .values((
             image_records::account_id.eq(acme_staging),
-            image_records::provider_image_id.eq(shared),
-            image_records::name.eq("api-server-base (from Production)"),
+            image_records::provider_image_id.eq(shared_image),
+            image_records::name.eq(SHARED.1),
             image_records::description.eq("Shared by Acme Production"),
-            image_records::label.eq("purple"),
+            image_records::label.eq(SHARED.2),
             image_records::owner_user_id.eq(admin),
             image_records::owner_group_id.eq(admin_group),
             image_records::budget_code_id.eq(code("Default")),
@@ -322,27 +473,51 @@ async fn load_in(conn: &mut AsyncPgConnection, hash: &str) -> anyhow::Result<Dem
         .execute(conn)
         .await?;
 
-    let globex_images = [
-        image("hammock-district-web", "Public website", "UBUNTU", "x86_64", "blue", "admin@globex.test", "", 5),
-        image("cypress-creek-db", "Operations database", "DEBIAN", "x86_64", "red", "admin@globex.test", "", 25),
-        image(
-            "volcano-lair-monitoring",
-            "Prometheus and Grafana",
-            "AMAZON",
-            "arm64",
-            "flaggreen",
-            "admin@globex.test",
-            "",
-            40,
-        ),
-    ];
-    for spec in &globex_images {
-        own_image(conn, globex_main, "333333333333", spec, Some(hank), Some(globex_admin), Some(globex_default))
-            .await?;
+    let catalog: Vec<ReportedImage> = public.iter().cloned().map(reported).collect();
+    crate::db::sync::public_catalog(conn, "ec2", REGION, &catalog).await?;
+    for account in [acme_production, acme_staging, globex_main] {
+        crate::db::sync::mark_synced(conn, account).await?;
     }
+    Ok(Demo { acme_production, acme_staging, globex_main, numbers: numbers.clone() })
+}
 
-    insert_public_catalog(conn, "us-east-1", 0..PUBLIC_SAMPLE).await?;
-    Ok(Demo { acme_production, acme_staging, globex_main })
+/// Gives a demo image its console metadata: label, owner, budget code,
+/// platform (known from the server it was made from), age, deprecation.
+async fn describe(
+    conn: &mut AsyncPgConnection,
+    account: i64,
+    provider_id: &str,
+    spec: &ImageSpec,
+    user: i64,
+    group: i64,
+    budget: i64,
+) -> QueryResult<()> {
+    let created = at(spec.days_ago);
+    let image: i64 = diesel::update(provider_images::table.filter(provider_images::provider_image_id.eq(provider_id)))
+        .set((
+            provider_images::platform.eq(spec.platform),
+            provider_images::created_at.eq(created),
+            provider_images::min_disk_gb.eq(if spec.platform == "WINDOWS" { 30 } else { 8 }),
+        ))
+        .returning(provider_images::id)
+        .get_result(conn)
+        .await?;
+    diesel::update(
+        image_records::table
+            .filter(image_records::account_id.eq(account))
+            .filter(image_records::provider_image_id.eq(image)),
+    )
+    .set((
+        image_records::label.eq(spec.label),
+        image_records::owner_user_id.eq(user),
+        image_records::owner_group_id.eq(group),
+        image_records::budget_code_id.eq(budget),
+        image_records::deprecated_at.eq(spec.deprecated.then(|| at(spec.days_ago / 2))),
+        image_records::created_at.eq(created),
+    ))
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 async fn company(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<i64> {
@@ -468,194 +643,4 @@ async fn hold_code(conn: &mut AsyncPgConnection, user: i64, code: i64) -> QueryR
         .execute(conn)
         .await
         .map(drop)
-}
-
-/// Creates a provider image owned by the account and the account's record of it.
-async fn own_image(
-    conn: &mut AsyncPgConnection,
-    account: i64,
-    number: &str,
-    spec: &ImageSpec,
-    owner: Option<i64>,
-    group: Option<i64>,
-    code: Option<i64>,
-) -> QueryResult<(i64, i64)> {
-    let created = at(spec.days_ago);
-    let image: i64 = diesel::insert_into(provider_images::table)
-        .values((
-            provider_images::provider.eq("ec2"),
-            provider_images::region.eq("us-east-1"),
-            provider_images::provider_image_id.eq(provider_image_id(&format!("{number}/{}", spec.name))),
-            provider_images::platform.eq(spec.platform),
-            provider_images::architecture.eq(spec.arch),
-            provider_images::state.eq("ACTIVE"),
-            provider_images::owner_account_number.eq(number),
-            provider_images::min_disk_gb.eq(if spec.platform == "WINDOWS" { 30 } else { 8 }),
-            provider_images::created_at.eq(created),
-        ))
-        .returning(provider_images::id)
-        .get_result(conn)
-        .await?;
-    let record: i64 = diesel::insert_into(image_records::table)
-        .values((
-            image_records::account_id.eq(account),
-            image_records::provider_image_id.eq(image),
-            image_records::name.eq(spec.name),
-            image_records::description.eq(spec.description),
-            image_records::label.eq(spec.label),
-            image_records::owner_user_id.eq(owner),
-            image_records::owner_group_id.eq(group),
-            image_records::budget_code_id.eq(code),
-            image_records::deprecated_at.eq(spec.deprecated.then(|| at(spec.days_ago / 2))),
-            image_records::source.eq("own"),
-            image_records::created_at.eq(created),
-        ))
-        .returning(image_records::id)
-        .get_result(conn)
-        .await?;
-    Ok((image, record))
-}
-
-/// Size of the demo's public catalog sample.
-pub const PUBLIC_SAMPLE: u32 = 1500;
-
-/// One generated public image: `(name, description, platform, arch, owner, alias)`.
-/// Deterministic in `n`, with the naming habits of the real publishers.
-pub fn public_image(n: u32) -> (String, String, &'static str, &'static str, &'static str, &'static str) {
-    let arch = if n % 4 == 3 { "arm64" } else { "x86_64" };
-    let (amd, deb) = if arch == "arm64" { ("arm64", "arm64") } else { ("amd64", "amd64") };
-    let date = 20230101 + (n * 37) % 1200 / 100 * 100 + (n % 28) + 1;
-    match n % 9 {
-        0 | 1 => {
-            let (release, version) =
-                [("jammy", "22.04"), ("noble", "24.04"), ("focal", "20.04"), ("plucky", "25.04")][(n / 9 % 4) as usize];
-            (
-                format!("ubuntu/images/hvm-ssd-gp3/ubuntu-{release}-{version}-{amd}-server-{date}"),
-                format!("Canonical, Ubuntu, {version} LTS, {amd} {release} image"),
-                "UBUNTU",
-                arch,
-                "099720109477",
-                "Canonical",
-            )
-        }
-        2 => {
-            let version = [11, 12, 13][(n / 9 % 3) as usize];
-            (
-                format!("debian-{version}-{deb}-{date}-{}", 1000 + n % 900),
-                format!("Debian {version} ({deb})"),
-                "DEBIAN",
-                arch,
-                "136693071363",
-                "Debian",
-            )
-        }
-        3 => (
-            format!(
-                "al2023-ami-2023.{}.{date}.0-kernel-6.1-{}",
-                n % 9,
-                if arch == "arm64" { "arm64" } else { "x86_64" }
-            ),
-            "Amazon Linux 2023 AMI".into(),
-            "AMAZON",
-            arch,
-            "137112412989",
-            "amazon",
-        ),
-        4 => {
-            let edition =
-                ["Full-Base", "Core-Base", "Full-SQL_2022_Standard", "Full-ECS_Optimized"][(n / 9 % 4) as usize];
-            let year = [2019, 2022, 2025][(n / 36 % 3) as usize];
-            (
-                format!(
-                    "Windows_Server-{year}-English-{edition}-{}.{:02}.{:02}",
-                    date / 10000,
-                    date / 100 % 100,
-                    date % 100
-                ),
-                format!("Microsoft Windows Server {year} with {edition}"),
-                "WINDOWS",
-                "x86_64",
-                "801119661308",
-                "amazon",
-            )
-        }
-        5 => {
-            let minor = n % 6;
-            (
-                format!(
-                    "RHEL-9.{minor}.0_HVM-{date}-{}-0-Hourly2-GP3",
-                    if arch == "arm64" { "arm64" } else { "x86_64" }
-                ),
-                format!("Provided by Red Hat, Inc. RHEL 9.{minor}"),
-                "RHEL",
-                arch,
-                "309956199498",
-                "Red Hat",
-            )
-        }
-        6 => (
-            format!(
-                "suse-sles-15-sp{}-v{date}-hvm-ssd-{}",
-                4 + n % 3,
-                if arch == "arm64" { "arm64" } else { "x86_64" }
-            ),
-            "SUSE Linux Enterprise Server 15".into(),
-            "SUSE",
-            arch,
-            "013907871322",
-            "SUSE",
-        ),
-        7 => (
-            format!(
-                "Fedora-Cloud-Base-{}-1.{}.{}-hvm-us-east-1-gp3-0",
-                39 + n % 4,
-                n % 9,
-                if arch == "arm64" { "aarch64" } else { "x86_64" }
-            ),
-            "Fedora Cloud Base".into(),
-            "FEDORA_CORE",
-            arch,
-            "125523088429",
-            "Fedora",
-        ),
-        _ => (
-            format!("FreeBSD {}.{}-RELEASE-{} UFS", 13 + n % 2, n % 4, if arch == "arm64" { "arm64" } else { "amd64" }),
-            "FreeBSD/amd64 releng".into(),
-            "FREE_BSD",
-            arch,
-            "782442783595",
-            "FreeBSD",
-        ),
-    }
-}
-
-/// Inserts generated public images `range` for a region, 1,000 rows a statement.
-pub async fn insert_public_catalog(
-    conn: &mut AsyncPgConnection,
-    region: &str,
-    range: std::ops::Range<u32>,
-) -> QueryResult<()> {
-    let all: Vec<u32> = range.collect();
-    for chunk in all.chunks(1000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|&n| {
-                let (name, description, platform, arch, owner, alias) = public_image(n);
-                (
-                    public_images::provider.eq("ec2"),
-                    public_images::region.eq(region.to_owned()),
-                    public_images::provider_image_id.eq(provider_image_id(&format!("public/{n}"))),
-                    public_images::name.eq(name),
-                    public_images::description.eq(description),
-                    public_images::platform.eq(platform),
-                    public_images::architecture.eq(arch),
-                    public_images::owner_account_number.eq(owner),
-                    public_images::owner_alias.eq(alias),
-                    public_images::created_at.eq(at(i64::from(n % 900))),
-                )
-            })
-            .collect();
-        diesel::insert_into(public_images::table).values(rows).execute(conn).await?;
-    }
-    Ok(())
 }

@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         if args.iter().any(|a| a == "--demo") {
             let pool = db::pool(&config.database_url, 2)?;
             let mut conn = pool.get().await?;
-            if demo::load_if_empty(&mut conn).await? {
+            if demo::load_if_empty(&mut conn, &config.jobs).await? {
                 tracing::info!("loaded the demo data");
             }
         }

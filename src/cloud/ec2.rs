@@ -8,6 +8,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_ec2::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::RequestId as _;
 use aws_sdk_ec2::primitives::{Blob, DateTime as AwsDateTime};
 use aws_sdk_ec2::types::{
     Filter, Image, LaunchPermission as Ec2LaunchPermission, LaunchPermissionModifications, PermissionGroup, Placement,
@@ -128,6 +129,11 @@ where
         SdkError::TimeoutError(_) => CloudError::Unreachable("no answer in time".into()),
         SdkError::ServiceError(service) => {
             let err = service.err();
+            tracing::warn!(
+                code = err.code().unwrap_or("none"),
+                request_id = err.meta().request_id().unwrap_or("none"),
+                "the provider refused a call"
+            );
             match err.code() {
                 Some(code) if !code.is_empty() && !code.starts_with("InternalError") && code != "Unavailable" => {
                     CloudError::Refused {

@@ -12,7 +12,7 @@ use crate::domain::image::Platform;
 pub const OWN_IMAGES: &str = "sync_images";
 pub const PUBLIC_CATALOG: &str = "sync_public_catalog";
 
-fn reported(image: ProviderImage) -> ReportedImage {
+pub fn reported(image: ProviderImage) -> ReportedImage {
     ReportedImage {
         platform: Platform::infer(&image.name, &image.description, image.windows).as_str(),
         state: match image.state {

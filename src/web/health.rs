@@ -1,16 +1,33 @@
-//! `GET /healthz`: 200 when the database answers, else 503.
+//! `GET /healthz`: 200 when the database answers, else 503. It also tells
+//! whether the cloud providers answered the last time the workers asked;
+//! that never turns the answer into a 503 (pages still work without them).
 
 use actix_web::{HttpResponse, get, web};
+use diesel::dsl::{count_star, min};
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::AppState;
+use crate::db::schema::accounts;
 
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let database = match state.pool.get().await {
-        Ok(mut conn) => diesel::sql_query("SELECT 1").execute(&mut conn).await.is_ok(),
-        Err(_) => false,
+    let Ok(mut conn) = state.pool.get().await else {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({ "database": "unavailable" }));
     };
-    let body = serde_json::json!({ "database": if database { "ok" } else { "unavailable" } });
-    if database { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let outage = accounts::table
+        .filter(accounts::unreachable_since.is_not_null())
+        .select((count_star(), min(accounts::unreachable_since)))
+        .first::<(i64, Option<chrono::DateTime<chrono::Utc>>)>(&mut conn)
+        .await;
+    match outage {
+        Ok((0, _)) => HttpResponse::Ok().json(serde_json::json!({ "database": "ok", "provider": "ok" })),
+        Ok((accounts, since)) => HttpResponse::Ok().json(serde_json::json!({
+            "database": "ok",
+            "provider": "unreachable",
+            "accounts_affected": accounts,
+            "unreachable_since": since,
+        })),
+        Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({ "database": "unavailable" })),
+    }
 }

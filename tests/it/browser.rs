@@ -211,7 +211,7 @@ async fn browser_sign_in_switch_search_filter_and_page_with_the_keyboard_only() 
     browser.wait_for_text("Search for public machine images").await;
     browser.screenshot("images-public-empty").await;
     b.goto(&app.url("/images?scope=public&q=ubuntu")).await.unwrap();
-    browser.wait_for_text("Canonical").await;
+    browser.wait_for_text("ubuntu-xenial").await;
     browser.screenshot("images-public-search").await;
     b.clone().close().await.unwrap();
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
+use stratus_console::jobs::JobSettings;
 use stratus_console::{Application, config::Config, demo};
 
 /// The test cluster's base URL, set by `make test`.
@@ -42,7 +43,13 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let database_url = fresh_database().await;
         let mut conn = AsyncPgConnection::establish(&database_url).await.expect("connect to the test database");
-        let demo = demo::load(&mut conn).await.expect("load the demo data");
+        let numbers = demo::ProviderAccounts {
+            production: crate::cloud::fresh_account(),
+            staging: crate::cloud::fresh_account(),
+            globex: crate::cloud::fresh_account(),
+        };
+        let settings = JobSettings { provider_endpoint: Some(crate::cloud::endpoint()), ..JobSettings::default() };
+        let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
         let app = Application::build(Config::for_database(&database_url)).await.expect("build the app");
         let address = format!("http://{}", app.address());
         actix_web::rt::spawn(app.run());

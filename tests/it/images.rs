@@ -18,6 +18,19 @@ fn link(body: &str, rel: &str) -> Option<String> {
     Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
 }
 
+/// The provider id of an image the demo made at the provider.
+async fn provider_id_of(app: &TestApp, name: &str) -> String {
+    use diesel::{ExpressionMethods, QueryDsl};
+    use stratus_console::db::schema::{image_records, provider_images};
+    image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::name.eq(name))
+        .select(provider_images::provider_image_id)
+        .first(&mut app.db().await)
+        .await
+        .expect("the demo image")
+}
+
 /// Adds `n` own images to an account, with names that repeat (so the id
 /// tie-break matters) and distinct creation times.
 async fn add_images(app: &TestApp, account: i64, n: i64) {
@@ -91,15 +104,17 @@ async fn the_public_catalog_waits_for_a_search() {
     assert!(text(&empty.body).contains("Search for public machine images"));
     assert!(row_ids(&empty.body).is_empty() && !empty.body.contains("<tbody>"));
 
-    let found = text(&client.get("/images?scope=public&q=noble").await.body);
-    assert!(found.contains("ubuntu-noble-24.04"), "{found}");
-    assert!(found.contains("Canonical"));
+    let found = text(&client.get("/images?scope=public&q=ubuntu-xenial").await.body);
+    assert!(found.contains("ubuntu/images/hvm-ssd/ubuntu-xenial-16.04"), "{found}");
+    assert!(found.contains("amazon"), "the owner's alias");
     assert!(found.contains("Launch only images whose origin you trust."));
-    assert!(!found.contains("debian-12"));
+    assert!(!found.contains("Windows_Server"));
 
-    let by_platform = text(&client.get("/images?scope=public&platform=FREE_BSD&arch=arm64").await.body);
-    assert!(by_platform.contains("FreeBSD") && by_platform.contains("arm64 UFS"));
-    assert!(!by_platform.contains("amd64 UFS"));
+    let by_platform = text(&client.get("/images?scope=public&platform=WINDOWS&arch=x86_64").await.body);
+    assert!(by_platform.contains("Windows_Server"), "{by_platform}");
+    assert!(!by_platform.contains("amzn"));
+    let arm = text(&client.get("/images?scope=public&platform=AMAZON&arch=arm64").await.body);
+    assert!(arm.contains("arm64") && !arm.contains("Windows_Server"));
 }
 
 #[actix_web::test]
@@ -113,7 +128,7 @@ async fn search_matches_name_description_or_provider_id() {
     let by_description = text(&client.get("/images?q=graviton").await.body);
     assert!(by_description.contains("edge-cache-arm"));
 
-    let provider_id = stratus_console::demo::provider_image_id("111111111111/batch-worker");
+    let provider_id = provider_id_of(&app, "batch-worker").await;
     let by_id = text(&client.get(&format!("/images?q={}", &provider_id[..12])).await.body);
     assert!(by_id.contains("batch-worker") && !by_id.contains("postgres-15-primary"), "{by_id}");
 
@@ -278,7 +293,7 @@ async fn a_globex_user_sees_only_globex_images() {
     assert!(seen.contains("hammock-district-web"));
     assert!(!seen.contains("web-frontend-2026.11") && !seen.contains("Acme"));
     // Acme's ids do not leak through a search for them either.
-    let provider_id = stratus_console::demo::provider_image_id("111111111111/batch-worker");
+    let provider_id = provider_id_of(&app, "batch-worker").await;
     let search = client.get(&format!("/images?q={provider_id}")).await;
     assert!(row_ids(&search.body).is_empty());
 }
@@ -292,7 +307,7 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
     assert_eq!(by_name.status, StatusCode::BAD_REQUEST);
     assert!(text(&by_name.body).contains("Public catalog cannot be sorted by Name A–Z"));
 
-    let mut url = "/images?scope=public&q=ubuntu".to_owned();
+    let mut url = "/images?scope=public&q=amzn".to_owned();
     let mut seen = Vec::new();
     loop {
         let page = client.get(&url).await;
@@ -310,9 +325,15 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
             None => break,
         }
     }
-    let expected = (0..stratus_console::demo::PUBLIC_SAMPLE)
-        .filter(|n| stratus_console::demo::public_image(*n).0.contains("ubuntu"))
-        .count();
+    let expected = usize::try_from(
+        crate::harness::count(
+            &mut app.db().await,
+            "SELECT count(*) AS n FROM public_images WHERE state = 'ACTIVE' AND search_text LIKE '%amzn%'",
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(expected > 100, "{expected}");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();

@@ -134,8 +134,26 @@ async fn the_public_catalog_is_synced_from_the_provider() {
 
     let active = count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE state = 'ACTIVE'").await;
     assert!(active > 1000, "the endpoint's catalog is in PostgreSQL: {active}");
+    diesel::sql_query(
+        "UPDATE public_images SET state = 'ACTIVE', name = 'stale' WHERE id = (SELECT min(id) FROM public_images)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO public_images (provider, region, provider_image_id, name, platform, architecture,
+                                    owner_account_number, created_at)
+         VALUES ('ec2', 'us-east-1', 'ami-0gone', 'withdrawn', 'UNKNOWN', 'x86_64', '999999999999', now())",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    enqueue(&mut conn, account, sync::PUBLIC_CATALOG).await;
+    drain(&runner).await;
     let retired = count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE state = 'DELETED'").await;
-    assert_eq!(retired, i64::from(stratus_console::demo::PUBLIC_SAMPLE), "the demo sample is not at the provider");
+    assert_eq!(retired, 1, "the image the provider no longer lists is retired");
+    let restored = count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE name = 'stale'").await;
+    assert_eq!(restored, 0, "names are updated from the provider");
     let windows =
         count(&mut conn, "SELECT count(*) AS n FROM public_images WHERE platform = 'WINDOWS' AND state = 'ACTIVE'")
             .await;
@@ -261,6 +279,9 @@ async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_l
     let page = client.get("/images").await;
     assert_eq!(page.status, StatusCode::OK, "pages answer from PostgreSQL");
     assert!(text(&page.body).contains("Cloud provider unreachable since"), "{}", text(&page.body));
+    let health = client.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK, "the database answers");
+    assert!(health.body.contains(r#""provider":"unreachable""#), "{}", health.body);
 
     let _back = OwnEndpoint::start(port).await;
     drain(&runner).await;

@@ -10,6 +10,7 @@ async fn healthz_says_the_database_answers() {
     let response = app.client().get("/healthz").await;
     assert_eq!(response.status, StatusCode::OK);
     assert!(response.body.contains(r#""database":"ok""#));
+    assert!(response.body.contains(r#""provider":"ok""#));
 }
 
 #[actix_web::test]
