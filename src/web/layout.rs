@@ -40,7 +40,10 @@ pub struct Frame {
 }
 
 /// The pages that exist, with the right that opens each.
-const PAGES: &[(&str, &str, &str, Resource)] = &[("Compute", "Machine Images", "/images", Resource::Image)];
+const PAGES: &[(&str, &str, &str, Resource)] = &[
+    ("Compute", "Machine Images", "/images", Resource::Image),
+    ("Activity", "Provider Jobs", "/jobs", Resource::Console),
+];
 
 impl Frame {
     pub fn new(user: &CurrentUser, active_href: &str) -> Self {

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod error;
 pub mod health;
 pub mod images;
+pub mod jobs;
 pub mod layout;
 pub mod login;
 
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(login::logout)
         .service(account::switch)
         .service(images::index)
+        .service(jobs::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
 }

@@ -279,6 +279,9 @@ async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_l
     let page = client.get("/images").await;
     assert_eq!(page.status, StatusCode::OK, "pages answer from PostgreSQL");
     assert!(text(&page.body).contains("Cloud provider unreachable since"), "{}", text(&page.body));
+    let jobs_page = text(&client.get("/jobs").await.body);
+    assert!(jobs_page.contains("Sync machine images queued 1 of 3"), "{jobs_page}");
+    assert!(jobs_page.contains("the cloud provider is unreachable"));
     let health = client.get("/healthz").await;
     assert_eq!(health.status, StatusCode::OK, "the database answers");
     assert!(health.body.contains(r#""provider":"unreachable""#), "{}", health.body);
@@ -291,6 +294,8 @@ async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_l
     let page = client.get("/images").await;
     assert!(!text(&page.body).contains("Cloud provider unreachable"));
     assert!(text(&page.body).contains("Last synced"));
+    let jobs_page = text(&client.get("/jobs").await.body);
+    assert!(jobs_page.contains("Sync machine images complete 2 of 3"), "{jobs_page}");
 }
 
 #[actix_web::test]
