@@ -215,6 +215,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prices (provider, region, product_id) {
+        provider -> Text,
+        region -> Text,
+        product_id -> Text,
+        hourly_rate -> Numeric,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Int8,
+        account_id -> Int8,
+        product_id -> Text,
+        cpus -> Int4,
+        ram_mb -> Int8,
+        architectures -> Array<Text>,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    zones (account_id, name) {
+        account_id -> Int8,
+        name -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    firewalls (id) {
+        id -> Int8,
+        account_id -> Int8,
+        provider_id -> Text,
+        name -> Text,
+        description -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    key_pairs (id) {
+        id -> Int8,
+        account_id -> Int8,
+        name -> Text,
+        fingerprint -> Text,
+        provider_id -> Nullable<Text>,
+        active -> Bool,
+    }
+}
+
 diesel::joinable!(accounts -> companies (company_id));
 diesel::joinable!(jobs -> accounts (account_id));
 diesel::joinable!(users -> companies (company_id));
@@ -252,4 +303,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     audit_events,
     jobs,
+    prices,
+    products,
+    zones,
+    firewalls,
+    key_pairs,
 );

@@ -194,3 +194,194 @@ pub async fn mark_unreachable(conn: &mut AsyncPgConnection, account_id: i64) -> 
 pub async fn all_accounts(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Account>> {
     accounts::table.order(accounts::id).select(Account::as_select()).load(conn).await
 }
+
+/// A hardware size as the provider reported it.
+#[derive(Debug, Clone)]
+pub struct ReportedProduct {
+    pub product_id: String,
+    pub cpus: i32,
+    pub ram_mb: i64,
+    pub architectures: Vec<String>,
+}
+
+/// Seeds the price table from shipped rates; rates already there (maybe
+/// edited by an administrator) are kept.
+pub async fn seed_prices(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    region: &str,
+    rates: &[(String, bigdecimal::BigDecimal)],
+) -> QueryResult<()> {
+    use super::schema::prices;
+    let rows: Vec<_> = rates
+        .iter()
+        .map(|(product, rate)| {
+            (
+                prices::provider.eq(provider),
+                prices::region.eq(region),
+                prices::product_id.eq(product),
+                prices::hourly_rate.eq(rate),
+            )
+        })
+        .collect();
+    diesel::insert_into(prices::table).values(rows).on_conflict_do_nothing().execute(conn).await.map(drop)
+}
+
+/// Stores the account's hardware sizes; sizes no longer offered become inactive.
+pub async fn products(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    reported: &[ReportedProduct],
+) -> QueryResult<usize> {
+    use super::schema::products;
+    conn.transaction(async |conn| {
+        for chunk in reported.chunks(500) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|p| {
+                    (
+                        products::account_id.eq(account_id),
+                        products::product_id.eq(&p.product_id),
+                        products::cpus.eq(p.cpus),
+                        products::ram_mb.eq(p.ram_mb),
+                        products::architectures.eq(&p.architectures),
+                        products::active.eq(true),
+                    )
+                })
+                .collect();
+            diesel::insert_into(products::table)
+                .values(rows)
+                .on_conflict((products::account_id, products::product_id))
+                .do_update()
+                .set((
+                    products::cpus.eq(excluded(products::cpus)),
+                    products::ram_mb.eq(excluded(products::ram_mb)),
+                    products::architectures.eq(excluded(products::architectures)),
+                    products::active.eq(true),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        let listed: Vec<&str> = reported.iter().map(|p| p.product_id.as_str()).collect();
+        diesel::update(
+            products::table.filter(products::account_id.eq(account_id)).filter(products::product_id.ne_all(&listed)),
+        )
+        .set(products::active.eq(false))
+        .execute(conn)
+        .await
+    })
+    .await
+}
+
+/// Stores the account's zones; zones no longer offered become inactive.
+pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64, names: &[String]) -> QueryResult<()> {
+    use super::schema::zones;
+    conn.transaction(async |conn| {
+        let rows: Vec<_> = names
+            .iter()
+            .map(|n| (zones::account_id.eq(account_id), zones::name.eq(n), zones::active.eq(true)))
+            .collect();
+        diesel::insert_into(zones::table)
+            .values(rows)
+            .on_conflict((zones::account_id, zones::name))
+            .do_update()
+            .set(zones::active.eq(true))
+            .execute(conn)
+            .await?;
+        diesel::update(zones::table.filter(zones::account_id.eq(account_id)).filter(zones::name.ne_all(names)))
+            .set(zones::active.eq(false))
+            .execute(conn)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// Stores the account's firewalls `(provider id, name, description)`.
+pub async fn firewalls(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    reported: &[(String, String, String)],
+) -> QueryResult<()> {
+    use super::schema::firewalls;
+    conn.transaction(async |conn| {
+        let rows: Vec<_> = reported
+            .iter()
+            .map(|(id, name, description)| {
+                (
+                    firewalls::account_id.eq(account_id),
+                    firewalls::provider_id.eq(id),
+                    firewalls::name.eq(name),
+                    firewalls::description.eq(description),
+                    firewalls::active.eq(true),
+                )
+            })
+            .collect();
+        diesel::insert_into(firewalls::table)
+            .values(rows)
+            .on_conflict((firewalls::account_id, firewalls::provider_id))
+            .do_update()
+            .set((
+                firewalls::name.eq(excluded(firewalls::name)),
+                firewalls::description.eq(excluded(firewalls::description)),
+                firewalls::active.eq(true),
+            ))
+            .execute(conn)
+            .await?;
+        let listed: Vec<&str> = reported.iter().map(|(id, _, _)| id.as_str()).collect();
+        diesel::update(
+            firewalls::table
+                .filter(firewalls::account_id.eq(account_id))
+                .filter(firewalls::provider_id.ne_all(&listed)),
+        )
+        .set(firewalls::active.eq(false))
+        .execute(conn)
+        .await
+        .map(drop)
+    })
+    .await
+}
+
+/// Stores the account's key pairs `(name, fingerprint, provider id)`; never
+/// a private key.
+pub async fn key_pairs(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    reported: &[(String, String, Option<String>)],
+) -> QueryResult<()> {
+    use super::schema::key_pairs;
+    conn.transaction(async |conn| {
+        let rows: Vec<_> = reported
+            .iter()
+            .map(|(name, fingerprint, id)| {
+                (
+                    key_pairs::account_id.eq(account_id),
+                    key_pairs::name.eq(name),
+                    key_pairs::fingerprint.eq(fingerprint),
+                    key_pairs::provider_id.eq(id),
+                    key_pairs::active.eq(true),
+                )
+            })
+            .collect();
+        diesel::insert_into(key_pairs::table)
+            .values(rows)
+            .on_conflict((key_pairs::account_id, key_pairs::name))
+            .do_update()
+            .set((
+                key_pairs::fingerprint.eq(excluded(key_pairs::fingerprint)),
+                key_pairs::provider_id.eq(excluded(key_pairs::provider_id)),
+                key_pairs::active.eq(true),
+            ))
+            .execute(conn)
+            .await?;
+        let listed: Vec<&str> = reported.iter().map(|(name, _, _)| name.as_str()).collect();
+        diesel::update(
+            key_pairs::table.filter(key_pairs::account_id.eq(account_id)).filter(key_pairs::name.ne_all(&listed)),
+        )
+        .set(key_pairs::active.eq(false))
+        .execute(conn)
+        .await
+        .map(drop)
+    })
+    .await
+}

@@ -207,6 +207,10 @@ impl Runner {
         let result = match job.kind.as_str() {
             sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await,
             sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await,
+            sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await,
+            sync::ZONES => sync::zones(&self.pool, provider.as_ref(), &account).await,
+            sync::FIREWALLS => sync::firewalls(&self.pool, provider.as_ref(), &account).await,
+            sync::KEY_PAIRS => sync::key_pairs(&self.pool, provider.as_ref(), &account).await,
             other => return Err(JobError::Invalid(format!("unknown job kind {other:?}"))),
         };
         match result {
@@ -251,7 +255,7 @@ impl Runner {
             tracing::warn!(jobs = requeued, "re-queued jobs whose worker stopped");
         }
         for account in db::sync::all_accounts(&mut conn).await? {
-            for kind in [sync::OWN_IMAGES, sync::PUBLIC_CATALOG] {
+            for &kind in sync::ALL {
                 db::jobs::enqueue_sync(&mut conn, account.id, kind, self.settings.max_attempts).await?;
             }
         }

@@ -59,3 +59,76 @@ pub async fn public_catalog(pool: &Pool, provider: &dyn CloudProvider, account: 
     tracing::info!(region = %account.region, seen = counts.seen, added = counts.added, retired = counts.retired, "synced the public catalog");
     Ok(())
 }
+
+pub const PRODUCTS: &str = "sync_products";
+pub const ZONES: &str = "sync_zones";
+pub const FIREWALLS: &str = "sync_firewalls";
+pub const KEY_PAIRS: &str = "sync_key_pairs";
+
+/// Every sync kind, as the scheduler queues them.
+pub const ALL: &[&str] = &[OWN_IMAGES, PUBLIC_CATALOG, PRODUCTS, ZONES, FIREWALLS, KEY_PAIRS];
+
+/// The shipped EC2 price table: `(product, hourly rate)`.
+fn shipped_prices() -> Vec<(String, bigdecimal::BigDecimal)> {
+    include_str!("../cloud/ec2_prices.csv")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with("product,"))
+        .filter_map(|line| {
+            let (product, rate) = line.split_once(',')?;
+            Some((product.trim().to_owned(), rate.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+pub async fn products(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+    let reported: Vec<db::sync::ReportedProduct> = provider
+        .list_instance_types()
+        .await?
+        .into_iter()
+        .map(|t| db::sync::ReportedProduct {
+            product_id: t.id,
+            cpus: t.cpus,
+            ram_mb: t.ram_mb,
+            architectures: t.architectures,
+        })
+        .collect();
+    let mut conn = pool.get().await?;
+    db::sync::seed_prices(&mut conn, &account.provider, &account.region, &shipped_prices()).await?;
+    let retired = db::sync::products(&mut conn, account.id, &reported).await?;
+    tracing::info!(account = account.id, sizes = reported.len(), retired, "synced hardware sizes");
+    Ok(())
+}
+
+pub async fn zones(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+    let names = provider.list_zones().await?;
+    let mut conn = pool.get().await?;
+    db::sync::zones(&mut conn, account.id, &names).await?;
+    Ok(())
+}
+
+pub async fn firewalls(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+    let groups: Vec<(String, String, String)> =
+        provider.list_security_groups().await?.into_iter().map(|g| (g.id, g.name, g.description)).collect();
+    let mut conn = pool.get().await?;
+    db::sync::firewalls(&mut conn, account.id, &groups).await?;
+    Ok(())
+}
+
+pub async fn key_pairs(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+    let keys: Vec<(String, String, Option<String>)> =
+        provider.list_key_pairs().await?.into_iter().map(|k| (k.name, k.fingerprint, k.id)).collect();
+    let mut conn = pool.get().await?;
+    db::sync::key_pairs(&mut conn, account.id, &keys).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shipped_price_table_parses() {
+        let prices = super::shipped_prices();
+        assert!(prices.len() > 20);
+        let micro = prices.iter().find(|(p, _)| p == "t3.micro").expect("t3.micro");
+        assert_eq!(micro.1.to_string(), "0.0104");
+    }
+}

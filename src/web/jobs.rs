@@ -26,6 +26,10 @@ fn describe(kind: &str) -> String {
     match kind {
         crate::jobs::sync::OWN_IMAGES => "Sync machine images".into(),
         crate::jobs::sync::PUBLIC_CATALOG => "Sync the public catalog".into(),
+        crate::jobs::sync::PRODUCTS => "Sync hardware sizes".into(),
+        crate::jobs::sync::ZONES => "Sync data centers".into(),
+        crate::jobs::sync::FIREWALLS => "Sync firewalls".into(),
+        crate::jobs::sync::KEY_PAIRS => "Sync key pairs".into(),
         "noop" => "No-op".into(),
         other => other.replace('_', " "),
     }

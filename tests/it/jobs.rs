@@ -318,3 +318,55 @@ async fn a_job_that_keeps_failing_ends_in_error_with_the_reason() {
     assert!(error.unwrap().contains("the cloud provider is unreachable"));
     assert!(!runner.run_next("test-worker").await.unwrap(), "nothing left to run");
 }
+
+#[actix_web::test]
+async fn sizes_zones_firewalls_and_key_pairs_are_synced_with_prices() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let number = fresh_account();
+    let account = add_account(&mut conn, &number, None).await;
+    let ec2 = Ec2Provider::connect(&connection(&number, endpoint())).await.unwrap();
+    ec2.create_security_group("web", "HTTP from anywhere").await.unwrap();
+    let key = ec2.create_key_pair("deploy").await.unwrap();
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+
+    for kind in [sync::PRODUCTS, sync::ZONES, sync::FIREWALLS, sync::KEY_PAIRS] {
+        enqueue(&mut conn, account, kind).await;
+    }
+    drain(&runner).await;
+
+    let failed = count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE state <> 'COMPLETE'").await;
+    assert_eq!(failed, 0);
+    let (cpus, ram): (i32, i64) = products::table
+        .filter(products::account_id.eq(account))
+        .filter(products::product_id.eq("t3.micro"))
+        .select((products::cpus, products::ram_mb))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((cpus, ram), (2, 1024));
+    let rate: bigdecimal::BigDecimal = prices::table
+        .filter(prices::product_id.eq("t3.micro"))
+        .select(prices::hourly_rate)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rate.to_string(), "0.0104");
+    let zones: Vec<String> =
+        zones::table.filter(zones::account_id.eq(account)).select(zones::name).load(&mut conn).await.unwrap();
+    assert!(zones.contains(&"us-east-1a".to_owned()));
+    let firewalls: Vec<String> = firewalls::table
+        .filter(firewalls::account_id.eq(account))
+        .select(firewalls::name)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(firewalls.contains(&"default".to_owned()) && firewalls.contains(&"web".to_owned()));
+    let keys: Vec<(String, String)> = key_pairs::table
+        .filter(key_pairs::account_id.eq(account))
+        .select((key_pairs::name, key_pairs::fingerprint))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys, [("deploy".to_owned(), key.fingerprint)]);
+}
