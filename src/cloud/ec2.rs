@@ -384,9 +384,6 @@ impl CloudProvider for Ec2Provider {
     }
 
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>> {
-        if instance_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         self.instances_by(None, instance_ids).await
     }
 

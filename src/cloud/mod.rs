@@ -180,6 +180,7 @@ pub trait CloudProvider: Send + Sync {
     async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()>;
 
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;
+    /// The given instances, or every instance of the account when none given.
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>>;
     async fn stop_instance(&self, instance_id: &str) -> CloudResult<()>;
     async fn start_instance(&self, instance_id: &str) -> CloudResult<()>;

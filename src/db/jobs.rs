@@ -71,9 +71,14 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
     .optional()
 }
 
-pub async fn complete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+pub async fn complete(conn: &mut AsyncPgConnection, id: i64, result: Option<serde_json::Value>) -> QueryResult<()> {
     diesel::update(jobs::table.find(id))
-        .set((jobs::state.eq("COMPLETE"), jobs::finished_at.eq(now), jobs::last_error.eq(None::<String>)))
+        .set((
+            jobs::state.eq("COMPLETE"),
+            jobs::finished_at.eq(now),
+            jobs::last_error.eq(None::<String>),
+            jobs::result.eq(result),
+        ))
         .execute(conn)
         .await
         .map(drop)

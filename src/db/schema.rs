@@ -40,6 +40,7 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        result -> Nullable<Jsonb>,
     }
 }
 

@@ -175,9 +175,9 @@ impl Runner {
         let outcome = self.execute(&job).await;
         let mut conn = self.pool.get().await?;
         match outcome {
-            Ok(()) => {
+            Ok(result) => {
                 tracing::info!("job complete");
-                db::jobs::complete(&mut conn, job.id).await?;
+                db::jobs::complete(&mut conn, job.id, result).await?;
             }
             Err(error) => {
                 let retry = error.is_transient() && job.attempts < job.max_attempts;
@@ -191,9 +191,10 @@ impl Runner {
         Ok(true)
     }
 
-    async fn execute(&self, job: &Job) -> Result<(), JobError> {
+    /// Runs a job; some jobs produce a result worth keeping.
+    async fn execute(&self, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
         if job.kind == "noop" {
-            return Ok(());
+            return Ok(None);
         }
         let account_id = job.account_id.ok_or_else(|| JobError::Invalid(format!("{} needs an account", job.kind)))?;
         let account = {
@@ -205,19 +206,22 @@ impl Runner {
             Err(e) => return Err(self.note_provider_error(account.id, e).await),
         };
         let result = match job.kind.as_str() {
-            sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await,
-            sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await,
-            sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await,
-            sync::ZONES => sync::zones(&self.pool, provider.as_ref(), &account).await,
-            sync::FIREWALLS => sync::firewalls(&self.pool, provider.as_ref(), &account).await,
-            sync::KEY_PAIRS => sync::key_pairs(&self.pool, provider.as_ref(), &account).await,
+            RUN_INSTANCE => run_instance(provider.as_ref(), job).await,
+            sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await.map(|()| None),
+            sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await.map(|()| None),
+            sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await.map(|()| None),
+            sync::ZONES => sync::zones(&self.pool, provider.as_ref(), &account).await.map(|()| None),
+            sync::FIREWALLS => sync::firewalls(&self.pool, provider.as_ref(), &account).await.map(|()| None),
+            sync::KEY_PAIRS => sync::key_pairs(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             other => return Err(JobError::Invalid(format!("unknown job kind {other:?}"))),
         };
         match result {
-            Ok(()) => {
-                let mut conn = self.pool.get().await?;
-                db::sync::mark_synced(&mut conn, account.id).await?;
-                Ok(())
+            Ok(result) => {
+                if job.kind.starts_with("sync_") {
+                    let mut conn = self.pool.get().await?;
+                    db::sync::mark_synced(&mut conn, account.id).await?;
+                }
+                Ok(result)
             }
             Err(JobError::Cloud(e)) => Err(self.note_provider_error(account.id, e).await),
             Err(e) => Err(e),
@@ -261,6 +265,45 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// Starts a server at the provider. The job's idempotency key goes with the
+/// request, so running the job again (after a lost answer or a dead worker)
+/// finds the server instead of starting a second one.
+pub const RUN_INSTANCE: &str = "run_instance";
+
+/// The payload of a `run_instance` job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunInstancePayload {
+    pub image_id: String,
+    pub instance_type: String,
+    pub name: String,
+    #[serde(default)]
+    pub zone: Option<String>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default)]
+    pub key_name: Option<String>,
+    #[serde(default)]
+    pub user_data: Option<String>,
+}
+
+async fn run_instance(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    let payload: RunInstancePayload = serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobError::Invalid(format!("a run_instance job needs its launch settings: {e}")))?;
+    let request = crate::cloud::RunRequest {
+        image_id: payload.image_id,
+        instance_type: payload.instance_type,
+        zone: payload.zone,
+        security_groups: payload.security_groups,
+        key_name: payload.key_name,
+        user_data: payload.user_data,
+        name: payload.name,
+        idempotency_key: job.idempotency_key.clone(),
+    };
+    let instance = provider.run_instance(&request).await?;
+    tracing::info!(instance = %instance.id, "server started");
+    Ok(Some(serde_json::json!({ "instance_id": instance.id })))
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ fn describe(kind: &str) -> String {
         crate::jobs::sync::FIREWALLS => "Sync firewalls".into(),
         crate::jobs::sync::KEY_PAIRS => "Sync key pairs".into(),
         "noop" => "No-op".into(),
+        crate::jobs::RUN_INSTANCE => "Start a server".into(),
         other => other.replace('_', " "),
     }
 }

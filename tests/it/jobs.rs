@@ -370,3 +370,57 @@ async fn sizes_zones_firewalls_and_key_pairs_are_synced_with_prices() {
         .unwrap();
     assert_eq!(keys, [("deploy".to_owned(), key.fingerprint)]);
 }
+
+#[actix_web::test]
+async fn a_launch_job_run_again_after_an_outage_or_a_lost_answer_starts_one_server() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut ec2 = OwnEndpoint::start(port).await;
+    let number = fresh_account();
+    let account = add_account(&mut conn, &number, Some(&ec2.url())).await;
+    let provider = Ec2Provider::connect(&connection(&number, ec2.url())).await.unwrap();
+    let image = provider.list_public_images().await.unwrap().into_iter().find(|i| !i.windows).unwrap();
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+    let payload = serde_json::to_value(stratus_console::jobs::RunInstancePayload {
+        image_id: image.id,
+        instance_type: "t3.micro".into(),
+        name: "web-1".into(),
+        zone: None,
+        security_groups: vec![],
+        key_name: None,
+        user_data: None,
+    })
+    .unwrap();
+    db::jobs::enqueue(
+        &mut conn,
+        &NewJob { account_id: Some(account), kind: stratus_console::jobs::RUN_INSTANCE, payload, max_attempts: 5 },
+    )
+    .await
+    .unwrap();
+
+    // The provider is down: the launch waits.
+    ec2.stop().await;
+    assert!(runner.run_next("test-worker").await.unwrap());
+    let state: String = jobs::table.select(jobs::state).first(&mut conn).await.unwrap();
+    assert_eq!(state, "QUEUED");
+
+    // It is back: the queued launch completes.
+    let _back = OwnEndpoint::start(port).await;
+    drain(&runner).await;
+    let first: Option<serde_json::Value> = jobs::table.select(jobs::result).first(&mut conn).await.unwrap();
+
+    // The answer was lost (say the worker died): the job runs again.
+    diesel::update(jobs::table)
+        .set((jobs::state.eq("QUEUED"), jobs::run_after.eq(diesel::dsl::now)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drain(&runner).await;
+    let again: Option<serde_json::Value> = jobs::table.select(jobs::result).first(&mut conn).await.unwrap();
+
+    assert!(first.as_ref().is_some_and(|r| r["instance_id"].is_string()), "{first:?}");
+    assert_eq!(first, again, "the same server both times");
+    let provider = Ec2Provider::connect(&connection(&number, format!("http://127.0.0.1:{port}"))).await.unwrap();
+    assert_eq!(provider.describe_instances(&[]).await.unwrap().len(), 1, "one server at the provider");
+}
