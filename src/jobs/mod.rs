@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::Mutex;
+use tracing::Instrument as _;
 
 use crate::cloud::ec2::Ec2Provider;
 use crate::cloud::{CloudError, CloudProvider, Connection};
@@ -171,7 +172,13 @@ impl Runner {
         };
         let Some(job) = job else { return Ok(false) };
         let span = tracing::info_span!("job", job_id = job.id, kind = %job.kind, attempt = job.attempts);
-        let _entered = span.enter();
+        self.finish(job).instrument(span).await?;
+        Ok(true)
+    }
+
+    /// Runs a job; some jobs produce a result worth keeping.
+    /// Runs a claimed job and records how it went.
+    async fn finish(&self, job: Job) -> Result<(), JobError> {
         let outcome = self.execute(&job).await;
         let mut conn = self.pool.get().await?;
         match outcome {
@@ -188,10 +195,9 @@ impl Runner {
                 db::jobs::fail(&mut conn, job.id, &error.to_string(), retry_at).await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
-    /// Runs a job; some jobs produce a result worth keeping.
     async fn execute(&self, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
         if job.kind == "noop" {
             return Ok(None);
