@@ -243,6 +243,21 @@ impl Ec2Provider {
         Ok(images)
     }
 
+    async fn change_launch_permissions(
+        &self,
+        image_id: &str,
+        change: LaunchPermissionModifications,
+    ) -> CloudResult<()> {
+        self.client
+            .modify_image_attribute()
+            .image_id(image_id)
+            .launch_permission(change)
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
     async fn instances_by(&self, filter: Option<Filter>, ids: &[String]) -> CloudResult<Vec<Instance>> {
         let mut pages = self
             .client
@@ -307,27 +322,16 @@ impl CloudProvider for Ec2Provider {
     }
 
     async fn add_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()> {
-        let change = LaunchPermissionModifications::builder().add(permission(who)).build();
-        self.client
-            .modify_image_attribute()
-            .image_id(image_id)
-            .launch_permission(change)
-            .send()
+        self.change_launch_permissions(image_id, LaunchPermissionModifications::builder().add(permission(who)).build())
             .await
-            .map_err(map_error)?;
-        Ok(())
     }
 
     async fn remove_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()> {
-        let change = LaunchPermissionModifications::builder().remove(permission(who)).build();
-        self.client
-            .modify_image_attribute()
-            .image_id(image_id)
-            .launch_permission(change)
-            .send()
-            .await
-            .map_err(map_error)?;
-        Ok(())
+        self.change_launch_permissions(
+            image_id,
+            LaunchPermissionModifications::builder().remove(permission(who)).build(),
+        )
+        .await
     }
 
     async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()> {
