@@ -108,6 +108,40 @@ macro_rules! keyset {
     }};
 }
 
+/// Image records joined with what a row shows: the provider image, owner,
+/// group and budget code. One definition for the list and for single rows.
+macro_rules! record_rows {
+    () => {
+        image_records::table
+            .inner_join(provider_images::table)
+            .left_join(users::table)
+            .left_join(groups::table)
+            .left_join(budget_codes::table)
+            .select((
+                image_records::id,
+                image_records::name,
+                image_records::description,
+                image_records::label,
+                image_records::deprecated_at,
+                image_records::version,
+                image_records::source,
+                image_records::created_at,
+                image_records::owner_user_id,
+                image_records::owner_group_id,
+                image_records::budget_code_id,
+                provider_images::provider_image_id,
+                provider_images::platform,
+                provider_images::architecture,
+                provider_images::state,
+                provider_images::owner_account_number,
+                users::given_name.nullable(),
+                users::family_name.nullable(),
+                groups::name.nullable(),
+                budget_codes::name.nullable(),
+            ))
+    };
+}
+
 /// One page of an account's image records.
 pub async fn list_records(
     conn: &mut AsyncPgConnection,
@@ -117,35 +151,9 @@ pub async fn list_records(
     sort: Sort,
     page: &PageRequest,
 ) -> QueryResult<Page<ImageRow>> {
-    let mut query = image_records::table
-        .inner_join(provider_images::table)
-        .left_join(users::table)
-        .left_join(groups::table)
-        .left_join(budget_codes::table)
+    let mut query = record_rows!()
         .filter(image_records::account_id.eq(account_id))
         .filter(image_records::shared.eq(tab == RecordTab::Shared))
-        .select((
-            image_records::id,
-            image_records::name,
-            image_records::description,
-            image_records::label,
-            image_records::deprecated_at,
-            image_records::version,
-            image_records::source,
-            image_records::created_at,
-            image_records::owner_user_id,
-            image_records::owner_group_id,
-            image_records::budget_code_id,
-            provider_images::provider_image_id,
-            provider_images::platform,
-            provider_images::architecture,
-            provider_images::state,
-            provider_images::owner_account_number,
-            users::given_name.nullable(),
-            users::family_name.nullable(),
-            groups::name.nullable(),
-            budget_codes::name.nullable(),
-        ))
         .limit(PAGE_SIZE + 1)
         .into_boxed();
     if let Some(search) = &filters.search {
@@ -230,4 +238,39 @@ pub async fn search_public(
         keyset!(query, public_images::created_at, public_images::id, diesel::sql_types::Timestamptz, cursor, ascending);
     let rows = query.load(conn).await?;
     Ok(Page::from_fetched(rows, page))
+}
+
+/// One record of the account; `NotFound` for another account's id.
+pub async fn find_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::id.eq(id))
+        .first(conn)
+        .await
+}
+
+/// Changes a record's name and label if it is still at `version`; false when
+/// someone else changed it first.
+pub async fn update_record(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+    version: i32,
+    name: &str,
+    label: &str,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        image_records::table
+            .filter(image_records::account_id.eq(account_id))
+            .filter(image_records::id.eq(id))
+            .filter(image_records::version.eq(version)),
+    )
+    .set((
+        image_records::name.eq(name),
+        image_records::label.eq(label),
+        image_records::version.eq(image_records::version + 1),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
 }

@@ -435,6 +435,39 @@ pub struct ImageFacts {
     pub ownership: Ownership,
 }
 
+/// May the user rename and relabel this record? Names and labels belong to
+/// the account's record, so any record qualifies, whatever its source.
+pub fn may_configure(rights: &Rights, image: &ImageFacts) -> bool {
+    rights.allows(Resource::Image, Action::Configure, &image.ownership)
+}
+
+/// An image's name in an account: 1 to 255 characters after trimming, no
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageName(String);
+
+impl ImageName {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(ValidationError::new("name", "Enter a name."));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(ValidationError::new("name", format!("A name has at most {} characters.", Self::MAX_CHARS)));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ValidationError::new("name", "A name cannot contain control characters such as tabs or line breaks."));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The actions menu of an image: only what this user may do to this image in
 /// its state. Handlers ask the same function before acting.
 pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> {
@@ -531,6 +564,22 @@ mod tests {
         let (_, _, rights) = crate::domain::access::default_roles().into_iter().find(|(n, _, _)| *n == role).unwrap();
         let grants = rights.into_iter().map(|right| crate::domain::access::Grant { right, via_group: 1 }).collect();
         Rights::new(1, [1], [], grants)
+    }
+
+    #[test]
+    fn names_are_trimmed_and_checked() {
+        assert_eq!(ImageName::parse("  web  ").unwrap().as_str(), "web");
+        assert_eq!(ImageName::parse("   ").unwrap_err().message, "Enter a name.");
+        assert!(ImageName::parse(&"x".repeat(255)).is_ok());
+        assert!(ImageName::parse(&"x".repeat(256)).unwrap_err().message.contains("at most 255"));
+        assert!(ImageName::parse("web\tserver").is_err());
+        assert!(ImageName::parse("ünïcödé 🚀").is_ok());
+    }
+
+    #[test]
+    fn only_configurators_and_above_may_rename() {
+        assert!(may_configure(&rights_of("Configurator"), &facts(Source::Shared, false)));
+        assert!(!may_configure(&rights_of("CSR"), &facts(Source::Own, false)));
     }
 
     #[test]
