@@ -6,6 +6,7 @@
   // Times arrive in UTC; show them in the user's locale, UTC stays on hover.
   const formats = {
     full: new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }),
+    date: new Intl.DateTimeFormat(undefined, { dateStyle: "medium" }),
     time: new Intl.DateTimeFormat(undefined, { timeStyle: "short" }),
   };
   function localizeTimes(root) {
@@ -28,6 +29,13 @@
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
+    // Escape in an inline rename cancels it (the Cancel link restores the row).
+    const rename = event.target.closest && event.target.closest("form.rename-form");
+    if (rename) {
+      event.preventDefault();
+      rename.querySelector("a.cancel").click();
+      return;
+    }
     const open = document.activeElement && document.activeElement.closest("details.menu[open]");
     if (open) {
       open.removeAttribute("open");
@@ -36,5 +44,14 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { localizeTimes(event.target); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    localizeTimes(event.target);
+    // After an inline edit, focus goes back to the name it edited.
+    const row = event.target.closest && event.target.closest("tr");
+    if (row && !row.querySelector("form.rename-form") && event.detail.requestConfig
+        && /\/name(\/edit)?$/.test(event.detail.requestConfig.path || "")) {
+      const name = row.querySelector("a.rename");
+      if (name) name.focus();
+    }
+  });
 })();

@@ -242,11 +242,7 @@ pub async fn search_public(
 
 /// One record of the account; `NotFound` for another account's id.
 pub async fn find_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
-    record_rows!()
-        .filter(image_records::account_id.eq(account_id))
-        .filter(image_records::id.eq(id))
-        .first(conn)
-        .await
+    record_rows!().filter(image_records::account_id.eq(account_id)).filter(image_records::id.eq(id)).first(conn).await
 }
 
 /// Changes a record's name and label if it is still at `version`; false when

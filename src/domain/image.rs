@@ -458,7 +458,10 @@ impl ImageName {
             return Err(ValidationError::new("name", format!("A name has at most {} characters.", Self::MAX_CHARS)));
         }
         if name.chars().any(char::is_control) {
-            return Err(ValidationError::new("name", "A name cannot contain control characters such as tabs or line breaks."));
+            return Err(ValidationError::new(
+                "name",
+                "A name cannot contain control characters such as tabs or line breaks.",
+            ));
         }
         Ok(Self(name.to_owned()))
     }

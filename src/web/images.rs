@@ -1,17 +1,19 @@
 //! The Machine Images page: tabs, search, filters, sort and keyset pages.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
+use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::layout::{Frame, Moment};
 use crate::auth::CurrentUser;
-use crate::db::{self, images::RecordTab};
+use crate::db::{self, audit::NewAuditEvent, images::RecordTab};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Ownership, Resource};
 use crate::domain::image::{
-    Architecture, Filters, ImageAction, ImageFacts, Label, Platform, Scope, SearchText, Sort, Source, allowed_actions,
+    Architecture, Filters, ImageAction, ImageFacts, ImageName, Label, Platform, Scope, SearchText, Sort, Source,
+    allowed_actions, may_configure,
 };
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::web::error::WebError;
@@ -87,6 +89,19 @@ pub struct ImageView {
     pub created: Moment,
     pub state: String,
     pub actions: Vec<ImageAction>,
+    /// The record's version, sent back with edits (optimistic concurrency).
+    pub version: i32,
+    /// The user may rename and relabel it.
+    pub can_configure: bool,
+    /// The name cell is a form: its value and the message at the field.
+    pub editing: Option<NameEdit>,
+}
+
+/// The inline rename form of a row.
+pub struct NameEdit {
+    pub value: String,
+    pub error: Option<String>,
+    pub csrf_token: String,
 }
 
 /// A row of the public catalog.
@@ -104,7 +119,7 @@ pub struct PublicView {
 /// leads nowhere.
 const AVAILABLE_ACTIONS: &[ImageAction] = &[];
 
-fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
+pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
     let ownership =
         Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: row.budget_code_id };
     let facts = Source::from_stored(&row.source).map(|source| ImageFacts {
@@ -113,6 +128,7 @@ fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         deprecated: row.deprecated_at.is_some(),
         ownership,
     });
+    let can_configure = facts.is_some_and(|facts| may_configure(&user.rights, &facts));
     let actions = facts
         .map(|facts| allowed_actions(&user.rights, &facts))
         .unwrap_or_default()
@@ -142,6 +158,9 @@ fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         name: row.name,
         description: row.description,
         actions,
+        version: row.version,
+        can_configure,
+        editing: None,
     }
 }
 
@@ -321,4 +340,166 @@ pub struct Tab {
     pub title: &'static str,
     pub url: String,
     pub current: bool,
+}
+
+/// One row of the list, rendered from the same file the page uses.
+#[derive(Template)]
+#[template(path = "images/row.html")]
+struct RowFragment {
+    row: ImageView,
+}
+
+/// The rename form on a page of its own, for browsers without htmx.
+#[derive(Template)]
+#[template(path = "images/rename.html")]
+struct RenamePage {
+    frame: Frame,
+    row: ImageView,
+    edit: NameEdit,
+}
+
+fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request")
+}
+
+fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
+    let body = body.map_err(|e| WebError::Internal(e.into()))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+/// Loads a record of the current account the user may configure: 404 for
+/// another account's id, 403 without `IMAGE Configure` on it.
+async fn configurable(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageView, WebError> {
+    let mut conn = state.pool.get().await?;
+    let view = image_view(user, db::images::find_record(&mut conn, user.account.id, id).await?);
+    if view.can_configure {
+        Ok(view)
+    } else {
+        Err(WebError::Forbidden("Your role does not allow renaming or relabelling this image.".into()))
+    }
+}
+
+/// Answers with the row (htmx) or the rename page, in edit mode.
+fn edit_response(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    mut row: ImageView,
+    value: String,
+    error: Option<String>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let edit = NameEdit { value, error, csrf_token: user.csrf_token.clone() };
+    if is_htmx(req) {
+        row.editing = Some(edit);
+        html(status, RowFragment { row }.render())
+    } else {
+        html(status, RenamePage { frame: Frame::new(user, "/images"), row, edit }.render())
+    }
+}
+
+#[get("/images/{id}/name/edit")]
+pub async fn edit_name(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let row = configurable(&user, &state, id.into_inner()).await?;
+    let value = row.name.clone();
+    edit_response(&req, &user, row, value, None, actix_web::http::StatusCode::OK)
+}
+
+/// The row as it is (Cancel of an inline rename).
+#[get("/images/{id}/name")]
+pub async fn show_name(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    if !is_htmx(&req) {
+        return Ok(super::see_other("/images"));
+    }
+    let mut conn = state.pool.get().await?;
+    let row = image_view(&user, db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?);
+    html(actix_web::http::StatusCode::OK, RowFragment { row }.render())
+}
+
+#[derive(Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    name: String,
+    version: i32,
+}
+
+#[post("/images/{id}/name")]
+pub async fn rename(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<RenameForm>,
+) -> Result<HttpResponse, WebError> {
+    use actix_web::http::StatusCode;
+    let id = id.into_inner();
+    let row = configurable(&user, &state, id).await?;
+    let name = match ImageName::parse(&form.name) {
+        Ok(name) => name,
+        Err(invalid) => {
+            return edit_response(
+                &req,
+                &user,
+                row,
+                form.name.clone(),
+                Some(invalid.message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let mut conn = state.pool.get().await?;
+    let account = user.account.id;
+    let renamed = conn
+        .transaction::<_, WebError, _>(async |conn| {
+            if !db::images::update_record(conn, account, id, form.version, name.as_str(), row.label.as_str()).await? {
+                return Ok(false);
+            }
+            let event = NewAuditEvent {
+                account_id: Some(account),
+                user_id: Some(user.user.id),
+                action: "rename",
+                resource: "IMAGE",
+                resource_id: Some(id.to_string()),
+                outcome: "success",
+                changes: serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } }),
+            };
+            db::audit::record(conn, &event).await?;
+            Ok(true)
+        })
+        .await?;
+    let current = image_view(&user, db::images::find_record(&mut conn, account, id).await?);
+    if !renamed {
+        let message = format!(
+            "Someone else changed this image meanwhile; its name is now “{}”. Edit it again or cancel.",
+            current.name
+        );
+        let value = current.name.clone();
+        return edit_response(&req, &user, current, value, Some(message), StatusCode::CONFLICT);
+    }
+    if !is_htmx(&req) {
+        return Ok(super::see_other("/images"));
+    }
+    let flash = format!("Renamed to “{}”", name.as_str());
+    let row = RowFragment { row: current }.render().map_err(|e| WebError::Internal(e.into()))?;
+    let oob = FlashFragment { message: &flash }.render().map_err(|e| WebError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
+}
+
+/// A flash message swapped into the page's flash area out of band.
+#[derive(Template)]
+#[template(
+    source = r#"<div id="flash" class="flash-area" aria-live="polite" hx-swap-oob="true"><p class="flash">{{ message }}</p></div>"#,
+    ext = "html"
+)]
+struct FlashFragment<'a> {
+    message: &'a str,
 }

@@ -38,6 +38,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(login::logout)
         .service(account::switch)
         .service(images::index)
+        .service(images::edit_name)
+        .service(images::show_name)
+        .service(images::rename)
         .service(jobs::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));

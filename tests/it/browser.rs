@@ -241,3 +241,54 @@ async fn browser_error_pages_and_empty_states_look_finished() {
     browser.screenshot("error-400").await;
     b.clone().close().await.unwrap();
 }
+
+#[actix_web::test]
+async fn browser_rename_in_place_with_the_keyboard() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&app.url("/login")).await.unwrap();
+    browser.keys("configurator@acme.test").await;
+    browser.keys(&char::from(Key::Tab).to_string()).await;
+    browser.keys("demo-password-1").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("batch-worker").await;
+
+    // Enter on the name opens the inline editor, focused.
+    browser.tab_to("batch-worker").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    let input = b.wait().for_element(Locator::Css("form.rename-form input[name=name]")).await.unwrap();
+    browser.screenshot("rename-editing").await;
+    input.clear().await.unwrap();
+    input.send_keys("nightly-batch").await.unwrap();
+    input.send_keys(&char::from(ENTER).to_string()).await.unwrap();
+    browser.wait_for_text("Renamed to “nightly-batch”").await;
+    browser.screenshot("rename-done").await;
+    assert!(b.find(Locator::Css("form.rename-form")).await.is_err(), "the editor closed");
+
+    // Focus is back on the renamed name; Escape cancels and keeps the name.
+    let focused = b.active_element().await.unwrap().text().await.unwrap();
+    assert_eq!(focused, "nightly-batch");
+    browser.keys(&char::from(ENTER).to_string()).await;
+    let input = b.wait().for_element(Locator::Css("form.rename-form input[name=name]")).await.unwrap();
+    input.send_keys("-oops").await.unwrap();
+    input.send_keys(&char::from(Key::Escape).to_string()).await.unwrap();
+    for _ in 0..50 {
+        if b.find(Locator::Css("form.rename-form")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(b.find(Locator::Css("form.rename-form")).await.is_err(), "Escape closed the editor");
+    assert!(!browser.body_text().await.contains("nightly-batch-oops"));
+
+    // A name too long is refused at the field.
+    b.find(Locator::LinkText("nightly-batch")).await.unwrap().click().await.unwrap();
+    let input = b.wait().for_element(Locator::Css("form.rename-form input[name=name]")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(&"x".repeat(260)).await.unwrap();
+    input.send_keys(&char::from(ENTER).to_string()).await.unwrap();
+    browser.wait_for_text("A name has at most 255 characters.").await;
+    browser.screenshot("rename-error").await;
+    b.clone().close().await.unwrap();
+}

@@ -8,4 +8,5 @@ mod cloud;
 mod harness;
 mod images;
 mod jobs;
+mod rename;
 mod site;

@@ -1,0 +1,143 @@
+//! Inline rename of an image record: in place, checked, versioned, audited,
+//! and only for whom it should be.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use stratus_console::db::schema::{audit_events, image_records};
+
+use crate::harness::{TestApp, text};
+
+/// `(id, version)` of an image record by name.
+async fn record(app: &TestApp, name: &str) -> (i64, i32) {
+    image_records::table
+        .filter(image_records::name.eq(name))
+        .select((image_records::id, image_records::version))
+        .first(&mut app.db().await)
+        .await
+        .expect("the record")
+}
+
+async fn name_of(app: &TestApp, id: i64) -> String {
+    image_records::table.find(id).select(image_records::name).first(&mut app.db().await).await.unwrap()
+}
+
+#[actix_web::test]
+async fn renaming_in_place_returns_the_row_and_is_audited() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let (id, version) = record(&app, "batch-worker").await;
+
+    let form = client.get_htmx(&format!("/images/{id}/name/edit"), "image").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains(r#"name="name""#) && form.body.contains(r#"value="batch-worker""#));
+
+    let response = client
+        .post_htmx(
+            &format!("/images/{id}/name"),
+            &[("name", "  nightly batch worker "), ("version", &version.to_string())],
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.body.starts_with(&format!(r#"<tr id="image-{id}">"#)), "{}", response.body);
+    assert!(text(&response.body).contains("nightly batch worker"));
+    assert!(response.body.contains("Renamed to “nightly batch worker”"), "the flash");
+    assert_eq!(name_of(&app, id).await, "nightly batch worker");
+    assert_eq!(record(&app, "nightly batch worker").await.1, version + 1);
+    let changes: serde_json::Value = audit_events::table
+        .filter(audit_events::action.eq("rename"))
+        .select(audit_events::changes)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(changes["name"]["from"], "batch-worker");
+    assert_eq!(changes["name"]["to"], "nightly batch worker");
+}
+
+#[actix_web::test]
+async fn rename_with_stale_version_is_a_conflict_that_shows_the_current_name() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&app, "batch-worker").await;
+    let first = client
+        .post_htmx(&format!("/images/{id}/name"), &[("name", "batch-a"), ("version", &version.to_string())])
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+
+    let stale = client
+        .post_htmx(&format!("/images/{id}/name"), &[("name", "batch-b"), ("version", &version.to_string())])
+        .await;
+
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(text(&stale.body).contains("Someone else changed this image meanwhile; its name is now “batch-a”"));
+    assert!(stale.body.contains(r#"value="batch-a""#), "the form shows the current value");
+    assert_eq!(name_of(&app, id).await, "batch-a");
+}
+
+#[actix_web::test]
+async fn invalid_names_are_refused_at_the_field_and_nothing_changes() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&app, "batch-worker").await;
+    let long = "x".repeat(256);
+    for (name, message) in [
+        ("   ", "Enter a name."),
+        (long.as_str(), "A name has at most 255 characters."),
+        ("tab\there", "A name cannot contain control characters"),
+    ] {
+        let response =
+            client.post_htmx(&format!("/images/{id}/name"), &[("name", name), ("version", &version.to_string())]).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        assert!(text(&response.body).contains(message), "{}", text(&response.body));
+        assert!(response.body.contains(r#"aria-invalid="true""#));
+    }
+    assert_eq!(name_of(&app, id).await, "batch-worker");
+}
+
+#[actix_web::test]
+async fn a_plain_form_post_renames_and_redirects() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&app, "batch-worker").await;
+    let page = client.get(&format!("/images/{id}/name/edit")).await;
+    assert!(text(&page.body).contains("batch-worker: Rename"));
+
+    let response =
+        client.post(&format!("/images/{id}/name"), &[("name", "batch"), ("version", &version.to_string())]).await;
+
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(name_of(&app, id).await, "batch");
+}
+
+#[actix_web::test]
+async fn a_viewer_cannot_rename_and_sees_no_rename_links() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("viewer@acme.test").await;
+    assert!(!client.get("/images").await.body.contains("a class=\"name rename"));
+    let (id, version) = record(&app, "batch-worker").await;
+
+    let edit = client.get_htmx(&format!("/images/{id}/name/edit"), "image").await;
+    let post =
+        client.post_htmx(&format!("/images/{id}/name"), &[("name", "mine"), ("version", &version.to_string())]).await;
+
+    assert_eq!(edit.status, StatusCode::FORBIDDEN);
+    assert_eq!(post.status, StatusCode::FORBIDDEN);
+    assert_eq!(post.header("hx-retarget"), Some("#flash"));
+    assert_eq!(name_of(&app, id).await, "batch-worker");
+}
+
+#[actix_web::test]
+async fn another_accounts_image_is_not_found() {
+    let app = TestApp::spawn().await;
+    let mut globex = app.signed_in("admin@globex.test").await;
+    let (id, version) = record(&app, "batch-worker").await;
+
+    let edit = globex.get(&format!("/images/{id}/name/edit")).await;
+    let post =
+        globex.post(&format!("/images/{id}/name"), &[("name", "stolen"), ("version", &version.to_string())]).await;
+
+    assert_eq!(edit.status, StatusCode::NOT_FOUND);
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+    assert_eq!(name_of(&app, id).await, "batch-worker");
+}
