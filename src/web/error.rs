@@ -30,6 +30,9 @@ pub enum WebError {
     InvalidInput(#[from] ValidationError),
     #[error("{0}")]
     TooManyRequests(String),
+    /// Someone else changed it first (a stale version).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the database is not available")]
     Unavailable,
     #[error(transparent)]
@@ -60,6 +63,7 @@ impl WebError {
             WebError::NotFound => "Not found",
             WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
             WebError::TooManyRequests(_) => "Too many attempts",
+            WebError::Conflict(_) => "Changed meanwhile",
             WebError::Unavailable => "Temporarily unavailable",
             WebError::Internal(_) => "Something went wrong",
         }
@@ -71,7 +75,9 @@ impl WebError {
         match self {
             WebError::Unauthorized { .. } => "Sign in to continue.".into(),
             WebError::NotFound => "There is nothing here, or it is not in your current account.".into(),
-            WebError::Forbidden(m) | WebError::BadRequest(m) | WebError::TooManyRequests(m) => m.clone(),
+            WebError::Forbidden(m) | WebError::BadRequest(m) | WebError::TooManyRequests(m) | WebError::Conflict(m) => {
+                m.clone()
+            }
             WebError::InvalidInput(e) => e.message.clone(),
             WebError::Unavailable => "The database is not answering. Try again in a moment.".into(),
             WebError::Internal(_) => "The console could not complete this request. It has been logged.".into(),
@@ -95,6 +101,7 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) | WebError::InvalidInput(_) => StatusCode::BAD_REQUEST,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

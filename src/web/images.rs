@@ -503,3 +503,106 @@ pub async fn rename(
 struct FlashFragment<'a> {
     message: &'a str,
 }
+
+/// The label picker of a row (loaded when it is opened).
+#[derive(Template)]
+#[template(path = "images/label_picker.html")]
+struct LabelPicker {
+    row: ImageView,
+    csrf_token: String,
+}
+
+/// The label picker on a page of its own, for browsers without htmx, and
+/// for a stale or bad choice.
+#[derive(Template)]
+#[template(path = "images/relabel.html")]
+struct RelabelPage {
+    frame: Frame,
+    row: ImageView,
+    csrf_token: String,
+    error: Option<String>,
+}
+
+#[get("/images/{id}/label")]
+pub async fn label_picker(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let row = configurable(&user, &state, id.into_inner()).await?;
+    let csrf_token = user.csrf_token.clone();
+    if is_htmx(&req) {
+        html(actix_web::http::StatusCode::OK, LabelPicker { row, csrf_token }.render())
+    } else {
+        html(
+            actix_web::http::StatusCode::OK,
+            RelabelPage { frame: Frame::new(&user, "/images"), row, csrf_token, error: None }.render(),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RelabelForm {
+    #[serde(default)]
+    label: String,
+    version: i32,
+}
+
+#[post("/images/{id}/label")]
+pub async fn relabel(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<RelabelForm>,
+) -> Result<HttpResponse, WebError> {
+    use actix_web::http::StatusCode;
+    let id = id.into_inner();
+    let row = configurable(&user, &state, id).await?;
+    let label: Label = form.label.parse()?;
+    let mut conn = state.pool.get().await?;
+    let account = user.account.id;
+    let changed = conn
+        .transaction::<_, WebError, _>(async |conn| {
+            if !db::images::update_record(conn, account, id, form.version, &row.name, label.as_str()).await? {
+                return Ok(false);
+            }
+            let event = NewAuditEvent {
+                account_id: Some(account),
+                user_id: Some(user.user.id),
+                action: "relabel",
+                resource: "IMAGE",
+                resource_id: Some(id.to_string()),
+                outcome: "success",
+                changes: serde_json::json!({ "label": { "from": row.label.as_str(), "to": label.as_str() } }),
+            };
+            db::audit::record(conn, &event).await?;
+            Ok(true)
+        })
+        .await?;
+    let current = image_view(&user, db::images::find_record(&mut conn, account, id).await?);
+    if !changed {
+        let message = format!(
+            "Someone else changed this image meanwhile; its label is now “{}”. Choose again.",
+            current.label.title()
+        );
+        if is_htmx(&req) {
+            return Err(WebError::Conflict(message));
+        }
+        let page = RelabelPage {
+            frame: Frame::new(&user, "/images"),
+            row: current,
+            csrf_token: user.csrf_token.clone(),
+            error: Some(message),
+        };
+        return html(StatusCode::CONFLICT, page.render());
+    }
+    if !is_htmx(&req) {
+        return Ok(super::see_other("/images"));
+    }
+    let flash = format!("Label set to {}", label.title());
+    let row = RowFragment { row: current }.render().map_err(|e| WebError::Internal(e.into()))?;
+    let oob = FlashFragment { message: &flash }.render().map_err(|e| WebError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
+}

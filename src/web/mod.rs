@@ -41,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(images::edit_name)
         .service(images::show_name)
         .service(images::rename)
+        .service(images::label_picker)
+        .service(images::relabel)
         .service(jobs::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));

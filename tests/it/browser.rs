@@ -96,7 +96,8 @@ impl Browser {
     }
 
     async fn tab_to(&self, wanted: &str) {
-        for _ in 0..60 {
+        // A page of 50 editable rows has two stops a row.
+        for _ in 0..250 {
             self.keys(&char::from(Key::Tab).to_string()).await;
             let active = self.client.active_element().await.unwrap();
             let mut label = active.text().await.unwrap_or_default();
@@ -290,5 +291,30 @@ async fn browser_rename_in_place_with_the_keyboard() {
     input.send_keys(&char::from(ENTER).to_string()).await.unwrap();
     browser.wait_for_text("A name has at most 255 characters.").await;
     browser.screenshot("rename-error").await;
+    b.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn browser_relabel_from_the_picker_with_the_keyboard() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&app.url("/login")).await.unwrap();
+    browser.keys("admin@acme.test").await;
+    browser.keys(&char::from(Key::Tab).to_string()).await;
+    browser.keys("demo-password-1").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("batch-worker").await;
+
+    browser.tab_to("Label: Star").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    b.wait().for_element(Locator::Css(".label-choices button[value=red]")).await.unwrap();
+    browser.screenshot("label-picker").await;
+    browser.tab_to("Red").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("Label set to Red").await;
+    let label = b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) .label-swatch")).await.unwrap();
+    assert_eq!(label.attr("class").await.unwrap().as_deref(), Some("label-swatch label-red"));
+    browser.screenshot("label-set").await;
     b.clone().close().await.unwrap();
 }

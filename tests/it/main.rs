@@ -8,5 +8,6 @@ mod cloud;
 mod harness;
 mod images;
 mod jobs;
+mod relabel;
 mod rename;
 mod site;

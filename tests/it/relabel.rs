@@ -1,0 +1,87 @@
+//! Relabelling an image record from the picker of the 25 labels.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use stratus_console::db::schema::{audit_events, image_records};
+
+use crate::harness::{TestApp, text};
+
+async fn record(app: &TestApp, name: &str) -> (i64, i32, String) {
+    image_records::table
+        .filter(image_records::name.eq(name))
+        .select((image_records::id, image_records::version, image_records::label))
+        .first(&mut app.db().await)
+        .await
+        .expect("the record")
+}
+
+#[actix_web::test]
+async fn the_picker_offers_the_25_labels_and_a_choice_sets_one() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let (id, version, before) = record(&app, "batch-worker").await;
+    assert_eq!(before, "iconstar");
+
+    let picker = client.get_htmx(&format!("/images/{id}/label"), "").await;
+    assert_eq!(picker.status, StatusCode::OK);
+    assert_eq!(picker.body.matches(r#"name="label""#).count(), 25);
+    assert!(picker.body.contains(r#"value="iconstar" role="menuitemradio" aria-checked="true""#));
+
+    let response =
+        client.post_htmx(&format!("/images/{id}/label"), &[("label", "red"), ("version", &version.to_string())]).await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.body.starts_with(&format!(r#"<tr id="image-{id}">"#)));
+    assert!(response.body.contains(r#"class="label-swatch label-red""#));
+    assert!(response.body.contains("Label set to Red"));
+    let (_, after_version, after) = record(&app, "batch-worker").await;
+    assert_eq!((after.as_str(), after_version), ("red", version + 1));
+    let changes: serde_json::Value = audit_events::table
+        .filter(audit_events::action.eq("relabel"))
+        .select(audit_events::changes)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(changes["label"], serde_json::json!({ "from": "iconstar", "to": "red" }));
+}
+
+#[actix_web::test]
+async fn a_label_not_in_the_picker_and_a_stale_version_are_refused() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version, _) = record(&app, "batch-worker").await;
+
+    let bogus = client
+        .post_htmx(&format!("/images/{id}/label"), &[("label", "rainbow"), ("version", &version.to_string())])
+        .await;
+    assert_eq!(bogus.status, StatusCode::BAD_REQUEST);
+    assert!(text(&bogus.body).contains("is not one of the labels"));
+
+    let first =
+        client.post_htmx(&format!("/images/{id}/label"), &[("label", "blue"), ("version", &version.to_string())]).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let stale = client
+        .post_htmx(&format!("/images/{id}/label"), &[("label", "green"), ("version", &version.to_string())])
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(text(&stale.body).contains("its label is now “Blue”"));
+    assert_eq!(record(&app, "batch-worker").await.2, "blue");
+}
+
+#[actix_web::test]
+async fn only_those_who_may_configure_relabel_and_only_in_their_account() {
+    let app = TestApp::spawn().await;
+    let (id, version, _) = record(&app, "batch-worker").await;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    assert!(!viewer.get("/images").await.body.contains("label-picker"));
+    let refused =
+        viewer.post_htmx(&format!("/images/{id}/label"), &[("label", "red"), ("version", &version.to_string())]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let mut globex = app.signed_in("admin@globex.test").await;
+    let hidden =
+        globex.post(&format!("/images/{id}/label"), &[("label", "red"), ("version", &version.to_string())]).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(record(&app, "batch-worker").await.2, "iconstar");
+}
