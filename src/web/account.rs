@@ -25,7 +25,7 @@ pub async fn switch(
         return Err(WebError::Forbidden("You are not a member of that account.".into()));
     };
     session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
-    if req.headers().contains_key("HX-Request") {
+    if super::is_htmx(&req) {
         // A full reload: every part of the page belongs to the old account.
         return Ok(HttpResponse::NoContent().insert_header(("HX-Redirect", "/images")).finish());
     }

@@ -5,8 +5,8 @@ use askama::Template;
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::layout::{Frame, Moment};
+use super::{AppState, is_htmx};
 use crate::auth::CurrentUser;
 use crate::db::{self, audit::NewAuditEvent, images::RecordTab};
 use crate::domain::ValidationError;
@@ -358,10 +358,6 @@ struct RenamePage {
     edit: NameEdit,
 }
 
-fn is_htmx(req: &HttpRequest) -> bool {
-    req.headers().contains_key("HX-Request")
-}
-
 fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
     let body = body.map_err(|e| WebError::Internal(e.into()))?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
@@ -425,6 +421,50 @@ pub async fn show_name(
     html(actix_web::http::StatusCode::OK, RowFragment { row }.render())
 }
 
+/// Writes a record's name and label at `version` with its audit event, in one
+/// transaction; returns whether it was written and the record as it now is.
+#[expect(clippy::too_many_arguments, reason = "one call per edit; each argument is a different fact")]
+async fn save_record(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    version: i32,
+    name: &str,
+    label: Label,
+    action: &str,
+    changes: serde_json::Value,
+) -> Result<(bool, ImageView), WebError> {
+    let mut conn = state.pool.get().await?;
+    let account = user.account.id;
+    let saved = conn
+        .transaction::<_, WebError, _>(async |conn| {
+            if !db::images::update_record(conn, account, id, version, name, label.as_str()).await? {
+                return Ok(false);
+            }
+            let event = NewAuditEvent {
+                account_id: Some(account),
+                user_id: Some(user.user.id),
+                action,
+                resource: "IMAGE",
+                resource_id: Some(id.to_string()),
+                outcome: "success",
+                changes,
+            };
+            db::audit::record(conn, &event).await?;
+            Ok(true)
+        })
+        .await?;
+    let current = image_view(user, db::images::find_record(&mut conn, account, id).await?);
+    Ok((saved, current))
+}
+
+/// The saved row for htmx, with a flash swapped into the flash area.
+fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
+    let row = RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))?;
+    let oob = FlashFragment { message: flash }.render().map_err(|e| WebError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
+}
+
 #[derive(Deserialize)]
 pub struct RenameForm {
     #[serde(default)]
@@ -456,27 +496,9 @@ pub async fn rename(
             );
         }
     };
-    let mut conn = state.pool.get().await?;
-    let account = user.account.id;
-    let renamed = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            if !db::images::update_record(conn, account, id, form.version, name.as_str(), row.label.as_str()).await? {
-                return Ok(false);
-            }
-            let event = NewAuditEvent {
-                account_id: Some(account),
-                user_id: Some(user.user.id),
-                action: "rename",
-                resource: "IMAGE",
-                resource_id: Some(id.to_string()),
-                outcome: "success",
-                changes: serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } }),
-            };
-            db::audit::record(conn, &event).await?;
-            Ok(true)
-        })
-        .await?;
-    let current = image_view(&user, db::images::find_record(&mut conn, account, id).await?);
+    let changes = serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } });
+    let (renamed, current) =
+        save_record(&state, &user, id, form.version, name.as_str(), row.label, "rename", changes).await?;
     if !renamed {
         let message = format!(
             "Someone else changed this image meanwhile; its name is now “{}”. Edit it again or cancel.",
@@ -488,10 +510,7 @@ pub async fn rename(
     if !is_htmx(&req) {
         return Ok(super::see_other("/images"));
     }
-    let flash = format!("Renamed to “{}”", name.as_str());
-    let row = RowFragment { row: current }.render().map_err(|e| WebError::Internal(e.into()))?;
-    let oob = FlashFragment { message: &flash }.render().map_err(|e| WebError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
+    saved_row(current, &format!("Renamed to “{}”", name.as_str()))
 }
 
 /// A flash message swapped into the page's flash area out of band.
@@ -561,27 +580,9 @@ pub async fn relabel(
     let id = id.into_inner();
     let row = configurable(&user, &state, id).await?;
     let label: Label = form.label.parse()?;
-    let mut conn = state.pool.get().await?;
-    let account = user.account.id;
-    let changed = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            if !db::images::update_record(conn, account, id, form.version, &row.name, label.as_str()).await? {
-                return Ok(false);
-            }
-            let event = NewAuditEvent {
-                account_id: Some(account),
-                user_id: Some(user.user.id),
-                action: "relabel",
-                resource: "IMAGE",
-                resource_id: Some(id.to_string()),
-                outcome: "success",
-                changes: serde_json::json!({ "label": { "from": row.label.as_str(), "to": label.as_str() } }),
-            };
-            db::audit::record(conn, &event).await?;
-            Ok(true)
-        })
-        .await?;
-    let current = image_view(&user, db::images::find_record(&mut conn, account, id).await?);
+    let changes = serde_json::json!({ "label": { "from": row.label.as_str(), "to": label.as_str() } });
+    let name = row.name.clone();
+    let (changed, current) = save_record(&state, &user, id, form.version, &name, label, "relabel", changes).await?;
     if !changed {
         let message = format!(
             "Someone else changed this image meanwhile; its label is now “{}”. Choose again.",
@@ -601,8 +602,5 @@ pub async fn relabel(
     if !is_htmx(&req) {
         return Ok(super::see_other("/images"));
     }
-    let flash = format!("Label set to {}", label.title());
-    let row = RowFragment { row: current }.render().map_err(|e| WebError::Internal(e.into()))?;
-    let oob = FlashFragment { message: &flash }.render().map_err(|e| WebError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
+    saved_row(current, &format!("Label set to {}", label.title()))
 }

@@ -48,6 +48,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
 }
 
+/// Whether htmx sent the request (it then wants a fragment, not a page).
+pub fn is_htmx(req: &actix_web::HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request")
+}
+
 /// A 303 redirect: after a POST, the browser GETs the target.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, location)).finish()
