@@ -10,7 +10,6 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use sha2::{Digest, Sha256};
 
 use crate::auth::password;
 use crate::cloud::ec2::Ec2Provider;
@@ -56,12 +55,6 @@ pub async fn load_if_empty(conn: &mut AsyncPgConnection, settings: &JobSettings)
     }
     load(conn, settings, &ProviderAccounts::default()).await?;
     Ok(true)
-}
-
-/// A provider id that looks like EC2's and is the same on every load.
-pub fn provider_image_id(seed: &str) -> String {
-    let digest = hex::encode(Sha256::digest(seed.as_bytes()));
-    format!("ami-0{}", &digest[..16])
 }
 
 fn at(days_ago: i64) -> DateTime<Utc> {

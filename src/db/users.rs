@@ -50,10 +50,6 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryRe
         .optional()
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<User> {
-    users::table.find(id).select(User::as_select()).first(conn).await
-}
-
 pub async fn insert(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<User> {
     diesel::insert_into(users::table).values(user).returning(User::as_returning()).get_result(conn).await
 }
