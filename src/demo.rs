@@ -233,8 +233,20 @@ const GLOBEX_IMAGES: &[ImageSpec] = &[
 /// The image Production shares with Staging, and Staging's name for it.
 const SHARED: (&str, &str, &str) = ("api-server-base", "api-server-base (from Production)", "purple");
 
-/// What the provider made: account number → (image name → provider image).
-type Made = Vec<(String, Vec<(&'static str, ProviderImage)>)>;
+/// What the provider made for one account: its images by name, and the
+/// server left running.
+struct Made {
+    number: String,
+    images: Vec<(&'static str, ProviderImage)>,
+    running: Option<Running>,
+}
+
+/// A demo server left running, and the public image it was launched from.
+struct Running {
+    name: String,
+    instance: crate::cloud::Instance,
+    base: ProviderImage,
+}
 
 /// Makes the demo images at the provider: a server per image, launched from
 /// a public image of the right platform and architecture, imaged, then
@@ -242,8 +254,8 @@ type Made = Vec<(String, Vec<(&'static str, ProviderImage)>)>;
 async fn make_at_provider(
     settings: &JobSettings,
     numbers: &ProviderAccounts,
-) -> anyhow::Result<(Made, Vec<ProviderImage>)> {
-    let mut made = Made::new();
+) -> anyhow::Result<(Vec<Made>, Vec<ProviderImage>)> {
+    let mut made = Vec::new();
     let mut public = Vec::new();
     for (number, specs) in
         [(&numbers.production, PRODUCTION_IMAGES), (&numbers.staging, STAGING_IMAGES), (&numbers.globex, GLOBEX_IMAGES)]
@@ -265,6 +277,7 @@ async fn make_at_provider(
             public = ec2.list_public_images().await?.into_iter().filter(|i| i.public).collect();
         }
         let mut images = Vec::new();
+        let mut running = None;
         for (n, spec) in specs.iter().enumerate() {
             let base = base_image(&public, spec)?;
             let server = ec2
@@ -282,6 +295,9 @@ async fn make_at_provider(
             let id = ec2.create_image(&server.id, spec.name, spec.description).await?;
             if n > 0 {
                 ec2.terminate_instance(&server.id).await?;
+            } else {
+                running =
+                    Some(Running { name: format!("{}-builder", spec.name), instance: server, base: base.clone() });
             }
             let image = ec2.describe_image(&id).await?.ok_or_else(|| anyhow::anyhow!("image {id} vanished"))?;
             images.push((spec.name, image));
@@ -291,7 +307,7 @@ async fn make_at_provider(
         {
             ec2.add_launch_permission(&shared.id, &LaunchPermission::Account(numbers.staging.clone())).await?;
         }
-        made.push((number.clone(), images));
+        made.push(Made { number: number.clone(), images, running });
     }
     Ok((made, public))
 }
@@ -328,7 +344,7 @@ async fn load_in(
     conn: &mut AsyncPgConnection,
     hash: &str,
     numbers: &ProviderAccounts,
-    made: &Made,
+    made: &[Made],
     public: &[ProviderImage],
 ) -> anyhow::Result<Demo> {
     let acme = company(conn, "Acme").await?;
@@ -424,7 +440,7 @@ async fn load_in(
 
     // The provider's view first, as a sync writes it; then the console's own
     // metadata on top.
-    for ((number, images), (account, specs)) in made.iter().zip([
+    for (Made { number, images, running }, (account, specs)) in made.iter().zip([
         (acme_production, PRODUCTION_IMAGES),
         (acme_staging, STAGING_IMAGES),
         (globex_main, GLOBEX_IMAGES),
@@ -438,10 +454,15 @@ async fn load_in(
             let budget = if globex_code != 0 { globex_code } else { code(spec.code) };
             describe(conn, account, &image.id, spec, user, group, budget).await?;
         }
+        if let (Some(running), Some(first)) = (running, specs.first()) {
+            let (user, group, globex_code) = owner_of(first.owner);
+            let budget = if globex_code != 0 { globex_code } else { code(first.code) };
+            record_server(conn, &account_row, running, (user, group, budget)).await?;
+        }
         debug_assert_eq!(number, &account_row.provider_account_number);
     }
     let shared = <[_]>::first(made)
-        .and_then(|(_, images)| images.iter().find(|(name, _)| *name == SHARED.0))
+        .and_then(|made| made.images.iter().find(|(name, _)| *name == SHARED.0))
         .map(|(_, image)| image.id.clone())
         .expect("Production made the shared image");
     let shared_image: i64 = provider_images::table
@@ -472,6 +493,80 @@ async fn load_in(
         crate::db::sync::mark_synced(conn, account).await?;
     }
     Ok(Demo { acme_production, acme_staging, globex_main, numbers: numbers.clone() })
+}
+
+/// Records the server left running: launched from a public image, which
+/// thereby joins the account's images (`public_launched`), as a launch from
+/// the public catalog does.
+async fn record_server(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    running: &Running,
+    (user, group, budget): (i64, i64, i64),
+) -> anyhow::Result<()> {
+    let base = reported(running.base.clone());
+    let image: i64 = diesel::insert_into(provider_images::table)
+        .values((
+            provider_images::provider.eq(&account.provider),
+            provider_images::region.eq(&account.region),
+            provider_images::provider_image_id.eq(&base.provider_image_id),
+            provider_images::platform.eq(base.platform),
+            provider_images::architecture.eq(&base.architecture),
+            provider_images::state.eq(base.state),
+            provider_images::owner_account_number.eq(&base.owner_account_number),
+            provider_images::is_public.eq(true),
+            provider_images::root_device.eq(&base.root_device),
+            provider_images::min_disk_gb.eq(base.min_disk_gb),
+            provider_images::created_at.eq(base.created_at),
+        ))
+        .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+        .do_update()
+        .set(provider_images::is_public.eq(true))
+        .returning(provider_images::id)
+        .get_result(conn)
+        .await?;
+    let record: i64 = diesel::insert_into(image_records::table)
+        .values((
+            image_records::account_id.eq(account.id),
+            image_records::provider_image_id.eq(image),
+            image_records::name.eq(&base.name),
+            image_records::description.eq(&base.description),
+            image_records::owner_user_id.eq(user),
+            image_records::owner_group_id.eq(group),
+            image_records::budget_code_id.eq(budget),
+            image_records::source.eq("public_launched"),
+            image_records::created_at.eq(at(20)),
+        ))
+        .returning(image_records::id)
+        .get_result(conn)
+        .await?;
+    let instance = &running.instance;
+    let rate = crate::jobs::sync::shipped_prices()
+        .into_iter()
+        .find(|(product, _)| *product == instance.instance_type)
+        .map(|(_, rate)| rate)
+        .unwrap_or_default();
+    crate::db::servers::insert(
+        conn,
+        &crate::db::servers::NewServer {
+            account_id: account.id,
+            image_record_id: Some(record),
+            provider_image_id: image,
+            name: &running.name,
+            description: "Built the first demo image; still running",
+            product_id: &instance.instance_type,
+            zone: instance.zone.as_deref(),
+            owner_user_id: Some(user),
+            owner_group_id: Some(group),
+            budget_code_id: budget,
+            hourly_rate: rate,
+            provider_instance_id: Some(&instance.id),
+            private_ip: instance.private_ip.as_deref(),
+            state: "RUNNING",
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Gives a demo image its console metadata: label, owner, budget code,

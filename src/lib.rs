@@ -54,10 +54,11 @@ impl Application {
         let database_url = config.database_url.clone();
         let key = config.session_key.clone();
         let secure = config.secure_cookies;
+        let job_attempts = config.jobs.max_attempts;
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
-            let state = actix_web::web::Data::new(web::AppState::new(pool.clone()));
+            let state = actix_web::web::Data::new(web::AppState::new(pool.clone(), job_attempts));
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name("stratus_session".into())
                 .cookie_http_only(true)

@@ -43,6 +43,90 @@
     }
   });
 
+  // Menus: arrow keys move between the items of an open menu.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    const menu = document.activeElement && document.activeElement.closest("details.menu[open]");
+    if (!menu) return;
+    const items = Array.from(menu.querySelectorAll("[role=menuitem], [role=menuitemradio]"));
+    if (!items.length) return;
+    event.preventDefault();
+    const at = items.indexOf(document.activeElement);
+    const next = event.key === "ArrowDown" ? (at + 1) % items.length : (at - 1 + items.length) % items.length;
+    items[at === -1 ? 0 : next].focus();
+  });
+
+  // Dialogs arrive in #modal through htmx. They open as modals over a dimmed
+  // page with focus inside, close on Escape, Cancel or when their action is
+  // done (the server sends the "close-dialog" event), and give focus back
+  // to the row that opened them.
+  let openerRow = null;
+  function focusables(root) {
+    return Array.from(root.querySelectorAll(
+      "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled])"
+    )).filter(function (el) { return el.offsetParent !== null; });
+  }
+  function openDialog(modal) {
+    const dialog = modal.querySelector("dialog");
+    if (!dialog) return;
+    closeMenus(null);
+    if (!dialog.open) dialog.showModal();
+    const first = dialog.querySelector("[autofocus]:not([disabled])") || focusables(dialog)[0];
+    if (first) first.focus();
+  }
+  function restoreFocus() {
+    const row = openerRow && document.getElementById(openerRow);
+    const target = (row && (row.querySelector("summary.actions-button") || row.querySelector("a.rename")))
+      || document.getElementById("main");
+    if (target) target.focus();
+    openerRow = null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const target = event.detail.target;
+    if (target && target.id === "modal" && !event.target.closest("dialog")) {
+      const row = event.target.closest("tr");
+      openerRow = row ? row.id : null;
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "modal") openDialog(event.detail.target);
+  });
+  document.addEventListener("close-dialog", function () {
+    const dialog = document.querySelector("#modal dialog[open]");
+    if (dialog) dialog.close();
+  });
+  // "close" does not bubble: listen while it travels down.
+  document.addEventListener("close", function (event) {
+    const dialog = event.target;
+    const modal = dialog && dialog.closest && dialog.closest("#modal");
+    if (!modal) return;
+    modal.replaceChildren();
+    requestAnimationFrame(restoreFocus);
+  }, true);
+  document.addEventListener("click", function (event) {
+    const close = event.target.closest("#modal dialog [data-close]");
+    if (!close) return;
+    event.preventDefault();
+    close.closest("dialog").close();
+  });
+  // Tab and Shift+Tab wrap around inside an open dialog.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Tab") return;
+    const dialog = document.querySelector("#modal dialog[open]");
+    if (!dialog) return;
+    const items = focusables(dialog);
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     localizeTimes(event.target);

@@ -25,6 +25,17 @@ pub struct CurrentUser {
     /// The user's rights in the current account.
     pub rights: Rights,
     pub csrf_token: String,
+    /// A message left by the previous request (after a POST-redirect-GET),
+    /// taken when a full page is requested.
+    pub flash: Option<String>,
+}
+
+/// The session key of a message for the next page.
+const FLASH: &str = "flash";
+
+/// Leaves a message for the next full page (a POST that redirects).
+pub fn flash_next(req: &HttpRequest, message: &str) -> Result<(), WebError> {
+    req.get_session().insert(FLASH, message).map_err(|e| WebError::Internal(e.into()))
 }
 
 impl CurrentUser {
@@ -91,7 +102,9 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
         )));
     }
     let csrf_token = csrf::token(&session)?;
-    Ok(CurrentUser { user, account, accounts, rights, csrf_token })
+    let full_page = req.method() == actix_web::http::Method::GET && !crate::web::is_htmx(req);
+    let flash = if full_page { session.remove_as::<String>(FLASH).and_then(Result::ok) } else { None };
+    Ok(CurrentUser { user, account, accounts, rights, csrf_token, flash })
 }
 
 /// Starts a signed-in session: a new session id (no fixation), the user and

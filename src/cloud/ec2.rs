@@ -334,6 +334,26 @@ impl CloudProvider for Ec2Provider {
         .await
     }
 
+    async fn launch_permissions(&self, image_id: &str) -> CloudResult<Vec<LaunchPermission>> {
+        let out = self
+            .client
+            .describe_image_attribute()
+            .image_id(image_id)
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(out
+            .launch_permissions()
+            .iter()
+            .filter_map(|p| match (p.user_id(), p.group()) {
+                (Some(account), _) => Some(LaunchPermission::Account(account.to_owned())),
+                (None, Some(aws_sdk_ec2::types::PermissionGroup::All)) => Some(LaunchPermission::Public),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()> {
         if !self.capabilities.deprecate {
             return Err(CloudError::Unsupported("image deprecation"));

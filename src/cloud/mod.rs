@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// What a provider can and cannot do. Detected or configured, never assumed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Capabilities {
     /// Launch permissions for other accounts.
     pub share_with_accounts: bool,
@@ -26,6 +26,24 @@ pub struct Capabilities {
     pub encrypted_volumes: bool,
     /// Windows images need a key pair to launch.
     pub windows_needs_key_pair: bool,
+}
+
+impl Capabilities {
+    /// What a provider kind documents, for pages shown before a worker has
+    /// connected and detected the rest. Deprecation, which compatible
+    /// endpoints may lack, counts as absent until detected.
+    pub fn documented(provider: &str) -> Option<Self> {
+        match provider {
+            "ec2" => Some(Self {
+                share_with_accounts: true,
+                share_publicly: true,
+                deprecate: false,
+                encrypted_volumes: true,
+                windows_needs_key_pair: true,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// An image as the provider describes it.
@@ -177,6 +195,8 @@ pub trait CloudProvider: Send + Sync {
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
     async fn add_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()>;
     async fn remove_launch_permission(&self, image_id: &str, who: &LaunchPermission) -> CloudResult<()>;
+    /// Who besides the owner may launch the image.
+    async fn launch_permissions(&self, image_id: &str) -> CloudResult<Vec<LaunchPermission>>;
     async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()>;
 
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;

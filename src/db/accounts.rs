@@ -87,3 +87,17 @@ pub async fn add_member(conn: &mut AsyncPgConnection, account_id: i64, user_id: 
 pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Account> {
     accounts::table.find(id).select(Account::as_select()).first(conn).await
 }
+
+/// The capabilities a worker detected for the account's provider, if one has
+/// connected yet (stored as `cloud::Capabilities` serializes).
+pub async fn capabilities(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<serde_json::Value>> {
+    accounts::table.find(id).select(accounts::capabilities).first(conn).await
+}
+
+pub async fn set_capabilities(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    capabilities: serde_json::Value,
+) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id)).set(accounts::capabilities.eq(capabilities)).execute(conn).await.map(drop)
+}

@@ -44,6 +44,8 @@ pub struct ImageRow {
     pub owner_family_name: Option<String>,
     pub group_name: Option<String>,
     pub budget_code_name: Option<String>,
+    /// The provider image's own row (`provider_images.id`).
+    pub image_pk: i64,
 }
 
 impl ImageRow {
@@ -138,6 +140,7 @@ macro_rules! record_rows {
                 users::family_name.nullable(),
                 groups::name.nullable(),
                 budget_codes::name.nullable(),
+                provider_images::id,
             ))
     };
 }
@@ -204,11 +207,27 @@ pub async fn search_public(
     sort: Sort,
     page: &PageRequest,
 ) -> QueryResult<Page<PublicImageRow>> {
+    // Deprecated by its owner, at the provider or in the console.
+    let deprecated_in_console = diesel::dsl::exists(
+        image_records::table
+            .inner_join(provider_images::table)
+            .filter(image_records::source.eq("own"))
+            .filter(image_records::deprecated_at.is_not_null())
+            .filter(provider_images::provider.eq(public_images::provider))
+            .filter(provider_images::region.eq(public_images::region))
+            .filter(provider_images::provider_image_id.eq(public_images::provider_image_id))
+            .select(image_records::id),
+    );
     let mut query = public_images::table
         .filter(public_images::provider.eq(provider))
         .filter(public_images::region.eq(region))
         .filter(public_images::state.eq("ACTIVE"))
-        .filter(public_images::deprecated_at.is_null().or(public_images::owner_account_number.eq(own_account_number)))
+        .filter(
+            public_images::deprecated_at
+                .is_null()
+                .and(diesel::dsl::not(deprecated_in_console))
+                .or(public_images::owner_account_number.eq(own_account_number)),
+        )
         .select((
             public_images::id,
             public_images::provider_image_id,
@@ -269,4 +288,137 @@ pub async fn update_record(
     .execute(conn)
     .await?;
     Ok(updated == 1)
+}
+
+/// Sets or clears a record's deprecation if it is still at `version`; false
+/// when someone else changed it first.
+pub async fn set_deprecated(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+    version: i32,
+    at: Option<DateTime<Utc>>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        image_records::table
+            .filter(image_records::account_id.eq(account_id))
+            .filter(image_records::id.eq(id))
+            .filter(image_records::version.eq(version)),
+    )
+    .set((image_records::deprecated_at.eq(at), image_records::version.eq(image_records::version + 1)))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+/// Removes a record from its account if it is still at `version`; false when
+/// someone else changed it first.
+pub async fn delete_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64, version: i32) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        image_records::table
+            .filter(image_records::account_id.eq(account_id))
+            .filter(image_records::id.eq(id))
+            .filter(image_records::version.eq(version)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(deleted == 1)
+}
+
+/// The image is gone (deregistration queued): every account's record of it
+/// goes, and it leaves the public catalog. Returns the `(account, record)`
+/// pairs removed, for their audit events.
+pub async fn retire_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<Vec<(i64, i64)>> {
+    let image: (String, String, String) = diesel::update(provider_images::table.find(image_pk))
+        .set((provider_images::state.eq("DELETED"), provider_images::is_public.eq(false)))
+        .returning((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+        .get_result(conn)
+        .await?;
+    leave_catalog(conn, &image).await?;
+    diesel::delete(image_records::table.filter(image_records::provider_image_id.eq(image_pk)))
+        .returning((image_records::account_id, image_records::id))
+        .get_results(conn)
+        .await
+}
+
+/// The accounts an image is shared with: `(account, record)`.
+pub async fn shares(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<Vec<(i64, i64)>> {
+    image_records::table
+        .filter(image_records::provider_image_id.eq(image_pk))
+        .filter(image_records::source.eq("shared"))
+        .select((image_records::account_id, image_records::id))
+        .order(image_records::account_id)
+        .load(conn)
+        .await
+}
+
+/// Gives another account a record of a shared image, named as the owner
+/// names it; returns the record's id.
+pub async fn add_share(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    image_pk: i64,
+    name: &str,
+    description: &str,
+) -> QueryResult<i64> {
+    diesel::insert_into(image_records::table)
+        .values((
+            image_records::account_id.eq(account_id),
+            image_records::provider_image_id.eq(image_pk),
+            image_records::name.eq(name),
+            image_records::description.eq(description),
+            image_records::source.eq("shared"),
+        ))
+        .returning(image_records::id)
+        .get_result(conn)
+        .await
+}
+
+/// Removes a shared record from an account; returns its id if there was one.
+pub async fn remove_share(conn: &mut AsyncPgConnection, account_id: i64, image_pk: i64) -> QueryResult<Option<i64>> {
+    diesel::delete(
+        image_records::table
+            .filter(image_records::account_id.eq(account_id))
+            .filter(image_records::provider_image_id.eq(image_pk))
+            .filter(image_records::source.eq("shared")),
+    )
+    .returning(image_records::id)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Whether the image is public (launchable by everyone).
+pub async fn is_public(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<bool> {
+    provider_images::table.find(image_pk).select(provider_images::is_public).first(conn).await
+}
+
+/// Makes the image public or private. A private image leaves the public
+/// catalog at once; a public one joins it with the next catalog sync.
+pub async fn set_public(conn: &mut AsyncPgConnection, image_pk: i64, public: bool) -> QueryResult<()> {
+    let image: (String, String, String) = diesel::update(provider_images::table.find(image_pk))
+        .set(provider_images::is_public.eq(public))
+        .returning((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+        .get_result(conn)
+        .await?;
+    if !public {
+        leave_catalog(conn, &image).await?;
+    }
+    Ok(())
+}
+
+/// Takes an image, `(provider, region, provider image id)`, out of the
+/// public catalog: it is gone, or private now.
+async fn leave_catalog(conn: &mut AsyncPgConnection, image: &(String, String, String)) -> QueryResult<()> {
+    let (provider, region, id) = image;
+    diesel::update(
+        public_images::table
+            .filter(public_images::provider.eq(provider))
+            .filter(public_images::region.eq(region))
+            .filter(public_images::provider_image_id.eq(id)),
+    )
+    .set(public_images::state.eq("DELETED"))
+    .execute(conn)
+    .await
+    .map(drop)
 }

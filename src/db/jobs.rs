@@ -22,6 +22,8 @@ pub struct Job {
     pub idempotency_key: String,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// What a completed job produced, or a note on how it went.
+    pub result: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Insertable)]
@@ -63,7 +65,7 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
          WHERE id = (SELECT id FROM jobs WHERE state = 'QUEUED' AND run_after <= now()
                      ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
-                   created_at, finished_at",
+                   created_at, finished_at, result",
     )
     .bind::<diesel::sql_types::Text, _>(worker)
     .get_result(conn)
@@ -126,4 +128,21 @@ pub async fn recent_for_account(conn: &mut AsyncPgConnection, account_id: i64, l
         .select(Job::as_select())
         .load(conn)
         .await
+}
+
+/// The job kind that deregisters an image. The queue knows it by name
+/// because a sync must respect it (see [`deregistrations`]).
+pub const DEREGISTER_IMAGE: &str = "deregister_image";
+
+/// The provider image ids whose deregistration the account asked for and
+/// that did not fail: a sync must not bring them back.
+pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
+    let payloads: Vec<serde_json::Value> = jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::kind.eq(DEREGISTER_IMAGE))
+        .filter(jobs::state.ne("ERROR"))
+        .select(jobs::payload)
+        .load(conn)
+        .await?;
+    Ok(payloads.iter().filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned)).collect())
 }

@@ -13,6 +13,7 @@ pub mod jobs;
 mod keyset;
 pub mod login_attempts;
 pub mod schema;
+pub mod servers;
 pub mod sessions;
 pub mod sync;
 pub mod users;

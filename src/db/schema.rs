@@ -21,6 +21,7 @@ diesel::table! {
         created_at -> Timestamptz,
         synced_at -> Nullable<Timestamptz>,
         unreachable_since -> Nullable<Timestamptz>,
+        capabilities -> Nullable<Jsonb>,
     }
 }
 
@@ -267,7 +268,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    servers (id) {
+        id -> Int8,
+        account_id -> Int8,
+        image_record_id -> Nullable<Int8>,
+        provider_image_id -> Int8,
+        name -> Text,
+        description -> Text,
+        label -> Text,
+        product_id -> Text,
+        zone -> Nullable<Text>,
+        firewall_ids -> Array<Int8>,
+        key_pair_name -> Nullable<Text>,
+        owner_user_id -> Nullable<Int8>,
+        owner_group_id -> Nullable<Int8>,
+        budget_code_id -> Int8,
+        hourly_rate -> Numeric,
+        volume_config -> Nullable<Jsonb>,
+        config_management -> Nullable<Jsonb>,
+        provider_instance_id -> Nullable<Text>,
+        private_ip -> Nullable<Text>,
+        public_ip -> Nullable<Text>,
+        state -> Text,
+        last_error -> Nullable<Text>,
+        version -> Int4,
+        launched_at -> Timestamptz,
+        ready_at -> Nullable<Timestamptz>,
+        terminated_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(accounts -> companies (company_id));
+diesel::joinable!(servers -> accounts (account_id));
+diesel::joinable!(servers -> image_records (image_record_id));
+diesel::joinable!(servers -> provider_images (provider_image_id));
 diesel::joinable!(jobs -> accounts (account_id));
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(account_memberships -> accounts (account_id));
@@ -309,4 +344,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     zones,
     firewalls,
     key_pairs,
+    servers,
 );

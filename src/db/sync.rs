@@ -38,15 +38,18 @@ pub struct SyncCounts {
 /// Stores the account's own images: every image gets a provider row and a
 /// record in the account (named as at the provider the first time; the
 /// console's own name and label are kept after that). Images of the account
-/// that the provider no longer lists are marked DELETED. One transaction.
+/// that the provider no longer lists are marked DELETED. Images the console
+/// has asked the provider to deregister stay gone, even when the provider
+/// still lists them. One transaction.
 pub async fn own_images(
     conn: &mut AsyncPgConnection,
     account: &Account,
     images: &[ReportedImage],
 ) -> QueryResult<SyncCounts> {
     conn.transaction(async |conn| {
+        let deregistered = super::jobs::deregistrations(conn, account.id).await?;
         let mut added = 0;
-        for image in images {
+        for image in images.iter().filter(|i| !deregistered.contains(&i.provider_image_id)) {
             let id: i64 = diesel::insert_into(provider_images::table)
                 .values((
                     provider_images::provider.eq(&account.provider),
@@ -85,6 +88,21 @@ pub async fn own_images(
                 .execute(conn)
                 .await?;
         }
+        // The account's public images belong in the region's catalog, whatever
+        // the catalog sync saw (another account's view may lack them).
+        let catalog: Vec<ReportedImage> =
+            images.iter().filter(|i| i.is_public && !deregistered.contains(&i.provider_image_id)).cloned().collect();
+        upsert_public(conn, &account.provider, &account.region, &catalog).await?;
+        let private: Vec<&str> = images.iter().filter(|i| !i.is_public).map(|i| i.provider_image_id.as_str()).collect();
+        diesel::update(
+            public_images::table
+                .filter(public_images::provider.eq(&account.provider))
+                .filter(public_images::region.eq(&account.region))
+                .filter(public_images::provider_image_id.eq_any(&private)),
+        )
+        .set(public_images::state.eq("DELETED"))
+        .execute(conn)
+        .await?;
         let listed: Vec<&str> = images.iter().map(|i| i.provider_image_id.as_str()).collect();
         let retired = diesel::update(
             provider_images::table
@@ -117,39 +135,7 @@ pub async fn public_catalog(
             .count()
             .get_result(conn)
             .await?;
-        for chunk in images.chunks(1000) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|i| {
-                    (
-                        public_images::provider.eq(provider),
-                        public_images::region.eq(region),
-                        public_images::provider_image_id.eq(&i.provider_image_id),
-                        public_images::name.eq(&i.name),
-                        public_images::description.eq(&i.description),
-                        public_images::platform.eq(i.platform),
-                        public_images::architecture.eq(&i.architecture),
-                        public_images::owner_account_number.eq(&i.owner_account_number),
-                        public_images::owner_alias.eq(&i.owner_alias),
-                        public_images::state.eq(i.state),
-                        public_images::deprecated_at.eq(i.deprecated_at),
-                        public_images::created_at.eq(i.created_at),
-                    )
-                })
-                .collect();
-            diesel::insert_into(public_images::table)
-                .values(rows)
-                .on_conflict((public_images::provider, public_images::region, public_images::provider_image_id))
-                .do_update()
-                .set((
-                    public_images::name.eq(excluded(public_images::name)),
-                    public_images::description.eq(excluded(public_images::description)),
-                    public_images::state.eq(excluded(public_images::state)),
-                    public_images::deprecated_at.eq(excluded(public_images::deprecated_at)),
-                ))
-                .execute(conn)
-                .await?;
-        }
+        upsert_public(conn, provider, region, images).await?;
         let after: i64 = public_images::table
             .filter(public_images::provider.eq(provider))
             .filter(public_images::region.eq(region))
@@ -162,7 +148,16 @@ pub async fn public_catalog(
                 .filter(public_images::provider.eq(provider))
                 .filter(public_images::region.eq(region))
                 .filter(public_images::state.ne("DELETED"))
-                .filter(public_images::provider_image_id.ne_all(&listed)),
+                .filter(public_images::provider_image_id.ne_all(&listed))
+                // An account's own sync vouches for its public images.
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    provider_images::table
+                        .filter(provider_images::provider.eq(public_images::provider))
+                        .filter(provider_images::region.eq(public_images::region))
+                        .filter(provider_images::provider_image_id.eq(public_images::provider_image_id))
+                        .filter(provider_images::is_public)
+                        .filter(provider_images::state.eq("ACTIVE")),
+                ))),
         )
         .set(public_images::state.eq("DELETED"))
         .execute(conn)
@@ -170,6 +165,49 @@ pub async fn public_catalog(
         Ok(SyncCounts { seen: images.len(), added: usize::try_from(after - before).unwrap_or(0), retired })
     })
     .await
+}
+
+/// Adds or updates public catalog rows, 1,000 a statement.
+async fn upsert_public(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    region: &str,
+    images: &[ReportedImage],
+) -> QueryResult<()> {
+    for chunk in images.chunks(1000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                (
+                    public_images::provider.eq(provider),
+                    public_images::region.eq(region),
+                    public_images::provider_image_id.eq(&i.provider_image_id),
+                    public_images::name.eq(&i.name),
+                    public_images::description.eq(&i.description),
+                    public_images::platform.eq(i.platform),
+                    public_images::architecture.eq(&i.architecture),
+                    public_images::owner_account_number.eq(&i.owner_account_number),
+                    public_images::owner_alias.eq(&i.owner_alias),
+                    public_images::state.eq(i.state),
+                    public_images::deprecated_at.eq(i.deprecated_at),
+                    public_images::created_at.eq(i.created_at),
+                )
+            })
+            .collect();
+        diesel::insert_into(public_images::table)
+            .values(rows)
+            .on_conflict((public_images::provider, public_images::region, public_images::provider_image_id))
+            .do_update()
+            .set((
+                public_images::name.eq(excluded(public_images::name)),
+                public_images::description.eq(excluded(public_images::description)),
+                public_images::state.eq(excluded(public_images::state)),
+                public_images::deprecated_at.eq(excluded(public_images::deprecated_at)),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The provider answered: the account is synced and reachable.

@@ -405,6 +405,22 @@ impl ImageAction {
             ImageAction::Sharing => "Sharing",
         }
     }
+
+    /// Whether the menu item opens a dialog; otherwise it posts at once.
+    pub fn needs_dialog(self) -> bool {
+        self != ImageAction::Undeprecate
+    }
+
+    /// The action's path under `/images/{id}/`.
+    pub fn path(self) -> &'static str {
+        match self {
+            ImageAction::Launch => "launch",
+            ImageAction::Deprecate => "deprecate",
+            ImageAction::Undeprecate => "undeprecate",
+            ImageAction::Delete => "delete",
+            ImageAction::Sharing => "sharing",
+        }
+    }
 }
 
 /// Where an account's record of an image came from.
@@ -433,6 +449,36 @@ pub struct ImageFacts {
     pub active: bool,
     pub deprecated: bool,
     pub ownership: Ownership,
+    /// What the account's provider lets images be shared with.
+    pub provider: SharingSupport,
+}
+
+/// How a provider can share images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharingSupport {
+    /// With other accounts, by account number.
+    pub accounts: bool,
+    /// With everyone.
+    pub public: bool,
+}
+
+/// The ways this user may share this image: with other accounts, publicly.
+/// Only own, active images are shared, and only as far as the provider can.
+pub fn sharing_rights(rights: &Rights, image: &ImageFacts) -> SharingSupport {
+    if image.source != Source::Own || !image.active {
+        return SharingSupport::default();
+    }
+    let may = |action| rights.allows(Resource::Image, action, &image.ownership);
+    SharingSupport {
+        accounts: image.provider.accounts && may(Action::ShareLocal),
+        public: image.provider.public && may(Action::SharePublic),
+    }
+}
+
+/// Whether a handler may carry out `action` on this image: the very rule that
+/// built the menu.
+pub fn may(rights: &Rights, image: &ImageFacts, action: ImageAction) -> bool {
+    allowed_actions(rights, image).contains(&action)
 }
 
 /// May the user rename and relabel this record? Names and labels belong to
@@ -485,7 +531,8 @@ pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> 
     if may(Action::Delete) {
         actions.push(ImageAction::Delete);
     }
-    if image.source == Source::Own && image.active && (may(Action::ShareLocal) || may(Action::SharePublic)) {
+    let sharing = sharing_rights(rights, image);
+    if sharing.accounts || sharing.public {
         actions.push(ImageAction::Sharing);
     }
     actions
@@ -560,7 +607,13 @@ mod tests {
     }
 
     fn facts(source: Source, deprecated: bool) -> ImageFacts {
-        ImageFacts { source, active: true, deprecated, ownership: Ownership::default() }
+        ImageFacts {
+            source,
+            active: true,
+            deprecated,
+            ownership: Ownership::default(),
+            provider: SharingSupport { accounts: true, public: true },
+        }
     }
 
     fn rights_of(role: &str) -> Rights {
@@ -612,5 +665,21 @@ mod tests {
     #[test]
     fn a_configurator_may_deprecate_but_not_delete_or_launch() {
         assert_eq!(allowed_actions(&rights_of("Configurator"), &facts(Source::Own, false)), [ImageAction::Deprecate]);
+    }
+
+    #[test]
+    fn sharing_follows_the_rights_and_the_provider() {
+        let own = facts(Source::Own, false);
+        assert_eq!(sharing_rights(&rights_of("CloudManager"), &own), SharingSupport { accounts: true, public: true });
+        assert_eq!(sharing_rights(&rights_of("Configurator"), &own), SharingSupport::default());
+        let private_only = ImageFacts { provider: SharingSupport { accounts: true, public: false }, ..own };
+        assert_eq!(
+            sharing_rights(&rights_of("Admin"), &private_only),
+            SharingSupport { accounts: true, public: false }
+        );
+        let unable = ImageFacts { provider: SharingSupport::default(), ..own };
+        assert!(!may(&rights_of("Admin"), &unable, ImageAction::Sharing));
+        let pending = ImageFacts { active: false, ..own };
+        assert!(!may(&rights_of("Admin"), &pending, ImageAction::Sharing));
     }
 }

@@ -5,6 +5,7 @@
 //! the provider's reason once the attempts are spent. A scheduler queues the
 //! periodic syncs; a reaper re-queues jobs whose process died.
 
+pub mod images;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -82,22 +83,24 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub async fn for_account(
-        &self,
-        settings: &JobSettings,
-        account: &Account,
-    ) -> Result<Arc<dyn CloudProvider>, CloudError> {
+    pub async fn for_account(&self, settings: &JobSettings, account: &Account) -> Result<Connected, CloudError> {
         let mut connected = self.connected.lock().await;
         if let Some(provider) = connected.get(&account.id) {
-            return Ok(provider.clone());
+            return Ok(Connected { provider: provider.clone(), new: false });
         }
         let provider: Arc<dyn CloudProvider> = match account.provider.as_str() {
             "ec2" => Ec2Provider::connect(&settings.connection(account)).await?,
             _ => return Err(CloudError::Unsupported("this provider")),
         };
         connected.insert(account.id, provider.clone());
-        Ok(provider)
+        Ok(Connected { provider, new: true })
     }
+}
+
+/// A provider handle, and whether it was connected just now.
+pub struct Connected {
+    pub provider: Arc<dyn CloudProvider>,
+    pub new: bool,
 }
 
 /// Why a job did not complete.
@@ -208,11 +211,23 @@ impl Runner {
             db::accounts::find(&mut conn, account_id).await?
         };
         let provider = match self.providers.for_account(&self.settings, &account).await {
-            Ok(provider) => provider,
+            Ok(Connected { provider, new }) => {
+                if new {
+                    // Pages read what the provider can do from here.
+                    let capabilities =
+                        serde_json::to_value(provider.capabilities()).expect("capabilities are plain flags");
+                    let mut conn = self.pool.get().await?;
+                    db::accounts::set_capabilities(&mut conn, account.id, capabilities).await?;
+                }
+                provider
+            }
             Err(e) => return Err(self.note_provider_error(account.id, e).await),
         };
         let result = match job.kind.as_str() {
             RUN_INSTANCE => run_instance(provider.as_ref(), job).await,
+            images::DEREGISTER_IMAGE => images::deregister(provider.as_ref(), &job.payload).await,
+            images::LAUNCH_PERMISSION => images::permission(provider.as_ref(), &job.payload).await,
+            images::SET_DEPRECATION => images::deprecation(provider.as_ref(), &job.payload).await,
             sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await.map(|()| None),
@@ -223,9 +238,12 @@ impl Runner {
         };
         match result {
             Ok(result) => {
+                let mut conn = self.pool.get().await?;
                 if job.kind.starts_with("sync_") {
-                    let mut conn = self.pool.get().await?;
                     db::sync::mark_synced(&mut conn, account.id).await?;
+                } else if job.kind != RUN_INSTANCE {
+                    // The provider has the change: read its view of the images back.
+                    db::jobs::enqueue_sync(&mut conn, account.id, sync::OWN_IMAGES, self.settings.max_attempts).await?;
                 }
                 Ok(result)
             }

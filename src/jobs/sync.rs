@@ -69,7 +69,7 @@ pub const KEY_PAIRS: &str = "sync_key_pairs";
 pub const ALL: &[&str] = &[OWN_IMAGES, PUBLIC_CATALOG, PRODUCTS, ZONES, FIREWALLS, KEY_PAIRS];
 
 /// The shipped EC2 price table: `(product, hourly rate)`.
-fn shipped_prices() -> Vec<(String, bigdecimal::BigDecimal)> {
+pub fn shipped_prices() -> Vec<(String, bigdecimal::BigDecimal)> {
     include_str!("../cloud/ec2_prices.csv")
         .lines()
         .filter(|line| !line.starts_with('#') && !line.starts_with("product,"))

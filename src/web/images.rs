@@ -12,8 +12,8 @@ use crate::db::{self, audit::NewAuditEvent, images::RecordTab};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Ownership, Resource};
 use crate::domain::image::{
-    Architecture, Filters, ImageAction, ImageFacts, ImageName, Label, Platform, Scope, SearchText, Sort, Source,
-    allowed_actions, may_configure,
+    Architecture, Filters, ImageAction, ImageFacts, ImageName, Label, Platform, Scope, SearchText, SharingSupport,
+    Sort, Source, allowed_actions, may_configure,
 };
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::web::error::WebError;
@@ -95,6 +95,8 @@ pub struct ImageView {
     pub can_configure: bool,
     /// The name cell is a form: its value and the message at the field.
     pub editing: Option<NameEdit>,
+    /// Sent with the actions that post straight from the menu.
+    pub csrf_token: String,
 }
 
 /// The inline rename form of a row.
@@ -117,17 +119,33 @@ pub struct PublicView {
 
 /// Actions whose pages exist in this build; the menu offers nothing that
 /// leads nowhere.
-const AVAILABLE_ACTIONS: &[ImageAction] = &[];
+const AVAILABLE_ACTIONS: &[ImageAction] =
+    &[ImageAction::Deprecate, ImageAction::Undeprecate, ImageAction::Delete, ImageAction::Sharing];
 
-pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
+/// How the account's provider can share images, as its kind documents it.
+/// (Sharing is not among what a worker detects: every EC2 endpoint has it.)
+fn provider_sharing(user: &CurrentUser) -> SharingSupport {
+    crate::cloud::Capabilities::documented(&user.account.provider)
+        .map(|c| SharingSupport { accounts: c.share_with_accounts, public: c.share_publicly })
+        .unwrap_or_default()
+}
+
+/// The facts that decide what the user may do to a record; `None` for a
+/// record of unknown source (it offers nothing).
+pub fn facts(user: &CurrentUser, row: &db::images::ImageRow) -> Option<ImageFacts> {
     let ownership =
         Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: row.budget_code_id };
-    let facts = Source::from_stored(&row.source).map(|source| ImageFacts {
+    Source::from_stored(&row.source).map(|source| ImageFacts {
         source,
         active: row.state == "ACTIVE",
         deprecated: row.deprecated_at.is_some(),
         ownership,
-    });
+        provider: provider_sharing(user),
+    })
+}
+
+pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
+    let facts = facts(user, &row);
     let can_configure = facts.is_some_and(|facts| may_configure(&user.rights, &facts));
     let actions = facts
         .map(|facts| allowed_actions(&user.rights, &facts))
@@ -161,6 +179,7 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         version: row.version,
         can_configure,
         editing: None,
+        csrf_token: user.csrf_token.clone(),
     }
 }
 
@@ -345,8 +364,8 @@ pub struct Tab {
 /// One row of the list, rendered from the same file the page uses.
 #[derive(Template)]
 #[template(path = "images/row.html")]
-struct RowFragment {
-    row: ImageView,
+pub struct RowFragment {
+    pub row: ImageView,
 }
 
 /// The rename form on a page of its own, for browsers without htmx.
@@ -358,7 +377,7 @@ struct RenamePage {
     edit: NameEdit,
 }
 
-fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
+pub fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
     let body = body.map_err(|e| WebError::Internal(e.into()))?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
@@ -459,7 +478,7 @@ async fn save_record(
 }
 
 /// The saved row for htmx, with a flash swapped into the flash area.
-fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
+pub fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
     let row = RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))?;
     let oob = FlashFragment { message: flash }.render().map_err(|e| WebError::Internal(e.into()))?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
@@ -519,8 +538,8 @@ pub async fn rename(
     source = r#"<div id="flash" class="flash-area" aria-live="polite" hx-swap-oob="true"><p class="flash">{{ message }}</p></div>"#,
     ext = "html"
 )]
-struct FlashFragment<'a> {
-    message: &'a str,
+pub struct FlashFragment<'a> {
+    pub message: &'a str,
 }
 
 /// The label picker of a row (loaded when it is opened).

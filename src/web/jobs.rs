@@ -17,13 +17,30 @@ pub struct JobView {
     pub state: String,
     pub attempts: String,
     pub error: String,
+    /// How a completed job went, when there is more to say.
+    pub note: String,
     pub created: Moment,
     pub finished: Option<Moment>,
 }
 
-/// What a job kind does, as a person would say it.
-fn describe(kind: &str) -> String {
-    match kind {
+/// What a job does, as a person would say it.
+fn describe(job: &db::jobs::Job) -> String {
+    use crate::jobs::images;
+    let image = job.payload.get("image_id").and_then(|v| v.as_str()).unwrap_or("an image");
+    match job.kind.as_str() {
+        images::DEREGISTER_IMAGE => format!("Deregister {image}"),
+        images::SET_DEPRECATION if job.payload.get("deprecated_at").is_some_and(|v| !v.is_null()) => {
+            format!("Deprecate {image}")
+        }
+        images::SET_DEPRECATION => format!("Undeprecate {image}"),
+        images::LAUNCH_PERMISSION => {
+            let grant = job.payload.get("grant").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let who = match job.payload.get("account_number").and_then(|v| v.as_str()) {
+                Some(number) => format!("account {number}"),
+                None => "everyone".into(),
+            };
+            if grant { format!("Share {image} with {who}") } else { format!("Stop sharing {image} with {who}") }
+        }
         crate::jobs::sync::OWN_IMAGES => "Sync machine images".into(),
         crate::jobs::sync::PUBLIC_CATALOG => "Sync the public catalog".into(),
         crate::jobs::sync::PRODUCTS => "Sync hardware sizes".into(),
@@ -52,7 +69,8 @@ pub async fn index(user: CurrentUser, state: web::Data<AppState>) -> Result<Http
         .into_iter()
         .map(|job| JobView {
             id: job.id,
-            what: describe(&job.kind),
+            what: describe(&job),
+            note: job.result.as_ref().and_then(|r| r.get("note")).and_then(|n| n.as_str()).unwrap_or_default().into(),
             attempts: format!("{} of {}", job.attempts, job.max_attempts),
             error: job.last_error.unwrap_or_default(),
             created: Moment::new(job.created_at),

@@ -74,7 +74,7 @@ impl Frame {
                 .collect(),
             csrf_token: user.csrf_token.clone(),
             nav,
-            flash: None,
+            flash: user.flash.clone(),
             unreachable_since: user.account.unreachable_since.map(Moment::new),
             synced: user.account.synced_at.map(Moment::new),
         }

@@ -5,6 +5,7 @@ pub mod account;
 pub mod assets;
 pub mod error;
 pub mod health;
+pub mod image_actions;
 pub mod images;
 pub mod jobs;
 pub mod layout;
@@ -22,11 +23,13 @@ pub const SESSION_COOKIE: &str = "stratus_session";
 /// What every handler can reach.
 pub struct AppState {
     pub pool: Pool,
+    /// How often a job queued by a page is tried at the provider.
+    pub job_attempts: i32,
 }
 
 impl AppState {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, job_attempts: i32) -> Self {
+        Self { pool, job_attempts }
     }
 }
 
@@ -43,6 +46,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(images::rename)
         .service(images::label_picker)
         .service(images::relabel)
+        .service(image_actions::confirm_deprecate)
+        .service(image_actions::deprecate)
+        .service(image_actions::undeprecate)
+        .service(image_actions::confirm_delete)
+        .service(image_actions::delete)
+        .service(image_actions::sharing)
+        .service(image_actions::save_sharing)
         .service(jobs::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
@@ -82,4 +92,24 @@ pub fn form_config() -> web::FormConfig {
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default()
         .error_handler(|e, _| WebError::BadRequest(format!("The address could not be read: {e}")).into())
+}
+
+/// A urlencoded form whose fields may repeat (`account_ids=1&account_ids=2`,
+/// as checkboxes and multiple selects send them), which `web::Form` cannot
+/// read. A malformed form is a 400.
+pub struct HtmlForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for HtmlForm<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            serde_html_form::from_bytes(&body)
+                .map(HtmlForm)
+                .map_err(|e| WebError::BadRequest(format!("The form could not be read: {e}")).into())
+        })
+    }
 }

@@ -93,9 +93,14 @@ async fn sharing_and_unsharing_an_image_with_another_account() {
     let other = LaunchPermission::Account(fresh_account());
 
     ec2.add_launch_permission(&mine, &other).await.unwrap();
+    assert_eq!(ec2.launch_permissions(&mine).await.unwrap(), std::slice::from_ref(&other));
     ec2.remove_launch_permission(&mine, &other).await.unwrap();
+    assert_eq!(ec2.launch_permissions(&mine).await.unwrap(), []);
     ec2.add_launch_permission(&mine, &LaunchPermission::Public).await.unwrap();
+    assert_eq!(ec2.launch_permissions(&mine).await.unwrap(), [LaunchPermission::Public]);
+    assert!(ec2.describe_image(&mine).await.unwrap().unwrap().public);
     ec2.remove_launch_permission(&mine, &LaunchPermission::Public).await.unwrap();
+    assert_eq!(ec2.launch_permissions(&mine).await.unwrap(), []);
 }
 
 #[actix_web::test]

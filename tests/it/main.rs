@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cloud;
 mod harness;
+mod image_actions;
 mod images;
 mod jobs;
 mod relabel;

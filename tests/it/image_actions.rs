@@ -1,0 +1,504 @@
+//! The actions menu: deprecate, delete and sharing, in the console and at the
+//! local EC2 endpoint, and who may do which (one authorization matrix).
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::cloud::ec2::Ec2Provider;
+use stratus_console::cloud::{CloudProvider, LaunchPermission};
+use stratus_console::db::{self, schema::*};
+use stratus_console::jobs::{JobSettings, Runner};
+
+use crate::cloud::{connection, endpoint};
+use crate::harness::{Client, TestApp, count, text};
+
+/// A record of an account by name: `(id, version)`.
+async fn record(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Option<(i64, i32)> {
+    image_records::table
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::name.eq(name))
+        .select((image_records::id, image_records::version))
+        .first(conn)
+        .await
+        .optional()
+        .unwrap()
+}
+
+async fn provider_id(conn: &mut AsyncPgConnection, record: i64) -> String {
+    image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::id.eq(record))
+        .select(provider_images::provider_image_id)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+/// Runs every queued job against the local EC2 endpoint, as a worker would.
+async fn run_jobs(app: &TestApp) {
+    let settings = JobSettings {
+        workers: 0,
+        provider_endpoint: Some(endpoint()),
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(1),
+        max_attempts: 2,
+        ..JobSettings::default()
+    };
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings);
+    while runner.run_next("test-worker").await.expect("the queue answers") {}
+}
+
+async fn at_provider(number: &str) -> std::sync::Arc<Ec2Provider> {
+    Ec2Provider::connect(&connection(number, endpoint())).await.expect("the local EC2 endpoint answers")
+}
+
+async fn post(client: &mut Client, path: &str, form: &[(&str, &str)]) -> crate::harness::Response {
+    client.post_htmx(path, form).await
+}
+
+#[actix_web::test]
+async fn deprecate_asks_first_strikes_the_name_and_undeprecate_restores_it() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let (id, version) = record(&mut conn, account, "batch-worker").await.unwrap();
+
+    let dialog = client.get_htmx(&format!("/images/{id}/deprecate"), "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    assert!(text(&dialog.body).contains("Are you sure you want to deprecate batch-worker?"), "{}", dialog.body);
+    assert!(dialog.body.contains("<dialog"));
+
+    let done = post(&mut client, &format!("/images/{id}/deprecate"), &[("version", &version.to_string())]).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.header("HX-Trigger"), Some("close-dialog"));
+    assert!(done.body.contains("<del>batch-worker</del>"), "{}", done.body);
+    assert!(text(&done.body).contains("Deprecated “batch-worker”"));
+    let deprecated = count(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM image_records WHERE id = {id} AND deprecated_at IS NOT NULL AND version = {}",
+            version + 1
+        ),
+    )
+    .await;
+    assert_eq!(deprecated, 1);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'deprecate'").await, 1);
+
+    // The endpoint cannot keep deprecation: the job says the console keeps it.
+    run_jobs(&app).await;
+    let (state, result): (String, Option<serde_json::Value>) = jobs::table
+        .filter(jobs::kind.eq("set_deprecation"))
+        .select((jobs::state, jobs::result))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(state, "COMPLETE");
+    assert!(result.unwrap()["note"].as_str().unwrap().contains("the console keeps it"));
+    let still = count(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM image_records WHERE id = {id} AND deprecated_at IS NOT NULL"),
+    )
+    .await;
+    assert_eq!(still, 1, "the sync after the job keeps the console's deprecation");
+
+    let page = client.get("/images").await;
+    assert!(page.body.contains(&format!(r#"action="/images/{id}/undeprecate""#)), "the menu offers Undeprecate");
+    let restored =
+        post(&mut client, &format!("/images/{id}/undeprecate"), &[("version", &(version + 1).to_string())]).await;
+    assert_eq!(restored.status, StatusCode::OK);
+    assert!(!restored.body.contains("<del>"));
+    assert!(text(&restored.body).contains("“batch-worker” is no longer deprecated"));
+
+    // A stale version is a conflict shown in the dialog; nothing changes.
+    let stale = post(&mut client, &format!("/images/{id}/deprecate"), &[("version", &version.to_string())]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_eq!(stale.header("HX-Retarget"), Some("#modal"));
+    assert!(text(&stale.body).contains("Someone else changed this image meanwhile"));
+    let undeprecated =
+        count(&mut conn, &format!("SELECT count(*) AS n FROM image_records WHERE id = {id} AND deprecated_at IS NULL"))
+            .await;
+    assert_eq!(undeprecated, 1);
+}
+
+#[actix_web::test]
+async fn a_deprecated_public_image_drops_out_of_other_accounts_public_search() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&mut conn, app.demo.acme_production, "batch-worker").await.unwrap();
+
+    let shared = post(&mut admin, &format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", shared.body);
+    run_jobs(&app).await;
+    let ami = provider_id(&mut conn, id).await;
+    assert!(at_provider(&app.demo.numbers.production).await.describe_image(&ami).await.unwrap().unwrap().public);
+
+    let mut globex = app.signed_in("admin@globex.test").await;
+    let search = format!("/images?scope=public&q={ami}");
+    // The search box repeats the query: look for the row.
+    let row = format!(r#"<td class="mono">{ami}</td>"#);
+    assert!(globex.get(&search).await.body.contains(&row), "public images of others are found");
+
+    let done = post(&mut admin, &format!("/images/{id}/deprecate"), &[("version", &version.to_string())]).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(!globex.get(&search).await.body.contains(&row), "deprecated: gone from other accounts' search");
+    assert!(admin.get(&search).await.body.contains(&row), "its owner still finds it");
+}
+
+#[actix_web::test]
+async fn deleting_an_own_image_deregisters_it_and_a_sync_does_not_bring_it_back() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let mut client = app.signed_in("manager@acme.test").await;
+    let (id, version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let ami = provider_id(&mut conn, id).await;
+    assert!(record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.is_some());
+
+    let dialog = client.get_htmx(&format!("/images/{id}/delete"), "modal").await;
+    assert!(text(&dialog.body).contains("Are you sure you want to delete api-server-base?"));
+    assert!(text(&dialog.body).contains(&format!("The image {ami} is deregistered at the cloud provider")));
+
+    let done = post(&mut client, &format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(!done.body.contains("<tr"), "the row goes: {}", done.body);
+    assert!(text(&done.body).contains(&format!("Deleted “api-server-base”; the provider deregisters {ami}")));
+    assert!(record(&mut conn, production, "api-server-base").await.is_none());
+    assert!(
+        record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.is_none(),
+        "the account it was shared with loses it too"
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action IN ('delete', 'unshare')").await,
+        2
+    );
+
+    // A sync that runs before the deregistration must not bring it back.
+    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'deregister_image'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db::jobs::enqueue_sync(&mut conn, production, "sync_images", 2).await.unwrap();
+    run_jobs(&app).await;
+    assert!(record(&mut conn, production, "api-server-base").await.is_none(), "still gone after a sync");
+    assert!(at_provider(&app.demo.numbers.production).await.describe_image(&ami).await.unwrap().is_some());
+
+    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'deregister_image'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    run_jobs(&app).await;
+    let gone = at_provider(&app.demo.numbers.production).await.describe_image(&ami).await.unwrap();
+    assert!(gone.is_none(), "deregistered at the provider: {gone:?}");
+    assert!(record(&mut conn, production, "api-server-base").await.is_none());
+}
+
+#[actix_web::test]
+async fn an_image_with_a_live_server_cannot_be_deleted() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let mut client = app.signed_in("admin@acme.test").await;
+    // The demo server still running was launched from a public image.
+    let (launched, version): (i64, i32) = image_records::table
+        .filter(image_records::account_id.eq(production))
+        .filter(image_records::source.eq("public_launched"))
+        .select((image_records::id, image_records::version))
+        .first(&mut conn)
+        .await
+        .unwrap();
+
+    let dialog = client.get_htmx(&format!("/images/{launched}/delete"), "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    assert!(
+        text(&dialog.body).contains("1 server launched from it is pending, running or paused. Terminate it first.")
+    );
+    assert!(!dialog.body.contains(r#"type="submit""#), "no Delete button");
+
+    let refused = post(&mut client, &format!("/images/{launched}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(text(&refused.body).contains("Terminate it first"));
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM image_records WHERE id = {launched}")).await, 1);
+
+    // An own image counts the servers of every account launched from it.
+    let (own, own_version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, product_id, budget_code_id, state)
+         SELECT {staging}, r.id, r.provider_image_id, 'staging-api', 't3.small', (SELECT min(id) FROM budget_codes), 'PAUSED'
+         FROM image_records r WHERE r.account_id = {staging} AND r.source = 'shared'",
+        staging = app.demo.acme_staging
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let refused = post(&mut client, &format!("/images/{own}/delete"), &[("version", &own_version.to_string())]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'deregister_image'").await, 0);
+}
+
+#[actix_web::test]
+async fn deleting_a_shared_record_removes_it_from_this_account_only() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    client.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
+    client.refresh_csrf().await;
+    let (id, version) = record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.unwrap();
+
+    let dialog = client.get_htmx(&format!("/images/{id}/delete"), "modal").await;
+    assert!(text(&dialog.body).contains("It is removed from Acme Staging only"));
+    let done = client.post(&format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "a plain form redirects");
+    assert!(
+        text(&client.get("/images?scope=shared").await.body)
+            .contains("Removed “api-server-base (from Production)” from Acme Staging")
+    );
+
+    assert!(record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.is_none());
+    assert!(record(&mut conn, app.demo.acme_production, "api-server-base").await.is_some());
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'deregister_image'").await, 0);
+}
+
+#[actix_web::test]
+async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permission() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let ami = provider_id(&mut conn, id).await;
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+
+    let dialog = client.get_htmx(&format!("/images/{id}/sharing"), "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    let shown = text(&dialog.body);
+    assert!(shown.contains("batch-worker: Sharing") && shown.contains("Acme Staging"), "{shown}");
+    assert!(!shown.contains("Globex"), "only the user's own accounts");
+    assert!(shown.contains("Private data on it"), "the public warning");
+
+    let staging_id = staging.to_string();
+    let shared =
+        post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private"), ("account_ids", &staging_id)])
+            .await;
+    assert_eq!(shared.status, StatusCode::OK);
+    assert!(text(&shared.body).contains("“batch-worker”: shared with Acme Staging"));
+    let (theirs, _) = record(&mut conn, staging, "batch-worker").await.expect("a record in Staging");
+    let source: String =
+        image_records::table.find(theirs).select(image_records::source).first(&mut conn).await.unwrap();
+    assert_eq!(source, "shared");
+    let events = count(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'share' AND account_id = {staging}"),
+    )
+    .await;
+    assert_eq!(events, 1);
+    run_jobs(&app).await;
+    assert_eq!(
+        ec2.launch_permissions(&ami).await.unwrap(),
+        [LaunchPermission::Account(app.demo.numbers.staging.clone())]
+    );
+
+    // Staging names it its own way; its shared tab shows it.
+    let mut staging_client = app.signed_in("admin@acme.test").await;
+    staging_client.post("/account", &[("account_id", &staging_id)]).await;
+    assert!(text(&staging_client.get("/images?scope=shared").await.body).contains("batch-worker"));
+
+    // The dialog ticks the current share; saving without it removes it.
+    let dialog = client.get_htmx(&format!("/images/{id}/sharing"), "modal").await;
+    assert!(dialog.body.contains(&format!(r#"value="{staging}" checked"#)), "{}", dialog.body);
+    let unshared = post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private")]).await;
+    assert_eq!(unshared.status, StatusCode::OK);
+    assert!(text(&unshared.body).contains("no longer shared with Acme Staging"));
+    assert!(record(&mut conn, staging, "batch-worker").await.is_none());
+    run_jobs(&app).await;
+    assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
+
+    // Public, then private again.
+    post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
+    run_jobs(&app).await;
+    assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), [LaunchPermission::Public]);
+    let listed = count(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'"),
+    )
+    .await;
+    assert_eq!(listed, 1, "the public catalog has it after the sync");
+    post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private")]).await;
+    let listed = count(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'"),
+    )
+    .await;
+    assert_eq!(listed, 0, "private again: out of the catalog at once");
+    run_jobs(&app).await;
+    assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
+}
+
+#[actix_web::test]
+async fn a_bad_sharing_form_comes_back_with_the_message_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, app.demo.acme_production, "batch-worker").await.unwrap();
+    let before = count(&mut conn, "SELECT count(*) AS n FROM image_records").await;
+
+    let bogus = post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "everyone")]).await;
+    assert_eq!(bogus.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bogus.header("HX-Retarget"), Some("#modal"));
+    assert!(text(&bogus.body).contains("Choose a share type: Private or Public."));
+
+    let globex = app.demo.globex_main.to_string();
+    let foreign =
+        post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private"), ("account_ids", &globex)])
+            .await;
+    assert_eq!(foreign.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&foreign.body).contains("only with your other accounts"));
+
+    let malformed =
+        post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private"), ("account_ids", "x")]).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM image_records").await, before);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs").await, 0);
+}
+
+/// What the matrix checks: an action, the image it is tried on, and its form.
+struct Case {
+    action: &'static str,
+    image: &'static str,
+    form: fn(version: i32, staging: i64) -> Vec<(&'static str, String)>,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        action: "name",
+        image: "web-frontend-2026.11",
+        form: |v, _| vec![("name", "renamed".into()), ("version", v.to_string())],
+    },
+    Case {
+        action: "label",
+        image: "postgres-15-primary",
+        form: |v, _| vec![("label", "red".into()), ("version", v.to_string())],
+    },
+    Case { action: "deprecate", image: "batch-worker", form: |v, _| vec![("version", v.to_string())] },
+    Case { action: "undeprecate", image: "legacy-php-app", form: |v, _| vec![("version", v.to_string())] },
+    Case { action: "delete", image: "edge-cache-arm", form: |v, _| vec![("version", v.to_string())] },
+    Case {
+        action: "sharing",
+        image: "ubuntu-hardened-cis",
+        form: |_, staging| vec![("share_type", "private".into()), ("account_ids", staging.to_string())],
+    },
+];
+
+/// Expected status per role for an image of the user's current account,
+/// in the order of `CASES`. Another account's image is always 404.
+const MATRIX: &[(&str, [u16; 6])] = &[
+    ("admin@acme.test", [303, 303, 303, 303, 303, 303]),
+    ("manager@acme.test", [303, 303, 303, 303, 303, 303]),
+    ("configurator@acme.test", [303, 303, 303, 303, 403, 403]),
+    ("viewer@acme.test", [403, 403, 403, 403, 403, 403]),
+];
+
+/// Everything an action could change about an image, across accounts.
+async fn fingerprint(conn: &mut AsyncPgConnection, record: i64, image_pk: i64) -> String {
+    let rows: Vec<(i64, String, String, bool, i32)> = image_records::table
+        .filter(image_records::provider_image_id.eq(image_pk))
+        .select((
+            image_records::id,
+            image_records::name,
+            image_records::label,
+            image_records::deprecated_at.is_not_null(),
+            image_records::version,
+        ))
+        .order(image_records::id)
+        .load(conn)
+        .await
+        .unwrap();
+    let jobs = count(conn, "SELECT count(*) AS n FROM jobs").await;
+    format!("{record}: {rows:?}; jobs {jobs}")
+}
+
+#[actix_web::test]
+async fn authorization_matrix_every_action_by_role_and_account() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let globex_image: (i64, i64, i32) = image_records::table
+        .filter(image_records::account_id.eq(app.demo.globex_main))
+        .select((image_records::id, image_records::provider_image_id, image_records::version))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    for (email, expected) in MATRIX {
+        // Each role works on a fresh copy of the images it may change.
+        diesel::sql_query("DELETE FROM jobs").execute(&mut conn).await.unwrap();
+        let mut client = app.signed_in(email).await;
+        for (case, &status) in CASES.iter().zip(expected) {
+            let name = format!("{}-{}", case.image, email.split('@').next().unwrap());
+            let (id, image_pk, version) = copy_image(&mut conn, app.demo.acme_production, case.image, &name).await;
+            let before = fingerprint(&mut conn, id, image_pk).await;
+            let form = (case.form)(version, app.demo.acme_staging);
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let response = client.post(&format!("/images/{id}/{}", case.action), &form).await;
+            assert_eq!(
+                response.status.as_u16(),
+                status,
+                "{email} {} on its own account: {}",
+                case.action,
+                response.body
+            );
+            let after = fingerprint(&mut conn, id, image_pk).await;
+            if status == 303 {
+                assert_ne!(before, after, "{email} {}: the change is in the database", case.action);
+            } else {
+                assert_eq!(before, after, "{email} {}: nothing changed", case.action);
+            }
+
+            let (other, other_pk, other_version) = globex_image;
+            let before = fingerprint(&mut conn, other, other_pk).await;
+            let form = (case.form)(other_version, app.demo.acme_staging);
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let response = client.post(&format!("/images/{other}/{}", case.action), &form).await;
+            assert_eq!(response.status, StatusCode::NOT_FOUND, "{email} {} on another account", case.action);
+            assert_eq!(before, fingerprint(&mut conn, other, other_pk).await);
+        }
+    }
+}
+
+/// A copy of a demo image (its own provider row and record), so each role
+/// acts on an image nobody else touched; `(record, provider row, version)`.
+async fn copy_image(conn: &mut AsyncPgConnection, account: i64, from: &str, name: &str) -> (i64, i64, i32) {
+    let row: (i64, i64, i32) = diesel::sql_query(format!(
+        "WITH image AS (
+           INSERT INTO provider_images (provider, region, provider_image_id, platform, architecture, state,
+                                        owner_account_number, created_at)
+           SELECT p.provider, p.region, 'ami-' || substr(md5(random()::text), 1, 17), p.platform, p.architecture,
+                  p.state, p.owner_account_number, p.created_at
+           FROM image_records r JOIN provider_images p ON p.id = r.provider_image_id
+           WHERE r.account_id = {account} AND r.name = '{from}'
+           RETURNING id)
+         INSERT INTO image_records (account_id, provider_image_id, name, label, owner_user_id, owner_group_id,
+                                    budget_code_id, deprecated_at, source)
+         SELECT {account}, image.id, '{name}', r.label, r.owner_user_id, r.owner_group_id, r.budget_code_id,
+                r.deprecated_at, r.source
+         FROM image, image_records r WHERE r.account_id = {account} AND r.name = '{from}'
+         RETURNING id AS record, provider_image_id AS image, version"
+    ))
+    .get_result::<Copied>(conn)
+    .await
+    .map(|c| (c.record, c.image, c.version))
+    .unwrap();
+    row
+}
+
+#[derive(QueryableByName)]
+struct Copied {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    record: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    image: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    version: i32,
+}
