@@ -33,6 +33,9 @@ pub enum WebError {
     /// Someone else changed it first (a stale version).
     #[error("{0}")]
     Conflict(String),
+    /// A form that fails validation, told where no field can show it.
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     #[error("the database is not available")]
     Unavailable,
     #[error(transparent)]
@@ -64,6 +67,7 @@ impl WebError {
             WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
             WebError::TooManyRequests(_) => "Too many attempts",
             WebError::Conflict(_) => "Changed meanwhile",
+            WebError::Unprocessable(_) => "That could not be saved",
             WebError::Unavailable => "Temporarily unavailable",
             WebError::Internal(_) => "Something went wrong",
         }
@@ -75,9 +79,11 @@ impl WebError {
         match self {
             WebError::Unauthorized { .. } => "Sign in to continue.".into(),
             WebError::NotFound => "There is nothing here, or it is not in your current account.".into(),
-            WebError::Forbidden(m) | WebError::BadRequest(m) | WebError::TooManyRequests(m) | WebError::Conflict(m) => {
-                m.clone()
-            }
+            WebError::Forbidden(m)
+            | WebError::BadRequest(m)
+            | WebError::TooManyRequests(m)
+            | WebError::Conflict(m)
+            | WebError::Unprocessable(m) => m.clone(),
             WebError::InvalidInput(e) => e.message.clone(),
             WebError::Unavailable => "The database is not answering. Try again in a moment.".into(),
             WebError::Internal(_) => "The console could not complete this request. It has been logged.".into(),
@@ -102,6 +108,7 @@ impl ResponseError for WebError {
             WebError::BadRequest(_) | WebError::InvalidInput(_) => StatusCode::BAD_REQUEST,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

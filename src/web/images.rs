@@ -598,7 +598,15 @@ pub async fn relabel(
     use actix_web::http::StatusCode;
     let id = id.into_inner();
     let row = configurable(&user, &state, id).await?;
-    let label: Label = form.label.parse()?;
+    let label: Label = match form.label.parse() {
+        Ok(label) => label,
+        Err(invalid) if is_htmx(&req) => return Err(WebError::Unprocessable(invalid.message)),
+        Err(invalid) => {
+            let frame = Frame::new(&user, "/images");
+            let page = RelabelPage { frame, row, csrf_token: user.csrf_token.clone(), error: Some(invalid.message) };
+            return html(StatusCode::UNPROCESSABLE_ENTITY, page.render());
+        }
+    };
     let changes = serde_json::json!({ "label": { "from": row.label.as_str(), "to": label.as_str() } });
     let name = row.name.clone();
     let (changed, current) = save_record(&state, &user, id, form.version, &name, label, "relabel", changes).await?;

@@ -318,3 +318,141 @@ async fn browser_relabel_from_the_picker_with_the_keyboard() {
     browser.screenshot("label-set").await;
     b.clone().close().await.unwrap();
 }
+
+impl Browser {
+    async fn sign_in(&self, app: &TestApp, email: &str) {
+        self.client.goto(&app.url("/login")).await.unwrap();
+        self.keys(email).await;
+        self.keys(&char::from(Key::Tab).to_string()).await;
+        self.keys("demo-password-1").await;
+        self.keys(&char::from(ENTER).to_string()).await;
+        self.wait_for_text("batch-worker").await;
+    }
+
+    async fn script_bool(&self, script: &str) -> bool {
+        self.client.execute(script, vec![]).await.unwrap().as_bool().unwrap_or(false)
+    }
+
+    /// Waits until no dialog is open.
+    async fn wait_dialog_closed(&self) {
+        for _ in 0..50 {
+            if !self.script_bool("return !!document.querySelector('dialog[open]')").await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the dialog stayed open");
+    }
+
+    async fn focused_label(&self) -> String {
+        let active = self.client.active_element().await.unwrap();
+        let label = active.attr("aria-label").await.ok().flatten().unwrap_or_default();
+        if label.is_empty() { active.text().await.unwrap_or_default() } else { label }
+    }
+
+    /// Clicks an item of a row's actions menu.
+    async fn row_action(&self, image: &str, action: &str) {
+        let row = format!("tr:has(a[title^='Rename {image}'])");
+        self.client.find(Locator::Css(&format!("{row} summary.actions-button"))).await.unwrap().click().await.unwrap();
+        let item = format!("{row} [role=menuitem][href$='/{action}']");
+        self.client.wait().for_element(Locator::Css(&item)).await.unwrap().click().await.unwrap();
+        self.client.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboard() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+    let down = char::from(Key::Down).to_string();
+    let enter = char::from(ENTER).to_string();
+
+    // Enter opens the menu, arrows move in it, Enter opens the dialog.
+    browser.tab_to("Actions for batch-worker").await;
+    browser.keys(&enter).await;
+    browser.keys(&down).await;
+    assert_eq!(browser.focused_label().await, "Deprecate…");
+    browser.screenshot("actions-menu").await;
+    browser.keys(&enter).await;
+    b.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    assert!(browser.body_text().await.contains("Are you sure you want to deprecate batch-worker?"));
+    assert_eq!(browser.focused_label().await, "Deprecate", "focus starts on the primary button");
+    browser.screenshot("deprecate-dialog").await;
+
+    // Focus stays in the dialog; Escape closes it and focus returns to the menu button.
+    for _ in 0..5 {
+        browser.keys(&char::from(Key::Tab).to_string()).await;
+        assert!(
+            browser.script_bool("return !!document.activeElement.closest('dialog')").await,
+            "focus left the dialog"
+        );
+    }
+    browser.keys(&char::from(Key::Escape).to_string()).await;
+    browser.wait_dialog_closed().await;
+    assert_eq!(browser.focused_label().await, "Actions for batch-worker");
+    assert!(!browser.script_bool("return !!document.querySelector('del')?.textContent.includes('batch-worker')").await);
+
+    // Again, and confirm.
+    browser.keys(&enter).await;
+    browser.keys(&down).await;
+    browser.keys(&enter).await;
+    b.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    browser.keys(&enter).await;
+    browser.wait_for_text("Deprecated “batch-worker”").await;
+    browser.wait_dialog_closed().await;
+    let struck = b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) del")).await.unwrap();
+    assert_eq!(struck.text().await.unwrap(), "batch-worker");
+    browser.screenshot("deprecated").await;
+
+    // Undeprecate posts straight from the menu.
+    browser.tab_to("Actions for batch-worker").await;
+    browser.keys(&enter).await;
+    browser.keys(&down).await;
+    assert_eq!(browser.focused_label().await, "Undeprecate");
+    browser.keys(&enter).await;
+    browser.wait_for_text("“batch-worker” is no longer deprecated").await;
+    assert!(b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) del")).await.is_err());
+    b.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+
+    // A running server keeps its image: the dialog only explains.
+    browser.row_action("ubuntu/images", "delete").await;
+    assert!(browser.body_text().await.contains("Terminate it first."));
+    browser.screenshot("delete-refused").await;
+    b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
+    browser.wait_dialog_closed().await;
+
+    browser.row_action("edge-cache-arm", "delete").await;
+    assert!(browser.body_text().await.contains("Are you sure you want to delete edge-cache-arm?"));
+    browser.screenshot("delete-confirm").await;
+    b.find(Locator::Css("dialog[open] button.danger")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Deleted “edge-cache-arm”").await;
+    browser.wait_dialog_closed().await;
+    assert!(b.find(Locator::Css("tr:has(a[title^='Rename edge-cache-arm'])")).await.is_err(), "the row is gone");
+    browser.screenshot("deleted").await;
+
+    browser.row_action("batch-worker", "sharing").await;
+    assert!(browser.body_text().await.contains("batch-worker: Sharing"));
+    browser.screenshot("sharing-dialog").await;
+    b.find(Locator::Css("dialog[open] input[name=account_ids]")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("dialog[open] button.primary")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("“batch-worker”: shared with Acme Staging").await;
+    browser.wait_dialog_closed().await;
+    let shared = crate::harness::count(
+        &mut app.db().await,
+        &format!("SELECT count(*) AS n FROM image_records WHERE account_id = {} AND name = 'batch-worker' AND source = 'shared'", app.demo.acme_staging),
+    )
+    .await;
+    assert_eq!(shared, 1);
+    browser.screenshot("shared").await;
+    b.clone().close().await.unwrap();
+}

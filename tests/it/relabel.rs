@@ -55,8 +55,12 @@ async fn a_label_not_in_the_picker_and_a_stale_version_are_refused() {
     let bogus = client
         .post_htmx(&format!("/images/{id}/label"), &[("label", "rainbow"), ("version", &version.to_string())])
         .await;
-    assert_eq!(bogus.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bogus.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&bogus.body).contains("is not one of the labels"));
+    let plain =
+        client.post(&format!("/images/{id}/label"), &[("label", "rainbow"), ("version", &version.to_string())]).await;
+    assert_eq!(plain.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&plain.body).contains("is not one of the labels"), "the picker page with the message");
 
     let first =
         client.post_htmx(&format!("/images/{id}/label"), &[("label", "blue"), ("version", &version.to_string())]).await;

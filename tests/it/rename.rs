@@ -141,3 +141,54 @@ async fn another_accounts_image_is_not_found() {
     assert_eq!(post.status, StatusCode::NOT_FOUND);
     assert_eq!(name_of(&app, id).await, "batch-worker");
 }
+
+#[actix_web::test]
+async fn two_browsers_renaming_at_once_one_wins_and_the_other_sees_the_conflict() {
+    let app = TestApp::spawn().await;
+    let (id, version) = record(&app, "batch-worker").await;
+    let mut first = app.signed_in("admin@acme.test").await;
+    let mut second = app.signed_in("manager@acme.test").await;
+    let path = format!("/images/{id}/name");
+    let version = version.to_string();
+
+    let (form_a, form_b) =
+        ([("name", "from-first"), ("version", &version)], [("name", "from-second"), ("version", &version)]);
+    let (a, b) = tokio::join!(first.post_htmx(&path, &form_a), second.post_htmx(&path, &form_b));
+
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "exactly one wins");
+    let (winner, loser) = if a.status == StatusCode::OK { ("from-first", &b) } else { ("from-second", &a) };
+    assert_eq!(name_of(&app, id).await, winner, "the winner's name is kept");
+    assert!(text(&loser.body).contains(&format!("its name is now “{winner}”")), "{}", loser.body);
+    let renames = crate::harness::count(
+        &mut app.db().await,
+        &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'rename' AND resource_id = '{id}'"),
+    )
+    .await;
+    assert_eq!(renames, 1, "one change, one audit event");
+}
+
+#[actix_web::test]
+async fn a_name_with_markup_is_stored_as_typed_and_shown_escaped_everywhere() {
+    let app = TestApp::spawn().await;
+    let (id, version) = record(&app, "batch-worker").await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let markup = "<script>alert(1)</script>";
+
+    let saved =
+        client.post_htmx(&format!("/images/{id}/name"), &[("name", markup), ("version", &version.to_string())]).await;
+    assert_eq!(saved.status, StatusCode::OK);
+    assert_eq!(name_of(&app, id).await, markup, "stored as typed");
+
+    let escaped = "&#60;script&#62;alert(1)&#60;/script&#62;";
+    for path in
+        ["/images", "/images/{id}/deprecate", "/images/{id}/delete", "/images/{id}/sharing", "/images/{id}/name/edit"]
+    {
+        let page = client.get(&path.replace("{id}", &id.to_string())).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(!page.body.contains(markup), "{path} shows the name as text");
+        assert!(page.body.contains(escaped), "{path} shows the name");
+    }
+    assert!(saved.body.contains(escaped) && !saved.body.contains(markup), "the row and its flash");
+}
