@@ -54,11 +54,16 @@ impl Application {
         let database_url = config.database_url.clone();
         let key = config.session_key.clone();
         let secure = config.secure_cookies;
-        let job_attempts = config.jobs.max_attempts;
+        let settings = config.jobs.clone();
+        let providers = std::sync::Arc::new(jobs::Providers::default());
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
-            let state = actix_web::web::Data::new(web::AppState::new(pool.clone(), job_attempts));
+            let state = actix_web::web::Data::new(web::AppState {
+                pool: pool.clone(),
+                jobs: settings.clone(),
+                providers: providers.clone(),
+            });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name("stratus_session".into())
                 .cookie_http_only(true)

@@ -259,7 +259,7 @@ async fn set_deprecation(
             let changes = serde_json::json!({ "deprecated": { "from": !deprecated, "to": deprecated } });
             db::audit::record(conn, &audit(user, account, action.path(), id, changes)).await?;
             let job = Deprecation { image_id: row.provider_image_id.clone(), deprecated_at: at };
-            db::jobs::enqueue(conn, &job.job(account, state.job_attempts)).await?;
+            db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
             Ok(true)
         })
         .await?;
@@ -347,7 +347,7 @@ pub async fn delete(
                     db::audit::record(conn, &audit(&user, other, "unshare", record, changes)).await?;
                 }
                 let job = Deregister { image_id: row.provider_image_id.clone() };
-                db::jobs::enqueue(conn, &job.job(account, state.job_attempts)).await?;
+                db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
             }
             Ok(Deleted::Done)
         })
@@ -542,7 +542,7 @@ async fn save_shares(
                     grant: true,
                     account_number: Some(target.provider_account_number.clone()),
                 };
-                db::jobs::enqueue(conn, &job.job(account, state.job_attempts)).await?;
+                db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
             }
             for target in &remove {
                 if let Some(record) = db::images::remove_share(conn, target.id, row.image_pk).await? {
@@ -555,12 +555,12 @@ async fn save_shares(
                     grant: false,
                     account_number: Some(target.provider_account_number.clone()),
                 };
-                db::jobs::enqueue(conn, &job.job(account, state.job_attempts)).await?;
+                db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
             }
             if make_public != was_public {
                 db::images::set_public(conn, row.image_pk, make_public).await?;
                 let job = Permission { image_id: image_id.clone(), grant: make_public, account_number: None };
-                db::jobs::enqueue(conn, &job.job(account, state.job_attempts)).await?;
+                db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
             }
             let names =
                 |list: &[&&crate::db::accounts::Account]| list.iter().map(|a| a.name.clone()).collect::<Vec<_>>();

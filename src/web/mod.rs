@@ -23,13 +23,25 @@ pub const SESSION_COOKIE: &str = "stratus_session";
 /// What every handler can reach.
 pub struct AppState {
     pub pool: Pool,
-    /// How often a job queued by a page is tried at the provider.
-    pub job_attempts: i32,
+    /// How jobs queued by pages are run, and how providers are reached.
+    pub jobs: crate::jobs::JobSettings,
+    /// Provider connections of this process, shared by its workers; pages
+    /// use them for the one synchronous call (creating a key pair).
+    pub providers: std::sync::Arc<crate::jobs::Providers>,
 }
 
 impl AppState {
-    pub fn new(pool: Pool, job_attempts: i32) -> Self {
-        Self { pool, job_attempts }
+    /// How often a job queued by a page is tried at the provider.
+    pub fn job_attempts(&self) -> i32 {
+        self.jobs.max_attempts
+    }
+
+    /// The provider of an account, for the few calls a page makes itself.
+    pub async fn provider(
+        &self,
+        account: &crate::db::accounts::Account,
+    ) -> Result<std::sync::Arc<dyn crate::cloud::CloudProvider>, crate::cloud::CloudError> {
+        Ok(self.providers.for_account(&self.jobs, account).await?.provider)
     }
 }
 

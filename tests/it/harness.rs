@@ -50,7 +50,9 @@ impl TestApp {
         };
         let settings = JobSettings { provider_endpoint: Some(crate::cloud::endpoint()), ..JobSettings::default() };
         let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
-        let app = Application::build(Config::for_database(&database_url)).await.expect("build the app");
+        let mut config = Config::for_database(&database_url);
+        config.jobs.provider_endpoint = Some(crate::cloud::endpoint());
+        let app = Application::build(config).await.expect("build the app");
         let address = format!("http://{}", app.address());
         actix_web::rt::spawn(app.run());
         Self { address, database_url, demo }
