@@ -16,7 +16,7 @@ system-packages:
 		pg_config=libpq-dev python3=python3 npm=nodejs,npm cc=build-essential curl=curl
 
 browser-packages:
-	@.ci/ensure-packages chromium=chromium chromedriver=chromium-driver
+	@.ci/ensure-packages chromium=chromium chromedriver=chromium-driver cloud-init=cloud-init
 
 $(HTMX): package.json package-lock.json | system-packages
 	npm ci --no-audit --no-fund --loglevel=error

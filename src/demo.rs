@@ -283,11 +283,12 @@ async fn make_at_provider(
             let server = ec2
                 .run_instance(&RunRequest {
                     image_id: base.id.clone(),
-                    instance_type: if spec.arch == "arm64" { "t4g.small" } else { "t3.small" }.into(),
+                    instance_type: builder_type(number == &numbers.staging && n == 0, spec.arch).into(),
                     zone: None,
                     security_groups: Vec::new(),
                     key_name: None,
                     user_data: None,
+                    volumes: Vec::new(),
                     name: format!("{}-builder", spec.name),
                     idempotency_key: format!("demo/{number}/{}", spec.name),
                 })
@@ -456,8 +457,14 @@ async fn load_in(
         }
         if let (Some(running), Some(first)) = (running, specs.first()) {
             let (user, group, globex_code) = owner_of(first.owner);
-            let budget = if globex_code != 0 { globex_code } else { code(first.code) };
-            record_server(conn, &account_row, running, (user, group, budget)).await?;
+            // Staging's big builder, running since last month, is billed to
+            // Exhausted: that is what puts the code past its hard quota.
+            let (budget, since) = match globex_code {
+                0 if account == acme_staging => (code("Exhausted"), at(30)),
+                0 => (code(first.code), at(2)),
+                globex => (globex, at(2)),
+            };
+            record_server(conn, &account_row, running, (user, group, budget), since).await?;
         }
         debug_assert_eq!(number, &account_row.provider_account_number);
     }
@@ -503,6 +510,7 @@ async fn record_server(
     account: &Account,
     running: &Running,
     (user, group, budget): (i64, i64, i64),
+    since: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let base = reported(running.base.clone());
     let image: i64 = diesel::insert_into(provider_images::table)
@@ -546,7 +554,7 @@ async fn record_server(
         .find(|(product, _)| *product == instance.instance_type)
         .map(|(_, rate)| rate)
         .unwrap_or_default();
-    crate::db::servers::insert(
+    let server = crate::db::servers::insert(
         conn,
         &crate::db::servers::NewServer {
             account_id: account.id,
@@ -566,7 +574,22 @@ async fn record_server(
         },
     )
     .await?;
+    diesel::update(servers::table.find(server))
+        .set((servers::launched_at.eq(since), servers::ready_at.eq(since)))
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+/// The size of a demo image's builder server: small, but the one Staging
+/// keeps running is a big one (it spends the Exhausted budget code).
+fn builder_type(kept_in_staging: bool, arch: &str) -> &'static str {
+    match (kept_in_staging, arch) {
+        (true, "arm64") => "m6g.xlarge",
+        (true, _) => "m5.xlarge",
+        (false, "arm64") => "t4g.small",
+        (false, _) => "t3.small",
+    }
 }
 
 /// Gives a demo image its console metadata: label, owner, budget code,

@@ -127,7 +127,55 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
+  // Tabs (the launch dialog): a click or the arrow keys switch panels here;
+  // without this script the tabs are submit buttons the server answers.
+  function selectTab(tab) {
+    const list = tab.closest("[role=tablist]");
+    const form = tab.closest("form");
+    list.querySelectorAll("[role=tab]").forEach(function (t) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      const panel = document.getElementById(t.getAttribute("aria-controls"));
+      if (panel) panel.hidden = !on;
+    });
+    const current = form && form.querySelector("input[name=tab]");
+    if (current) current.value = tab.value.replace(/^tab:/, "");
+    tab.focus();
+  }
+  document.addEventListener("click", function (event) {
+    const tab = event.target.closest("[role=tablist] [role=tab]");
+    if (!tab) return;
+    event.preventDefault();
+    selectTab(tab);
+  });
+  document.addEventListener("keydown", function (event) {
+    const tab = event.target.closest && event.target.closest("[role=tablist] [role=tab]");
+    if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft" && event.key !== "Home" && event.key !== "End")) return;
+    const tabs = Array.from(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    const at = tabs.indexOf(tab);
+    const to = { ArrowRight: (at + 1) % tabs.length, ArrowLeft: (at - 1 + tabs.length) % tabs.length, Home: 0, End: tabs.length - 1 }[event.key];
+    event.preventDefault();
+    selectTab(tabs[to]);
+  });
+
+  // Fields shown only for some choices: data-when="NAME=VALUE[,VALUE…]".
+  function applyWhen(root) {
+    root.querySelectorAll("[data-when]").forEach(function (el) {
+      const [name, values] = el.dataset.when.split("=");
+      const form = el.closest("form");
+      if (!form) return;
+      const chosen = form.querySelector("select[name=" + name + "]") || form.querySelector("input[name=" + name + "]:checked");
+      el.hidden = !(chosen && values.split(",").includes(chosen.value));
+    });
+  }
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form");
+    if (form) applyWhen(form);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); applyWhen(document); });
+  document.addEventListener("htmx:afterSettle", function () { applyWhen(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     localizeTimes(event.target);
     // After an inline edit, focus goes back to the name it edited.
@@ -138,4 +186,15 @@
       if (name) name.focus();
     }
   });
+
+  // A new key pair's private key arrives once, in the answer that created
+  // it: save it at once. The link stays for a second try.
+  function saveOfferedKeys() {
+    document.querySelectorAll("a[download][data-auto-download]").forEach(function (link) {
+      link.removeAttribute("data-auto-download");
+      link.click();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", saveOfferedKeys);
+  document.addEventListener("htmx:afterSettle", saveOfferedKeys);
 })();

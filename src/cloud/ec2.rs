@@ -160,6 +160,8 @@ fn explain(code: &str, message: &str) -> String {
         "InvalidKeyPair.NotFound" => "The key pair does not exist at the provider.",
         "InvalidGroup.Duplicate" => "A firewall with this name already exists.",
         "InvalidGroup.NotFound" => "The firewall does not exist at the provider.",
+        "DependencyViolation" => "It is still in use at the provider (by a server, or by another firewall's rule).",
+        "CannotDelete" => "The provider does not allow deleting this firewall.",
         "IncorrectInstanceState" => "The server is not in a state that allows this.",
         _ => return message.to_owned(),
     };
@@ -227,7 +229,69 @@ fn permission(who: &LaunchPermission) -> Ec2LaunchPermission {
     }
 }
 
+/// Everything the provider says about one instance's launch settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceDetails {
+    pub instance_type: String,
+    pub key_name: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// `(device, size GB, encrypted)` of every EBS volume but the root.
+    pub volumes: Vec<(String, i32, bool)>,
+    pub user_data: Option<String>,
+}
+
 impl Ec2Provider {
+    /// An instance's type, key, security groups, extra volumes and user data,
+    /// as EC2 reports them (for operators checking a launch, and for tests).
+    pub async fn instance_details(&self, instance_id: &str) -> CloudResult<InstanceDetails> {
+        let out = self.client.describe_instances().instance_ids(instance_id).send().await.map_err(map_error)?;
+        let instance = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .ok_or_else(|| CloudError::Failed(format!("{instance_id} is not described")))?;
+        let root = instance.root_device_name().unwrap_or_default();
+        let mut volumes = Vec::new();
+        for mapping in instance.block_device_mappings() {
+            let (Some(device), Some(volume)) = (mapping.device_name(), mapping.ebs().and_then(|e| e.volume_id()))
+            else {
+                continue;
+            };
+            if device == root {
+                continue;
+            }
+            let described = self.client.describe_volumes().volume_ids(volume).send().await.map_err(map_error)?;
+            if let Some(v) = described.volumes().first() {
+                volumes.push((device.to_owned(), v.size().unwrap_or_default(), v.encrypted().unwrap_or_default()));
+            }
+        }
+        let attribute = self
+            .client
+            .describe_instance_attribute()
+            .instance_id(instance_id)
+            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+            .send()
+            .await
+            .map_err(map_error)?;
+        let user_data = attribute
+            .user_data()
+            .and_then(|d| d.value())
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        Ok(InstanceDetails {
+            instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            key_name: instance.key_name().map(str::to_owned),
+            security_group_ids: instance
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned))
+                .collect(),
+            volumes,
+            user_data,
+        })
+    }
+
     async fn images(&self, owners: Option<&str>, executable_by: Option<&str>) -> CloudResult<Vec<ProviderImage>> {
         let mut pages = self
             .client
@@ -395,7 +459,22 @@ impl CloudProvider for Ec2Provider {
             .max_count(1)
             .client_token(&request.idempotency_key)
             .set_placement(request.zone.as_ref().map(|z| Placement::builder().availability_zone(z).build()))
-            .set_security_groups((!request.security_groups.is_empty()).then(|| request.security_groups.clone()))
+            .set_security_group_ids((!request.security_groups.is_empty()).then(|| request.security_groups.clone()))
+            .set_block_device_mappings((!request.volumes.is_empty()).then(|| {
+                request
+                    .volumes
+                    .iter()
+                    .map(|v| {
+                        let ebs = aws_sdk_ec2::types::EbsBlockDevice::builder()
+                            .volume_size(v.size_gb)
+                            .volume_type(aws_sdk_ec2::types::VolumeType::Gp3)
+                            .encrypted(v.encrypted)
+                            .delete_on_termination(true)
+                            .build();
+                        aws_sdk_ec2::types::BlockDeviceMapping::builder().device_name(&v.device).ebs(ebs).build()
+                    })
+                    .collect()
+            }))
             .set_key_name(request.key_name.clone())
             .set_user_data(
                 request.user_data.as_ref().map(|d| base64::engine::general_purpose::STANDARD.encode(d.as_bytes())),
@@ -409,6 +488,28 @@ impl CloudProvider for Ec2Provider {
 
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>> {
         self.instances_by(None, instance_ids).await
+    }
+
+    async fn ready_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<String>> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client
+            .describe_instance_status()
+            .set_instance_ids(Some(instance_ids.to_vec()))
+            .send()
+            .await
+            .map_err(map_error)?;
+        let ok = |s: Option<&aws_sdk_ec2::types::InstanceStatusSummary>| {
+            s.and_then(|s| s.status()).is_some_and(|s| *s == aws_sdk_ec2::types::SummaryStatus::Ok)
+        };
+        Ok(out
+            .instance_statuses()
+            .iter()
+            .filter(|s| ok(s.instance_status()) && ok(s.system_status()))
+            .filter_map(|s| s.instance_id().map(str::to_owned))
+            .collect())
     }
 
     async fn stop_instance(&self, instance_id: &str) -> CloudResult<()> {
@@ -503,6 +604,21 @@ impl CloudProvider for Ec2Provider {
             name: name.to_owned(),
             description: description.to_owned(),
         })
+    }
+
+    async fn delete_key_pair(&self, name: &str) -> CloudResult<()> {
+        // EC2 answers a delete of a missing key pair with success; some
+        // compatible endpoints say "not found": the same outcome.
+        match self.client.delete_key_pair().key_name(name).send().await.map_err(map_error) {
+            Ok(_) => Ok(()),
+            Err(CloudError::Refused { code, .. }) if code == "InvalidKeyPair.NotFound" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
+        self.client.delete_security_group().group_id(group_id).send().await.map_err(map_error)?;
+        Ok(())
     }
 
     async fn list_instance_types(&self) -> CloudResult<Vec<InstanceType>> {

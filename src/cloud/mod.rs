@@ -86,13 +86,26 @@ pub struct RunRequest {
     pub image_id: String,
     pub instance_type: String,
     pub zone: Option<String>,
+    /// Security group ids (`sg-…`).
     pub security_groups: Vec<String>,
     pub key_name: Option<String>,
     pub user_data: Option<String>,
+    /// Extra block devices, attached at launch.
+    pub volumes: Vec<Volume>,
     pub name: String,
     /// Makes a retried request start no second server: sent as EC2's
     /// `ClientToken` and kept as a tag that is looked up first.
     pub idempotency_key: String,
+}
+
+/// A block device attached at launch; deleted with the server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Volume {
+    /// The device name of the mapping, e.g. `/dev/sdf`.
+    pub device: String,
+    pub size_gb: i32,
+    /// Encrypted by the provider.
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,13 +130,25 @@ pub enum InstanceState {
     Terminated,
 }
 
-/// A key pair; the private key exists only in the answer to a create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key pair; the private key exists only in the answer to a create (and
+/// never shows in `Debug`, so a log line cannot leak it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct KeyPair {
     pub name: String,
     pub fingerprint: String,
     pub id: Option<String>,
     pub private_key: Option<String>,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("name", &self.name)
+            .field("fingerprint", &self.fingerprint)
+            .field("id", &self.id)
+            .field("private_key", &self.private_key.as_ref().map(|_| "hidden"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +227,8 @@ pub trait CloudProvider: Send + Sync {
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;
     /// The given instances, or every instance of the account when none given.
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>>;
+    /// Of the given instances, those whose status checks pass: ready for use.
+    async fn ready_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<String>>;
     async fn stop_instance(&self, instance_id: &str) -> CloudResult<()>;
     async fn start_instance(&self, instance_id: &str) -> CloudResult<()>;
     async fn reboot_instance(&self, instance_id: &str) -> CloudResult<()>;
@@ -212,6 +239,10 @@ pub trait CloudProvider: Send + Sync {
     async fn list_key_pairs(&self) -> CloudResult<Vec<KeyPair>>;
     async fn list_security_groups(&self) -> CloudResult<Vec<SecurityGroup>>;
     async fn create_security_group(&self, name: &str, description: &str) -> CloudResult<SecurityGroup>;
+    /// Deletes a key pair by name; one that is already gone counts as deleted.
+    async fn delete_key_pair(&self, name: &str) -> CloudResult<()>;
+    /// Deletes a security group by its id (`sg-…`).
+    async fn delete_security_group(&self, group_id: &str) -> CloudResult<()>;
     async fn list_instance_types(&self) -> CloudResult<Vec<InstanceType>>;
     async fn list_zones(&self) -> CloudResult<Vec<String>>;
 }

@@ -422,3 +422,31 @@ async fn leave_catalog(conn: &mut AsyncPgConnection, image: &(String, String, St
     .await
     .map(drop)
 }
+
+/// One active image of the region's public catalog by its row id.
+pub async fn find_public(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    region: &str,
+    id: i64,
+) -> QueryResult<PublicImageRow> {
+    public_images::table
+        .filter(public_images::id.eq(id))
+        .filter(public_images::provider.eq(provider))
+        .filter(public_images::region.eq(region))
+        .filter(public_images::state.eq("ACTIVE"))
+        .select((
+            public_images::id,
+            public_images::provider_image_id,
+            public_images::name,
+            public_images::description,
+            public_images::platform,
+            public_images::architecture,
+            public_images::owner_account_number,
+            public_images::owner_alias,
+            public_images::deprecated_at,
+            public_images::created_at,
+        ))
+        .first(conn)
+        .await
+}

@@ -146,3 +146,41 @@ pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> Q
         .await?;
     Ok(payloads.iter().filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned)).collect())
 }
+
+/// Puts a job back in the queue to run again at `at` (work that follows
+/// something until it settles), keeping one row for it.
+pub async fn again(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+    result: serde_json::Value,
+) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::state.eq("QUEUED"),
+            jobs::run_after.eq(at),
+            jobs::attempts.eq(0),
+            jobs::last_error.eq(None::<String>),
+            jobs::result.eq(result),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Queues a job under the caller's idempotency key (a form's, so the same
+/// request posted twice queues it once); false when the key was used.
+pub async fn enqueue_keyed(conn: &mut AsyncPgConnection, job: &NewJob<'_>, key: &str) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(jobs::table)
+        .values((job, jobs::idempotency_key.eq(key)))
+        .on_conflict(jobs::idempotency_key)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Whether a job with this idempotency key exists.
+pub async fn key_used(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(jobs::table.filter(jobs::idempotency_key.eq(key)))).get_result(conn).await
+}

@@ -8,9 +8,13 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod budget;
+pub mod firewalls;
 pub mod images;
 pub mod jobs;
+pub mod keypairs;
 mod keyset;
+pub mod launch;
 pub mod login_attempts;
 pub mod schema;
 pub mod servers;

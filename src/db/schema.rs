@@ -250,10 +250,12 @@ diesel::table! {
     firewalls (id) {
         id -> Int8,
         account_id -> Int8,
-        provider_id -> Text,
+        provider_id -> Nullable<Text>,
         name -> Text,
         description -> Text,
         active -> Bool,
+        state -> Text,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -265,6 +267,8 @@ diesel::table! {
         fingerprint -> Text,
         provider_id -> Nullable<Text>,
         active -> Bool,
+        state -> Text,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -303,6 +307,7 @@ diesel::joinable!(accounts -> companies (company_id));
 diesel::joinable!(servers -> accounts (account_id));
 diesel::joinable!(servers -> image_records (image_record_id));
 diesel::joinable!(servers -> provider_images (provider_image_id));
+diesel::joinable!(servers -> budget_codes (budget_code_id));
 diesel::joinable!(jobs -> accounts (account_id));
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(account_memberships -> accounts (account_id));

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::schema::servers;
+use super::schema::{budget_codes, image_records, provider_images, servers};
 
 /// States in which a server still exists at the provider (or is about to).
 pub const ALIVE: &[&str] = &["PENDING", "RUNNING", "PAUSING", "PAUSED", "REBOOTING", "STOPPING"];
@@ -51,4 +51,215 @@ pub struct NewServer<'a> {
 
 pub async fn insert(conn: &mut AsyncPgConnection, server: &NewServer<'_>) -> QueryResult<i64> {
     diesel::insert_into(servers::table).values(server).returning(servers::id).get_result(conn).await
+}
+
+/// A server's addresses as the provider reports them.
+#[derive(Debug, Clone, Default)]
+pub struct Addresses {
+    pub private_ip: Option<String>,
+    pub public_ip: Option<String>,
+}
+
+/// The provider started the server's instance.
+pub async fn launched(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    instance_id: &str,
+    state: &str,
+    addresses: &Addresses,
+) -> QueryResult<()> {
+    diesel::update(servers::table.find(id))
+        .set((
+            servers::provider_instance_id.eq(instance_id),
+            servers::state.eq(state),
+            servers::private_ip.eq(&addresses.private_ip),
+            servers::public_ip.eq(&addresses.public_ip),
+            servers::last_error.eq(None::<String>),
+            servers::version.eq(servers::version + 1),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A server the provider knows, for the state sync.
+#[derive(Debug, Clone, Queryable)]
+pub struct LiveServer {
+    pub id: i64,
+    pub instance_id: String,
+    pub state: String,
+}
+
+/// The account's servers that exist at the provider and are not gone.
+pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<LiveServer>> {
+    servers::table
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::provider_instance_id.is_not_null())
+        .select((servers::id, servers::provider_instance_id.assume_not_null(), servers::state))
+        .load(conn)
+        .await
+}
+
+/// Records what the provider reports about a server. It becomes ready the
+/// first time its status checks pass, and terminated once the provider
+/// says so (or no longer knows it).
+pub async fn observed(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    state: &str,
+    ready: bool,
+    addresses: &Addresses,
+) -> QueryResult<()> {
+    use diesel::dsl::now;
+    let current = servers::table.find(id);
+    diesel::update(
+        current.filter(servers::state.ne(state).or(servers::private_ip.is_distinct_from(&addresses.private_ip))),
+    )
+    .set((
+        servers::state.eq(state),
+        servers::private_ip.eq(&addresses.private_ip),
+        servers::public_ip.eq(&addresses.public_ip),
+        servers::version.eq(servers::version + 1),
+    ))
+    .execute(conn)
+    .await?;
+    if ready {
+        diesel::update(current.filter(servers::ready_at.is_null()))
+            .set(servers::ready_at.eq(now))
+            .execute(conn)
+            .await?;
+    }
+    if state == "TERMINATED" {
+        diesel::update(current.filter(servers::terminated_at.is_null()))
+            .set(servers::terminated_at.eq(now))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A job about the server failed for good: the server shows the provider's
+/// reason; a failed launch leaves it in ERROR.
+pub async fn failed(conn: &mut AsyncPgConnection, id: i64, error: &str, launch: bool) -> QueryResult<()> {
+    if launch {
+        diesel::update(servers::table.find(id))
+            .set((servers::state.eq("ERROR"), servers::last_error.eq(error), servers::version.eq(servers::version + 1)))
+            .execute(conn)
+            .await
+            .map(drop)
+    } else {
+        diesel::update(servers::table.find(id)).set(servers::last_error.eq(error)).execute(conn).await.map(drop)
+    }
+}
+
+/// The rest of a server's launch settings, written with its row.
+pub async fn configure(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    label: &str,
+    firewall_ids: &[i64],
+    key_pair_name: Option<&str>,
+    volume_config: Option<serde_json::Value>,
+    config_management: Option<serde_json::Value>,
+) -> QueryResult<()> {
+    diesel::update(servers::table.find(id))
+        .set((
+            servers::label.eq(label),
+            servers::firewall_ids.eq(firewall_ids),
+            servers::key_pair_name.eq(key_pair_name),
+            servers::volume_config.eq(volume_config),
+            servers::config_management.eq(config_management),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A server as its row on the servers page shows it.
+#[derive(Debug, Clone, Queryable)]
+pub struct ServerRow {
+    pub id: i64,
+    pub name: String,
+    pub label: String,
+    pub state: String,
+    pub provider_instance_id: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_ip: Option<String>,
+    pub product_id: String,
+    pub owner_user_id: Option<i64>,
+    pub owner_group_id: Option<i64>,
+    pub budget_code_id: i64,
+    pub last_error: Option<String>,
+    pub version: i32,
+    pub launched_at: chrono::DateTime<chrono::Utc>,
+    pub ready_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub image_record_id: Option<i64>,
+    pub image_name: Option<String>,
+    pub provider_image_id: String,
+    pub platform: String,
+    pub budget_code: String,
+}
+
+macro_rules! server_rows {
+    () => {
+        servers::table
+            .inner_join(provider_images::table)
+            .left_join(image_records::table)
+            .inner_join(budget_codes::table)
+            .select((
+                servers::id,
+                servers::name,
+                servers::label,
+                servers::state,
+                servers::provider_instance_id,
+                servers::private_ip,
+                servers::public_ip,
+                servers::product_id,
+                servers::owner_user_id,
+                servers::owner_group_id,
+                servers::budget_code_id,
+                servers::last_error,
+                servers::version,
+                servers::launched_at,
+                servers::ready_at,
+                servers::image_record_id,
+                image_records::name.nullable(),
+                provider_images::provider_image_id,
+                provider_images::platform,
+                budget_codes::name,
+            ))
+    };
+}
+
+/// The account's servers, newest first: every live one, and those that
+/// ended within the last day.
+pub async fn list(conn: &mut AsyncPgConnection, account_id: i64, limit: i64) -> QueryResult<Vec<ServerRow>> {
+    let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    server_rows!()
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::terminated_at.is_null().or(servers::terminated_at.gt(day_ago)))
+        .order(servers::id.desc())
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
+/// One server of the account; `NotFound` for another account's id.
+pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ServerRow> {
+    server_rows!().filter(servers::account_id.eq(account_id)).filter(servers::id.eq(id)).first(conn).await
+}
+
+/// Moves a server into the state an action starts (e.g. PAUSING) if it is
+/// still at `version`; false when it changed meanwhile.
+pub async fn begin(conn: &mut AsyncPgConnection, id: i64, version: i32, state: &str) -> QueryResult<bool> {
+    let updated = diesel::update(servers::table.find(id).filter(servers::version.eq(version)))
+        .set((
+            servers::state.eq(state),
+            servers::last_error.eq(None::<String>),
+            servers::version.eq(servers::version + 1),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
 }

@@ -336,6 +336,12 @@ pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64, names: &[Strin
 }
 
 /// Stores the account's firewalls `(provider id, name, description)`.
+///
+/// Firewalls made on the Firewalls page are ahead of the provider (see
+/// `db::firewalls`): a row still waiting for its group id takes the id of
+/// the group of its name when the provider lists it before the row's job has
+/// stored it, and such rows are never marked gone. `state` is left alone, so
+/// a firewall being deleted stays hidden even while the provider lists it.
 pub async fn firewalls(
     conn: &mut AsyncPgConnection,
     account_id: i64,
@@ -343,6 +349,31 @@ pub async fn firewalls(
 ) -> QueryResult<()> {
     use super::schema::firewalls;
     conn.transaction(async |conn| {
+        let listed: Vec<&str> = reported.iter().map(|(id, _, _)| id.as_str()).collect();
+        let waiting: Vec<(i64, String)> = firewalls::table
+            .filter(firewalls::account_id.eq(account_id))
+            .filter(firewalls::provider_id.is_null())
+            .filter(firewalls::state.eq("PENDING"))
+            .select((firewalls::id, firewalls::name))
+            .load(conn)
+            .await?;
+        if !waiting.is_empty() {
+            let known: Vec<Option<String>> = firewalls::table
+                .filter(firewalls::account_id.eq(account_id))
+                .filter(firewalls::provider_id.eq_any(&listed))
+                .select(firewalls::provider_id)
+                .load(conn)
+                .await?;
+            for (row, name) in waiting {
+                let made = reported.iter().find(|(id, n, _)| *n == name && !known.contains(&Some(id.clone())));
+                if let Some((id, _, _)) = made {
+                    diesel::update(firewalls::table.find(row).filter(firewalls::provider_id.is_null()))
+                        .set((firewalls::provider_id.eq(id), firewalls::state.eq("ACTIVE")))
+                        .execute(conn)
+                        .await?;
+                }
+            }
+        }
         let rows: Vec<_> = reported
             .iter()
             .map(|(id, name, description)| {
@@ -366,10 +397,10 @@ pub async fn firewalls(
             ))
             .execute(conn)
             .await?;
-        let listed: Vec<&str> = reported.iter().map(|(id, _, _)| id.as_str()).collect();
         diesel::update(
             firewalls::table
                 .filter(firewalls::account_id.eq(account_id))
+                .filter(firewalls::provider_id.is_not_null())
                 .filter(firewalls::provider_id.ne_all(&listed)),
         )
         .set(firewalls::active.eq(false))
@@ -382,6 +413,12 @@ pub async fn firewalls(
 
 /// Stores the account's key pairs `(name, fingerprint, provider id)`; never
 /// a private key.
+///
+/// Key pairs imported on the Key Pairs page are ahead of the provider (see
+/// `db::keypairs`): one the provider lists is ready, whatever its job has
+/// done so far, and one waiting for its import (or whose import failed) is
+/// never marked gone. A key pair being deleted keeps its state, so it stays
+/// hidden even while the provider lists it.
 pub async fn key_pairs(
     conn: &mut AsyncPgConnection,
     account_id: i64,
@@ -414,12 +451,88 @@ pub async fn key_pairs(
             .await?;
         let listed: Vec<&str> = reported.iter().map(|(name, _, _)| name.as_str()).collect();
         diesel::update(
-            key_pairs::table.filter(key_pairs::account_id.eq(account_id)).filter(key_pairs::name.ne_all(&listed)),
+            key_pairs::table
+                .filter(key_pairs::account_id.eq(account_id))
+                .filter(key_pairs::state.eq_any(["PENDING", "ERROR"]))
+                .filter(key_pairs::name.eq_any(&listed)),
+        )
+        .set((key_pairs::state.eq("ACTIVE"), key_pairs::last_error.eq(None::<String>)))
+        .execute(conn)
+        .await?;
+        diesel::update(
+            key_pairs::table
+                .filter(key_pairs::account_id.eq(account_id))
+                .filter(key_pairs::state.eq_any(["ACTIVE", "DELETING"]))
+                .filter(key_pairs::name.ne_all(&listed)),
         )
         .set(key_pairs::active.eq(false))
         .execute(conn)
         .await
         .map(drop)
+    })
+    .await
+}
+
+/// Who an image made from a server belongs to in the console.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageOwner {
+    pub owner_user_id: i64,
+    pub owner_group_id: Option<i64>,
+    pub budget_code_id: i64,
+}
+
+/// Stores an image just made from a server and its record in the account,
+/// owned as asked; an images sync that got there first keeps its row, and
+/// the record gets its owner. Returns the record's id. One transaction.
+pub async fn made_image(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    image: &ReportedImage,
+    owner: &ImageOwner,
+) -> QueryResult<i64> {
+    conn.transaction(async |conn| {
+        let id: i64 = diesel::insert_into(provider_images::table)
+            .values((
+                provider_images::provider.eq(&account.provider),
+                provider_images::region.eq(&account.region),
+                provider_images::provider_image_id.eq(&image.provider_image_id),
+                provider_images::platform.eq(image.platform),
+                provider_images::architecture.eq(&image.architecture),
+                provider_images::state.eq(image.state),
+                provider_images::owner_account_number.eq(&image.owner_account_number),
+                provider_images::is_public.eq(image.is_public),
+                provider_images::root_device.eq(&image.root_device),
+                provider_images::min_disk_gb.eq(image.min_disk_gb),
+                provider_images::created_at.eq(image.created_at),
+            ))
+            .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+            .do_update()
+            .set(provider_images::platform.eq(image.platform))
+            .returning(provider_images::id)
+            .get_result(conn)
+            .await?;
+        diesel::insert_into(image_records::table)
+            .values((
+                image_records::account_id.eq(account.id),
+                image_records::provider_image_id.eq(id),
+                image_records::name.eq(&image.name),
+                image_records::description.eq(&image.description),
+                image_records::owner_user_id.eq(owner.owner_user_id),
+                image_records::owner_group_id.eq(owner.owner_group_id),
+                image_records::budget_code_id.eq(owner.budget_code_id),
+                image_records::source.eq("own"),
+                image_records::created_at.eq(image.created_at),
+            ))
+            .on_conflict((image_records::account_id, image_records::provider_image_id))
+            .do_update()
+            .set((
+                image_records::owner_user_id.eq(owner.owner_user_id),
+                image_records::owner_group_id.eq(owner.owner_group_id),
+                image_records::budget_code_id.eq(owner.budget_code_id),
+            ))
+            .returning(image_records::id)
+            .get_result(conn)
+            .await
     })
     .await
 }

@@ -1,8 +1,15 @@
 //! The rules of the product: no HTTP, no SQL, no provider.
 
 pub mod access;
+pub mod budget;
+pub mod cloud_init;
+pub mod firewall;
 pub mod image;
+pub mod keypair;
+pub mod launch;
 pub mod page;
+pub mod resource;
+pub mod server;
 
 /// Input that breaks a rule of the domain, with the field it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

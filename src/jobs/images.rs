@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, LaunchPermission};
-use crate::db::jobs::NewJob;
+use crate::db::jobs::{Job, NewJob};
 
 pub use crate::db::jobs::DEREGISTER_IMAGE;
 pub const LAUNCH_PERMISSION: &str = "launch_permission";
@@ -33,44 +33,28 @@ pub struct Deprecation {
     pub deprecated_at: Option<DateTime<Utc>>,
 }
 
-fn job<T: Serialize>(account_id: i64, kind: &'static str, payload: &T, max_attempts: i32) -> NewJob<'static> {
-    NewJob {
-        account_id: Some(account_id),
-        kind,
-        payload: serde_json::to_value(payload).expect("job payloads are plain data"),
-        max_attempts,
-    }
-}
-
 impl Deregister {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        job(account_id, DEREGISTER_IMAGE, self, max_attempts)
+        super::new_job(account_id, DEREGISTER_IMAGE, self, max_attempts)
     }
 }
 
 impl Permission {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        job(account_id, LAUNCH_PERMISSION, self, max_attempts)
+        super::new_job(account_id, LAUNCH_PERMISSION, self, max_attempts)
     }
 }
 
 impl Deprecation {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        job(account_id, SET_DEPRECATION, self, max_attempts)
+        super::new_job(account_id, SET_DEPRECATION, self, max_attempts)
     }
-}
-
-fn payload<T: for<'de> Deserialize<'de>>(value: &serde_json::Value, kind: &str) -> Result<T, JobError> {
-    serde_json::from_value(value.clone()).map_err(|e| JobError::Invalid(format!("a {kind} job lacks its details: {e}")))
 }
 
 /// Deregisters an image. One that is already gone counts as done, so a
 /// retry after a lost answer completes.
-pub async fn deregister(
-    provider: &dyn CloudProvider,
-    payload_value: &serde_json::Value,
-) -> Result<Option<serde_json::Value>, JobError> {
-    let Deregister { image_id } = payload(payload_value, DEREGISTER_IMAGE)?;
+pub async fn deregister(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    let Deregister { image_id } = super::payload_of(job)?;
     match provider.deregister_image(&image_id).await {
         Ok(()) => Ok(None),
         Err(CloudError::Refused { code, .. }) if code.starts_with("InvalidAMIID") => {
@@ -80,11 +64,8 @@ pub async fn deregister(
     }
 }
 
-pub async fn permission(
-    provider: &dyn CloudProvider,
-    payload_value: &serde_json::Value,
-) -> Result<Option<serde_json::Value>, JobError> {
-    let Permission { image_id, grant, account_number } = payload(payload_value, LAUNCH_PERMISSION)?;
+pub async fn permission(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    let Permission { image_id, grant, account_number } = super::payload_of(job)?;
     let who = account_number.map_or(LaunchPermission::Public, LaunchPermission::Account);
     if grant {
         provider.add_launch_permission(&image_id, &who).await?;
@@ -96,11 +77,8 @@ pub async fn permission(
 
 /// Sets or clears the deprecation time at the provider; a provider without
 /// deprecation leaves it to the console, and the job says so.
-pub async fn deprecation(
-    provider: &dyn CloudProvider,
-    payload_value: &serde_json::Value,
-) -> Result<Option<serde_json::Value>, JobError> {
-    let Deprecation { image_id, deprecated_at } = payload(payload_value, SET_DEPRECATION)?;
+pub async fn deprecation(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    let Deprecation { image_id, deprecated_at } = super::payload_of(job)?;
     if !provider.capabilities().deprecate {
         return Ok(Some(serde_json::json!({
             "note": "the provider does not keep deprecation; the console keeps it"

@@ -6,7 +6,11 @@
 //! periodic syncs; a reaper re-queues jobs whose process died.
 
 pub mod images;
+pub mod resources;
+pub mod servers;
 pub mod sync;
+
+pub use servers::{RUN_INSTANCE, RunInstancePayload};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -185,6 +189,10 @@ impl Runner {
         let outcome = self.execute(&job).await;
         let mut conn = self.pool.get().await?;
         match outcome {
+            Ok(Some(result)) if job.kind == servers::SYNC_SERVERS => {
+                // Servers are on their way: follow them, in the same row.
+                db::jobs::again(&mut conn, job.id, servers::follow_up_at(), result).await?;
+            }
             Ok(result) => {
                 tracing::info!("job complete");
                 db::jobs::complete(&mut conn, job.id, result).await?;
@@ -196,6 +204,9 @@ impl Runner {
                 });
                 tracing::warn!(error = %error, retry = retry, "job failed");
                 db::jobs::fail(&mut conn, job.id, &error.to_string(), retry_at).await?;
+                if !retry {
+                    servers::failed(&self.pool, &job, &error.to_string()).await?;
+                }
             }
         }
         Ok(())
@@ -224,10 +235,27 @@ impl Runner {
             Err(e) => return Err(self.note_provider_error(account.id, e).await),
         };
         let result = match job.kind.as_str() {
-            RUN_INSTANCE => run_instance(provider.as_ref(), job).await,
-            images::DEREGISTER_IMAGE => images::deregister(provider.as_ref(), &job.payload).await,
-            images::LAUNCH_PERMISSION => images::permission(provider.as_ref(), &job.payload).await,
-            images::SET_DEPRECATION => images::deprecation(provider.as_ref(), &job.payload).await,
+            RUN_INSTANCE => servers::run_instance(&self.pool, provider.as_ref(), job).await,
+            servers::SYNC_SERVERS => servers::sync(&self.pool, provider.as_ref(), &account)
+                .await
+                .map(|unsettled| (unsettled > 0).then(|| serde_json::json!({ "unsettled": unsettled }))),
+            servers::SERVER_ACTION => servers::action(provider.as_ref(), job).await,
+            servers::CREATE_IMAGE => servers::create_image(&self.pool, provider.as_ref(), &account, job).await,
+            images::DEREGISTER_IMAGE => images::deregister(provider.as_ref(), job).await,
+            images::LAUNCH_PERMISSION => images::permission(provider.as_ref(), job).await,
+            images::SET_DEPRECATION => images::deprecation(provider.as_ref(), job).await,
+            resources::IMPORT_KEY_PAIR => {
+                resources::import_key_pair(&self.pool, provider.as_ref(), &account, job).await
+            }
+            resources::DELETE_KEY_PAIR => {
+                resources::delete_key_pair(&self.pool, provider.as_ref(), &account, job).await
+            }
+            resources::CREATE_SECURITY_GROUP => {
+                resources::create_security_group(&self.pool, provider.as_ref(), &account, job).await
+            }
+            resources::DELETE_SECURITY_GROUP => {
+                resources::delete_security_group(&self.pool, provider.as_ref(), &account, job).await
+            }
             sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await.map(|()| None),
@@ -241,9 +269,9 @@ impl Runner {
                 let mut conn = self.pool.get().await?;
                 if job.kind.starts_with("sync_") {
                     db::sync::mark_synced(&mut conn, account.id).await?;
-                } else if job.kind != RUN_INSTANCE {
-                    // The provider has the change: read its view of the images back.
-                    db::jobs::enqueue_sync(&mut conn, account.id, sync::OWN_IMAGES, self.settings.max_attempts).await?;
+                } else if let Some(kind) = follow_up(&job.kind) {
+                    // The provider has the change: read its view back.
+                    db::jobs::enqueue_sync(&mut conn, account.id, kind, self.settings.max_attempts).await?;
                 }
                 Ok(result)
             }
@@ -291,43 +319,36 @@ impl Runner {
     }
 }
 
-/// Starts a server at the provider. The job's idempotency key goes with the
-/// request, so running the job again (after a lost answer or a dead worker)
-/// finds the server instead of starting a second one.
-pub const RUN_INSTANCE: &str = "run_instance";
-
-/// The payload of a `run_instance` job.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RunInstancePayload {
-    pub image_id: String,
-    pub instance_type: String,
-    pub name: String,
-    #[serde(default)]
-    pub zone: Option<String>,
-    #[serde(default)]
-    pub security_groups: Vec<String>,
-    #[serde(default)]
-    pub key_name: Option<String>,
-    #[serde(default)]
-    pub user_data: Option<String>,
+/// A job of `kind` for an account, its payload serialized.
+pub(crate) fn new_job<T: serde::Serialize>(
+    account_id: i64,
+    kind: &'static str,
+    payload: &T,
+    max_attempts: i32,
+) -> db::jobs::NewJob<'static> {
+    db::jobs::NewJob {
+        account_id: Some(account_id),
+        kind,
+        payload: serde_json::to_value(payload).expect("job payloads are plain data"),
+        max_attempts,
+    }
 }
 
-async fn run_instance(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
-    let payload: RunInstancePayload = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::Invalid(format!("a run_instance job needs its launch settings: {e}")))?;
-    let request = crate::cloud::RunRequest {
-        image_id: payload.image_id,
-        instance_type: payload.instance_type,
-        zone: payload.zone,
-        security_groups: payload.security_groups,
-        key_name: payload.key_name,
-        user_data: payload.user_data,
-        name: payload.name,
-        idempotency_key: job.idempotency_key.clone(),
-    };
-    let instance = provider.run_instance(&request).await?;
-    tracing::info!(instance = %instance.id, "server started");
-    Ok(Some(serde_json::json!({ "instance_id": instance.id })))
+/// A job's payload, read back.
+pub(crate) fn payload_of<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobError> {
+    serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobError::Invalid(format!("a {} job lacks its details: {e}", job.kind)))
+}
+
+/// The sync that reads a change back from the provider once it is made.
+fn follow_up(kind: &str) -> Option<&'static str> {
+    match kind {
+        images::DEREGISTER_IMAGE | images::LAUNCH_PERMISSION | images::SET_DEPRECATION | servers::CREATE_IMAGE => {
+            Some(sync::OWN_IMAGES)
+        }
+        servers::RUN_INSTANCE | servers::SERVER_ACTION => Some(servers::SYNC_SERVERS),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ pub const FIREWALLS: &str = "sync_firewalls";
 pub const KEY_PAIRS: &str = "sync_key_pairs";
 
 /// Every sync kind, as the scheduler queues them.
-pub const ALL: &[&str] = &[OWN_IMAGES, PUBLIC_CATALOG, PRODUCTS, ZONES, FIREWALLS, KEY_PAIRS];
+pub const ALL: &[&str] =
+    &[OWN_IMAGES, PUBLIC_CATALOG, PRODUCTS, ZONES, FIREWALLS, KEY_PAIRS, super::servers::SYNC_SERVERS];
 
 /// The shipped EC2 price table: `(product, hourly rate)`.
 pub fn shipped_prices() -> Vec<(String, bigdecimal::BigDecimal)> {

@@ -14,9 +14,10 @@ use askama::Template;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use serde::Deserialize;
 
-use super::images::{FlashFragment, ImageView, RowFragment, facts, html, image_view};
+use super::dialog::{self, Confirm, respond as dialog_response};
+use super::images::{ImageView, RowFragment, facts, image_view};
 use super::layout::Frame;
-use super::{AppState, HtmlForm, is_htmx, see_other};
+use super::{AppState, HtmlForm, is_htmx};
 use crate::auth::CurrentUser;
 use crate::db::{self, audit::NewAuditEvent, images::ImageRow};
 use crate::domain::image::{ImageAction, Source, may, sharing_rights};
@@ -69,101 +70,44 @@ fn audit<'a>(
     }
 }
 
-/// A dialog, or its page for browsers without htmx. Problems come back into
-/// the dialog (the form targets the row).
-fn dialog_response(
-    req: &HttpRequest,
-    status: StatusCode,
-    body: askama::Result<String>,
-) -> Result<HttpResponse, WebError> {
-    let mut response = html(status, body)?;
-    if is_htmx(req) && !status.is_success() {
-        let headers = response.headers_mut();
-        headers.insert(
-            actix_web::http::header::HeaderName::from_static("hx-retarget"),
-            actix_web::http::header::HeaderValue::from_static("#modal"),
-        );
-        headers.insert(
-            actix_web::http::header::HeaderName::from_static("hx-reswap"),
-            actix_web::http::header::HeaderValue::from_static("innerHTML"),
-        );
-    }
-    Ok(response)
-}
-
 /// Done: the row as it now is (none when it is gone) and a flash; the dialog
 /// closes. Without htmx, back to the list with the flash.
 fn done(req: &HttpRequest, row: Option<ImageView>, message: &str) -> Result<HttpResponse, WebError> {
-    if !is_htmx(req) {
-        crate::auth::current::flash_next(req, message)?;
-        return Ok(see_other("/images"));
-    }
     let row = match row {
-        Some(row) => RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))?,
-        None => String::new(),
+        Some(row) if is_htmx(req) => RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))?,
+        _ => String::new(),
     };
-    let flash = FlashFragment { message }.render().map_err(|e| WebError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("HX-Trigger", "close-dialog"))
-        .body(row + &flash))
+    dialog::done(req, row, message, "/images")
 }
 
-/// A question before an action, or the reason it cannot be done.
-#[derive(Template)]
-#[template(path = "images/confirm.html", blocks = ["dialog"])]
-struct ConfirmDialog {
-    frame: Frame,
-    /// Shown as a modal over the list (htmx) rather than as a page.
-    modal: bool,
-    id: i64,
-    title: String,
-    question: String,
-    detail: Option<String>,
-    error: Option<String>,
-    /// The action's path under `/images/{id}/`.
-    action: &'static str,
-    submit: &'static str,
-    danger: bool,
-    /// False when the action is refused: the dialog only explains.
-    allowed: bool,
-    version: i32,
-    csrf_token: String,
-}
+/// The confirm dialogs of the image actions.
+struct ConfirmDialog;
 
 impl ConfirmDialog {
-    fn new(req: &HttpRequest, user: &CurrentUser, view: &ImageView, action: ImageAction) -> Self {
-        Self {
-            frame: Frame::new(user, "/images"),
-            modal: is_htmx(req),
-            id: view.id,
-            title: format!("{}: {}", view.name, action.title()),
-            question: String::new(),
-            detail: None,
-            error: None,
-            action: action.path(),
+    fn asking(req: &HttpRequest, user: &CurrentUser, view: &ImageView, action: ImageAction) -> Confirm {
+        Confirm {
+            action_url: format!("/images/{}/{}", view.id, action.path()),
+            target: format!("#image-{}", view.id),
             submit: action.title(),
-            danger: false,
-            allowed: true,
             version: view.version,
-            csrf_token: user.csrf_token.clone(),
+            ..Confirm::new(req, user, "/images", format!("{}: {}", view.name, action.title()))
         }
     }
 
-    fn deprecate(req: &HttpRequest, user: &CurrentUser, view: &ImageView) -> Self {
-        Self {
+    fn deprecate(req: &HttpRequest, user: &CurrentUser, view: &ImageView) -> Confirm {
+        Confirm {
             question: format!("Are you sure you want to deprecate {}?", view.name),
             detail: Some(
                 "Its name will be struck through. It stays launchable from My images, with a warning, and \
                  drops out of other accounts' public search. You can undeprecate it at any time."
                     .into(),
             ),
-            ..Self::new(req, user, view, ImageAction::Deprecate)
+            ..Self::asking(req, user, view, ImageAction::Deprecate)
         }
     }
 
-    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, alive: i64) -> Self {
-        let mut dialog = Self { danger: true, ..Self::new(req, user, view, ImageAction::Delete) };
+    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, alive: i64) -> Confirm {
+        let mut dialog = Confirm { danger: true, ..Self::asking(req, user, view, ImageAction::Delete) };
         if alive > 0 {
             let servers = if alive == 1 { "1 server".to_owned() } else { format!("{alive} servers") };
             let verb = if alive == 1 { "is" } else { "are" };
@@ -191,10 +135,6 @@ impl ConfirmDialog {
             ),
         });
         dialog
-    }
-
-    fn render_for(&self, req: &HttpRequest) -> askama::Result<String> {
-        if is_htmx(req) { self.as_dialog().render() } else { self.render() }
     }
 }
 
@@ -271,7 +211,7 @@ async fn set_deprecation(
             if current.deprecated { " and deprecated" } else { "" }
         );
         if deprecated && !current.deprecated {
-            let dialog = ConfirmDialog { error: Some(message), ..ConfirmDialog::deprecate(req, user, &current) };
+            let dialog = Confirm { error: Some(message), ..ConfirmDialog::deprecate(req, user, &current) };
             return dialog_response(req, StatusCode::CONFLICT, dialog.render_for(req));
         }
         return Err(WebError::Conflict(message));
@@ -366,7 +306,7 @@ pub async fn delete(
         }
         Deleted::Stale => {
             let current = image_view(&user, db::images::find_record(&mut conn, account, id).await?);
-            let dialog = ConfirmDialog {
+            let dialog = Confirm {
                 error: Some(format!(
                     "Someone else changed this image meanwhile; it is now named “{}”. Delete it anyway?",
                     current.name

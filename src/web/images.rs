@@ -108,6 +108,8 @@ pub struct NameEdit {
 
 /// A row of the public catalog.
 pub struct PublicView {
+    /// The catalog row's id (its launch is `/images/{id}/launch?catalog=public`).
+    pub id: i64,
     pub platform: Platform,
     pub name: String,
     pub description: String,
@@ -120,7 +122,7 @@ pub struct PublicView {
 /// Actions whose pages exist in this build; the menu offers nothing that
 /// leads nowhere.
 const AVAILABLE_ACTIONS: &[ImageAction] =
-    &[ImageAction::Deprecate, ImageAction::Undeprecate, ImageAction::Delete, ImageAction::Sharing];
+    &[ImageAction::Launch, ImageAction::Deprecate, ImageAction::Undeprecate, ImageAction::Delete, ImageAction::Sharing];
 
 /// How the account's provider can share images, as its kind documents it.
 /// (Sharing is not among what a worker detects: every EC2 endpoint has it.)
@@ -185,6 +187,7 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
 
 fn public_view(row: db::images::PublicImageRow) -> PublicView {
     PublicView {
+        id: row.id,
         platform: Platform::from_stored(&row.platform),
         name: row.name,
         description: row.description,
@@ -215,6 +218,8 @@ struct ImagesPage {
     prev_url: Option<String>,
     next_url: Option<String>,
     can_search_public: bool,
+    /// Public images can be launched (`IMAGE DefineServerFromPublic` and `SERVER Start`).
+    can_launch_public: bool,
 }
 
 impl ImagesPage {
@@ -327,7 +332,19 @@ pub async fn index(
     let frame = Frame::new(&user, "/images");
     let ListQuery { scope, filters, sort, .. } = query;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "image-list");
-    let page = ImagesPage { frame, scope, params, filters, sort, listing, prev_url, next_url, can_search_public };
+    let can_launch_public = can_search_public && user.rights.allows_some(Resource::Server, Action::Start);
+    let page = ImagesPage {
+        frame,
+        scope,
+        params,
+        filters,
+        sort,
+        listing,
+        prev_url,
+        next_url,
+        can_search_public,
+        can_launch_public,
+    };
     let body = if partial { page.as_list().render() } else { page.render() };
     let body = body.map_err(|e| WebError::Internal(e.into()))?;
     Ok(HttpResponse::Ok()

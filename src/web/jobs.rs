@@ -25,7 +25,8 @@ pub struct JobView {
 
 /// What a job does, as a person would say it.
 fn describe(job: &db::jobs::Job) -> String {
-    use crate::jobs::images;
+    use crate::jobs::{images, servers};
+    let text = |field: &str| job.payload.get(field).and_then(|v| v.as_str()).unwrap_or_default();
     let image = job.payload.get("image_id").and_then(|v| v.as_str()).unwrap_or("an image");
     match job.kind.as_str() {
         images::DEREGISTER_IMAGE => format!("Deregister {image}"),
@@ -48,7 +49,18 @@ fn describe(job: &db::jobs::Job) -> String {
         crate::jobs::sync::FIREWALLS => "Sync firewalls".into(),
         crate::jobs::sync::KEY_PAIRS => "Sync key pairs".into(),
         "noop" => "No-op".into(),
-        crate::jobs::RUN_INSTANCE => "Start a server".into(),
+        servers::RUN_INSTANCE => format!("Launch server {}", text("name")),
+        servers::SYNC_SERVERS => "Sync servers".into(),
+        servers::SERVER_ACTION => {
+            let command = match text("command") {
+                "pause" => "Pause",
+                "start" => "Start",
+                "reboot" => "Reboot",
+                _ => "Terminate",
+            };
+            format!("{command} server {}", text("instance_id"))
+        }
+        servers::CREATE_IMAGE => format!("Make image {} from server {}", text("name"), text("instance_id")),
         other => other.replace('_', " "),
     }
 }

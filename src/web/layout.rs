@@ -42,6 +42,9 @@ pub struct Frame {
 /// The pages that exist, with the right that opens each.
 const PAGES: &[(&str, &str, &str, Resource)] = &[
     ("Compute", "Machine Images", "/images", Resource::Image),
+    ("Compute", "Servers", "/servers", Resource::Server),
+    ("Compute", "Key Pairs", "/keypairs", Resource::Keypair),
+    ("Compute", "Firewalls", "/firewalls", Resource::Firewall),
     ("Activity", "Provider Jobs", "/jobs", Resource::Console),
 ];
 

@@ -3,13 +3,18 @@
 
 pub mod account;
 pub mod assets;
+pub mod dialog;
 pub mod error;
+pub mod firewalls;
 pub mod health;
 pub mod image_actions;
 pub mod images;
 pub mod jobs;
+pub mod keypairs;
+pub mod launch;
 pub mod layout;
 pub mod login;
+pub mod servers;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
@@ -65,6 +70,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(image_actions::delete)
         .service(image_actions::sharing)
         .service(image_actions::save_sharing)
+        .service(launch::show)
+        .service(launch::submit)
+        .service(launch::estimate)
+        .service(launch::create_key)
+        .service(servers::index)
+        .service(servers::show)
+        .service(servers::pause)
+        .service(servers::start)
+        .service(servers::reboot)
+        .service(servers::confirm_terminate)
+        .service(servers::terminate)
+        .service(servers::make_image_form)
+        .service(servers::make_image)
+        .service(keypairs::index)
+        .service(keypairs::create)
+        .service(keypairs::confirm_delete)
+        .service(keypairs::delete)
+        .service(firewalls::index)
+        .service(firewalls::create)
+        .service(firewalls::confirm_delete)
+        .service(firewalls::delete)
         .service(jobs::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));

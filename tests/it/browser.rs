@@ -9,8 +9,8 @@ use tokio::process::{Child, Command};
 use crate::harness::TestApp;
 
 /// A chromedriver of our own on a free port, ended when dropped.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     _driver: Child,
     _profile: tempdir::Dir,
 }
@@ -30,7 +30,7 @@ fn free_port() -> u16 {
 }
 
 impl Browser {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -74,7 +74,7 @@ impl Browser {
     }
 
     /// Saves a screenshot under target/screenshots for a person to look at.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
@@ -82,7 +82,7 @@ impl Browser {
     }
 
     /// The page's text; empty while htmx is swapping the element away.
-    async fn body_text(&self) -> String {
+    pub(crate) async fn body_text(&self) -> String {
         match self.client.find(Locator::Css("body")).await {
             Ok(body) => body.text().await.unwrap_or_default(),
             Err(_) => String::new(),
@@ -112,7 +112,7 @@ impl Browser {
         panic!("Tab never reached {wanted}");
     }
 
-    async fn wait_for_text(&self, wanted: &str) {
+    pub(crate) async fn wait_for_text(&self, wanted: &str) {
         for _ in 0..50 {
             if self.body_text().await.contains(wanted) {
                 return;
@@ -373,6 +373,8 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
     browser.tab_to("Actions for batch-worker").await;
     browser.keys(&enter).await;
     browser.keys(&down).await;
+    assert_eq!(browser.focused_label().await, "Launch…");
+    browser.keys(&down).await;
     assert_eq!(browser.focused_label().await, "Deprecate…");
     browser.screenshot("actions-menu").await;
     browser.keys(&enter).await;
@@ -397,6 +399,7 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
     // Again, and confirm.
     browser.keys(&enter).await;
     browser.keys(&down).await;
+    browser.keys(&down).await;
     browser.keys(&enter).await;
     b.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
     browser.keys(&enter).await;
@@ -409,6 +412,7 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
     // Undeprecate posts straight from the menu.
     browser.tab_to("Actions for batch-worker").await;
     browser.keys(&enter).await;
+    browser.keys(&down).await;
     browser.keys(&down).await;
     assert_eq!(browser.focused_label().await, "Undeprecate");
     browser.keys(&enter).await;
@@ -454,5 +458,132 @@ async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
     .await;
     assert_eq!(shared, 1);
     browser.screenshot("shared").await;
+    b.clone().close().await.unwrap();
+}
+
+/// Job workers of the test's own, so servers make progress while the
+/// browser watches.
+async fn start_workers(app: &TestApp) {
+    let mut conn = app.db().await;
+    for kind in ["sync_products", "sync_zones", "sync_firewalls", "sync_key_pairs"] {
+        for account in [app.demo.acme_production, app.demo.acme_staging] {
+            stratus_console::db::jobs::enqueue_sync(&mut conn, account, kind, 3).await.unwrap();
+        }
+    }
+    let settings = stratus_console::jobs::JobSettings {
+        workers: 2,
+        poll: Duration::from_millis(100),
+        provider_endpoint: Some(crate::cloud::endpoint()),
+        ..stratus_console::jobs::JobSettings::default()
+    };
+    let pool = stratus_console::db::pool(&app.database_url, 3).unwrap();
+    let runner = stratus_console::jobs::Runner::new(pool.clone(), settings);
+    while runner.run_next("browser-test").await.unwrap() {}
+    runner.start();
+}
+
+impl Browser {
+    /// Waits until `selector` matches, reloading the page between looks.
+    async fn wait_reloading(&self, selector: &str) {
+        for _ in 0..60 {
+            if self.client.find(Locator::Css(selector)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            self.client.refresh().await.unwrap();
+        }
+        panic!("never found {selector}: {}", self.body_text().await);
+    }
+
+    async fn fill(&self, selector: &str, value: &str) {
+        let field = self.client.find(Locator::Css(selector)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, selector: &str) {
+        self.client.wait().for_element(Locator::Css(selector)).await.unwrap().click().await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn browser_the_seed_workflow_launch_a_public_image_make_an_image_and_launch_from_it() {
+    let app = TestApp::spawn().await;
+    start_workers(&app).await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+
+    // A provided (public) image: launch it with a new key pair and a RAID 0 volume group.
+    b.goto(&app.url("/images?scope=public&q=ubuntu")).await.unwrap();
+    browser.click("a.launch-button").await;
+    b.wait().for_element(Locator::Css("dialog[open] form.launch-form")).await.unwrap();
+    assert!(browser.body_text().await.contains("This image is a public image."));
+    browser.fill("#launch-name", "seed-web").await;
+    browser.screenshot("launch-general").await;
+
+    browser.click("#tab-key-pair").await;
+    browser.click("input[name=key_choice][value=new]").await;
+    browser.fill("#launch-new-key", "seed-key").await;
+    browser.click("#launch-keys button[hx-post]").await;
+    browser.wait_for_text("Key pair seed-key was created and is selected").await;
+    browser.screenshot("launch-key-pair").await;
+
+    browser.click("#tab-volumes").await;
+    browser.click("input[name=volumes][value=group]").await;
+    browser.fill("#launch-volume-count", "2").await;
+    b.find(Locator::Css("#launch-raid")).await.unwrap().select_by_value("0").await.unwrap();
+    browser.fill("#launch-mount", "/srv/data").await;
+    browser.screenshot("launch-volumes").await;
+
+    browser.click("#tab-config").await;
+    b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("script").await.unwrap();
+    browser.fill("#launch-script", "#!/bin/sh\necho seeded > /etc/motd").await;
+    browser.screenshot("launch-config").await;
+
+    browser.click("form.launch-form button[value=launch]").await;
+    browser.wait_for_text("Launching 1 server").await;
+    browser.wait_dialog_closed().await;
+
+    // The server reaches ready while the page watches.
+    b.goto(&app.url("/servers")).await.unwrap();
+    for _ in 0..100 {
+        let text = browser.body_text().await;
+        if text.lines().any(|l| l.contains("seed-web") && l.contains("ready")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = browser.body_text().await;
+    assert!(text.lines().any(|l| l.contains("seed-web") && l.contains("ready")), "{text}");
+    browser.screenshot("servers").await;
+
+    // Make an image of it, then launch from that image.
+    let rows = b.find_all(Locator::Css("tbody tr")).await.unwrap();
+    let mut opened = false;
+    for row in rows {
+        if row.text().await.unwrap_or_default().contains("seed-web") {
+            row.find(Locator::Css("summary.actions-button")).await.unwrap().click().await.unwrap();
+            row.find(Locator::Css("a[href$='/image']")).await.unwrap().click().await.unwrap();
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened, "seed-web has a Make Image action");
+    b.wait().for_element(Locator::Css("dialog[open] #image-name")).await.unwrap();
+    browser.fill("#image-name", "seed-web-golden").await;
+    browser.screenshot("make-image").await;
+    browser.click("dialog[open] button.primary").await;
+    browser.wait_for_text("Making image “seed-web-golden”").await;
+
+    b.goto(&app.url("/images")).await.unwrap();
+    browser.wait_reloading("a[title^='Rename seed-web-golden']").await;
+    browser.row_action("seed-web-golden", "launch").await;
+    browser.fill("#launch-name", "from-golden").await;
+    browser.click("form.launch-form button[value=launch]").await;
+    browser.wait_for_text("Launching 1 server").await;
+    b.goto(&app.url("/servers")).await.unwrap();
+    browser.wait_for_text("from-golden").await;
+    browser.screenshot("servers-after").await;
     b.clone().close().await.unwrap();
 }

@@ -37,9 +37,10 @@ fn run(image_id: &str, key: &str) -> RunRequest {
         image_id: image_id.into(),
         instance_type: "t3.micro".into(),
         zone: Some("us-east-1a".into()),
-        security_groups: vec!["default".into()],
+        security_groups: Vec::new(),
         key_name: None,
         user_data: Some("#cloud-config\n".into()),
+        volumes: vec![stratus_console::cloud::Volume { device: "/dev/sdf".into(), size_gb: 10, encrypted: true }],
         name: "test-server".into(),
         idempotency_key: key.into(),
     }

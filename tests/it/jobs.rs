@@ -75,6 +75,7 @@ async fn sync_adds_updates_and_retires_images() {
             security_groups: vec![],
             key_name: None,
             user_data: None,
+            volumes: Vec::new(),
             name: "builder".into(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
         })
@@ -390,6 +391,8 @@ async fn a_launch_job_run_again_after_an_outage_or_a_lost_answer_starts_one_serv
         security_groups: vec![],
         key_name: None,
         user_data: None,
+        volumes: Vec::new(),
+        server_id: None,
     })
     .unwrap();
     db::jobs::enqueue(

@@ -4,11 +4,16 @@
 
 mod auth;
 mod browser;
+mod budget;
 mod cloud;
+mod cloud_init;
+mod firewalls;
 mod harness;
 mod image_actions;
 mod images;
 mod jobs;
+mod keypairs;
+mod launch;
 mod relabel;
 mod rename;
 mod site;

@@ -1,0 +1,1 @@
+DROP INDEX servers_by_budget_code;

@@ -1,0 +1,196 @@
+//! Firewalls (security groups) of an account, as syncs and the Firewalls
+//! page write them.
+//!
+//! A firewall made on the page is written before the provider has it, so
+//! its `provider_id` is NULL until its job stores the group id. Rows with
+//! `active = false` are gone at the provider and rows in `DELETING` wait for
+//! their delete job: neither is listed. EC2 keeps names unique per network
+//! only, and a synced account may hold several `default` groups, so the
+//! database has no unique index on names: the page checks a new name under
+//! a lock on the account's row ([`lock_names`]), and the provider has the
+//! last word.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{accounts, firewalls, servers};
+use super::servers::ALIVE;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = firewalls)]
+pub struct FirewallRow {
+    pub id: i64,
+    pub account_id: i64,
+    /// The group id (`sg-…`); `None` until the provider has made it.
+    pub provider_id: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// `PENDING`, `ACTIVE`, `DELETING` or `ERROR` (see migration 000008).
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+impl FirewallRow {
+    /// The provider has it: a server can be launched with it.
+    pub fn is_ready(&self) -> bool {
+        self.state == "ACTIVE" && self.provider_id.is_some()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = firewalls)]
+pub struct NewFirewall<'a> {
+    pub account_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub state: &'a str,
+}
+
+fn visible(account_id: i64) -> firewalls::BoxedQuery<'static, diesel::pg::Pg> {
+    firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::active.eq(true))
+        .filter(firewalls::state.ne("DELETING"))
+        .into_boxed()
+}
+
+/// The account's firewalls as the page lists them, by name: ready ones and
+/// those being made or whose making failed (see [`FirewallRow::is_ready`]).
+/// EC2 caps security groups at a few thousand a region; an account holds
+/// far fewer.
+pub async fn list(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<FirewallRow>> {
+    visible(account_id).order((firewalls::name, firewalls::id)).select(FirewallRow::as_select()).load(conn).await
+}
+
+/// A listed firewall of the account; `NotFound` for any other id.
+pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<FirewallRow> {
+    visible(account_id).filter(firewalls::id.eq(id)).select(FirewallRow::as_select()).first(conn).await
+}
+
+/// Locks the account's row until the transaction ends, so two new firewalls
+/// of one name cannot both pass [`name_taken`]. (It does not hold up reads,
+/// nor rows that merely refer to the account.)
+pub async fn lock_names(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<()> {
+    accounts::table.find(account_id).select(accounts::id).for_no_key_update().first::<i64>(conn).await.map(drop)
+}
+
+/// The state of a firewall called `name` that still counts (listed, or
+/// being deleted), if there is one.
+pub async fn name_taken(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<Option<String>> {
+    firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::name.eq(name))
+        .filter(firewalls::active.eq(true))
+        .select(firewalls::state)
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, row: &NewFirewall<'_>) -> QueryResult<i64> {
+    diesel::insert_into(firewalls::table).values(row).returning(firewalls::id).get_result(conn).await
+}
+
+/// The provider made the firewall: its group id.
+pub async fn made(conn: &mut AsyncPgConnection, account_id: i64, id: i64, provider_id: &str) -> QueryResult<()> {
+    // Not once it is being deleted: a late retry must not bring it back.
+    let waiting = firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::id.eq(id))
+        .filter(firewalls::state.eq_any(["PENDING", "ACTIVE"]));
+    diesel::update(waiting)
+        .set((
+            firewalls::provider_id.eq(provider_id),
+            firewalls::state.eq("ACTIVE"),
+            firewalls::active.eq(true),
+            firewalls::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Hides a ready firewall until its delete job is done; false when it is not
+/// ready (anymore).
+pub async fn mark_deleting(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<bool> {
+    let changed = diesel::update(
+        firewalls::table
+            .filter(firewalls::account_id.eq(account_id))
+            .filter(firewalls::id.eq(id))
+            .filter(firewalls::state.eq("ACTIVE"))
+            .filter(firewalls::provider_id.is_not_null()),
+    )
+    .set((firewalls::state.eq("DELETING"), firewalls::last_error.eq(None::<String>)))
+    .execute(conn)
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Removes a firewall's row (in `state`); false when there was none.
+pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: &str) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        firewalls::table
+            .filter(firewalls::account_id.eq(account_id))
+            .filter(firewalls::id.eq(id))
+            .filter(firewalls::state.eq(state)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(removed == 1)
+}
+
+/// A job on the firewall failed for good: the row moves from `from` to `to`
+/// (a create to `ERROR`, a delete back to `ACTIVE`) and shows why.
+pub async fn failed(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+    (from, to): (&str, &str),
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(
+        firewalls::table
+            .filter(firewalls::account_id.eq(account_id))
+            .filter(firewalls::id.eq(id))
+            .filter(firewalls::state.eq(from)),
+    )
+    .set((firewalls::state.eq(to), firewalls::last_error.eq(error)))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Live servers of the account by firewall (`servers.firewall_ids` holds
+/// `firewalls.id`). Counted here from the live servers' arrays: an account
+/// has few live servers, each with a handful of firewalls.
+pub async fn live_servers(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<HashMap<i64, i64>> {
+    let arrays: Vec<Vec<i64>> = servers::table
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::state.eq_any(ALIVE))
+        .select(servers::firewall_ids)
+        .load(conn)
+        .await?;
+    let mut counts = HashMap::new();
+    for mut ids in arrays {
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            *counts.entry(id).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Live servers of the account that use the firewall `id`.
+pub async fn live_servers_using(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<i64> {
+    use diesel::PgArrayExpressionMethods as _;
+    servers::table
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::firewall_ids.contains(vec![id]))
+        .count()
+        .get_result(conn)
+        .await
+}

@@ -1,0 +1,192 @@
+//! Key pairs of an account, as syncs and the Key Pairs page write them.
+//!
+//! Rows with `active = false` are gone at the provider (a sync found them
+//! missing) and rows in `DELETING` wait for their delete job: neither is
+//! listed. Names are unique per account (`UNIQUE (account_id, name)`), so a
+//! second key pair of the same name is refused by the database too. A
+//! private key is never written anywhere.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{key_pairs, servers};
+use super::servers::ALIVE;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = key_pairs)]
+pub struct KeyPairRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    /// As the provider reports it; empty until an import is done.
+    pub fingerprint: String,
+    pub provider_id: Option<String>,
+    /// `PENDING`, `ACTIVE`, `DELETING` or `ERROR` (see migration 000008).
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+impl KeyPairRow {
+    /// The provider has it: a server can be launched with it.
+    pub fn is_ready(&self) -> bool {
+        self.state == "ACTIVE"
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = key_pairs)]
+pub struct NewKeyPair<'a> {
+    pub account_id: i64,
+    pub name: &'a str,
+    pub fingerprint: &'a str,
+    pub provider_id: Option<&'a str>,
+    pub state: &'a str,
+}
+
+fn visible(account_id: i64) -> key_pairs::BoxedQuery<'static, diesel::pg::Pg> {
+    key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::active.eq(true))
+        .filter(key_pairs::state.ne("DELETING"))
+        .into_boxed()
+}
+
+/// The account's key pairs as the page lists them, by name: ready ones and
+/// those being imported or whose import failed (see [`KeyPairRow::is_ready`]).
+/// An account holds a few dozen; EC2 caps them at 5,000 a region.
+pub async fn list(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<KeyPairRow>> {
+    visible(account_id).order((key_pairs::name, key_pairs::id)).select(KeyPairRow::as_select()).load(conn).await
+}
+
+/// A listed key pair of the account; `NotFound` for any other id.
+pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<KeyPairRow> {
+    visible(account_id).filter(key_pairs::id.eq(id)).select(KeyPairRow::as_select()).first(conn).await
+}
+
+/// The state of the account's key pair called `name` that still counts
+/// (listed, or being deleted), if there is one.
+pub async fn name_taken(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<Option<String>> {
+    key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::name.eq(name))
+        .filter(key_pairs::active.eq(true))
+        .select(key_pairs::state)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Writes a key pair; the row of a key pair of the same name that is gone at
+/// the provider makes way first. Returns the new row's id.
+pub async fn insert(conn: &mut AsyncPgConnection, row: &NewKeyPair<'_>) -> QueryResult<i64> {
+    diesel::delete(
+        key_pairs::table
+            .filter(key_pairs::account_id.eq(row.account_id))
+            .filter(key_pairs::name.eq(row.name))
+            .filter(key_pairs::active.eq(false)),
+    )
+    .execute(conn)
+    .await?;
+    diesel::insert_into(key_pairs::table).values(row).returning(key_pairs::id).get_result(conn).await
+}
+
+/// Hides a ready key pair until its delete job is done; false when it is not
+/// ready (anymore).
+pub async fn mark_deleting(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<bool> {
+    let changed = diesel::update(
+        key_pairs::table
+            .filter(key_pairs::account_id.eq(account_id))
+            .filter(key_pairs::id.eq(id))
+            .filter(key_pairs::state.eq("ACTIVE")),
+    )
+    .set((key_pairs::state.eq("DELETING"), key_pairs::last_error.eq(None::<String>)))
+    .execute(conn)
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Removes a key pair's row (in `state`); false when there was none.
+pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: &str) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        key_pairs::table
+            .filter(key_pairs::account_id.eq(account_id))
+            .filter(key_pairs::id.eq(id))
+            .filter(key_pairs::state.eq(state)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(removed == 1)
+}
+
+/// The provider has the key pair: its fingerprint and id.
+pub async fn made(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+    fingerprint: &str,
+    provider_id: Option<&str>,
+) -> QueryResult<()> {
+    // Not once it is being deleted: a late retry must not bring it back.
+    let waiting = key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::id.eq(id))
+        .filter(key_pairs::state.eq_any(["PENDING", "ACTIVE"]));
+    diesel::update(waiting)
+        .set((
+            key_pairs::fingerprint.eq(fingerprint),
+            key_pairs::provider_id.eq(provider_id),
+            key_pairs::state.eq("ACTIVE"),
+            key_pairs::active.eq(true),
+            key_pairs::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A job on the key pair failed for good: the row moves from `from` to
+/// `to` (an import to `ERROR`, a delete back to `ACTIVE`) and shows why.
+pub async fn failed(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+    (from, to): (&str, &str),
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(
+        key_pairs::table
+            .filter(key_pairs::account_id.eq(account_id))
+            .filter(key_pairs::id.eq(id))
+            .filter(key_pairs::state.eq(from)),
+    )
+    .set((key_pairs::state.eq(to), key_pairs::last_error.eq(error)))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Live servers of the account by the key pair they were launched with.
+pub async fn live_servers(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<HashMap<String, i64>> {
+    let counts: Vec<(Option<String>, i64)> = servers::table
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::key_pair_name.is_not_null())
+        .group_by(servers::key_pair_name)
+        .select((servers::key_pair_name, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(counts.into_iter().filter_map(|(name, n)| Some((name?, n))).collect())
+}
+
+/// Live servers of the account launched with the key pair `name`.
+pub async fn live_servers_using(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<i64> {
+    servers::table
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::key_pair_name.eq(name))
+        .count()
+        .get_result(conn)
+        .await
+}

@@ -1,0 +1,134 @@
+//! What the launch dialog offers an account, and the launch itself: server
+//! rows and their jobs, written together.
+
+use bigdecimal::BigDecimal;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::accounts::Account;
+use super::schema::{
+    firewalls, group_members, groups, image_records, key_pairs, prices, products, provider_images, zones,
+};
+
+/// A hardware size with its hourly rate. Only priced sizes are offered: a
+/// launch must be budgeted.
+#[derive(Debug, Clone, Queryable)]
+pub struct Product {
+    pub product_id: String,
+    pub cpus: i32,
+    pub ram_mb: i64,
+    pub architectures: Vec<String>,
+    pub hourly_rate: BigDecimal,
+}
+
+pub async fn products(conn: &mut AsyncPgConnection, account: &Account) -> QueryResult<Vec<Product>> {
+    products::table
+        .inner_join(
+            prices::table.on(prices::product_id
+                .eq(products::product_id)
+                .and(prices::provider.eq(&account.provider))
+                .and(prices::region.eq(&account.region))),
+        )
+        .filter(products::account_id.eq(account.id))
+        .filter(products::active)
+        .order((prices::hourly_rate, products::product_id))
+        .select((products::product_id, products::cpus, products::ram_mb, products::architectures, prices::hourly_rate))
+        .load(conn)
+        .await
+}
+
+pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
+    zones::table
+        .filter(zones::account_id.eq(account_id))
+        .filter(zones::active)
+        .order(zones::name)
+        .select(zones::name)
+        .load(conn)
+        .await
+}
+
+/// A firewall that can be chosen: `(id, name, provider id)`; only those the
+/// provider has (a firewall still being created has no provider id yet).
+pub async fn firewalls(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<(i64, String, String)>> {
+    firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::active)
+        .filter(firewalls::provider_id.is_not_null())
+        .order(firewalls::name)
+        .select((firewalls::id, firewalls::name, firewalls::provider_id.assume_not_null()))
+        .load(conn)
+        .await
+}
+
+pub async fn key_pair_names(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
+    key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::active)
+        .order(key_pairs::name)
+        .select(key_pairs::name)
+        .load(conn)
+        .await
+}
+
+/// The groups a user belongs to: `(id, name)`.
+pub async fn groups_of_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Vec<(i64, String)>> {
+    groups::table
+        .inner_join(group_members::table)
+        .filter(group_members::user_id.eq(user_id))
+        .order(groups::name)
+        .select((groups::id, groups::name))
+        .load(conn)
+        .await
+}
+
+/// The account's record of a public image it launches, made on first
+/// launch (`public_launched`): the image joins My images. Returns
+/// `(record, provider image row)`.
+pub async fn record_public_launch(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    image: &super::images::PublicImageRow,
+    owner_user_id: i64,
+) -> QueryResult<(i64, i64)> {
+    let pk: i64 = diesel::insert_into(provider_images::table)
+        .values((
+            provider_images::provider.eq(&account.provider),
+            provider_images::region.eq(&account.region),
+            provider_images::provider_image_id.eq(&image.provider_image_id),
+            provider_images::platform.eq(&image.platform),
+            provider_images::architecture.eq(&image.architecture),
+            provider_images::state.eq("ACTIVE"),
+            provider_images::owner_account_number.eq(&image.owner_account_number),
+            provider_images::is_public.eq(true),
+            provider_images::created_at.eq(image.created_at),
+        ))
+        .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+        .do_update()
+        .set(provider_images::is_public.eq(true))
+        .returning(provider_images::id)
+        .get_result(conn)
+        .await?;
+    let existing: Option<i64> = image_records::table
+        .filter(image_records::account_id.eq(account.id))
+        .filter(image_records::provider_image_id.eq(pk))
+        .select(image_records::id)
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some(record) = existing {
+        return Ok((record, pk));
+    }
+    let record = diesel::insert_into(image_records::table)
+        .values((
+            image_records::account_id.eq(account.id),
+            image_records::provider_image_id.eq(pk),
+            image_records::name.eq(&image.name),
+            image_records::description.eq(&image.description),
+            image_records::owner_user_id.eq(owner_user_id),
+            image_records::source.eq("public_launched"),
+        ))
+        .returning(image_records::id)
+        .get_result(conn)
+        .await?;
+    Ok((record, pk))
+}

@@ -1,0 +1,193 @@
+//! Key pairs and firewalls at the provider: importing a public key, making a
+//! security group, and deleting either. Each job is queued in the
+//! transaction that writes the change in the console (see `web::keypairs`
+//! and `web::firewalls`) and writes the provider's answer back into the row.
+//!
+//! Retries are safe. Neither EC2 call takes an idempotency token, so a
+//! retry after a lost answer meets "already exists": the job then takes the
+//! key pair or group of that name, as the provider lists it. A delete of
+//! something already gone counts as done.
+//!
+//! When a job fails for good (the provider refused, or the attempts are
+//! spent), the row says so: a failed import or create moves to `ERROR` with
+//! the provider's reason, a failed delete shows its row again with the
+//! reason. (Creating a key pair is no job: the page does it, because the
+//! private key exists only in the provider's answer.)
+
+use serde::{Deserialize, Serialize};
+
+use super::JobError;
+use crate::cloud::{CloudError, CloudProvider, KeyPair};
+use crate::db::jobs::{Job, NewJob};
+use crate::db::{self, Pool, accounts::Account};
+
+pub const IMPORT_KEY_PAIR: &str = "import_key_pair";
+pub const DELETE_KEY_PAIR: &str = "delete_key_pair";
+pub const CREATE_SECURITY_GROUP: &str = "create_security_group";
+pub const DELETE_SECURITY_GROUP: &str = "delete_security_group";
+
+/// Imports a public key (public: it may sit in the queue) as key pair `name`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportKeyPair {
+    pub key_pair_id: i64,
+    pub name: String,
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteKeyPair {
+    pub key_pair_id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateSecurityGroup {
+    pub firewall_id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteSecurityGroup {
+    pub firewall_id: i64,
+    pub group_id: String,
+}
+
+impl ImportKeyPair {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, IMPORT_KEY_PAIR, self, max_attempts)
+    }
+}
+
+impl DeleteKeyPair {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, DELETE_KEY_PAIR, self, max_attempts)
+    }
+}
+
+impl CreateSecurityGroup {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, CREATE_SECURITY_GROUP, self, max_attempts)
+    }
+}
+
+impl DeleteSecurityGroup {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, DELETE_SECURITY_GROUP, self, max_attempts)
+    }
+}
+
+/// Whether this failure is the job's last word: no retry will follow.
+fn for_good(job: &Job, error: &CloudError) -> bool {
+    !error.is_transient() || job.attempts >= job.max_attempts
+}
+
+type Outcome = Result<Option<serde_json::Value>, JobError>;
+
+/// The key pair `name` at the provider: imported now, or (after a lost
+/// answer) the one that is already there.
+async fn import(
+    provider: &dyn CloudProvider,
+    name: &str,
+    public_key: &str,
+) -> Result<(KeyPair, Option<&'static str>), CloudError> {
+    match provider.import_key_pair(name, public_key).await {
+        Ok(key) => Ok((key, None)),
+        Err(CloudError::Refused { code, .. }) if code == "InvalidKeyPair.Duplicate" => {
+            let key = provider.list_key_pairs().await?.into_iter().find(|k| k.name == name);
+            let key =
+                key.ok_or_else(|| CloudError::Failed(format!("the key pair {name:?} exists but is not listed")))?;
+            Ok((key, Some("the provider already had a key pair of this name; the console shows it")))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn import_key_pair(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
+    let ImportKeyPair { key_pair_id, name, public_key } = super::payload_of(job)?;
+    let (key, note) = match import(provider, &name, &public_key).await {
+        Ok(made) => made,
+        Err(error) => {
+            if for_good(job, &error) {
+                let mut conn = pool.get().await?;
+                let reason = format!("Import failed: {error}");
+                db::keypairs::failed(&mut conn, account.id, key_pair_id, ("PENDING", "ERROR"), &reason).await?;
+            }
+            return Err(error.into());
+        }
+    };
+    let mut conn = pool.get().await?;
+    db::keypairs::made(&mut conn, account.id, key_pair_id, &key.fingerprint, key.id.as_deref()).await?;
+    Ok(Some(serde_json::json!({ "fingerprint": key.fingerprint, "key_pair_id": key.id, "note": note })))
+}
+
+pub async fn delete_key_pair(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
+    let DeleteKeyPair { key_pair_id, name } = super::payload_of(job)?;
+    if let Err(error) = provider.delete_key_pair(&name).await {
+        if for_good(job, &error) {
+            let mut conn = pool.get().await?;
+            let reason = format!("Delete failed: {error}");
+            db::keypairs::failed(&mut conn, account.id, key_pair_id, ("DELETING", "ACTIVE"), &reason).await?;
+        }
+        return Err(error.into());
+    }
+    let mut conn = pool.get().await?;
+    db::keypairs::remove(&mut conn, account.id, key_pair_id, "DELETING").await?;
+    Ok(None)
+}
+
+/// The group `name` at the provider: made now, or (after a lost answer) the
+/// one that is already there. Returns its id.
+async fn create_group(
+    provider: &dyn CloudProvider,
+    name: &str,
+    description: &str,
+) -> Result<(String, Option<&'static str>), CloudError> {
+    match provider.create_security_group(name, description).await {
+        Ok(group) => Ok((group.id, None)),
+        Err(CloudError::Refused { code, .. }) if code == "InvalidGroup.Duplicate" => {
+            let group = provider.list_security_groups().await?.into_iter().find(|g| g.name == name);
+            let group =
+                group.ok_or_else(|| CloudError::Failed(format!("the group {name:?} exists but is not listed")))?;
+            Ok((group.id, Some("the provider already had a group of this name; the console shows it")))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn create_security_group(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
+    let CreateSecurityGroup { firewall_id, name, description } = super::payload_of(job)?;
+    let (group_id, note) = match create_group(provider, &name, &description).await {
+        Ok(made) => made,
+        Err(error) => {
+            if for_good(job, &error) {
+                let mut conn = pool.get().await?;
+                let reason = format!("Create failed: {error}");
+                db::firewalls::failed(&mut conn, account.id, firewall_id, ("PENDING", "ERROR"), &reason).await?;
+            }
+            return Err(error.into());
+        }
+    };
+    let mut conn = pool.get().await?;
+    db::firewalls::made(&mut conn, account.id, firewall_id, &group_id).await?;
+    Ok(Some(serde_json::json!({ "group_id": group_id, "note": note })))
+}
+
+pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
+    let DeleteSecurityGroup { firewall_id, group_id } = super::payload_of(job)?;
+    match provider.delete_security_group(&group_id).await {
+        Ok(()) => {}
+        Err(CloudError::Refused { code, .. }) if code == "InvalidGroup.NotFound" => {}
+        Err(error) => {
+            if for_good(job, &error) {
+                let mut conn = pool.get().await?;
+                let reason = format!("Delete failed: {error}");
+                db::firewalls::failed(&mut conn, account.id, firewall_id, ("DELETING", "ACTIVE"), &reason).await?;
+            }
+            return Err(error.into());
+        }
+    }
+    let mut conn = pool.get().await?;
+    db::firewalls::remove(&mut conn, account.id, firewall_id, "DELETING").await?;
+    Ok(None)
+}

@@ -1,0 +1,256 @@
+//! Servers at the provider: the launch, the state sync that follows servers
+//! until they settle, pause/start/reboot/terminate, and images made from
+//! servers.
+//!
+//! A server's progress is `requested` (its row and launch job exist),
+//! `pending` (the provider has the instance), `running`, and `ready` (the
+//! provider's status checks pass). While any server of an account is on its
+//! way, `sync_servers` runs again every two seconds (the same job row, put
+//! back in the queue), so the servers page can show live progress.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::JobError;
+use crate::cloud::{CloudError, CloudProvider, Instance, InstanceState, RunRequest, Volume};
+use crate::db::jobs::{Job, NewJob};
+use crate::db::{self, Pool, accounts::Account};
+
+pub const RUN_INSTANCE: &str = "run_instance";
+/// A sync kind: at most one is queued per account.
+pub const SYNC_SERVERS: &str = "sync_servers";
+pub const SERVER_ACTION: &str = "server_action";
+pub const CREATE_IMAGE: &str = "create_image";
+
+/// How soon a sync of servers on their way runs again.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// The payload of a `run_instance` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInstancePayload {
+    pub image_id: String,
+    pub instance_type: String,
+    pub name: String,
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Security group ids.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default)]
+    pub key_name: Option<String>,
+    #[serde(default)]
+    pub user_data: Option<String>,
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    /// The console's server row the instance is for, if any.
+    #[serde(default)]
+    pub server_id: Option<i64>,
+}
+
+impl RunInstancePayload {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, RUN_INSTANCE, self, max_attempts)
+    }
+}
+
+/// What a server action asks of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerCommand {
+    Pause,
+    Start,
+    Reboot,
+    Terminate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerActionPayload {
+    pub server_id: i64,
+    pub instance_id: String,
+    pub command: ServerCommand,
+}
+
+impl ServerActionPayload {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, SERVER_ACTION, self, max_attempts)
+    }
+}
+
+/// An image to make from a server, and the console metadata its record gets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateImagePayload {
+    pub server_id: i64,
+    pub instance_id: String,
+    pub name: String,
+    pub description: String,
+    pub platform: String,
+    pub owner_user_id: i64,
+    pub owner_group_id: Option<i64>,
+    pub budget_code_id: i64,
+}
+
+impl CreateImagePayload {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, CREATE_IMAGE, self, max_attempts)
+    }
+}
+
+/// The server row a job is about, if it names one.
+pub fn server_of(job: &Job) -> Option<i64> {
+    job.payload.get("server_id").and_then(serde_json::Value::as_i64)
+}
+
+/// Starts a server at the provider. The job's idempotency key goes with the
+/// request, so running the job again (after a lost answer or a dead worker)
+/// finds the server instead of starting a second one.
+pub async fn run_instance(
+    pool: &Pool,
+    provider: &dyn CloudProvider,
+    job: &Job,
+) -> Result<Option<serde_json::Value>, JobError> {
+    let payload: RunInstancePayload = super::payload_of(job)?;
+    let request = RunRequest {
+        image_id: payload.image_id,
+        instance_type: payload.instance_type,
+        zone: payload.zone,
+        security_groups: payload.security_groups,
+        key_name: payload.key_name,
+        user_data: payload.user_data,
+        volumes: payload.volumes,
+        name: payload.name,
+        idempotency_key: job.idempotency_key.clone(),
+    };
+    let instance = provider.run_instance(&request).await?;
+    tracing::info!(instance = %instance.id, "server started");
+    if let Some(server) = payload.server_id {
+        let mut conn = pool.get().await?;
+        db::servers::launched(&mut conn, server, &instance.id, state_of(&instance), &addresses(&instance)).await?;
+    }
+    Ok(Some(serde_json::json!({ "instance_id": instance.id })))
+}
+
+fn addresses(instance: &Instance) -> db::servers::Addresses {
+    db::servers::Addresses { private_ip: instance.private_ip.clone(), public_ip: instance.public_ip.clone() }
+}
+
+/// The console's state for what the provider reports.
+fn state_of(instance: &Instance) -> &'static str {
+    match instance.state {
+        InstanceState::Pending => "PENDING",
+        InstanceState::Running => "RUNNING",
+        InstanceState::Stopping => "PAUSING",
+        InstanceState::Stopped => "PAUSED",
+        InstanceState::ShuttingDown => "STOPPING",
+        InstanceState::Terminated => "TERMINATED",
+    }
+}
+
+/// Reads the state of the account's live servers from the provider; returns
+/// how many are still on their way (the job then runs again shortly).
+pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<usize, JobError> {
+    let live = {
+        let mut conn = pool.get().await?;
+        db::servers::at_provider(&mut conn, account.id).await?
+    };
+    if live.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = live.iter().map(|s| s.instance_id.clone()).collect();
+    let instances = provider.describe_instances(&ids).await?;
+    let running: Vec<String> =
+        instances.iter().filter(|i| i.state == InstanceState::Running).map(|i| i.id.clone()).collect();
+    let ready = provider.ready_instances(&running).await?;
+    let mut conn = pool.get().await?;
+    let mut unsettled = 0;
+    for server in &live {
+        let reported = instances.iter().find(|i| i.id == server.instance_id);
+        let state = reported.map_or("TERMINATED", state_of);
+        let is_ready = ready.contains(&server.instance_id);
+        let addresses = reported.map(addresses).unwrap_or_default();
+        db::servers::observed(&mut conn, server.id, state, is_ready, &addresses).await?;
+        if matches!(state, "PENDING" | "PAUSING" | "STOPPING" | "REBOOTING") || (state == "RUNNING" && !is_ready) {
+            unsettled += 1;
+        }
+    }
+    Ok(unsettled)
+}
+
+/// Pauses (stops), starts, reboots or terminates a server. A server already
+/// in the wanted state counts as done.
+pub async fn action(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    let ServerActionPayload { instance_id, command, .. } = super::payload_of(job)?;
+    let outcome = match command {
+        ServerCommand::Pause => provider.stop_instance(&instance_id).await,
+        ServerCommand::Start => provider.start_instance(&instance_id).await,
+        ServerCommand::Reboot => provider.reboot_instance(&instance_id).await,
+        ServerCommand::Terminate => provider.terminate_instance(&instance_id).await,
+    };
+    match outcome {
+        Ok(()) => Ok(None),
+        Err(CloudError::Refused { code, .. })
+            if command == ServerCommand::Terminate && code.starts_with("InvalidInstanceID") =>
+        {
+            Ok(Some(serde_json::json!({ "note": "the server was already gone at the provider" })))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes an image from a server and gives it its record in the account, as
+/// PENDING until the provider has it ready (the images sync then says
+/// ACTIVE). A retry after a lost answer finds the image by its name.
+pub async fn create_image(
+    pool: &Pool,
+    provider: &dyn CloudProvider,
+    account: &Account,
+    job: &Job,
+) -> Result<Option<serde_json::Value>, JobError> {
+    let p: CreateImagePayload = super::payload_of(job)?;
+    let image_id = match provider.create_image(&p.instance_id, &p.name, &p.description).await {
+        Ok(id) => id,
+        Err(CloudError::Refused { code, .. }) if code == "InvalidAMIName.Duplicate" => provider
+            .list_own_images()
+            .await?
+            .into_iter()
+            .find(|i| i.name == p.name)
+            .map(|i| i.id)
+            .ok_or_else(|| JobError::Invalid(format!("an image named {} exists but cannot be found", p.name)))?,
+        Err(e) => return Err(e.into()),
+    };
+    let image = provider
+        .describe_image(&image_id)
+        .await?
+        .ok_or_else(|| JobError::Invalid(format!("the provider lost the new image {image_id}")))?;
+    let mut reported = super::sync::reported(image);
+    reported.platform = crate::domain::image::Platform::from_stored(&p.platform).as_str();
+    let mut conn = pool.get().await?;
+    let record = db::sync::made_image(
+        &mut conn,
+        account,
+        &reported,
+        &db::sync::ImageOwner {
+            owner_user_id: p.owner_user_id,
+            owner_group_id: p.owner_group_id,
+            budget_code_id: p.budget_code_id,
+        },
+    )
+    .await?;
+    tracing::info!(image = %image_id, record, "image made from a server");
+    Ok(Some(serde_json::json!({ "image_id": image_id, "record_id": record })))
+}
+
+/// When a job about a server failed for good, the server shows why; a
+/// launch that failed leaves the server in ERROR.
+pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError> {
+    let Some(server) = server_of(job) else { return Ok(()) };
+    let mut conn = pool.get().await?;
+    db::servers::failed(&mut conn, server, error, job.kind == RUN_INSTANCE).await?;
+    Ok(())
+}
+
+/// The moment a follow-up sync should run.
+pub fn follow_up_at() -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(FOLLOW_EVERY).unwrap_or_default()
+}

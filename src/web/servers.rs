@@ -1,0 +1,436 @@
+//! `GET /servers`: the account's servers with live progress, and what can be
+//! done to them: pause, start, reboot, terminate (after a confirm), and make
+//! an image of one.
+//!
+//! A row that is still changing asks for itself every two seconds
+//! (`GET /servers/{id}` answers htmx with the row) and stops once it
+//! settles. Every action is allowed by `domain::server::server_actions`,
+//! the rule that builds the row's menu, and written with its audit event
+//! and provider job in one transaction.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use diesel_async::AsyncConnection as _;
+use serde::Deserialize;
+
+use super::dialog::{self, Confirm};
+use super::images::html;
+use super::layout::{Frame, Moment};
+use super::{AppState, is_htmx};
+use crate::auth::CurrentUser;
+use crate::db::{self, audit::NewAuditEvent, servers::ServerRow};
+use crate::domain::ValidationError;
+use crate::domain::access::{Action, Ownership, Resource};
+use crate::domain::image::{ImageName, Label, Platform};
+use crate::domain::server::{Progress, ServerAction, server_actions};
+use crate::jobs::servers::{CreateImagePayload, ServerActionPayload, ServerCommand};
+use crate::web::error::WebError;
+
+/// A server as its row shows it.
+pub struct ServerView {
+    pub id: i64,
+    pub name: String,
+    pub label: Label,
+    pub platform: Platform,
+    pub instance_id: String,
+    pub image: String,
+    pub address: String,
+    pub product: String,
+    pub progress: Progress,
+    pub error: Option<String>,
+    pub launched: Moment,
+    pub budget_code: String,
+    pub actions: Vec<ServerAction>,
+    pub version: i32,
+    pub csrf_token: String,
+}
+
+impl ServerView {
+    /// The launch's progress bar: steps done of 4, while launching.
+    pub fn step(&self) -> Option<u8> {
+        self.progress.launch_step()
+    }
+
+    /// Whether the launch has got as far as step `n`.
+    pub fn reached(&self, n: u8) -> bool {
+        self.step().is_some_and(|step| step >= n)
+    }
+}
+
+fn ownership(row: &ServerRow) -> Ownership {
+    Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: Some(row.budget_code_id) }
+}
+
+fn view(user: &CurrentUser, row: ServerRow) -> ServerView {
+    let progress = Progress::of(&row.state, row.provider_instance_id.is_some(), row.ready_at.is_some());
+    ServerView {
+        id: row.id,
+        actions: server_actions(&user.rights, &ownership(&row), progress),
+        label: row.label.parse().unwrap_or(Label::None),
+        platform: Platform::from_stored(&row.platform),
+        instance_id: row.provider_instance_id.unwrap_or_default(),
+        image: row.image_name.unwrap_or_else(|| row.provider_image_id.clone()),
+        address: row.public_ip.or(row.private_ip).unwrap_or_default(),
+        product: row.product_id,
+        progress,
+        error: row.last_error,
+        launched: Moment::new(row.launched_at),
+        budget_code: row.budget_code,
+        version: row.version,
+        csrf_token: user.csrf_token.clone(),
+        name: row.name,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "servers/index.html")]
+struct ServersPage {
+    frame: Frame,
+    rows: Vec<ServerView>,
+    /// Showing one server (`GET /servers/{id}` without htmx).
+    single: bool,
+}
+
+#[derive(Template)]
+#[template(path = "servers/row.html")]
+struct RowFragment {
+    row: ServerView,
+}
+
+fn row_html(row: ServerView) -> Result<String, WebError> {
+    RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))
+}
+
+#[get("/servers")]
+pub async fn index(user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Server, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let rows = db::servers::list(&mut conn, user.account.id, 500).await?.into_iter().map(|r| view(&user, r)).collect();
+    html(StatusCode::OK, ServersPage { frame: Frame::new(&user, "/servers"), rows, single: false }.render())
+}
+
+#[get("/servers/{id}")]
+pub async fn show(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Server, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let row = view(&user, db::servers::find(&mut conn, user.account.id, id.into_inner()).await?);
+    if is_htmx(&req) {
+        return html(StatusCode::OK, RowFragment { row }.render());
+    }
+    html(StatusCode::OK, ServersPage { frame: Frame::new(&user, "/servers"), rows: vec![row], single: true }.render())
+}
+
+/// The server `id` of the account, if the user may do `action` to it now.
+async fn target(
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+    action: ServerAction,
+) -> Result<(ServerRow, ServerView), WebError> {
+    let mut conn = state.pool.get().await?;
+    let row = db::servers::find(&mut conn, user.account.id, id).await?;
+    let shown = view(user, row.clone());
+    if shown.actions.contains(&action) {
+        return Ok((row, shown));
+    }
+    let allowed_some_time = [Progress::Ready, Progress::Paused]
+        .into_iter()
+        .any(|p| server_actions(&user.rights, &ownership(&row), p).contains(&action));
+    if allowed_some_time {
+        Err(WebError::Conflict(format!(
+            "{} is {}: it cannot {} now.",
+            row.name,
+            shown.progress.title(),
+            action.title().to_lowercase()
+        )))
+    } else {
+        Err(WebError::Forbidden(format!("Your role does not allow “{}” on this server.", action.title())))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VersionForm {
+    version: i32,
+}
+
+/// Starts an action at the provider: the server shows the state it moves
+/// through, and the job does the rest.
+async fn act(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+    version: i32,
+    action: ServerAction,
+) -> Result<HttpResponse, WebError> {
+    let (row, _) = target(user, state, id, action).await?;
+    let (command, moving_to) = match action {
+        ServerAction::Pause => (ServerCommand::Pause, "PAUSING"),
+        ServerAction::Start => (ServerCommand::Start, "PENDING"),
+        ServerAction::Reboot => (ServerCommand::Reboot, "REBOOTING"),
+        ServerAction::Terminate => (ServerCommand::Terminate, "STOPPING"),
+        ServerAction::MakeImage => return Err(WebError::NotFound),
+    };
+    let instance_id = row.provider_instance_id.clone().ok_or_else(|| {
+        WebError::Conflict(format!("{} is not at the provider yet; try again in a moment.", row.name))
+    })?;
+    let account = user.account.id;
+    let mut conn = state.pool.get().await?;
+    let begun = conn
+        .transaction::<_, WebError, _>(async |conn| {
+            if !db::servers::begin(conn, id, version, moving_to).await? {
+                return Ok(false);
+            }
+            let event = NewAuditEvent {
+                account_id: Some(account),
+                user_id: Some(user.user.id),
+                action: action.path(),
+                resource: "SERVER",
+                resource_id: Some(id.to_string()),
+                outcome: "success",
+                changes: serde_json::json!({ "state": { "from": row.state, "to": moving_to } }),
+            };
+            db::audit::record(conn, &event).await?;
+            let job = ServerActionPayload { server_id: id, instance_id: instance_id.clone(), command };
+            db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
+            Ok(true)
+        })
+        .await?;
+    let current = view(user, db::servers::find(&mut conn, account, id).await?);
+    if !begun {
+        return Err(WebError::Conflict(format!(
+            "{} changed meanwhile; it is {} now. Try again.",
+            current.name,
+            current.progress.title()
+        )));
+    }
+    let message = match action {
+        ServerAction::Pause => format!("Pausing {}", current.name),
+        ServerAction::Start => format!("Starting {}", current.name),
+        ServerAction::Reboot => format!("Rebooting {}", current.name),
+        _ => format!("Terminating {}", current.name),
+    };
+    let fragment = if is_htmx(req) { row_html(current)? } else { String::new() };
+    dialog::done(req, fragment, &message, "/servers")
+}
+
+#[post("/servers/{id}/pause")]
+pub async fn pause(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Pause).await
+}
+
+#[post("/servers/{id}/start")]
+pub async fn start(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Start).await
+}
+
+#[post("/servers/{id}/reboot")]
+pub async fn reboot(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Reboot).await
+}
+
+#[get("/servers/{id}/terminate")]
+pub async fn confirm_terminate(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let (_, shown) = target(&user, &state, id.into_inner(), ServerAction::Terminate).await?;
+    let dialog = Confirm {
+        question: format!("Are you sure you want to terminate {}?", shown.name),
+        detail: Some(format!(
+            "The server {} is shut down and deleted at the provider, with its volumes. This cannot be undone.",
+            if shown.instance_id.is_empty() { &shown.name } else { &shown.instance_id }
+        )),
+        action_url: format!("/servers/{}/terminate", shown.id),
+        target: format!("#server-{}", shown.id),
+        submit: "Terminate",
+        danger: true,
+        version: shown.version,
+        ..Confirm::new(&req, &user, "/servers", format!("{}: Terminate", shown.name))
+    };
+    dialog.respond(&req, StatusCode::OK)
+}
+
+#[post("/servers/{id}/terminate")]
+pub async fn terminate(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Terminate).await
+}
+
+/// The Make Image dialog: name, budget code and group of the new image.
+#[derive(Template)]
+#[template(path = "servers/make_image.html", blocks = ["dialog"])]
+struct MakeImageDialog {
+    frame: Frame,
+    modal: bool,
+    server: ServerView,
+    name: String,
+    budget_code_id: String,
+    group_id: String,
+    codes: Vec<(i64, String)>,
+    groups: Vec<(i64, String)>,
+    errors: Vec<ValidationError>,
+    csrf_token: String,
+}
+
+impl MakeImageDialog {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+
+    fn render_for(&self, req: &HttpRequest) -> askama::Result<String> {
+        if is_htmx(req) { self.as_dialog().render() } else { self.render() }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct MakeImageForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    budget_code_id: String,
+    #[serde(default)]
+    group_id: String,
+}
+
+async fn make_image_dialog(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    server: ServerView,
+    form: MakeImageForm,
+    errors: Vec<ValidationError>,
+) -> Result<MakeImageDialog, WebError> {
+    let mut conn = state.pool.get().await?;
+    let codes = db::budget::codes_of_user(&mut conn, user.user.id).await?.into_iter().map(|c| (c.id, c.name)).collect();
+    let groups = db::launch::groups_of_user(&mut conn, user.user.id).await?;
+    Ok(MakeImageDialog {
+        frame: Frame::new(user, "/servers"),
+        modal: is_htmx(req),
+        server,
+        name: form.name,
+        budget_code_id: form.budget_code_id,
+        group_id: form.group_id,
+        codes,
+        groups,
+        errors,
+        csrf_token: user.csrf_token.clone(),
+    })
+}
+
+#[get("/servers/{id}/image")]
+pub async fn make_image_form(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let (row, shown) = target(&user, &state, id.into_inner(), ServerAction::MakeImage).await?;
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let form = MakeImageForm {
+        name: format!("{}-{today}", shown.name),
+        budget_code_id: row.budget_code_id.to_string(),
+        group_id: row.owner_group_id.map(|g| g.to_string()).unwrap_or_default(),
+    };
+    let dialog = make_image_dialog(&req, &user, &state, shown, form, Vec::new()).await?;
+    dialog::respond(&req, StatusCode::OK, dialog.render_for(&req))
+}
+
+#[post("/servers/{id}/image")]
+pub async fn make_image(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<MakeImageForm>,
+) -> Result<HttpResponse, WebError> {
+    let (row, shown) = target(&user, &state, id.into_inner(), ServerAction::MakeImage).await?;
+    let form = form.into_inner();
+    let mut errors = Vec::new();
+    let name = ImageName::parse(&form.name).map_err(|e| errors.push(e)).ok();
+    let mut conn = state.pool.get().await?;
+    let codes = db::budget::codes_of_user(&mut conn, user.user.id).await?;
+    let code = codes.iter().find(|c| c.id.to_string() == form.budget_code_id).map(|c| c.id);
+    if code.is_none() {
+        errors.push(ValidationError::new("budget_code_id", "Choose one of your budget codes."));
+    }
+    let groups = db::launch::groups_of_user(&mut conn, user.user.id).await?;
+    let group = match form.group_id.as_str() {
+        "" => None,
+        raw => {
+            let found = groups.iter().find(|(id, _)| id.to_string() == raw).map(|(id, _)| *id);
+            if found.is_none() {
+                errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
+            }
+            found
+        }
+    };
+    let (Some(name), Some(code), true) = (name, code, errors.is_empty()) else {
+        let dialog = make_image_dialog(&req, &user, &state, shown, form, errors).await?;
+        return dialog::respond(&req, StatusCode::UNPROCESSABLE_ENTITY, dialog.render_for(&req));
+    };
+    let instance_id = row
+        .provider_instance_id
+        .clone()
+        .ok_or_else(|| WebError::Conflict(format!("{} is not at the provider yet.", row.name)))?;
+    let account = user.account.id;
+    conn.transaction::<_, WebError, _>(async |conn| {
+        let job = CreateImagePayload {
+            server_id: row.id,
+            instance_id,
+            name: name.as_str().to_owned(),
+            description: format!("Made from server {} ({})", row.name, row.product_id),
+            platform: row.platform.clone(),
+            owner_user_id: user.user.id,
+            owner_group_id: group,
+            budget_code_id: code,
+        };
+        db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
+        let event = NewAuditEvent {
+            account_id: Some(account),
+            user_id: Some(user.user.id),
+            action: "make_image",
+            resource: "SERVER",
+            resource_id: Some(row.id.to_string()),
+            outcome: "success",
+            changes: serde_json::json!({ "image_name": name.as_str(), "budget_code_id": code, "group_id": group }),
+        };
+        db::audit::record(conn, &event).await?;
+        Ok(())
+    })
+    .await?;
+    let message = format!("Making image “{}” from {}; it appears in My images as pending", name.as_str(), row.name);
+    let fragment = if is_htmx(&req) { row_html(shown)? } else { String::new() };
+    dialog::done(&req, fragment, &message, "/servers")
+}

@@ -1,0 +1,376 @@
+//! The launch dialog and the servers it starts, against a real PostgreSQL
+//! and the local EC2 endpoint.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::cloud::ec2::Ec2Provider;
+use stratus_console::db::{self, schema::*};
+use stratus_console::jobs::{JobSettings, Runner};
+
+use crate::cloud::{connection, endpoint};
+use crate::harness::{Client, Response, TestApp, count, text};
+
+/// Runs every job that is ready, as a worker would.
+pub async fn run_jobs(app: &TestApp) {
+    let settings = JobSettings {
+        workers: 0,
+        provider_endpoint: Some(endpoint()),
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(1),
+        max_attempts: 2,
+        ..JobSettings::default()
+    };
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings);
+    while runner.run_next("test-worker").await.expect("the queue answers") {}
+}
+
+async fn record_id(conn: &mut AsyncPgConnection, account: i64, name: &str) -> i64 {
+    image_records::table
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::name.eq(name))
+        .select(image_records::id)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+async fn code_id(conn: &mut AsyncPgConnection, name: &str) -> String {
+    let id: i64 =
+        budget_codes::table.filter(budget_codes::name.eq(name)).select(budget_codes::id).first(conn).await.unwrap();
+    id.to_string()
+}
+
+async fn default_firewall(conn: &mut AsyncPgConnection, account: i64) -> String {
+    let id: i64 = firewalls::table
+        .filter(firewalls::account_id.eq(account))
+        .filter(firewalls::name.eq("default"))
+        .select(firewalls::id)
+        .first(conn)
+        .await
+        .unwrap();
+    id.to_string()
+}
+
+/// A valid launch form, changed by `with` (a field set to "" is dropped).
+fn form(base: &[(&str, String)], with: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = base.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    for (key, value) in with {
+        fields.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            fields.push(((*key).to_owned(), (*value).to_owned()));
+        }
+    }
+    fields
+}
+
+async fn post(client: &mut Client, path: &str, fields: &[(String, String)]) -> Response {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    client.post_htmx(path, &fields).await
+}
+
+struct World {
+    app: TestApp,
+    conn: AsyncPgConnection,
+    client: Client,
+    base: Vec<(&'static str, String)>,
+    image: i64,
+}
+
+/// The demo world synced from the provider (sizes, zones, firewalls), the
+/// admin signed in, and a valid form for launching `web-frontend-2026.11`.
+async fn world() -> World {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    for kind in ["sync_products", "sync_zones", "sync_firewalls", "sync_key_pairs"] {
+        db::jobs::enqueue_sync(&mut conn, app.demo.acme_production, kind, 2).await.unwrap();
+    }
+    run_jobs(&app).await;
+    let client = app.signed_in("admin@acme.test").await;
+    let image = record_id(&mut conn, app.demo.acme_production, "web-frontend-2026.11").await;
+    let base = vec![
+        ("step", "launch".to_owned()),
+        ("tab", "general".to_owned()),
+        ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+        ("name", "web".to_owned()),
+        ("count", "1".to_owned()),
+        ("label", "blue".to_owned()),
+        ("budget_code_id", code_id(&mut conn, "Default").await),
+        ("product_id", "t3.micro".to_owned()),
+        ("firewall_ids", default_firewall(&mut conn, app.demo.acme_production).await),
+        ("key_choice", "none".to_owned()),
+        ("volumes", "none".to_owned()),
+        ("config_type", "none".to_owned()),
+    ];
+    World { app, conn, client, base, image }
+}
+
+#[actix_web::test]
+async fn a_launch_writes_servers_jobs_and_audit_once_and_the_provider_gets_every_setting() {
+    let mut w = world().await;
+    let dialog = w.client.get_htmx(&format!("/images/{}/launch", w.image), "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    let shown = text(&dialog.body);
+    for tab in ["General", "Key Pair", "Volume Configuration", "Configuration Management", "Launch Server", "Cancel"] {
+        assert!(shown.contains(tab), "{tab} in {shown}");
+    }
+    assert!(shown.contains("web-frontend-2026.11: Launch"));
+    assert!(
+        dialog.body.contains(r#"name="firewall_ids" value=""#) && dialog.body.contains(" checked>"),
+        "default is preselected"
+    );
+
+    let fields = form(
+        &w.base,
+        &[
+            ("count", "2"),
+            ("volumes", "group"),
+            ("volume_count", "2"),
+            ("volume_size_gb", "10"),
+            ("raid_level", "0"),
+            ("file_system", "xfs"),
+            ("mount_point", "/data"),
+            ("encrypt", "on"),
+            ("config_type", "script"),
+            ("script", "#!/bin/sh\necho configured > /etc/motd\n"),
+        ],
+    );
+    let path = format!("/images/{}/launch", w.image);
+    let launched = post(&mut w.client, &path, &fields).await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    assert_eq!(launched.header("HX-Trigger"), Some("close-dialog"));
+    assert!(text(&launched.body).contains("Launching 2 servers"));
+    let again = post(&mut w.client, &path, &fields).await;
+    assert_eq!(again.status, StatusCode::OK, "the same form twice answers as once");
+
+    let names: Vec<String> = servers::table
+        .filter(servers::account_id.eq(w.app.demo.acme_production))
+        .filter(servers::name.like("web-_"))
+        .order(servers::name)
+        .select(servers::name)
+        .load(&mut w.conn)
+        .await
+        .unwrap();
+    assert_eq!(names, ["web-1", "web-2"], "launched once");
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 2);
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'launch'").await, 2);
+
+    run_jobs(&w.app).await;
+    let states: Vec<(String, Option<String>, bool)> = servers::table
+        .filter(servers::name.like("web-_"))
+        .select((servers::state, servers::provider_instance_id, servers::ready_at.is_not_null()))
+        .load(&mut w.conn)
+        .await
+        .unwrap();
+    assert!(states.iter().all(|(state, id, ready)| state == "RUNNING" && id.is_some() && *ready), "{states:?}");
+
+    let ec2 = Ec2Provider::connect(&connection(&w.app.demo.numbers.production, endpoint())).await.unwrap();
+    let instance = states[0].1.clone().unwrap();
+    let details = ec2.instance_details(&instance).await.unwrap();
+    assert_eq!(details.instance_type, "t3.micro");
+    assert_eq!(details.security_group_ids.len(), 1, "the default firewall");
+    let mut volumes = details.volumes.clone();
+    volumes.sort();
+    assert_eq!(
+        volumes,
+        [("/dev/sdf".to_owned(), 10, true), ("/dev/sdg".to_owned(), 10, true)],
+        "encrypted by the provider"
+    );
+    let user_data = details.user_data.expect("user data");
+    assert!(user_data.starts_with("#cloud-config"), "{user_data}");
+    assert!(user_data.contains("mdadm") && user_data.contains("/data"), "{user_data}");
+    assert!(user_data.contains("echo configured > /etc/motd"), "the script arrives whole");
+
+    let page = text(&w.client.get("/servers").await.body);
+    assert!(page.contains("web-1") && page.contains("ready"), "{page}");
+}
+
+#[actix_web::test]
+async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
+    let mut w = world().await;
+    let path = format!("/images/{}/launch", w.image);
+    let globex: i64 =
+        companies::table.filter(companies::name.eq("Globex")).select(companies::id).first(&mut w.conn).await.unwrap();
+    let globex_code: i64 = budget_codes::table
+        .filter(budget_codes::company_id.eq(globex))
+        .select(budget_codes::id)
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let globex_code = globex_code.to_string();
+    let long_script = format!("#!/bin/sh\n{}", "echo 0123456789abcdef\n".repeat(900));
+    let group = [
+        ("volumes", "group"),
+        ("volume_count", "2"),
+        ("volume_size_gb", "10"),
+        ("raid_level", "0"),
+        ("file_system", "xfs"),
+        ("mount_point", "/data"),
+    ];
+    // (changed fields, the tab that shows the error, the message)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec![("count", "0")], "tab-general", "Launch from 1 to 20 servers"),
+        (vec![("count", "21")], "tab-general", "Launch from 1 to 20 servers"),
+        (vec![("name", "web/1")], "tab-general", "cannot be used"),
+        (vec![("budget_code_id", &globex_code)], "tab-general", "Choose one of your budget codes."),
+        (vec![("product_id", "x9.imaginary")], "tab-general", "Choose a product"),
+        (vec![("firewall_ids", "999999")], "tab-general", "Choose firewalls of this account."),
+        (
+            vec![("key_choice", "existing"), ("key_pair", "nobody's")],
+            "tab-key-pair",
+            "Choose one of this account's key pairs.",
+        ),
+        ([&group[..], &[("volume_size_gb", "0")]].concat(), "tab-volumes", "1000"),
+        ([&group[..], &[("volume_size_gb", "1001")]].concat(), "tab-volumes", "1000"),
+        ([&group[..], &[("raid_level", "5")]].concat(), "tab-volumes", "RAID 5"),
+        ([&group[..], &[("mount_point", "data")]].concat(), "tab-volumes", "absolute"),
+        (vec![("config_type", "script"), ("script", &long_script)], "tab-config", "16 KB"),
+    ];
+    for (with, tab, message) in cases {
+        let response = post(&mut w.client, &path, &form(&w.base, &with)).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{with:?}");
+        assert!(text(&response.body).contains(message), "{with:?}: {message} in {}", text(&response.body));
+        assert!(
+            response.body.contains(&format!(r#"id="{tab}" aria-controls"#))
+                && response
+                    .body
+                    .contains(&format!(r#"id="{tab}" aria-controls="panel-{}" aria-selected="true""#, &tab[4..])),
+            "{with:?}: {tab} is shown"
+        );
+        assert!(response.body.contains(r#"class="invalid""#), "{with:?}: the tab is marked");
+    }
+    assert_eq!(
+        count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web' OR name LIKE 'web-_'").await,
+        0
+    );
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
+}
+
+#[actix_web::test]
+async fn next_validates_the_tab_it_leaves() {
+    let mut w = world().await;
+    let path = format!("/images/{}/launch", w.image);
+    let stuck = post(&mut w.client, &path, &form(&w.base, &[("step", "next"), ("count", "0")])).await;
+    assert_eq!(stuck.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stuck.body.contains(r#"id="tab-general" aria-controls="panel-general" aria-selected="true""#));
+    let on = post(&mut w.client, &path, &form(&w.base, &[("step", "next"), ("volume_size_gb", "0")])).await;
+    assert_eq!(on.status, StatusCode::OK, "another tab's problem waits for its tab");
+    assert!(on.body.contains(r#"id="tab-key-pair" aria-controls="panel-key-pair" aria-selected="true""#));
+}
+
+#[actix_web::test]
+async fn windows_images_need_a_key_pair_and_a_new_one_is_offered_once() {
+    let mut w = world().await;
+    let windows = record_id(&mut w.conn, w.app.demo.acme_production, "windows-build-agent").await;
+    let path = format!("/images/{windows}/launch");
+    let refused = post(&mut w.client, &path, &form(&w.base, &[("product_id", "t3.medium")])).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&refused.body).contains("Windows images need a key pair"));
+
+    let bad = post(&mut w.client, &format!("{path}/key-pair"), &form(&w.base, &[("new_key_name", "ops/key")])).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let created =
+        post(&mut w.client, &format!("{path}/key-pair"), &form(&w.base, &[("new_key_name", "build-agents")])).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(created.body.contains(r#"download="build-agents.pem""#), "offered as a download");
+    assert!(created.body.contains("data:application/x-pem-file;base64,"));
+    assert!(created.body.contains(r#"value="build-agents" selected"#), "selected in the form");
+    let stored = count(&mut w.conn, "SELECT count(*) AS n FROM key_pairs WHERE name = 'build-agents'").await;
+    assert_eq!(stored, 1);
+    let leaked =
+        count(&mut w.conn, "SELECT count(*) AS n FROM audit_events WHERE changes::text LIKE '%PRIVATE KEY%'").await;
+    assert_eq!(leaked, 0, "the private key is never stored");
+
+    let launched = post(
+        &mut w.client,
+        &path,
+        &form(&w.base, &[("product_id", "t3.medium"), ("key_choice", "existing"), ("key_pair", "build-agents")]),
+    )
+    .await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", text(&launched.body));
+}
+
+#[actix_web::test]
+async fn a_public_image_launch_adds_it_to_my_images() {
+    let mut w = world().await;
+    let (public, provider_id): (i64, String) = public_images::table
+        .filter(public_images::platform.eq("UBUNTU"))
+        .filter(public_images::state.eq("ACTIVE"))
+        .filter(public_images::architecture.eq("x86_64"))
+        .select((public_images::id, public_images::provider_image_id))
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let path = format!("/images/{public}/launch?catalog=public");
+    let dialog = w.client.get_htmx(&path, "modal").await;
+    assert!(text(&dialog.body).contains("This image is a public image. Launch only images whose origin you trust."));
+    let launched =
+        post(&mut w.client, &path, &w.base.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<Vec<_>>()).await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", text(&launched.body));
+    let source: String = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::account_id.eq(w.app.demo.acme_production))
+        .filter(provider_images::provider_image_id.eq(&provider_id))
+        .select(image_records::source)
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    assert_eq!(source, "public_launched");
+
+    let mut viewer = w.app.signed_in("viewer@acme.test").await;
+    assert_eq!(viewer.get_htmx(&path, "modal").await.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn a_launch_past_the_hard_quota_is_refused_and_codes_in_hard_alarm_are_not_offered() {
+    let mut w = world().await;
+    let operations = code_id(&mut w.conn, "Operations").await;
+    // Operations: soft 1,000, hard 2,000 a month. A big server has run since the month began.
+    diesel::sql_query(format!(
+        "INSERT INTO servers (account_id, provider_image_id, name, product_id, budget_code_id, hourly_rate, state, launched_at)
+         SELECT {account}, provider_image_id, 'big', 'x2iedn.32xlarge', {operations}, 2.5, 'RUNNING', date_trunc('month', now())
+         FROM image_records WHERE id = {image}",
+        account = w.app.demo.acme_production,
+        image = w.image
+    ))
+    .execute(&mut w.conn)
+    .await
+    .unwrap();
+    let path = format!("/images/{}/launch", w.image);
+    // About 1,800 projected: over the soft quota, still offered.
+    let dialog = w.client.get_htmx(&path, "modal").await;
+    assert!(text(&dialog.body).contains("Operations (over its soft quota)"), "{}", text(&dialog.body));
+    // Twenty m5.4xlarge add 15.36 an hour for the rest of the month: past 2,000.
+    let fields = form(&w.base, &[("budget_code_id", &operations), ("count", "20"), ("product_id", "m5.4xlarge")]);
+    let refused = post(&mut w.client, &path, &fields).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(&refused.body).contains("These servers would take Operations past its hard quota"),
+        "{}",
+        text(&refused.body)
+    );
+    assert_eq!(
+        count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web' OR name LIKE 'web-_'").await,
+        0
+    );
+    let exhausted = code_id(&mut w.conn, "Exhausted").await;
+    assert!(!dialog.body.contains(&format!(r#"<option value="{exhausted}""#)), "Exhausted is never offered");
+}
+
+#[actix_web::test]
+async fn launching_needs_the_rights_and_an_image_of_this_account() {
+    let mut w = world().await;
+    let mut viewer = w.app.signed_in("viewer@acme.test").await;
+    let path = format!("/images/{}/launch", w.image);
+    assert_eq!(viewer.get_htmx(&path, "modal").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(post(&mut viewer, &path, &form(&w.base, &[])).await.status, StatusCode::FORBIDDEN);
+    let globex = record_id(&mut w.conn, w.app.demo.globex_main, "hammock-district-web").await;
+    assert_eq!(w.client.get_htmx(&format!("/images/{globex}/launch"), "modal").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web' OR name LIKE 'web-_'").await,
+        0
+    );
+}
