@@ -7,6 +7,8 @@ SHELL := bash
 
 LOCAL := $(CURDIR)/.local
 BIND ?= 127.0.0.1:8080
+# Public images offered first and badged "Provided": Amazon Linux and Ubuntu (Canonical).
+PROVIDED_IMAGE_OWNERS ?= 137112412989,099720109477
 HTMX := node_modules/htmx.org/dist/htmx.min.js
 
 .PHONY: run test bench stop system-packages browser-packages lint
@@ -40,7 +42,8 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 	cargo build --release --quiet; \
 	echo "Stratus Console on http://$(BIND)  (sign in: admin@acme.test / demo-password-1)"; \
 	DATABASE_URL="$$url" BIND="$(BIND)" SESSION_KEY="$${SESSION_KEY:-$$(cat $(LOCAL)/session.key)}" \
-		PROVIDER_ENDPOINT="$$endpoint" exec target/release/stratus-console --demo
+		PROVIDER_ENDPOINT="$$endpoint" PROVIDED_IMAGE_OWNERS="$(PROVIDED_IMAGE_OWNERS)" \
+		exec target/release/stratus-console --demo
 
 # The suite runs against a fresh throw-away cluster without fsync; every test
 # clones its own database from the migrated template `stratus_template`.

@@ -27,6 +27,10 @@ pub struct Config {
     /// `PROVIDER_ENDPOINT`, an EC2-compatible endpoint for every account
     /// without its own (the local moto server in development).
     pub jobs: JobSettings,
+    /// `PROVIDED_IMAGE_OWNERS`: provider account numbers (comma-separated)
+    /// whose public images the operator provides, as enStratus provided its
+    /// templates: badged and offered first in the public catalog.
+    pub provided_owners: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,17 @@ impl Config {
             provider_endpoint: var("PROVIDER_ENDPOINT"),
             ..JobSettings::default()
         };
-        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size, jobs })
+        let provided_owners: Vec<String> = var("PROVIDED_IMAGE_OWNERS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = provided_owners.iter().find(|n| n.len() != 12 || !n.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(invalid("PROVIDED_IMAGE_OWNERS", format!("{bad:?} is not a 12-digit account number")));
+        }
+        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size, jobs, provided_owners })
     }
 
     /// A configuration for tests and tools: the given database, any port,
@@ -86,6 +100,7 @@ impl Config {
             secure_cookies: false,
             pool_size: 4,
             jobs: JobSettings { workers: 0, ..JobSettings::default() },
+            provided_owners: Vec::new(),
         }
     }
 }

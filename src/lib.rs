@@ -56,6 +56,7 @@ impl Application {
         let secure = config.secure_cookies;
         let settings = config.jobs.clone();
         let providers = std::sync::Arc::new(jobs::Providers::default());
+        let provided_owners: std::sync::Arc<[String]> = config.provided_owners.clone().into();
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
@@ -63,6 +64,7 @@ impl Application {
                 pool: pool.clone(),
                 jobs: settings.clone(),
                 providers: providers.clone(),
+                provided_owners: provided_owners.clone(),
             });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name("stratus_session".into())

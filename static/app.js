@@ -175,7 +175,13 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); applyWhen(document); });
-  document.addEventListener("htmx:afterSettle", function () { applyWhen(document); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    applyWhen(document);
+    // A dialog's form came back with problems: focus the first of them.
+    const invalid = event.target.closest && event.target.closest("dialog")
+      && event.target.querySelector("[aria-invalid=true]:not([hidden])");
+    if (invalid && invalid.offsetParent !== null) invalid.focus();
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     localizeTimes(event.target);
     // After an inline edit, focus goes back to the name it edited.

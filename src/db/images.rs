@@ -198,6 +198,7 @@ pub async fn list_records(
 /// PostgreSQL walk most of a million-row index to find the first page of a
 /// common word; in time order matches are spread evenly, and the planner
 /// switches to the trigram index for rare terms (see `make bench`).
+#[expect(clippy::too_many_arguments, reason = "the account's place, the query, and the owners listed apart")]
 pub async fn search_public(
     conn: &mut AsyncPgConnection,
     provider: &str,
@@ -206,6 +207,7 @@ pub async fn search_public(
     filters: &Filters,
     sort: Sort,
     page: &PageRequest,
+    except_owners: &[String],
 ) -> QueryResult<Page<PublicImageRow>> {
     // Deprecated by its owner, at the provider or in the console.
     let deprecated_in_console = diesel::dsl::exists(
@@ -242,6 +244,9 @@ pub async fn search_public(
         ))
         .limit(PAGE_SIZE + 1)
         .into_boxed();
+    if !except_owners.is_empty() {
+        query = query.filter(public_images::owner_account_number.ne_all(except_owners));
+    }
     if let Some(search) = &filters.search {
         query = query.filter(public_images::search_text.like(search.like_pattern()));
     }
@@ -449,4 +454,50 @@ pub async fn find_public(
         ))
         .first(conn)
         .await
+}
+
+/// The provided images (public images of the given owners) that match,
+/// newest first: offered above the rest of a public search.
+pub async fn search_provided(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    region: &str,
+    owners: &[String],
+    filters: &Filters,
+    limit: i64,
+) -> QueryResult<Vec<PublicImageRow>> {
+    if owners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = public_images::table
+        .filter(public_images::provider.eq(provider))
+        .filter(public_images::region.eq(region))
+        .filter(public_images::state.eq("ACTIVE"))
+        .filter(public_images::deprecated_at.is_null())
+        .filter(public_images::owner_account_number.eq_any(owners))
+        .select((
+            public_images::id,
+            public_images::provider_image_id,
+            public_images::name,
+            public_images::description,
+            public_images::platform,
+            public_images::architecture,
+            public_images::owner_account_number,
+            public_images::owner_alias,
+            public_images::deprecated_at,
+            public_images::created_at,
+        ))
+        .order((public_images::created_at.desc(), public_images::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(search) = &filters.search {
+        query = query.filter(public_images::search_text.like(search.like_pattern()));
+    }
+    if let Some(platform) = filters.platform {
+        query = query.filter(public_images::platform.eq(platform.as_str()));
+    }
+    if let Some(arch) = filters.arch {
+        query = query.filter(public_images::architecture.eq(arch.as_str()));
+    }
+    query.load(conn).await
 }

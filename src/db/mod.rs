@@ -7,8 +7,11 @@
 
 pub mod access;
 pub mod accounts;
+pub mod admin;
 pub mod audit;
+pub mod audit_log;
 pub mod budget;
+pub mod budget_admin;
 pub mod firewalls;
 pub mod images;
 pub mod jobs;

@@ -119,6 +119,7 @@ diesel::table! {
         soft_quota -> Numeric,
         hard_quota -> Numeric,
         status -> Text,
+        version -> Int4,
     }
 }
 

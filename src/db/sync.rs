@@ -143,7 +143,8 @@ pub async fn public_catalog(
             .get_result(conn)
             .await?;
         let listed: Vec<&str> = images.iter().map(|i| i.provider_image_id.as_str()).collect();
-        let retired = diesel::update(
+        let console_accounts = accounts::table.select(accounts::provider_account_number);
+        let retired: Vec<String> = diesel::update(
             public_images::table
                 .filter(public_images::provider.eq(provider))
                 .filter(public_images::region.eq(region))
@@ -156,12 +157,27 @@ pub async fn public_catalog(
                         .filter(provider_images::region.eq(public_images::region))
                         .filter(provider_images::provider_image_id.eq(public_images::provider_image_id))
                         .filter(provider_images::is_public)
-                        .filter(provider_images::state.eq("ACTIVE")),
+                        .filter(provider_images::state.eq("ACTIVE"))
+                        .filter(provider_images::owner_account_number.eq_any(console_accounts)),
                 ))),
         )
         .set(public_images::state.eq("DELETED"))
+        .returning(public_images::provider_image_id)
+        .get_results(conn)
+        .await?;
+        // Accounts that launched a retired public image keep their record of
+        // it, shown as retired; their servers keep running.
+        diesel::update(
+            provider_images::table
+                .filter(provider_images::provider.eq(provider))
+                .filter(provider_images::region.eq(region))
+                .filter(provider_images::provider_image_id.eq_any(&retired))
+                .filter(provider_images::owner_account_number.ne_all(console_accounts)),
+        )
+        .set(provider_images::state.eq("DELETED"))
         .execute(conn)
         .await?;
+        let retired = retired.len();
         Ok(SyncCounts { seen: images.len(), added: usize::try_from(after - before).unwrap_or(0), retired })
     })
     .await

@@ -1,7 +1,10 @@
 //! The rules of the product: no HTTP, no SQL, no provider.
 
 pub mod access;
+pub mod admin;
+pub mod audit_log;
 pub mod budget;
+pub mod budget_admin;
 pub mod cloud_init;
 pub mod firewall;
 pub mod image;

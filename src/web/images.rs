@@ -88,6 +88,8 @@ pub struct ImageView {
     pub budget_code: String,
     pub created: Moment,
     pub state: String,
+    /// A public image launched here that its publisher has since removed.
+    pub retired: bool,
     pub actions: Vec<ImageAction>,
     /// The record's version, sent back with edits (optimistic concurrency).
     pub version: i32,
@@ -117,6 +119,8 @@ pub struct PublicView {
     pub architecture: String,
     pub owner: String,
     pub created: Moment,
+    /// One of the operator's provided images.
+    pub provided: bool,
 }
 
 /// Actions whose pages exist in this build; the menu offers nothing that
@@ -174,6 +178,7 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         group: row.group_name.unwrap_or_default(),
         budget_code: row.budget_code_name.unwrap_or_default(),
         created: Moment::new(row.created_at),
+        retired: row.source == "public_launched" && row.state == "DELETED",
         state: row.state,
         name: row.name,
         description: row.description,
@@ -185,8 +190,12 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
     }
 }
 
-fn public_view(row: db::images::PublicImageRow) -> PublicView {
+/// How many provided images a public search shows above the rest.
+const PROVIDED_SHOWN: i64 = 20;
+
+fn public_view(row: db::images::PublicImageRow, provided: bool) -> PublicView {
     PublicView {
+        provided,
         id: row.id,
         platform: Platform::from_stored(&row.platform),
         name: row.name,
@@ -201,7 +210,11 @@ fn public_view(row: db::images::PublicImageRow) -> PublicView {
 /// What the list area shows.
 pub enum Listing {
     Records(Vec<ImageView>),
-    Public(Vec<PublicView>),
+    /// A public search: the provided images that match, then the others.
+    Public {
+        provided: Vec<PublicView>,
+        rows: Vec<PublicView>,
+    },
     /// The public catalog before a search or filter is given.
     PublicPrompt,
 }
@@ -322,10 +335,32 @@ pub async fn index(
                 &query.filters,
                 query.sort,
                 &query.page,
+                &state.provided_owners,
             )
             .await?;
+            // Provided images come first, above the first page.
+            let provided = if matches!(query.page, PageRequest::First) {
+                db::images::search_provided(
+                    &mut conn,
+                    &account.provider,
+                    &account.region,
+                    &state.provided_owners,
+                    &query.filters,
+                    PROVIDED_SHOWN,
+                )
+                .await?
+            } else {
+                Vec::new()
+            };
             let links = page_links(&params, &page, |row| row.cursor());
-            (Listing::Public(page.rows.into_iter().map(public_view).collect()), links)
+            let view = |provided| move |row| public_view(row, provided);
+            (
+                Listing::Public {
+                    provided: provided.into_iter().map(view(true)).collect(),
+                    rows: page.rows.into_iter().map(view(false)).collect(),
+                },
+                links,
+            )
         }
     };
 

@@ -55,6 +55,8 @@ pub struct LaunchImage {
     pub architecture: String,
     pub platform: Platform,
     pub deprecated: bool,
+    /// One of the operator's provided images (the seed's enStratus templates).
+    pub provided: bool,
     /// From the public catalog: launching adds it to My images.
     pub public: Option<PublicImageRow>,
     pub record: Option<ImageRow>,
@@ -103,6 +105,7 @@ async fn launchable(user: &CurrentUser, state: &AppState, id: i64, catalog: &Cat
             architecture: row.architecture.clone(),
             platform: Platform::from_stored(&row.platform),
             deprecated: row.deprecated_at.is_some(),
+            provided: state.provided(&row.owner_account_number),
             action: format!("/images/{id}/launch?catalog=public"),
             public: Some(row),
             record: None,
@@ -118,6 +121,7 @@ async fn launchable(user: &CurrentUser, state: &AppState, id: i64, catalog: &Cat
         architecture: row.architecture.clone(),
         platform: Platform::from_stored(&row.platform),
         deprecated: row.deprecated_at.is_some(),
+        provided: row.source == "public_launched" && state.provided(&row.owner_account_number),
         action: format!("/images/{id}/launch"),
         public: None,
         record: Some(row),

@@ -45,6 +45,11 @@ const PAGES: &[(&str, &str, &str, Resource)] = &[
     ("Compute", "Servers", "/servers", Resource::Server),
     ("Compute", "Key Pairs", "/keypairs", Resource::Keypair),
     ("Compute", "Firewalls", "/firewalls", Resource::Firewall),
+    ("Finance", "Budget Codes", "/admin/budget-codes", Resource::Budget),
+    ("Users", "Users", "/admin/users", Resource::User),
+    ("Users", "Groups", "/admin/groups", Resource::Group),
+    ("Users", "Roles", "/admin/roles", Resource::Role),
+    ("Audit", "Audit Log", "/audit", Resource::User),
     ("Activity", "Provider Jobs", "/jobs", Resource::Console),
 ];
 

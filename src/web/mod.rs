@@ -2,7 +2,9 @@
 //! askama structs; `templates/` mirrors this folder.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod dialog;
 pub mod error;
 pub mod firewalls;
@@ -33,12 +35,19 @@ pub struct AppState {
     /// Provider connections of this process, shared by its workers; pages
     /// use them for the one synchronous call (creating a key pair).
     pub providers: std::sync::Arc<crate::jobs::Providers>,
+    /// Owners whose public images are provided (badged, offered first).
+    pub provided_owners: std::sync::Arc<[String]>,
 }
 
 impl AppState {
     /// How often a job queued by a page is tried at the provider.
     pub fn job_attempts(&self) -> i32 {
         self.jobs.max_attempts
+    }
+
+    /// Whether a public image of this owner is a provided one.
+    pub fn provided(&self, owner_account_number: &str) -> bool {
+        self.provided_owners.iter().any(|o| o == owner_account_number)
     }
 
     /// The provider of an account, for the few calls a page makes itself.
@@ -92,6 +101,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(firewalls::confirm_delete)
         .service(firewalls::delete)
         .service(jobs::index)
+        .service(admin::users::index)
+        .service(admin::users::create)
+        .service(admin::users::edit)
+        .service(admin::users::update)
+        .service(admin::users::ask)
+        .service(admin::users::act)
+        .service(admin::groups::index)
+        .service(admin::groups::create)
+        .service(admin::groups::edit)
+        .service(admin::groups::role_form)
+        .service(admin::groups::confirm_delete)
+        .service(admin::groups::update)
+        .service(admin::groups::set_role)
+        .service(admin::groups::delete)
+        .service(admin::roles::index)
+        .service(admin::roles::create)
+        .service(admin::roles::edit)
+        .service(admin::roles::rights_form)
+        .service(admin::roles::update)
+        .service(admin::roles::add_right)
+        .service(admin::roles::delete_right)
+        .service(admin::roles::confirm_delete)
+        .service(admin::roles::delete)
+        .service(admin::budget_codes::index)
+        .service(admin::budget_codes::create)
+        .service(admin::budget_codes::edit)
+        .service(admin::budget_codes::update)
+        .service(admin::budget_codes::confirm_deactivate)
+        .service(admin::budget_codes::deactivate)
+        .service(admin::budget_codes::reactivate)
+        .service(audit::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
 }

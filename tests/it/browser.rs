@@ -516,9 +516,11 @@ async fn browser_the_seed_workflow_launch_a_public_image_make_an_image_and_launc
 
     // A provided (public) image: launch it with a new key pair and a RAID 0 volume group.
     b.goto(&app.url("/images?scope=public&q=ubuntu")).await.unwrap();
+    b.wait().for_element(Locator::Css(".badge-provided")).await.unwrap();
+    browser.screenshot("public-catalog").await;
     browser.click("a.launch-button").await;
     b.wait().for_element(Locator::Css("dialog[open] form.launch-form")).await.unwrap();
-    assert!(browser.body_text().await.contains("This image is a public image."));
+    assert!(browser.body_text().await.contains("A provided image."), "the first offered is a provided one");
     browser.fill("#launch-name", "seed-web").await;
     browser.screenshot("launch-general").await;
 
@@ -585,5 +587,61 @@ async fn browser_the_seed_workflow_launch_a_public_image_make_an_image_and_launc
     b.goto(&app.url("/servers")).await.unwrap();
     browser.wait_for_text("from-golden").await;
     browser.screenshot("servers-after").await;
+    b.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn browser_launch_dialog_with_the_keyboard_alone() {
+    let app = TestApp::spawn().await;
+    start_workers(&app).await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+    let (down, enter) = (char::from(Key::Down).to_string(), char::from(ENTER).to_string());
+
+    browser.tab_to("Actions for batch-worker").await;
+    browser.keys(&enter).await;
+    browser.keys(&down).await;
+    assert_eq!(browser.focused_label().await, "Launch…");
+    browser.keys(&enter).await;
+    b.wait().for_element(Locator::Css("dialog[open] form.launch-form")).await.unwrap();
+    let focused = b.active_element().await.unwrap();
+    assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("launch-name"), "focus starts in the first field");
+
+    // Arrow keys move between the tabs; focus stays in the dialog.
+    b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
+    browser.keys(&char::from(Key::Right).to_string()).await;
+    assert_eq!(browser.focused_label().await, "Key Pair");
+    assert!(browser.script_bool("return !document.getElementById('panel-key-pair').hidden").await);
+    browser.keys(&char::from(Key::Right).to_string()).await;
+    browser.keys(&char::from(Key::Right).to_string()).await;
+    assert_eq!(browser.focused_label().await, "Configuration Management");
+    browser.keys(&char::from(Key::Left).to_string()).await;
+    assert_eq!(browser.focused_label().await, "Volume Configuration");
+    for _ in 0..30 {
+        browser.keys(&char::from(Key::Tab).to_string()).await;
+        assert!(
+            browser.script_bool("return !!document.activeElement.closest('dialog')").await,
+            "focus left the dialog"
+        );
+    }
+
+    // A bad count: Launch Server shows the error at the field, on its tab.
+    browser.keys(&char::from(Key::Home).to_string()).await;
+    b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
+    browser.fill("#launch-count", "21").await;
+    b.find(Locator::Css("form.launch-form button[value=launch]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Launch from 1 to 20 servers at a time.").await;
+    assert!(b.find(Locator::Css("#tab-general.invalid")).await.is_ok(), "the tab is marked");
+    browser.screenshot("launch-error").await;
+
+    // Escape closes the dialog and gives the focus back to the row.
+    browser.keys(&char::from(Key::Escape).to_string()).await;
+    browser.wait_dialog_closed().await;
+    assert_eq!(browser.focused_label().await, "Actions for batch-worker");
+    assert_eq!(
+        crate::harness::count(&mut app.db().await, "SELECT count(*) AS n FROM servers WHERE name LIKE 'batch%'").await,
+        0
+    );
     b.clone().close().await.unwrap();
 }

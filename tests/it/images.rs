@@ -1,6 +1,7 @@
 //! The Machine Images page: tabs, search, filters, sort, keyset pages and
 //! who sees what.
 
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 
@@ -320,7 +321,9 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
             .skip(1)
             .filter_map(|s| Some(s.split('<').next()?.to_owned()))
             .collect();
-        assert!(ids.len() <= 50);
+        // The first page also offers the provided images, above the 50.
+        let provided = page.body.matches("badge-provided\"").count();
+        assert!(ids.len() - provided <= 50);
         seen.extend(ids);
         match link(&page.body, "next") {
             Some(next) => url = next,
@@ -340,4 +343,49 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
     unique.sort();
     unique.dedup();
     assert_eq!((seen.len(), unique.len()), (expected, expected));
+}
+
+#[actix_web::test]
+async fn provided_images_are_badged_offered_first_and_their_launch_repeats_the_advice() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let page = client.get("/images?scope=public&arch=x86_64").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let provided_at = page.body.find("Provided images").expect("a provided section");
+    let others_at = page.body.find("Other public images").expect("the other images after it");
+    assert!(provided_at < others_at);
+    let badges = page.body.matches(r#"class="badge badge-provided""#).count();
+    assert!(badges > 0 && page.body[..others_at].matches("badge-provided").count() == badges, "badges only up top");
+
+    let mut conn = app.db().await;
+    let provided: i64 = stratus_console::db::schema::public_images::table
+        .filter(stratus_console::db::schema::public_images::owner_account_number.eq("137112412989"))
+        .select(stratus_console::db::schema::public_images::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let dialog = client.get_htmx(&format!("/images/{provided}/launch?catalog=public"), "modal").await;
+    assert!(text(&dialog.body).contains("Provided images are replaced from time to time"), "{}", text(&dialog.body));
+}
+
+#[actix_web::test]
+async fn a_provided_image_gone_at_the_provider_shows_as_retired_and_its_server_keeps_running() {
+    use stratus_console::db::schema::servers;
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // The catalog sync finds every public image gone.
+    stratus_console::db::sync::public_catalog(&mut conn, "ec2", "us-east-1", &[]).await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let page = client.get("/images").await;
+    let shown = text(&page.body);
+    assert!(shown.contains("ubuntu/images/hvm-ssd") && shown.contains("retired"), "{shown}");
+    assert!(!shown.contains("batch-worker retired"), "own images are not retired by the public catalog");
+    let running: i64 = servers::table
+        .filter(servers::account_id.eq(app.demo.acme_production))
+        .filter(servers::state.eq("RUNNING"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(running, 1, "its server keeps running");
 }

@@ -2,6 +2,10 @@
 //! its own database cloned from the migrated template, so they run in parallel
 //! against a real PostgreSQL; browser tests drive a real headless Chromium.
 
+mod admin_budget;
+mod admin_roles;
+mod admin_users;
+mod audit_log;
 mod auth;
 mod browser;
 mod budget;
@@ -16,4 +20,5 @@ mod keypairs;
 mod launch;
 mod relabel;
 mod rename;
+mod servers;
 mod site;

@@ -1,0 +1,1 @@
+DROP INDEX public_images_by_owner;

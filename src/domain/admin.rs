@@ -1,0 +1,249 @@
+//! The rules of user administration: the input of the Users, Groups and
+//! Roles pages, generated passwords, who may grant what, and which changes
+//! would leave a company without an administrator.
+//!
+//! **No escalation.** An administrator may only hand out rights they hold
+//! themselves in the account they act in. A wanted right is *held* when one
+//! of the actor's rights covers its resource (`ANY` covers every resource),
+//! its action (`ANY` covers every action) and a qualifier at least as broad:
+//! `ANY` is broader than everything, `GROUP` is broader than `THIS_GROUP`
+//! (the group a role is attached to is one of its member's groups), and
+//! every other qualifier only covers itself. A wanted `ANY` resource or
+//! action is held only through `ANY`. The pages ask [`exceeds`] before adding
+//! a right to a role, setting a role on a group and putting a user in a
+//! group (or into an account, where their groups' roles start to count).
+//!
+//! **Last administrator.** A company must always keep an active user who
+//! holds `ANY ANY ANY` (what the default Admin role is) in one of its
+//! accounts. The check is made in the database after the change, inside the
+//! change's transaction, so every path that could lose the last one
+//! (deactivating, taking someone out of a group, setting a role, deleting a
+//! right) is covered by one query and refused by rolling back.
+//!
+//! Rights on the pages themselves (`USER`, `GROUP`, `ROLE`): `Access` shows a
+//! page, `Configure` adds and edits (and, on Users, resets passwords,
+//! deactivates and reactivates; on Groups, sets the role; on Roles, edits
+//! the access rights), `Delete` deletes (groups). None of them has an owner,
+//! group or budget code, so only rights qualified `ANY` cover them.
+
+use super::ValidationError;
+use super::access::{AccessRight, Action, Qualifier, Resource, Rights};
+
+/// What a user may do on an administration page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    See,
+    Change,
+    Delete,
+}
+
+/// May the user do `action` on the page of `resource` (`USER`, `GROUP`,
+/// `ROLE`)?
+pub fn may(rights: &Rights, resource: Resource, action: AdminAction) -> bool {
+    let action = match action {
+        AdminAction::See => Action::Access,
+        AdminAction::Change => Action::Configure,
+        AdminAction::Delete => Action::Delete,
+    };
+    rights.allows_unowned(resource, action)
+}
+
+/// The right everything is allowed with: what makes an administrator.
+pub const ADMIN_RIGHT: AccessRight = AccessRight::new(Resource::Any, Action::Any, Qualifier::Any);
+
+fn qualifier_covers(held: Qualifier, wanted: Qualifier) -> bool {
+    held == Qualifier::Any || held == wanted || (held == Qualifier::Group && wanted == Qualifier::ThisGroup)
+}
+
+/// Does one of `held` cover `wanted` (resource, action and a qualifier at
+/// least as broad)?
+pub fn holds(held: &[AccessRight], wanted: &AccessRight) -> bool {
+    held.iter().any(|h| {
+        (h.resource == Resource::Any || h.resource == wanted.resource)
+            && (h.action == Action::Any || h.action == wanted.action)
+            && qualifier_covers(h.qualifier, wanted.qualifier)
+    })
+}
+
+/// The first of `wanted` that the actor (holding `held`) does not hold.
+pub fn exceeds<'a>(held: &[AccessRight], wanted: &'a [AccessRight]) -> Option<&'a AccessRight> {
+    wanted.iter().find(|w| !holds(held, w))
+}
+
+/// Why granting `right` is refused.
+pub fn escalation_message(right: &AccessRight) -> String {
+    format!(
+        "You cannot grant {} {} {}: your own rights in this account do not include it.",
+        right.resource, right.action, right.qualifier
+    )
+}
+
+/// Why a change is refused that would leave no administrator.
+pub const LAST_ADMIN: &str = "This would leave the company without an active user holding Admin (ANY ANY ANY) in \
+                              one of its accounts. Make someone else an administrator first.";
+
+/// An email address as typed, trimmed; unique in the console ignoring case
+/// (the database's `users_email_ci` index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// A plausible address: one `@`, something before it, a domain with a
+    /// dot after it, no spaces. Whether it receives mail is not ours to know.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let email = raw.trim();
+        let invalid = |m: &str| Err(ValidationError::new("email", m));
+        if email.is_empty() {
+            return invalid("Enter an email address.");
+        }
+        if email.len() > 254 {
+            return invalid("An email address has at most 254 characters.");
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return invalid("An email address looks like name@example.com.");
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && !domain.contains('@');
+        if local.is_empty() || !domain_ok || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return invalid("An email address looks like name@example.com.");
+        }
+        Ok(Self(email.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A required name (of a person, group or role): trimmed, 1 to 100
+/// characters.
+pub fn name(field: &'static str, raw: &str, what: &str) -> Result<String, ValidationError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ValidationError::new(field, format!("Enter the {what}.")));
+    }
+    if name.chars().count() > 100 {
+        return Err(ValidationError::new(field, format!("The {what} has at most 100 characters.")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::new(field, format!("The {what} cannot contain control characters.")));
+    }
+    Ok(name.to_owned())
+}
+
+/// An optional description: trimmed, at most 500 characters.
+pub fn description(raw: &str) -> Result<String, ValidationError> {
+    let text = raw.trim();
+    if text.chars().count() > 500 {
+        return Err(ValidationError::new("description", "A description has at most 500 characters."));
+    }
+    Ok(text.to_owned())
+}
+
+/// A password made for a user, shown once to the administrator. `Debug`
+/// never shows it; only its argon2id hash is stored.
+pub struct GeneratedPassword(String);
+
+impl GeneratedPassword {
+    /// Characters that cannot be confused with one another when read aloud
+    /// or copied by hand (no 0/O, 1/l/I).
+    const ALPHABET: &'static [u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    /// 20 of 56 characters: about 116 bits.
+    const LENGTH: usize = 20;
+
+    pub fn generate() -> Self {
+        let n = Self::ALPHABET.len();
+        // Rejection sampling keeps every character equally likely.
+        let limit = (256 / n * n) as u8;
+        let mut password = String::with_capacity(Self::LENGTH);
+        while password.len() < Self::LENGTH {
+            for byte in rand::random::<[u8; 32]>() {
+                if byte < limit && password.len() < Self::LENGTH {
+                    password.push(char::from(Self::ALPHABET[usize::from(byte) % n]));
+                }
+            }
+        }
+        Self(password)
+    }
+
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for GeneratedPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GeneratedPassword(hidden)")
+    }
+}
+
+/// What the audit trail records in place of a secret.
+pub const MASKED: &str = "********";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn right(resource: Resource, action: Action, qualifier: Qualifier) -> AccessRight {
+        AccessRight::new(resource, action, qualifier)
+    }
+
+    #[test]
+    fn admin_holds_everything() {
+        let held = [ADMIN_RIGHT];
+        assert!(holds(&held, &right(Resource::Role, Action::Configure, Qualifier::Mine)));
+        assert!(holds(&held, &ADMIN_RIGHT));
+    }
+
+    #[test]
+    fn a_narrower_qualifier_does_not_hold_a_broader_one() {
+        let held = [right(Resource::Server, Action::Any, Qualifier::Group)];
+        assert!(holds(&held, &right(Resource::Server, Action::Start, Qualifier::Group)));
+        assert!(holds(&held, &right(Resource::Server, Action::Start, Qualifier::ThisGroup)));
+        assert!(!holds(&held, &right(Resource::Server, Action::Start, Qualifier::Any)));
+        assert!(!holds(&held, &right(Resource::Server, Action::Start, Qualifier::Mine)));
+    }
+
+    #[test]
+    fn any_is_held_only_through_any() {
+        let held = [right(Resource::Image, Action::Any, Qualifier::Any)];
+        assert!(!holds(&held, &right(Resource::Any, Action::Access, Qualifier::Any)));
+        let held = [right(Resource::Image, Action::Access, Qualifier::Any)];
+        assert!(!holds(&held, &right(Resource::Image, Action::Any, Qualifier::Any)));
+    }
+
+    #[test]
+    fn exceeds_names_the_first_right_not_held() {
+        let held = [right(Resource::Image, Action::Access, Qualifier::Any)];
+        let wanted = [right(Resource::Image, Action::Access, Qualifier::Mine), ADMIN_RIGHT];
+        assert_eq!(exceeds(&held, &wanted), Some(&ADMIN_RIGHT));
+        assert_eq!(exceeds(&held, &wanted[..1]), None);
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_checked() {
+        assert_eq!(Email::parse("  Ann@Example.com ").unwrap().as_str(), "Ann@Example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com", "a@b@c.com"] {
+            assert_eq!(Email::parse(bad).unwrap_err().field, "email", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_required() {
+        assert_eq!(name("given_name", "  ", "first name").unwrap_err().field, "given_name");
+        assert_eq!(name("given_name", " Ann ", "first name").unwrap(), "Ann");
+    }
+
+    #[test]
+    fn generated_passwords_are_long_distinct_and_hidden() {
+        let a = GeneratedPassword::generate();
+        let b = GeneratedPassword::generate();
+        assert_eq!(a.reveal().len(), 20);
+        assert_ne!(a.reveal(), b.reveal());
+        assert!(a.reveal().bytes().all(|c| GeneratedPassword::ALPHABET.contains(&c)));
+        assert_eq!(format!("{a:?}"), "GeneratedPassword(hidden)");
+    }
+}

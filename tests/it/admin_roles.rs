@@ -1,0 +1,393 @@
+//! The Groups and Roles pages: adding, editing, deleting groups, Set Role,
+//! roles and their access rights; no escalation; the last administrator;
+//! and another company's ids.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::db::schema::*;
+
+use crate::admin_users::{fingerprint, group_id, last_event};
+use crate::harness::{TestApp, count, text};
+
+async fn role_id(conn: &mut AsyncPgConnection, company: &str, name: &str) -> i64 {
+    roles::table
+        .inner_join(companies::table.on(companies::id.eq(roles::company_id)))
+        .filter(companies::name.eq(company))
+        .filter(roles::name.eq(name))
+        .select(roles::id)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+async fn acme(conn: &mut AsyncPgConnection) -> i64 {
+    companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(conn).await.unwrap()
+}
+
+/// A role of Acme with these `(resource, action)` rights, all qualified `ANY`.
+async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &str)]) -> i64 {
+    let company = acme(conn).await;
+    let role: i64 = diesel::insert_into(roles::table)
+        .values((roles::company_id.eq(company), roles::name.eq(name)))
+        .returning(roles::id)
+        .get_result(conn)
+        .await
+        .unwrap();
+    for (resource, action) in rights {
+        diesel::insert_into(access_rights::table)
+            .values((
+                access_rights::role_id.eq(role),
+                access_rights::resource.eq(*resource),
+                access_rights::action.eq(*action),
+                access_rights::qualifier.eq("ANY"),
+            ))
+            .execute(conn)
+            .await
+            .unwrap();
+    }
+    role
+}
+
+/// Gives `group` the role in every account it has one in.
+async fn give(conn: &mut AsyncPgConnection, group: i64, role: i64) {
+    diesel::update(group_roles::table.filter(group_roles::group_id.eq(group)))
+        .set(group_roles::role_id.eq(role))
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+async fn role_in(conn: &mut AsyncPgConnection, group: i64, account: i64) -> Option<i64> {
+    group_roles::table
+        .filter(group_roles::group_id.eq(group))
+        .filter(group_roles::account_id.eq(account))
+        .select(group_roles::role_id)
+        .first(conn)
+        .await
+        .optional()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn groups_are_listed_with_their_role_added_edited_and_deleted_when_empty() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+
+    let page = admin.get("/admin/groups").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let seen = text(&page.body);
+    assert!(seen.contains("Users Users Groups Roles"), "{seen}");
+    assert!(seen.contains("Ops Operations: runs the servers CloudManager 1"), "{seen}");
+
+    let added = admin.post_htmx("/admin/groups", &[("name", " QA "), ("description", "Testers")]).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert!(text(&added.body).contains("QA Testers no role 0"), "{}", text(&added.body));
+    let qa = group_id(&mut conn, "Acme", "QA").await;
+    let (action, resource, _, changes) = last_event(&mut conn).await;
+    assert_eq!((action.as_str(), resource.as_str()), ("create", "GROUP"));
+    assert_eq!(changes["name"], "QA");
+
+    for (name, message) in [("", "Enter the group name."), ("ops", "Your company has a group named “ops” already.")]
+    {
+        let refused = admin.post_htmx("/admin/groups", &[("name", name), ("description", "")]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text(&refused.body).contains(message), "{}", refused.body);
+    }
+
+    let edited =
+        admin.post_htmx(&format!("/admin/groups/{qa}"), &[("name", "Quality"), ("description", "Testers")]).await;
+    assert_eq!(edited.status, StatusCode::OK);
+    assert!(text(&edited.body).contains("Quality Testers no role"));
+
+    let ops = group_id(&mut conn, "Acme", "Ops").await;
+    let busy = admin.post_htmx(&format!("/admin/groups/{ops}/delete"), &[]).await;
+    assert_eq!(busy.status, StatusCode::CONFLICT);
+    assert!(text(&busy.body).contains("It has 1 member."), "{}", busy.body);
+
+    let asked = admin.get_htmx(&format!("/admin/groups/{qa}/delete"), "modal").await;
+    assert!(text(&asked.body).contains("Are you sure you want to delete Quality?"));
+    let deleted = admin.post_htmx(&format!("/admin/groups/{qa}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM groups WHERE id = {qa}")).await, 0);
+}
+
+#[actix_web::test]
+async fn set_role_gives_a_group_one_role_in_this_account_only() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    let configurator = role_id(&mut conn, "Acme", "Configurator").await;
+    let csr = role_id(&mut conn, "Acme", "CSR").await;
+
+    let dialog = admin.get_htmx(&format!("/admin/groups/{support}/role"), "modal").await;
+    assert!(text(&dialog.body).contains("Support: Set Role"));
+    assert!(dialog.body.contains(&format!("<option value=\"{csr}\" selected>CSR</option>")), "{}", dialog.body);
+
+    let set =
+        admin.post_htmx(&format!("/admin/groups/{support}/role"), &[("role_id", &configurator.to_string())]).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert!(text(&set.body).contains("Support Customer support, read only Configurator"));
+    assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, Some(configurator));
+    assert_eq!(role_in(&mut conn, support, app.demo.acme_staging).await, Some(csr), "other accounts keep theirs");
+    let (action, _, _, changes) = last_event(&mut conn).await;
+    assert_eq!(action, "set_role");
+    assert_eq!(changes["role"], serde_json::json!({ "from": "CSR", "to": "Configurator" }));
+
+    // The viewer's rights change with their next request: they may configure now.
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    assert!(text(&viewer.get("/keypairs").await.body).contains("New key pair"));
+
+    let none = admin.post_htmx(&format!("/admin/groups/{support}/role"), &[("role_id", "")]).await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, None);
+}
+
+#[actix_web::test]
+async fn the_admin_group_cannot_lose_the_last_admin_role() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let admins = group_id(&mut conn, "Acme", "Admin").await;
+    let csr = role_id(&mut conn, "Acme", "CSR").await.to_string();
+
+    // Staging alone is not enough to refuse: Production still has the Admin.
+    let mut staging = admin.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
+    assert_eq!(staging.status, StatusCode::SEE_OTHER);
+    staging = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
+    assert_eq!(staging.status, StatusCode::OK, "{}", staging.body);
+
+    admin.post("/account", &[("account_id", &app.demo.acme_production.to_string())]).await;
+    let before = fingerprint(&mut conn).await;
+    let refused = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(text(&refused.body).contains("without an active user holding Admin"));
+    assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+#[actix_web::test]
+async fn roles_are_added_and_their_access_rights_edited() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+
+    let page = admin.get("/admin/roles").await;
+    assert!(text(&page.body).contains("CloudManager default All work on images"), "{}", text(&page.body));
+
+    let added = admin.post_htmx("/admin/roles", &[("name", "Auditor"), ("description", "Reads")]).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let auditor = role_id(&mut conn, "Acme", "Auditor").await;
+
+    let dialog = admin.get_htmx(&format!("/admin/roles/{auditor}/rights"), "modal").await;
+    assert!(text(&dialog.body).contains("Auditor: Access Rights"));
+    assert!(text(&dialog.body).contains("No access rights yet"));
+
+    let form = [("resource", "IMAGE"), ("action", "Access"), ("qualifier", "GROUP")];
+    let with_right = admin.post_htmx(&format!("/admin/roles/{auditor}/rights"), &form).await;
+    assert_eq!(with_right.status, StatusCode::OK, "{}", with_right.body);
+    assert_eq!(with_right.header("hx-retarget"), Some("#modal"));
+    assert!(text(&with_right.body).contains("IMAGE Access GROUP Delete"), "{}", text(&with_right.body));
+    let (action, _, _, changes) = last_event(&mut conn).await;
+    assert_eq!(action, "add_right");
+    assert_eq!(changes["added_right"]["qualifier"], "GROUP");
+
+    let again = admin.post_htmx(&format!("/admin/roles/{auditor}/rights"), &form).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(text(&again.body).contains("Auditor has IMAGE Access GROUP already."));
+
+    let right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(auditor))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let gone = admin.post_htmx(&format!("/admin/roles/{auditor}/rights/{right}/delete"), &[]).await;
+    assert_eq!(gone.status, StatusCode::OK);
+    assert_eq!(
+        count(&mut conn, &format!("SELECT count(*) AS n FROM access_rights WHERE role_id = {auditor}")).await,
+        0
+    );
+
+    let edited =
+        admin.post_htmx(&format!("/admin/roles/{auditor}"), &[("name", "Auditors"), ("description", "")]).await;
+    assert_eq!(edited.status, StatusCode::OK);
+    assert!(text(&edited.body).contains("Auditors"));
+    let csr = role_id(&mut conn, "Acme", "CSR").await;
+    let renamed = admin.post_htmx(&format!("/admin/roles/{csr}"), &[("name", "Support"), ("description", "")]).await;
+    assert_eq!(renamed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&renamed.body).contains("A default role keeps its name."));
+
+    let default = admin.post_htmx(&format!("/admin/roles/{csr}/delete"), &[]).await;
+    assert_eq!(default.status, StatusCode::CONFLICT);
+    assert!(text(&default.body).contains("The default roles cannot be deleted."));
+    let qa = group_id(&mut conn, "Acme", "Support").await;
+    admin.post_htmx(&format!("/admin/groups/{qa}/role"), &[("role_id", &auditor.to_string())]).await;
+    let in_use = admin.post_htmx(&format!("/admin/roles/{auditor}/delete"), &[]).await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT);
+    assert!(text(&in_use.body).contains("1 group has this role in an account."), "{}", in_use.body);
+    admin.post_htmx(&format!("/admin/groups/{qa}/role"), &[("role_id", &csr.to_string())]).await;
+    let asked = admin.get_htmx(&format!("/admin/roles/{auditor}/delete"), "modal").await;
+    assert!(text(&asked.body).contains("Are you sure you want to delete Auditors?"));
+    let deleted = admin.post_htmx(&format!("/admin/roles/{auditor}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM roles WHERE id = {auditor}")).await, 0);
+    let (action, resource, _, _) = last_event(&mut conn).await;
+    assert_eq!((action.as_str(), resource.as_str()), ("delete", "ROLE"));
+}
+
+#[actix_web::test]
+async fn admins_rights_cannot_be_reduced_and_the_last_admin_right_cannot_go() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let admin_role = role_id(&mut conn, "Acme", "Admin").await;
+    let right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(admin_role))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let before = fingerprint(&mut conn).await;
+
+    let refused = admin.post_htmx(&format!("/admin/roles/{admin_role}/rights/{right}/delete"), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(text(&refused.body).contains("The rights of the default Admin role cannot be reduced."));
+
+    // A role of their own that makes the only administrators.
+    let boss = make_role(&mut conn, "Boss", &[("ANY", "ANY")]).await;
+    let admin_group = group_id(&mut conn, "Acme", "Admin").await;
+    give(&mut conn, admin_group, boss).await;
+    let before_boss = fingerprint(&mut conn).await;
+    assert_ne!(before, before_boss);
+    let boss_right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(boss))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let last = admin.post_htmx(&format!("/admin/roles/{boss}/rights/{boss_right}/delete"), &[]).await;
+    assert_eq!(last.status, StatusCode::CONFLICT);
+    assert!(text(&last.body).contains("without an active user holding Admin"));
+    assert_eq!(before_boss, fingerprint(&mut conn).await);
+}
+
+/// Every POST of the Groups and Roles pages, with its form.
+async fn posts(conn: &mut AsyncPgConnection) -> Vec<(String, Vec<(&'static str, String)>)> {
+    let support = group_id(conn, "Acme", "Support").await;
+    let admin_role = role_id(conn, "Acme", "Admin").await;
+    let csr = role_id(conn, "Acme", "CSR").await;
+    let csr_right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(csr))
+        .select(access_rights::id)
+        .first(conn)
+        .await
+        .unwrap();
+    let named = |name: &str| vec![("name", name.to_owned()), ("description", String::new())];
+    let any = vec![("resource", "ANY".to_owned()), ("action", "ANY".to_owned()), ("qualifier", "ANY".to_owned())];
+    vec![
+        ("/admin/groups".to_owned(), named("Mine")),
+        (format!("/admin/groups/{support}"), named("Renamed")),
+        (format!("/admin/groups/{support}/role"), vec![("role_id", admin_role.to_string())]),
+        (format!("/admin/groups/{support}/delete"), vec![]),
+        ("/admin/roles".to_owned(), named("Mine")),
+        (format!("/admin/roles/{csr}"), named("CSR")),
+        (format!("/admin/roles/{csr}/rights"), any),
+        (format!("/admin/roles/{csr}/rights/{csr_right}/delete"), vec![]),
+        (format!("/admin/roles/{csr}/delete"), vec![]),
+    ]
+}
+
+#[actix_web::test]
+async fn escalation_every_groups_and_roles_post_by_each_non_admin_role_is_forbidden_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let posts = posts(&mut conn).await;
+    for email in ["manager@acme.test", "configurator@acme.test", "viewer@acme.test"] {
+        let mut client = app.signed_in(email).await;
+        for page in ["/admin/groups", "/admin/roles"] {
+            assert_eq!(client.get(page).await.status, StatusCode::FORBIDDEN, "{email} sees {page}");
+        }
+        let before = fingerprint(&mut conn).await;
+        for (path, form) in &posts {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let response = client.post(path, &form).await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN, "{email} POST {path}: {}", response.body);
+        }
+        assert_eq!(before, fingerprint(&mut conn).await, "{email}: nothing changed");
+    }
+}
+
+#[actix_web::test]
+async fn a_role_administrator_cannot_grant_rights_they_do_not_hold() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let admins = make_role(
+        &mut conn,
+        "RoleAdmin",
+        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("ROLE", "ANY"), ("GROUP", "ANY")],
+    )
+    .await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    give(&mut conn, support, admins).await;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let csr = role_id(&mut conn, "Acme", "CSR").await;
+    let ops = group_id(&mut conn, "Acme", "Ops").await;
+    let admin_role = role_id(&mut conn, "Acme", "Admin").await;
+    let before = fingerprint(&mut conn).await;
+
+    for (resource, action, qualifier) in [("IMAGE", "Delete", "ANY"), ("IMAGE", "ANY", "ANY"), ("ANY", "Access", "ANY")]
+    {
+        let refused = viewer
+            .post_htmx(
+                &format!("/admin/roles/{csr}/rights"),
+                &[("resource", resource), ("action", action), ("qualifier", qualifier)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{resource} {action} {qualifier}");
+        assert!(text(&refused.body).contains(&format!("You cannot grant {resource} {action} {qualifier}")));
+    }
+    let set = viewer.post_htmx(&format!("/admin/groups/{ops}/role"), &[("role_id", &admin_role.to_string())]).await;
+    assert_eq!(set.status, StatusCode::FORBIDDEN);
+    assert_eq!(before, fingerprint(&mut conn).await);
+
+    let held = viewer
+        .post_htmx(
+            &format!("/admin/roles/{csr}/rights"),
+            &[("resource", "IMAGE"), ("action", "Access"), ("qualifier", "MINE")],
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "a narrower right they hold may be given: {}", held.body);
+}
+
+#[actix_web::test]
+async fn another_companys_administrator_gets_404_for_acme_groups_and_roles() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut hank = app.signed_in("admin@globex.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    let csr = role_id(&mut conn, "Acme", "CSR").await;
+    let before = fingerprint(&mut conn).await;
+
+    assert!(!text(&hank.get("/admin/groups").await.body).contains("Support"));
+    assert!(!text(&hank.get("/admin/roles").await.body).contains("Acme"));
+    for path in [format!("/admin/groups/{support}/edit"), format!("/admin/roles/{csr}/rights")] {
+        assert_eq!(hank.get(&path).await.status, StatusCode::NOT_FOUND, "GET {path}");
+    }
+    let named = [("name", "X"), ("description", "")];
+    for (path, form) in [
+        (format!("/admin/groups/{support}"), &named[..]),
+        (format!("/admin/groups/{support}/delete"), &[][..]),
+        (format!("/admin/roles/{csr}/delete"), &[][..]),
+        (format!("/admin/groups/{support}/role"), &[("role_id", "")][..]),
+        (format!("/admin/roles/{csr}"), &named[..]),
+        (
+            format!("/admin/roles/{csr}/rights"),
+            &[("resource", "IMAGE"), ("action", "Access"), ("qualifier", "ANY")][..],
+        ),
+    ] {
+        assert_eq!(hank.post(&path, form).await.status, StatusCode::NOT_FOUND, "POST {path}");
+    }
+    assert_eq!(before, fingerprint(&mut conn).await);
+}

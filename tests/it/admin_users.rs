@@ -1,0 +1,546 @@
+//! The Users page: the list, adding a user with a password shown once,
+//! editing, resetting a password, deactivating (which ends live sessions)
+//! and reactivating; bad input at the field; no escalation; the last
+//! administrator; and another company's ids.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::db::schema::*;
+
+use crate::harness::{Client, TestApp, count, text};
+
+pub(crate) async fn user_id(conn: &mut AsyncPgConnection, email: &str) -> i64 {
+    users::table.filter(users::email.eq(email)).select(users::id).first(conn).await.unwrap()
+}
+
+pub(crate) async fn group_id(conn: &mut AsyncPgConnection, company_of: &str, name: &str) -> i64 {
+    groups::table
+        .inner_join(companies::table.on(companies::id.eq(groups::company_id)))
+        .filter(companies::name.eq(company_of))
+        .filter(groups::name.eq(name))
+        .select(groups::id)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+async fn code_id(conn: &mut AsyncPgConnection, name: &str) -> i64 {
+    budget_codes::table
+        .inner_join(companies::table.on(companies::id.eq(budget_codes::company_id)))
+        .filter(companies::name.eq("Acme"))
+        .filter(budget_codes::name.eq(name))
+        .select(budget_codes::id)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+/// Everything the administration pages could change, as text.
+pub(crate) async fn fingerprint(conn: &mut AsyncPgConnection) -> String {
+    let people: Vec<(i64, String, String, String, String, String)> = users::table
+        .order(users::id)
+        .select((users::id, users::email, users::given_name, users::family_name, users::status, users::password_hash))
+        .load(conn)
+        .await
+        .unwrap();
+    let members: Vec<(i64, i64)> =
+        group_members::table.order((group_members::group_id, group_members::user_id)).load(conn).await.unwrap();
+    let codes: Vec<(i64, i64)> = user_budget_codes::table
+        .order((user_budget_codes::user_id, user_budget_codes::budget_code_id))
+        .load(conn)
+        .await
+        .unwrap();
+    let accounts: Vec<(i64, i64)> = account_memberships::table
+        .order((account_memberships::account_id, account_memberships::user_id))
+        .load(conn)
+        .await
+        .unwrap();
+    let group_rows: Vec<(i64, i64, String, String)> = groups::table.order(groups::id).load(conn).await.unwrap();
+    let role_rows: Vec<(i64, i64, String, String, bool)> = roles::table.order(roles::id).load(conn).await.unwrap();
+    let rights: Vec<(i64, i64, String, String, String)> =
+        access_rights::table.order(access_rights::id).load(conn).await.unwrap();
+    let given: Vec<(i64, i64, i64)> =
+        group_roles::table.order((group_roles::group_id, group_roles::account_id)).load(conn).await.unwrap();
+    let sessions = count(conn, "SELECT count(*) AS n FROM sessions").await;
+    let events = count(conn, "SELECT count(*) AS n FROM audit_events").await;
+    format!(
+        "{people:?}\n{members:?}\n{codes:?}\n{accounts:?}\n{group_rows:?}\n{role_rows:?}\n{rights:?}\n{given:?}\n\
+         sessions {sessions} events {events}"
+    )
+}
+
+/// The generated password in an answer.
+fn password_in(body: &str) -> String {
+    let marker = "data-secret>";
+    let start = body.find(marker).expect("a password is shown") + marker.len();
+    body[start..].split('<').next().unwrap().to_owned()
+}
+
+pub(crate) async fn last_event(conn: &mut AsyncPgConnection) -> (String, String, Option<String>, serde_json::Value) {
+    audit_events::table
+        .filter(audit_events::resource.eq_any(["USER", "GROUP", "ROLE"]))
+        .filter(audit_events::action.ne("sign_in"))
+        .order(audit_events::id.desc())
+        .select((audit_events::action, audit_events::resource, audit_events::resource_id, audit_events::changes))
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn the_list_shows_the_companys_users_with_groups_codes_and_status() {
+    let app = TestApp::spawn().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+
+    let page = admin.get("/admin/users").await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    let seen = text(&page.body);
+    assert!(seen.contains("Users Users"), "the navigation has the Users section: {seen}");
+    assert!(seen.contains("Chen Riley viewer@acme.test Support Default Active"), "{seen}");
+    assert!(!seen.contains("globex"), "another company's users are not listed: {seen}");
+}
+
+#[actix_web::test]
+async fn adding_a_user_shows_the_password_once_and_stores_only_its_hash() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await.to_string();
+    let default = code_id(&mut conn, "Default").await.to_string();
+
+    let answer = admin
+        .post_htmx(
+            "/admin/users",
+            &[
+                ("given_name", " Dana "),
+                ("family_name", "Scully"),
+                ("email", "dana@acme.test"),
+                ("group_ids", &support),
+                ("budget_code_ids", &default),
+            ],
+        )
+        .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let password = password_in(&answer.body);
+    assert_eq!(password.len(), 20);
+    assert!(text(&answer.body).contains("Scully Dana dana@acme.test Support Default Active"));
+    let (hash, status): (String, String) = users::table
+        .filter(users::email.eq("dana@acme.test"))
+        .select((users::password_hash, users::status))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains(&password));
+    assert_eq!(status, "active");
+    let id = user_id(&mut conn, "dana@acme.test").await;
+    assert_eq!(
+        count(&mut conn, &format!("SELECT count(*) AS n FROM account_memberships WHERE user_id = {id}")).await,
+        1
+    );
+    let (action, resource, resource_id, changes) = last_event(&mut conn).await;
+    assert_eq!((action.as_str(), resource.as_str()), ("create", "USER"));
+    assert_eq!(resource_id, Some(id.to_string()));
+    assert_eq!(changes["password"], "********");
+    assert_eq!(changes["groups"], serde_json::json!(["Support"]));
+    assert!(!changes.to_string().contains(&password));
+
+    // The password works, and the list shown later does not carry it.
+    let mut dana = app.client();
+    assert_eq!(dana.login("dana@acme.test", &password).await.status, StatusCode::SEE_OTHER);
+    assert!(!admin.get("/admin/users").await.body.contains(&password));
+}
+
+#[actix_web::test]
+async fn bad_input_comes_back_at_the_field_and_adds_nobody() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    let empty = admin.post_htmx("/admin/users", &[("given_name", " "), ("family_name", ""), ("email", "x")]).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let seen = text(&empty.body);
+    assert!(seen.contains("Enter the first name.") && seen.contains("Enter the last name."), "{seen}");
+    assert!(seen.contains("An email address looks like name@example.com."), "{seen}");
+    assert!(empty.body.contains("id=\"user-email\" name=\"email\" type=\"email\" value=\"x\""));
+
+    let taken =
+        admin.post("/admin/users", &[("given_name", "R"), ("family_name", "C"), ("email", "VIEWER@acme.test")]).await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&taken.body).contains("A user of your company has this email already"), "{}", taken.body);
+
+    let elsewhere =
+        admin.post("/admin/users", &[("given_name", "H"), ("family_name", "S"), ("email", "Admin@Globex.test")]).await;
+    assert_eq!(elsewhere.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&elsewhere.body).contains("This email is already in use."));
+    assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+#[actix_web::test]
+async fn editing_changes_names_groups_and_codes_and_records_what_changed() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let viewer = user_id(&mut conn, "viewer@acme.test").await;
+    let config = group_id(&mut conn, "Acme", "Config").await.to_string();
+
+    let dialog = admin.get_htmx(&format!("/admin/users/{viewer}/edit"), "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    assert!(text(&dialog.body).contains("Riley Chen: Edit"));
+    assert!(dialog.body.contains("value=\"viewer@acme.test\""));
+
+    let saved = admin
+        .post_htmx(
+            &format!("/admin/users/{viewer}"),
+            &[("given_name", "Rylee"), ("family_name", "Chen"), ("email", "rylee@acme.test"), ("group_ids", &config)],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(saved.header("HX-Trigger"), Some("close-dialog"));
+    assert!(text(&saved.body).contains("Chen Rylee rylee@acme.test Config none Active"), "{}", text(&saved.body));
+    let (action, _, _, changes) = last_event(&mut conn).await;
+    assert_eq!(action, "update");
+    assert_eq!(changes["email"], serde_json::json!({ "from": "viewer@acme.test", "to": "rylee@acme.test" }));
+    assert_eq!(changes["groups"], serde_json::json!({ "from": ["Support"], "to": ["Config"] }));
+    assert!(changes.get("family_name").is_none(), "unchanged fields are not recorded: {changes}");
+
+    let duplicate = admin
+        .post_htmx(
+            &format!("/admin/users/{viewer}"),
+            &[("given_name", "R"), ("family_name", "C"), ("email", "Manager@acme.test")],
+        )
+        .await;
+    assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&duplicate.body).contains("This email is already in use."));
+}
+
+#[actix_web::test]
+async fn deactivating_ends_a_live_session_and_reactivating_lets_them_back() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let id = user_id(&mut conn, "viewer@acme.test").await;
+
+    let asked = admin.get_htmx(&format!("/admin/users/{id}/deactivate"), "modal").await;
+    assert!(text(&asked.body).contains("Deactivate Riley Chen?"));
+    let done = admin.post_htmx(&format!("/admin/users/{id}/deactivate"), &[]).await;
+
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(text(&done.body).contains("Deactivated Riley Chen; their sessions have ended"));
+    assert!(text(&done.body).contains("viewer@acme.test Support Default Inactive"));
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM sessions WHERE user_id = {id}")).await, 0);
+    let next = viewer.get("/images").await;
+    assert_eq!(next.status, StatusCode::SEE_OTHER);
+    assert!(next.location().is_some_and(|l| l.starts_with("/login")), "{:?}", next.location());
+    assert_eq!(
+        app.client().login("viewer@acme.test", stratus_console::demo::PASSWORD).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let (action, _, _, changes) = last_event(&mut conn).await;
+    assert_eq!(action, "deactivate");
+    assert_eq!(changes["sessions_ended"], 1);
+
+    let back = admin.post(&format!("/admin/users/{id}/reactivate"), &[]).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert_eq!(back.location(), Some("/admin/users"));
+    app.signed_in("viewer@acme.test").await;
+}
+
+#[actix_web::test]
+async fn resetting_a_password_shows_the_new_one_once_and_the_old_one_stops_working() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let id = user_id(&mut conn, "manager@acme.test").await;
+
+    let done = admin.post_htmx(&format!("/admin/users/{id}/password"), &[]).await;
+
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.header("hx-retarget"), Some("#modal"));
+    assert_eq!(done.header("cache-control"), Some("no-store"));
+    let password = password_in(&done.body);
+    let old = app.client().login("manager@acme.test", stratus_console::demo::PASSWORD).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "the old password no longer signs in");
+    assert_eq!(app.client().login("manager@acme.test", &password).await.status, StatusCode::SEE_OTHER);
+    let (action, _, _, changes) = last_event(&mut conn).await;
+    assert_eq!((action.as_str(), changes["password"].as_str()), ("reset_password", Some("********")));
+}
+
+#[actix_web::test]
+async fn the_last_administrator_cannot_be_deactivated_or_taken_out_of_admin() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let me = user_id(&mut conn, "admin@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await.to_string();
+    let before = fingerprint(&mut conn).await;
+
+    let myself = admin.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
+    assert_eq!(myself.status, StatusCode::CONFLICT);
+    assert!(text(&myself.body).contains("You cannot deactivate yourself."));
+
+    let demoted = admin
+        .post_htmx(
+            &format!("/admin/users/{me}"),
+            &[("given_name", "Alex"), ("family_name", "Admin"), ("email", "admin@acme.test"), ("group_ids", &support)],
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::CONFLICT, "{}", demoted.body);
+    assert!(text(&demoted.body).contains("without an active user holding Admin"), "{}", demoted.body);
+    assert_eq!(before, fingerprint(&mut conn).await);
+
+    // With a second administrator, the first may step down.
+    let manager = user_id(&mut conn, "manager@acme.test").await;
+    let admins = group_id(&mut conn, "Acme", "Admin").await;
+    let ops = group_id(&mut conn, "Acme", "Ops").await;
+    let (admins, ops) = (admins.to_string(), ops.to_string());
+    let promoted = admin
+        .post_htmx(
+            &format!("/admin/users/{manager}"),
+            &[
+                ("given_name", "Morgan"),
+                ("family_name", "Manager"),
+                ("email", "manager@acme.test"),
+                ("group_ids", &ops),
+                ("group_ids", &admins),
+            ],
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    let mut manager_client = app.signed_in("manager@acme.test").await;
+    assert_eq!(manager_client.post(&format!("/admin/users/{me}/deactivate"), &[]).await.status, StatusCode::SEE_OTHER);
+}
+
+/// Every POST of the Users page, with its form.
+async fn user_posts(conn: &mut AsyncPgConnection) -> Vec<(String, Vec<(&'static str, String)>)> {
+    let viewer = user_id(conn, "viewer@acme.test").await;
+    let admins = group_id(conn, "Acme", "Admin").await.to_string();
+    let person = |email: &str| {
+        vec![
+            ("given_name", "Eve".to_owned()),
+            ("family_name", "Mallory".to_owned()),
+            ("email", email.to_owned()),
+            ("group_ids", admins.clone()),
+        ]
+    };
+    vec![
+        ("/admin/users".to_owned(), person("eve@acme.test")),
+        (format!("/admin/users/{viewer}"), person("viewer@acme.test")),
+        (format!("/admin/users/{viewer}/password"), vec![]),
+        (format!("/admin/users/{viewer}/deactivate"), vec![]),
+        (format!("/admin/users/{viewer}/reactivate"), vec![]),
+        (format!("/admin/users/{viewer}/membership"), vec![]),
+    ]
+}
+
+async fn post_form(client: &mut Client, path: &str, form: &[(&'static str, String)]) -> crate::harness::Response {
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    client.post(path, &form).await
+}
+
+#[actix_web::test]
+async fn escalation_every_users_post_by_each_non_admin_role_is_forbidden_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let posts = user_posts(&mut conn).await;
+    for email in ["manager@acme.test", "configurator@acme.test", "viewer@acme.test"] {
+        let mut client = app.signed_in(email).await;
+        assert_eq!(client.get("/admin/users").await.status, StatusCode::FORBIDDEN, "{email} sees the page");
+        assert!(!text(&client.get("/images").await.body).contains("Users Users"), "{email}: no Users section");
+        let before = fingerprint(&mut conn).await;
+        for (path, form) in &posts {
+            let response = post_form(&mut client, path, form).await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN, "{email} POST {path}: {}", response.body);
+        }
+        assert_eq!(before, fingerprint(&mut conn).await, "{email}: nothing changed");
+    }
+}
+
+#[actix_web::test]
+async fn a_user_administrator_cannot_put_people_into_groups_with_more_rights_than_their_own() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // Support gets a role that administers users and nothing else.
+    let acme: i64 =
+        companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(&mut conn).await.unwrap();
+    let role: i64 = diesel::insert_into(roles::table)
+        .values((roles::company_id.eq(acme), roles::name.eq("UserAdmin")))
+        .returning(roles::id)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    for (resource, action) in [("CONSOLE", "Access"), ("IMAGE", "Access"), ("USER", "ANY")] {
+        diesel::insert_into(access_rights::table)
+            .values((
+                access_rights::role_id.eq(role),
+                access_rights::resource.eq(resource),
+                access_rights::action.eq(action),
+                access_rights::qualifier.eq("ANY"),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    diesel::update(group_roles::table.filter(group_roles::group_id.eq(support)))
+        .set(group_roles::role_id.eq(role))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    assert_eq!(viewer.get("/admin/users").await.status, StatusCode::OK);
+    let before = fingerprint(&mut conn).await;
+
+    for group in ["Admin", "Config"] {
+        let id = group_id(&mut conn, "Acme", group).await.to_string();
+        let form = [("given_name", "Eve"), ("family_name", "M"), ("email", "eve@acme.test"), ("group_ids", &id)];
+        let refused = viewer.post("/admin/users", &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "into {group}: {}", refused.body);
+        assert!(text(&refused.body).contains("You cannot grant"), "{}", refused.body);
+    }
+    assert_eq!(before, fingerprint(&mut conn).await);
+
+    let same = support.to_string();
+    let allowed = viewer
+        .post(
+            "/admin/users",
+            &[("given_name", "Eve"), ("family_name", "M"), ("email", "eve@acme.test"), ("group_ids", &same)],
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK, "rights they hold themselves may be given: {}", allowed.body);
+}
+
+#[actix_web::test]
+async fn another_companys_administrator_gets_404_for_acme_users() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut hank = app.signed_in("admin@globex.test").await;
+    let viewer = user_id(&mut conn, "viewer@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    assert!(!text(&hank.get("/admin/users").await.body).contains("viewer@acme.test"));
+    assert_eq!(hank.get(&format!("/admin/users/{viewer}/edit")).await.status, StatusCode::NOT_FOUND);
+    for action in ["deactivate", "password", "membership"] {
+        let response = hank.post(&format!("/admin/users/{viewer}/{action}"), &[]).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let edit = hank
+        .post(&format!("/admin/users/{viewer}"), &[("given_name", "X"), ("family_name", "Y"), ("email", "x@y.test")])
+        .await;
+    assert_eq!(edit.status, StatusCode::NOT_FOUND);
+    assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+#[actix_web::test]
+async fn browser_admin_adds_a_user_and_edits_a_roles_access_rights() {
+    use fantoccini::Locator;
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let browser = crate::browser::Browser::start().await;
+    let b = &browser.client;
+    b.goto(&app.url("/login")).await.unwrap();
+    b.find(Locator::Id("email")).await.unwrap().send_keys("admin@acme.test").await.unwrap();
+    b.find(Locator::Id("password")).await.unwrap().send_keys(stratus_console::demo::PASSWORD).await.unwrap();
+    b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Machine Images").await;
+
+    // Users: the navigation leads there; add a user in Support holding Default.
+    b.find(Locator::LinkText("Users")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("New user").await;
+    browser.screenshot("admin-users").await;
+    b.find(Locator::Id("user-given-name")).await.unwrap().send_keys("Dana").await.unwrap();
+    b.find(Locator::Id("user-family-name")).await.unwrap().send_keys("Scully").await.unwrap();
+    b.find(Locator::Id("user-email")).await.unwrap().send_keys("dana@acme.test").await.unwrap();
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    let default = code_id(&mut conn, "Default").await;
+    b.find(Locator::Css(&format!("#user-form input[name=group_ids][value='{support}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::Css(&format!("#user-form input[name=budget_code_ids][value='{default}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::Css("#user-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Password of dana@acme.test").await;
+    browser.wait_for_text("Scully Dana dana@acme.test Support Default Active").await;
+    browser.screenshot("admin-users-added").await;
+    let shown = b.find(Locator::Css("code.secret")).await.unwrap().text().await.unwrap();
+    assert_eq!(shown.len(), 20);
+    let id = user_id(&mut conn, "dana@acme.test").await;
+
+    // Edit her in the dialog.
+    b.find(Locator::Css(&format!("#user-{id} summary.actions-button"))).await.unwrap().click().await.unwrap();
+    b.wait()
+        .for_element(Locator::Css(&format!("#user-{id} [role=menuitem][href$='/edit']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    browser.wait_for_text("Dana Scully: Edit").await;
+    browser.screenshot("admin-users-edit").await;
+    b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
+
+    // Roles: open CSR's Access Rights, add IMAGE Configure MINE, then delete it.
+    b.goto(&app.url("/admin/roles")).await.unwrap();
+    browser.wait_for_text("New role").await;
+    browser.screenshot("admin-roles").await;
+    let csr: i64 = roles::table
+        .inner_join(companies::table.on(companies::id.eq(roles::company_id)))
+        .filter(companies::name.eq("Acme"))
+        .filter(roles::name.eq("CSR"))
+        .select(roles::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    b.find(Locator::Css(&format!("#role-{csr} summary.actions-button"))).await.unwrap().click().await.unwrap();
+    b.wait()
+        .for_element(Locator::Css(&format!("#role-{csr} [role=menuitem][href$='/rights']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    browser.wait_for_text("CSR: Access Rights").await;
+    b.find(Locator::Css("dialog[open] select[name=resource]")).await.unwrap().select_by_value("IMAGE").await.unwrap();
+    b.find(Locator::Css("dialog[open] select[name=action]")).await.unwrap().select_by_value("Configure").await.unwrap();
+    b.find(Locator::Css("dialog[open] select[name=qualifier]")).await.unwrap().select_by_value("MINE").await.unwrap();
+    b.find(Locator::Css("dialog[open] button[form=add-right]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("CSR has IMAGE Configure MINE now").await;
+    b.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    browser.screenshot("admin-roles-rights").await;
+    let added = count(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM access_rights WHERE role_id = {csr} AND resource = 'IMAGE' AND action = 'Configure' AND qualifier = 'MINE'"
+        ),
+    )
+    .await;
+    assert_eq!(added, 1);
+    b.find(Locator::Css("dialog[open] button[aria-label='Delete IMAGE Configure MINE']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("CSR no longer has IMAGE Configure MINE").await;
+    let left = count(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM access_rights WHERE role_id = {csr} AND qualifier = 'MINE'"),
+    )
+    .await;
+    assert_eq!(left, 0);
+}

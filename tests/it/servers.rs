@@ -1,0 +1,199 @@
+//! The servers page: live rows, pause/start/reboot/terminate, and images
+//! made from servers, against a real PostgreSQL and the local EC2 endpoint.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::db::schema::*;
+
+use crate::harness::{TestApp, count, text};
+use crate::launch::run_jobs;
+
+/// The demo server kept running in Acme Production: `(id, version)`.
+async fn running_server(conn: &mut AsyncPgConnection, account: i64) -> (i64, i32) {
+    servers::table
+        .filter(servers::account_id.eq(account))
+        .filter(servers::state.eq("RUNNING"))
+        .select((servers::id, servers::version))
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+async fn state_of(conn: &mut AsyncPgConnection, id: i64) -> (String, i32) {
+    servers::table.find(id).select((servers::state, servers::version)).first(conn).await.unwrap()
+}
+
+#[actix_web::test]
+async fn the_servers_page_lists_the_accounts_servers_and_changing_rows_poll() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("viewer@acme.test").await;
+    let page = client.get("/servers").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let shown = text(&page.body);
+    for column in ["ID", "Name", "Label", "Provider ID", "Image", "IP address", "State", "Launched", "Budget Code"] {
+        assert!(shown.contains(column), "{column}");
+    }
+    assert!(shown.contains("web-frontend-2026.11-builder"));
+    assert!(!shown.contains("staging-web-frontend-builder"), "another account's server");
+    assert!(!page.body.contains("actions-button"), "a viewer gets no actions");
+    assert!(!page.body.contains("every 2s"), "a settled row does not poll");
+
+    let (id, _) = running_server(&mut conn, app.demo.acme_production).await;
+    diesel::update(servers::table.find(id)).set(servers::state.eq("PAUSING")).execute(&mut conn).await.unwrap();
+    let row = client.get_htmx(&format!("/servers/{id}"), &format!("server-{id}")).await;
+    assert!(row.body.starts_with(&format!(r#"<tr id="server-{id}" hx-get="/servers/{id}" hx-trigger="every 2s""#)));
+    assert!(text(&row.body).contains("pausing"));
+    let other = servers::table
+        .filter(servers::account_id.eq(app.demo.globex_main))
+        .select(servers::id)
+        .first::<i64>(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(client.get(&format!("/servers/{other}")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn pause_start_reboot_and_terminate_go_through_the_provider() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("manager@acme.test").await;
+    let (id, version) = running_server(&mut conn, app.demo.acme_production).await;
+
+    let paused = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    assert!(text(&paused.body).contains("Pausing web-frontend-2026.11-builder"));
+    assert_eq!(state_of(&mut conn, id).await.0, "PAUSING");
+    let stale = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "pausing twice");
+    run_jobs(&app).await;
+    let (state, version) = state_of(&mut conn, id).await;
+    assert_eq!(state, "PAUSED");
+
+    let started = client.post_htmx(&format!("/servers/{id}/start"), &[("version", &version.to_string())]).await;
+    assert_eq!(started.status, StatusCode::OK);
+    run_jobs(&app).await;
+    let (state, version) = state_of(&mut conn, id).await;
+    assert_eq!(state, "RUNNING");
+
+    let rebooted = client.post_htmx(&format!("/servers/{id}/reboot"), &[("version", &version.to_string())]).await;
+    assert_eq!(rebooted.status, StatusCode::OK);
+    run_jobs(&app).await;
+    let (state, version) = state_of(&mut conn, id).await;
+    assert_eq!(state, "RUNNING");
+
+    let dialog = client.get_htmx(&format!("/servers/{id}/terminate"), "modal").await;
+    assert!(text(&dialog.body).contains("Are you sure you want to terminate web-frontend-2026.11-builder?"));
+    let terminated = client.post(&format!("/servers/{id}/terminate"), &[("version", &version.to_string())]).await;
+    assert_eq!(terminated.status, StatusCode::SEE_OTHER);
+    run_jobs(&app).await;
+    let (state, _) = state_of(&mut conn, id).await;
+    assert_eq!(state, "TERMINATED");
+    let ended =
+        count(&mut conn, &format!("SELECT count(*) AS n FROM servers WHERE id = {id} AND terminated_at IS NOT NULL"))
+            .await;
+    assert_eq!(ended, 1);
+    let actions = count(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM audit_events WHERE resource = 'SERVER' AND resource_id = '{id}'"),
+    )
+    .await;
+    assert_eq!(actions, 4, "pause, start, reboot, terminate");
+
+    // The image it was launched from can be deleted now.
+    let record: i64 =
+        servers::table.find(id).select(servers::image_record_id.assume_not_null()).first(&mut conn).await.unwrap();
+    let dialog = client.get_htmx(&format!("/images/{record}/delete"), "modal").await;
+    assert!(text(&dialog.body).contains("Are you sure you want to delete"));
+}
+
+#[actix_web::test]
+async fn server_actions_need_the_rights() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (id, version) = running_server(&mut conn, app.demo.acme_production).await;
+    let version = version.to_string();
+    for email in ["viewer@acme.test", "configurator@acme.test"] {
+        let mut client = app.signed_in(email).await;
+        for action in ["pause", "reboot", "terminate"] {
+            let refused = client.post(&format!("/servers/{id}/{action}"), &[("version", &version)]).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{email} {action}");
+        }
+        let refused = client.post(&format!("/servers/{id}/image"), &[("name", "x"), ("budget_code_id", "1")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{email} make image");
+    }
+    let mut globex = app.signed_in("admin@globex.test").await;
+    assert_eq!(
+        globex.post(&format!("/servers/{id}/pause"), &[("version", &version)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(state_of(&mut conn, id).await.0, "RUNNING");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs").await, 0);
+}
+
+#[actix_web::test]
+async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chosen() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = running_server(&mut conn, app.demo.acme_production).await;
+    let operations: i64 = budget_codes::table
+        .filter(budget_codes::name.eq("Operations"))
+        .select(budget_codes::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let ops_group: i64 =
+        groups::table.filter(groups::name.eq("Admin")).select(groups::id).first(&mut conn).await.unwrap();
+
+    let dialog = client.get_htmx(&format!("/servers/{id}/image"), "modal").await;
+    assert!(text(&dialog.body).contains("web-frontend-2026.11-builder: Make Image"));
+    let bad = client
+        .post_htmx(
+            &format!("/servers/{id}/image"),
+            &[("name", " "), ("budget_code_id", "999999"), ("group_id", "999999")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let shown = text(&bad.body);
+    assert!(
+        shown.contains("Enter a name.")
+            && shown.contains("Choose one of your budget codes.")
+            && shown.contains("Choose one of your groups")
+    );
+
+    let made = client
+        .post_htmx(
+            &format!("/servers/{id}/image"),
+            &[
+                ("name", "frontend-golden"),
+                ("budget_code_id", &operations.to_string()),
+                ("group_id", &ops_group.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    assert!(text(&made.body).contains("Making image “frontend-golden”"));
+    run_jobs(&app).await;
+    let (source, budget, group, owner, state): (String, Option<i64>, Option<i64>, Option<i64>, String) =
+        image_records::table
+            .inner_join(provider_images::table)
+            .filter(image_records::account_id.eq(app.demo.acme_production))
+            .filter(image_records::name.eq("frontend-golden"))
+            .select((
+                image_records::source,
+                image_records::budget_code_id,
+                image_records::owner_group_id,
+                image_records::owner_user_id,
+                provider_images::state,
+            ))
+            .first(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((source.as_str(), budget, group), ("own", Some(operations), Some(ops_group)));
+    assert!(owner.is_some());
+    assert_eq!(state, "ACTIVE", "the provider has it ready");
+    let page = text(&client.get("/images").await.body);
+    assert!(page.contains("frontend-golden"));
+}
