@@ -645,3 +645,90 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
     );
     b.clone().close().await.unwrap();
 }
+
+/// The id of a row named by `sql` (a query returning `id`).
+async fn id_of(app: &TestApp, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    use diesel_async::RunQueryDsl as _;
+    diesel::sql_query(sql).get_result::<Id>(&mut app.db().await).await.unwrap().id
+}
+
+impl Browser {
+    /// Opens the dialog of a row's action on an administration page.
+    async fn admin_action(&self, row: &str, action: &str) {
+        self.click(&format!("#{row} summary.actions-button")).await;
+        self.click(&format!("#{row} [role=menuitem][href$='/{action}']")).await;
+        self.client.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn browser_admin_dialogs_set_role_deactivate_reset_password_and_replace_a_budget_code() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+
+    // Groups: Support gets CloudManager in this account.
+    let support = id_of(&app, "SELECT id FROM groups WHERE name = 'Support'").await;
+    let manager_role = id_of(&app, "SELECT r.id FROM roles r JOIN companies c ON c.id = r.company_id WHERE c.name = 'Acme' AND r.name = 'CloudManager'").await;
+    b.goto(&app.url("/admin/groups")).await.unwrap();
+    browser.admin_action(&format!("group-{support}"), "role").await;
+    b.find(Locator::Css("#group-role")).await.unwrap().select_by_value(&manager_role.to_string()).await.unwrap();
+    browser.screenshot("admin-groups-role").await;
+    browser.click("dialog[open] button.primary").await;
+    browser.wait_dialog_closed().await;
+    let set = id_of(
+        &app,
+        &format!(
+            "SELECT role_id AS id FROM group_roles WHERE group_id = {support} AND account_id = {}",
+            app.demo.acme_production
+        ),
+    )
+    .await;
+    assert_eq!(set, manager_role);
+
+    // Users: reset the configurator's password (shown once), deactivate the viewer.
+    let configurator = id_of(&app, "SELECT id FROM users WHERE email = 'configurator@acme.test'").await;
+    b.goto(&app.url("/admin/users")).await.unwrap();
+    browser.admin_action(&format!("user-{configurator}"), "password").await;
+    browser.click("dialog[open] button[type=submit]").await;
+    b.wait().for_element(Locator::Css("dialog[open] code.secret")).await.unwrap();
+    browser.screenshot("admin-users-password").await;
+    browser.click("dialog[open] [data-close]").await;
+    browser.wait_dialog_closed().await;
+
+    let viewer = id_of(&app, "SELECT id FROM users WHERE email = 'viewer@acme.test'").await;
+    browser.admin_action(&format!("user-{viewer}"), "deactivate").await;
+    browser.screenshot("admin-users-deactivate").await;
+    browser.click("dialog[open] button[type=submit]").await;
+    browser.wait_dialog_closed().await;
+    let inactive =
+        id_of(&app, &format!("SELECT count(*) AS id FROM users WHERE id = {viewer} AND status = 'inactive'")).await;
+    assert_eq!(inactive, 1);
+
+    // Budget codes: Operations is replaced by Default.
+    let operations = id_of(&app, "SELECT id FROM budget_codes WHERE name = 'Operations'").await;
+    let default = id_of(&app, "SELECT b.id FROM budget_codes b JOIN companies c ON c.id = b.company_id WHERE c.name = 'Acme' AND b.name = 'Default'").await;
+    b.goto(&app.url("/admin/budget-codes")).await.unwrap();
+    browser.admin_action(&format!("budget-code-{operations}"), "deactivate").await;
+    b.find(Locator::Css("#replacement-id")).await.unwrap().select_by_value(&default.to_string()).await.unwrap();
+    browser.screenshot("admin-budget-deactivate").await;
+    browser.click("dialog[open] button.danger").await;
+    browser.wait_dialog_closed().await;
+    let moved =
+        id_of(&app, &format!("SELECT count(*) AS id FROM image_records WHERE budget_code_id = {operations}")).await;
+    assert_eq!(moved, 0, "everything billed to Operations moved");
+    let status = id_of(
+        &app,
+        &format!("SELECT count(*) AS id FROM budget_codes WHERE id = {operations} AND status = 'inactive'"),
+    )
+    .await;
+    assert_eq!(status, 1);
+    browser.screenshot("admin-budget-codes-after").await;
+    b.clone().close().await.unwrap();
+}

@@ -291,6 +291,17 @@ async fn windows_images_need_a_key_pair_and_a_new_one_is_offered_once() {
     )
     .await;
     assert_eq!(launched.status, StatusCode::OK, "{}", text(&launched.body));
+    run_jobs(&w.app).await;
+    let instance: String = servers::table
+        .filter(servers::key_pair_name.eq("build-agents"))
+        .select(servers::provider_instance_id.assume_not_null())
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let ec2 = Ec2Provider::connect(&connection(&w.app.demo.numbers.production, endpoint())).await.unwrap();
+    let details = ec2.instance_details(&instance).await.unwrap();
+    assert_eq!(details.key_name.as_deref(), Some("build-agents"), "the key pair reaches the provider");
+    assert_eq!(details.instance_type, "t3.medium");
 }
 
 #[actix_web::test]
