@@ -59,7 +59,8 @@ impl ImageRow {
 }
 
 /// A row of the public catalog.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = public_images)]
 pub struct PublicImageRow {
     pub id: i64,
     pub provider_image_id: String,
@@ -230,18 +231,7 @@ pub async fn search_public(
                 .and(diesel::dsl::not(deprecated_in_console))
                 .or(public_images::owner_account_number.eq(own_account_number)),
         )
-        .select((
-            public_images::id,
-            public_images::provider_image_id,
-            public_images::name,
-            public_images::description,
-            public_images::platform,
-            public_images::architecture,
-            public_images::owner_account_number,
-            public_images::owner_alias,
-            public_images::deprecated_at,
-            public_images::created_at,
-        ))
+        .select(PublicImageRow::as_select())
         .limit(PAGE_SIZE + 1)
         .into_boxed();
     if !except_owners.is_empty() {
@@ -440,18 +430,7 @@ pub async fn find_public(
         .filter(public_images::provider.eq(provider))
         .filter(public_images::region.eq(region))
         .filter(public_images::state.eq("ACTIVE"))
-        .select((
-            public_images::id,
-            public_images::provider_image_id,
-            public_images::name,
-            public_images::description,
-            public_images::platform,
-            public_images::architecture,
-            public_images::owner_account_number,
-            public_images::owner_alias,
-            public_images::deprecated_at,
-            public_images::created_at,
-        ))
+        .select(PublicImageRow::as_select())
         .first(conn)
         .await
 }
@@ -475,18 +454,7 @@ pub async fn search_provided(
         .filter(public_images::state.eq("ACTIVE"))
         .filter(public_images::deprecated_at.is_null())
         .filter(public_images::owner_account_number.eq_any(owners))
-        .select((
-            public_images::id,
-            public_images::provider_image_id,
-            public_images::name,
-            public_images::description,
-            public_images::platform,
-            public_images::architecture,
-            public_images::owner_account_number,
-            public_images::owner_alias,
-            public_images::deprecated_at,
-            public_images::created_at,
-        ))
+        .select(PublicImageRow::as_select())
         .order((public_images::created_at.desc(), public_images::id.desc()))
         .limit(limit)
         .into_boxed();
