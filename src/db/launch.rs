@@ -6,9 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::accounts::Account;
-use super::schema::{
-    firewalls, group_members, groups, image_records, key_pairs, prices, products, provider_images, zones,
-};
+use super::schema::{group_members, groups, image_records, prices, products, provider_images, zones};
 
 /// A hardware size with its hourly rate. Only priced sizes are offered: a
 /// launch must be budgeted.
@@ -43,29 +41,6 @@ pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult
         .filter(zones::active)
         .order(zones::name)
         .select(zones::name)
-        .load(conn)
-        .await
-}
-
-/// A firewall that can be chosen: `(id, name, provider id)`; only those the
-/// provider has (a firewall still being created has no provider id yet).
-pub async fn firewalls(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<(i64, String, String)>> {
-    firewalls::table
-        .filter(firewalls::account_id.eq(account_id))
-        .filter(firewalls::active)
-        .filter(firewalls::provider_id.is_not_null())
-        .order(firewalls::name)
-        .select((firewalls::id, firewalls::name, firewalls::provider_id.assume_not_null()))
-        .load(conn)
-        .await
-}
-
-pub async fn key_pair_names(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
-    key_pairs::table
-        .filter(key_pairs::account_id.eq(account_id))
-        .filter(key_pairs::active)
-        .order(key_pairs::name)
-        .select(key_pairs::name)
         .load(conn)
         .await
 }

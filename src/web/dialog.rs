@@ -13,6 +13,13 @@ use super::{is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::web::error::WebError;
 
+/// The form of an action confirmed in a dialog: the version of the thing
+/// it changes, so a stale dialog is a conflict.
+#[derive(serde::Deserialize)]
+pub struct VersionForm {
+    pub version: i32,
+}
+
 /// A question before an action, or the reason it cannot be done.
 #[derive(Template)]
 #[template(path = "confirm.html", blocks = ["dialog"])]

@@ -14,7 +14,7 @@ use askama::Template;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use serde::Deserialize;
 
-use super::dialog::{self, Confirm, respond as dialog_response};
+use super::dialog::{self, Confirm, VersionForm, respond as dialog_response};
 use super::images::{ImageView, RowFragment, facts, image_view};
 use super::layout::Frame;
 use super::{AppState, HtmlForm, is_htmx};
@@ -136,11 +136,6 @@ impl ConfirmDialog {
         });
         dialog
     }
-}
-
-#[derive(Deserialize)]
-pub struct VersionForm {
-    version: i32,
 }
 
 #[get("/images/{id}/deprecate")]

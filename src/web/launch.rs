@@ -314,8 +314,18 @@ async fn options(state: &AppState, user: &CurrentUser, image: &LaunchImage) -> R
     Ok(Options {
         products,
         zones: db::launch::zones(&mut conn, account.id).await?,
-        firewalls: db::launch::firewalls(&mut conn, account.id).await?,
-        key_pairs: db::launch::key_pair_names(&mut conn, account.id).await?,
+        firewalls: db::firewalls::list(&mut conn, account.id)
+            .await?
+            .into_iter()
+            .filter(db::firewalls::FirewallRow::is_ready)
+            .filter_map(|f| Some((f.id, f.name, f.provider_id?)))
+            .collect(),
+        key_pairs: db::keypairs::list(&mut conn, account.id)
+            .await?
+            .into_iter()
+            .filter(db::keypairs::KeyPairRow::is_ready)
+            .map(|k| k.name)
+            .collect(),
         groups: db::launch::groups_of_user(&mut conn, user.user.id).await?,
         codes,
     })
@@ -593,8 +603,20 @@ impl LaunchDialog {
         tab: Tab,
     ) -> Result<Self, WebError> {
         let options = options(state, user, &image).await?;
+        Ok(Self::with_options(user, image, form, options, errors, tab))
+    }
+
+    /// The dialog for options already loaded.
+    fn with_options(
+        user: &CurrentUser,
+        image: LaunchImage,
+        form: LaunchForm,
+        options: Options,
+        errors: Errors,
+        tab: Tab,
+    ) -> Self {
         let cost = Cost::of(&form, &options);
-        Ok(Self {
+        Self {
             frame: Frame::new(user, "/images"),
             image,
             form,
@@ -605,7 +627,7 @@ impl LaunchDialog {
             new_key: None,
             csrf_token: user.csrf_token.clone(),
             provider_encryption: encryption(user) == Encryption::Provider,
-        })
+        }
     }
 
     fn respond(&self, req: &HttpRequest, status: StatusCode) -> Result<HttpResponse, WebError> {
@@ -650,10 +672,9 @@ pub async fn show(
     catalog: web::Query<Catalog>,
 ) -> Result<HttpResponse, WebError> {
     let image = launchable(&user, &state, id.into_inner(), &catalog).await?;
-    let mut dialog =
-        LaunchDialog::new(&state, &user, image, LaunchForm::default(), Errors::default(), Tab::General).await?;
-    dialog.form = defaults(&dialog.image, &dialog.options);
-    dialog.cost = Cost::of(&dialog.form, &dialog.options);
+    let options = options(&state, &user, &image).await?;
+    let form = defaults(&image, &options);
+    let dialog = LaunchDialog::with_options(&user, image, form, options, Errors::default(), Tab::General);
     let body = if is_htmx(&req) { dialog.as_dialog_html() } else { dialog.render() };
     html(StatusCode::OK, body)
 }
@@ -702,9 +723,7 @@ pub async fn submit(
         }
         (_, Ok(launch)) => return launch_servers(&req, &user, &state, &image, &form, launch).await,
     };
-    let mut dialog = LaunchDialog::new(&state, &user, image, form, errors, tab).await?;
-    dialog.options = options;
-    dialog.respond(&req, status)
+    LaunchDialog::with_options(&user, image, form, options, errors, tab).respond(&req, status)
 }
 
 /// Writes the servers, their launch jobs and audit events in one

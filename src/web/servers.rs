@@ -14,7 +14,7 @@ use askama::Template;
 use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
-use super::dialog::{self, Confirm};
+use super::dialog::{self, Confirm, VersionForm};
 use super::images::html;
 use super::layout::{Frame, Moment};
 use super::{AppState, is_htmx};
@@ -154,11 +154,6 @@ async fn target(
     }
 }
 
-#[derive(Deserialize)]
-pub struct VersionForm {
-    version: i32,
-}
-
 /// Starts an action at the provider: the server shows the state it moves
 /// through, and the job does the rest.
 async fn act(
@@ -220,37 +215,22 @@ async fn act(
     dialog::done(req, fragment, &message, "/servers")
 }
 
-#[post("/servers/{id}/pause")]
-pub async fn pause(
+/// Pause, Start and Reboot: `POST /servers/{id}/pause`, `/start`, `/reboot`.
+#[post("/servers/{id}/{action:pause|start|reboot}")]
+pub async fn change(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     form: web::Form<VersionForm>,
 ) -> Result<HttpResponse, WebError> {
-    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Pause).await
-}
-
-#[post("/servers/{id}/start")]
-pub async fn start(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<VersionForm>,
-) -> Result<HttpResponse, WebError> {
-    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Start).await
-}
-
-#[post("/servers/{id}/reboot")]
-pub async fn reboot(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<VersionForm>,
-) -> Result<HttpResponse, WebError> {
-    act(&req, &user, &state, id.into_inner(), form.version, ServerAction::Reboot).await
+    let (id, action) = path.into_inner();
+    let action = match action.as_str() {
+        "pause" => ServerAction::Pause,
+        "start" => ServerAction::Start,
+        _ => ServerAction::Reboot,
+    };
+    act(&req, &user, &state, id, form.version, action).await
 }
 
 #[get("/servers/{id}/terminate")]

@@ -48,7 +48,12 @@ impl TestApp {
             staging: crate::cloud::fresh_account(),
             globex: crate::cloud::fresh_account(),
         };
-        let settings = JobSettings { provider_endpoint: Some(crate::cloud::endpoint()), ..JobSettings::default() };
+        // One local endpoint serves every test at once: give it time when the machine is busy.
+        let settings = JobSettings {
+            provider_endpoint: Some(crate::cloud::endpoint()),
+            call_timeout: std::time::Duration::from_secs(60),
+            ..JobSettings::default()
+        };
         let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
         let mut config = Config::for_database(&database_url);
         config.jobs.provider_endpoint = Some(crate::cloud::endpoint());
