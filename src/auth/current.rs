@@ -103,7 +103,13 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
     }
     let csrf_token = csrf::token(&session)?;
     let full_page = req.method() == actix_web::http::Method::GET && !crate::web::is_htmx(req);
-    let flash = if full_page { session.remove_as::<String>(FLASH).and_then(Result::ok) } else { None };
+    // Only a session that holds a flash is changed (and so written back):
+    // `remove` marks the session changed even when the key is absent.
+    let flash = if full_page && session.contains_key(FLASH) {
+        session.remove_as::<String>(FLASH).and_then(Result::ok)
+    } else {
+        None
+    };
     Ok(CurrentUser { user, account, accounts, rights, csrf_token, flash })
 }
 
