@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::keyset::beyond;
+use super::keyset::{beyond, limited};
 use super::schema::{audit_events, users};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
@@ -71,7 +71,6 @@ pub async fn page(
             audit_events::outcome,
             audit_events::changes,
         ))
-        .limit(PAGE_SIZE + 1)
         .into_boxed();
     if let Some(user) = filter.user_id {
         query = query.filter(audit_events::user_id.eq(user));
@@ -99,7 +98,7 @@ pub async fn page(
     } else {
         query.order_by((audit_events::created_at.desc(), audit_events::id.desc()))
     };
-    let rows = query.load(conn).await?;
+    let rows = limited(query, PAGE_SIZE + 1).load(conn).await?;
     Ok(Page::from_fetched(rows, request))
 }
 

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection as _};
 
+use super::keyset::limited;
 use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
 use super::users::lower;
 use crate::domain::image::Sort;
@@ -158,7 +159,6 @@ pub async fn list_records(
     let mut query = record_rows!()
         .filter(image_records::account_id.eq(account_id))
         .filter(image_records::shared.eq(tab == RecordTab::Shared))
-        .limit(PAGE_SIZE + 1)
         .into_boxed();
     if let Some(search) = &filters.search {
         let pattern = search.like_pattern();
@@ -187,7 +187,16 @@ pub async fn list_records(
         let cursor = cursor.map(|c| (c.at.unwrap_or_default(), c.id));
         keyset!(query, image_records::created_at, image_records::id, diesel::sql_types::Timestamptz, cursor, ascending)
     };
-    let rows = query.load(conn).await?;
+    // The best plan is the same whatever the values: walk the account's
+    // index from the cursor. PostgreSQL cannot estimate a row comparison
+    // without them, so left alone it would plan every page afresh, which
+    // costs more than reading it.
+    let rows = conn
+        .transaction(async |conn| {
+            conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan").await?;
+            limited(query, PAGE_SIZE + 1).load(conn).await
+        })
+        .await?;
     Ok(Page::from_fetched(rows, page))
 }
 
@@ -232,7 +241,6 @@ pub async fn search_public(
                 .or(public_images::owner_account_number.eq(own_account_number)),
         )
         .select(PublicImageRow::as_select())
-        .limit(PAGE_SIZE + 1)
         .into_boxed();
     if !except_owners.is_empty() {
         query = query.filter(public_images::owner_account_number.ne_all(except_owners));
@@ -250,7 +258,7 @@ pub async fn search_public(
     let cursor = cursor_of(page).map(|c| (c.at.unwrap_or_default(), c.id));
     let query =
         keyset!(query, public_images::created_at, public_images::id, diesel::sql_types::Timestamptz, cursor, ascending);
-    let rows = query.load(conn).await?;
+    let rows = limited(query, PAGE_SIZE + 1).load(conn).await?;
     Ok(Page::from_fetched(rows, page))
 }
 
@@ -456,7 +464,6 @@ pub async fn search_provided(
         .filter(public_images::owner_account_number.eq_any(owners))
         .select(PublicImageRow::as_select())
         .order((public_images::created_at.desc(), public_images::id.desc()))
-        .limit(limit)
         .into_boxed();
     if let Some(search) = &filters.search {
         query = query.filter(public_images::search_text.like(search.like_pattern()));
@@ -467,5 +474,5 @@ pub async fn search_provided(
     if let Some(arch) = filters.arch {
         query = query.filter(public_images::architecture.eq(arch.as_str()));
     }
-    query.load(conn).await
+    limited(query, limit).load(conn).await
 }
