@@ -219,25 +219,16 @@ pub async fn search_public(
     page: &PageRequest,
     except_owners: &[String],
 ) -> QueryResult<Page<PublicImageRow>> {
-    // Deprecated by its owner, at the provider or in the console.
-    let deprecated_in_console = diesel::dsl::exists(
-        image_records::table
-            .inner_join(provider_images::table)
-            .filter(image_records::source.eq("own"))
-            .filter(image_records::deprecated_at.is_not_null())
-            .filter(provider_images::provider.eq(public_images::provider))
-            .filter(provider_images::region.eq(public_images::region))
-            .filter(provider_images::provider_image_id.eq(public_images::provider_image_id))
-            .select(image_records::id),
-    );
     let mut query = public_images::table
         .filter(public_images::provider.eq(provider))
         .filter(public_images::region.eq(region))
         .filter(public_images::state.eq("ACTIVE"))
+        // Deprecated by its owner, at the provider or in the console: hidden
+        // from everyone but the owner.
         .filter(
             public_images::deprecated_at
                 .is_null()
-                .and(diesel::dsl::not(deprecated_in_console))
+                .and(diesel::dsl::not(public_images::deprecated_in_console))
                 .or(public_images::owner_account_number.eq(own_account_number)),
         )
         .select(PublicImageRow::as_select())
@@ -461,6 +452,7 @@ pub async fn search_provided(
         .filter(public_images::region.eq(region))
         .filter(public_images::state.eq("ACTIVE"))
         .filter(public_images::deprecated_at.is_null())
+        .filter(diesel::dsl::not(public_images::deprecated_in_console))
         .filter(public_images::owner_account_number.eq_any(owners))
         .select(PublicImageRow::as_select())
         .order((public_images::created_at.desc(), public_images::id.desc()))

@@ -182,6 +182,7 @@ diesel::table! {
         deprecated_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         search_text -> Text,
+        deprecated_in_console -> Bool,
     }
 }
 

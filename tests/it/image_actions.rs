@@ -146,6 +146,43 @@ async fn a_deprecated_public_image_drops_out_of_other_accounts_public_search() {
     assert_eq!(done.status, StatusCode::OK);
     assert!(!globex.get(&search).await.body.contains(&row), "deprecated: gone from other accounts' search");
     assert!(admin.get(&search).await.body.contains(&row), "its owner still finds it");
+
+    let restored =
+        post(&mut admin, &format!("/images/{id}/undeprecate"), &[("version", &(version + 1).to_string())]).await;
+    assert_eq!(restored.status, StatusCode::OK);
+    assert!(globex.get(&search).await.body.contains(&row), "undeprecated: found again");
+}
+
+#[actix_web::test]
+async fn an_image_deprecated_before_it_is_made_public_stays_out_of_other_accounts_search() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&mut conn, app.demo.acme_production, "batch-worker").await.unwrap();
+    let done = post(&mut admin, &format!("/images/{id}/deprecate"), &[("version", &version.to_string())]).await;
+    assert_eq!(done.status, StatusCode::OK);
+
+    let shared = post(&mut admin, &format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", shared.body);
+    run_jobs(&app).await;
+    let ami = provider_id(&mut conn, id).await;
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND deprecated_in_console"
+            )
+        )
+        .await,
+        1,
+        "the catalog row arrives marked"
+    );
+
+    let mut globex = app.signed_in("admin@globex.test").await;
+    let search = format!("/images?scope=public&q={ami}");
+    let row = format!(r#"<td class="mono">{ami}</td>"#);
+    assert!(!globex.get(&search).await.body.contains(&row), "hidden from other accounts");
+    assert!(admin.get(&search).await.body.contains(&row), "its owner finds it");
 }
 
 #[actix_web::test]
