@@ -54,6 +54,25 @@ pub async fn codes_of_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryR
         .await
 }
 
+/// Code `id` if the user holds it and it is active, locked until the
+/// transaction ends. A launch billed to it and the code's deactivation
+/// (which locks it too) then happen one after the other, and so do two
+/// launches that both count against its quota.
+pub async fn lock_held(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<Option<BudgetCode>> {
+    let held = user_budget_codes::table
+        .filter(user_budget_codes::user_id.eq(user_id))
+        .filter(user_budget_codes::budget_code_id.eq(id));
+    budget_codes::table
+        .filter(budget_codes::id.eq(id))
+        .filter(budget_codes::status.eq(BudgetCode::ACTIVE))
+        .filter(diesel::dsl::exists(held))
+        .select(BudgetCode::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Every code of the company, active or not, by name.
 pub async fn codes_of_company(conn: &mut AsyncPgConnection, company_id: i64) -> QueryResult<Vec<BudgetCode>> {
     budget_codes::table

@@ -429,15 +429,7 @@ fn validate(
     if let (Some(code), Some(product), Some(count)) = (code, product, count)
         && let Err(over) = code.figures.check_launch(&(&product.rate * BigDecimal::from(count.get())))
     {
-        errors.push(
-            "budget_code_id",
-            format!(
-                "These servers would take {} past its hard quota: {} projected this month, of {}.",
-                code.name,
-                crate::domain::budget::cents(&over.projected),
-                crate::domain::budget::cents(&over.hard_quota)
-            ),
-        );
+        errors.push("budget_code_id", past_hard_quota(&code.name, &over));
     }
 
     let key_name = match form.key_choice.as_str() {
@@ -701,7 +693,7 @@ pub async fn submit(
     let image = launchable(&user, &state, id.into_inner(), &catalog).await?;
     let form = form.0;
     let current = Tab::from_slug(&form.tab).unwrap_or(Tab::General);
-    let options = options(&state, &user, &image).await?;
+    let mut options = options(&state, &user, &image).await?;
     let checked = validate(&form, &image, &options, encryption(&user));
     let step = form.step.clone();
     let (errors, tab, status) = match (step.as_str(), checked) {
@@ -721,13 +713,34 @@ pub async fn submit(
             let tab = errors.first_tab().unwrap_or(current);
             (errors, tab, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        (_, Ok(launch)) => return launch_servers(&req, &user, &state, &image, &form, launch).await,
+        (_, Ok(launch)) => match launch_servers(&req, &user, &state, &image, &form, launch).await? {
+            Ok(launched) => return Ok(launched),
+            // The code changed after the form was checked: the dialog again,
+            // with the codes as they are now.
+            Err(refused) => {
+                options = self::options(&state, &user, &image).await?;
+                let mut errors = Errors::default();
+                errors.push("budget_code_id", refused);
+                let tab = errors.first_tab().unwrap_or(current);
+                (errors, tab, StatusCode::CONFLICT)
+            }
+        },
     };
     LaunchDialog::with_options(&user, image, form, options, errors, tab).respond(&req, status)
 }
 
+fn past_hard_quota(code: &str, over: &crate::domain::budget::OverHardQuota) -> String {
+    format!(
+        "These servers would take {code} past its hard quota: {} projected this month, of {}.",
+        crate::domain::budget::cents(&over.projected),
+        crate::domain::budget::cents(&over.hard_quota)
+    )
+}
+
 /// Writes the servers, their launch jobs and audit events in one
-/// transaction; the same form posted twice launches once.
+/// transaction; the same form posted twice launches once. The budget code
+/// is locked and checked again inside it: it may have been deactivated, or
+/// filled by another launch, since the form was checked.
 async fn launch_servers(
     req: &HttpRequest,
     user: &CurrentUser,
@@ -735,7 +748,7 @@ async fn launch_servers(
     image: &LaunchImage,
     form: &LaunchForm,
     launch: Launch,
-) -> Result<HttpResponse, WebError> {
+) -> Result<Result<HttpResponse, String>, WebError> {
     let key = match uuid::Uuid::parse_str(&form.idempotency_key) {
         Ok(key) => key.to_string(),
         Err(_) => return Err(WebError::BadRequest("The form lacks its launch key; open the dialog again.".into())),
@@ -747,6 +760,18 @@ async fn launch_servers(
         .transaction::<_, LaunchError, _>(async |conn| {
             if db::jobs::key_used(conn, &format!("{key}/1")).await? {
                 return Err(LaunchError::Again);
+            }
+            let Some(code) = db::budget::lock_held(conn, user.user.id, launch.budget_code_id).await? else {
+                return Err(LaunchError::Budget(
+                    "This budget code was deactivated or withdrawn meanwhile: choose another.".into(),
+                ));
+            };
+            let name = code.name.clone();
+            let figures = db::budget::figures_for(conn, vec![code], chrono::Utc::now()).await?;
+            let (_, figures) = figures.first().expect("figures_for answers for every code it is given");
+            let cost = &launch.rate * BigDecimal::from(u64::try_from(count).unwrap_or(u64::MAX));
+            if let Err(over) = figures.check_launch(&cost) {
+                return Err(LaunchError::Budget(past_hard_quota(&name, &over)));
             }
             let (record, image_pk) = match (&image.record, &image.public) {
                 (Some(record), _) => (record.id, record.image_pk),
@@ -829,25 +854,29 @@ async fn launch_servers(
     match launched {
         Ok(()) => {}
         Err(LaunchError::Again) => tracing::info!(key, "a launch form was posted again; nothing more was launched"),
+        Err(LaunchError::Budget(refused)) => return Ok(Err(refused)),
         Err(LaunchError::Web(e)) => return Err(e),
     }
     let message = if count == 1 { "Launching 1 server".to_owned() } else { format!("Launching {count} servers") };
     if !is_htmx(req) {
         crate::auth::current::flash_next(req, &message)?;
-        return Ok(see_other("/servers"));
+        return Ok(Ok(see_other("/servers")));
     }
     let flash = FlashFragment { message: &message }.render().map_err(|e| WebError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok()
+    Ok(Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("HX-Trigger", "close-dialog"))
         .insert_header(("HX-Reswap", "none"))
-        .body(flash))
+        .body(flash)))
 }
 
 /// Why a launch transaction stopped.
 enum LaunchError {
     /// This form was launched already (posted twice).
     Again,
+    /// The budget code can no longer take this launch; the message is for
+    /// its field.
+    Budget(String),
     Web(WebError),
 }
 

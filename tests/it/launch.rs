@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use reqwest::StatusCode;
 use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*};
@@ -386,4 +386,44 @@ async fn launching_needs_the_rights_and_an_image_of_this_account() {
         count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web' OR name LIKE 'web-_'").await,
         0
     );
+}
+
+#[actix_web::test]
+async fn a_code_deactivated_while_the_launch_waits_for_it_refuses_the_launch() {
+    let mut w = world().await;
+    let path = format!("/images/{}/launch", w.image);
+    let default = code_id(&mut w.conn, "Default").await;
+    // A deactivation holds the code's row, not yet committed, while the
+    // launch is posted: the form checks out, the launch waits for the row.
+    let mut deactivation = w.app.db().await;
+    deactivation.batch_execute("BEGIN").await.unwrap();
+    diesel::sql_query(format!("UPDATE budget_codes SET status = 'inactive' WHERE id = {default}"))
+        .execute(&mut deactivation)
+        .await
+        .unwrap();
+    let fields = form(&w.base, &[]);
+    let mut client = w.client;
+    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
+    let waiting = "SELECT count(*) AS n FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..200 {
+        if count(&mut w.conn, waiting).await == 1 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(count(&mut w.conn, waiting).await, 1, "the launch waits for the code");
+    deactivation.batch_execute("COMMIT").await.unwrap();
+
+    let refused = launch.await.unwrap();
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        text(&refused.body).contains("This budget code was deactivated or withdrawn meanwhile: choose another."),
+        "{}",
+        text(&refused.body)
+    );
+    let codes = refused.body.split(r#"id="launch-budget""#).nth(1).and_then(|s| s.split("</select>").next());
+    assert!(!codes.expect("the code field").contains(&format!(r#"value="{default}""#)), "no longer offered");
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web'").await, 0);
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
 }
