@@ -74,6 +74,27 @@ pub async fn rights_in(conn: &mut AsyncPgConnection, account: i64, user: i64) ->
     Ok(parse_rights(rows))
 }
 
+/// The accounts `user` is a member of.
+pub async fn member_accounts(conn: &mut AsyncPgConnection, user: i64) -> QueryResult<Vec<i64>> {
+    account_memberships::table
+        .filter(account_memberships::user_id.eq(user))
+        .order(account_memberships::account_id)
+        .select(account_memberships::account_id)
+        .load(conn)
+        .await
+}
+
+/// The accounts where some group has the role.
+pub async fn role_accounts(conn: &mut AsyncPgConnection, role: i64) -> QueryResult<Vec<i64>> {
+    group_roles::table
+        .filter(group_roles::role_id.eq(role))
+        .select(group_roles::account_id)
+        .distinct()
+        .order(group_roles::account_id)
+        .load(conn)
+        .await
+}
+
 /// The rights that the groups `group_ids` carry in `account`.
 pub async fn rights_of_groups(
     conn: &mut AsyncPgConnection,

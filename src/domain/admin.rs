@@ -70,10 +70,12 @@ pub fn exceeds<'a>(held: &[AccessRight], wanted: &'a [AccessRight]) -> Option<&'
     wanted.iter().find(|w| !holds(held, w))
 }
 
-/// Why granting `right` is refused.
-pub fn escalation_message(right: &AccessRight) -> String {
+/// Why granting `right` in an account is refused; `account` names it when
+/// it is not the current one.
+pub fn escalation_message(right: &AccessRight, account: Option<&str>) -> String {
+    let place = account.map_or_else(|| "this account".to_owned(), str::to_owned);
     format!(
-        "You cannot grant {} {} {}: your own rights in this account do not include it.",
+        "You cannot grant {} {} {}: your own rights in {place} do not include it.",
         right.resource, right.action, right.qualifier
     )
 }

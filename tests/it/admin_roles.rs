@@ -391,3 +391,100 @@ async fn another_companys_administrator_gets_404_for_acme_groups_and_roles() {
     }
     assert_eq!(before, fingerprint(&mut conn).await);
 }
+
+/// Gives `group` the role in `account` only, whatever it has elsewhere.
+async fn give_in(conn: &mut AsyncPgConnection, group: i64, account: i64, role: i64) {
+    diesel::insert_into(group_roles::table)
+        .values((group_roles::group_id.eq(group), group_roles::account_id.eq(account), group_roles::role_id.eq(role)))
+        .on_conflict((group_roles::group_id, group_roles::account_id))
+        .do_update()
+        .set(group_roles::role_id.eq(role))
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+async fn new_group(conn: &mut AsyncPgConnection, name: &str) -> i64 {
+    let company = acme(conn).await;
+    diesel::insert_into(groups::table)
+        .values((groups::company_id.eq(company), groups::name.eq(name)))
+        .returning(groups::id)
+        .get_result(conn)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn rights_granted_in_another_account_are_checked_against_the_administrators_rights_there() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    // The viewer administers users and roles in Production; in Staging they
+    // stay read-only (CSR).
+    let admins = make_role(
+        &mut conn,
+        "PeopleAdmin",
+        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("USER", "ANY"), ("ROLE", "ANY"), ("SERVER", "ANY")],
+    )
+    .await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    give_in(&mut conn, support, production, admins).await;
+    // Night carries only the viewer's own rights in Production, but Admin in Staging.
+    let night = new_group(&mut conn, "Night").await;
+    give_in(&mut conn, night, production, admins).await;
+    let admin_role = role_id(&mut conn, "Acme", "Admin").await;
+    give_in(&mut conn, night, staging, admin_role).await;
+    let day = new_group(&mut conn, "Day").await;
+    give_in(&mut conn, day, production, admins).await;
+    let manager: i64 =
+        users::table.filter(users::email.eq("manager@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    // The manager works in Staging too: joining Night would make them its administrator.
+    let edit = |group: i64| {
+        [
+            ("given_name", "Jordan".to_owned()),
+            ("family_name", "Lee".to_owned()),
+            ("email", "manager@acme.test".to_owned()),
+            ("group_ids", group.to_string()),
+        ]
+    };
+    let form = edit(night);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = viewer.post_htmx(&format!("/admin/users/{manager}"), &fields).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(
+        text(&refused.body)
+            .contains("You cannot grant ANY ANY ANY: your own rights in Acme Staging do not include it."),
+        "{}",
+        text(&refused.body)
+    );
+
+    // A role used in Staging cannot gain there what the viewer lacks there.
+    let csr = role_id(&mut conn, "Acme", "CSR").await;
+    let widened = viewer
+        .post_htmx(
+            &format!("/admin/roles/{csr}/rights"),
+            &[("resource", "SERVER"), ("action", "Terminate"), ("qualifier", "ANY")],
+        )
+        .await;
+    assert_eq!(widened.status, StatusCode::FORBIDDEN, "{}", widened.body);
+    assert!(text(&widened.body).contains("your own rights in Acme Staging do not include it"));
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing changed");
+
+    // What reaches Production only is the viewer's to give.
+    let form = edit(day);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let allowed = viewer.post_htmx(&format!("/admin/users/{manager}"), &fields).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+    let own = make_role(&mut conn, "Spare", &[("CONSOLE", "Access")]).await;
+    give_in(&mut conn, day, production, own).await;
+    let narrowed = viewer
+        .post_htmx(
+            &format!("/admin/roles/{own}/rights"),
+            &[("resource", "SERVER"), ("action", "Terminate"), ("qualifier", "ANY")],
+        )
+        .await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+}

@@ -419,7 +419,7 @@ pub async fn set_role(
                         ))
                     })
                     .collect();
-                escalation_check(conn, &user, &rights).await?;
+                escalation_check(conn, &user, account, &rights).await?;
             }
             let before = db::admin::list_groups(conn, company, account)
                 .await?

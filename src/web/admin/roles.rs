@@ -4,7 +4,8 @@
 //!
 //! Rights (`domain::admin`): `ROLE Access` to see the page, `ROLE Configure`
 //! to add and edit roles and their access rights. Adding a right the acting
-//! user does not hold in this account is refused with 403 (no escalation).
+//! user does not hold, in this account or in any account where a group has
+//! the role, is refused with 403 (no escalation).
 //! `ROLE Delete` deletes a role. The default roles keep their names and
 //! cannot be deleted; a role a group has in some account cannot be deleted
 //! until no group has it; the default Admin role's rights
@@ -392,7 +393,14 @@ pub async fn add_right(
     let result = conn
         .transaction::<_, AdminError, _>(async |conn| {
             db::admin::lock_company(conn, company).await?;
-            escalation_check(conn, &user, &[right]).await?;
+            // A role is company-wide: the right reaches every account
+            // where a group has the role.
+            let mut accounts = vec![user.account.id];
+            accounts
+                .extend(db::admin::role_accounts(conn, role.id).await?.into_iter().filter(|a| *a != user.account.id));
+            for account in accounts {
+                escalation_check(conn, &user, account, &[right]).await?;
+            }
             if !db::admin::add_right(conn, role.id, &right).await? {
                 return Err(AdminError::Refused(format!(
                     "{} has {} {} {} already.",

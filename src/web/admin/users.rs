@@ -5,9 +5,10 @@
 //! Rights (`domain::admin`): `USER Access` to see the page, `USER Configure`
 //! for every change. On top of that, no escalation: putting a user into
 //! groups (adding, editing, reactivating, adding to this account) is refused
-//! with 403 when the rights those groups carry in this account exceed the
-//! acting administrator's own; and no change may leave the company without an
-//! active administrator (refused with 409 and the reason).
+//! with 403 when the rights those groups carry exceed the acting
+//! administrator's own, in this account or in any other account the user
+//! works in (groups are company-wide); and no change may leave the company
+//! without an active administrator (refused with 409 and the reason).
 //!
 //! A generated password is shown once, in the answer to the request that
 //! made it (marked `no-store`, never a redirect, so it is never kept for a
@@ -107,31 +108,43 @@ pub(super) fn event<'a>(
     }
 }
 
-/// 403 (nothing changed) when the groups' rights in this account exceed
-/// the acting user's own there.
+/// 403 (nothing changed) when the rights the groups carry exceed the acting
+/// user's own, in this account or in any other account `member` works in:
+/// groups are company-wide, so joining one grants its roles everywhere.
 pub(super) async fn no_escalation(
     conn: &mut AsyncPgConnection,
     user: &CurrentUser,
     group_ids: &[i64],
+    member: Option<i64>,
 ) -> Result<(), AdminError> {
     if group_ids.is_empty() {
         return Ok(());
     }
-    let wanted = db::admin::rights_of_groups(conn, user.account.id, group_ids).await?;
-    escalation_check(conn, user, &wanted).await
+    let mut accounts = vec![user.account.id];
+    if let Some(member) = member {
+        accounts.extend(db::admin::member_accounts(conn, member).await?.into_iter().filter(|a| *a != user.account.id));
+    }
+    for account in accounts {
+        let wanted = db::admin::rights_of_groups(conn, account, group_ids).await?;
+        escalation_check(conn, user, account, &wanted).await?;
+    }
+    Ok(())
 }
 
-/// 403 when `wanted` holds a right the acting user does not hold here.
+/// 403 when `wanted` holds a right the acting user does not hold in
+/// `account`.
 pub(super) async fn escalation_check(
     conn: &mut AsyncPgConnection,
     user: &CurrentUser,
+    account: i64,
     wanted: &[crate::domain::access::AccessRight],
 ) -> Result<(), AdminError> {
-    let held = db::admin::rights_in(conn, user.account.id, user.user.id).await?;
-    match exceeds(&held, wanted) {
-        Some(right) => Err(WebError::Forbidden(escalation_message(right)).into()),
-        None => Ok(()),
-    }
+    let held = db::admin::rights_in(conn, account, user.user.id).await?;
+    let Some(right) = exceeds(&held, wanted) else {
+        return Ok(());
+    };
+    let elsewhere = if account == user.account.id { None } else { Some(db::accounts::find(conn, account).await?.name) };
+    Err(WebError::Forbidden(escalation_message(right, elsewhere.as_deref())).into())
 }
 
 /// 409 with the reason when the change just made left no administrator
@@ -401,7 +414,8 @@ async fn create_user(
             let group_ids = known(&form.group_ids, &all_groups, "group")?;
             let code_ids = known(&form.budget_code_ids, &all_codes, "budget code")?;
             email_free(conn, company, &valid.email, None).await?;
-            no_escalation(conn, user, &group_ids).await?;
+            // A new user works in this account only.
+            no_escalation(conn, user, &group_ids, None).await?;
             let new = db::users::NewUser {
                 company_id: company,
                 email: valid.email.as_str(),
@@ -566,7 +580,7 @@ async fn save_user(
         let old_groups = db::admin::user_groups(conn, found.id).await?;
         let old_codes = db::admin::user_codes(conn, found.id).await?;
         let added: Vec<i64> = group_ids.iter().copied().filter(|g| !old_groups.contains(g)).collect();
-        no_escalation(conn, user, &added).await?;
+        no_escalation(conn, user, &added, Some(found.id)).await?;
         db::admin::update_user(conn, found.id, (&valid.given_name, &valid.family_name, valid.email.as_str())).await?;
         db::admin::set_user_groups(conn, found.id, &group_ids).await?;
         // Codes that are inactive now stay held: the form only offers active ones.
@@ -759,7 +773,7 @@ async fn apply(
                     return Err(AdminError::Refused(format!("{} is active already.", current.full_name())));
                 }
                 let groups = db::admin::user_groups(conn, found.id).await?;
-                no_escalation(conn, user, &groups).await?;
+                no_escalation(conn, user, &groups, Some(found.id)).await?;
                 db::admin::set_status(conn, found.id, "active").await?;
                 serde_json::json!({ "status": { "from": "inactive", "to": "active" } })
             }
@@ -771,8 +785,9 @@ async fn apply(
                         user.account.name
                     )));
                 }
+                // Only this account is new to them.
                 let groups = db::admin::user_groups(conn, found.id).await?;
-                no_escalation(conn, user, &groups).await?;
+                no_escalation(conn, user, &groups, None).await?;
                 db::accounts::add_member(conn, user.account.id, found.id).await?;
                 serde_json::json!({ "account": user.account.name })
             }
