@@ -40,8 +40,7 @@ BEGIN
     SET deprecated_in_console = console_deprecates(pi.provider, pi.region, pi.provider_image_id)
     FROM provider_images pi
     WHERE pi.id = image AND p.provider = pi.provider AND p.region = pi.region
-      AND p.provider_image_id = pi.provider_image_id
-      AND p.deprecated_in_console IS DISTINCT FROM console_deprecates(pi.provider, pi.region, pi.provider_image_id);
+      AND p.provider_image_id = pi.provider_image_id;
     RETURN NULL;
 END
 $$;

@@ -766,12 +766,11 @@ async fn launch_servers(
                     "This budget code was deactivated or withdrawn meanwhile: choose another.".into(),
                 ));
             };
-            let name = code.name.clone();
             let figures = db::budget::figures_for(conn, vec![code], chrono::Utc::now()).await?;
-            let (_, figures) = figures.first().expect("figures_for answers for every code it is given");
+            let (code, figures) = figures.first().expect("figures_for answers for every code it is given");
             let cost = &launch.rate * BigDecimal::from(u64::try_from(count).unwrap_or(u64::MAX));
             if let Err(over) = figures.check_launch(&cost) {
-                return Err(LaunchError::Budget(past_hard_quota(&name, &over)));
+                return Err(LaunchError::Budget(past_hard_quota(&code.name, &over)));
             }
             let (record, image_pk) = match (&image.record, &image.public) {
                 (Some(record), _) => (record.id, record.image_pk),

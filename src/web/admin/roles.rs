@@ -21,7 +21,9 @@ use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
 use super::groups::{EditDialog, NameForm, NameInput};
-use super::users::{AdminError, admin_must_remain, changed, escalation_check, event, render, require};
+use super::users::{
+    AdminError, admin_must_remain, changed, escalation_check, event, render, require, this_account_and,
+};
 use crate::auth::CurrentUser;
 use crate::db::{self, admin::RoleRow};
 use crate::domain::ValidationError;
@@ -395,10 +397,7 @@ pub async fn add_right(
             db::admin::lock_company(conn, company).await?;
             // A role is company-wide: the right reaches every account
             // where a group has the role.
-            let mut accounts = vec![user.account.id];
-            accounts
-                .extend(db::admin::role_accounts(conn, role.id).await?.into_iter().filter(|a| *a != user.account.id));
-            for account in accounts {
+            for account in this_account_and(&user, db::admin::role_accounts(conn, role.id).await?) {
                 escalation_check(conn, &user, account, &[right]).await?;
             }
             if !db::admin::add_right(conn, role.id, &right).await? {

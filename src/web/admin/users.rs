@@ -120,15 +120,21 @@ pub(super) async fn no_escalation(
     if group_ids.is_empty() {
         return Ok(());
     }
-    let mut accounts = vec![user.account.id];
-    if let Some(member) = member {
-        accounts.extend(db::admin::member_accounts(conn, member).await?.into_iter().filter(|a| *a != user.account.id));
-    }
-    for account in accounts {
+    let others = match member {
+        Some(member) => db::admin::member_accounts(conn, member).await?,
+        None => Vec::new(),
+    };
+    for account in this_account_and(user, others) {
         let wanted = db::admin::rights_of_groups(conn, account, group_ids).await?;
         escalation_check(conn, user, account, &wanted).await?;
     }
     Ok(())
+}
+
+/// The current account first, then the others a change reaches.
+pub(super) fn this_account_and(user: &CurrentUser, others: Vec<i64>) -> Vec<i64> {
+    let here = user.account.id;
+    std::iter::once(here).chain(others.into_iter().filter(|a| *a != here)).collect()
 }
 
 /// 403 when `wanted` holds a right the acting user does not hold in
