@@ -1,7 +1,13 @@
-//! The rules of the launch dialog's General tab: server names, how many,
-//! and which hardware sizes fit an image.
+//! The rules of a launch: server names, how many, which hardware sizes fit
+//! an image, and the check of the whole dialog against what the account
+//! and the user offer (`validate`), every message at once.
+
+use bigdecimal::BigDecimal;
 
 use super::ValidationError;
+use super::budget::{BudgetFigures, OverHardQuota, cents};
+use super::cloud_init::{ConfigForm, ConfigManagement, Encryption, VolumeForm, VolumeGroup, user_data};
+use super::image::Label;
 
 /// A server's name: 1 to 100 characters of letters, digits, `-`, `.`, `_`
 /// and space, after trimming (PRODUCT 3.4).
@@ -62,6 +68,211 @@ pub fn server_names(name: &ServerName, count: Count) -> Vec<String> {
     }
 }
 
+/// The fields of the launch form that its checks read, as typed.
+pub struct LaunchInput<'a> {
+    pub name: &'a str,
+    pub count: &'a str,
+    pub description: &'a str,
+    pub label: &'a str,
+    pub budget_code_id: &'a str,
+    pub group_id: &'a str,
+    pub zone: &'a str,
+    pub product_id: &'a str,
+    pub firewall_ids: &'a [String],
+    /// `none`, `existing` or `new`.
+    pub key_choice: &'a str,
+    pub key_pair: &'a str,
+    pub volumes: &'a VolumeForm,
+    pub config: &'a ConfigForm,
+}
+
+/// The fields of the Key Pair tab.
+pub const KEY_PAIR_FIELDS: [&str; 3] = ["key_choice", "key_pair", "new_key_name"];
+
+/// Messages gathered across the tabs.
+#[derive(Default)]
+struct Errors(Vec<ValidationError>);
+
+impl Errors {
+    fn push(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push(ValidationError::new(field, message));
+    }
+
+    fn extend(&mut self, errors: Vec<ValidationError>) {
+        self.0.extend(errors);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn on_key_pair(&self) -> bool {
+        self.0.iter().any(|e| KEY_PAIR_FIELDS.contains(&e.field))
+    }
+}
+
+/// A hardware size as the dialog offers it.
+pub struct ProductOption {
+    pub id: String,
+    pub title: String,
+    pub rate: BigDecimal,
+    /// Why it cannot run this image, if it cannot (shown disabled).
+    pub unfit: Option<String>,
+}
+
+/// A budget code as the dialog offers it, with its state now.
+pub struct CodeOption {
+    pub id: i64,
+    pub name: String,
+    pub figures: BudgetFigures,
+}
+
+/// What the account and the user offer a launch.
+pub struct Options {
+    pub products: Vec<ProductOption>,
+    pub zones: Vec<String>,
+    /// `(id, name, provider id)`.
+    pub firewalls: Vec<(i64, String, String)>,
+    pub key_pairs: Vec<String>,
+    pub groups: Vec<(i64, String)>,
+    /// The user's active codes not in HARD_ALARM.
+    pub codes: Vec<CodeOption>,
+}
+
+/// A launch that passed every check.
+#[derive(Debug)]
+pub struct Launch {
+    pub names: Vec<String>,
+    pub description: String,
+    pub label: Label,
+    pub budget_code_id: i64,
+    pub group_id: Option<i64>,
+    pub zone: Option<String>,
+    pub product_id: String,
+    pub rate: BigDecimal,
+    pub firewalls: Vec<(i64, String)>,
+    pub key_name: Option<String>,
+    pub volume_group: Option<VolumeGroup>,
+    pub config: ConfigManagement,
+    pub user_data: Option<String>,
+}
+
+/// Checks every tab; all messages at once.
+pub fn validate(
+    form: &LaunchInput<'_>,
+    windows: bool,
+    options: &Options,
+    capabilities: Encryption,
+) -> Result<Launch, Vec<ValidationError>> {
+    let mut errors = Errors::default();
+    let name = ServerName::parse(form.name).map_err(|e| errors.0.push(e)).ok();
+    let count = Count::parse(form.count).map_err(|e| errors.0.push(e)).ok();
+    if form.description.chars().count() > 1000 {
+        errors.push("description", "A description has at most 1,000 characters.");
+    }
+    let label = if form.label.is_empty() { Ok(Label::None) } else { form.label.parse::<Label>() };
+    let label = label.map_err(|e| errors.0.push(e)).unwrap_or(Label::None);
+
+    let code = options.codes.iter().find(|c| c.id.to_string() == form.budget_code_id);
+    if code.is_none() {
+        errors.push("budget_code_id", "Choose one of your budget codes.");
+    }
+    let group_id = match form.group_id {
+        "" => None,
+        raw => match options.groups.iter().find(|(id, _)| id.to_string() == raw) {
+            Some((id, _)) => Some(*id),
+            None => {
+                errors.push("group_id", "Choose one of your groups, or none.");
+                None
+            }
+        },
+    };
+    let zone = match form.zone {
+        "" => None,
+        raw if options.zones.iter().any(|z| z == raw) => Some(raw.to_owned()),
+        _ => {
+            errors.push("zone", "Choose a data center of this account, or any.");
+            None
+        }
+    };
+    let product = options.products.iter().find(|p| p.id == form.product_id);
+    match product {
+        None => errors.push("product_id", "Choose a product (hardware size)."),
+        Some(ProductOption { unfit: Some(why), id, .. }) => {
+            errors.push("product_id", format!("{id} cannot run this image: {why}."));
+        }
+        Some(_) => {}
+    }
+    let mut firewalls = Vec::new();
+    for raw in form.firewall_ids {
+        match options.firewalls.iter().find(|(id, _, _)| id.to_string() == *raw) {
+            Some((id, _, provider_id)) => firewalls.push((*id, provider_id.clone())),
+            None => errors.push("firewall_ids", "Choose firewalls of this account."),
+        }
+    }
+    if let (Some(code), Some(product), Some(count)) = (code, product, count)
+        && let Err(over) = code.figures.check_launch(&(&product.rate * BigDecimal::from(count.get())))
+    {
+        errors.push("budget_code_id", past_hard_quota(&code.name, &over));
+    }
+
+    let key_name = match form.key_choice {
+        "existing" if options.key_pairs.iter().any(|k| k == form.key_pair) => Some(form.key_pair.to_owned()),
+        "existing" => {
+            errors.push("key_pair", "Choose one of this account's key pairs.");
+            None
+        }
+        "new" => {
+            errors.push("new_key_name", "Create the key pair first (Create Key Pair), then launch.");
+            None
+        }
+        _ => None,
+    };
+    if key_name.is_none() && windows && !errors.on_key_pair() {
+        errors.push("key_choice", "Windows images need a key pair: the administrator password is encrypted with it.");
+    }
+
+    let volume_group = form.volumes.parse().map_err(|e| errors.extend(e)).ok().flatten();
+    let config = form.config.parse().map_err(|e| errors.extend(e)).ok();
+    let rendered = config.as_ref().map(|config| user_data(volume_group.as_ref(), capabilities, config));
+    let user_data = match rendered {
+        Some(Ok(data)) => data,
+        Some(Err(e)) => {
+            errors.0.push(e);
+            None
+        }
+        None => None,
+    };
+
+    match (name, count, code, product, config) {
+        (Some(name), Some(count), Some(code), Some(product), Some(config)) if errors.is_empty() => Ok(Launch {
+            names: server_names(&name, count),
+            description: form.description.trim().to_owned(),
+            label,
+            budget_code_id: code.id,
+            group_id,
+            zone,
+            product_id: product.id.clone(),
+            rate: product.rate.clone(),
+            firewalls,
+            key_name,
+            volume_group,
+            config,
+            user_data,
+        }),
+        _ => Err(errors.0),
+    }
+}
+
+/// Why a launch is refused at its budget code.
+pub fn past_hard_quota(code: &str, over: &OverHardQuota) -> String {
+    format!(
+        "These servers would take {code} past its hard quota: {} projected this month, of {}.",
+        cents(&over.projected),
+        cents(&over.hard_quota)
+    )
+}
+
 /// Memory a Windows server needs, in MB.
 pub const WINDOWS_MIN_RAM_MB: i64 = 2048;
 
@@ -85,7 +296,94 @@ pub fn unfit_reason(
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
+    use crate::domain::budget::Quotas;
+
+    fn options(hard_quota: &str) -> Options {
+        let quotas = Quotas { soft: hard_quota.parse().unwrap(), hard: hard_quota.parse().unwrap() };
+        Options {
+            products: vec![
+                ProductOption {
+                    id: "t3.micro".into(),
+                    title: String::new(),
+                    rate: "0.01".parse().unwrap(),
+                    unfit: None,
+                },
+                ProductOption {
+                    id: "t3.nano".into(),
+                    title: String::new(),
+                    rate: "0.005".parse().unwrap(),
+                    unfit: Some("too little memory for Windows".into()),
+                },
+            ],
+            zones: vec!["us-east-1a".into()],
+            firewalls: vec![(7, "web".into(), "sg-0123".into())],
+            key_pairs: vec!["ops".into()],
+            groups: vec![(3, "Ops".into())],
+            codes: vec![CodeOption {
+                id: 5,
+                name: "Operations".into(),
+                figures: BudgetFigures::new(&[], quotas, Utc::now()),
+            }],
+        }
+    }
+
+    fn input<'a>(firewalls: &'a [String], volumes: &'a VolumeForm, config: &'a ConfigForm) -> LaunchInput<'a> {
+        LaunchInput {
+            name: " web ",
+            count: "3",
+            description: "",
+            label: "",
+            budget_code_id: "5",
+            group_id: "3",
+            zone: "",
+            product_id: "t3.micro",
+            firewall_ids: firewalls,
+            key_choice: "existing",
+            key_pair: "ops",
+            volumes,
+            config,
+        }
+    }
+
+    #[test]
+    fn a_valid_launch_names_its_servers_and_keeps_the_choices() {
+        let (firewalls, volumes, config) = (vec!["7".to_owned()], VolumeForm::default(), ConfigForm::default());
+        let launch = validate(&input(&firewalls, &volumes, &config), false, &options("1000"), Encryption::Provider)
+            .unwrap_or_else(|e| panic!("refused: {e:?}"));
+        assert_eq!(launch.names, ["web-1", "web-2", "web-3"]);
+        assert_eq!((launch.budget_code_id, launch.group_id, launch.zone), (5, Some(3), None));
+        assert_eq!(launch.firewalls, [(7, "sg-0123".to_owned())]);
+        assert_eq!(launch.key_name.as_deref(), Some("ops"));
+        assert!(launch.volume_group.is_none());
+    }
+
+    #[test]
+    fn every_tab_is_checked_and_every_message_comes_at_once() {
+        let (firewalls, volumes, config) = (vec!["8".to_owned()], VolumeForm::default(), ConfigForm::default());
+        let mut form = input(&firewalls, &volumes, &config);
+        form.name = "";
+        form.group_id = "4";
+        form.product_id = "t3.nano";
+        form.key_choice = "none";
+        let errors = validate(&form, true, &options("1000"), Encryption::Provider).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "group_id", "product_id", "firewall_ids", "key_choice"]);
+        assert!(errors[2].message.contains("too little memory for Windows"));
+        assert!(errors[4].message.contains("Windows images need a key pair"));
+    }
+
+    #[test]
+    fn a_launch_past_the_hard_quota_is_refused_at_the_budget_code() {
+        let (firewalls, volumes, config) = (Vec::new(), VolumeForm::default(), ConfigForm::default());
+        let errors =
+            validate(&input(&firewalls, &volumes, &config), false, &options("0.01"), Encryption::Provider).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "budget_code_id");
+        assert!(errors[0].message.starts_with("These servers would take Operations past its hard quota"));
+    }
 
     #[test]
     fn names_allow_letters_digits_and_a_few_marks() {

@@ -3,7 +3,8 @@
 //!
 //! The whole form travels with every request, so the server decides
 //! everything: Next and Prev validate the tab being left, Launch Server
-//! validates all tabs, and an error marks its tab and shows at its field.
+//! validates all tabs (`domain::launch::validate`), and an error marks its
+//! tab and shows at its field.
 //! (With JavaScript, tabs switch without a request; without it they are
 //! submit buttons.) Nothing is created until everything is valid; then the
 //! server rows, their launch jobs and audit events are written in one
@@ -26,10 +27,13 @@ use crate::db::{self, audit::NewAuditEvent, images::ImageRow, images::PublicImag
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::budget::BudgetFigures;
-use crate::domain::cloud_init::{ConfigForm, ConfigManagement, Encryption, VolumeForm, VolumeGroup, user_data};
+use crate::domain::cloud_init::{ConfigForm, ConfigManagement, Encryption, VolumeForm, VolumeGroup};
 use crate::domain::image::{ImageAction, Label, Platform, may};
 use crate::domain::keypair::KeyPairName;
-use crate::domain::launch::{Count, ServerName, server_names, unfit_reason};
+use crate::domain::launch::{
+    CodeOption, Count, KEY_PAIR_FIELDS, Launch, LaunchInput, Options, ProductOption, past_hard_quota, unfit_reason,
+    validate,
+};
 use crate::jobs::RunInstancePayload;
 use crate::web::error::WebError;
 use crate::web::keypairs::KeyPairError;
@@ -171,6 +175,27 @@ pub struct LaunchForm {
     config: ConfigForm,
 }
 
+impl LaunchForm {
+    /// The fields the launch's checks read.
+    fn input(&self) -> LaunchInput<'_> {
+        LaunchInput {
+            name: &self.name,
+            count: &self.count,
+            description: &self.description,
+            label: &self.label,
+            budget_code_id: &self.budget_code_id,
+            group_id: &self.group_id,
+            zone: &self.zone,
+            product_id: &self.product_id,
+            firewall_ids: &self.firewall_ids,
+            key_choice: &self.key_choice,
+            key_pair: &self.key_pair,
+            volumes: &self.volumes,
+            config: &self.config,
+        }
+    }
+}
+
 /// The four tabs, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -212,7 +237,7 @@ impl Tab {
     /// The tab a field is on.
     fn of_field(field: &str) -> Tab {
         match field {
-            "key_choice" | "key_pair" | "new_key_name" => Tab::KeyPair,
+            f if KEY_PAIR_FIELDS.contains(&f) => Tab::KeyPair,
             "volumes" | "volume_count" | "volume_size_gb" | "raid_level" | "file_system" | "mount_point"
             | "encrypt" => Tab::Volumes,
             "config_type" | "script" | "config_server" | "config_repository" | "run_list" | "puppet_classes"
@@ -247,41 +272,9 @@ impl Errors {
         self.0.push(ValidationError::new(field, message));
     }
 
-    fn extend(&mut self, errors: Vec<ValidationError>) {
-        self.0.extend(errors);
-    }
-
     fn only(&self, tab: Tab) -> Errors {
         Errors(self.0.iter().filter(|e| Tab::of_field(e.field) == tab).cloned().collect())
     }
-}
-
-/// A hardware size as the dialog offers it.
-pub struct ProductOption {
-    pub id: String,
-    pub title: String,
-    pub rate: BigDecimal,
-    /// Why it cannot run this image, if it cannot (shown disabled).
-    pub unfit: Option<String>,
-}
-
-/// A budget code as the dialog offers it, with its state now.
-pub struct CodeOption {
-    pub id: i64,
-    pub name: String,
-    pub figures: BudgetFigures,
-}
-
-/// What the account and the user offer a launch.
-pub struct Options {
-    pub products: Vec<ProductOption>,
-    pub zones: Vec<String>,
-    /// `(id, name, provider id)`.
-    pub firewalls: Vec<(i64, String, String)>,
-    pub key_pairs: Vec<String>,
-    pub groups: Vec<(i64, String)>,
-    /// The user's active codes not in HARD_ALARM.
-    pub codes: Vec<CodeOption>,
 }
 
 async fn options(state: &AppState, user: &CurrentUser, image: &LaunchImage) -> Result<Options, WebError> {
@@ -336,24 +329,6 @@ fn format_gib(ram_mb: i64) -> String {
     if gib.fract() == 0.0 { format!("{gib:.0}") } else { format!("{gib:.1}") }
 }
 
-/// A launch that passed every check.
-struct Launch {
-    names: Vec<String>,
-    description: String,
-    label: Label,
-    budget_code_id: i64,
-    group_id: Option<i64>,
-    zone: Option<String>,
-    product_id: String,
-    rate: BigDecimal,
-    firewalls: Vec<(i64, String)>,
-    key_name: Option<String>,
-    volume_group: Option<VolumeGroup>,
-    volumes: Vec<Volume>,
-    config: ConfigManagement,
-    user_data: Option<String>,
-}
-
 /// What the cost panel shows: the launch's hourly cost and the chosen
 /// code's state once it runs.
 pub struct Cost {
@@ -373,127 +348,17 @@ impl Cost {
     }
 }
 
-/// Checks every tab; all messages at once.
-fn validate(
-    form: &LaunchForm,
-    image: &LaunchImage,
-    options: &Options,
-    capabilities: Encryption,
-) -> Result<Launch, Errors> {
-    let mut errors = Errors::default();
-    let name = ServerName::parse(&form.name).map_err(|e| errors.0.push(e)).ok();
-    let count = Count::parse(&form.count).map_err(|e| errors.0.push(e)).ok();
-    if form.description.chars().count() > 1000 {
-        errors.push("description", "A description has at most 1,000 characters.");
-    }
-    let label = if form.label.is_empty() { Ok(Label::None) } else { form.label.parse::<Label>() };
-    let label = label.map_err(|e| errors.0.push(e)).unwrap_or(Label::None);
-
-    let code = options.codes.iter().find(|c| c.id.to_string() == form.budget_code_id);
-    if code.is_none() {
-        errors.push("budget_code_id", "Choose one of your budget codes.");
-    }
-    let group_id = match form.group_id.as_str() {
-        "" => None,
-        raw => match options.groups.iter().find(|(id, _)| id.to_string() == raw) {
-            Some((id, _)) => Some(*id),
-            None => {
-                errors.push("group_id", "Choose one of your groups, or none.");
-                None
-            }
-        },
-    };
-    let zone = match form.zone.as_str() {
-        "" => None,
-        raw if options.zones.iter().any(|z| z == raw) => Some(raw.to_owned()),
-        _ => {
-            errors.push("zone", "Choose a data center of this account, or any.");
-            None
-        }
-    };
-    let product = options.products.iter().find(|p| p.id == form.product_id);
-    match product {
-        None => errors.push("product_id", "Choose a product (hardware size)."),
-        Some(ProductOption { unfit: Some(why), id, .. }) => {
-            errors.push("product_id", format!("{id} cannot run this image: {why}."));
-        }
-        Some(_) => {}
-    }
-    let mut firewalls = Vec::new();
-    for raw in &form.firewall_ids {
-        match options.firewalls.iter().find(|(id, _, _)| id.to_string() == *raw) {
-            Some((id, _, provider_id)) => firewalls.push((*id, provider_id.clone())),
-            None => errors.push("firewall_ids", "Choose firewalls of this account."),
-        }
-    }
-    if let (Some(code), Some(product), Some(count)) = (code, product, count)
-        && let Err(over) = code.figures.check_launch(&(&product.rate * BigDecimal::from(count.get())))
-    {
-        errors.push("budget_code_id", past_hard_quota(&code.name, &over));
-    }
-
-    let key_name = match form.key_choice.as_str() {
-        "existing" if options.key_pairs.contains(&form.key_pair) => Some(form.key_pair.clone()),
-        "existing" => {
-            errors.push("key_pair", "Choose one of this account's key pairs.");
-            None
-        }
-        "new" => {
-            errors.push("new_key_name", "Create the key pair first (Create Key Pair), then launch.");
-            None
-        }
-        _ => None,
-    };
-    if key_name.is_none() && image.windows() && !errors.on(&Tab::KeyPair) {
-        errors.push("key_choice", "Windows images need a key pair: the administrator password is encrypted with it.");
-    }
-
-    let volume_group = form.volumes.parse().map_err(|e| errors.extend(e)).ok().flatten();
-    let config = form.config.parse().map_err(|e| errors.extend(e)).ok();
-    let rendered = config.as_ref().map(|config| user_data(volume_group.as_ref(), capabilities, config));
-    let user_data = match rendered {
-        Some(Ok(data)) => data,
-        Some(Err(e)) => {
-            errors.0.push(e);
-            None
-        }
-        None => None,
-    };
-
-    match (name, count, code, product, config) {
-        (Some(name), Some(count), Some(code), Some(product), Some(config)) if errors.is_empty() => {
-            let volumes = volume_group
-                .as_ref()
-                .map(|g| {
-                    g.device_names()
-                        .into_iter()
-                        .map(|device| Volume {
-                            device,
-                            size_gb: i32::from(g.size_gb()),
-                            encrypted: g.encrypted_by_provider(capabilities),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            Ok(Launch {
-                names: server_names(&name, count),
-                description: form.description.trim().to_owned(),
-                label,
-                budget_code_id: code.id,
-                group_id,
-                zone,
-                product_id: product.id.clone(),
-                rate: product.rate.clone(),
-                firewalls,
-                key_name,
-                volume_group,
-                volumes,
-                config,
-                user_data,
-            })
-        }
-        _ => Err(errors),
-    }
+/// The volumes a launch asks the provider for, one per device of the group.
+fn provider_volumes(group: &VolumeGroup, capabilities: Encryption) -> Vec<Volume> {
+    group
+        .device_names()
+        .into_iter()
+        .map(|device| Volume {
+            device,
+            size_gb: i32::from(group.size_gb()),
+            encrypted: group.encrypted_by_provider(capabilities),
+        })
+        .collect()
 }
 
 /// What a server keeps of its volume group.
@@ -694,7 +559,7 @@ pub async fn submit(
     let form = form.0;
     let current = Tab::from_slug(&form.tab).unwrap_or(Tab::General);
     let mut options = options(&state, &user, &image).await?;
-    let checked = validate(&form, &image, &options, encryption(&user));
+    let checked = validate(&form.input(), image.windows(), &options, encryption(&user)).map_err(Errors);
     let step = form.step.clone();
     let (errors, tab, status) = match (step.as_str(), checked) {
         (step, _) if step.starts_with("tab:") => {
@@ -729,14 +594,6 @@ pub async fn submit(
     LaunchDialog::with_options(&user, image, form, options, errors, tab).respond(&req, status)
 }
 
-fn past_hard_quota(code: &str, over: &crate::domain::budget::OverHardQuota) -> String {
-    format!(
-        "These servers would take {code} past its hard quota: {} projected this month, of {}.",
-        crate::domain::budget::cents(&over.projected),
-        crate::domain::budget::cents(&over.hard_quota)
-    )
-}
-
 /// Writes the servers, their launch jobs and audit events in one
 /// transaction; the same form posted twice launches once. The budget code
 /// is locked and checked again inside it: it may have been deactivated, or
@@ -755,6 +612,7 @@ async fn launch_servers(
     };
     let account = &user.account;
     let count = launch.names.len();
+    let volumes = launch.volume_group.as_ref().map(|g| provider_volumes(g, encryption(user))).unwrap_or_default();
     let mut conn = state.pool.get().await?;
     let launched = conn
         .transaction::<_, LaunchError, _>(async |conn| {
@@ -818,7 +676,7 @@ async fn launch_servers(
                     security_groups: launch.firewalls.iter().map(|(_, provider)| provider.clone()).collect(),
                     key_name: launch.key_name.clone(),
                     user_data: launch.user_data.clone(),
-                    volumes: launch.volumes.clone(),
+                    volumes: volumes.clone(),
                     server_id: Some(server),
                 };
                 // Taken meanwhile by the same form posted twice: undo this copy.
