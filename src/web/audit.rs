@@ -173,7 +173,6 @@ pub async fn index(
         prev_url,
         next_url,
     }
-    .render()
-    .map_err(|e| WebError::Internal(e.into()))?;
+    .render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }

@@ -93,7 +93,7 @@ pub fn done(req: &HttpRequest, fragment: String, message: &str, page: &str) -> R
         crate::auth::current::flash_next(req, message)?;
         return Ok(see_other(page));
     }
-    let flash = FlashFragment { message }.render().map_err(|e| WebError::Internal(e.into()))?;
+    let flash = FlashFragment { message }.render()?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("HX-Trigger", "close-dialog"))

@@ -51,6 +51,13 @@ impl From<diesel::result::Error> for WebError {
     }
 }
 
+/// A template that fails to render is a bug: a 500.
+impl From<askama::Error> for WebError {
+    fn from(e: askama::Error) -> Self {
+        WebError::Internal(e.into())
+    }
+}
+
 impl From<PoolError> for WebError {
     fn from(e: PoolError) -> Self {
         tracing::warn!(error = %e, "no database connection");

@@ -121,10 +121,6 @@ async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<Fi
     })
 }
 
-fn render(body: askama::Result<String>) -> Result<String, WebError> {
-    body.map_err(|e| WebError::Internal(e.into()))
-}
-
 #[get("/firewalls")]
 pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     if !may(&user.rights, Resource::Firewall, ResourceAction::See) {
@@ -132,7 +128,7 @@ pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppStat
     }
     let page = page(&user, &state, FormView::default()).await?;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "firewall-list");
-    let body = render(if partial { page.as_list().render() } else { page.render() })?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -225,10 +221,10 @@ pub async fn create(
         return Ok(see_other(PAGE));
     }
     let mut page = page(&user, &state, FormView::default()).await?;
-    let form = render(page.as_form().render())?;
+    let form = page.as_form().render()?;
     page.oob = true;
-    let list = render(page.as_list().render())?;
-    let flash = render(FlashFragment { message: &message }.render())?;
+    let list = page.as_list().render()?;
+    let flash = FlashFragment { message: &message }.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
 }
 
@@ -322,10 +318,7 @@ pub async fn delete(
         Deletion::AtProvider => format!("Deleted firewall “{}”; the provider deletes it shortly", row.name),
         _ => format!("Removed firewall “{}”", row.name),
     };
-    let list = if is_htmx(&req) {
-        render(page(&user, &state, FormView::default()).await?.as_list().render())?
-    } else {
-        String::new()
-    };
+    let list =
+        if is_htmx(&req) { page(&user, &state, FormView::default()).await?.as_list().render()? } else { String::new() };
     done(&req, list, &message, PAGE)
 }

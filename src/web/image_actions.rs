@@ -74,7 +74,7 @@ fn audit<'a>(
 /// closes. Without htmx, back to the list with the flash.
 fn done(req: &HttpRequest, row: Option<ImageView>, message: &str) -> Result<HttpResponse, WebError> {
     let row = match row {
-        Some(row) if is_htmx(req) => RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))?,
+        Some(row) if is_htmx(req) => RowFragment { row }.render()?,
         _ => String::new(),
     };
     dialog::done(req, row, message, "/images")

@@ -380,8 +380,7 @@ pub async fn index(
         can_search_public,
         can_launch_public,
     };
-    let body = if partial { page.as_list().render() } else { page.render() };
-    let body = body.map_err(|e| WebError::Internal(e.into()))?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -430,8 +429,7 @@ struct RenamePage {
 }
 
 pub fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
-    let body = body.map_err(|e| WebError::Internal(e.into()))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body?))
 }
 
 /// Loads a record of the current account the user may configure: 404 for
@@ -531,8 +529,8 @@ async fn save_record(
 
 /// The saved row for htmx, with a flash swapped into the flash area.
 pub fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
-    let row = RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))?;
-    let oob = FlashFragment { message: flash }.render().map_err(|e| WebError::Internal(e.into()))?;
+    let row = RowFragment { row }.render()?;
+    let oob = FlashFragment { message: flash }.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
 }
 

@@ -91,6 +91,6 @@ pub async fn index(user: CurrentUser, state: web::Data<AppState>) -> Result<Http
         })
         .collect();
     let page = JobsPage { frame: Frame::new(&user, "/jobs"), jobs };
-    let body = page.render().map_err(|e| WebError::Internal(e.into()))?;
+    let body = page.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }

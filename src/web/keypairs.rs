@@ -376,10 +376,6 @@ async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<Ke
     })
 }
 
-fn render(body: askama::Result<String>) -> Result<String, WebError> {
-    body.map_err(|e| WebError::Internal(e.into()))
-}
-
 #[get("/keypairs")]
 pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     if !may(&user.rights, Resource::Keypair, ResourceAction::See) {
@@ -387,7 +383,7 @@ pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppStat
     }
     let page = page(&user, &state, FormView::default()).await?;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "keypair-list");
-    let body = render(if partial { page.as_list().render() } else { page.render() })?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -500,10 +496,10 @@ async fn changed(
         return Ok(see_other(PAGE));
     }
     let mut page = page(user, state, FormView::default()).await?;
-    let form = render(page.as_form().render())?;
+    let form = page.as_form().render()?;
     page.oob = true;
-    let list = render(page.as_list().render())?;
-    let flash = render(FlashFragment { message }.render())?;
+    let list = page.as_list().render()?;
+    let flash = FlashFragment { message }.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
 }
 
@@ -522,12 +518,12 @@ async fn created_answer(
     });
     let message = format!("Created key pair “{}”", created.name.as_str());
     let body = if is_htmx(req) {
-        let form = render(page.as_form().render())?;
+        let form = page.as_form().render()?;
         page.oob = true;
-        form + &render(page.as_list().render())? + &render(FlashFragment { message: &message }.render())?
+        form + &page.as_list().render()? + &FlashFragment { message: &message }.render()?
     } else {
         page.frame.flash = Some(message);
-        render(page.render())?
+        page.render()?
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -667,10 +663,7 @@ async fn deleted(
     state: &AppState,
     message: &str,
 ) -> Result<HttpResponse, WebError> {
-    let list = if is_htmx(req) {
-        render(page(user, state, FormView::default()).await?.as_list().render())?
-    } else {
-        String::new()
-    };
+    let list =
+        if is_htmx(req) { page(user, state, FormView::default()).await?.as_list().render()? } else { String::new() };
     done(req, list, message, PAGE)
 }

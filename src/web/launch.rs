@@ -719,7 +719,7 @@ async fn launch_servers(
         crate::auth::current::flash_next(req, &message)?;
         return Ok(Ok(see_other("/servers")));
     }
-    let flash = FlashFragment { message: &message }.render().map_err(|e| WebError::Internal(e.into()))?;
+    let flash = FlashFragment { message: &message }.render()?;
     Ok(Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("HX-Trigger", "close-dialog"))

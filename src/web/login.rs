@@ -63,7 +63,7 @@ pub async fn submit(
     let again = |error: String, status| -> Result<HttpResponse, WebError> {
         let page =
             LoginPage { csrf_token: csrf::token(&session)?, email: email.clone(), error: Some(error), notice: None };
-        let body = page.render().map_err(|e| WebError::Internal(e.into()))?;
+        let body = page.render()?;
         Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
     };
 

@@ -99,7 +99,7 @@ struct RowFragment {
 }
 
 fn row_html(row: ServerView) -> Result<String, WebError> {
-    RowFragment { row }.render().map_err(|e| WebError::Internal(e.into()))
+    Ok(RowFragment { row }.render()?)
 }
 
 #[get("/servers")]

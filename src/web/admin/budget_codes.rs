@@ -63,10 +63,6 @@ fn may_change(user: &CurrentUser) -> Result<(), WebError> {
     }
 }
 
-fn render(body: askama::Result<String>) -> Result<String, WebError> {
-    body.map_err(|e| WebError::Internal(e.into()))
-}
-
 /// A row of the list.
 pub struct CodeView {
     pub id: i64,
@@ -195,7 +191,7 @@ async fn page(user: &CurrentUser, state: &AppState, form: CodeForm) -> Result<Co
 }
 
 async fn list_fragment(user: &CurrentUser, state: &AppState) -> Result<String, WebError> {
-    render(page(user, state, CodeForm::default()).await?.as_list().render())
+    Ok(page(user, state, CodeForm::default()).await?.as_list().render()?)
 }
 
 #[get("/admin/budget-codes")]
@@ -203,7 +199,7 @@ pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppStat
     may_see(&user)?;
     let page = page(&user, &state, CodeForm::default()).await?;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "budget-code-list");
-    let body = render(if partial { page.as_list().render() } else { page.render() })?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -352,10 +348,10 @@ async fn added(
         return Ok(see_other(PAGE));
     }
     let mut page = page(user, state, CodeForm::default()).await?;
-    let form = render(page.as_form().render())?;
+    let form = page.as_form().render()?;
     page.oob = true;
-    let list = render(page.as_list().render())?;
-    let flash = render(FlashFragment { message }.render())?;
+    let list = page.as_list().render()?;
+    let flash = FlashFragment { message }.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
 }
 

@@ -15,7 +15,7 @@ use askama::Template;
 use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
-use super::users::{AdminError, admin_must_remain, changed, escalation_check, event, render, require};
+use super::users::{AdminError, admin_must_remain, changed, escalation_check, event, require};
 use crate::auth::CurrentUser;
 use crate::db::{self, admin::GroupRow};
 use crate::domain::ValidationError;
@@ -134,7 +134,7 @@ async fn list_for(req: &HttpRequest, user: &CurrentUser, state: &AppState) -> Re
     if !is_htmx(req) {
         return Ok(String::new());
     }
-    render(page(user, state, NameForm::default()).await?.as_list().render())
+    Ok(page(user, state, NameForm::default()).await?.as_list().render()?)
 }
 
 #[get("/admin/groups")]
@@ -142,7 +142,7 @@ pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppStat
     require(&user, Resource::Group, AdminAction::See)?;
     let page = page(&user, &state, NameForm::default()).await?;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "group-list");
-    let body = render(if partial { page.as_list().render() } else { page.render() })?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -186,10 +186,10 @@ pub async fn create(
                 return Ok(see_other(PAGE));
             }
             let mut page = page(&user, &state, NameForm::default()).await?;
-            let form = render(page.as_form().render())?;
+            let form = page.as_form().render()?;
             page.oob = true;
-            let list = render(page.as_list().render())?;
-            let flash = render(FlashFragment { message: &message }.render())?;
+            let list = page.as_list().render()?;
+            let flash = FlashFragment { message: &message }.render()?;
             Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
         }
         Err(e) => {

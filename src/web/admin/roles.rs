@@ -21,9 +21,7 @@ use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
 use super::groups::{EditDialog, NameForm, NameInput};
-use super::users::{
-    AdminError, admin_must_remain, changed, escalation_check, event, render, require, this_account_and,
-};
+use super::users::{AdminError, admin_must_remain, changed, escalation_check, event, require, this_account_and};
 use crate::auth::CurrentUser;
 use crate::db::{self, admin::RoleRow};
 use crate::domain::ValidationError;
@@ -93,7 +91,7 @@ async fn list_for(req: &HttpRequest, user: &CurrentUser, state: &AppState, oob: 
     }
     let mut page = page(user, state, NameForm::default()).await?;
     page.oob = oob;
-    render(page.as_list().render())
+    Ok(page.as_list().render()?)
 }
 
 #[get("/admin/roles")]
@@ -101,7 +99,7 @@ pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppStat
     require(&user, Resource::Role, AdminAction::See)?;
     let page = page(&user, &state, NameForm::default()).await?;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "role-list");
-    let body = render(if partial { page.as_list().render() } else { page.render() })?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -145,10 +143,10 @@ pub async fn create(
                 return Ok(see_other(PAGE));
             }
             let mut page = page(&user, &state, NameForm::default()).await?;
-            let form = render(page.as_form().render())?;
+            let form = page.as_form().render()?;
             page.oob = true;
-            let list = render(page.as_list().render())?;
-            let flash = render(FlashFragment { message: &message }.render())?;
+            let list = page.as_list().render()?;
+            let flash = FlashFragment { message: &message }.render()?;
             Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
         }
         Err(e) => {
@@ -327,7 +325,7 @@ fn respond_rights(
     if !is_htmx(req) {
         return html(status, dialog.render());
     }
-    let body = render(dialog.as_dialog().render())? + &extra;
+    let body = dialog.as_dialog().render()? + &extra;
     let mut response = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
     let headers = response.headers_mut();
     headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#modal"));
@@ -362,7 +360,7 @@ async fn rights_changed(
         return Ok(see_other(&format!("{PAGE}/{}/rights", role.id)));
     }
     let dialog = rights_dialog(req, user, state, role, &RightForm::default(), None).await?;
-    let extra = list_for(req, user, state, true).await? + &render(FlashFragment { message }.render())?;
+    let extra = list_for(req, user, state, true).await? + &FlashFragment { message }.render()?;
     respond_rights(req, &dialog, StatusCode::OK, extra)
 }
 

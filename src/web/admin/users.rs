@@ -159,10 +159,6 @@ pub(super) async fn admin_must_remain(conn: &mut AsyncPgConnection, company: i64
     if db::admin::admin_remains(conn, company).await? { Ok(()) } else { Err(AdminError::Refused(LAST_ADMIN.into())) }
 }
 
-pub(super) fn render(body: askama::Result<String>) -> Result<String, WebError> {
-    body.map_err(|e| WebError::Internal(e.into()))
-}
-
 /// After a change from a dialog or a form: htmx gets `fragment` (the list),
 /// a flash, and the dialog closes; a plain form goes back to `page`.
 pub(super) fn changed(
@@ -309,7 +305,7 @@ async fn page(user: &CurrentUser, state: &AppState, form: Option<FormView>) -> R
 }
 
 async fn list_fragment(user: &CurrentUser, state: &AppState) -> Result<String, WebError> {
-    render(page(user, state, None).await?.as_list().render())
+    Ok(page(user, state, None).await?.as_list().render()?)
 }
 
 #[get("/admin/users")]
@@ -317,7 +313,7 @@ pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppStat
     require(&user, Resource::User, AdminAction::See)?;
     let page = page(&user, &state, None).await?;
     let partial = req.headers().get("HX-Target").is_some_and(|t| t == "user-list");
-    let body = render(if partial { page.as_list().render() } else { page.render() })?;
+    let body = if partial { page.as_list().render()? } else { page.render()? };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Vary", "HX-Request, HX-Target"))
@@ -477,12 +473,12 @@ pub async fn create(
     page.created = Some(Revealed { email: valid.email.as_str().to_owned(), password: generated.reveal().to_owned() });
     let message = format!("Added {} {}", valid.given_name, valid.family_name);
     let body = if is_htmx(&req) {
-        let form = render(page.as_form().render())?;
+        let form = page.as_form().render()?;
         page.oob = true;
-        form + &render(page.as_list().render())? + &render(FlashFragment { message: &message }.render())?
+        form + &page.as_list().render()? + &FlashFragment { message: &message }.render()?
     } else {
         page.frame.flash = Some(message);
-        render(page.render())?
+        page.render()?
     };
     Ok(secret_answer(HttpResponse::Ok(), body))
 }
@@ -852,7 +848,7 @@ pub async fn act(
             title: format!("{name}: New password"),
             revealed: Revealed { email: found.email.clone(), password: generated.reveal().to_owned() },
         };
-        let body = render(if is_htmx(&req) { dialog.as_dialog().render() } else { dialog.render() })?;
+        let body = if is_htmx(&req) { dialog.as_dialog().render()? } else { dialog.render()? };
         let mut response = secret_answer(HttpResponse::Ok(), body);
         if is_htmx(&req) {
             let headers = response.headers_mut();
