@@ -46,6 +46,7 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 		exec target/release/stratus-console --demo
 
 # The suite runs against a fresh throw-away cluster without fsync; every test
+# (or those TESTS selects, e.g. `make test TESTS="-E test(firewall)"`)
 # clones its own database from the migrated template `stratus_template`.
 test: system-packages browser-packages $(HTMX) lint
 	@.ci/local-pg reset $(LOCAL)/pg-test; \
@@ -54,7 +55,7 @@ test: system-packages browser-packages $(HTMX) lint
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
 	ec2=$$(.ci/local-moto start $(LOCAL)/moto); \
-	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server cargo nextest run --no-fail-fast || status=$$?; \
+	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.

@@ -4,16 +4,22 @@
 //! `Application::build` assembles the whole app; `main.rs` and the tests both
 //! start it through here, so the tests exercise the very same app.
 //!
-//! Layers (arrows point inward): `web` (pages) → `auth` → `db` → `domain`.
-//! `domain` knows no HTTP, SQL or provider.
+//! Layers (arrows point inward): `web` (pages) → `auth` (who is asking) →
+//! `changes` (one function per user action: authorize, re-check, write,
+//! audit, jobs) → `db`, `jobs` → `domain`. `state` and `htmx` are shared by
+//! `web` and `auth`; `domain` knows no HTTP, SQL or provider; `cloud` knows
+//! no database and no pages. `docs/ARCHITECTURE.md` is the map.
 
 pub mod auth;
+pub mod changes;
 pub mod cloud;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod htmx;
 pub mod jobs;
+pub mod state;
 pub mod web;
 
 use std::net::{SocketAddr, TcpListener};
@@ -60,14 +66,14 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
-            let state = actix_web::web::Data::new(web::AppState {
+            let state = actix_web::web::Data::new(state::AppState {
                 pool: pool.clone(),
                 jobs: settings.clone(),
                 providers: providers.clone(),
                 provided_owners: provided_owners.clone(),
             });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
-                .cookie_name("stratus_session".into())
+                .cookie_name(auth::SESSION_COOKIE.into())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(secure)

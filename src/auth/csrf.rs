@@ -15,19 +15,20 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
-use crate::web::error::WebError;
+use super::AuthError;
 
-const SESSION_KEY: &str = "csrf";
+/// The session key of the token.
+pub const SESSION_KEY: &str = "csrf";
 pub const HEADER: &str = "X-CSRF-Token";
 pub const FIELD: &str = "csrf_token";
 
 /// The session's token, made on first use.
-pub fn token(session: &Session) -> Result<String, WebError> {
-    if let Some(token) = session.get::<String>(SESSION_KEY).map_err(|e| WebError::Internal(e.into()))? {
+pub fn token(session: &Session) -> Result<String, AuthError> {
+    if let Some(token) = session.get::<String>(SESSION_KEY)? {
         return Ok(token);
     }
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    session.insert(SESSION_KEY, &token).map_err(|e| WebError::Internal(e.into()))?;
+    session.insert(SESSION_KEY, &token)?;
     Ok(token)
 }
 
@@ -50,12 +51,7 @@ pub async fn verify(
         (Some(expected), Some(provided)) if bool::from(expected.as_bytes().ct_eq(provided.as_bytes())) => {
             Ok(next.call(req).await?.map_into_left_body())
         }
-        _ => {
-            let refused = WebError::Forbidden(
-                "This form has expired or did not come from this console. Reload the page and try again.".into(),
-            );
-            Ok(req.error_response(refused).map_into_right_body())
-        }
+        _ => Ok(req.error_response(AuthError::CsrfRejected).map_into_right_body()),
     }
 }
 

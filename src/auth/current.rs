@@ -7,11 +7,13 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web::Data};
 
+use super::AuthError;
 use super::csrf;
 use super::session_store::USER_ID;
+use crate::changes::Actor;
 use crate::db::{self, accounts::Account, users::User};
-use crate::domain::access::{Action, Resource, Rights};
-use crate::web::{AppState, error::WebError};
+use crate::domain::access::{Action, Forbidden, Resource, Rights};
+use crate::state::AppState;
 
 /// The session key of the current account's id.
 pub const ACCOUNT_ID: &str = "account_id";
@@ -34,18 +36,22 @@ pub struct CurrentUser {
 const FLASH: &str = "flash";
 
 /// Leaves a message for the next full page (a POST that redirects).
-pub fn flash_next(req: &HttpRequest, message: &str) -> Result<(), WebError> {
-    req.get_session().insert(FLASH, message).map_err(|e| WebError::Internal(e.into()))
+pub fn flash_next(req: &HttpRequest, message: &str) -> Result<(), AuthError> {
+    Ok(req.get_session().insert(FLASH, message)?)
 }
 
 impl CurrentUser {
-    /// Forbidden unless the user has the right on some resource of the kind.
-    pub fn require(&self, resource: Resource, action: Action) -> Result<(), WebError> {
-        if self.rights.allows_some(resource, action) {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden("Your role in this account does not allow this.".into()))
-        }
+    /// The one way a page or a change asks for a right: forbidden unless the
+    /// user's role in the current account allows `action` on `resource`
+    /// (`Rights::require`).
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), Forbidden> {
+        self.rights.require(resource, action)
+    }
+
+    /// The user acting in the current account, as the change functions take
+    /// them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { user: &self.user, account: &self.account, accounts: &self.accounts, rights: &self.rights }
     }
 
     /// The name of the user's account with this provider account number, if
@@ -59,8 +65,8 @@ impl CurrentUser {
 }
 
 impl FromRequest for CurrentUser {
-    type Error = WebError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
@@ -68,11 +74,11 @@ impl FromRequest for CurrentUser {
     }
 }
 
-async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
+async fn load(req: &HttpRequest) -> Result<CurrentUser, AuthError> {
     let session = req.get_session();
-    let had_cookie = req.cookie(crate::web::SESSION_COOKIE).is_some();
-    let signed_out = WebError::Unauthorized { session_ended: had_cookie };
-    let Some(user_id) = session.get::<i64>(USER_ID).map_err(|e| WebError::Internal(e.into()))? else {
+    let had_cookie = req.cookie(super::SESSION_COOKIE).is_some();
+    let signed_out = AuthError::SignedOut { session_ended: had_cookie };
+    let Some(user_id) = session.get::<i64>(USER_ID)? else {
         return Err(signed_out);
     };
     let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
@@ -92,17 +98,14 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
         .find(|a| Some(a.id) == wanted)
         .or_else(|| context.accounts.first())
         .cloned()
-        .ok_or_else(|| WebError::Forbidden("You are not a member of any account. Ask an administrator.".into()))?;
+        .ok_or(AuthError::NoAccount)?;
     let rights = context.rights_in(account.id);
     let db::access::AuthContext { user, accounts, .. } = context;
     if !rights.allows_some(Resource::Console, Action::Access) {
-        return Err(WebError::Forbidden(format!(
-            "Your groups have no role that allows using the console in {}.",
-            account.name
-        )));
+        return Err(AuthError::NoConsoleAccess { account: account.name });
     }
     let csrf_token = csrf::token(&session)?;
-    let full_page = req.method() == actix_web::http::Method::GET && !crate::web::is_htmx(req);
+    let full_page = req.method() == actix_web::http::Method::GET && !crate::htmx::is_htmx(req);
     // Only a session that holds a flash is changed (and so written back):
     // `remove` marks the session changed even when the key is absent.
     let flash = if full_page && session.contains_key(FLASH) {
@@ -115,13 +118,13 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, WebError> {
 
 /// Starts a signed-in session: a new session id (no fixation), the user and
 /// their first account.
-pub fn sign_in(session: &Session, user_id: i64, account_id: Option<i64>) -> Result<(), WebError> {
+pub fn sign_in(session: &Session, user_id: i64, account_id: Option<i64>) -> Result<(), AuthError> {
     session.renew();
-    session.insert(USER_ID, user_id).map_err(|e| WebError::Internal(e.into()))?;
+    session.insert(USER_ID, user_id)?;
     if let Some(account_id) = account_id {
-        session.insert(ACCOUNT_ID, account_id).map_err(|e| WebError::Internal(e.into()))?;
+        session.insert(ACCOUNT_ID, account_id)?;
     }
     // A fresh token for the signed-in session.
-    session.remove("csrf");
+    session.remove(csrf::SESSION_KEY);
     Ok(())
 }

@@ -2,8 +2,13 @@
 
 pub mod csrf;
 pub mod current;
+pub mod error;
 pub mod password;
 pub mod session_store;
 pub mod throttle;
 
 pub use current::CurrentUser;
+pub use error::AuthError;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "stratus_session";

@@ -216,6 +216,84 @@ impl Rights {
     }
 }
 
+/// Refused for lack of rights: the sentence a 403 shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Forbidden(String);
+
+impl Forbidden {
+    /// "Your role in this account does not allow deleting firewalls."
+    pub fn to(resource: Resource, action: Action) -> Self {
+        let things = match resource {
+            Resource::Console => "the console",
+            Resource::Image => "images",
+            Resource::Server => "servers",
+            Resource::Firewall => "firewalls",
+            Resource::Keypair => "key pairs",
+            Resource::Volume => "volumes",
+            Resource::Budget => "budget codes",
+            Resource::User => "users",
+            Resource::Group => "groups",
+            Resource::Role => "roles",
+            Resource::Any => "everything",
+        };
+        let doing = match action {
+            Action::Any => format!("everything with {things}"),
+            Action::Access => format!("seeing {things}"),
+            Action::Configure => format!("changing {things}"),
+            Action::Delete => format!("deleting {things}"),
+            Action::DefineServer => "launching servers from this image".into(),
+            Action::DefineServerFromPublic => "launching public images".into(),
+            Action::ShareLocal => "sharing images with other accounts".into(),
+            Action::SharePublic => "making images public or private".into(),
+            Action::Start => format!("starting {things}"),
+            Action::Image => "making images from servers".into(),
+            Action::Pause => format!("pausing {things}"),
+            Action::Terminate => format!("terminating {things}"),
+        };
+        Self(format!("Your role in this account does not allow {doing}."))
+    }
+
+    /// A refusal the rights decide with more than a resource and an action
+    /// (an image's state, a server's progress); `sentence` says why.
+    pub fn because(sentence: impl Into<String>) -> Self {
+        Self(sentence.into())
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Rights {
+    /// The one question a page or a change asks before anything else: may
+    /// the user do `action` to `resource`s at all? Images and servers have
+    /// owners, groups and budget codes, so any right of the kind lets the
+    /// user in and each item is asked again with [`Rights::allows`]; the
+    /// other resources (key pairs, firewalls, budget codes, users, groups,
+    /// roles) have none, so only a right with the `ANY` qualifier covers
+    /// them. The console itself is open to any `CONSOLE Access` grant.
+    pub fn may(&self, resource: Resource, action: Action) -> bool {
+        match resource {
+            Resource::Image | Resource::Server | Resource::Volume | Resource::Console => {
+                self.allows_some(resource, action)
+            }
+            _ => self.allows_unowned(resource, action),
+        }
+    }
+
+    /// [`Rights::may`], as the refusal to return when it says no.
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), Forbidden> {
+        if self.may(resource, action) { Ok(()) } else { Err(Forbidden::to(resource, action)) }
+    }
+
+    /// May the user do `action` to this one item? Refused with the sentence
+    /// of [`Forbidden::to`] otherwise.
+    pub fn require_on(&self, resource: Resource, action: Action, target: &Ownership) -> Result<(), Forbidden> {
+        if self.allows(resource, action, target) { Ok(()) } else { Err(Forbidden::to(resource, action)) }
+    }
+}
+
 /// The roles every company starts with, as `(name, description, rights)`.
 pub fn default_roles() -> Vec<(&'static str, &'static str, Vec<AccessRight>)> {
     use Action as A;

@@ -40,12 +40,18 @@ pub enum AdminAction {
 /// May the user do `action` on the page of `resource` (`USER`, `GROUP`,
 /// `ROLE`)?
 pub fn may(rights: &Rights, resource: Resource, action: AdminAction) -> bool {
-    let action = match action {
-        AdminAction::See => Action::Access,
-        AdminAction::Change => Action::Configure,
-        AdminAction::Delete => Action::Delete,
-    };
-    rights.allows_unowned(resource, action)
+    rights.may(resource, action.right())
+}
+
+impl AdminAction {
+    /// The access right the action asks for.
+    pub fn right(self) -> Action {
+        match self {
+            AdminAction::See => Action::Access,
+            AdminAction::Change => Action::Configure,
+            AdminAction::Delete => Action::Delete,
+        }
+    }
 }
 
 /// The right everything is allowed with: what makes an administrator.

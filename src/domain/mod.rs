@@ -11,6 +11,7 @@ pub mod image;
 pub mod keypair;
 pub mod launch;
 pub mod page;
+pub mod refusal;
 pub mod resource;
 pub mod server;
 

@@ -56,7 +56,8 @@ pub enum ResourceAction {
 }
 
 impl ResourceAction {
-    fn right(self) -> Action {
+    /// The access right the action asks for.
+    pub fn right(self) -> Action {
         match self {
             ResourceAction::See => Action::Access,
             ResourceAction::Create => Action::Configure,
@@ -67,7 +68,7 @@ impl ResourceAction {
 
 /// May the user do `action` to key pairs or firewalls (`resource`)?
 pub fn may(rights: &Rights, resource: Resource, action: ResourceAction) -> bool {
-    rights.allows_unowned(resource, action.right())
+    rights.may(resource, action.right())
 }
 
 /// The facts that decide whether a row can be deleted.

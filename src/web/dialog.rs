@@ -7,8 +7,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::images::{FlashFragment, html};
 use super::layout::Frame;
+use super::respond::{FlashFragment, html};
 use super::{is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::web::error::WebError;

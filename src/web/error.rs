@@ -11,8 +11,13 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::auth::AuthError;
+use crate::changes::ChangeError;
+use crate::cloud::CloudError;
 use crate::db::PoolError;
 use crate::domain::ValidationError;
+use crate::domain::access::Forbidden;
+use crate::domain::refusal::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -36,6 +41,13 @@ pub enum WebError {
     /// A form that fails validation, told where no field can show it.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// The rules refuse the change (its status: [`refusal_status`]).
+    #[error(transparent)]
+    Refused(Refusal),
+    /// The provider refused a call the request waited for (502), or did not
+    /// answer (503).
+    #[error(transparent)]
+    Provider(CloudError),
     #[error("the database is not available")]
     Unavailable,
     #[error(transparent)]
@@ -44,10 +56,77 @@ pub enum WebError {
 
 impl From<diesel::result::Error> for WebError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => WebError::NotFound,
+            Error::NotFound => WebError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => {
+                tracing::warn!(error = %e, "the database connection broke");
+                WebError::Unavailable
+            }
             other => WebError::Internal(other.into()),
         }
+    }
+}
+
+impl From<Forbidden> for WebError {
+    fn from(e: Forbidden) -> Self {
+        WebError::Forbidden(e.message().to_owned())
+    }
+}
+
+impl From<AuthError> for WebError {
+    fn from(e: AuthError) -> Self {
+        web_error(&e)
+    }
+}
+
+/// The one mapping of a change's outcome to HTTP: a field's problem is 422,
+/// a refusal has its status, a provider's refusal is 502.
+impl From<ChangeError> for WebError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Invalid(errors) => {
+                WebError::Unprocessable(errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))
+            }
+            ChangeError::Refused(refusal) => WebError::Refused(refusal),
+            ChangeError::Forbidden(e) => e.into(),
+            ChangeError::NotFound => WebError::NotFound,
+            ChangeError::Provider(e) => WebError::Provider(e),
+            ChangeError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// The status of a refusal: a field's (a taken name) is 422, one that only a
+/// higher role could overcome (escalation) is 403, the others are conflicts
+/// with the current state (409).
+pub fn refusal_status(refusal: &Refusal) -> StatusCode {
+    match refusal {
+        Refusal::Escalation { .. } => StatusCode::FORBIDDEN,
+        _ if refusal.field().is_some() => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+/// The status of a change that was not made, for pages that answer it in
+/// their own form or dialog.
+pub fn change_status(e: &ChangeError) -> StatusCode {
+    match e {
+        ChangeError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ChangeError::Refused(refusal) => refusal_status(refusal),
+        ChangeError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ChangeError::NotFound => StatusCode::NOT_FOUND,
+        ChangeError::Provider(e) => provider_status(e),
+        ChangeError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// 503 when the provider does not answer (try again later), 502 when it
+/// answers with a refusal or a failure.
+fn provider_status(e: &CloudError) -> StatusCode {
+    match e {
+        CloudError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -74,7 +153,8 @@ impl WebError {
             WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
             WebError::TooManyRequests(_) => "Too many attempts",
             WebError::Conflict(_) => "Changed meanwhile",
-            WebError::Unprocessable(_) => "That could not be saved",
+            WebError::Unprocessable(_) | WebError::Refused(_) => "That could not be saved",
+            WebError::Provider(_) => "The cloud provider did not do it",
             WebError::Unavailable => "Temporarily unavailable",
             WebError::Internal(_) => "Something went wrong",
         }
@@ -92,6 +172,8 @@ impl WebError {
             | WebError::Conflict(m)
             | WebError::Unprocessable(m) => m.clone(),
             WebError::InvalidInput(e) => e.message.clone(),
+            WebError::Refused(refusal) => refusal.message(),
+            WebError::Provider(e) => e.to_string(),
             WebError::Unavailable => "The database is not answering. Try again in a moment.".into(),
             WebError::Internal(_) => "The console could not complete this request. It has been logged.".into(),
         }
@@ -116,6 +198,8 @@ impl ResponseError for WebError {
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Refused(refusal) => refusal_status(refusal),
+            WebError::Provider(e) => provider_status(e),
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -136,6 +220,34 @@ impl ResponseError for WebError {
     }
 }
 
+/// The `auth` layer's errors answer as the web's do.
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        web_error(self).status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        web_error(self).error_response()
+    }
+}
+
+/// The web's reading of an `auth` error (which is not `Clone`).
+fn web_error(e: &AuthError) -> WebError {
+    match e {
+        AuthError::SignedOut { session_ended } => WebError::Unauthorized { session_ended: *session_ended },
+        AuthError::NoAccount | AuthError::NoConsoleAccess { .. } | AuthError::CsrfRejected => {
+            WebError::Forbidden(e.to_string())
+        }
+        AuthError::Unavailable(_) => WebError::Unavailable,
+        AuthError::Db(diesel::result::Error::NotFound) => WebError::NotFound,
+        AuthError::Db(
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _)
+            | diesel::result::Error::BrokenTransactionManager,
+        ) => WebError::Unavailable,
+        AuthError::Db(_) | AuthError::Session(_) => WebError::Internal(anyhow::anyhow!("{e}")),
+    }
+}
+
 fn html(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
     match body {
         Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
@@ -153,10 +265,15 @@ pub async fn htmx_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let is_htmx = req.headers().contains_key("HX-Request");
+    let is_htmx = crate::htmx::is_htmx(req.request());
     let res = next.call(req).await?;
-    let replacement =
-        if is_htmx { res.response().error().and_then(|e| e.as_error::<WebError>()).map(fragment) } else { None };
+    let replacement = match res.response().error() {
+        Some(e) if is_htmx => e
+            .as_error::<WebError>()
+            .map(fragment)
+            .or_else(|| e.as_error::<AuthError>().map(|e| fragment(&web_error(e)))),
+        _ => None,
+    };
     Ok(match replacement {
         Some(response) => res.into_response(response),
         None => res.map_into_boxed_body(),

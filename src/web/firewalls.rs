@@ -1,55 +1,36 @@
 //! The Firewalls page: `GET /firewalls`, `POST /firewalls` (`name`,
 //! `description`), and Delete (`GET`/`POST /firewalls/{id}/delete`).
 //!
-//! Pages never wait on the provider (PRODUCT 4): a new firewall is written
-//! as pending, without its group id, with its audit event and a
-//! `create_security_group` job in one transaction; the list shows it as
-//! "creating" (and polls) until the job has stored the id. Delete hides the
-//! row and queues `delete_security_group`; the provider's `default` group
-//! and firewalls of live servers cannot be deleted (`domain::resource`).
-//! Names are checked for use in the account under a lock on the account's
-//! row (`db::firewalls::lock_names`), as the database cannot hold them
-//! unique (see there).
+//! Pages never wait on the provider (PRODUCT 4): the changes
+//! (`changes::firewalls`) write a new firewall as pending with its job, and
+//! the list shows it as "creating" (and polls) until the job has stored the
+//! id. The provider's `default` group and firewalls of live servers cannot
+//! be deleted (`domain::resource`); the Delete dialog says why.
 //!
 //! Rights: `FIREWALL Access` to see, `Configure` to create, `Delete` to
-//! delete. Its Delete dialog is the Key Pairs page's (`keypairs::delete_dialog`).
+//! delete. Its Delete dialog is shared with Key Pairs (`web::resources`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
+use super::AppState;
 use super::dialog::{Confirm, done};
-use super::images::{FlashFragment, html};
-use super::keypairs::delete_dialog;
+use super::error::{WebError, change_status};
 use super::layout::Frame;
-use super::{AppState, is_htmx, see_other};
+use super::resources::delete_dialog;
+use super::respond::{added, form_again, is_htmx, page_or_list};
 use crate::auth::CurrentUser;
-use crate::db::{self, audit::NewAuditEvent, firewalls::FirewallRow};
+use crate::changes::{self, ChangeError, firewalls::delete_facts};
+use crate::db::{self, firewalls::FirewallRow};
+use crate::domain::ValidationError;
 use crate::domain::access::Resource;
-use crate::domain::firewall::{DEFAULT, FirewallDescription, FirewallName};
-use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion, may};
-use crate::jobs::resources::{CreateSecurityGroup, DeleteSecurityGroup};
-use crate::web::error::WebError;
+use crate::domain::firewall::{FirewallDescription, FirewallName};
+use crate::domain::refusal::Refusal;
+use crate::domain::resource::{Deletion, ResourceAction, ResourceState, deletion, may};
 
 const PAGE: &str = "/firewalls";
-
-fn forbidden(what: &str) -> WebError {
-    WebError::Forbidden(format!("Your role in this account does not allow {what} firewalls."))
-}
-
-fn event<'a>(user: &CurrentUser, action: &'a str, id: i64, changes: serde_json::Value) -> NewAuditEvent<'a> {
-    NewAuditEvent {
-        account_id: Some(user.account.id),
-        user_id: Some(user.user.id),
-        action,
-        resource: "FIREWALL",
-        resource_id: Some(id.to_string()),
-        outcome: "success",
-        changes,
-    }
-}
 
 /// A row of the list.
 pub struct FirewallView {
@@ -62,10 +43,6 @@ pub struct FirewallView {
     /// Live servers behind it.
     pub used_by: i64,
     pub can_delete: bool,
-}
-
-fn delete_facts(row: &FirewallRow, used_by: i64) -> DeleteFacts {
-    DeleteFacts { state: ResourceState::from_stored(&row.state), live_servers: used_by, permanent: row.name == DEFAULT }
 }
 
 /// The create form as typed, with its messages.
@@ -123,16 +100,9 @@ async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<Fi
 
 #[get("/firewalls")]
 pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    if !may(&user.rights, Resource::Firewall, ResourceAction::See) {
-        return Err(forbidden("seeing"));
-    }
+    user.require(Resource::Firewall, ResourceAction::See.right())?;
     let page = page(&user, &state, FormView::default()).await?;
-    let partial = req.headers().get("HX-Target").is_some_and(|t| t == "firewall-list");
-    let body = if partial { page.as_list().render()? } else { page.render()? };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Vary", "HX-Request, HX-Target"))
-        .body(body))
+    page_or_list(&req, "firewall-list", || page.render(), || page.as_list().render())
 }
 
 #[derive(Deserialize)]
@@ -143,26 +113,24 @@ pub struct CreateForm {
     description: String,
 }
 
-/// Reads the form; every field's problem at once.
-fn parse(form: &CreateForm) -> Result<(FirewallName, FirewallDescription), FormView> {
-    match (FirewallName::parse(&form.name), FirewallDescription::parse(&form.description)) {
-        (Ok(name), Ok(description)) => Ok((name, description)),
-        (name, description) => Err(FormView {
-            name: form.name.clone(),
-            description: form.description.clone(),
-            name_error: name.err().map(|e| e.message),
-            description_error: description.err().map(|e| e.message),
-        }),
+impl CreateForm {
+    /// The form as typed, with a message at each field that has one.
+    fn again(&self, errors: &[ValidationError]) -> FormView {
+        let at = |field| errors.iter().find(|e| e.field == field).map(|e| e.message.clone());
+        FormView {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            name_error: at("name"),
+            description_error: at("description"),
+        }
     }
-}
 
-/// Why `name` cannot be used, given the state of the firewall that has it.
-fn taken(name: &FirewallName, state: &str, user: &CurrentUser) -> String {
-    let name = name.as_str();
-    match ResourceState::from_stored(state) {
-        ResourceState::Deleting => format!("A firewall named “{name}” is being deleted; try again in a moment."),
-        ResourceState::Error => format!("The firewall “{name}” could not be created; delete it first to use its name."),
-        _ => format!("{} already has a firewall named “{name}”.", user.account.name),
+    /// Reads the form; every field's problem at once.
+    fn parse(&self) -> Result<(FirewallName, FirewallDescription), Vec<ValidationError>> {
+        match (FirewallName::parse(&self.name), FirewallDescription::parse(&self.description)) {
+            (Ok(name), Ok(description)) => Ok((name, description)),
+            (name, description) => Err(name.err().into_iter().chain(description.err()).collect()),
+        }
     }
 }
 
@@ -173,71 +141,32 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, WebError> {
-    if !may(&user.rights, Resource::Firewall, ResourceAction::Create) {
-        return Err(forbidden("creating"));
-    }
-    let (name, description) = match parse(&form) {
-        Ok(valid) => valid,
-        Err(view) => return form_answer(&req, &user, &state, view).await,
+    user.require(Resource::Firewall, ResourceAction::Create.right())?;
+    let created = match form.parse() {
+        Ok((name, description)) => {
+            let mut conn = state.pool.get().await?;
+            changes::firewalls::create(&mut conn, &user.actor(), &state.jobs, &name, &description).await.map(|_| name)
+        }
+        Err(errors) => Err(ChangeError::Invalid(errors)),
     };
-    let account = user.account.id;
-    let mut conn = state.pool.get().await?;
-    let written = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            db::firewalls::lock_names(conn, account).await?;
-            if let Some(existing) = db::firewalls::name_taken(conn, account, name.as_str()).await? {
-                return Ok(Err(taken(&name, &existing, &user)));
+    let name = match created {
+        Ok(name) => name,
+        Err(e) => match e.field_errors() {
+            Some(errors) => {
+                let page = page(&user, &state, form.again(&errors)).await?;
+                return form_again(&req, || page.as_form().render(), || page.render());
             }
-            let row = db::firewalls::NewFirewall {
-                account_id: account,
-                name: name.as_str(),
-                description: description.as_str(),
-                state: ResourceState::Pending.as_str(),
-            };
-            let id = db::firewalls::insert(conn, &row).await?;
-            let changes = serde_json::json!({ "name": name.as_str(), "description": description.as_str() });
-            db::audit::record(conn, &event(&user, "create", id, changes)).await?;
-            let job = CreateSecurityGroup {
-                firewall_id: id,
-                name: name.as_str().to_owned(),
-                description: description.as_str().to_owned(),
-            };
-            db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
-            Ok(Ok(id))
-        })
-        .await?;
-    if let Err(message) = written {
-        let view = FormView {
-            name: form.name.clone(),
-            description: form.description.clone(),
-            name_error: Some(message),
-            description_error: None,
-        };
-        return form_answer(&req, &user, &state, view).await;
-    }
+            None => return Err(e.into()),
+        },
+    };
     let message = format!("Creating firewall “{}”: it is ready once the provider has it", name.as_str());
-    if !is_htmx(&req) {
-        crate::auth::current::flash_next(&req, &message)?;
-        return Ok(see_other(PAGE));
-    }
-    let mut page = page(&user, &state, FormView::default()).await?;
-    let form = page.as_form().render()?;
-    page.oob = true;
-    let list = page.as_list().render()?;
-    let flash = FlashFragment { message: &message }.render()?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
-}
-
-/// The form again with its messages (422): the form alone for htmx, else
-/// the page.
-async fn form_answer(
-    req: &HttpRequest,
-    user: &CurrentUser,
-    state: &AppState,
-    view: FormView,
-) -> Result<HttpResponse, WebError> {
-    let page = page(user, state, view).await?;
-    html(StatusCode::UNPROCESSABLE_ENTITY, if is_htmx(req) { page.as_form().render() } else { page.render() })
+    added(&req, PAGE, &message, async || {
+        let mut page = page(&user, &state, FormView::default()).await?;
+        let form = page.as_form().render()?;
+        page.oob = true;
+        Ok((form, page.as_list().render()?))
+    })
+    .await
 }
 
 /// The firewall `id` of the current account, and the live servers behind
@@ -266,11 +195,9 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Firewall, ResourceAction::Delete.right())?;
     let (row, used) = target(&user, &state, id.into_inner()).await?;
     let decision = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used));
-    if decision == Deletion::Forbidden {
-        return Err(forbidden("deleting"));
-    }
     dialog(&req, &user, &row, decision).respond(&req, StatusCode::OK)
 }
 
@@ -281,42 +208,20 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, _) = target(&user, &state, id.into_inner()).await?;
-    let account = user.account.id;
+    let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    let decision = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            // Asked again inside the transaction that acts on the answer.
-            let used = db::firewalls::live_servers_using(conn, account, row.id).await?;
-            let decision = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used));
-            match (decision, &row.provider_id) {
-                (Deletion::Forbidden, _) => return Err(forbidden("deleting")),
-                (Deletion::AtProvider, Some(group)) => {
-                    if !db::firewalls::mark_deleting(conn, account, row.id).await? {
-                        return Ok(Deletion::Busy(ResourceState::Deleting));
-                    }
-                    let job = DeleteSecurityGroup { firewall_id: row.id, group_id: group.clone() };
-                    db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
-                }
-                (Deletion::RowOnly, _) => {
-                    if !db::firewalls::remove(conn, account, row.id, ResourceState::Error.as_str()).await? {
-                        return Ok(Deletion::Busy(ResourceState::Deleting));
-                    }
-                }
-                // An active firewall always has its group id (a CHECK holds it).
-                _ => return Ok(if decision.allowed() { Deletion::Busy(ResourceState::Pending) } else { decision }),
-            }
-            let changes = serde_json::json!({ "name": row.name, "provider_id": row.provider_id });
-            db::audit::record(conn, &event(&user, "delete", row.id, changes)).await?;
-            Ok(decision)
-        })
-        .await?;
-    if !decision.allowed() {
-        return dialog(&req, &user, &row, decision).respond(&req, StatusCode::CONFLICT);
-    }
-    let message = match decision {
-        Deletion::AtProvider => format!("Deleted firewall “{}”; the provider deletes it shortly", row.name),
-        _ => format!("Removed firewall “{}”", row.name),
+    let deleted = match changes::firewalls::delete(&mut conn, &user.actor(), &state.jobs, id).await {
+        Ok(deleted) => deleted,
+        Err(e @ ChangeError::Refused(Refusal::Undeletable { why, .. })) => {
+            let (row, _) = target(&user, &state, id).await?;
+            return dialog(&req, &user, &row, why).respond(&req, change_status(&e));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let message = if deleted.at_provider {
+        format!("Deleted firewall “{}”; the provider deletes it shortly", deleted.name)
+    } else {
+        format!("Removed firewall “{}”", deleted.name)
     };
     let list =
         if is_htmx(&req) { page(&user, &state, FormView::default()).await?.as_list().render()? } else { String::new() };

@@ -15,10 +15,11 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use serde::Deserialize;
 
 use super::dialog::{self, Confirm, VersionForm, respond as dialog_response};
-use super::images::{ImageView, RowFragment, facts, image_view};
+use super::images::{ImageView, RowFragment, image_view};
 use super::layout::Frame;
 use super::{AppState, HtmlForm, is_htmx};
 use crate::auth::CurrentUser;
+use crate::changes::images::facts;
 use crate::db::{self, audit::NewAuditEvent, images::ImageRow};
 use crate::domain::image::{ImageAction, Source, may, sharing_rights};
 use crate::jobs::images::{Deprecation, Deregister, Permission};
@@ -34,7 +35,7 @@ async fn target(
 ) -> Result<(ImageRow, ImageView), WebError> {
     let mut conn = state.pool.get().await?;
     let row = db::images::find_record(&mut conn, user.account.id, id).await?;
-    match facts(user, &row) {
+    match facts(&user.account, &row) {
         Some(facts) if may(&user.rights, &facts, action) => Ok((row.clone(), image_view(user, row))),
         // Allowed the other way round: the image is already in the state asked for.
         Some(facts)
@@ -373,7 +374,7 @@ async fn sharing_dialog(
     let shared_with: Vec<i64> =
         db::images::shares(&mut conn, row.image_pk).await?.into_iter().map(|(a, _)| a).collect();
     let public = db::images::is_public(&mut conn, row.image_pk).await?;
-    let rights = facts(user, row).map(|f| sharing_rights(&user.rights, &f)).unwrap_or_default();
+    let rights = facts(&user.account, row).map(|f| sharing_rights(&user.rights, &f)).unwrap_or_default();
     Ok(SharingDialog {
         frame: Frame::new(user, "/images"),
         modal: is_htmx(req),
@@ -418,7 +419,7 @@ pub async fn save_sharing(
 ) -> Result<HttpResponse, WebError> {
     let form = form.0;
     let (row, _) = target(&user, &state, id.into_inner(), ImageAction::Sharing).await?;
-    let rights = facts(&user, &row).map(|f| sharing_rights(&user.rights, &f)).unwrap_or_default();
+    let rights = facts(&user.account, &row).map(|f| sharing_rights(&user.rights, &f)).unwrap_or_default();
     let invalid = async |message: String| {
         let dialog = sharing_dialog(&req, &user, &state, &row, Some(&form.account_ids), Some(message)).await?;
         dialog_response(&req, StatusCode::UNPROCESSABLE_ENTITY, dialog.render_for(&req))

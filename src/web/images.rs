@@ -6,14 +6,16 @@ use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 
 use super::layout::{Frame, Moment};
+use super::respond::{FlashFragment, html};
 use super::{AppState, is_htmx};
 use crate::auth::CurrentUser;
+use crate::changes::images::facts;
 use crate::db::{self, audit::NewAuditEvent, images::RecordTab};
 use crate::domain::ValidationError;
-use crate::domain::access::{Action, Ownership, Resource};
+use crate::domain::access::{Action, Resource};
 use crate::domain::image::{
-    Architecture, Filters, ImageAction, ImageFacts, ImageName, Label, Platform, Scope, SearchText, SharingSupport,
-    Sort, Source, allowed_actions, may_configure,
+    Architecture, Filters, ImageAction, ImageName, Label, Platform, Scope, SearchText, Sort, allowed_actions,
+    may_configure,
 };
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::web::error::WebError;
@@ -128,30 +130,8 @@ pub struct PublicView {
 const AVAILABLE_ACTIONS: &[ImageAction] =
     &[ImageAction::Launch, ImageAction::Deprecate, ImageAction::Undeprecate, ImageAction::Delete, ImageAction::Sharing];
 
-/// How the account's provider can share images, as its kind documents it.
-/// (Sharing is not among what a worker detects: every EC2 endpoint has it.)
-fn provider_sharing(user: &CurrentUser) -> SharingSupport {
-    crate::cloud::Capabilities::documented(&user.account.provider)
-        .map(|c| SharingSupport { accounts: c.share_with_accounts, public: c.share_publicly })
-        .unwrap_or_default()
-}
-
-/// The facts that decide what the user may do to a record; `None` for a
-/// record of unknown source (it offers nothing).
-pub fn facts(user: &CurrentUser, row: &db::images::ImageRow) -> Option<ImageFacts> {
-    let ownership =
-        Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: row.budget_code_id };
-    Source::from_stored(&row.source).map(|source| ImageFacts {
-        source,
-        active: row.state == "ACTIVE",
-        deprecated: row.deprecated_at.is_some(),
-        ownership,
-        provider: provider_sharing(user),
-    })
-}
-
 pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
-    let facts = facts(user, &row);
+    let facts = facts(&user.account, &row);
     let can_configure = facts.is_some_and(|facts| may_configure(&user.rights, &facts));
     let actions = facts
         .map(|facts| allowed_actions(&user.rights, &facts))
@@ -428,10 +408,6 @@ struct RenamePage {
     edit: NameEdit,
 }
 
-pub fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body?))
-}
-
 /// Loads a record of the current account the user may configure: 404 for
 /// another account's id, 403 without `IMAGE Configure` on it.
 async fn configurable(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageView, WebError> {
@@ -580,16 +556,6 @@ pub async fn rename(
         return Ok(super::see_other("/images"));
     }
     saved_row(current, &format!("Renamed to “{}”", name.as_str()))
-}
-
-/// A flash message swapped into the page's flash area out of band.
-#[derive(Template)]
-#[template(
-    source = r#"<div id="flash" class="flash-area" aria-live="polite" hx-swap-oob="true"><p class="flash">{{ message }}</p></div>"#,
-    ext = "html"
-)]
-pub struct FlashFragment<'a> {
-    pub message: &'a str,
 }
 
 /// The label picker of a row (loaded when it is opened).

@@ -34,8 +34,9 @@ use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
 use super::dialog::{Confirm, done};
-use super::images::{FlashFragment, html};
 use super::layout::Frame;
+use super::resources::delete_dialog;
+use super::respond::{FlashFragment, html};
 use super::{AppState, is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::cloud::CloudError;
@@ -43,7 +44,7 @@ use crate::db::{self, PoolError, audit::NewAuditEvent, keypairs::KeyPairRow};
 use crate::domain::ValidationError;
 use crate::domain::access::Resource;
 use crate::domain::keypair::{KeyPairName, PublicKey, looks_private};
-use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion, may, servers};
+use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion, may};
 use crate::jobs::resources::{DeleteKeyPair, ImportKeyPair};
 use crate::web::error::WebError;
 
@@ -529,46 +530,6 @@ async fn created_answer(
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body))
-}
-
-/// The Delete dialog of the Key Pairs and Firewalls pages: the question,
-/// or the reason `decision` gives for refusing. `what` is "key pair" or
-/// "firewall"; `list` the selector of the page's list, which the answer
-/// replaces.
-pub(crate) fn delete_dialog(
-    req: &HttpRequest,
-    user: &CurrentUser,
-    (page, list, what): (&'static str, &str, &str),
-    (id, name): (i64, &str),
-    decision: Deletion,
-    detail: String,
-) -> Confirm {
-    let mut dialog = Confirm::new(req, user, page, format!("{name}: Delete"));
-    dialog.action_url = format!("{page}/{id}/delete");
-    dialog.target = list.to_owned();
-    dialog.submit = "Delete";
-    dialog.danger = true;
-    dialog.allowed = decision.allowed();
-    if dialog.allowed {
-        dialog.question = format!("Are you sure you want to delete {name}?");
-        dialog.detail = Some(detail);
-        return dialog;
-    }
-    dialog.question = format!("{name} cannot be deleted now.");
-    dialog.error = Some(match decision {
-        Deletion::InUse(n) => {
-            let (verb, them) = if n == 1 { ("is", "it") } else { ("are", "them") };
-            format!(
-                "{} launched with this {what} {verb} pending, running or paused. Terminate {them} first.",
-                servers(n)
-            )
-        }
-        Deletion::Busy(ResourceState::Deleting) => format!("This {what} is already being deleted."),
-        Deletion::Busy(_) => format!("The provider is still making this {what}; wait until it is ready."),
-        Deletion::Permanent => format!("Every network has this {what}; the provider does not allow deleting it."),
-        _ => format!("Your role does not allow deleting this {what}."),
-    });
-    dialog
 }
 
 /// The key pair `id` of the current account, and the live servers using

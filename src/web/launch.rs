@@ -18,10 +18,11 @@ use bigdecimal::BigDecimal;
 use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
-use super::images::{FlashFragment, facts, html};
 use super::layout::Frame;
+use super::respond::{FlashFragment, html};
 use super::{AppState, HtmlForm, is_htmx, see_other};
 use crate::auth::CurrentUser;
+use crate::changes::images::facts;
 use crate::cloud::Volume;
 use crate::db::{self, audit::NewAuditEvent, images::ImageRow, images::PublicImageRow};
 use crate::domain::ValidationError;
@@ -116,7 +117,7 @@ async fn launchable(user: &CurrentUser, state: &AppState, id: i64, catalog: &Cat
         });
     }
     let row = db::images::find_record(&mut conn, user.account.id, id).await?;
-    if !facts(user, &row).is_some_and(|f| may(&user.rights, &f, ImageAction::Launch)) {
+    if !facts(&user.account, &row).is_some_and(|f| may(&user.rights, &f, ImageAction::Launch)) {
         return Err(WebError::Forbidden("Your role does not allow launching this image.".into()));
     }
     Ok(LaunchImage {

@@ -16,48 +16,17 @@ pub mod keypairs;
 pub mod launch;
 pub mod layout;
 pub mod login;
+pub mod resources;
+pub mod respond;
 pub mod servers;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 
-use crate::db::Pool;
 use error::WebError;
 
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "stratus_session";
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: Pool,
-    /// How jobs queued by pages are run, and how providers are reached.
-    pub jobs: crate::jobs::JobSettings,
-    /// Provider connections of this process, shared by its workers; pages
-    /// use them for the one synchronous call (creating a key pair).
-    pub providers: std::sync::Arc<crate::jobs::Providers>,
-    /// Owners whose public images are provided (badged, offered first).
-    pub provided_owners: std::sync::Arc<[String]>,
-}
-
-impl AppState {
-    /// How often a job queued by a page is tried at the provider.
-    pub fn job_attempts(&self) -> i32 {
-        self.jobs.max_attempts
-    }
-
-    /// Whether a public image of this owner is a provided one.
-    pub fn provided(&self, owner_account_number: &str) -> bool {
-        self.provided_owners.iter().any(|o| o == owner_account_number)
-    }
-
-    /// The provider of an account, for the few calls a page makes itself.
-    pub async fn provider(
-        &self,
-        account: &crate::db::accounts::Account,
-    ) -> Result<std::sync::Arc<dyn crate::cloud::CloudProvider>, crate::cloud::CloudError> {
-        Ok(self.providers.for_account(&self.jobs, account).await?.provider)
-    }
-}
+pub use crate::htmx::is_htmx;
+pub use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
@@ -132,11 +101,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(audit::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
-}
-
-/// Whether htmx sent the request (it then wants a fragment, not a page).
-pub fn is_htmx(req: &actix_web::HttpRequest) -> bool {
-    req.headers().contains_key("HX-Request")
 }
 
 /// A 303 redirect: after a POST, the browser GETs the target.

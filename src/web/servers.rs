@@ -15,8 +15,8 @@ use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
 use super::dialog::{self, Confirm, VersionForm};
-use super::images::html;
 use super::layout::{Frame, Moment};
+use super::respond::html;
 use super::{AppState, is_htmx};
 use crate::auth::CurrentUser;
 use crate::db::{self, audit::NewAuditEvent, servers::ServerRow};

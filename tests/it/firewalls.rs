@@ -9,7 +9,7 @@ use stratus_console::cloud::CloudProvider;
 use stratus_console::db::{self, schema::*};
 
 use crate::harness::{Response, TestApp, count, text};
-use crate::keypairs::{at_provider, run_jobs};
+use crate::keypairs::at_provider;
 
 /// The account's listed firewall called `name`: `(id, provider id, state)`.
 async fn firewall(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Option<(i64, Option<String>, String)> {
@@ -26,7 +26,7 @@ async fn firewall(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Opt
 
 async fn synced(app: &TestApp, conn: &mut AsyncPgConnection, account: i64) {
     db::jobs::enqueue_sync(conn, account, "sync_firewalls", 2).await.unwrap();
-    run_jobs(app).await;
+    app.run_jobs().await;
 }
 
 #[actix_web::test]
@@ -65,7 +65,7 @@ async fn a_new_firewall_waits_for_its_job_then_has_its_group_id() {
         .execute(&mut conn)
         .await
         .unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let groups = at_provider(&app.demo.numbers.production).await.list_security_groups().await.unwrap();
     let group = groups.iter().find(|g| g.name == "web (public)").expect("the provider has the group");
     assert_eq!(group.description, "HTTPS from anywhere");
@@ -103,7 +103,7 @@ async fn a_sync_that_finds_the_group_before_its_job_stores_the_id_takes_the_wait
         .execute(&mut conn)
         .await
         .unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let state: String =
         jobs::table.filter(jobs::kind.eq("create_security_group")).select(jobs::state).first(&mut conn).await.unwrap();
     assert_eq!(state, "COMPLETE");
@@ -204,7 +204,7 @@ async fn rights_decide_who_creates_and_deletes_and_other_accounts_are_not_found(
     globex.post_htmx("/firewalls", &[("name", "globex-web"), ("description", "HTTP")]).await;
     let mut admin = app.signed_in("admin@acme.test").await;
     admin.post_htmx("/firewalls", &[("name", "web"), ("description", "HTTP")]).await;
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (other, ..) = firewall(&mut conn, app.demo.globex_main, "globex-web").await.unwrap();
     let (web, ..) = firewall(&mut conn, app.demo.acme_production, "web").await.unwrap();
     let before = count(&mut conn, "SELECT count(*) AS n FROM firewalls").await;

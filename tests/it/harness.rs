@@ -65,6 +65,23 @@ impl TestApp {
         Self { address, database_url, demo }
     }
 
+    /// Runs every queued job against the local EC2 endpoint, as a worker
+    /// would, until the queue is empty (a failing call is retried once, at
+    /// once).
+    pub async fn run_jobs(&self) {
+        let settings = JobSettings {
+            workers: 0,
+            provider_endpoint: Some(crate::cloud::endpoint()),
+            backoff_base: std::time::Duration::from_millis(1),
+            backoff_cap: std::time::Duration::from_millis(1),
+            max_attempts: 2,
+            ..JobSettings::default()
+        };
+        let pool = stratus_console::db::pool(&self.database_url, 2).expect("the test database URL is valid");
+        let runner = stratus_console::jobs::Runner::new(pool, settings);
+        while runner.run_next("test-worker").await.expect("the queue answers") {}
+    }
+
     pub async fn db(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.database_url).await.expect("connect to the test database")
     }

@@ -1,15 +1,12 @@
 //! The actions menu: deprecate, delete and sharing, in the console and at the
 //! local EC2 endpoint, and who may do which (one authorization matrix).
 
-use std::time::Duration;
-
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::cloud::{CloudProvider, LaunchPermission};
 use stratus_console::db::{self, schema::*};
-use stratus_console::jobs::{JobSettings, Runner};
 
 use crate::cloud::{connection, endpoint};
 use crate::harness::{Client, TestApp, count, text};
@@ -34,20 +31,6 @@ async fn provider_id(conn: &mut AsyncPgConnection, record: i64) -> String {
         .first(conn)
         .await
         .unwrap()
-}
-
-/// Runs every queued job against the local EC2 endpoint, as a worker would.
-async fn run_jobs(app: &TestApp) {
-    let settings = JobSettings {
-        workers: 0,
-        provider_endpoint: Some(endpoint()),
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(1),
-        max_attempts: 2,
-        ..JobSettings::default()
-    };
-    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings);
-    while runner.run_next("test-worker").await.expect("the queue answers") {}
 }
 
 async fn at_provider(number: &str) -> std::sync::Arc<Ec2Provider> {
@@ -88,7 +71,7 @@ async fn deprecate_asks_first_strikes_the_name_and_undeprecate_restores_it() {
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'deprecate'").await, 1);
 
     // The endpoint cannot keep deprecation: the job says the console keeps it.
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (state, result): (String, Option<serde_json::Value>) = jobs::table
         .filter(jobs::kind.eq("set_deprecation"))
         .select((jobs::state, jobs::result))
@@ -132,7 +115,7 @@ async fn a_deprecated_public_image_drops_out_of_other_accounts_public_search() {
 
     let shared = post(&mut admin, &format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
     assert_eq!(shared.status, StatusCode::OK, "{}", shared.body);
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let ami = provider_id(&mut conn, id).await;
     assert!(at_provider(&app.demo.numbers.production).await.describe_image(&ami).await.unwrap().unwrap().public);
 
@@ -164,7 +147,7 @@ async fn an_image_deprecated_before_it_is_made_public_stays_out_of_other_account
 
     let shared = post(&mut admin, &format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
     assert_eq!(shared.status, StatusCode::OK, "{}", shared.body);
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let ami = provider_id(&mut conn, id).await;
     assert_eq!(
         count(
@@ -219,7 +202,7 @@ async fn deleting_an_own_image_deregisters_it_and_a_sync_does_not_bring_it_back(
         .await
         .unwrap();
     db::jobs::enqueue_sync(&mut conn, production, "sync_images", 2).await.unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     assert!(record(&mut conn, production, "api-server-base").await.is_none(), "still gone after a sync");
     assert!(at_provider(&app.demo.numbers.production).await.describe_image(&ami).await.unwrap().is_some());
 
@@ -227,7 +210,7 @@ async fn deleting_an_own_image_deregisters_it_and_a_sync_does_not_bring_it_back(
         .execute(&mut conn)
         .await
         .unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let gone = at_provider(&app.demo.numbers.production).await.describe_image(&ami).await.unwrap();
     assert!(gone.is_none(), "deregistered at the provider: {gone:?}");
     assert!(record(&mut conn, production, "api-server-base").await.is_none());
@@ -332,7 +315,7 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     )
     .await;
     assert_eq!(events, 1);
-    run_jobs(&app).await;
+    app.run_jobs().await;
     assert_eq!(
         ec2.launch_permissions(&ami).await.unwrap(),
         [LaunchPermission::Account(app.demo.numbers.staging.clone())]
@@ -350,12 +333,12 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     assert_eq!(unshared.status, StatusCode::OK);
     assert!(text(&unshared.body).contains("no longer shared with Acme Staging"));
     assert!(record(&mut conn, staging, "batch-worker").await.is_none());
-    run_jobs(&app).await;
+    app.run_jobs().await;
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
 
     // Public, then private again.
     post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
-    run_jobs(&app).await;
+    app.run_jobs().await;
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), [LaunchPermission::Public]);
     let listed = count(
         &mut conn,
@@ -370,7 +353,7 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     )
     .await;
     assert_eq!(listed, 0, "private again: out of the catalog at once");
-    run_jobs(&app).await;
+    app.run_jobs().await;
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
 }
 

@@ -11,7 +11,6 @@ use reqwest::StatusCode;
 use stratus_console::cloud::CloudProvider;
 use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*};
-use stratus_console::jobs::{JobSettings, Runner};
 
 use crate::cloud::{connection, endpoint};
 use crate::harness::{Response, TestApp, count, text};
@@ -19,20 +18,6 @@ use crate::harness::{Response, TestApp, count, text};
 pub const ED25519: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfFrtHX+Bm9WEBJueOkw12IlEyZLGAJ0NSFLLLVngpY ops@acme.test";
 pub const RSA_3072: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQC6M5Yqef/eqkdxaW/8IkOFEu5WIw4fA5gRTcUocTTSRC2mKTTxdIXPHmYMDymNvpNVokBFMOGFwD96pmFRuoYuzvWkxkHb2KxgqYvB9EenhzPmRflf53b+DlOHqzjaNkxCaU2QWZXNdBmYNAhjTGCOUtOVBUJAkgsIMsn+ff9CLwB6Gxc7h+qn5BPbdbete58ARgbSjc4KUrg2Q+jTCU3gg8E/OxCgYnKZSX0MWvWXXclGcEn4DAnBMJyIuIZm6RY1sZVLszrkMJCwPhKVkbefS5zmPErzCvl5l5QMYbLQhBcaDtHVvDxuDBALCLTBAjgVHoace/5lJJL3gPVe7q3gRxihyd5krwyRWUXOiih8mash44irj8iOcEgrfkwZIJZxB4fba1yuyOAGboaTqxsFgGMKlJ/sFkPhOWddIGQjwzYSu4LcpU/uuEP6hMtUEZEAb5PII45GeOwRSZfdk0ZbD3hPlHWZzrvWCUabAXwD3ZOU9zv1hh2yhtv06rl+mcc= deploy@acme.test";
-
-/// Runs every queued job against the local EC2 endpoint, as a worker would.
-pub async fn run_jobs(app: &TestApp) {
-    let settings = JobSettings {
-        workers: 0,
-        provider_endpoint: Some(endpoint()),
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(1),
-        max_attempts: 2,
-        ..JobSettings::default()
-    };
-    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings);
-    while runner.run_next("test-worker").await.expect("the queue answers") {}
-}
 
 pub async fn at_provider(number: &str) -> std::sync::Arc<Ec2Provider> {
     Ec2Provider::connect(&connection(number, endpoint())).await.expect("the local EC2 endpoint answers")
@@ -159,7 +144,7 @@ async fn importing_a_public_key_is_a_job_and_the_row_waits_for_it() {
     assert_eq!(rsa.status, StatusCode::SEE_OTHER, "an import is a plain POST-redirect-GET");
     assert!(text(&client.get("/keypairs").await.body).contains("Importing “build_agent”"));
 
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let listed = at_provider(&app.demo.numbers.production).await.list_key_pairs().await.unwrap();
     for (_, name, fingerprint, provider_id, state) in rows(&mut conn, account).await {
         let at_provider = listed.iter().find(|k| k.name == name).expect("imported at the provider");
@@ -185,7 +170,7 @@ async fn a_sync_before_the_import_keeps_the_waiting_row() {
         .await
         .unwrap();
     db::jobs::enqueue_sync(&mut conn, account, "sync_key_pairs", 2).await.unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let waiting = count(&mut conn, "SELECT count(*) AS n FROM key_pairs WHERE state = 'PENDING' AND active").await;
     assert_eq!(waiting, 1, "still listed as importing");
     assert!(text(&client.get("/keypairs").await.body).contains("laptop importing"));
@@ -311,14 +296,14 @@ async fn a_key_pair_used_by_a_live_server_cannot_be_deleted_and_an_unused_one_go
         .await
         .unwrap();
     db::jobs::enqueue_sync(&mut conn, account, "sync_key_pairs", 2).await.unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     assert!(!text(&client.get("/keypairs").await.body).contains("deploy"));
 
     diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'delete_key_pair'")
         .execute(&mut conn)
         .await
         .unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let listed = at_provider(&app.demo.numbers.production).await.list_key_pairs().await.unwrap();
     assert!(listed.iter().all(|k| k.name != "deploy"), "deleted at the provider");
     assert!(rows(&mut conn, account).await.is_empty());
@@ -422,7 +407,7 @@ async fn browser_create_import_and_delete_key_pairs_and_create_a_firewall() {
     submit().await;
     browser.wait_for_text("Importing “laptop”").await;
     browser.screenshot("keypairs-importing").await;
-    run_jobs(&app).await;
+    app.run_jobs().await;
     wait_until_gone(&browser, "laptop importing").await;
     browser.screenshot("keypairs").await;
 
@@ -446,7 +431,7 @@ async fn browser_create_import_and_delete_key_pairs_and_create_a_firewall() {
     browser.screenshot("firewalls-pending").await;
     let mut conn = app.db().await;
     db::jobs::enqueue_sync(&mut conn, app.demo.acme_production, "sync_firewalls", 2).await.unwrap();
-    run_jobs(&app).await;
+    app.run_jobs().await;
     wait_until_gone(&browser, "web creating").await;
     b.goto(&app.url("/firewalls")).await.unwrap();
     browser.wait_for_text("default").await;

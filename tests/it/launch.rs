@@ -8,24 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use reqwest::StatusCode;
 use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*};
-use stratus_console::jobs::{JobSettings, Runner};
 
 use crate::cloud::{connection, endpoint};
 use crate::harness::{Client, Response, TestApp, count, text};
-
-/// Runs every job that is ready, as a worker would.
-pub async fn run_jobs(app: &TestApp) {
-    let settings = JobSettings {
-        workers: 0,
-        provider_endpoint: Some(endpoint()),
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(1),
-        max_attempts: 2,
-        ..JobSettings::default()
-    };
-    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings);
-    while runner.run_next("test-worker").await.expect("the queue answers") {}
-}
 
 async fn record_id(conn: &mut AsyncPgConnection, account: i64, name: &str) -> i64 {
     image_records::table
@@ -87,7 +72,7 @@ async fn world() -> World {
     for kind in ["sync_products", "sync_zones", "sync_firewalls", "sync_key_pairs"] {
         db::jobs::enqueue_sync(&mut conn, app.demo.acme_production, kind, 2).await.unwrap();
     }
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let client = app.signed_in("admin@acme.test").await;
     let image = record_id(&mut conn, app.demo.acme_production, "web-frontend-2026.11").await;
     let base = vec![
@@ -157,7 +142,7 @@ async fn a_launch_writes_servers_jobs_and_audit_once_and_the_provider_gets_every
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 2);
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'launch'").await, 2);
 
-    run_jobs(&w.app).await;
+    w.app.run_jobs().await;
     let states: Vec<(String, Option<String>, bool)> = servers::table
         .filter(servers::name.like("web-_"))
         .select((servers::state, servers::provider_instance_id, servers::ready_at.is_not_null()))
@@ -291,7 +276,7 @@ async fn windows_images_need_a_key_pair_and_a_new_one_is_offered_once() {
     )
     .await;
     assert_eq!(launched.status, StatusCode::OK, "{}", text(&launched.body));
-    run_jobs(&w.app).await;
+    w.app.run_jobs().await;
     let instance: String = servers::table
         .filter(servers::key_pair_name.eq("build-agents"))
         .select(servers::provider_instance_id.assume_not_null())

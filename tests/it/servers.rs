@@ -7,7 +7,6 @@ use reqwest::StatusCode;
 use stratus_console::db::schema::*;
 
 use crate::harness::{TestApp, count, text};
-use crate::launch::run_jobs;
 
 /// The demo server kept running in Acme Production: `(id, version)`.
 async fn running_server(conn: &mut AsyncPgConnection, account: i64) -> (i64, i32) {
@@ -67,19 +66,19 @@ async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     assert_eq!(state_of(&mut conn, id).await.0, "PAUSING");
     let stale = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
     assert_eq!(stale.status, StatusCode::CONFLICT, "pausing twice");
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (state, version) = state_of(&mut conn, id).await;
     assert_eq!(state, "PAUSED");
 
     let started = client.post_htmx(&format!("/servers/{id}/start"), &[("version", &version.to_string())]).await;
     assert_eq!(started.status, StatusCode::OK);
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (state, version) = state_of(&mut conn, id).await;
     assert_eq!(state, "RUNNING");
 
     let rebooted = client.post_htmx(&format!("/servers/{id}/reboot"), &[("version", &version.to_string())]).await;
     assert_eq!(rebooted.status, StatusCode::OK);
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (state, version) = state_of(&mut conn, id).await;
     assert_eq!(state, "RUNNING");
 
@@ -87,7 +86,7 @@ async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     assert!(text(&dialog.body).contains("Are you sure you want to terminate web-frontend-2026.11-builder?"));
     let terminated = client.post(&format!("/servers/{id}/terminate"), &[("version", &version.to_string())]).await;
     assert_eq!(terminated.status, StatusCode::SEE_OTHER);
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (state, _) = state_of(&mut conn, id).await;
     assert_eq!(state, "TERMINATED");
     let ended =
@@ -175,7 +174,7 @@ async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chose
         .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.body);
     assert!(text(&made.body).contains("Making image “frontend-golden”"));
-    run_jobs(&app).await;
+    app.run_jobs().await;
     let (source, budget, group, owner, state): (String, Option<i64>, Option<i64>, Option<i64>, String) =
         image_records::table
             .inner_join(provider_images::table)

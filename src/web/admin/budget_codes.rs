@@ -41,8 +41,8 @@ use crate::domain::budget::BudgetState;
 use crate::domain::budget_admin::{self as rules, BudgetCodeInput, RawBudgetCode, format_money, format_rate};
 use crate::web::dialog::{done, respond};
 use crate::web::error::WebError;
-use crate::web::images::{FlashFragment, html};
 use crate::web::layout::Frame;
+use crate::web::respond::{FlashFragment, html};
 use crate::web::{AppState, is_htmx, see_other};
 
 const PAGE: &str = "/admin/budget-codes";

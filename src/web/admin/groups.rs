@@ -23,8 +23,8 @@ use crate::domain::access::{AccessRight, Resource};
 use crate::domain::admin::{AdminAction, description, may, name};
 use crate::web::dialog::{self, Confirm};
 use crate::web::error::WebError;
-use crate::web::images::{FlashFragment, html};
 use crate::web::layout::Frame;
+use crate::web::respond::{FlashFragment, html};
 use crate::web::{AppState, is_htmx, see_other};
 
 const PAGE: &str = "/admin/groups";

@@ -38,8 +38,8 @@ use crate::domain::admin::{
 };
 use crate::web::dialog::{self, Confirm};
 use crate::web::error::WebError;
-use crate::web::images::{FlashFragment, html};
 use crate::web::layout::Frame;
+use crate::web::respond::{FlashFragment, html};
 use crate::web::{AppState, HtmlForm, is_htmx};
 
 const PAGE: &str = "/admin/users";

@@ -1,0 +1,39 @@
+//! Why a request could not be tied to a signed-in user who may use the
+//! console. `web::error` turns it into a response (a sign-in redirect, a
+//! 403 page, a 503), so this layer knows nothing of pages.
+
+/// An error of the `auth` layer.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Not signed in; `session_ended` when the browser had a session that is
+    /// gone (expired or ended elsewhere).
+    #[error("not signed in")]
+    SignedOut { session_ended: bool },
+    #[error("You are not a member of any account. Ask an administrator.")]
+    NoAccount,
+    /// The user's groups give no `CONSOLE Access` in `account`.
+    #[error("Your groups have no role that allows using the console in {account}.")]
+    NoConsoleAccess { account: String },
+    /// A state-changing request without the session's CSRF token.
+    #[error("This form has expired or did not come from this console. Reload the page and try again.")]
+    CsrfRejected,
+    /// The session could not be read or written.
+    #[error("session: {0}")]
+    Session(String),
+    #[error("the database is not available")]
+    Unavailable(#[from] crate::db::PoolError),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<actix_session::SessionGetError> for AuthError {
+    fn from(e: actix_session::SessionGetError) -> Self {
+        AuthError::Session(e.to_string())
+    }
+}
+
+impl From<actix_session::SessionInsertError> for AuthError {
+    fn from(e: actix_session::SessionInsertError) -> Self {
+        AuthError::Session(e.to_string())
+    }
+}

@@ -1,0 +1,117 @@
+//! Changes: one async function per user action, below the pages (and the
+//! API, which calls the very same functions).
+//!
+//! Each takes a connection, the acting user ([`Actor`]) and typed input
+//! (domain newtypes, parsed at the edge), and in one transaction:
+//! authorizes with the one access decision (`Rights::require` and the
+//! domain's rules built on it), re-checks the rules that depend on the
+//! database under the locks they need, writes, records the audit event and
+//! queues the provider's jobs. It returns a typed result or a
+//! [`ChangeError`]. Nothing above this layer writes.
+//!
+//! Error policy: queries return `QueryResult`; a change returns
+//! `ChangeError`; `web::error` is the one place that maps it to a status.
+
+pub mod firewalls;
+pub mod images;
+
+use crate::cloud::CloudError;
+use crate::db::accounts::Account;
+use crate::db::audit::NewAuditEvent;
+use crate::db::users::User;
+use crate::domain::ValidationError;
+use crate::domain::access::{Action, Forbidden, Resource, Rights};
+use crate::domain::refusal::Refusal;
+
+/// The user acting in one account, with their rights there.
+#[derive(Clone, Copy)]
+pub struct Actor<'a> {
+    pub user: &'a User,
+    /// The account the change is made in.
+    pub account: &'a Account,
+    /// Every account the user may enter, the current one included.
+    pub accounts: &'a [Account],
+    pub rights: &'a Rights,
+}
+
+impl Actor<'_> {
+    /// Forbidden unless the user's role allows `action` on `resource` in
+    /// this account.
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), Forbidden> {
+        self.rights.require(resource, action)
+    }
+
+    /// The audit event of a change this user made in this account.
+    pub fn event<'e>(
+        &self,
+        action: &'e str,
+        resource: Resource,
+        id: impl ToString,
+        changes: serde_json::Value,
+    ) -> NewAuditEvent<'e> {
+        NewAuditEvent {
+            account_id: Some(self.account.id),
+            user_id: Some(self.user.id),
+            action,
+            resource: resource.as_str(),
+            resource_id: Some(id.to_string()),
+            outcome: "success",
+            changes,
+        }
+    }
+}
+
+/// Why a change was not made. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// Input that breaks a rule, every field's problem at once.
+    #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))]
+    Invalid(Vec<ValidationError>),
+    /// Well-formed and allowed, but the rules refuse it now.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    /// Not in the actor's account (or not at all).
+    #[error("not found")]
+    NotFound,
+    /// The provider refused or did not answer a call the change waits for.
+    #[error(transparent)]
+    Provider(#[from] CloudError),
+    #[error(transparent)]
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for ChangeError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => ChangeError::NotFound,
+            other => ChangeError::Db(other),
+        }
+    }
+}
+
+impl From<ValidationError> for ChangeError {
+    fn from(e: ValidationError) -> Self {
+        ChangeError::Invalid(vec![e])
+    }
+}
+
+impl ChangeError {
+    /// The messages that belong to form fields (validation, and refusals of
+    /// one field such as a taken name), or `None` when the error is about
+    /// the change as a whole.
+    pub fn field_errors(&self) -> Option<Vec<ValidationError>> {
+        match self {
+            ChangeError::Invalid(errors) => Some(errors.clone()),
+            ChangeError::Refused(refusal) => refusal.field().map(|f| vec![ValidationError::new(f, refusal.message())]),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an insert failed on a unique index: a name taken by a writer the
+/// check before it could not see.
+pub fn unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
