@@ -631,6 +631,43 @@ async fn describe(
     .map(drop)
 }
 
+/// A company of one: what a test that starts from an empty world adds
+/// first. One account (provider account `number`), the default roles, the
+/// group Admin with the role Admin there, the budget code Default, and its
+/// administrator `email` (password [`PASSWORD`]) in both.
+#[derive(Debug, Clone, Copy)]
+pub struct CompanyOfOne {
+    pub company: i64,
+    pub account: i64,
+    pub admin: i64,
+    pub admin_group: i64,
+    pub budget_code: i64,
+}
+
+pub async fn company_of_one(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    email: &str,
+    number: &str,
+) -> anyhow::Result<CompanyOfOne> {
+    let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
+    let company = company(conn, name).await?;
+    let account = account(conn, company, &format!("{name} Main"), number).await?;
+    let admin_role = roles(conn, company)
+        .await?
+        .into_iter()
+        .find_map(|(n, id)| (n == "Admin").then_some(id))
+        .expect("the default roles include Admin");
+    let admin_group = group(conn, company, "Admin", &format!("Administrators of {name}")).await?;
+    give_role(conn, admin_group, account, admin_role).await?;
+    let budget_code = budget_code(conn, company, "Default", "CC-1000", "5000", "10000", "Everyday work").await?;
+    let admin = user(conn, company, email, "Ada", "Admin", &hash).await?;
+    join_group(conn, admin_group, admin).await?;
+    hold_code(conn, admin, budget_code).await?;
+    crate::db::accounts::add_member(conn, account, admin).await?;
+    Ok(CompanyOfOne { company, account, admin, admin_group, budget_code })
+}
+
 async fn company(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<i64> {
     diesel::insert_into(companies::table)
         .values(companies::name.eq(name))

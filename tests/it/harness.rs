@@ -14,10 +14,13 @@ fn cluster_url() -> String {
         .expect("TEST_DATABASE_URL is set by `make test` (the test cluster, without a database name)")
 }
 
-pub struct TestApp {
+/// The running app and its database. `W` is the world it started with: the
+/// demo (`TestApp::spawn`), or nothing (`TestApp::empty`), to which a test
+/// adds only what its rule needs (e.g. `demo::company_of_one`).
+pub struct TestApp<W = demo::Demo> {
     pub address: String,
     pub database_url: String,
-    pub demo: demo::Demo,
+    pub demo: W,
 }
 
 /// Creates a database from the migrated template `stratus_template`.
@@ -38,6 +41,32 @@ async fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
+/// The app's configuration for a test database: the local EC2 endpoint, and
+/// its Amazon Linux and Ubuntu images as the provided ones.
+fn config(database_url: &str) -> Config {
+    let mut config = Config::for_database(database_url);
+    config.jobs.provider_endpoint = Some(crate::cloud::endpoint());
+    config.provided_owners = vec!["137112412989".into(), "099720109477".into()];
+    config
+}
+
+/// Serves the app on a free port; its address.
+async fn serve(database_url: &str) -> String {
+    let app = Application::build(config(database_url)).await.expect("build the app");
+    let address = format!("http://{}", app.address());
+    actix_web::rt::spawn(app.run());
+    address
+}
+
+impl TestApp<()> {
+    /// The app on an empty database: no company, no account, no user.
+    pub async fn empty() -> Self {
+        let database_url = fresh_database().await;
+        let address = serve(&database_url).await;
+        Self { address, database_url, demo: () }
+    }
+}
+
 impl TestApp {
     /// The app with the demo world loaded.
     pub async fn spawn() -> Self {
@@ -55,16 +84,12 @@ impl TestApp {
             ..JobSettings::default()
         };
         let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
-        let mut config = Config::for_database(&database_url);
-        config.jobs.provider_endpoint = Some(crate::cloud::endpoint());
-        // Amazon Linux and Ubuntu images of the local endpoint are the provided ones.
-        config.provided_owners = vec!["137112412989".into(), "099720109477".into()];
-        let app = Application::build(config).await.expect("build the app");
-        let address = format!("http://{}", app.address());
-        actix_web::rt::spawn(app.run());
+        let address = serve(&database_url).await;
         Self { address, database_url, demo }
     }
+}
 
+impl<W> TestApp<W> {
     /// Runs every queued job against the local EC2 endpoint, as a worker
     /// would, until the queue is empty (a failing call is retried once, at
     /// once).

@@ -11,6 +11,7 @@ mod browser;
 mod budget;
 mod cloud;
 mod cloud_init;
+mod empty_world;
 mod firewalls;
 mod harness;
 mod image_actions;
