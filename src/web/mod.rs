@@ -4,7 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
-pub mod audit;
+pub mod audit_log;
 pub mod dialog;
 pub mod error;
 pub mod firewalls;
@@ -98,7 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::budget_codes::confirm_deactivate)
         .service(admin::budget_codes::deactivate)
         .service(admin::budget_codes::reactivate)
-        .service(audit::index)
+        .service(audit_log::index)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
 }

@@ -104,7 +104,7 @@ fn view(row: AuditRow) -> EventView {
 }
 
 #[derive(Template)]
-#[template(path = "audit/index.html")]
+#[template(path = "audit_log/index.html")]
 struct AuditPage {
     frame: Frame,
     params: AuditParams,
