@@ -310,33 +310,27 @@ pub async fn save_sharing(
         }
         let image_id = &row.provider_image_id;
         let from = &actor.account.name;
+        // Launch permission granted or revoked for one account (`None`: everyone).
+        let permission = |grant, account_number: Option<&String>| {
+            let job = Permission { image_id: image_id.clone(), grant, account_number: account_number.cloned() };
+            job.job(account, jobs.max_attempts)
+        };
         for target in &add {
             let record = db::images::add_share(conn, target.id, row.image_pk, &row.name, &row.description).await?;
             let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
             db::audit::record(conn, &event_in(actor, target.id, "share", record, changes)).await?;
-            let job = Permission {
-                image_id: image_id.clone(),
-                grant: true,
-                account_number: Some(target.provider_account_number.clone()),
-            };
-            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            db::jobs::enqueue(conn, &permission(true, Some(&target.provider_account_number))).await?;
         }
         for target in &remove {
             if let Some(record) = db::images::remove_share(conn, target.id, row.image_pk).await? {
                 let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
                 db::audit::record(conn, &event_in(actor, target.id, "unshare", record, changes)).await?;
             }
-            let job = Permission {
-                image_id: image_id.clone(),
-                grant: false,
-                account_number: Some(target.provider_account_number.clone()),
-            };
-            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            db::jobs::enqueue(conn, &permission(false, Some(&target.provider_account_number))).await?;
         }
         if make_public != was_public {
             db::images::set_public(conn, row.image_pk, make_public).await?;
-            let job = Permission { image_id: image_id.clone(), grant: make_public, account_number: None };
-            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            db::jobs::enqueue(conn, &permission(make_public, None)).await?;
         }
         let names = |list: &[&Account]| list.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
         let (added, removed) = (names(&add), names(&remove));

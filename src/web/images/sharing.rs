@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{PAGE, done, image_view, target};
 use crate::auth::CurrentUser;
-use crate::changes::images::{Shared, Sharing, facts};
+use crate::changes::images::{Shared, Sharing, facts, share_targets};
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow};
 use crate::domain::access::{Action, Resource};
@@ -52,8 +52,10 @@ impl SharingDialog {
 }
 
 /// The user's other accounts, ticked where the image is shared with them.
-/// Images are shared within one provider and region only.
+/// Those the change does not offer (`share_targets`: images are shared
+/// within one provider and region only) cannot be chosen.
 fn share_choices(user: &CurrentUser, shared_with: &[i64]) -> Vec<ShareChoice> {
+    let offered: Vec<i64> = share_targets(&user.actor()).map(|a| a.id).collect();
     user.accounts
         .iter()
         .filter(|a| a.id != user.account.id)
@@ -62,8 +64,7 @@ fn share_choices(user: &CurrentUser, shared_with: &[i64]) -> Vec<ShareChoice> {
             name: a.name.clone(),
             region: a.region_title(),
             checked: shared_with.contains(&a.id),
-            unavailable: (a.provider != user.account.provider || a.region != user.account.region)
-                .then_some("another provider or region"),
+            unavailable: (!offered.contains(&a.id)).then_some("another provider or region"),
         })
         .collect()
 }
