@@ -1,9 +1,32 @@
 //! Changes to image records: rename, relabel, deprecate, undeprecate,
-//! delete and sharing.
+//! delete and sharing (PRODUCT 3.3).
+//!
+//! Each change finds the record in the actor's account first (another
+//! account's id is not found, whatever the actor's rights), then asks the
+//! rule that built the row's menu (`domain::image::may`, `may_configure`,
+//! `sharing_rights`), and in one transaction writes the record, its audit
+//! events and its provider job. Edits are optimistic: the form carries the
+//! record's version, and a stale one is `Refusal::StaleVersion` with nothing
+//! written; the page shows the record as it now is.
+//!
+//! Deprecation happens in the console at once and at the provider through a
+//! job (which notes it when the provider cannot keep it). Deleting an own
+//! image deregisters it at the provider, so every account's record of it
+//! goes too; deleting a shared or launched public image removes this
+//! account's record only. Neither while live servers were launched from it.
 
-use crate::db::{accounts::Account, images::ImageRow};
-use crate::domain::access::Ownership;
-use crate::domain::image::{ImageFacts, SharingSupport, Source};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::{Actor, ChangeError};
+use crate::db::{self, accounts::Account, audit::NewAuditEvent, images::ImageRow};
+use crate::domain::ValidationError;
+use crate::domain::access::{Forbidden, Ownership, Resource};
+use crate::domain::image::{
+    ImageAction, ImageFacts, ImageName, Label, SharingSupport, Source, already_done, may, may_configure, sharing_rights,
+};
+use crate::domain::refusal::Refusal;
+use crate::jobs::JobSettings;
+use crate::jobs::images::{Deprecation, Deregister, Permission};
 
 /// How the account's provider can share images, as its kind documents it.
 /// (Sharing is not among what a worker detects: every EC2 endpoint has it.)
@@ -25,4 +48,301 @@ pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
         ownership,
         provider: provider_sharing(account),
     })
+}
+
+/// Whether the actor may do `action` (from the menu) to the record: the
+/// rule that built the menu. Deprecating what is deprecated already (or the
+/// other way round) is a refusal, a stale menu; anything else not offered is
+/// forbidden.
+pub fn authorize(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Result<(), ChangeError> {
+    match facts(actor.account, row) {
+        Some(facts) if may(actor.rights, &facts, action) => Ok(()),
+        Some(facts) if already_done(actor.rights, &facts, action) => {
+            Err(Refusal::DeprecatedAlready { name: row.name.clone(), deprecated: facts.deprecated }.into())
+        }
+        _ => Err(Forbidden::because(format!(
+            "Your role in {} does not allow “{}” on this image.",
+            actor.account.name,
+            action.title()
+        ))
+        .into()),
+    }
+}
+
+/// Whether the actor may rename and relabel the record.
+pub fn authorize_configure(actor: &Actor<'_>, row: &ImageRow) -> Result<(), ChangeError> {
+    if facts(actor.account, row).is_some_and(|facts| may_configure(actor.rights, &facts)) {
+        Ok(())
+    } else {
+        Err(Forbidden::because("Your role does not allow renaming or relabelling this image.").into())
+    }
+}
+
+/// The same audit event, written in another account (the record there was
+/// made or removed by this change).
+fn event_in<'e>(
+    actor: &Actor<'_>,
+    account: i64,
+    action: &'e str,
+    record: i64,
+    changes: serde_json::Value,
+) -> NewAuditEvent<'e> {
+    NewAuditEvent { account_id: Some(account), ..actor.event(action, Resource::Image, record, changes) }
+}
+
+/// What an edit of the name cell or the label changes.
+#[derive(Clone, Copy)]
+enum Edit<'a> {
+    Name(&'a ImageName),
+    Label(Label),
+}
+
+/// Writes the edit over version `version` of record `id`; the record as it
+/// now is.
+async fn edit(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    version: i32,
+    edit: Edit<'_>,
+) -> Result<ImageRow, ChangeError> {
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = db::images::find_record(conn, account, id).await?;
+        authorize_configure(actor, &row)?;
+        let (name, label, action, changes) = match edit {
+            Edit::Name(name) => {
+                let changes = serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } });
+                (name.as_str(), row.label.as_str(), "rename", changes)
+            }
+            Edit::Label(label) => {
+                let changes = serde_json::json!({ "label": { "from": row.label, "to": label.as_str() } });
+                (row.name.as_str(), label.as_str(), "relabel", changes)
+            }
+        };
+        if !db::images::update_record(conn, account, id, version, name, label).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
+        db::audit::record(conn, &actor.event(action, Resource::Image, id, changes)).await?;
+        Ok(db::images::find_record(conn, account, id).await?)
+    })
+    .await
+}
+
+/// Renames record `id` of the actor's account, at `version`.
+pub async fn rename(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    version: i32,
+    name: &ImageName,
+) -> Result<ImageRow, ChangeError> {
+    edit(conn, actor, id, version, Edit::Name(name)).await
+}
+
+/// Sets the label of record `id` of the actor's account, at `version`.
+pub async fn relabel(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    version: i32,
+    label: Label,
+) -> Result<ImageRow, ChangeError> {
+    edit(conn, actor, id, version, Edit::Label(label)).await
+}
+
+/// Deprecates an own image: in the console at once, at the provider through
+/// a job. The record as it now is.
+pub async fn deprecate(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    version: i32,
+) -> Result<ImageRow, ChangeError> {
+    set_deprecation(conn, actor, jobs, id, version, true).await
+}
+
+/// Undeprecates an own image, as [`deprecate`] does the other way.
+pub async fn undeprecate(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    version: i32,
+) -> Result<ImageRow, ChangeError> {
+    set_deprecation(conn, actor, jobs, id, version, false).await
+}
+
+async fn set_deprecation(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    version: i32,
+    deprecated: bool,
+) -> Result<ImageRow, ChangeError> {
+    let action = if deprecated { ImageAction::Deprecate } else { ImageAction::Undeprecate };
+    let at = deprecated.then(chrono::Utc::now);
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = db::images::find_record(conn, account, id).await?;
+        authorize(actor, &row, action)?;
+        if !db::images::set_deprecated(conn, account, id, version, at).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
+        let changes = serde_json::json!({ "deprecated": { "from": !deprecated, "to": deprecated } });
+        db::audit::record(conn, &actor.event(action.path(), Resource::Image, id, changes)).await?;
+        let job = Deprecation { image_id: row.provider_image_id.clone(), deprecated_at: at };
+        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        Ok(db::images::find_record(conn, account, id).await?)
+    })
+    .await
+}
+
+/// A record deleted: the image deregistered at the provider (an own
+/// image), or this account's record removed.
+pub struct Deleted {
+    pub name: String,
+    pub provider_image_id: String,
+    pub source: Source,
+}
+
+/// Deletes record `id` of the actor's account at `version`. The live
+/// servers launched from it are counted inside the transaction that acts on
+/// the answer.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    version: i32,
+) -> Result<Deleted, ChangeError> {
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = db::images::find_record(conn, account, id).await?;
+        authorize(actor, &row, ImageAction::Delete)?;
+        let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
+        let alive = db::images::alive_servers(conn, &row).await?;
+        if alive > 0 {
+            return Err(Refusal::ImageInUse(alive).into());
+        }
+        if !db::images::delete_record(conn, account, id, version).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
+        let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
+        db::audit::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
+        if source == Source::Own {
+            // The image goes at the provider, so every account's record of it goes too.
+            for (other, record) in db::images::retire_image(conn, row.image_pk).await? {
+                let changes = serde_json::json!({ "provider_image_id": row.provider_image_id,
+                                                  "reason": "deleted by its owner" });
+                db::audit::record(conn, &event_in(actor, other, "unshare", record, changes)).await?;
+            }
+            let job = Deregister { image_id: row.provider_image_id.clone() };
+            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        }
+        Ok(Deleted { name: row.name, provider_image_id: row.provider_image_id, source })
+    })
+    .await
+}
+
+/// The sharing form: public or private, and the actor's other accounts the
+/// image is shared with.
+pub struct Sharing<'a> {
+    pub public: bool,
+    pub accounts: &'a [i64],
+}
+
+/// What saving the sharing form changed.
+pub struct Shared {
+    pub record: ImageRow,
+    /// The accounts it is now shared with, and no longer shared with.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Made public (`Some(true)`) or private (`Some(false)`).
+    pub public: Option<bool>,
+}
+
+/// The accounts an image of the actor's account can be shared with: the
+/// actor's others at the same provider and region.
+pub fn share_targets<'a>(actor: &Actor<'a>) -> impl Iterator<Item = &'a Account> {
+    let here = actor.account;
+    actor.accounts.iter().filter(move |a| a.id != here.id && a.provider == here.provider && a.region == here.region)
+}
+
+/// Applies the sharing form to record `id` of the actor's account: account
+/// shares added and removed, public or private, each with its record, audit
+/// event and provider job. Only the actor's own accounts are in play; shares
+/// with others stay.
+pub async fn save_sharing(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    sharing: &Sharing<'_>,
+) -> Result<Shared, ChangeError> {
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = db::images::find_record(conn, account, id).await?;
+        authorize(actor, &row, ImageAction::Sharing)?;
+        if !sharing.accounts.iter().all(|chosen| share_targets(actor).any(|a| a.id == *chosen)) {
+            return Err(ValidationError::new(
+                "account_ids",
+                "Images can be shared only with your other accounts at the same provider and region.",
+            )
+            .into());
+        }
+        let rights = facts(actor.account, &row).map(|f| sharing_rights(actor.rights, &f)).unwrap_or_default();
+        let shared_with: Vec<i64> = db::images::shares(conn, row.image_pk).await?.into_iter().map(|(a, _)| a).collect();
+        let was_public = db::images::is_public(conn, row.image_pk).await?;
+        let mine: Vec<&Account> = actor.accounts.iter().filter(|a| a.id != account).collect();
+        let ticked = |a: &&&Account| sharing.accounts.contains(&a.id);
+        let add: Vec<&Account> = mine.iter().filter(|a| ticked(a) && !shared_with.contains(&a.id)).copied().collect();
+        let remove: Vec<&Account> =
+            mine.iter().filter(|a| !ticked(a) && shared_with.contains(&a.id)).copied().collect();
+        if (!add.is_empty() || !remove.is_empty()) && !rights.accounts {
+            return Err(Forbidden::because("Your role does not allow sharing images with other accounts.").into());
+        }
+        let make_public = sharing.public;
+        if make_public != was_public && !rights.public {
+            return Err(Forbidden::because("Your role does not allow making images public or private.").into());
+        }
+        let image_id = &row.provider_image_id;
+        let from = &actor.account.name;
+        // Launch permission granted or revoked for one account (`None`: everyone).
+        let permission = |grant, account_number: Option<&String>| {
+            let job = Permission { image_id: image_id.clone(), grant, account_number: account_number.cloned() };
+            job.job(account, jobs.max_attempts)
+        };
+        for target in &add {
+            let record = db::images::add_share(conn, target.id, row.image_pk, &row.name, &row.description).await?;
+            let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
+            db::audit::record(conn, &event_in(actor, target.id, "share", record, changes)).await?;
+            db::jobs::enqueue(conn, &permission(true, Some(&target.provider_account_number))).await?;
+        }
+        for target in &remove {
+            if let Some(record) = db::images::remove_share(conn, target.id, row.image_pk).await? {
+                let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
+                db::audit::record(conn, &event_in(actor, target.id, "unshare", record, changes)).await?;
+            }
+            db::jobs::enqueue(conn, &permission(false, Some(&target.provider_account_number))).await?;
+        }
+        if make_public != was_public {
+            db::images::set_public(conn, row.image_pk, make_public).await?;
+            db::jobs::enqueue(conn, &permission(make_public, None)).await?;
+        }
+        let names = |list: &[&Account]| list.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+        let (added, removed) = (names(&add), names(&remove));
+        let public = (make_public != was_public).then_some(make_public);
+        if !added.is_empty() || !removed.is_empty() || public.is_some() {
+            let changes = serde_json::json!({
+                "shared_with": { "added": added, "removed": removed },
+                "public": { "from": was_public, "to": make_public },
+            });
+            db::audit::record(conn, &actor.event("sharing", Resource::Image, row.id, changes)).await?;
+        }
+        Ok(Shared { record: db::images::find_record(conn, account, id).await?, added, removed, public })
+    })
+    .await
 }

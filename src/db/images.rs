@@ -258,6 +258,16 @@ pub async fn find_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64)
     record_rows!().filter(image_records::account_id.eq(account_id)).filter(image_records::id.eq(id)).first(conn).await
 }
 
+/// Live servers launched from the record: from any record of an own image
+/// (whichever account launched them), else from this record.
+pub async fn alive_servers(conn: &mut AsyncPgConnection, row: &ImageRow) -> QueryResult<i64> {
+    if row.source == "own" {
+        super::servers::alive_from_image(conn, row.image_pk).await
+    } else {
+        super::servers::alive_from_record(conn, row.id).await
+    }
+}
+
 /// Changes a record's name and label if it is still at `version`; false when
 /// someone else changed it first.
 pub async fn update_record(

@@ -11,7 +11,7 @@ pub mod admin;
 pub mod audit;
 pub mod audit_log;
 pub mod budget;
-pub mod budget_admin;
+pub mod budget_codes;
 pub mod firewalls;
 pub mod images;
 pub mod jobs;

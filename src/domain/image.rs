@@ -483,6 +483,18 @@ pub fn may(rights: &Rights, image: &ImageFacts, action: ImageAction) -> bool {
 
 /// May the user rename and relabel this record? Names and labels belong to
 /// the account's record, so any record qualifies, whatever its source.
+/// Whether `action` is refused only because the image is in the state it
+/// asks for already: deprecating a deprecated image (the menu offers
+/// Undeprecate) or the other way round. That is a conflict with the current
+/// state (a stale menu), not a lack of rights.
+pub fn already_done(rights: &Rights, image: &ImageFacts, action: ImageAction) -> bool {
+    match action {
+        ImageAction::Deprecate => may(rights, image, ImageAction::Undeprecate),
+        ImageAction::Undeprecate => may(rights, image, ImageAction::Deprecate),
+        _ => false,
+    }
+}
+
 pub fn may_configure(rights: &Rights, image: &ImageFacts) -> bool {
     rights.allows(Resource::Image, Action::Configure, &image.ownership)
 }
@@ -681,5 +693,17 @@ mod tests {
         assert!(!may(&rights_of("Admin"), &unable, ImageAction::Sharing));
         let pending = ImageFacts { active: false, ..own };
         assert!(!may(&rights_of("Admin"), &pending, ImageAction::Sharing));
+    }
+
+    #[test]
+    fn deprecating_a_deprecated_image_is_already_done_not_forbidden() {
+        let admin = rights_of("Admin");
+        let deprecated = facts(Source::Own, true);
+        assert!(!may(&admin, &deprecated, ImageAction::Deprecate));
+        assert!(already_done(&admin, &deprecated, ImageAction::Deprecate));
+        assert!(!already_done(&admin, &deprecated, ImageAction::Undeprecate));
+        assert!(already_done(&admin, &facts(Source::Own, false), ImageAction::Undeprecate));
+        assert!(!already_done(&rights_of("CSR"), &deprecated, ImageAction::Deprecate), "no right either way");
+        assert!(!already_done(&admin, &deprecated, ImageAction::Delete));
     }
 }

@@ -4,7 +4,7 @@ pub mod access;
 pub mod admin;
 pub mod audit_log;
 pub mod budget;
-pub mod budget_admin;
+pub mod budget_codes;
 pub mod cloud_init;
 pub mod firewall;
 pub mod image;

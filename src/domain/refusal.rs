@@ -25,6 +25,19 @@ pub enum Refusal {
     /// Granting `right` in `account` (the current one when `None`) exceeds
     /// the acting user's own rights there.
     Escalation { right: AccessRight, account: Option<String> },
+    /// An image record cannot be deleted while `.0` live servers were
+    /// launched from it (from any record of an own image).
+    ImageInUse(i64),
+    /// Deprecating an image that is deprecated already (`deprecated`), or
+    /// undeprecating one that is not: the menu was stale.
+    DeprecatedAlready { name: String, deprecated: bool },
+    /// The company has a budget code of this name (in any case).
+    BudgetCodeNameTaken { name: String },
+    /// Deactivating a budget code that is inactive already.
+    BudgetCodeInactive { name: String },
+    /// The replacement chosen for a deactivated budget code was deactivated
+    /// meanwhile.
+    ReplacementInactive,
 }
 
 impl Refusal {
@@ -66,13 +79,24 @@ impl Refusal {
                     right.resource, right.action, right.qualifier
                 )
             }
+            Refusal::ImageInUse(n) => {
+                let (verb, them) = if *n == 1 { ("is", "it") } else { ("are", "them") };
+                format!("{} launched from it {verb} pending, running or paused. Terminate {them} first.", servers(*n))
+            }
+            Refusal::DeprecatedAlready { name, deprecated } => {
+                format!("“{name}” is {}.", if *deprecated { "already deprecated" } else { "not deprecated" })
+            }
+            Refusal::BudgetCodeNameTaken { name } => format!("The company already has a budget code named “{name}”."),
+            Refusal::BudgetCodeInactive { name } => format!("{name} is inactive already."),
+            Refusal::ReplacementInactive => "That budget code was deactivated meanwhile; choose another one.".into(),
         }
     }
 
     /// The form field the refusal belongs to, if it belongs to one.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Refusal::NameTaken { .. } => Some("name"),
+            Refusal::NameTaken { .. } | Refusal::BudgetCodeNameTaken { .. } => Some("name"),
+            Refusal::ReplacementInactive => Some("replacement_id"),
             _ => None,
         }
     }
@@ -103,5 +127,23 @@ mod tests {
             "2 servers launched with this key pair are pending, running or paused. Terminate them first."
         );
         assert_eq!(refusal.field(), None);
+    }
+
+    #[test]
+    fn an_image_in_use_names_the_servers_launched_from_it() {
+        assert_eq!(
+            Refusal::ImageInUse(1).message(),
+            "1 server launched from it is pending, running or paused. Terminate it first."
+        );
+        assert!(Refusal::ImageInUse(3).message().starts_with("3 servers launched from it are"));
+    }
+
+    #[test]
+    fn budget_code_refusals_belong_to_their_fields() {
+        let taken = Refusal::BudgetCodeNameTaken { name: "Ops".into() };
+        assert_eq!(taken.message(), "The company already has a budget code named “Ops”.");
+        assert_eq!(taken.field(), Some("name"));
+        assert_eq!(Refusal::ReplacementInactive.field(), Some("replacement_id"));
+        assert_eq!(Refusal::BudgetCodeInactive { name: "Ops".into() }.field(), None);
     }
 }

@@ -9,7 +9,6 @@ pub mod dialog;
 pub mod error;
 pub mod firewalls;
 pub mod health;
-pub mod image_actions;
 pub mod images;
 pub mod jobs;
 pub mod keypairs;
@@ -38,16 +37,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(images::index)
         .service(images::edit_name)
         .service(images::show_name)
-        .service(images::rename)
+        .service(images::save_name)
         .service(images::label_picker)
         .service(images::relabel)
-        .service(image_actions::confirm_deprecate)
-        .service(image_actions::deprecate)
-        .service(image_actions::undeprecate)
-        .service(image_actions::confirm_delete)
-        .service(image_actions::delete)
-        .service(image_actions::sharing)
-        .service(image_actions::save_sharing)
+        .service(images::confirm_deprecate)
+        .service(images::deprecate)
+        .service(images::undeprecate)
+        .service(images::confirm_delete)
+        .service(images::delete)
+        .service(images::show_sharing)
+        .service(images::save_sharing)
         .service(launch::show)
         .service(launch::submit)
         .service(launch::estimate)

@@ -11,57 +11,41 @@
 //! | `POST /admin/budget-codes/{id}/reactivate` | reactivate |
 //!
 //! Codes are company-wide: the page shows the codes of the current account's
-//! company, and another company's id is a 404. Rights are in
-//! `domain::budget_admin` (`BUDGET Access` to see, `BUDGET Configure` to
-//! change; 403 otherwise, asked before the id is looked up). The figures are
-//! `db::budget::figures_for` at the time of the request.
+//! company, and another company's id is a 404. Rights: `BUDGET Access` to
+//! see, `BUDGET Configure` to change (`user.require`; 403 otherwise, asked
+//! before the id is looked up). The figures are `db::budget::figures_for`
+//! at the time of the request.
 //!
-//! Every change is one transaction with its audit event (resource `BUDGET`,
-//! actions `create`, `update`, `deactivate`, `reactivate`). Edits are
-//! optimistic: the form carries the version it was read at, and a stale one
-//! answers 409 with the current values in the form. Names are unique per
-//! company regardless of case (a unique index; the check before the insert
-//! only gives the message early). Answers follow the Key Pairs page: htmx
-//! gets fragments (the list replaced, a flash, the dialog closed), a plain
-//! form POST-redirect-GET; a form that fails comes back with 422 and the
-//! messages at the fields.
+//! The changes, with their transactions, audit events and rules, are
+//! `changes::budget_codes`. A stale edit answers 409 with the current
+//! values in the form. Answers follow the Key Pairs page: htmx gets
+//! fragments (the list replaced, a flash, the dialog closed), a plain form
+//! POST-redirect-GET; a form that fails comes back with 422 and the messages
+//! at the fields.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
+use crate::changes::budget_codes::Deactivated;
+use crate::changes::{self, ChangeError};
+use crate::db;
 use crate::db::budget::BudgetCode;
-use crate::db::budget_admin::{CodeFields, Moved, NotDeactivated, VersionedCode};
-use crate::db::{self, audit::NewAuditEvent};
+use crate::db::budget_codes::{Moved, VersionedCode};
 use crate::domain::ValidationError;
+use crate::domain::access::{Action, Resource};
 use crate::domain::budget::BudgetState;
-use crate::domain::budget_admin::{self as rules, BudgetCodeInput, RawBudgetCode, format_money, format_rate};
+use crate::domain::budget_codes::{BudgetCodeInput, RawBudgetCode, format_money, format_rate, parse};
+use crate::domain::refusal::Refusal;
 use crate::web::dialog::{done, respond};
-use crate::web::error::WebError;
+use crate::web::error::{WebError, change_status};
 use crate::web::layout::Frame;
-use crate::web::respond::{FlashFragment, html};
-use crate::web::{AppState, is_htmx, see_other};
+use crate::web::respond::{added, form_again, page_or_list};
+use crate::web::{AppState, is_htmx};
 
 const PAGE: &str = "/admin/budget-codes";
-
-fn may_see(user: &CurrentUser) -> Result<(), WebError> {
-    if rules::may_see(&user.rights) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden("Your role in this account does not allow seeing budget codes.".into()))
-    }
-}
-
-fn may_change(user: &CurrentUser) -> Result<(), WebError> {
-    if rules::may_change(&user.rights) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden("Your role in this account does not allow changing budget codes.".into()))
-    }
-}
 
 /// A row of the list.
 pub struct CodeView {
@@ -181,7 +165,7 @@ async fn page(user: &CurrentUser, state: &AppState, form: CodeForm) -> Result<Co
         .collect();
     Ok(CodesPage {
         frame: Frame::new(user, PAGE),
-        may_change: rules::may_change(&user.rights),
+        may_change: user.rights.may(Resource::Budget, Action::Configure),
         form,
         prefix: "new",
         rows,
@@ -196,14 +180,9 @@ async fn list_fragment(user: &CurrentUser, state: &AppState) -> Result<String, W
 
 #[get("/admin/budget-codes")]
 pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    may_see(&user)?;
+    user.require(Resource::Budget, Action::Access)?;
     let page = page(&user, &state, CodeForm::default()).await?;
-    let partial = req.headers().get("HX-Target").is_some_and(|t| t == "budget-code-list");
-    let body = if partial { page.as_list().render()? } else { page.render()? };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Vary", "HX-Request, HX-Target"))
-        .body(body))
+    page_or_list(&req, "budget-code-list", || page.render(), || page.as_list().render())
 }
 
 #[derive(Deserialize)]
@@ -225,7 +204,7 @@ pub struct CodeFormData {
 
 impl CodeFormData {
     fn parse(&self) -> Result<BudgetCodeInput, Vec<ValidationError>> {
-        rules::parse(&RawBudgetCode {
+        parse(&RawBudgetCode {
             name: &self.name,
             finance_code: &self.finance_code,
             description: &self.description,
@@ -235,53 +214,6 @@ impl CodeFormData {
     }
 }
 
-fn fields(input: &BudgetCodeInput) -> CodeFields<'_> {
-    CodeFields {
-        name: &input.name,
-        finance_code: &input.finance_code,
-        description: &input.description,
-        soft_quota: &input.soft_quota,
-        hard_quota: &input.hard_quota,
-    }
-}
-
-fn event<'a>(user: &CurrentUser, action: &'a str, id: i64, changes: serde_json::Value) -> NewAuditEvent<'a> {
-    NewAuditEvent {
-        account_id: Some(user.account.id),
-        user_id: Some(user.user.id),
-        action,
-        resource: "BUDGET",
-        resource_id: Some(id.to_string()),
-        outcome: "success",
-        changes,
-    }
-}
-
-/// Why a change was not made; `Web` is answered as any other error.
-enum Refused {
-    Invalid(Vec<ValidationError>),
-    /// The edit's version is stale: someone else saved first.
-    Stale,
-    Web(WebError),
-}
-
-impl From<diesel::result::Error> for Refused {
-    fn from(e: diesel::result::Error) -> Self {
-        Refused::Web(e.into())
-    }
-}
-
-fn name_taken(input: &BudgetCodeInput) -> Refused {
-    Refused::Invalid(vec![ValidationError::new(
-        "name",
-        format!("The company already has a budget code named “{}”.", input.name),
-    )])
-}
-
-fn unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-}
-
 #[post("/admin/budget-codes")]
 pub async fn create(
     req: HttpRequest,
@@ -289,70 +221,31 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<CodeFormData>,
 ) -> Result<HttpResponse, WebError> {
-    may_change(&user)?;
-    let input = match form.parse() {
-        Ok(input) => input,
-        Err(errors) => return form_answer(&req, &user, &state, CodeForm::typed(&form).with(errors)).await,
+    user.require(Resource::Budget, Action::Configure)?;
+    let created = match form.parse() {
+        Ok(input) => {
+            let mut conn = state.pool.get().await?;
+            changes::budget_codes::create(&mut conn, &user.actor(), &input).await.map(|_| input)
+        }
+        Err(errors) => Err(ChangeError::Invalid(errors)),
     };
-    let company = user.account.company_id;
-    let mut conn = state.pool.get().await?;
-    let saved = conn
-        .transaction::<_, Refused, _>(async |conn| {
-            if db::budget_admin::name_taken(conn, company, &input.name, None).await? {
-                return Err(name_taken(&input));
+    let input = match created {
+        Ok(input) => input,
+        Err(e) => match e.field_errors() {
+            Some(errors) => {
+                let page = page(&user, &state, CodeForm::typed(&form).with(errors)).await?;
+                return form_again(&req, || page.as_form().render(), || page.render());
             }
-            let id = match db::budget_admin::insert(conn, company, &fields(&input)).await {
-                Ok(id) => id,
-                Err(e) if unique_violation(&e) => return Err(name_taken(&input)),
-                Err(e) => return Err(e.into()),
-            };
-            let changes = serde_json::json!({
-                "name": input.name, "finance_code": input.finance_code, "description": input.description,
-                "soft_quota": input.soft_quota.to_string(), "hard_quota": input.hard_quota.to_string(),
-            });
-            db::audit::record(conn, &event(&user, "create", id, changes)).await?;
-            Ok(id)
-        })
-        .await;
-    match saved {
-        Ok(_) => added(&req, &user, &state, &format!("Added budget code “{}”", input.name)).await,
-        Err(Refused::Invalid(errors)) => form_answer(&req, &user, &state, CodeForm::typed(&form).with(errors)).await,
-        Err(Refused::Stale) => Err(WebError::Conflict("The budget code changed meanwhile.".into())),
-        Err(Refused::Web(e)) => Err(e),
-    }
-}
-
-/// The add form again with its messages (422): the form alone for htmx,
-/// else the page.
-async fn form_answer(
-    req: &HttpRequest,
-    user: &CurrentUser,
-    state: &AppState,
-    form: CodeForm,
-) -> Result<HttpResponse, WebError> {
-    let page = page(user, state, form).await?;
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    html(status, if is_htmx(req) { page.as_form().render() } else { page.render() })
-}
-
-/// Added: htmx gets an empty form, the list and a flash; a plain form goes
-/// back to the page.
-async fn added(
-    req: &HttpRequest,
-    user: &CurrentUser,
-    state: &AppState,
-    message: &str,
-) -> Result<HttpResponse, WebError> {
-    if !is_htmx(req) {
-        crate::auth::current::flash_next(req, message)?;
-        return Ok(see_other(PAGE));
-    }
-    let mut page = page(user, state, CodeForm::default()).await?;
-    let form = page.as_form().render()?;
-    page.oob = true;
-    let list = page.as_list().render()?;
-    let flash = FlashFragment { message }.render()?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
+            None => return Err(e.into()),
+        },
+    };
+    added(&req, PAGE, &format!("Added budget code “{}”", input.name), async || {
+        let mut page = page(&user, &state, CodeForm::default()).await?;
+        let form = page.as_form().render()?;
+        page.oob = true;
+        Ok((form, page.as_list().render()?))
+    })
+    .await
 }
 
 /// The edit dialog (a page of its own without htmx).
@@ -388,7 +281,7 @@ impl EditDialog {
 
 async fn find(user: &CurrentUser, state: &AppState, id: i64) -> Result<VersionedCode, WebError> {
     let mut conn = state.pool.get().await?;
-    Ok(db::budget_admin::find(&mut conn, user.account.company_id, id).await?)
+    Ok(db::budget_codes::find(&mut conn, user.account.company_id, id).await?)
 }
 
 #[get("/admin/budget-codes/{id}/edit")]
@@ -398,25 +291,9 @@ pub async fn edit(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    may_change(&user)?;
+    user.require(Resource::Budget, Action::Configure)?;
     let code = find(&user, &state, id.into_inner()).await?;
     EditDialog::new(&req, &user, &code.code, CodeForm::of(&code)).respond(&req, StatusCode::OK)
-}
-
-/// `{"field": {"from": old, "to": new}}` for the fields that changed.
-fn differences(before: &BudgetCode, after: &BudgetCodeInput) -> serde_json::Value {
-    let mut changes = serde_json::Map::new();
-    let mut diff = |field: &str, from: String, to: String| {
-        if from != to {
-            changes.insert(field.into(), serde_json::json!({ "from": from, "to": to }));
-        }
-    };
-    diff("name", before.name.clone(), after.name.clone());
-    diff("finance_code", before.finance_code.clone(), after.finance_code.clone());
-    diff("description", before.description.clone(), after.description.clone());
-    diff("soft_quota", before.soft_quota.with_scale(2).to_string(), after.soft_quota.to_string());
-    diff("hard_quota", before.hard_quota.with_scale(2).to_string(), after.hard_quota.to_string());
-    serde_json::Value::Object(changes)
 }
 
 #[post("/admin/budget-codes/{id}")]
@@ -427,7 +304,7 @@ pub async fn update(
     id: web::Path<i64>,
     form: web::Form<CodeFormData>,
 ) -> Result<HttpResponse, WebError> {
-    may_change(&user)?;
+    user.require(Resource::Budget, Action::Configure)?;
     let code = find(&user, &state, id.into_inner()).await?;
     let Some(version) = form.version else {
         return Err(WebError::BadRequest("The form has no version; reload the page and edit again.".into()));
@@ -439,34 +316,16 @@ pub async fn update(
             return dialog.respond(&req, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let company = user.account.company_id;
     let id = code.code.id;
     let mut conn = state.pool.get().await?;
-    let saved = conn
-        .transaction::<_, Refused, _>(async |conn| {
-            if db::budget_admin::name_taken(conn, company, &input.name, Some(id)).await? {
-                return Err(name_taken(&input));
-            }
-            let before = db::budget_admin::find(conn, company, id).await?;
-            match db::budget_admin::update(conn, company, id, version, &fields(&input)).await {
-                Ok(true) => {}
-                Ok(false) => return Err(Refused::Stale),
-                Err(e) if unique_violation(&e) => return Err(name_taken(&input)),
-                Err(e) => return Err(e.into()),
-            }
-            db::audit::record(conn, &event(&user, "update", id, differences(&before.code, &input))).await?;
-            Ok(())
-        })
-        .await;
+    let saved = changes::budget_codes::update(&mut conn, &user.actor(), id, version, &input).await;
     drop(conn);
     match saved {
         Ok(()) => {
             let list = if is_htmx(&req) { list_fragment(&user, &state).await? } else { String::new() };
             done(&req, list, &format!("Saved budget code “{}”", input.name), PAGE)
         }
-        Err(Refused::Invalid(errors)) => EditDialog::new(&req, &user, &code.code, CodeForm::typed(&form).with(errors))
-            .respond(&req, StatusCode::UNPROCESSABLE_ENTITY),
-        Err(Refused::Stale) => {
+        Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = find(&user, &state, id).await?;
             let mut form = CodeForm::of(&current);
             form.error = Some(
@@ -476,7 +335,11 @@ pub async fn update(
             );
             EditDialog::new(&req, &user, &current.code, form).respond(&req, StatusCode::CONFLICT)
         }
-        Err(Refused::Web(e)) => Err(e),
+        Err(e) => match e.field_errors() {
+            Some(errors) => EditDialog::new(&req, &user, &code.code, CodeForm::typed(&form).with(errors))
+                .respond(&req, StatusCode::UNPROCESSABLE_ENTITY),
+            None => Err(e.into()),
+        },
     }
 }
 
@@ -504,22 +367,16 @@ struct DeactivateDialog {
 }
 
 impl DeactivateDialog {
-    async fn new(
-        req: &HttpRequest,
-        user: &CurrentUser,
-        state: &AppState,
-        code: &BudgetCode,
-    ) -> Result<(Self, Vec<i64>), WebError> {
+    async fn new(req: &HttpRequest, user: &CurrentUser, state: &AppState, code: &BudgetCode) -> Result<Self, WebError> {
         let mut conn = state.pool.get().await?;
         let others: Vec<BudgetCode> = db::budget::codes_of_company(&mut conn, user.account.company_id)
             .await?
             .into_iter()
             .filter(|c| c.is_active() && c.id != code.id)
             .collect();
-        let active = others.iter().map(|c| c.id).collect();
         let choices =
             others.into_iter().map(|c| Choice { id: c.id, name: c.name, finance_code: c.finance_code }).collect();
-        let dialog = Self {
+        Ok(Self {
             frame: Frame::new(user, PAGE),
             modal: is_htmx(req),
             id: code.id,
@@ -529,8 +386,7 @@ impl DeactivateDialog {
             error: None,
             allowed: code.is_active(),
             csrf_token: user.csrf_token.clone(),
-        };
-        Ok((dialog, active))
+        })
     }
 
     fn explain(mut self, why: String) -> Self {
@@ -550,11 +406,11 @@ pub async fn confirm_deactivate(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    may_change(&user)?;
+    user.require(Resource::Budget, Action::Configure)?;
     let code = find(&user, &state, id.into_inner()).await?;
-    let (mut dialog, _) = DeactivateDialog::new(&req, &user, &state, &code.code).await?;
+    let mut dialog = DeactivateDialog::new(&req, &user, &state, &code.code).await?;
     if !code.code.is_active() {
-        dialog = dialog.explain(format!("{} is inactive already.", code.code.name));
+        dialog = dialog.explain(Refusal::BudgetCodeInactive { name: code.code.name.clone() }.message());
     } else if dialog.choices.is_empty() {
         dialog.allowed = false;
         dialog = dialog.explain(
@@ -578,51 +434,25 @@ pub async fn deactivate(
     id: web::Path<i64>,
     form: web::Form<DeactivateForm>,
 ) -> Result<HttpResponse, WebError> {
-    may_change(&user)?;
-    let code = find(&user, &state, id.into_inner()).await?;
-    let (mut dialog, active) = DeactivateDialog::new(&req, &user, &state, &code.code).await?;
-    dialog.chosen = form.replacement_id.trim().parse().ok();
-    if !code.code.is_active() {
-        let why = format!("{} is inactive already.", code.code.name);
-        return dialog.explain(why).respond(&req, StatusCode::CONFLICT);
-    }
-    let replacement = match rules::replacement(code.code.id, &form.replacement_id, &active) {
-        Ok(id) => id,
-        Err(e) => return dialog.explain(e.message).respond(&req, StatusCode::UNPROCESSABLE_ENTITY),
-    };
-    let company = user.account.company_id;
+    user.require(Resource::Budget, Action::Configure)?;
+    let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    let outcome = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            let moved = db::budget_admin::deactivate(conn, company, code.code.id, replacement).await?;
-            let (old, new, moved) = match moved {
-                Ok(done) => done,
-                Err(refused) => return Ok(Err(refused)),
-            };
-            let changes = serde_json::json!({
-                "status": { "from": old.code.status, "to": db::budget_admin::INACTIVE },
-                "replacement": { "id": new.code.id, "name": new.code.name },
-                "moved": { "servers": moved.servers, "image_records": moved.images, "users": moved.users },
-            });
-            db::audit::record(conn, &event(&user, "deactivate", old.code.id, changes)).await?;
-            Ok(Ok((new.code.name, moved)))
-        })
-        .await?;
+    let outcome = changes::budget_codes::deactivate(&mut conn, &user.actor(), id, &form.replacement_id).await;
     drop(conn);
-    match outcome {
-        Ok((replacement, moved)) => {
-            let message = deactivated_message(&code.code.name, &replacement, moved);
+    let e = match outcome {
+        Ok(Deactivated { name, replacement, moved }) => {
+            let message = deactivated_message(&name, &replacement, moved);
             let list = if is_htmx(&req) { list_fragment(&user, &state).await? } else { String::new() };
-            done(&req, list, &message, PAGE)
+            return done(&req, list, &message, PAGE);
         }
-        Err(NotDeactivated::AlreadyInactive) => {
-            let why = format!("{} is inactive already.", code.code.name);
-            dialog.explain(why).respond(&req, StatusCode::CONFLICT)
-        }
-        Err(NotDeactivated::ReplacementInactive) => dialog
-            .explain("That budget code was deactivated meanwhile; choose another one.".into())
-            .respond(&req, StatusCode::UNPROCESSABLE_ENTITY),
-    }
+        Err(e @ (ChangeError::Invalid(_) | ChangeError::Refused(_))) => e,
+        Err(e) => return Err(e.into()),
+    };
+    // The dialog again, with the reason.
+    let code = find(&user, &state, id).await?;
+    let mut dialog = DeactivateDialog::new(&req, &user, &state, &code.code).await?;
+    dialog.chosen = form.replacement_id.trim().parse().ok();
+    dialog.explain(e.to_string()).respond(&req, change_status(&e))
 }
 
 fn deactivated_message(name: &str, replacement: &str, moved: Moved) -> String {
@@ -642,26 +472,14 @@ pub async fn reactivate(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    may_change(&user)?;
-    let code = find(&user, &state, id.into_inner()).await?;
-    let company = user.account.company_id;
+    user.require(Resource::Budget, Action::Configure)?;
     let mut conn = state.pool.get().await?;
-    let changed = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            if !db::budget_admin::reactivate(conn, company, code.code.id).await? {
-                return Ok(false);
-            }
-            let changes =
-                serde_json::json!({ "status": { "from": db::budget_admin::INACTIVE, "to": BudgetCode::ACTIVE } });
-            db::audit::record(conn, &event(&user, "reactivate", code.code.id, changes)).await?;
-            Ok(true)
-        })
-        .await?;
+    let reactivated = changes::budget_codes::reactivate(&mut conn, &user.actor(), id.into_inner()).await?;
     drop(conn);
-    let message = if changed {
-        format!("Reactivated budget code “{}”", code.code.name)
+    let message = if reactivated.changed {
+        format!("Reactivated budget code “{}”", reactivated.name)
     } else {
-        format!("“{}” is active already", code.code.name)
+        format!("“{}” is active already", reactivated.name)
     };
     let list = if is_htmx(&req) { list_fragment(&user, &state).await? } else { String::new() };
     done(&req, list, &message, PAGE)

@@ -1,13 +1,13 @@
-//! Administering budget codes: who may, what a valid code is, which code may
-//! take over from one being deactivated, and how money reads on the page.
+//! Administering budget codes: what a valid code is, which code may take
+//! over from one being deactivated, and how money reads on the page.
 //!
 //! # Rights
 //! Budget codes belong to the company, not to a user, group or code holder,
-//! so only rights with the `ANY` qualifier cover them (as for key pairs):
-//! `BUDGET Access` shows the page (the CSR role has it), `BUDGET Configure`
-//! adds, edits, deactivates and reactivates. PRODUCT names no `BUDGET`
-//! actions; `Configure` is what `access.rs` offers for "change", and Admin's
-//! `ANY ANY` covers both.
+//! so only rights with the `ANY` qualifier cover them (as for key pairs);
+//! `Rights::may(Resource::Budget, ..)` answers: `BUDGET Access` shows the
+//! page (the CSR role has it), `BUDGET Configure` adds, edits, deactivates
+//! and reactivates. PRODUCT names no `BUDGET` actions; `Configure` is what
+//! `access.rs` offers for "change", and Admin's `ANY ANY` covers both.
 //!
 //! # The form
 //! Every field is checked and every problem reported at its field at once.
@@ -28,23 +28,12 @@ use std::str::FromStr;
 use bigdecimal::{BigDecimal, RoundingMode, Signed};
 
 use super::ValidationError;
-use super::access::{Action, Resource, Rights};
 
 /// The largest amount `NUMERIC(14, 2)` holds.
 const MAX_QUOTA: &str = "999999999999.99";
 const NAME_MAX: usize = 100;
 const FINANCE_CODE_MAX: usize = 64;
 const DESCRIPTION_MAX: usize = 1000;
-
-/// May the user see the Budget Codes page?
-pub fn may_see(rights: &Rights) -> bool {
-    rights.allows_unowned(Resource::Budget, Action::Access)
-}
-
-/// May the user add, edit, deactivate and reactivate budget codes?
-pub fn may_change(rights: &Rights) -> bool {
-    rights.allows_unowned(Resource::Budget, Action::Configure)
-}
 
 /// The budget code form as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,24 +1,42 @@
-//! The Machine Images page: tabs, search, filters, sort and keyset pages.
+//! The Machine Images page: tabs, search, filters, sort and keyset pages
+//! (here), and what a row offers: rename (`rename`), relabel (`labels`),
+//! deprecate, undeprecate and delete (`actions`), and sharing (`sharing`).
+//!
+//! The changes themselves, with their rules, transactions, audit events and
+//! jobs, are `changes::images`; these pages read, ask the same rule for
+//! what to show, call the change and render. A row's answers are the row as
+//! it now is (none after a delete) with a flash; a dialog's problems (a
+//! stale version, a refusal, a bad field) come back into the dialog itself.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+mod actions;
+mod labels;
+mod rename;
+mod sharing;
+
+pub use actions::{confirm_delete, confirm_deprecate, delete, deprecate, undeprecate};
+pub use labels::{label_picker, relabel};
+pub use rename::{edit_name, save_name, show_name};
+pub use sharing::{save_sharing, show_sharing};
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
-use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::layout::{Frame, Moment};
-use super::respond::{FlashFragment, html};
-use super::{AppState, is_htmx};
+use super::respond::{FlashFragment, page_or_list};
 use crate::auth::CurrentUser;
-use crate::changes::images::facts;
-use crate::db::{self, audit::NewAuditEvent, images::RecordTab};
+use crate::changes::images::{authorize, authorize_configure, facts};
+use crate::db::{self, images::ImageRow, images::RecordTab};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::image::{
-    Architecture, Filters, ImageAction, ImageName, Label, Platform, Scope, SearchText, Sort, allowed_actions,
-    may_configure,
+    Architecture, Filters, ImageAction, Label, Platform, Scope, SearchText, Sort, allowed_actions, may_configure,
 };
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::web::error::WebError;
+
+const PAGE: &str = "/images";
 
 /// The query string, as typed. Every field is parsed before use.
 #[derive(Debug, Default, Deserialize, Serialize, Clone)]
@@ -344,9 +362,8 @@ pub async fn index(
         }
     };
 
-    let frame = Frame::new(&user, "/images");
+    let frame = Frame::new(&user, PAGE);
     let ListQuery { scope, filters, sort, .. } = query;
-    let partial = req.headers().get("HX-Target").is_some_and(|t| t == "image-list");
     let can_launch_public = can_search_public && user.rights.allows_some(Resource::Server, Action::Start);
     let page = ImagesPage {
         frame,
@@ -360,11 +377,7 @@ pub async fn index(
         can_search_public,
         can_launch_public,
     };
-    let body = if partial { page.as_list().render()? } else { page.render()? };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Vary", "HX-Request, HX-Target"))
-        .body(body))
+    page_or_list(&req, "image-list", || page.render(), || page.as_list().render())
 }
 
 /// An `<option>` of a filter select.
@@ -399,251 +412,49 @@ pub struct RowFragment {
     pub row: ImageView,
 }
 
-/// The rename form on a page of its own, for browsers without htmx.
-#[derive(Template)]
-#[template(path = "images/rename.html")]
-struct RenamePage {
-    frame: Frame,
-    row: ImageView,
-    edit: NameEdit,
-}
-
-/// Loads a record of the current account the user may configure: 404 for
-/// another account's id, 403 without `IMAGE Configure` on it.
-async fn configurable(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageView, WebError> {
-    let mut conn = state.pool.get().await?;
-    let view = image_view(user, db::images::find_record(&mut conn, user.account.id, id).await?);
-    if view.can_configure {
-        Ok(view)
-    } else {
-        Err(WebError::Forbidden("Your role does not allow renaming or relabelling this image.".into()))
-    }
-}
-
-/// Answers with the row (htmx) or the rename page, in edit mode.
-fn edit_response(
-    req: &HttpRequest,
-    user: &CurrentUser,
-    mut row: ImageView,
-    value: String,
-    error: Option<String>,
-    status: actix_web::http::StatusCode,
-) -> Result<HttpResponse, WebError> {
-    let edit = NameEdit { value, error, csrf_token: user.csrf_token.clone() };
-    if is_htmx(req) {
-        row.editing = Some(edit);
-        html(status, RowFragment { row }.render())
-    } else {
-        html(status, RenamePage { frame: Frame::new(user, "/images"), row, edit }.render())
-    }
-}
-
-#[get("/images/{id}/name/edit")]
-pub async fn edit_name(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    let row = configurable(&user, &state, id.into_inner()).await?;
-    let value = row.name.clone();
-    edit_response(&req, &user, row, value, None, actix_web::http::StatusCode::OK)
-}
-
-/// The row as it is (Cancel of an inline rename).
-#[get("/images/{id}/name")]
-pub async fn show_name(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    if !is_htmx(&req) {
-        return Ok(super::see_other("/images"));
-    }
-    let mut conn = state.pool.get().await?;
-    let row = image_view(&user, db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?);
-    html(actix_web::http::StatusCode::OK, RowFragment { row }.render())
-}
-
-/// Writes a record's name and label at `version` with its audit event, in one
-/// transaction; returns whether it was written and the record as it now is.
-#[expect(clippy::too_many_arguments, reason = "one call per edit; each argument is a different fact")]
-async fn save_record(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-    version: i32,
-    name: &str,
-    label: Label,
-    action: &str,
-    changes: serde_json::Value,
-) -> Result<(bool, ImageView), WebError> {
-    let mut conn = state.pool.get().await?;
-    let account = user.account.id;
-    let saved = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            if !db::images::update_record(conn, account, id, version, name, label.as_str()).await? {
-                return Ok(false);
-            }
-            let event = NewAuditEvent {
-                account_id: Some(account),
-                user_id: Some(user.user.id),
-                action,
-                resource: "IMAGE",
-                resource_id: Some(id.to_string()),
-                outcome: "success",
-                changes,
-            };
-            db::audit::record(conn, &event).await?;
-            Ok(true)
-        })
-        .await?;
-    let current = image_view(user, db::images::find_record(&mut conn, account, id).await?);
-    Ok((saved, current))
-}
-
 /// The saved row for htmx, with a flash swapped into the flash area.
-pub fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
+fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
     let row = RowFragment { row }.render()?;
     let oob = FlashFragment { message: flash }.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
 }
 
-#[derive(Deserialize)]
-pub struct RenameForm {
-    #[serde(default)]
-    name: String,
-    version: i32,
+/// Loads a record of the current account the user may rename and relabel:
+/// 404 for another account's id, 403 without `IMAGE Configure` on it.
+async fn configurable(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageView, WebError> {
+    let mut conn = state.pool.get().await?;
+    let row = db::images::find_record(&mut conn, user.account.id, id).await?;
+    authorize_configure(&user.actor(), &row)?;
+    Ok(image_view(user, row))
 }
 
-#[post("/images/{id}/name")]
-pub async fn rename(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<RenameForm>,
-) -> Result<HttpResponse, WebError> {
-    use actix_web::http::StatusCode;
-    let id = id.into_inner();
-    let row = configurable(&user, &state, id).await?;
-    let name = match ImageName::parse(&form.name) {
-        Ok(name) => name,
-        Err(invalid) => {
-            return edit_response(
-                &req,
-                &user,
-                row,
-                form.name.clone(),
-                Some(invalid.message),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
+/// The record `id` of the current account and its row as shown; 404 for
+/// another account's id, and the change's own refusal when the user may not
+/// do `action` to it (asked of the same rule).
+async fn target(
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+    action: ImageAction,
+) -> Result<(ImageRow, ImageView), WebError> {
+    let mut conn = state.pool.get().await?;
+    let row = db::images::find_record(&mut conn, user.account.id, id).await?;
+    authorize(&user.actor(), &row, action)?;
+    Ok((row.clone(), image_view(user, row)))
+}
+
+/// The record `id` as it now is, as a row (after a refused or stale change).
+async fn current(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageView, WebError> {
+    let mut conn = state.pool.get().await?;
+    Ok(image_view(user, db::images::find_record(&mut conn, user.account.id, id).await?))
+}
+
+/// Done: the row as it now is (none when it is gone) and a flash; the dialog
+/// closes. Without htmx, back to the list with the flash.
+fn done(req: &HttpRequest, row: Option<ImageView>, message: &str) -> Result<HttpResponse, WebError> {
+    let row = match row {
+        Some(row) if super::is_htmx(req) => RowFragment { row }.render()?,
+        _ => String::new(),
     };
-    let changes = serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } });
-    let (renamed, current) =
-        save_record(&state, &user, id, form.version, name.as_str(), row.label, "rename", changes).await?;
-    if !renamed {
-        let message = format!(
-            "Someone else changed this image meanwhile; its name is now “{}”. Edit it again or cancel.",
-            current.name
-        );
-        let value = current.name.clone();
-        return edit_response(&req, &user, current, value, Some(message), StatusCode::CONFLICT);
-    }
-    if !is_htmx(&req) {
-        return Ok(super::see_other("/images"));
-    }
-    saved_row(current, &format!("Renamed to “{}”", name.as_str()))
-}
-
-/// The label picker of a row (loaded when it is opened).
-#[derive(Template)]
-#[template(path = "images/label_picker.html")]
-struct LabelPicker {
-    row: ImageView,
-    csrf_token: String,
-}
-
-/// The label picker on a page of its own, for browsers without htmx, and
-/// for a stale or bad choice.
-#[derive(Template)]
-#[template(path = "images/relabel.html")]
-struct RelabelPage {
-    frame: Frame,
-    row: ImageView,
-    csrf_token: String,
-    error: Option<String>,
-}
-
-#[get("/images/{id}/label")]
-pub async fn label_picker(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    let row = configurable(&user, &state, id.into_inner()).await?;
-    let csrf_token = user.csrf_token.clone();
-    if is_htmx(&req) {
-        html(actix_web::http::StatusCode::OK, LabelPicker { row, csrf_token }.render())
-    } else {
-        html(
-            actix_web::http::StatusCode::OK,
-            RelabelPage { frame: Frame::new(&user, "/images"), row, csrf_token, error: None }.render(),
-        )
-    }
-}
-
-#[derive(Deserialize)]
-pub struct RelabelForm {
-    #[serde(default)]
-    label: String,
-    version: i32,
-}
-
-#[post("/images/{id}/label")]
-pub async fn relabel(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<RelabelForm>,
-) -> Result<HttpResponse, WebError> {
-    use actix_web::http::StatusCode;
-    let id = id.into_inner();
-    let row = configurable(&user, &state, id).await?;
-    let label: Label = match form.label.parse() {
-        Ok(label) => label,
-        Err(invalid) if is_htmx(&req) => return Err(WebError::Unprocessable(invalid.message)),
-        Err(invalid) => {
-            let frame = Frame::new(&user, "/images");
-            let page = RelabelPage { frame, row, csrf_token: user.csrf_token.clone(), error: Some(invalid.message) };
-            return html(StatusCode::UNPROCESSABLE_ENTITY, page.render());
-        }
-    };
-    let changes = serde_json::json!({ "label": { "from": row.label.as_str(), "to": label.as_str() } });
-    let name = row.name.clone();
-    let (changed, current) = save_record(&state, &user, id, form.version, &name, label, "relabel", changes).await?;
-    if !changed {
-        let message = format!(
-            "Someone else changed this image meanwhile; its label is now “{}”. Choose again.",
-            current.label.title()
-        );
-        if is_htmx(&req) {
-            return Err(WebError::Conflict(message));
-        }
-        let page = RelabelPage {
-            frame: Frame::new(&user, "/images"),
-            row: current,
-            csrf_token: user.csrf_token.clone(),
-            error: Some(message),
-        };
-        return html(StatusCode::CONFLICT, page.render());
-    }
-    if !is_htmx(&req) {
-        return Ok(super::see_other("/images"));
-    }
-    saved_row(current, &format!("Label set to {}", label.title()))
+    super::dialog::done(req, row, message, PAGE)
 }

@@ -1,0 +1,213 @@
+//! The actions of a row's menu that change the record's state: deprecate
+//! and undeprecate (`GET`/`POST /images/{id}/deprecate`, `POST
+//! /images/{id}/undeprecate`) and delete (`GET`/`POST /images/{id}/delete`),
+//! each posting the record's `version`. The changes are
+//! `changes::images::{deprecate, undeprecate, delete}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+use super::{ImageView, current, done, image_view, target};
+use crate::auth::CurrentUser;
+use crate::changes::{self, ChangeError};
+use crate::db;
+use crate::domain::access::{Action, Resource};
+use crate::domain::image::{ImageAction, Source};
+use crate::domain::refusal::Refusal;
+use crate::web::AppState;
+use crate::web::dialog::{Confirm, VersionForm};
+use crate::web::error::{WebError, change_status};
+
+/// The confirm dialogs of the image actions.
+struct ConfirmDialog;
+
+impl ConfirmDialog {
+    fn asking(req: &HttpRequest, user: &CurrentUser, view: &ImageView, action: ImageAction) -> Confirm {
+        Confirm {
+            action_url: format!("/images/{}/{}", view.id, action.path()),
+            target: format!("#image-{}", view.id),
+            submit: action.title(),
+            version: view.version,
+            ..Confirm::new(req, user, "/images", format!("{}: {}", view.name, action.title()))
+        }
+    }
+
+    fn deprecate(req: &HttpRequest, user: &CurrentUser, view: &ImageView) -> Confirm {
+        Confirm {
+            question: format!("Are you sure you want to deprecate {}?", view.name),
+            detail: Some(
+                "Its name will be struck through. It stays launchable from My images, with a warning, and \
+                 drops out of other accounts' public search. You can undeprecate it at any time."
+                    .into(),
+            ),
+            ..Self::asking(req, user, view, ImageAction::Deprecate)
+        }
+    }
+
+    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, alive: i64) -> Confirm {
+        let mut dialog = Confirm { danger: true, ..Self::asking(req, user, view, ImageAction::Delete) };
+        if alive > 0 {
+            dialog.question = format!("{} cannot be deleted now.", view.name);
+            dialog.error = Some(Refusal::ImageInUse(alive).message());
+            dialog.allowed = false;
+            return dialog;
+        }
+        dialog.question = format!("Are you sure you want to delete {}?", view.name);
+        dialog.detail = Some(match source {
+            Source::Own => format!(
+                "The image {} is deregistered at the cloud provider and disappears from every account it is \
+                 shared with. This cannot be undone.",
+                view.provider_image_id
+            ),
+            Source::Shared => {
+                format!("It is removed from {} only; the account that shared it keeps it.", user.account.name)
+            }
+            Source::PublicLaunched => format!(
+                "It is removed from {}'s images only; the public image stays in the public catalog.",
+                user.account.name
+            ),
+        });
+        dialog
+    }
+}
+
+#[get("/images/{id}/deprecate")]
+pub async fn confirm_deprecate(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let (_, view) = target(&user, &state, id.into_inner(), ImageAction::Deprecate).await?;
+    ConfirmDialog::deprecate(&req, &user, &view).respond(&req, StatusCode::OK)
+}
+
+#[post("/images/{id}/deprecate")]
+pub async fn deprecate(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    set_deprecation(&req, &user, &state, id.into_inner(), form.version, true).await
+}
+
+#[post("/images/{id}/undeprecate")]
+pub async fn undeprecate(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    set_deprecation(&req, &user, &state, id.into_inner(), form.version, false).await
+}
+
+/// Deprecates or undeprecates an own image, and answers with its row; a
+/// stale deprecation comes back into the dialog.
+async fn set_deprecation(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+    version: i32,
+    deprecated: bool,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let actor = user.actor();
+    let changed = if deprecated {
+        changes::images::deprecate(&mut conn, &actor, &state.jobs, id, version).await
+    } else {
+        changes::images::undeprecate(&mut conn, &actor, &state.jobs, id, version).await
+    };
+    drop(conn);
+    match changed {
+        Ok(row) => {
+            let current = image_view(user, row);
+            let message = if deprecated {
+                format!("Deprecated “{}”", current.name)
+            } else {
+                format!("“{}” is no longer deprecated", current.name)
+            };
+            done(req, Some(current), &message)
+        }
+        Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
+            let current = current(user, state, id).await?;
+            let message = format!(
+                "Someone else changed this image meanwhile; it is now named “{}”{}.",
+                current.name,
+                if current.deprecated { " and deprecated" } else { "" }
+            );
+            if deprecated && !current.deprecated {
+                let dialog = Confirm { error: Some(message), ..ConfirmDialog::deprecate(req, user, &current) };
+                return dialog.respond(req, StatusCode::CONFLICT);
+            }
+            Err(WebError::Conflict(message))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[get("/images/{id}/delete")]
+pub async fn confirm_delete(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let (row, view) = target(&user, &state, id.into_inner(), ImageAction::Delete).await?;
+    let mut conn = state.pool.get().await?;
+    let alive = db::images::alive_servers(&mut conn, &row).await?;
+    let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
+    ConfirmDialog::delete(&req, &user, &view, source, alive).respond(&req, StatusCode::OK)
+}
+
+#[post("/images/{id}/delete")]
+pub async fn delete(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let deleted = changes::images::delete(&mut conn, &user.actor(), &state.jobs, id, form.version).await;
+    drop(conn);
+    let e = match deleted {
+        Ok(deleted) => {
+            let message = match deleted.source {
+                Source::Own => {
+                    format!("Deleted “{}”; the provider deregisters {}", deleted.name, deleted.provider_image_id)
+                }
+                _ => format!("Removed “{}” from {}", deleted.name, user.account.name),
+            };
+            return done(&req, None, &message);
+        }
+        Err(e @ ChangeError::Refused(Refusal::ImageInUse(_) | Refusal::StaleVersion { .. })) => e,
+        Err(e) => return Err(e.into()),
+    };
+    // The dialog again, with the record as it now is.
+    let (row, view) = {
+        let mut conn = state.pool.get().await?;
+        let row = db::images::find_record(&mut conn, user.account.id, id).await?;
+        (row.clone(), image_view(&user, row))
+    };
+    let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
+    let dialog = match &e {
+        ChangeError::Refused(Refusal::ImageInUse(alive)) => ConfirmDialog::delete(&req, &user, &view, source, *alive),
+        _ => Confirm {
+            error: Some(format!(
+                "Someone else changed this image meanwhile; it is now named “{}”. Delete it anyway?",
+                view.name
+            )),
+            ..ConfirmDialog::delete(&req, &user, &view, source, 0)
+        },
+    };
+    dialog.respond(&req, change_status(&e))
+}
