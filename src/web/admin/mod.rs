@@ -1,8 +1,135 @@
 //! Administration pages: users, groups and roles with their access rights,
-//! and budget codes. Each page is a module of its own; the rules they share
-//! (no escalation, last administrator) are in `domain::admin`.
+//! and budget codes. Each page is a module of its own; the changes they
+//! make are in `changes::admin`, the rules they share (no escalation, last
+//! administrator) in `domain::admin`. What the pages share is here: the
+//! checkboxes of a form, the name-and-description form and edit dialog of
+//! groups and roles, and where a change's error shows.
 
 pub mod budget_codes;
 pub mod groups;
 pub mod roles;
 pub mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::changes::ChangeError;
+use crate::domain::ValidationError;
+use crate::domain::admin::{description, name};
+use crate::domain::refusal::Refusal;
+use crate::web::dialog;
+use crate::web::error::{WebError, refusal_status};
+use crate::web::is_htmx;
+use crate::web::layout::Frame;
+
+/// A checkbox of the groups or budget codes fieldset.
+pub struct Choice {
+    pub id: i64,
+    pub name: String,
+    pub checked: bool,
+}
+
+/// Every one of `all`, checked when in `checked`.
+pub(super) fn choices(all: &[(i64, String)], checked: &[i64]) -> Vec<Choice> {
+    all.iter().map(|(id, name)| Choice { id: *id, name: name.clone(), checked: checked.contains(id) }).collect()
+}
+
+/// Where a change's error shows in a form or dialog.
+pub(super) enum Shown {
+    /// At the form's fields (422).
+    Fields(Vec<ValidationError>),
+    /// Above the form: a rule refuses the change now, with its status.
+    Refused(String, StatusCode),
+}
+
+/// Where `e` shows on a form with `fields`. Input no page's form can send
+/// (an id that does not exist) is a 400; an escalation, and everything else
+/// that no form shows, is an error page.
+pub(super) fn shown(e: ChangeError, fields: &[&str]) -> Result<Shown, WebError> {
+    if let Some(errors) = e.field_errors() {
+        if let Some(forged) = errors.iter().find(|e| !fields.contains(&e.field)) {
+            return Err(WebError::BadRequest(forged.message.clone()));
+        }
+        return Ok(Shown::Fields(errors));
+    }
+    match e {
+        ChangeError::Refused(refusal) if !matches!(refusal, Refusal::Escalation { .. }) => {
+            Ok(Shown::Refused(refusal.message(), refusal_status(&refusal)))
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// A name-and-description form (groups and roles) as typed, with its
+/// messages.
+#[derive(Default)]
+pub struct NameForm {
+    pub name: String,
+    pub description: String,
+    pub name_error: Option<String>,
+    pub description_error: Option<String>,
+    pub error: Option<String>,
+}
+
+impl NameForm {
+    /// The form as typed with `e` where it shows; the status to answer.
+    pub(super) fn again(input: &NameInput, e: ChangeError) -> Result<(Self, StatusCode), WebError> {
+        let mut form = Self { name: input.name.clone(), description: input.description.clone(), ..Self::default() };
+        let status = match shown(e, &["name", "description"])? {
+            Shown::Fields(errors) => {
+                let at = |field| errors.iter().find(|e| e.field == field).map(|e| e.message.clone());
+                form.name_error = at("name");
+                form.description_error = at("description");
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Shown::Refused(reason, status) => {
+                form.error = Some(reason);
+                status
+            }
+        };
+        Ok((form, status))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NameInput {
+    #[serde(default)]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) description: String,
+}
+
+impl NameInput {
+    /// `(name, description)` when both pass the rules, else every field's
+    /// problem; `what` names the thing in messages ("group name").
+    pub(super) fn parse(&self, what: &str) -> Result<(String, String), ChangeError> {
+        match (name("name", &self.name, what), description(&self.description)) {
+            (Ok(name), Ok(description)) => Ok((name, description)),
+            (name, description) => Err(ChangeError::Invalid(name.err().into_iter().chain(description.err()).collect())),
+        }
+    }
+}
+
+/// The edit dialog of a group or a role.
+#[derive(Template)]
+#[template(path = "admin/groups_edit.html", blocks = ["dialog"])]
+pub(super) struct EditDialog {
+    pub frame: Frame,
+    pub modal: bool,
+    pub title: String,
+    pub action_url: String,
+    pub target: &'static str,
+    pub back_url: &'static str,
+    /// The name cannot be changed (a default role).
+    pub name_locked: bool,
+    pub form: NameForm,
+    pub csrf_token: String,
+}
+
+impl EditDialog {
+    pub(super) fn respond(&self, req: &HttpRequest, status: StatusCode) -> Result<HttpResponse, WebError> {
+        dialog::respond(req, status, if is_htmx(req) { self.as_dialog().render() } else { self.render() })
+    }
+}
