@@ -16,29 +16,6 @@ use crate::domain::ValidationError;
 use crate::domain::access::{AccessRight, Action, Resource};
 use crate::domain::admin::group_deletion;
 
-/// The role of group `id` in `account`, by name.
-async fn role_in(
-    conn: &mut AsyncPgConnection,
-    company: i64,
-    account: i64,
-    id: i64,
-) -> diesel::QueryResult<Option<(i64, String)>> {
-    Ok(db::admin::list_groups(conn, company, account)
-        .await?
-        .into_iter()
-        .find(|row| row.group.id == id)
-        .and_then(|row| row.role))
-}
-
-/// The id of the role group `id` has in the actor's account, if any.
-pub async fn current_role(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor<'_>,
-    id: i64,
-) -> Result<Option<i64>, ChangeError> {
-    Ok(role_in(conn, actor.account.company_id, actor.account.id, id).await?.map(|(id, _)| id))
-}
-
 /// A role set on a group.
 pub struct RoleSet {
     pub group: String,
@@ -79,7 +56,7 @@ pub async fn set_role(
                 .collect();
             escalation_check(conn, actor, account, &rights).await?;
         }
-        let before = role_in(conn, company, account, group.id).await?.map(|(_, name)| name);
+        let before = db::admin::group_role(conn, group.id, account).await?.map(|(_, name)| name);
         db::admin::set_group_role(conn, group.id, account, role.as_ref().map(|r| r.id)).await?;
         admin_must_remain(conn, company).await?;
         let after = role.map(|r| r.name);

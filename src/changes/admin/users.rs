@@ -26,6 +26,25 @@ pub struct UserInput {
     pub budget_code_ids: Vec<i64>,
 }
 
+/// The company's groups and active codes, and those of them the input
+/// asks for.
+struct Wanted {
+    all_groups: Vec<(i64, String)>,
+    all_codes: Vec<(i64, String)>,
+    group_ids: Vec<i64>,
+    code_ids: Vec<i64>,
+}
+
+/// Reads what `input` asks for; invalid when it names a group or code the
+/// company does not offer.
+async fn wanted(conn: &mut AsyncPgConnection, company: i64, input: &UserInput) -> Result<Wanted, ChangeError> {
+    let all_groups = db::admin::group_choices(conn, company).await?;
+    let all_codes = db::admin::code_choices(conn, company).await?;
+    let group_ids = known(&input.group_ids, &all_groups, "group_ids", "group")?;
+    let code_ids = known(&input.budget_code_ids, &all_codes, "budget_code_ids", "budget code")?;
+    Ok(Wanted { all_groups, all_codes, group_ids, code_ids })
+}
+
 /// Refused at the field when the email belongs to someone else.
 async fn email_free(
     conn: &mut AsyncPgConnection,
@@ -53,10 +72,7 @@ pub async fn create(
     let company = actor.account.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
-        let all_groups = db::admin::group_choices(conn, company).await?;
-        let all_codes = db::admin::code_choices(conn, company).await?;
-        let group_ids = known(&input.group_ids, &all_groups, "group_ids", "group")?;
-        let code_ids = known(&input.budget_code_ids, &all_codes, "budget_code_ids", "budget code")?;
+        let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
         email_free(conn, company, &input.email, None).await?;
         // A new user works in this account only.
         no_escalation(conn, actor, &group_ids, None).await?;
@@ -97,10 +113,7 @@ pub async fn update(
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
         let found = db::admin::find_user(conn, company, id).await?;
-        let all_groups = db::admin::group_choices(conn, company).await?;
-        let all_codes = db::admin::code_choices(conn, company).await?;
-        let group_ids = known(&input.group_ids, &all_groups, "group_ids", "group")?;
-        let code_ids = known(&input.budget_code_ids, &all_codes, "budget_code_ids", "budget code")?;
+        let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
         email_free(conn, company, &input.email, Some(found.id)).await?;
         let old_groups = db::admin::user_groups(conn, found.id).await?;
         let old_codes = db::admin::user_codes(conn, found.id).await?;

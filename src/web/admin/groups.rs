@@ -15,10 +15,10 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{EditDialog, NameForm, NameInput, Shown, shown};
+use super::{NameForm, NameInput, NamedPage, Part, Shown, shown};
 use crate::auth::CurrentUser;
+use crate::changes::ChangeError;
 use crate::changes::admin::{self as change, Named};
-use crate::changes::{ChangeError, admin::groups::current_role};
 use crate::db::{self, admin::GroupRow};
 use crate::domain::access::{Action, Resource};
 use crate::domain::admin::group_deletion;
@@ -26,10 +26,11 @@ use crate::domain::refusal::Refusal;
 use crate::web::dialog::{self, Confirm, done};
 use crate::web::error::WebError;
 use crate::web::layout::Frame;
-use crate::web::respond::{added, form_again, page_or_list};
+use crate::web::respond::page_or_list;
 use crate::web::{AppState, is_htmx};
 
 const PAGE: &str = "/admin/groups";
+const NAMED: NamedPage = NamedPage { kind: Named::Group, path: PAGE, list: "#group-list" };
 
 /// A row of the list.
 pub struct GroupView {
@@ -100,45 +101,24 @@ pub async fn create(
     form: web::Form<NameInput>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
-    let created = match form.parse("group name") {
-        Ok((name, description)) => {
-            let mut conn = state.pool.get().await?;
-            change::create(&mut conn, &user.actor(), Named::Group, &name, &description).await.map(|_| name)
-        }
-        Err(e) => Err(e),
-    };
-    let name = match created {
-        Ok(name) => name,
-        Err(e) => {
-            let (view, _) = NameForm::again(&form, e)?;
-            let page = page(&user, &state, view).await?;
-            return form_again(&req, || page.as_form().render(), || page.render());
-        }
-    };
-    added(&req, PAGE, &format!("Added group “{name}”"), async || {
-        let mut page = page(&user, &state, NameForm::default()).await?;
-        let form = page.as_form().render()?;
-        page.oob = true;
-        Ok((form, page.as_list().render()?))
-    })
-    .await
+    let message = |name: &str| format!("Added group “{name}”");
+    NAMED
+        .create(&req, &user, &state, &form, message, async |form, part| {
+            let mut page = page(&user, &state, form).await?;
+            Ok(match part {
+                Part::Page => page.render()?,
+                Part::Form => page.as_form().render()?,
+                Part::Added => {
+                    let form = page.as_form().render()?;
+                    page.oob = true;
+                    form + &page.as_list().render()?
+                }
+            })
+        })
+        .await
 }
 
 // ---------------------------------------------------------------- edit
-
-fn edit_dialog(req: &HttpRequest, user: &CurrentUser, group: &GroupRow, form: NameForm) -> EditDialog {
-    EditDialog {
-        frame: Frame::new(user, PAGE),
-        modal: is_htmx(req),
-        title: format!("{}: Edit", group.name),
-        action_url: format!("{PAGE}/{}", group.id),
-        target: "#group-list",
-        back_url: PAGE,
-        name_locked: false,
-        form,
-        csrf_token: user.csrf_token.clone(),
-    }
-}
 
 async fn target(state: &AppState, user: &CurrentUser, id: i64) -> Result<GroupRow, WebError> {
     let mut conn = state.pool.get().await?;
@@ -155,7 +135,7 @@ pub async fn edit(
     user.require(Resource::Group, Action::Configure)?;
     let group = target(&state, &user, id.into_inner()).await?;
     let form = NameForm { name: group.name.clone(), description: group.description.clone(), ..NameForm::default() };
-    edit_dialog(&req, &user, &group, form).respond(&req, StatusCode::OK)
+    NAMED.edit_dialog(&req, &user, (group.id, &group.name), false, form).respond(&req, StatusCode::OK)
 }
 
 #[post("/admin/groups/{id}")]
@@ -168,23 +148,8 @@ pub async fn update(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
     let group = target(&state, &user, id.into_inner()).await?;
-    let saved = match form.parse("group name") {
-        Ok((name, description)) => {
-            let mut conn = state.pool.get().await?;
-            change::update(&mut conn, &user.actor(), Named::Group, group.id, &name, &description).await.map(|()| name)
-        }
-        Err(e) => Err(e),
-    };
-    match saved {
-        Ok(name) => {
-            let list = list_for(&req, &user, &state).await?;
-            done(&req, list, &format!("Saved group “{name}”"), PAGE)
-        }
-        Err(e) => {
-            let (view, status) = NameForm::again(&form, e)?;
-            edit_dialog(&req, &user, &group, view).respond(&req, status)
-        }
-    }
+    let this = (group.id, group.name.as_str(), false);
+    NAMED.update(&req, &user, &state, this, &form, async || list_for(&req, &user, &state).await).await
 }
 
 // ---------------------------------------------------------------- set role
@@ -248,7 +213,8 @@ pub async fn role_form(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
     let group = target(&state, &user, id.into_inner()).await?;
-    let current = current_role(&mut *state.pool.get().await?, &user.actor(), group.id).await?;
+    let current =
+        db::admin::group_role(&mut *state.pool.get().await?, group.id, user.account.id).await?.map(|(id, _)| id);
     role_dialog(&req, &user, &state, &group, current, (None, StatusCode::OK)).await
 }
 

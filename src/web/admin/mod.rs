@@ -15,14 +15,16 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::changes::ChangeError;
+use crate::auth::CurrentUser;
+use crate::changes::{self, ChangeError, admin::Named};
 use crate::domain::ValidationError;
 use crate::domain::admin::{description, name};
 use crate::domain::refusal::Refusal;
-use crate::web::dialog;
+use crate::web::dialog::{self, done};
 use crate::web::error::{WebError, refusal_status};
-use crate::web::is_htmx;
 use crate::web::layout::Frame;
+use crate::web::respond::{added, form_again};
+use crate::web::{AppState, is_htmx};
 
 /// A checkbox of the groups or budget codes fieldset.
 pub struct Choice {
@@ -131,5 +133,120 @@ pub(super) struct EditDialog {
 impl EditDialog {
     pub(super) fn respond(&self, req: &HttpRequest, status: StatusCode) -> Result<HttpResponse, WebError> {
         dialog::respond(req, status, if is_htmx(req) { self.as_dialog().render() } else { self.render() })
+    }
+}
+
+/// What the Groups or Roles page renders for the flow they share.
+pub(super) enum Part {
+    /// The whole page with this form.
+    Page,
+    /// The form alone.
+    Form,
+    /// After an add: the empty form and the list out of band.
+    Added,
+}
+
+/// The page of groups or of roles: the create and edit flow they share.
+pub(super) struct NamedPage {
+    pub kind: Named,
+    pub path: &'static str,
+    /// The id of the list's element.
+    pub list: &'static str,
+}
+
+impl NamedPage {
+    /// The edit dialog of the group or role `(id, name)`.
+    pub(super) fn edit_dialog(
+        &self,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        (id, name): (i64, &str),
+        name_locked: bool,
+        form: NameForm,
+    ) -> EditDialog {
+        EditDialog {
+            frame: Frame::new(user, self.path),
+            modal: is_htmx(req),
+            title: format!("{name}: Edit"),
+            action_url: format!("{}/{id}", self.path),
+            target: self.list,
+            back_url: self.path,
+            name_locked,
+            form,
+            csrf_token: user.csrf_token.clone(),
+        }
+    }
+
+    /// Adds a group or role from the page's form; `message` says what was
+    /// added (by name), `render` draws the page's parts.
+    pub(super) async fn create<R>(
+        &self,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        state: &AppState,
+        input: &NameInput,
+        message: impl FnOnce(&str) -> String,
+        render: R,
+    ) -> Result<HttpResponse, WebError>
+    where
+        R: AsyncFn(NameForm, Part) -> Result<String, WebError>,
+    {
+        let created = match input.parse(&format!("{} name", self.kind.what())) {
+            Ok((name, description)) => {
+                let mut conn = state.pool.get().await?;
+                changes::admin::create(&mut conn, &user.actor(), self.kind, &name, &description).await.map(|_| name)
+            }
+            Err(e) => Err(e),
+        };
+        let name = match created {
+            Ok(name) => name,
+            Err(e) => {
+                let (form, _) = NameForm::again(input, e)?;
+                let (form, page) = if is_htmx(req) {
+                    (render(form, Part::Form).await?, String::new())
+                } else {
+                    (String::new(), render(form, Part::Page).await?)
+                };
+                return form_again(req, || Ok(form), || Ok(page));
+            }
+        };
+        added(req, self.path, &message(&name), async || {
+            Ok((render(NameForm::default(), Part::Added).await?, String::new()))
+        })
+        .await
+    }
+
+    /// Renames the group or role `(id, name)`; `list` draws the list for
+    /// htmx.
+    pub(super) async fn update(
+        &self,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        state: &AppState,
+        (id, name, name_locked): (i64, &str, bool),
+        input: &NameInput,
+        list: impl AsyncFnOnce() -> Result<String, WebError>,
+    ) -> Result<HttpResponse, WebError> {
+        let what = self.kind.what();
+        let saved = match input.parse(&format!("{what} name")) {
+            Ok((new_name, description)) => {
+                let mut conn = state.pool.get().await?;
+                let actor = user.actor();
+                changes::admin::update(&mut conn, &actor, self.kind, id, &new_name, &description)
+                    .await
+                    .map(|()| new_name)
+            }
+            Err(e) => Err(e),
+        };
+        match saved {
+            Ok(new_name) => {
+                let list = if is_htmx(req) { list().await? } else { String::new() };
+                done(req, list, &format!("Saved {what} “{new_name}”"), self.path)
+            }
+            Err(e) => {
+                let (form, status) = NameForm::again(input, e)?;
+                self.edit_dialog(req, user, (id, name), name_locked, form).respond(req, status)
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{EditDialog, NameForm, NameInput, Shown, shown};
+use super::{NameForm, NameInput, NamedPage, Part, Shown, shown};
 use crate::auth::CurrentUser;
 use crate::changes::ChangeError;
 use crate::changes::admin::{self as change, Named};
@@ -27,10 +27,11 @@ use crate::domain::refusal::Refusal;
 use crate::web::dialog::{self, Confirm, done};
 use crate::web::error::{WebError, refusal_status};
 use crate::web::layout::Frame;
-use crate::web::respond::{FlashFragment, added, form_again, html, page_or_list};
+use crate::web::respond::{FlashFragment, html, page_or_list};
 use crate::web::{AppState, is_htmx, see_other};
 
 const PAGE: &str = "/admin/roles";
+const NAMED: NamedPage = NamedPage { kind: Named::Role, path: PAGE, list: "#role-list" };
 
 /// A row of the list.
 pub struct RoleView {
@@ -101,48 +102,26 @@ pub async fn create(
     form: web::Form<NameInput>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Role, Action::Configure)?;
-    let created = match form.parse("role name") {
-        Ok((name, description)) => {
-            let mut conn = state.pool.get().await?;
-            change::create(&mut conn, &user.actor(), Named::Role, &name, &description).await.map(|_| name)
-        }
-        Err(e) => Err(e),
-    };
-    let name = match created {
-        Ok(name) => name,
-        Err(e) => {
-            let (view, _) = NameForm::again(&form, e)?;
-            let page = page(&user, &state, view).await?;
-            return form_again(&req, || page.as_form().render(), || page.render());
-        }
-    };
-    let message = format!("Added role “{name}”; give it access rights with Access Rights");
-    added(&req, PAGE, &message, async || {
-        let mut page = page(&user, &state, NameForm::default()).await?;
-        let form = page.as_form().render()?;
-        page.oob = true;
-        Ok((form, page.as_list().render()?))
-    })
-    .await
+    let message = |name: &str| format!("Added role “{name}”; give it access rights with Access Rights");
+    NAMED
+        .create(&req, &user, &state, &form, message, async |form, part| {
+            let mut page = page(&user, &state, form).await?;
+            Ok(match part {
+                Part::Page => page.render()?,
+                Part::Form => page.as_form().render()?,
+                Part::Added => {
+                    let form = page.as_form().render()?;
+                    page.oob = true;
+                    form + &page.as_list().render()?
+                }
+            })
+        })
+        .await
 }
 
 async fn target(state: &AppState, user: &CurrentUser, id: i64) -> Result<RoleRow, WebError> {
     let mut conn = state.pool.get().await?;
     Ok(db::admin::find_role(&mut conn, user.account.company_id, id).await?)
-}
-
-fn edit_dialog(req: &HttpRequest, user: &CurrentUser, role: &RoleRow, form: NameForm) -> EditDialog {
-    EditDialog {
-        frame: Frame::new(user, PAGE),
-        modal: is_htmx(req),
-        title: format!("{}: Edit", role.name),
-        action_url: format!("{PAGE}/{}", role.id),
-        target: "#role-list",
-        back_url: PAGE,
-        name_locked: role.is_default,
-        form,
-        csrf_token: user.csrf_token.clone(),
-    }
 }
 
 #[get("/admin/roles/{id}/edit")]
@@ -155,7 +134,7 @@ pub async fn edit(
     user.require(Resource::Role, Action::Configure)?;
     let role = target(&state, &user, id.into_inner()).await?;
     let form = NameForm { name: role.name.clone(), description: role.description.clone(), ..NameForm::default() };
-    edit_dialog(&req, &user, &role, form).respond(&req, StatusCode::OK)
+    NAMED.edit_dialog(&req, &user, (role.id, &role.name), role.is_default, form).respond(&req, StatusCode::OK)
 }
 
 #[post("/admin/roles/{id}")]
@@ -168,23 +147,8 @@ pub async fn update(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Role, Action::Configure)?;
     let role = target(&state, &user, id.into_inner()).await?;
-    let saved = match form.parse("role name") {
-        Ok((name, description)) => {
-            let mut conn = state.pool.get().await?;
-            change::update(&mut conn, &user.actor(), Named::Role, role.id, &name, &description).await.map(|()| name)
-        }
-        Err(e) => Err(e),
-    };
-    match saved {
-        Ok(name) => {
-            let list = list_for(&req, &user, &state, false).await?;
-            done(&req, list, &format!("Saved role “{name}”"), PAGE)
-        }
-        Err(e) => {
-            let (view, status) = NameForm::again(&form, e)?;
-            edit_dialog(&req, &user, &role, view).respond(&req, status)
-        }
-    }
+    let this = (role.id, role.name.as_str(), role.is_default);
+    NAMED.update(&req, &user, &state, this, &form, async || list_for(&req, &user, &state, false).await).await
 }
 
 // ---------------------------------------------------------------- access rights

@@ -85,6 +85,14 @@ fn confirm(req: &HttpRequest, user: &CurrentUser, found: &User, action: RowActio
     dialog
 }
 
+/// The action and the user of `/admin/users/{id}/{action}`: 404 for an
+/// unknown action or another company's user.
+async fn row(user: &CurrentUser, state: &AppState, (id, action): (i64, String)) -> Result<(RowAction, User), WebError> {
+    let action = RowAction::from_path(&action).ok_or(WebError::NotFound)?;
+    user.require(Resource::User, Action::Configure)?;
+    Ok((action, target(state, user, id).await?))
+}
+
 #[get("/admin/users/{id}/{action}")]
 pub async fn confirm_row_action(
     req: HttpRequest,
@@ -92,10 +100,7 @@ pub async fn confirm_row_action(
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let (id, action) = path.into_inner();
-    let action = RowAction::from_path(&action).ok_or(WebError::NotFound)?;
-    user.require(Resource::User, Action::Configure)?;
-    let found = target(&state, &user, id).await?;
+    let (action, found) = row(&user, &state, path.into_inner()).await?;
     confirm(&req, &user, &found, action).respond(&req, StatusCode::OK)
 }
 
@@ -115,10 +120,7 @@ pub async fn row_action(
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let (id, action) = path.into_inner();
-    let action = RowAction::from_path(&action).ok_or(WebError::NotFound)?;
-    user.require(Resource::User, Action::Configure)?;
-    let found = target(&state, &user, id).await?;
+    let (action, found) = row(&user, &state, path.into_inner()).await?;
     let actor = user.actor();
     let mut conn = state.pool.get().await?;
     let made = match action {
