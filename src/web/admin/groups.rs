@@ -261,20 +261,9 @@ pub async fn set_role(
 // ---------------------------------------------------------------- delete
 
 fn delete_dialog(req: &HttpRequest, user: &CurrentUser, group: &GroupRow, refusal: Option<Refusal>) -> Confirm {
-    let mut dialog = Confirm::new(req, user, PAGE, format!("{}: Delete", group.name));
-    dialog.action_url = format!("{PAGE}/{}/delete", group.id);
-    dialog.target = "#group-list".into();
-    dialog.submit = "Delete";
-    dialog.danger = true;
-    if let Some(refusal) = refusal {
-        dialog.allowed = false;
-        dialog.question = format!("{} cannot be deleted now.", group.name);
-        dialog.error = Some(refusal.message());
-    } else {
-        dialog.question = format!("Are you sure you want to delete {}?", group.name);
-        dialog.detail = Some("Its roles in every account go with it. Images and servers it owns keep no group.".into());
-    }
-    dialog
+    let words =
+        ("cannot be deleted now.", "Its roles in every account go with it. Images and servers it owns keep no group.");
+    NAMED.delete_dialog(req, user, (group.id, &group.name), refusal, words)
 }
 
 #[get("/admin/groups/{id}/delete")]
@@ -300,15 +289,8 @@ pub async fn delete(
     user.require(Resource::Group, Action::Delete)?;
     let group = target(&state, &user, id.into_inner()).await?;
     let mut conn = state.pool.get().await?;
-    match change::groups::delete(&mut conn, &user.actor(), group.id).await {
-        Ok(deleted) => {
-            let list = list_for(&req, &user, &state).await?;
-            done(&req, list, &format!("Deleted group “{}”", deleted.name), PAGE)
-        }
-        Err(ChangeError::Refused(refusal)) => {
-            let status = crate::web::error::refusal_status(&refusal);
-            delete_dialog(&req, &user, &group, Some(refusal)).respond(&req, status)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let deleted = change::groups::delete(&mut conn, &user.actor(), group.id).await.map(|deleted| deleted.name);
+    drop(conn);
+    let dialog = |refusal| delete_dialog(&req, &user, &group, Some(refusal));
+    NAMED.deleted(&req, deleted, dialog, async || list_for(&req, &user, &state).await).await
 }

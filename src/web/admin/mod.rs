@@ -20,7 +20,7 @@ use crate::changes::{self, ChangeError, admin::Named};
 use crate::domain::ValidationError;
 use crate::domain::admin::{description, name};
 use crate::domain::refusal::Refusal;
-use crate::web::dialog::{self, done};
+use crate::web::dialog::{self, Confirm, done};
 use crate::web::error::{WebError, refusal_status};
 use crate::web::layout::Frame;
 use crate::web::respond::{added, form_again};
@@ -247,6 +247,54 @@ impl NamedPage {
                 let (form, status) = NameForm::again(input, e)?;
                 self.edit_dialog(req, user, (id, name), name_locked, form).respond(req, status)
             }
+        }
+    }
+
+    /// The Delete dialog of the group or role `(id, name)`: the question
+    /// with `detail`, or why it `cannot` be deleted (the `refusal`).
+    pub(super) fn delete_dialog(
+        &self,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        (id, name): (i64, &str),
+        refusal: Option<Refusal>,
+        (cannot, detail): (&str, &str),
+    ) -> Confirm {
+        let mut dialog = Confirm::new(req, user, self.path, format!("{name}: Delete"));
+        dialog.action_url = format!("{}/{id}/delete", self.path);
+        dialog.target = self.list.into();
+        dialog.submit = "Delete";
+        dialog.danger = true;
+        if let Some(refusal) = refusal {
+            dialog.allowed = false;
+            dialog.question = format!("{name} {cannot}");
+            dialog.error = Some(refusal.message());
+        } else {
+            dialog.question = format!("Are you sure you want to delete {name}?");
+            dialog.detail = Some(detail.to_owned());
+        }
+        dialog
+    }
+
+    /// The answer to a Delete: the list and a flash, or the dialog again
+    /// with the reason it was refused.
+    pub(super) async fn deleted(
+        &self,
+        req: &HttpRequest,
+        result: Result<String, ChangeError>,
+        dialog: impl FnOnce(Refusal) -> Confirm,
+        list: impl AsyncFnOnce() -> Result<String, WebError>,
+    ) -> Result<HttpResponse, WebError> {
+        match result {
+            Ok(name) => {
+                let list = if is_htmx(req) { list().await? } else { String::new() };
+                done(req, list, &format!("Deleted {} “{name}”", self.kind.what()), self.path)
+            }
+            Err(ChangeError::Refused(refusal)) => {
+                let status = refusal_status(&refusal);
+                dialog(refusal).respond(req, status)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }

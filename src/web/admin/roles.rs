@@ -24,8 +24,8 @@ use crate::db::{self, admin::RoleRow};
 use crate::domain::access::{AccessRight, Action, Qualifier, Resource};
 use crate::domain::admin::{is_admin_role, role_deletion};
 use crate::domain::refusal::Refusal;
-use crate::web::dialog::{self, Confirm, done};
-use crate::web::error::{WebError, refusal_status};
+use crate::web::dialog::{self, Confirm};
+use crate::web::error::WebError;
 use crate::web::layout::Frame;
 use crate::web::respond::{FlashFragment, html, page_or_list};
 use crate::web::{AppState, is_htmx, see_other};
@@ -349,23 +349,8 @@ pub async fn delete_right(
 // ---------------------------------------------------------------- delete
 
 fn delete_dialog(req: &HttpRequest, user: &CurrentUser, role: &RoleRow, refusal: Option<Refusal>) -> Confirm {
-    let mut dialog = Confirm::new(req, user, PAGE, format!("{}: Delete", role.name));
-    dialog.action_url = format!("{PAGE}/{}/delete", role.id);
-    dialog.target = "#role-list".into();
-    dialog.submit = "Delete";
-    dialog.danger = true;
-    match refusal {
-        Some(refusal) => {
-            dialog.allowed = false;
-            dialog.question = format!("{} cannot be deleted.", role.name);
-            dialog.error = Some(refusal.message());
-        }
-        None => {
-            dialog.question = format!("Are you sure you want to delete {}?", role.name);
-            dialog.detail = Some("Its access rights go with it. No group has it.".into());
-        }
-    }
-    dialog
+    let words = ("cannot be deleted.", "Its access rights go with it. No group has it.");
+    NAMED.delete_dialog(req, user, (role.id, &role.name), refusal, words)
 }
 
 #[get("/admin/roles/{id}/delete")]
@@ -391,15 +376,8 @@ pub async fn delete(
     user.require(Resource::Role, Action::Delete)?;
     let role = target(&state, &user, id.into_inner()).await?;
     let mut conn = state.pool.get().await?;
-    match change::roles::delete(&mut conn, &user.actor(), role.id).await {
-        Ok(deleted) => {
-            let list = list_for(&req, &user, &state, false).await?;
-            done(&req, list, &format!("Deleted role “{}”", deleted.name), PAGE)
-        }
-        Err(ChangeError::Refused(refusal)) => {
-            let status = refusal_status(&refusal);
-            delete_dialog(&req, &user, &role, Some(refusal)).respond(&req, status)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let deleted = change::roles::delete(&mut conn, &user.actor(), role.id).await.map(|deleted| deleted.name);
+    drop(conn);
+    let dialog = |refusal| delete_dialog(&req, &user, &role, Some(refusal));
+    NAMED.deleted(&req, deleted, dialog, async || list_for(&req, &user, &state, false).await).await
 }
