@@ -146,6 +146,28 @@ pub(super) enum Part {
     Added,
 }
 
+/// Writes `part` for the Groups or Roles page `$page` (a template with the
+/// blocks `form` and `list` and an `oob` flag). askama makes the block
+/// methods per type, so a macro writes this once for both.
+macro_rules! named_parts {
+    ($page:ty) => {
+        impl $page {
+            fn part(mut self, part: super::Part) -> askama::Result<String> {
+                match part {
+                    super::Part::Page => self.render(),
+                    super::Part::Form => self.as_form().render(),
+                    super::Part::Added => {
+                        let form = self.as_form().render()?;
+                        self.oob = true;
+                        Ok(form + &self.as_list().render()?)
+                    }
+                }
+            }
+        }
+    };
+}
+pub(super) use named_parts;
+
 /// The page of groups or of roles: the create and edit flow they share.
 pub(super) struct NamedPage {
     pub kind: Named,

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{NameForm, NameInput, NamedPage, Part, Shown, shown};
+use super::{NameForm, NameInput, NamedPage, Shown, named_parts, shown};
 use crate::auth::CurrentUser;
 use crate::changes::ChangeError;
 use crate::changes::admin::{self as change, Named};
@@ -53,6 +53,8 @@ struct RolesPage {
     rows: Vec<RoleView>,
     oob: bool,
 }
+
+named_parts!(RolesPage);
 
 async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<RolesPage, WebError> {
     let mut conn = state.pool.get().await?;
@@ -103,20 +105,8 @@ pub async fn create(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Role, Action::Configure)?;
     let message = |name: &str| format!("Added role “{name}”; give it access rights with Access Rights");
-    NAMED
-        .create(&req, &user, &state, &form, message, async |form, part| {
-            let mut page = page(&user, &state, form).await?;
-            Ok(match part {
-                Part::Page => page.render()?,
-                Part::Form => page.as_form().render()?,
-                Part::Added => {
-                    let form = page.as_form().render()?;
-                    page.oob = true;
-                    form + &page.as_list().render()?
-                }
-            })
-        })
-        .await
+    let render = async |form, part| Ok(page(&user, &state, form).await?.part(part)?);
+    NAMED.create(&req, &user, &state, &form, message, render).await
 }
 
 async fn target(state: &AppState, user: &CurrentUser, id: i64) -> Result<RoleRow, WebError> {
