@@ -12,6 +12,7 @@
 //! Error policy: queries return `QueryResult`; a change returns
 //! `ChangeError`; `web::error` is the one place that maps it to a status.
 
+pub mod admin;
 pub mod budget_codes;
 pub mod firewalls;
 pub mod images;

@@ -332,6 +332,18 @@ pub async fn list_groups(conn: &mut AsyncPgConnection, company: i64, account: i6
         .collect())
 }
 
+/// The role (id, name) group `group` has in `account`, if any.
+pub async fn group_role(conn: &mut AsyncPgConnection, group: i64, account: i64) -> QueryResult<Option<(i64, String)>> {
+    group_roles::table
+        .inner_join(roles::table)
+        .filter(group_roles::account_id.eq(account))
+        .filter(group_roles::group_id.eq(group))
+        .select((roles::id, roles::name))
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn find_group(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<GroupRow> {
     groups::table.find(id).filter(groups::company_id.eq(company)).select(GroupRow::as_select()).first(conn).await
 }

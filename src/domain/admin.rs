@@ -9,7 +9,7 @@
 //! `ANY` is broader than everything, `GROUP` is broader than `THIS_GROUP`
 //! (the group a role is attached to is one of its member's groups), and
 //! every other qualifier only covers itself. A wanted `ANY` resource or
-//! action is held only through `ANY`. The pages ask [`exceeds`] before adding
+//! action is held only through `ANY`. The changes ask [`exceeds`] before adding
 //! a right to a role, setting a role on a group and putting a user in a
 //! group (or into an account, where their groups' roles start to count).
 //!
@@ -27,32 +27,8 @@
 //! group or budget code, so only rights qualified `ANY` cover them.
 
 use super::ValidationError;
-use super::access::{AccessRight, Action, Qualifier, Resource, Rights};
-
-/// What a user may do on an administration page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminAction {
-    See,
-    Change,
-    Delete,
-}
-
-/// May the user do `action` on the page of `resource` (`USER`, `GROUP`,
-/// `ROLE`)?
-pub fn may(rights: &Rights, resource: Resource, action: AdminAction) -> bool {
-    rights.may(resource, action.right())
-}
-
-impl AdminAction {
-    /// The access right the action asks for.
-    pub fn right(self) -> Action {
-        match self {
-            AdminAction::See => Action::Access,
-            AdminAction::Change => Action::Configure,
-            AdminAction::Delete => Action::Delete,
-        }
-    }
-}
+use super::access::{AccessRight, Action, Qualifier, Resource};
+use super::refusal::Refusal;
 
 /// The right everything is allowed with: what makes an administrator.
 pub const ADMIN_RIGHT: AccessRight = AccessRight::new(Resource::Any, Action::Any, Qualifier::Any);
@@ -76,19 +52,48 @@ pub fn exceeds<'a>(held: &[AccessRight], wanted: &'a [AccessRight]) -> Option<&'
     wanted.iter().find(|w| !holds(held, w))
 }
 
-/// Why granting `right` in an account is refused; `account` names it when
-/// it is not the current one.
-pub fn escalation_message(right: &AccessRight, account: Option<&str>) -> String {
-    let place = account.map_or_else(|| "this account".to_owned(), str::to_owned);
-    format!(
-        "You cannot grant {} {} {}: your own rights in {place} do not include it.",
-        right.resource, right.action, right.qualifier
-    )
+/// The default role whose rights cannot be reduced.
+pub fn is_admin_role(is_default: bool, name: &str) -> bool {
+    is_default && name == "Admin"
 }
 
-/// Why a change is refused that would leave no administrator.
-pub const LAST_ADMIN: &str = "This would leave the company without an active user holding Admin (ANY ANY ANY) in \
-                              one of its accounts. Make someone else an administrator first.";
+/// Whether a role (default or not, held by `groups` groups in some
+/// account) may be deleted now.
+pub fn role_deletion(is_default: bool, groups: i64) -> Result<(), Refusal> {
+    if is_default {
+        return Err(Refusal::DefaultRole);
+    }
+    if groups > 0 { Err(Refusal::RoleInUse(groups)) } else { Ok(()) }
+}
+
+/// A default role keeps its name.
+pub fn role_rename(is_default: bool, old: &str, new: &str) -> Result<(), Refusal> {
+    if is_default && old != new { Err(Refusal::DefaultRoleName) } else { Ok(()) }
+}
+
+/// Whether a group with `members` members may be deleted now.
+pub fn group_deletion(members: i64) -> Result<(), Refusal> {
+    if members > 0 { Err(Refusal::GroupHasMembers(members)) } else { Ok(()) }
+}
+
+/// Whether the user `target` (named `name`, `active` or not) may be
+/// deactivated by the user `actor`.
+pub fn deactivation(actor: i64, target: i64, active: bool, name: &str) -> Result<(), Refusal> {
+    if actor == target {
+        return Err(Refusal::SelfDeactivation);
+    }
+    if active { Ok(()) } else { Err(Refusal::AlreadyInactive(name.to_owned())) }
+}
+
+/// Whether the user named `name` may be reactivated.
+pub fn reactivation(active: bool, name: &str) -> Result<(), Refusal> {
+    if active { Err(Refusal::AlreadyActive(name.to_owned())) } else { Ok(()) }
+}
+
+/// Whether the user named `name` may be added to `account`.
+pub fn admission(member: bool, name: &str, account: &str) -> Result<(), Refusal> {
+    if member { Err(Refusal::AlreadyMember { name: name.to_owned(), account: account.to_owned() }) } else { Ok(()) }
+}
 
 /// An email address as typed, trimmed; unique in the console ignoring case
 /// (the database's `users_email_ci` index).
@@ -229,6 +234,40 @@ mod tests {
         let wanted = [right(Resource::Image, Action::Access, Qualifier::Mine), ADMIN_RIGHT];
         assert_eq!(exceeds(&held, &wanted), Some(&ADMIN_RIGHT));
         assert_eq!(exceeds(&held, &wanted[..1]), None);
+    }
+
+    #[test]
+    fn only_the_default_admin_role_is_locked() {
+        assert!(is_admin_role(true, "Admin"));
+        assert!(!is_admin_role(false, "Admin"));
+        assert!(!is_admin_role(true, "CloudManager"));
+    }
+
+    #[test]
+    fn default_roles_and_roles_in_use_stay() {
+        assert_eq!(role_deletion(true, 0), Err(Refusal::DefaultRole));
+        assert_eq!(role_deletion(false, 2), Err(Refusal::RoleInUse(2)));
+        assert_eq!(role_deletion(false, 0), Ok(()));
+        assert_eq!(role_rename(true, "Admin", "Boss"), Err(Refusal::DefaultRoleName));
+        assert_eq!(role_rename(true, "Admin", "Admin"), Ok(()));
+        assert_eq!(role_rename(false, "CSR", "Support"), Ok(()));
+    }
+
+    #[test]
+    fn a_group_with_members_stays() {
+        assert_eq!(group_deletion(1), Err(Refusal::GroupHasMembers(1)));
+        assert_eq!(group_deletion(0), Ok(()));
+    }
+
+    #[test]
+    fn status_changes_check_the_current_status() {
+        assert_eq!(deactivation(1, 1, true, "Ann"), Err(Refusal::SelfDeactivation));
+        assert_eq!(deactivation(1, 2, false, "Ann"), Err(Refusal::AlreadyInactive("Ann".into())));
+        assert_eq!(deactivation(1, 2, true, "Ann"), Ok(()));
+        assert_eq!(reactivation(true, "Ann"), Err(Refusal::AlreadyActive("Ann".into())));
+        assert_eq!(reactivation(false, "Ann"), Ok(()));
+        assert_eq!(admission(false, "Ann", "Acme"), Ok(()));
+        assert_eq!(admission(true, "Ann", "Acme").unwrap_err().message(), "Ann is a member of Acme already.");
     }
 
     #[test]

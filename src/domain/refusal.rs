@@ -14,30 +14,85 @@ use super::resource::{Deletion, ResourceState, servers};
 pub enum Refusal {
     /// `name` is used in `account` by a `what` ("firewall", "key pair") in
     /// `state`.
-    NameTaken { what: &'static str, name: String, state: ResourceState, account: String },
+    NameTaken {
+        what: &'static str,
+        name: String,
+        state: ResourceState,
+        account: String,
+    },
     /// A key pair or firewall cannot be deleted now (`why` is a refusing
     /// [`Deletion`]).
-    Undeletable { what: &'static str, why: Deletion },
+    Undeletable {
+        what: &'static str,
+        why: Deletion,
+    },
     /// Someone else changed it since the form was read.
-    StaleVersion { what: &'static str },
+    StaleVersion {
+        what: &'static str,
+    },
     /// The change would leave the company without an active administrator.
     LastAdmin,
     /// Granting `right` in `account` (the current one when `None`) exceeds
     /// the acting user's own rights there.
-    Escalation { right: AccessRight, account: Option<String> },
+    Escalation {
+        right: AccessRight,
+        account: Option<String>,
+    },
     /// An image record cannot be deleted while `.0` live servers were
     /// launched from it (from any record of an own image).
     ImageInUse(i64),
     /// Deprecating an image that is deprecated already (`deprecated`), or
     /// undeprecating one that is not: the menu was stale.
-    DeprecatedAlready { name: String, deprecated: bool },
+    DeprecatedAlready {
+        name: String,
+        deprecated: bool,
+    },
     /// The company has a budget code of this name (in any case).
-    BudgetCodeNameTaken { name: String },
+    BudgetCodeNameTaken {
+        name: String,
+    },
     /// Deactivating a budget code that is inactive already.
-    BudgetCodeInactive { name: String },
+    BudgetCodeInactive {
+        name: String,
+    },
     /// The replacement chosen for a deactivated budget code was deactivated
     /// meanwhile.
     ReplacementInactive,
+    /// The company has a `what` ("group", "role") named `name` already.
+    CompanyNameTaken {
+        what: &'static str,
+        name: String,
+    },
+    /// The email belongs to another user: one of the company's (who could be
+    /// added to this account instead) or someone else's.
+    EmailTaken {
+        colleague: bool,
+    },
+    /// An administrator deactivating themselves.
+    SelfDeactivation,
+    /// The user `name` is active (or inactive) already.
+    AlreadyActive(String),
+    AlreadyInactive(String),
+    /// The user `name` is a member of the account `account` already.
+    AlreadyMember {
+        name: String,
+        account: String,
+    },
+    /// A group with this many members cannot be deleted.
+    GroupHasMembers(i64),
+    /// A role this many groups have in some account cannot be deleted.
+    RoleInUse(i64),
+    /// The default roles cannot be deleted.
+    DefaultRole,
+    /// A default role keeps its name.
+    DefaultRoleName,
+    /// The rights of the default Admin role cannot be reduced.
+    AdminRoleLocked,
+    /// The role `role` has `right` already.
+    RightHeld {
+        role: String,
+        right: AccessRight,
+    },
 }
 
 impl Refusal {
@@ -89,13 +144,41 @@ impl Refusal {
             Refusal::BudgetCodeNameTaken { name } => format!("The company already has a budget code named “{name}”."),
             Refusal::BudgetCodeInactive { name } => format!("{name} is inactive already."),
             Refusal::ReplacementInactive => "That budget code was deactivated meanwhile; choose another one.".into(),
+            Refusal::CompanyNameTaken { what, name } => format!("Your company has a {what} named “{name}” already."),
+            Refusal::EmailTaken { colleague: true } => "A user of your company has this email already. To let them \
+                                                        into this account, choose “Add to this account” in their row."
+                .into(),
+            Refusal::EmailTaken { colleague: false } => "This email is already in use.".into(),
+            Refusal::SelfDeactivation => "You cannot deactivate yourself.".into(),
+            Refusal::AlreadyActive(name) => format!("{name} is active already."),
+            Refusal::AlreadyInactive(name) => format!("{name} is inactive already."),
+            Refusal::AlreadyMember { name, account } => format!("{name} is a member of {account} already."),
+            Refusal::GroupHasMembers(n) => format!(
+                "It has {n} {}. Take them out of the group first (Users, Edit).",
+                if *n == 1 { "member" } else { "members" }
+            ),
+            Refusal::RoleInUse(n) => {
+                let (groups, has, them) =
+                    if *n == 1 { ("1 group".to_owned(), "has", "it") } else { (format!("{n} groups"), "have", "them") };
+                format!("{groups} {has} this role in an account. Set another role for {them} first (Groups, Set Role).")
+            }
+            Refusal::DefaultRole => "The default roles cannot be deleted.".into(),
+            Refusal::DefaultRoleName => "A default role keeps its name.".into(),
+            Refusal::AdminRoleLocked => "The rights of the default Admin role cannot be reduced.".into(),
+            Refusal::RightHeld { role, right } => {
+                format!("{role} has {} {} {} already.", right.resource, right.action, right.qualifier)
+            }
         }
     }
 
     /// The form field the refusal belongs to, if it belongs to one.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Refusal::NameTaken { .. } | Refusal::BudgetCodeNameTaken { .. } => Some("name"),
+            Refusal::NameTaken { .. }
+            | Refusal::CompanyNameTaken { .. }
+            | Refusal::BudgetCodeNameTaken { .. }
+            | Refusal::DefaultRoleName => Some("name"),
+            Refusal::EmailTaken { .. } => Some("email"),
             Refusal::ReplacementInactive => Some("replacement_id"),
             _ => None,
         }
@@ -145,5 +228,21 @@ mod tests {
         assert_eq!(taken.field(), Some("name"));
         assert_eq!(Refusal::ReplacementInactive.field(), Some("replacement_id"));
         assert_eq!(Refusal::BudgetCodeInactive { name: "Ops".into() }.field(), None);
+    }
+
+    #[test]
+    fn administration_refusals_keep_their_sentences() {
+        assert_eq!(
+            Refusal::GroupHasMembers(1).message(),
+            "It has 1 member. Take them out of the group first (Users, Edit)."
+        );
+        assert!(Refusal::GroupHasMembers(2).message().starts_with("It has 2 members."));
+        assert!(
+            Refusal::RoleInUse(1).message().starts_with("1 group has this role in an account. Set another role for it")
+        );
+        assert!(Refusal::RoleInUse(3).message().starts_with("3 groups have this role"));
+        assert_eq!(Refusal::EmailTaken { colleague: false }.field(), Some("email"));
+        assert_eq!(Refusal::DefaultRoleName.field(), Some("name"));
+        assert_eq!(Refusal::SelfDeactivation.field(), None);
     }
 }

@@ -1,44 +1,37 @@
 //! The Roles page (`/admin/roles`): the company's roles, adding and editing
 //! them, and the Access Rights dialog (a table of Resource | Action |
 //! Qualifier with Delete per row, and a row of three selects to add one).
+//! The changes are `changes::admin` (create and rename, shared with groups)
+//! and `changes::admin::roles`, with the rules they keep.
 //!
-//! Rights (`domain::admin`): `ROLE Access` to see the page, `ROLE Configure`
-//! to add and edit roles and their access rights. Adding a right the acting
-//! user does not hold, in this account or in any account where a group has
-//! the role, is refused with 403 (no escalation).
-//! `ROLE Delete` deletes a role. The default roles keep their names and
-//! cannot be deleted; a role a group has in some account cannot be deleted
-//! until no group has it; the default Admin role's rights
-//! cannot be reduced; and deleting a right is refused with 409 when the
-//! company would be left without an active administrator. Each change and
-//! its audit event are one transaction.
+//! Rights: `ROLE Access` to see the page and a role's rights, `ROLE
+//! Configure` to add and edit roles and their access rights, `ROLE Delete`
+//! to delete a role. An escalation is refused with 403, the other rules
+//! (default roles, roles in use, the Admin role's rights, the last
+//! administrator) with 409 and their reason in the dialog.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
-use super::groups::{EditDialog, NameForm, NameInput};
-use super::users::{AdminError, admin_must_remain, changed, escalation_check, event, require, this_account_and};
+use super::{NameForm, NameInput, NamedPage, Shown, named_parts, shown};
 use crate::auth::CurrentUser;
+use crate::changes::ChangeError;
+use crate::changes::admin::{self as change, Named};
 use crate::db::{self, admin::RoleRow};
-use crate::domain::ValidationError;
 use crate::domain::access::{AccessRight, Action, Qualifier, Resource};
-use crate::domain::admin::{AdminAction, may};
+use crate::domain::admin::{is_admin_role, role_deletion};
+use crate::domain::refusal::Refusal;
 use crate::web::dialog::{self, Confirm};
 use crate::web::error::WebError;
 use crate::web::layout::Frame;
-use crate::web::respond::{FlashFragment, html};
+use crate::web::respond::{FlashFragment, html, page_or_list};
 use crate::web::{AppState, is_htmx, see_other};
 
 const PAGE: &str = "/admin/roles";
-
-/// The default role whose rights cannot be reduced.
-fn is_admin_role(role: &RoleRow) -> bool {
-    role.is_default && role.name == "Admin"
-}
+const NAMED: NamedPage = NamedPage { kind: Named::Role, path: PAGE, list: "#role-list" };
 
 /// A row of the list.
 pub struct RoleView {
@@ -61,6 +54,8 @@ struct RolesPage {
     oob: bool,
 }
 
+named_parts!(RolesPage);
+
 async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<RolesPage, WebError> {
     let mut conn = state.pool.get().await?;
     let rows = db::admin::list_roles(&mut conn, user.account.company_id)
@@ -76,8 +71,8 @@ async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<Ro
         .collect();
     Ok(RolesPage {
         frame: Frame::new(user, PAGE),
-        may_change: may(&user.rights, Resource::Role, AdminAction::Change),
-        may_delete: may(&user.rights, Resource::Role, AdminAction::Delete),
+        may_change: user.rights.may(Resource::Role, Action::Configure),
+        may_delete: user.rights.may(Resource::Role, Action::Delete),
         name_locked: false,
         form,
         rows,
@@ -96,18 +91,9 @@ async fn list_for(req: &HttpRequest, user: &CurrentUser, state: &AppState, oob: 
 
 #[get("/admin/roles")]
 pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::See)?;
+    user.require(Resource::Role, Action::Access)?;
     let page = page(&user, &state, NameForm::default()).await?;
-    let partial = req.headers().get("HX-Target").is_some_and(|t| t == "role-list");
-    let body = if partial { page.as_list().render()? } else { page.render()? };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Vary", "HX-Request, HX-Target"))
-        .body(body))
-}
-
-fn taken(name: &str) -> AdminError {
-    AdminError::Invalid(ValidationError::new("name", format!("Your company has a role named “{name}” already.")))
+    page_or_list(&req, "role-list", || page.render(), || page.as_list().render())
 }
 
 #[post("/admin/roles")]
@@ -117,64 +103,15 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<NameInput>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Change)?;
-    let company = user.account.company_id;
-    let result = async {
-        let (name, description) = form.parse("role name")?;
-        let mut conn = state.pool.get().await?;
-        conn.transaction::<_, AdminError, _>(async |conn| {
-            db::admin::lock_company(conn, company).await?;
-            if db::admin::role_name_taken(conn, company, &name, None).await? {
-                return Err(taken(&name));
-            }
-            let id = db::admin::insert_role(conn, company, &name, &description).await?;
-            let changes = serde_json::json!({ "name": name, "description": description });
-            db::audit::record(conn, &event(&user, "create", "ROLE", id, changes)).await?;
-            Ok(name)
-        })
-        .await
-    }
-    .await;
-    match result {
-        Ok(name) => {
-            let message = format!("Added role “{name}”; give it access rights with Access Rights");
-            if !is_htmx(&req) {
-                crate::auth::current::flash_next(&req, &message)?;
-                return Ok(see_other(PAGE));
-            }
-            let mut page = page(&user, &state, NameForm::default()).await?;
-            let form = page.as_form().render()?;
-            page.oob = true;
-            let list = page.as_list().render()?;
-            let flash = FlashFragment { message: &message }.render()?;
-            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
-        }
-        Err(e) => {
-            let mut view = NameForm::typed(&form);
-            let status = view.set_error(e)?;
-            let page = page(&user, &state, view).await?;
-            html(status, if is_htmx(&req) { page.as_form().render() } else { page.render() })
-        }
-    }
+    user.require(Resource::Role, Action::Configure)?;
+    let message = |name: &str| format!("Added role “{name}”; give it access rights with Access Rights");
+    let render = async |form, part| Ok(page(&user, &state, form).await?.part(part)?);
+    NAMED.create(&req, &user, &state, &form, message, render).await
 }
 
 async fn target(state: &AppState, user: &CurrentUser, id: i64) -> Result<RoleRow, WebError> {
     let mut conn = state.pool.get().await?;
     Ok(db::admin::find_role(&mut conn, user.account.company_id, id).await?)
-}
-
-fn edit_dialog(req: &HttpRequest, user: &CurrentUser, role: &RoleRow, form: NameForm) -> EditDialog {
-    EditDialog {
-        frame: Frame::new(user, PAGE),
-        modal: is_htmx(req),
-        title: format!("{}: Edit", role.name),
-        action_url: format!("{PAGE}/{}", role.id),
-        target: "#role-list",
-        back_url: PAGE,
-        name_locked: role.is_default,
-        form,
-        csrf_token: user.csrf_token.clone(),
-    }
 }
 
 #[get("/admin/roles/{id}/edit")]
@@ -184,10 +121,10 @@ pub async fn edit(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Change)?;
+    user.require(Resource::Role, Action::Configure)?;
     let role = target(&state, &user, id.into_inner()).await?;
     let form = NameForm { name: role.name.clone(), description: role.description.clone(), ..NameForm::default() };
-    edit_dialog(&req, &user, &role, form).respond(&req, StatusCode::OK)
+    NAMED.edit_dialog(&req, &user, (role.id, &role.name), role.is_default, form).respond(&req, StatusCode::OK)
 }
 
 #[post("/admin/roles/{id}")]
@@ -198,42 +135,10 @@ pub async fn update(
     id: web::Path<i64>,
     form: web::Form<NameInput>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Change)?;
+    user.require(Resource::Role, Action::Configure)?;
     let role = target(&state, &user, id.into_inner()).await?;
-    let company = user.account.company_id;
-    let result = async {
-        let (name, description) = form.parse("role name")?;
-        if role.is_default && name != role.name {
-            return Err(AdminError::Invalid(ValidationError::new("name", "A default role keeps its name.")));
-        }
-        let mut conn = state.pool.get().await?;
-        conn.transaction::<_, AdminError, _>(async |conn| {
-            db::admin::lock_company(conn, company).await?;
-            if db::admin::role_name_taken(conn, company, &name, Some(role.id)).await? {
-                return Err(taken(&name));
-            }
-            db::admin::update_role(conn, role.id, &name, &description).await?;
-            let changes = serde_json::json!({
-                "name": { "from": role.name, "to": name },
-                "description": { "from": role.description, "to": description },
-            });
-            db::audit::record(conn, &event(&user, "update", "ROLE", role.id, changes)).await?;
-            Ok(name)
-        })
-        .await
-    }
-    .await;
-    match result {
-        Ok(name) => {
-            let list = list_for(&req, &user, &state, false).await?;
-            changed(&req, PAGE, list, &format!("Saved role “{name}”"))
-        }
-        Err(e) => {
-            let mut view = NameForm::typed(&form);
-            let status = view.set_error(e)?;
-            edit_dialog(&req, &user, &role, view).respond(&req, status)
-        }
-    }
+    let this = (role.id, role.name.as_str(), role.is_default);
+    NAMED.update(&req, &user, &state, this, &form, async || list_for(&req, &user, &state, false).await).await
 }
 
 // ---------------------------------------------------------------- access rights
@@ -304,8 +209,8 @@ async fn rights_dialog(
         modal: is_htmx(req),
         id: role.id,
         title: format!("{}: Access Rights", role.name),
-        locked: is_admin_role(role),
-        may_change: may(&user.rights, Resource::Role, AdminAction::Change),
+        locked: is_admin_role(role.is_default, &role.name),
+        may_change: user.rights.may(Resource::Role, Action::Configure),
         rights,
         resources: options(Resource::ALL.iter().map(|r| r.as_str()), &typed.resource),
         actions: options(Action::ALL.iter().map(|a| a.as_str()), &typed.action),
@@ -325,8 +230,7 @@ fn respond_rights(
     if !is_htmx(req) {
         return html(status, dialog.render());
     }
-    let body = dialog.as_dialog().render()? + &extra;
-    let mut response = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
+    let mut response = html(status, dialog.as_dialog().render().map(|body| body + &extra))?;
     let headers = response.headers_mut();
     headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#modal"));
     headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("innerHTML"));
@@ -340,7 +244,7 @@ pub async fn rights_form(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::See)?;
+    user.require(Resource::Role, Action::Access)?;
     let role = target(&state, &user, id.into_inner()).await?;
     let dialog = rights_dialog(&req, &user, &state, &role, &RightForm::default(), None).await?;
     dialog::respond(&req, StatusCode::OK, if is_htmx(&req) { dialog.as_dialog().render() } else { dialog.render() })
@@ -373,10 +277,6 @@ fn parse_right(form: &RightForm) -> Result<AccessRight, WebError> {
     ))
 }
 
-fn right_json(right: &AccessRight) -> serde_json::Value {
-    serde_json::json!({ "resource": right.resource.as_str(), "action": right.action.as_str(), "qualifier": right.qualifier.as_str() })
-}
-
 #[post("/admin/roles/{id}/rights")]
 pub async fn add_right(
     req: HttpRequest,
@@ -385,41 +285,34 @@ pub async fn add_right(
     id: web::Path<i64>,
     form: web::Form<RightForm>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Change)?;
+    user.require(Resource::Role, Action::Configure)?;
     let role = target(&state, &user, id.into_inner()).await?;
     let right = parse_right(&form)?;
-    let company = user.account.company_id;
     let mut conn = state.pool.get().await?;
-    let result = conn
-        .transaction::<_, AdminError, _>(async |conn| {
-            db::admin::lock_company(conn, company).await?;
-            // A role is company-wide: the right reaches every account
-            // where a group has the role.
-            for account in this_account_and(&user, db::admin::role_accounts(conn, role.id).await?) {
-                escalation_check(conn, &user, account, &[right]).await?;
-            }
-            if !db::admin::add_right(conn, role.id, &right).await? {
-                return Err(AdminError::Refused(format!(
-                    "{} has {} {} {} already.",
-                    role.name, right.resource, right.action, right.qualifier
-                )));
-            }
-            let changes = serde_json::json!({ "added_right": right_json(&right) });
-            db::audit::record(conn, &event(&user, "add_right", "ROLE", role.id, changes)).await?;
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => {
+    match change::roles::add_right(&mut conn, &user.actor(), role.id, &right).await {
+        Ok(role) => {
             let message = format!("{} has {} {} {} now", role.name, right.resource, right.action, right.qualifier);
             rights_changed(&req, &user, &state, &role, &message).await
         }
-        Err(AdminError::Refused(reason)) => {
-            let dialog = rights_dialog(&req, &user, &state, &role, &form, Some(reason)).await?;
-            respond_rights(&req, &dialog, StatusCode::CONFLICT, String::new())
+        Err(e) => rights_refused(&req, &user, &state, &role, &form, e).await,
+    }
+}
+
+/// The dialog again with the reason a change of the rights was refused.
+async fn rights_refused(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    role: &RoleRow,
+    typed: &RightForm,
+    e: ChangeError,
+) -> Result<HttpResponse, WebError> {
+    match shown(e, &[])? {
+        Shown::Refused(reason, status) => {
+            let dialog = rights_dialog(req, user, state, role, typed, Some(reason)).await?;
+            respond_rights(req, &dialog, status, String::new())
         }
-        Err(AdminError::Invalid(e)) => Err(e.into()),
-        Err(AdminError::Web(e)) => Err(e),
+        Shown::Fields(errors) => Err(ChangeError::Invalid(errors).into()),
     }
 }
 
@@ -430,72 +323,24 @@ pub async fn delete_right(
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Change)?;
+    user.require(Resource::Role, Action::Configure)?;
     let (id, right_id) = path.into_inner();
     let role = target(&state, &user, id).await?;
-    let company = user.account.company_id;
     let mut conn = state.pool.get().await?;
-    let result = conn
-        .transaction::<_, AdminError, _>(async |conn| {
-            db::admin::lock_company(conn, company).await?;
-            let row = db::admin::find_right(conn, role.id, right_id).await?;
-            if is_admin_role(&role) {
-                return Err(AdminError::Refused("The rights of the default Admin role cannot be reduced.".into()));
-            }
-            db::admin::delete_right(conn, row.id).await?;
-            admin_must_remain(conn, company).await?;
-            let changes = serde_json::json!({
-                "deleted_right": { "resource": row.resource, "action": row.action, "qualifier": row.qualifier },
-            });
-            db::audit::record(conn, &event(&user, "delete_right", "ROLE", role.id, changes)).await?;
-            Ok(format!("{} no longer has {} {} {}", role.name, row.resource, row.action, row.qualifier))
-        })
-        .await;
-    match result {
-        Ok(message) => rights_changed(&req, &user, &state, &role, &message).await,
-        Err(AdminError::Refused(reason)) => {
-            let dialog = rights_dialog(&req, &user, &state, &role, &RightForm::default(), Some(reason)).await?;
-            respond_rights(&req, &dialog, StatusCode::CONFLICT, String::new())
+    match change::roles::delete_right(&mut conn, &user.actor(), role.id, right_id).await {
+        Ok(row) => {
+            let message = format!("{} no longer has {} {} {}", role.name, row.resource, row.action, row.qualifier);
+            rights_changed(&req, &user, &state, &role, &message).await
         }
-        Err(AdminError::Invalid(e)) => Err(e.into()),
-        Err(AdminError::Web(e)) => Err(e),
+        Err(e) => rights_refused(&req, &user, &state, &role, &RightForm::default(), e).await,
     }
 }
 
 // ---------------------------------------------------------------- delete
 
-/// Why the role cannot be deleted now, if it cannot.
-fn undeletable(role: &RoleRow, groups: i64) -> Option<String> {
-    if role.is_default {
-        return Some("The default roles cannot be deleted.".into());
-    }
-    (groups > 0).then(|| {
-        let (n, them) = if groups == 1 { ("1 group".to_owned(), "it") } else { (format!("{groups} groups"), "them") };
-        format!(
-            "{n} {} this role in an account. Set another role for {them} first (Groups, Set Role).",
-            if groups == 1 { "has" } else { "have" }
-        )
-    })
-}
-
-fn delete_dialog(req: &HttpRequest, user: &CurrentUser, role: &RoleRow, groups: i64) -> Confirm {
-    let mut dialog = Confirm::new(req, user, PAGE, format!("{}: Delete", role.name));
-    dialog.action_url = format!("{PAGE}/{}/delete", role.id);
-    dialog.target = "#role-list".into();
-    dialog.submit = "Delete";
-    dialog.danger = true;
-    match undeletable(role, groups) {
-        Some(reason) => {
-            dialog.allowed = false;
-            dialog.question = format!("{} cannot be deleted.", role.name);
-            dialog.error = Some(reason);
-        }
-        None => {
-            dialog.question = format!("Are you sure you want to delete {}?", role.name);
-            dialog.detail = Some("Its access rights go with it. No group has it.".into());
-        }
-    }
-    dialog
+fn delete_dialog(req: &HttpRequest, user: &CurrentUser, role: &RoleRow, refusal: Option<Refusal>) -> Confirm {
+    let words = ("cannot be deleted.", "Its access rights go with it. No group has it.");
+    NAMED.delete_dialog(req, user, (role.id, &role.name), refusal, words)
 }
 
 #[get("/admin/roles/{id}/delete")]
@@ -505,10 +350,10 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Delete)?;
+    user.require(Resource::Role, Action::Delete)?;
     let role = target(&state, &user, id.into_inner()).await?;
     let groups = db::admin::role_use_count(&mut *state.pool.get().await?, role.id).await?;
-    delete_dialog(&req, &user, &role, groups).respond(&req, StatusCode::OK)
+    delete_dialog(&req, &user, &role, role_deletion(role.is_default, groups).err()).respond(&req, StatusCode::OK)
 }
 
 #[post("/admin/roles/{id}/delete")]
@@ -518,31 +363,11 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    require(&user, Resource::Role, AdminAction::Delete)?;
+    user.require(Resource::Role, Action::Delete)?;
     let role = target(&state, &user, id.into_inner()).await?;
-    let company = user.account.company_id;
     let mut conn = state.pool.get().await?;
-    let groups = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            db::admin::lock_company(conn, company).await?;
-            let groups = db::admin::role_use_count(conn, role.id).await?;
-            if undeletable(&role, groups).is_some() {
-                return Ok(groups);
-            }
-            let rights: Vec<String> = db::admin::role_rights(conn, role.id)
-                .await?
-                .into_iter()
-                .map(|r| format!("{} {} {}", r.resource, r.action, r.qualifier))
-                .collect();
-            db::admin::delete_role(conn, role.id).await?;
-            let changes = serde_json::json!({ "name": role.name, "description": role.description, "rights": rights });
-            db::audit::record(conn, &event(&user, "delete", "ROLE", role.id, changes)).await?;
-            Ok(0)
-        })
-        .await?;
-    if undeletable(&role, groups).is_some() {
-        return delete_dialog(&req, &user, &role, groups).respond(&req, StatusCode::CONFLICT);
-    }
-    let list = list_for(&req, &user, &state, false).await?;
-    changed(&req, PAGE, list, &format!("Deleted role “{}”", role.name))
+    let deleted = change::roles::delete(&mut conn, &user.actor(), role.id).await.map(|deleted| deleted.name);
+    drop(conn);
+    let dialog = |refusal| delete_dialog(&req, &user, &role, Some(refusal));
+    NAMED.deleted(&req, deleted, dialog, async || list_for(&req, &user, &state, false).await).await
 }

@@ -1,0 +1,85 @@
+//! Changes of groups (the Groups page): set a group's role in the current
+//! account (0 or 1 role per group per account) and delete a group (refused
+//! while it has members). Creating and renaming are shared with roles
+//! (`super::create`, `super::update`).
+//!
+//! Setting a role is refused when the role holds a right the acting user
+//! does not hold in this account (no escalation), and when taking a role
+//! away would leave the company without an active administrator.
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::{admin_must_remain, escalation_check};
+use crate::changes::{Actor, ChangeError};
+use crate::db::{self, admin::GroupRow};
+use crate::domain::ValidationError;
+use crate::domain::access::{AccessRight, Action, Resource};
+use crate::domain::admin::group_deletion;
+
+/// A role set on a group.
+pub struct RoleSet {
+    pub group: String,
+    /// The name of the role the group has now, if any.
+    pub role: Option<String>,
+}
+
+/// Gives group `id` the role `role` (or none) in the actor's account. A role
+/// of another company is invalid at `role_id`.
+pub async fn set_role(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    role: Option<i64>,
+) -> Result<RoleSet, ChangeError> {
+    actor.require(Resource::Group, Action::Configure)?;
+    let company = actor.account.company_id;
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let group = db::admin::find_group(conn, company, id).await?;
+        let role = match role {
+            Some(role) => Some(db::admin::find_role(conn, company, role).await.map_err(|e| match e {
+                diesel::result::Error::NotFound => {
+                    ChangeError::from(ValidationError::new("role_id", "That role does not exist."))
+                }
+                other => other.into(),
+            })?),
+            None => None,
+        };
+        if let Some(role) = &role {
+            let rights: Vec<AccessRight> = db::admin::role_rights(conn, role.id)
+                .await?
+                .iter()
+                .filter_map(|r| {
+                    Some(AccessRight::new(r.resource.parse().ok()?, r.action.parse().ok()?, r.qualifier.parse().ok()?))
+                })
+                .collect();
+            escalation_check(conn, actor, account, &rights).await?;
+        }
+        let before = db::admin::group_role(conn, group.id, account).await?.map(|(_, name)| name);
+        db::admin::set_group_role(conn, group.id, account, role.as_ref().map(|r| r.id)).await?;
+        admin_must_remain(conn, company).await?;
+        let after = role.map(|r| r.name);
+        let changes = serde_json::json!({ "account": actor.account.name, "role": { "from": before, "to": after } });
+        db::audit::record(conn, &actor.event("set_role", Resource::Group, group.id, changes)).await?;
+        Ok(RoleSet { group: group.name, role: after })
+    })
+    .await
+}
+
+/// Deletes group `id` of the actor's company, unless it has members
+/// (counted again under the lock); the group deleted.
+pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<GroupRow, ChangeError> {
+    actor.require(Resource::Group, Action::Delete)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let group = db::admin::find_group(conn, company, id).await?;
+        group_deletion(db::admin::group_member_count(conn, group.id).await?)?;
+        db::admin::delete_group(conn, group.id).await?;
+        let changes = serde_json::json!({ "name": group.name, "description": group.description });
+        db::audit::record(conn, &actor.event("delete", Resource::Group, group.id, changes)).await?;
+        Ok(group)
+    })
+    .await
+}

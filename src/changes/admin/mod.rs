@@ -1,0 +1,217 @@
+//! Administration changes: users, groups, roles and their access rights.
+//!
+//! Every change runs in one transaction that first locks the company's row
+//! (`db::admin::lock_company`), so two administrators never decide on the
+//! same state at once; it then re-reads what it decides on, writes the
+//! change and its audit event.
+//!
+//! Two rules hold for every change (their pure parts are in
+//! `domain::admin`):
+//! - **No escalation** ([`no_escalation`], [`escalation_check`]): putting a
+//!   user into groups (adding, editing, reactivating, adding to this
+//!   account), setting a role on a group and adding a right to a role are
+//!   refused (`Refusal::Escalation`, 403) when the rights that reach
+//!   someone exceed the acting administrator's own, in this account or in
+//!   any other account the change reaches (groups and roles are
+//!   company-wide).
+//! - **Last administrator** ([`admin_must_remain`]): no change may leave the
+//!   company without an active administrator (`Refusal::LastAdmin`, 409).
+//!   The check runs after the change, inside its transaction, which then
+//!   rolls back.
+//!
+//! Groups and roles share their create and rename flow ([`Named`]).
+
+pub mod groups;
+pub mod roles;
+pub mod users;
+
+use std::collections::BTreeSet;
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::{Actor, ChangeError};
+use crate::db;
+use crate::domain::ValidationError;
+use crate::domain::access::{AccessRight, Action, Resource};
+use crate::domain::admin::{exceeds, role_rename};
+use crate::domain::refusal::Refusal;
+
+/// Refused (nothing changed) when the rights the groups carry exceed the
+/// acting user's own, in this account or in any other account `member`
+/// works in: groups are company-wide, so joining one grants its roles
+/// everywhere.
+pub(crate) async fn no_escalation(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    group_ids: &[i64],
+    member: Option<i64>,
+) -> Result<(), ChangeError> {
+    if group_ids.is_empty() {
+        return Ok(());
+    }
+    let others = match member {
+        Some(member) => db::admin::member_accounts(conn, member).await?,
+        None => Vec::new(),
+    };
+    for account in this_account_and(actor, others) {
+        let wanted = db::admin::rights_of_groups(conn, account, group_ids).await?;
+        escalation_check(conn, actor, account, &wanted).await?;
+    }
+    Ok(())
+}
+
+/// The current account first, then the others a change reaches.
+pub(crate) fn this_account_and(actor: &Actor<'_>, others: Vec<i64>) -> Vec<i64> {
+    let here = actor.account.id;
+    std::iter::once(here).chain(others.into_iter().filter(|a| *a != here)).collect()
+}
+
+/// Refused when `wanted` holds a right the acting user does not hold in
+/// `account`.
+pub(crate) async fn escalation_check(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    account: i64,
+    wanted: &[AccessRight],
+) -> Result<(), ChangeError> {
+    let held = db::admin::rights_in(conn, account, actor.user.id).await?;
+    let Some(right) = exceeds(&held, wanted) else {
+        return Ok(());
+    };
+    let elsewhere =
+        if account == actor.account.id { None } else { Some(db::accounts::find(conn, account).await?.name) };
+    Err(Refusal::Escalation { right: *right, account: elsewhere }.into())
+}
+
+/// Refused when the change just made left no administrator (the
+/// transaction then rolls back).
+pub(crate) async fn admin_must_remain(conn: &mut AsyncPgConnection, company: i64) -> Result<(), ChangeError> {
+    if db::admin::admin_remains(conn, company).await? { Ok(()) } else { Err(Refusal::LastAdmin.into()) }
+}
+
+pub(crate) fn unique(ids: &[i64]) -> Vec<i64> {
+    ids.iter().copied().collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// The ids, once each, when every one is one of `choices`; else invalid at
+/// `field` (a form no page offers: the pages answer it with 400).
+pub(crate) fn known(
+    ids: &[i64],
+    choices: &[(i64, String)],
+    field: &'static str,
+    what: &str,
+) -> Result<Vec<i64>, ChangeError> {
+    let ids = unique(ids);
+    if ids.iter().all(|id| choices.iter().any(|(c, _)| c == id)) {
+        Ok(ids)
+    } else {
+        Err(ValidationError::new(field, format!("The form names a {what} that does not exist.")).into())
+    }
+}
+
+/// The names of `ids` among `choices`, in the choices' order.
+pub(crate) fn names(ids: &[i64], choices: &[(i64, String)]) -> Vec<String> {
+    choices.iter().filter(|(id, _)| ids.contains(id)).map(|(_, n)| n.clone()).collect()
+}
+
+/// What has a company-wide name and a description: groups and roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Named {
+    Group,
+    Role,
+}
+
+impl Named {
+    pub fn resource(self) -> Resource {
+        match self {
+            Named::Group => Resource::Group,
+            Named::Role => Resource::Role,
+        }
+    }
+
+    /// The word for one of them in sentences.
+    pub fn what(self) -> &'static str {
+        match self {
+            Named::Group => "group",
+            Named::Role => "role",
+        }
+    }
+
+    async fn name_taken(
+        self,
+        conn: &mut AsyncPgConnection,
+        company: i64,
+        name: &str,
+        except: Option<i64>,
+    ) -> Result<(), ChangeError> {
+        let taken = match self {
+            Named::Group => db::admin::group_name_taken(conn, company, name, except).await?,
+            Named::Role => db::admin::role_name_taken(conn, company, name, except).await?,
+        };
+        if taken { Err(Refusal::CompanyNameTaken { what: self.what(), name: name.to_owned() }.into()) } else { Ok(()) }
+    }
+}
+
+/// Creates a group or a role named `name` in the actor's company; its id.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    kind: Named,
+    name: &str,
+    description: &str,
+) -> Result<i64, ChangeError> {
+    actor.require(kind.resource(), Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        kind.name_taken(conn, company, name, None).await?;
+        let id = match kind {
+            Named::Group => db::admin::insert_group(conn, company, name, description).await?,
+            Named::Role => db::admin::insert_role(conn, company, name, description).await?,
+        };
+        let changes = serde_json::json!({ "name": name, "description": description });
+        db::audit::record(conn, &actor.event("create", kind.resource(), id, changes)).await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Renames (and describes anew) the group or role `id` of the actor's
+/// company. A default role keeps its name.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    kind: Named,
+    id: i64,
+    name: &str,
+    description: &str,
+) -> Result<(), ChangeError> {
+    actor.require(kind.resource(), Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let (old_name, old_description) = match kind {
+            Named::Group => {
+                let group = db::admin::find_group(conn, company, id).await?;
+                (group.name, group.description)
+            }
+            Named::Role => {
+                let role = db::admin::find_role(conn, company, id).await?;
+                role_rename(role.is_default, &role.name, name)?;
+                (role.name, role.description)
+            }
+        };
+        kind.name_taken(conn, company, name, Some(id)).await?;
+        match kind {
+            Named::Group => db::admin::update_group(conn, id, name, description).await?,
+            Named::Role => db::admin::update_role(conn, id, name, description).await?,
+        }
+        let changes = serde_json::json!({
+            "name": { "from": old_name, "to": name },
+            "description": { "from": old_description, "to": description },
+        });
+        db::audit::record(conn, &actor.event("update", kind.resource(), id, changes)).await?;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,225 @@
+//! Changes of users (the Users page): add a new user, edit one, reset a
+//! password, deactivate, reactivate, and let a user of the company into
+//! the current account.
+//!
+//! A password is made by the caller (it shows it once, and hashes it off
+//! the async threads); only its argon2id hash reaches these functions and
+//! the database, and audit events carry a mask. Deactivating deletes the
+//! user's rows in `sessions` in the same transaction, so the next request
+//! of each of their browsers is signed out.
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::{admin_must_remain, known, names, no_escalation, unique};
+use crate::changes::{Actor, ChangeError};
+use crate::db;
+use crate::domain::access::{Action, Resource};
+use crate::domain::admin::{Email, MASKED, admission, deactivation, reactivation};
+use crate::domain::refusal::Refusal;
+
+/// A user as the form gives them, past the field rules.
+pub struct UserInput {
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Email,
+    pub group_ids: Vec<i64>,
+    pub budget_code_ids: Vec<i64>,
+}
+
+/// The company's groups and active codes, and those of them the input
+/// asks for.
+struct Wanted {
+    all_groups: Vec<(i64, String)>,
+    all_codes: Vec<(i64, String)>,
+    group_ids: Vec<i64>,
+    code_ids: Vec<i64>,
+}
+
+/// Reads what `input` asks for; invalid when it names a group or code the
+/// company does not offer.
+async fn wanted(conn: &mut AsyncPgConnection, company: i64, input: &UserInput) -> Result<Wanted, ChangeError> {
+    let all_groups = db::admin::group_choices(conn, company).await?;
+    let all_codes = db::admin::code_choices(conn, company).await?;
+    let group_ids = known(&input.group_ids, &all_groups, "group_ids", "group")?;
+    let code_ids = known(&input.budget_code_ids, &all_codes, "budget_code_ids", "budget code")?;
+    Ok(Wanted { all_groups, all_codes, group_ids, code_ids })
+}
+
+/// Refused at the field when the email belongs to someone else.
+async fn email_free(
+    conn: &mut AsyncPgConnection,
+    company: i64,
+    email: &Email,
+    except: Option<i64>,
+) -> Result<(), ChangeError> {
+    let Some(owner) = db::admin::email_owner(conn, email.as_str(), except).await? else {
+        return Ok(());
+    };
+    let colleague = except.is_none() && db::admin::find_user(conn, company, owner).await.is_ok();
+    Err(Refusal::EmailTaken { colleague }.into())
+}
+
+/// Creates the user with the password whose hash is `password_hash`, a
+/// member of the actor's account, in the groups and holding the codes
+/// asked for; their id.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    input: &UserInput,
+    password_hash: &str,
+) -> Result<i64, ChangeError> {
+    actor.require(Resource::User, Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
+        email_free(conn, company, &input.email, None).await?;
+        // A new user works in this account only.
+        no_escalation(conn, actor, &group_ids, None).await?;
+        let new = db::users::NewUser {
+            company_id: company,
+            email: input.email.as_str(),
+            given_name: &input.given_name,
+            family_name: &input.family_name,
+            password_hash,
+            status: "active",
+        };
+        let created = db::users::insert(conn, &new).await?;
+        db::accounts::add_member(conn, actor.account.id, created.id).await?;
+        db::admin::set_user_groups(conn, created.id, &group_ids).await?;
+        db::admin::set_user_codes(conn, created.id, &code_ids).await?;
+        let changes = serde_json::json!({
+            "email": input.email.as_str(), "given_name": input.given_name, "family_name": input.family_name,
+            "groups": names(&group_ids, &all_groups), "budget_codes": names(&code_ids, &all_codes),
+            "account": actor.account.name, "password": MASKED,
+        });
+        db::audit::record(conn, &actor.event("create", Resource::User, created.id, changes)).await?;
+        Ok(created.id)
+    })
+    .await
+}
+
+/// Saves user `id` of the actor's company: names, email, groups and codes.
+/// Groups added must not raise anyone above the actor; groups taken away
+/// must leave an administrator.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    input: &UserInput,
+) -> Result<(), ChangeError> {
+    actor.require(Resource::User, Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let found = db::admin::find_user(conn, company, id).await?;
+        let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
+        email_free(conn, company, &input.email, Some(found.id)).await?;
+        let old_groups = db::admin::user_groups(conn, found.id).await?;
+        let old_codes = db::admin::user_codes(conn, found.id).await?;
+        let added: Vec<i64> = group_ids.iter().copied().filter(|g| !old_groups.contains(g)).collect();
+        no_escalation(conn, actor, &added, Some(found.id)).await?;
+        db::admin::update_user(conn, found.id, (&input.given_name, &input.family_name, input.email.as_str())).await?;
+        db::admin::set_user_groups(conn, found.id, &group_ids).await?;
+        // Codes that are inactive now stay held: the form only offers active ones.
+        let inactive_held: Vec<i64> =
+            old_codes.iter().copied().filter(|c| !all_codes.iter().any(|(id, _)| id == c)).collect();
+        let new_codes: Vec<i64> = unique(&[code_ids.clone(), inactive_held].concat());
+        db::admin::set_user_codes(conn, found.id, &new_codes).await?;
+        if old_groups.iter().any(|g| !group_ids.contains(g)) {
+            admin_must_remain(conn, company).await?;
+        }
+        let mut changes = serde_json::Map::new();
+        let mut note = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+            if from != to {
+                changes.insert(field.to_owned(), serde_json::json!({ "from": from, "to": to }));
+            }
+        };
+        note("given_name", found.given_name.into(), input.given_name.clone().into());
+        note("family_name", found.family_name.into(), input.family_name.clone().into());
+        note("email", found.email.into(), input.email.as_str().into());
+        note("groups", names(&old_groups, &all_groups).into(), names(&group_ids, &all_groups).into());
+        note("budget_codes", old_codes.into(), new_codes.into());
+        db::audit::record(conn, &actor.event("update", Resource::User, found.id, changes.into())).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Gives user `id` the password whose hash is `password_hash`; their
+/// sessions end (unless it is the actor's own: they stay signed in).
+pub async fn reset_password(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    password_hash: &str,
+) -> Result<(), ChangeError> {
+    actor.require(Resource::User, Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let found = db::admin::find_user(conn, company, id).await?;
+        db::admin::set_password_hash(conn, found.id, password_hash).await?;
+        let ended = if found.id == actor.user.id { 0 } else { db::admin::end_sessions(conn, found.id).await? };
+        let changes = serde_json::json!({ "password": MASKED, "sessions_ended": ended });
+        db::audit::record(conn, &actor.event("reset_password", Resource::User, found.id, changes)).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Deactivates user `id` and ends their sessions.
+pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
+    actor.require(Resource::User, Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let found = db::admin::find_user(conn, company, id).await?;
+        deactivation(actor.user.id, found.id, found.is_active(), &found.full_name())?;
+        db::admin::set_status(conn, found.id, "inactive").await?;
+        let ended = db::admin::end_sessions(conn, found.id).await?;
+        admin_must_remain(conn, company).await?;
+        let changes = serde_json::json!({ "status": { "from": "active", "to": "inactive" }, "sessions_ended": ended });
+        db::audit::record(conn, &actor.event("deactivate", Resource::User, found.id, changes)).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Lets user `id` sign in again, unless their groups now carry more than
+/// the actor holds.
+pub async fn reactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
+    actor.require(Resource::User, Action::Configure)?;
+    let company = actor.account.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let found = db::admin::find_user(conn, company, id).await?;
+        reactivation(found.is_active(), &found.full_name())?;
+        let groups = db::admin::user_groups(conn, found.id).await?;
+        no_escalation(conn, actor, &groups, Some(found.id)).await?;
+        db::admin::set_status(conn, found.id, "active").await?;
+        let changes = serde_json::json!({ "status": { "from": "inactive", "to": "active" } });
+        db::audit::record(conn, &actor.event("reactivate", Resource::User, found.id, changes)).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Makes user `id` of the company a member of the actor's account.
+pub async fn add_to_account(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
+    actor.require(Resource::User, Action::Configure)?;
+    let account = actor.account;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, account.company_id).await?;
+        let found = db::admin::find_user(conn, account.company_id, id).await?;
+        admission(db::admin::is_member(conn, account.id, found.id).await?, &found.full_name(), &account.name)?;
+        // Only this account is new to them.
+        let groups = db::admin::user_groups(conn, found.id).await?;
+        no_escalation(conn, actor, &groups, None).await?;
+        db::accounts::add_member(conn, account.id, found.id).await?;
+        let changes = serde_json::json!({ "account": account.name });
+        db::audit::record(conn, &actor.event("add_to_account", Resource::User, found.id, changes)).await?;
+        Ok(())
+    })
+    .await
+}
