@@ -14,6 +14,7 @@
 
 pub mod firewalls;
 pub mod images;
+pub mod servers;
 
 use crate::cloud::CloudError;
 use crate::db::accounts::Account;
