@@ -14,6 +14,8 @@
 
 pub mod firewalls;
 pub mod images;
+pub mod keypairs;
+pub mod launch;
 pub mod servers;
 
 use crate::cloud::CloudError;
