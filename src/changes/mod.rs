@@ -16,6 +16,9 @@ pub mod admin;
 pub mod budget_codes;
 pub mod firewalls;
 pub mod images;
+pub mod keypairs;
+pub mod launch;
+pub mod servers;
 
 use crate::cloud::CloudError;
 use crate::db::accounts::Account;

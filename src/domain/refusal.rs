@@ -7,6 +7,8 @@
 //! page shows it there (422), as it shows a `ValidationError`.
 
 use super::access::AccessRight;
+use super::budget::OverHardQuota;
+use super::launch::past_hard_quota;
 use super::resource::{Deletion, ResourceState, servers};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +95,37 @@ pub enum Refusal {
         role: String,
         right: AccessRight,
     },
+    /// The provider already has a `what` called `name` that the console has
+    /// not synced yet.
+    NameTakenAtProvider {
+        what: &'static str,
+        name: String,
+    },
+    /// The launch's budget code was deactivated or withdrawn from the user
+    /// after the form was checked.
+    BudgetWithdrawn,
+    /// The launch would take budget code `code` past its hard quota (checked
+    /// again under the code's lock).
+    PastHardQuota {
+        code: String,
+        over: OverHardQuota,
+    },
+    /// Server `name` is `progress` (its title): `action` cannot be done now,
+    /// though it could in another state.
+    ServerNotNow {
+        name: String,
+        progress: &'static str,
+        action: &'static str,
+    },
+    /// Server `name` moved on since the page was read; it is `progress` now.
+    ServerChanged {
+        name: String,
+        progress: &'static str,
+    },
+    /// Server `name` has no instance at the provider yet.
+    ServerNotAtProvider {
+        name: String,
+    },
 }
 
 impl Refusal {
@@ -168,6 +201,22 @@ impl Refusal {
             Refusal::RightHeld { role, right } => {
                 format!("{role} has {} {} {} already.", right.resource, right.action, right.qualifier)
             }
+            Refusal::NameTakenAtProvider { what, name } => {
+                format!("The provider already has a {what} named “{name}”; choose another name.")
+            }
+            Refusal::BudgetWithdrawn => {
+                "This budget code was deactivated or withdrawn meanwhile: choose another.".into()
+            }
+            Refusal::PastHardQuota { code, over } => past_hard_quota(code, over),
+            Refusal::ServerNotNow { name, progress, action } => {
+                format!("{name} is {progress}: it cannot {} now.", action.to_lowercase())
+            }
+            Refusal::ServerChanged { name, progress } => {
+                format!("{name} changed meanwhile; it is {progress} now. Try again.")
+            }
+            Refusal::ServerNotAtProvider { name } => {
+                format!("{name} is not at the provider yet; try again in a moment.")
+            }
         }
     }
 
@@ -175,11 +224,13 @@ impl Refusal {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Refusal::NameTaken { .. }
+            | Refusal::NameTakenAtProvider { .. }
             | Refusal::CompanyNameTaken { .. }
             | Refusal::BudgetCodeNameTaken { .. }
             | Refusal::DefaultRoleName => Some("name"),
             Refusal::EmailTaken { .. } => Some("email"),
             Refusal::ReplacementInactive => Some("replacement_id"),
+            Refusal::BudgetWithdrawn | Refusal::PastHardQuota { .. } => Some("budget_code_id"),
             _ => None,
         }
     }
@@ -244,5 +295,21 @@ mod tests {
         assert_eq!(Refusal::EmailTaken { colleague: false }.field(), Some("email"));
         assert_eq!(Refusal::DefaultRoleName.field(), Some("name"));
         assert_eq!(Refusal::SelfDeactivation.field(), None);
+    }
+
+    #[test]
+    fn a_launch_refused_by_its_budget_code_says_so_at_the_code() {
+        let over = OverHardQuota { projected: 2100.into(), hard_quota: 2000.into() };
+        let refusal = Refusal::PastHardQuota { code: "Operations".into(), over };
+        assert!(refusal.message().starts_with("These servers would take Operations past its hard quota"));
+        assert_eq!(refusal.field(), Some("budget_code_id"));
+        assert_eq!(Refusal::BudgetWithdrawn.field(), Some("budget_code_id"));
+    }
+
+    #[test]
+    fn a_server_action_refused_now_names_the_state() {
+        let refusal = Refusal::ServerNotNow { name: "web".into(), progress: "paused", action: "Pause" };
+        assert_eq!(refusal.message(), "web is paused: it cannot pause now.");
+        assert_eq!(refusal.field(), None);
     }
 }

@@ -147,6 +147,45 @@ pub fn server_actions(rights: &Rights, server: &Ownership, progress: Progress) -
     actions
 }
 
+/// Why an action is not offered on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotOffered {
+    /// Its state stands in the way: the role allows it in another state.
+    NotNow,
+    /// The role does not allow it on this server in any state.
+    Role,
+}
+
+/// May this user do `action` to this server in its state? The same rule
+/// that builds the row's menu ([`server_actions`]), with the reason on no.
+pub fn may_act(
+    rights: &Rights,
+    server: &Ownership,
+    progress: Progress,
+    action: ServerAction,
+) -> Result<(), NotOffered> {
+    if server_actions(rights, server, progress).contains(&action) {
+        return Ok(());
+    }
+    let some_time =
+        [Progress::Ready, Progress::Paused].into_iter().any(|p| server_actions(rights, server, p).contains(&action));
+    Err(if some_time { NotOffered::NotNow } else { NotOffered::Role })
+}
+
+impl ServerAction {
+    /// The stored state a server moves to while the provider does the
+    /// action; `None` for Make Image, which leaves the server as it is.
+    pub fn moving_to(self) -> Option<&'static str> {
+        match self {
+            ServerAction::Pause => Some("PAUSING"),
+            ServerAction::Start => Some("PENDING"),
+            ServerAction::Reboot => Some("REBOOTING"),
+            ServerAction::Terminate => Some("STOPPING"),
+            ServerAction::MakeImage => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +216,14 @@ mod tests {
         assert_eq!(server_actions(&manager, &server, Progress::Requested), []);
         assert!(server_actions(&rights_of("CSR"), &server, Progress::Ready).is_empty());
         assert!(server_actions(&rights_of("Configurator"), &server, Progress::Ready).is_empty());
+    }
+
+    #[test]
+    fn an_action_not_offered_says_whether_the_state_or_the_role_is_why() {
+        let server = Ownership::default();
+        let manager = rights_of("CloudManager");
+        assert_eq!(may_act(&manager, &server, Progress::Ready, ServerAction::Pause), Ok(()));
+        assert_eq!(may_act(&manager, &server, Progress::Paused, ServerAction::Pause), Err(NotOffered::NotNow));
+        assert_eq!(may_act(&rights_of("CSR"), &server, Progress::Ready, ServerAction::Pause), Err(NotOffered::Role));
     }
 }

@@ -98,11 +98,15 @@ impl From<ChangeError> for WebError {
 }
 
 /// The status of a refusal: a field's (a taken name) is 422, one that only a
-/// higher role could overcome (escalation) is 403, the others are conflicts
-/// with the current state (409).
+/// higher role could overcome (escalation) is 403, the others (and a budget
+/// code that changed under the launch form) are conflicts with the current
+/// state (409).
 pub fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
         Refusal::Escalation { .. } => StatusCode::FORBIDDEN,
+        // Shown at the budget field, but the code changed under the form: a
+        // conflict with the current state, as a stale version is.
+        Refusal::BudgetWithdrawn | Refusal::PastHardQuota { .. } => StatusCode::CONFLICT,
         _ if refusal.field().is_some() => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }

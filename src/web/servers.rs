@@ -5,13 +5,11 @@
 //! A row that is still changing asks for itself every two seconds
 //! (`GET /servers/{id}` answers htmx with the row) and stops once it
 //! settles. Every action is allowed by `domain::server::server_actions`,
-//! the rule that builds the row's menu, and written with its audit event
-//! and provider job in one transaction.
+//! the rule that builds the row's menu, and made by `changes::servers`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
 use super::dialog::{self, Confirm, VersionForm};
@@ -19,12 +17,13 @@ use super::layout::{Frame, Moment};
 use super::respond::html;
 use super::{AppState, is_htmx};
 use crate::auth::CurrentUser;
-use crate::db::{self, audit::NewAuditEvent, servers::ServerRow};
+use crate::changes::servers::{NewImage, check, ownership, progress};
+use crate::changes::{self, ChangeError};
+use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
-use crate::domain::access::{Action, Ownership, Resource};
+use crate::domain::access::{Action, Resource};
 use crate::domain::image::{ImageName, Label, Platform};
 use crate::domain::server::{Progress, ServerAction, server_actions};
-use crate::jobs::servers::{CreateImagePayload, ServerActionPayload, ServerCommand};
 use crate::web::error::WebError;
 
 /// A server as its row shows it.
@@ -58,12 +57,8 @@ impl ServerView {
     }
 }
 
-fn ownership(row: &ServerRow) -> Ownership {
-    Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: Some(row.budget_code_id) }
-}
-
 fn view(user: &CurrentUser, row: ServerRow) -> ServerView {
-    let progress = Progress::of(&row.state, row.provider_instance_id.is_some(), row.ready_at.is_some());
+    let progress = progress(&row);
     ServerView {
         id: row.id,
         actions: server_actions(&user.rights, &ownership(&row), progress),
@@ -135,23 +130,9 @@ async fn target(
 ) -> Result<(ServerRow, ServerView), WebError> {
     let mut conn = state.pool.get().await?;
     let row = db::servers::find(&mut conn, user.account.id, id).await?;
+    check(&user.actor(), &row, action)?;
     let shown = view(user, row.clone());
-    if shown.actions.contains(&action) {
-        return Ok((row, shown));
-    }
-    let allowed_some_time = [Progress::Ready, Progress::Paused]
-        .into_iter()
-        .any(|p| server_actions(&user.rights, &ownership(&row), p).contains(&action));
-    if allowed_some_time {
-        Err(WebError::Conflict(format!(
-            "{} is {}: it cannot {} now.",
-            row.name,
-            shown.progress.title(),
-            action.title().to_lowercase()
-        )))
-    } else {
-        Err(WebError::Forbidden(format!("Your role does not allow “{}” on this server.", action.title())))
-    }
+    Ok((row, shown))
 }
 
 /// Starts an action at the provider: the server shows the state it moves
@@ -164,47 +145,8 @@ async fn act(
     version: i32,
     action: ServerAction,
 ) -> Result<HttpResponse, WebError> {
-    let (row, _) = target(user, state, id, action).await?;
-    let (command, moving_to) = match action {
-        ServerAction::Pause => (ServerCommand::Pause, "PAUSING"),
-        ServerAction::Start => (ServerCommand::Start, "PENDING"),
-        ServerAction::Reboot => (ServerCommand::Reboot, "REBOOTING"),
-        ServerAction::Terminate => (ServerCommand::Terminate, "STOPPING"),
-        ServerAction::MakeImage => return Err(WebError::NotFound),
-    };
-    let instance_id = row.provider_instance_id.clone().ok_or_else(|| {
-        WebError::Conflict(format!("{} is not at the provider yet; try again in a moment.", row.name))
-    })?;
-    let account = user.account.id;
     let mut conn = state.pool.get().await?;
-    let begun = conn
-        .transaction::<_, WebError, _>(async |conn| {
-            if !db::servers::begin(conn, id, version, moving_to).await? {
-                return Ok(false);
-            }
-            let event = NewAuditEvent {
-                account_id: Some(account),
-                user_id: Some(user.user.id),
-                action: action.path(),
-                resource: "SERVER",
-                resource_id: Some(id.to_string()),
-                outcome: "success",
-                changes: serde_json::json!({ "state": { "from": row.state, "to": moving_to } }),
-            };
-            db::audit::record(conn, &event).await?;
-            let job = ServerActionPayload { server_id: id, instance_id: instance_id.clone(), command };
-            db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
-            Ok(true)
-        })
-        .await?;
-    let current = view(user, db::servers::find(&mut conn, account, id).await?);
-    if !begun {
-        return Err(WebError::Conflict(format!(
-            "{} changed meanwhile; it is {} now. Try again.",
-            current.name,
-            current.progress.title()
-        )));
-    }
+    let current = view(user, changes::servers::act(&mut conn, &user.actor(), &state.jobs, id, version, action).await?);
     let message = match action {
         ServerAction::Pause => format!("Pausing {}", current.name),
         ServerAction::Start => format!("Starting {}", current.name),
@@ -380,36 +322,17 @@ pub async fn make_image(
         let dialog = make_image_dialog(&req, &user, &state, shown, form, errors).await?;
         return dialog::respond(&req, StatusCode::UNPROCESSABLE_ENTITY, dialog.render_for(&req));
     };
-    let instance_id = row
-        .provider_instance_id
-        .clone()
-        .ok_or_else(|| WebError::Conflict(format!("{} is not at the provider yet.", row.name)))?;
-    let account = user.account.id;
-    conn.transaction::<_, WebError, _>(async |conn| {
-        let job = CreateImagePayload {
-            server_id: row.id,
-            instance_id,
-            name: name.as_str().to_owned(),
-            description: format!("Made from server {} ({})", row.name, row.product_id),
-            platform: row.platform.clone(),
-            owner_user_id: user.user.id,
-            owner_group_id: group,
-            budget_code_id: code,
-        };
-        db::jobs::enqueue(conn, &job.job(account, state.job_attempts())).await?;
-        let event = NewAuditEvent {
-            account_id: Some(account),
-            user_id: Some(user.user.id),
-            action: "make_image",
-            resource: "SERVER",
-            resource_id: Some(row.id.to_string()),
-            outcome: "success",
-            changes: serde_json::json!({ "image_name": name.as_str(), "budget_code_id": code, "group_id": group }),
-        };
-        db::audit::record(conn, &event).await?;
-        Ok(())
-    })
-    .await?;
+    let image = NewImage { name, budget_code_id: code, group_id: group };
+    let made = changes::servers::make_image(&mut conn, &user.actor(), &state.jobs, row.id, &image).await;
+    let row = match made {
+        Ok(row) => row,
+        Err(ChangeError::Invalid(errors)) => {
+            let dialog = make_image_dialog(&req, &user, &state, shown, form, errors).await?;
+            return dialog::respond(&req, StatusCode::UNPROCESSABLE_ENTITY, dialog.render_for(&req));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let name = image.name;
     let message = format!("Making image “{}” from {}; it appears in My images as pending", name.as_str(), row.name);
     let fragment = if is_htmx(&req) { row_html(shown)? } else { String::new() };
     dialog::done(&req, fragment, &message, "/servers")

@@ -1,0 +1,250 @@
+//! Launching servers from an image (PRODUCT 3.4, the launch dialog).
+//!
+//! Nothing is created until every tab is valid (`domain::launch::validate`,
+//! at the edge); then [`launch`] writes the server rows, their launch jobs
+//! and audit events in one transaction. A launch from the public catalog
+//! first records the image in My images (`db::launch::record_public_launch`).
+//!
+//! The budget code is locked and checked again inside the transaction: it
+//! may have been deactivated or withdrawn, or filled by another launch,
+//! since the form was checked (`Refusal::BudgetWithdrawn`,
+//! `Refusal::PastHardQuota`, both at the budget code's field).
+//!
+//! The form carries an idempotency key: the jobs are keyed `KEY/1..n`, so
+//! the same form posted twice launches once. A second post is not an error:
+//! it answers as the first did ([`Launched::again`]).
+
+use bigdecimal::BigDecimal;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::images::facts;
+use super::{Actor, ChangeError};
+use crate::cloud::Volume;
+use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
+use crate::domain::access::{Action, Forbidden, Resource};
+use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
+use crate::domain::image::{ImageAction, may};
+use crate::domain::launch::Launch;
+use crate::domain::refusal::Refusal;
+use crate::jobs::{JobSettings, RunInstancePayload};
+
+/// The image a launch starts from: a record of the account, or an image of
+/// the public catalog.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Record(&'a ImageRow),
+    Public(&'a PublicImageRow),
+}
+
+impl Source<'_> {
+    fn provider_image_id(&self) -> &str {
+        match self {
+            Source::Record(row) => &row.provider_image_id,
+            Source::Public(row) => &row.provider_image_id,
+        }
+    }
+}
+
+/// Whether the actor may launch the image: IMAGE DefineServer on the record
+/// (`domain::image::may`), or DefineServerFromPublic and SERVER Start for a
+/// public image.
+pub fn authorize(actor: &Actor<'_>, source: Source<'_>) -> Result<(), Forbidden> {
+    match source {
+        Source::Public(_) => {
+            let allowed = actor.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic)
+                && actor.rights.allows_some(Resource::Server, Action::Start);
+            if allowed { Ok(()) } else { Err(Forbidden::because("Your role does not allow launching public images.")) }
+        }
+        Source::Record(row) => {
+            if facts(actor.account, row).is_some_and(|f| may(actor.rights, &f, ImageAction::Launch)) {
+                Ok(())
+            } else {
+                Err(Forbidden::because("Your role does not allow launching this image."))
+            }
+        }
+    }
+}
+
+/// How the account's volumes are encrypted: by the provider where it
+/// documents encrypted volumes, else with LUKS on the server.
+pub fn encryption(account: &Account) -> Encryption {
+    let provider = crate::cloud::Capabilities::documented(&account.provider).is_some_and(|c| c.encrypted_volumes);
+    if provider { Encryption::Provider } else { Encryption::Luks }
+}
+
+/// A launch written.
+pub struct Launched {
+    /// Servers launched.
+    pub count: usize,
+    /// The same form was launched before; nothing more was.
+    pub again: bool,
+}
+
+/// Why the launch's transaction stopped: the form was launched already
+/// (nothing more is written, and that is no error), or a change error.
+enum Stop {
+    Again,
+    Change(ChangeError),
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Self {
+        Stop::Change(e.into())
+    }
+}
+
+impl From<Refusal> for Stop {
+    fn from(e: Refusal) -> Self {
+        Stop::Change(e.into())
+    }
+}
+
+/// Writes the servers of `launch` from `source`, their launch jobs and audit
+/// events in one transaction, keyed by the form's idempotency `key`.
+pub async fn launch(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    source: Source<'_>,
+    launch: &Launch,
+    key: uuid::Uuid,
+) -> Result<Launched, ChangeError> {
+    authorize(actor, source)?;
+    let account = actor.account;
+    let user = actor.user.id;
+    let count = launch.names.len();
+    let volumes = launch.volume_group.as_ref().map(|g| provider_volumes(g, encryption(account))).unwrap_or_default();
+    let launched = conn
+        .transaction::<_, Stop, _>(async |conn| {
+            if db::jobs::key_used(conn, &format!("{key}/1")).await? {
+                return Err(Stop::Again);
+            }
+            let Some(code) = db::budget::lock_held(conn, user, launch.budget_code_id).await? else {
+                return Err(Refusal::BudgetWithdrawn.into());
+            };
+            let figures = db::budget::figures_for(conn, vec![code], chrono::Utc::now()).await?;
+            let (code, figures) = figures.first().expect("figures_for answers for every code it is given");
+            let cost = &launch.rate * BigDecimal::from(u64::try_from(count).unwrap_or(u64::MAX));
+            if let Err(over) = figures.check_launch(&cost) {
+                return Err(Refusal::PastHardQuota { code: code.name.clone(), over }.into());
+            }
+            let (record, image_pk) = match source {
+                Source::Record(record) => (record.id, record.image_pk),
+                Source::Public(public) => db::launch::record_public_launch(conn, account, public, user).await?,
+            };
+            let volume_config = launch.volume_group.as_ref().map(describe_volumes);
+            let config_management = describe_config(&launch.config);
+            for (n, name) in launch.names.iter().enumerate() {
+                let server = db::servers::insert(
+                    conn,
+                    &db::servers::NewServer {
+                        account_id: account.id,
+                        image_record_id: Some(record),
+                        provider_image_id: image_pk,
+                        name,
+                        description: &launch.description,
+                        product_id: &launch.product_id,
+                        zone: launch.zone.as_deref(),
+                        owner_user_id: Some(user),
+                        owner_group_id: launch.group_id,
+                        budget_code_id: launch.budget_code_id,
+                        hourly_rate: launch.rate.clone(),
+                        provider_instance_id: None,
+                        private_ip: None,
+                        state: "PENDING",
+                    },
+                )
+                .await?;
+                db::servers::configure(
+                    conn,
+                    server,
+                    launch.label.as_str(),
+                    &launch.firewalls.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                    launch.key_name.as_deref(),
+                    volume_config.clone(),
+                    config_management.clone(),
+                )
+                .await?;
+                let job = RunInstancePayload {
+                    image_id: source.provider_image_id().to_owned(),
+                    instance_type: launch.product_id.clone(),
+                    name: name.clone(),
+                    zone: launch.zone.clone(),
+                    security_groups: launch.firewalls.iter().map(|(_, provider)| provider.clone()).collect(),
+                    key_name: launch.key_name.clone(),
+                    user_data: launch.user_data.clone(),
+                    volumes: volumes.clone(),
+                    server_id: Some(server),
+                };
+                // Taken meanwhile by the same form posted twice: undo this copy.
+                if !db::jobs::enqueue_keyed(conn, &job.job(account.id, jobs.max_attempts), &format!("{key}/{}", n + 1))
+                    .await?
+                {
+                    return Err(Stop::Again);
+                }
+                let changes = serde_json::json!({
+                    "name": name, "image": source.provider_image_id(), "product": launch.product_id,
+                    "budget_code_id": launch.budget_code_id, "key_pair": launch.key_name,
+                    "volumes": volume_config, "configuration": config_management,
+                });
+                db::audit::record(conn, &actor.event("launch", Resource::Server, server, changes)).await?;
+            }
+            Ok(())
+        })
+        .await;
+    match launched {
+        Ok(()) => Ok(Launched { count, again: false }),
+        Err(Stop::Again) => {
+            tracing::info!(%key, "a launch form was posted again; nothing more was launched");
+            Ok(Launched { count, again: true })
+        }
+        Err(Stop::Change(e)) => Err(e),
+    }
+}
+
+/// The volumes a launch asks the provider for, one per device of the group.
+fn provider_volumes(group: &VolumeGroup, capabilities: Encryption) -> Vec<Volume> {
+    group
+        .device_names()
+        .into_iter()
+        .map(|device| Volume {
+            device,
+            size_gb: i32::from(group.size_gb()),
+            encrypted: group.encrypted_by_provider(capabilities),
+        })
+        .collect()
+}
+
+/// What a server keeps of its volume group.
+fn describe_volumes(group: &VolumeGroup) -> serde_json::Value {
+    serde_json::json!({
+        "count": group.count(), "size_gb": group.size_gb(), "raid": group.raid().as_str(),
+        "file_system": group.file_system().as_str(), "mount_point": group.mount_point().as_str(),
+        "encrypt": group.encrypt(),
+    })
+}
+
+/// What a server (and the audit log) keeps of its configuration management:
+/// where and what, never the script's text or the parameters' values,
+/// which may hold secrets.
+fn describe_config(config: &ConfigManagement) -> Option<serde_json::Value> {
+    let names = |parameters: &[(String, String)]| parameters.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    match config {
+        ConfigManagement::None => None,
+        ConfigManagement::Script(script) => {
+            Some(serde_json::json!({ "type": "script", "bytes": script.as_str().len() }))
+        }
+        ConfigManagement::Chef(chef) => Some(serde_json::json!({
+            "type": "chef", "server": chef.server_url(), "run_list": chef.run_list(),
+            "environment": chef.environment(), "parameters": names(chef.parameters()),
+        })),
+        ConfigManagement::Puppet(puppet) => Some(serde_json::json!({
+            "type": "puppet", "server": puppet.server(), "classes": puppet.classes(),
+            "environment": puppet.environment(), "parameters": names(puppet.parameters()),
+        })),
+        ConfigManagement::Ansible(ansible) => Some(serde_json::json!({
+            "type": "ansible", "repository": ansible.repository(), "playbook": ansible.playbook(),
+            "parameters": names(ansible.parameters()),
+        })),
+    }
+}

@@ -1,0 +1,145 @@
+//! What a user does to a server (the Servers page): pause, start, reboot,
+//! terminate, and make an image of it.
+//!
+//! Every action is allowed by `domain::server::may_act`, the rule that
+//! builds the row's menu, and asked again inside the transaction that acts
+//! on it. The server moves to the state it passes through (`PAUSING`,
+//! `STOPPING`, ...) only if it is still at the version the page showed, and
+//! that write, its audit event and its provider job are one transaction; the
+//! job does the rest.
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::{Actor, ChangeError};
+use crate::db::{self, servers::ServerRow};
+use crate::domain::ValidationError;
+use crate::domain::access::{Forbidden, Ownership, Resource};
+use crate::domain::image::ImageName;
+use crate::domain::refusal::Refusal;
+use crate::domain::server::{NotOffered, Progress, ServerAction, may_act};
+use crate::jobs::JobSettings;
+use crate::jobs::servers::{CreateImagePayload, ServerActionPayload, ServerCommand};
+
+/// Who owns the server, as the access rights read it.
+pub fn ownership(row: &ServerRow) -> Ownership {
+    Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: Some(row.budget_code_id) }
+}
+
+/// Where the server is, from its row.
+pub fn progress(row: &ServerRow) -> Progress {
+    Progress::of(&row.state, row.provider_instance_id.is_some(), row.ready_at.is_some())
+}
+
+/// Whether the actor may do `action` to the server now: a refusal when its
+/// state stands in the way, forbidden when the role does.
+pub fn check(actor: &Actor<'_>, row: &ServerRow, action: ServerAction) -> Result<(), ChangeError> {
+    match may_act(actor.rights, &ownership(row), progress(row), action) {
+        Ok(()) => Ok(()),
+        Err(NotOffered::NotNow) => Err(Refusal::ServerNotNow {
+            name: row.name.clone(),
+            progress: progress(row).title(),
+            action: action.title(),
+        }
+        .into()),
+        Err(NotOffered::Role) => {
+            Err(Forbidden::because(format!("Your role does not allow “{}” on this server.", action.title())).into())
+        }
+    }
+}
+
+fn instance_of(row: &ServerRow) -> Result<String, ChangeError> {
+    row.provider_instance_id.clone().ok_or_else(|| Refusal::ServerNotAtProvider { name: row.name.clone() }.into())
+}
+
+/// Pause, Start, Reboot or Terminate server `id` of the actor's account,
+/// seen at `version`; the server as it is now. Make Image is
+/// [`make_image`].
+pub async fn act(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    version: i32,
+    action: ServerAction,
+) -> Result<ServerRow, ChangeError> {
+    let account = actor.account.id;
+    let command = match action {
+        ServerAction::Pause => ServerCommand::Pause,
+        ServerAction::Start => ServerCommand::Start,
+        ServerAction::Reboot => ServerCommand::Reboot,
+        ServerAction::Terminate => ServerCommand::Terminate,
+        ServerAction::MakeImage => return Err(ChangeError::NotFound),
+    };
+    let moving_to = action.moving_to().ok_or(ChangeError::NotFound)?;
+    conn.transaction(async |conn| {
+        let row = db::servers::find(conn, account, id).await?;
+        check(actor, &row, action)?;
+        let instance_id = instance_of(&row)?;
+        if !db::servers::begin(conn, id, version, moving_to).await? {
+            let now = db::servers::find(conn, account, id).await?;
+            return Err(Refusal::ServerChanged { progress: progress(&now).title(), name: now.name }.into());
+        }
+        let changes = serde_json::json!({ "state": { "from": row.state, "to": moving_to } });
+        db::audit::record(conn, &actor.event(action.path(), Resource::Server, id, changes)).await?;
+        let job = ServerActionPayload { server_id: id, instance_id, command };
+        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        Ok(db::servers::find(conn, account, id).await?)
+    })
+    .await
+}
+
+/// The new image of [`make_image`]: its name, and the budget code and group
+/// (of the actor's) it is owned by.
+pub struct NewImage {
+    pub name: ImageName,
+    pub budget_code_id: i64,
+    pub group_id: Option<i64>,
+}
+
+/// Queues making an image of server `id` (the `create_image` job adds it to
+/// My images as pending); the server's row.
+pub async fn make_image(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+    image: &NewImage,
+) -> Result<ServerRow, ChangeError> {
+    let account = actor.account.id;
+    let user = actor.user.id;
+    conn.transaction(async |conn| {
+        let row = db::servers::find(conn, account, id).await?;
+        check(actor, &row, ServerAction::MakeImage)?;
+        // The page offered the actor's codes and groups; asked again, as
+        // either may have been withdrawn since.
+        let mut errors = Vec::new();
+        if !db::budget::codes_of_user(conn, user).await?.iter().any(|c| c.id == image.budget_code_id) {
+            errors.push(ValidationError::new("budget_code_id", "Choose one of your budget codes."));
+        }
+        if let Some(group) = image.group_id
+            && !db::launch::groups_of_user(conn, user).await?.iter().any(|(id, _)| *id == group)
+        {
+            errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
+        }
+        if !errors.is_empty() {
+            return Err(ChangeError::Invalid(errors));
+        }
+        let job = CreateImagePayload {
+            server_id: row.id,
+            instance_id: instance_of(&row)?,
+            name: image.name.as_str().to_owned(),
+            description: format!("Made from server {} ({})", row.name, row.product_id),
+            platform: row.platform.clone(),
+            owner_user_id: user,
+            owner_group_id: image.group_id,
+            budget_code_id: image.budget_code_id,
+        };
+        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        let changes = serde_json::json!({
+            "image_name": image.name.as_str(), "budget_code_id": image.budget_code_id, "group_id": image.group_id,
+        });
+        db::audit::record(conn, &actor.event("make_image", Resource::Server, row.id, changes)).await?;
+        Ok(row)
+    })
+    .await
+}

@@ -1,0 +1,227 @@
+//! The launch form: its fields as typed, its four tabs, the messages at
+//! their fields, the choices it offers (`options`) and the cost panel.
+
+use bigdecimal::BigDecimal;
+use serde::Deserialize;
+
+use super::LaunchImage;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::domain::ValidationError;
+use crate::domain::budget::BudgetFigures;
+use crate::domain::cloud_init::{ConfigForm, VolumeForm};
+use crate::domain::launch::{CodeOption, Count, KEY_PAIR_FIELDS, LaunchInput, Options, ProductOption, unfit_reason};
+use crate::state::AppState;
+use crate::web::error::WebError;
+
+/// The form as typed; every field is parsed before use. It travels whole
+/// with every step.
+#[derive(Debug, Default, Deserialize)]
+pub struct LaunchForm {
+    /// `next`, `prev`, `launch`, or `tab:SLUG`.
+    #[serde(default)]
+    pub(super) step: String,
+    /// The tab the form was on.
+    #[serde(default)]
+    pub(super) tab: String,
+    #[serde(default)]
+    pub(super) idempotency_key: String,
+    #[serde(default)]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) label: String,
+    #[serde(default)]
+    pub(super) budget_code_id: String,
+    #[serde(default)]
+    pub(super) group_id: String,
+    #[serde(default)]
+    pub(super) zone: String,
+    #[serde(default)]
+    pub(super) product_id: String,
+    #[serde(default)]
+    pub(super) firewall_ids: Vec<String>,
+    #[serde(default)]
+    pub(super) count: String,
+    /// `none`, `existing` or `new`.
+    #[serde(default)]
+    pub(super) key_choice: String,
+    #[serde(default)]
+    pub(super) key_pair: String,
+    #[serde(default)]
+    pub(super) new_key_name: String,
+    #[serde(flatten)]
+    pub(super) volumes: VolumeForm,
+    #[serde(flatten)]
+    pub(super) config: ConfigForm,
+}
+
+impl LaunchForm {
+    /// The fields the launch's checks read.
+    pub(super) fn input(&self) -> LaunchInput<'_> {
+        LaunchInput {
+            name: &self.name,
+            count: &self.count,
+            description: &self.description,
+            label: &self.label,
+            budget_code_id: &self.budget_code_id,
+            group_id: &self.group_id,
+            zone: &self.zone,
+            product_id: &self.product_id,
+            firewall_ids: &self.firewall_ids,
+            key_choice: &self.key_choice,
+            key_pair: &self.key_pair,
+            volumes: &self.volumes,
+            config: &self.config,
+        }
+    }
+}
+
+/// The four tabs, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    General,
+    KeyPair,
+    Volumes,
+    Config,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::General, Tab::KeyPair, Tab::Volumes, Tab::Config];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Tab::General => "general",
+            Tab::KeyPair => "key-pair",
+            Tab::Volumes => "volumes",
+            Tab::Config => "config",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::General => "General",
+            Tab::KeyPair => "Key Pair",
+            Tab::Volumes => "Volume Configuration",
+            Tab::Config => "Configuration Management",
+        }
+    }
+
+    pub(super) fn from_slug(slug: &str) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|t| t.slug() == slug)
+    }
+
+    pub(super) fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    /// The tab a field is on.
+    fn of_field(field: &str) -> Tab {
+        match field {
+            f if KEY_PAIR_FIELDS.contains(&f) => Tab::KeyPair,
+            "volumes" | "volume_count" | "volume_size_gb" | "raid_level" | "file_system" | "mount_point"
+            | "encrypt" => Tab::Volumes,
+            "config_type" | "script" | "config_server" | "config_repository" | "run_list" | "puppet_classes"
+            | "playbook" | "config_environment" | "config_parameters" => Tab::Config,
+            _ => Tab::General,
+        }
+    }
+}
+
+/// Messages at their fields.
+#[derive(Debug, Default)]
+pub struct Errors(pub(super) Vec<ValidationError>);
+
+impl Errors {
+    pub fn at(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+
+    pub fn on(&self, tab: &Tab) -> bool {
+        self.0.iter().any(|e| Tab::of_field(e.field) == *tab)
+    }
+
+    pub(super) fn first_tab(&self) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|t| self.on(t))
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(super) fn only(&self, tab: Tab) -> Errors {
+        Errors(self.0.iter().filter(|e| Tab::of_field(e.field) == tab).cloned().collect())
+    }
+}
+
+pub(super) async fn options(state: &AppState, user: &CurrentUser, image: &LaunchImage) -> Result<Options, WebError> {
+    let mut conn = state.pool.get().await?;
+    let account = &user.account;
+    let products = db::launch::products(&mut conn, account)
+        .await?
+        .into_iter()
+        .map(|p| ProductOption {
+            title: format!(
+                "{} · {} vCPU · {} GiB · ${}/h",
+                p.product_id,
+                p.cpus,
+                format_gib(p.ram_mb),
+                p.hourly_rate.with_scale_round(4, bigdecimal::RoundingMode::HalfUp)
+            ),
+            unfit: unfit_reason(&p.architectures, p.ram_mb, &image.architecture, image.windows()),
+            id: p.product_id,
+            rate: p.hourly_rate,
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    let held = db::budget::codes_of_user(&mut conn, user.user.id).await?;
+    let codes = db::budget::figures_for(&mut conn, held, now)
+        .await?
+        .into_iter()
+        .filter(|(_, figures)| figures.offered_at_launch())
+        .map(|(code, figures)| CodeOption { id: code.id, name: code.name, figures })
+        .collect();
+    Ok(Options {
+        products,
+        zones: db::launch::zones(&mut conn, account.id).await?,
+        firewalls: db::firewalls::list(&mut conn, account.id)
+            .await?
+            .into_iter()
+            .filter(db::firewalls::FirewallRow::is_ready)
+            .filter_map(|f| Some((f.id, f.name, f.provider_id?)))
+            .collect(),
+        key_pairs: db::keypairs::list(&mut conn, account.id)
+            .await?
+            .into_iter()
+            .filter(db::keypairs::KeyPairRow::is_ready)
+            .map(|k| k.name)
+            .collect(),
+        groups: db::launch::groups_of_user(&mut conn, user.user.id).await?,
+        codes,
+    })
+}
+
+fn format_gib(ram_mb: i64) -> String {
+    let gib = ram_mb as f64 / 1024.0;
+    if gib.fract() == 0.0 { format!("{gib:.0}") } else { format!("{gib:.1}") }
+}
+
+/// What the cost panel shows: the launch's hourly cost and the chosen
+/// code's state once it runs.
+pub struct Cost {
+    pub hourly: Option<BigDecimal>,
+    pub code: Option<String>,
+    pub after: Option<BudgetFigures>,
+}
+
+impl Cost {
+    pub(super) fn of(form: &LaunchForm, options: &Options) -> Self {
+        let count = Count::parse(&form.count).map_or(1, Count::get);
+        let hourly =
+            options.products.iter().find(|p| p.id == form.product_id).map(|p| &p.rate * BigDecimal::from(count));
+        let code = options.codes.iter().find(|c| c.id.to_string() == form.budget_code_id);
+        let after = code.zip(hourly.as_ref()).map(|(c, rate)| c.figures.after_launch(rate));
+        Self { hourly, code: code.map(|c| c.name.clone()), after }
+    }
+}
