@@ -772,7 +772,7 @@ async fn user(
         given_name: given,
         family_name: family,
         password_hash: hash,
-        status: "active",
+        status: crate::domain::admin::UserStatus::Active.as_str(),
     };
     Ok(crate::db::users::insert(conn, &new).await?.id)
 }

@@ -127,7 +127,7 @@ pub async fn auth_context(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
             given_name: row.given_name,
             family_name: row.family_name,
             password_hash: row.password_hash,
-            status: row.status,
+            status: row.status.try_into().map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?,
         },
         accounts: serde_json::from_value(row.accounts).map_err(corrupt)?,
         groups: row.groups,

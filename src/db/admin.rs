@@ -18,6 +18,7 @@ use super::schema::{
 };
 use super::users::User;
 use crate::domain::access::AccessRight;
+use crate::domain::admin::UserStatus;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -38,7 +39,7 @@ pub async fn admin_remains(conn: &mut AsyncPgConnection, company: i64) -> QueryR
         .inner_join(accounts::table.on(accounts::id.eq(group_roles::account_id)))
         .inner_join(access_rights::table.on(access_rights::role_id.eq(group_roles::role_id)))
         .filter(users::company_id.eq(company))
-        .filter(users::status.eq("active"))
+        .filter(users::status.eq(UserStatus::Active.as_str()))
         .filter(accounts::company_id.eq(company))
         .filter(access_rights::resource.eq("ANY"))
         .filter(access_rights::action.eq("ANY"))
@@ -198,8 +199,8 @@ pub async fn update_user(
         .map(drop)
 }
 
-pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::status.eq(status)).execute(conn).await.map(drop)
+pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: UserStatus) -> QueryResult<()> {
+    diesel::update(users::table.find(id)).set(users::status.eq(status.as_str())).execute(conn).await.map(drop)
 }
 
 pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: i64, hash: &str) -> QueryResult<()> {

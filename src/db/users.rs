@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::users;
+use crate::domain::admin::UserStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -14,7 +15,8 @@ pub struct User {
     pub given_name: String,
     pub family_name: String,
     pub password_hash: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: UserStatus,
 }
 
 #[derive(Debug, Insertable)]
@@ -30,7 +32,7 @@ pub struct NewUser<'a> {
 
 impl User {
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == UserStatus::Active
     }
 
     pub fn full_name(&self) -> String {

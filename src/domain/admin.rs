@@ -95,6 +95,35 @@ pub fn admission(member: bool, name: &str, account: &str) -> Result<(), Refusal>
     if member { Err(Refusal::AlreadyMember { name: name.to_owned(), account: account.to_owned() }) } else { Ok(()) }
 }
 
+/// Whether a user may sign in. Stored as TEXT (`active`, `inactive`) with a
+/// CHECK; rows read it through `TryFrom<String>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Active,
+    Inactive,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Inactive => "inactive",
+        }
+    }
+}
+
+impl TryFrom<String> for UserStatus {
+    type Error = super::access::UnknownValue;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        match stored.as_str() {
+            "active" => Ok(UserStatus::Active),
+            "inactive" => Ok(UserStatus::Inactive),
+            _ => Err(super::access::UnknownValue(stored)),
+        }
+    }
+}
+
 /// An email address as typed, trimmed; unique in the console ignoring case
 /// (the database's `users_email_ci` index).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::{admin_must_remain, known, names, no_escalation, unique};
 use crate::changes::{Actor, ChangeError};
 use crate::db;
 use crate::domain::access::{Action, Resource};
-use crate::domain::admin::{Email, MASKED, admission, deactivation, reactivation};
+use crate::domain::admin::{Email, MASKED, UserStatus, admission, deactivation, reactivation};
 use crate::domain::refusal::Refusal;
 
 /// A user as the form gives them, past the field rules.
@@ -82,7 +82,7 @@ pub async fn create(
             given_name: &input.given_name,
             family_name: &input.family_name,
             password_hash,
-            status: "active",
+            status: UserStatus::Active.as_str(),
         };
         let created = db::users::insert(conn, &new).await?;
         db::accounts::add_member(conn, actor.account.id, created.id).await?;
@@ -176,7 +176,7 @@ pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         db::admin::lock_company(conn, company).await?;
         let found = db::admin::find_user(conn, company, id).await?;
         deactivation(actor.user.id, found.id, found.is_active(), &found.full_name())?;
-        db::admin::set_status(conn, found.id, "inactive").await?;
+        db::admin::set_status(conn, found.id, UserStatus::Inactive).await?;
         let ended = db::admin::end_sessions(conn, found.id).await?;
         admin_must_remain(conn, company).await?;
         let changes = serde_json::json!({ "status": { "from": "active", "to": "inactive" }, "sessions_ended": ended });
@@ -197,7 +197,7 @@ pub async fn reactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         reactivation(found.is_active(), &found.full_name())?;
         let groups = db::admin::user_groups(conn, found.id).await?;
         no_escalation(conn, actor, &groups, Some(found.id)).await?;
-        db::admin::set_status(conn, found.id, "active").await?;
+        db::admin::set_status(conn, found.id, UserStatus::Active).await?;
         let changes = serde_json::json!({ "status": { "from": "inactive", "to": "active" } });
         db::audit::record(conn, &actor.event("reactivate", Resource::User, found.id, changes)).await?;
         Ok(())
