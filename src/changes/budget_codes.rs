@@ -61,7 +61,7 @@ pub async fn create(
             "name": input.name, "finance_code": input.finance_code, "description": input.description,
             "soft_quota": input.soft_quota.to_string(), "hard_quota": input.hard_quota.to_string(),
         });
-        db::audit::record(conn, &actor.event("create", Resource::Budget, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("create", Resource::Budget, id, changes)).await?;
         Ok(id)
     })
     .await
@@ -105,7 +105,7 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
         let changes = differences(&before.code, input);
-        db::audit::record(conn, &actor.event("update", Resource::Budget, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("update", Resource::Budget, id, changes)).await?;
         Ok(())
     })
     .await
@@ -154,7 +154,7 @@ pub async fn deactivate(
             "replacement": { "id": new.code.id, "name": new.code.name },
             "moved": { "servers": moved.servers, "image_records": moved.images, "users": moved.users },
         });
-        db::audit::record(conn, &actor.event("deactivate", Resource::Budget, old.code.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("deactivate", Resource::Budget, old.code.id, changes)).await?;
         Ok(Deactivated { name: old.code.name, replacement: new.code.name, moved })
     })
     .await
@@ -176,7 +176,7 @@ pub async fn reactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         let changed = db::budget_codes::reactivate(conn, company, id).await?;
         if changed {
             let changes = serde_json::json!({ "status": { "from": INACTIVE, "to": BudgetCode::ACTIVE } });
-            db::audit::record(conn, &actor.event("reactivate", Resource::Budget, id, changes)).await?;
+            db::audit_log::record(conn, &actor.event("reactivate", Resource::Budget, id, changes)).await?;
         }
         Ok(Reactivated { name: code.code.name, changed })
     })

@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use super::{Actor, ChangeError};
 use crate::db::{self, firewalls::FirewallRow};
 use crate::domain::access::Resource;
-use crate::domain::firewall::{DEFAULT, FirewallDescription, FirewallName};
+use crate::domain::firewalls::{DEFAULT, FirewallDescription, FirewallName};
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion};
 use crate::jobs::JobSettings;
@@ -54,7 +54,7 @@ pub async fn create(
         };
         let id = db::firewalls::insert(conn, &row).await?;
         let changes = serde_json::json!({ "name": name.as_str(), "description": description.as_str() });
-        db::audit::record(conn, &actor.event("create", Resource::Firewall, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("create", Resource::Firewall, id, changes)).await?;
         let job = CreateSecurityGroup {
             firewall_id: id,
             name: name.as_str().to_owned(),
@@ -109,7 +109,7 @@ pub async fn delete(
             (why, _) => return Err(Refusal::Undeletable { what: WHAT, why }.into()),
         }
         let changes = serde_json::json!({ "name": row.name, "provider_id": row.provider_id });
-        db::audit::record(conn, &actor.event("delete", Resource::Firewall, row.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("delete", Resource::Firewall, row.id, changes)).await?;
         Ok(Deleted { at_provider: decision == Deletion::AtProvider, name: row.name })
     })
     .await

@@ -3,7 +3,7 @@
 //!
 //! Each change finds the record in the actor's account first (another
 //! account's id is not found, whatever the actor's rights), then asks the
-//! rule that built the row's menu (`domain::image::may`, `may_configure`,
+//! rule that built the row's menu (`domain::images::may`, `may_configure`,
 //! `sharing_rights`), and in one transaction writes the record, its audit
 //! events and its provider job. Edits are optimistic: the form carries the
 //! record's version, and a stale one is `Refusal::StaleVersion` with nothing
@@ -18,10 +18,10 @@
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use super::{Actor, ChangeError};
-use crate::db::{self, accounts::Account, audit::NewAuditEvent, images::ImageRow};
+use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::ImageRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
-use crate::domain::image::{
+use crate::domain::images::{
     ImageAction, ImageFacts, ImageName, Label, SharingSupport, Source, already_done, may, may_configure, sharing_rights,
 };
 use crate::domain::refusal::Refusal;
@@ -123,7 +123,7 @@ async fn edit(
         if !db::images::update_record(conn, account, id, version, name, label).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
-        db::audit::record(conn, &actor.event(action, Resource::Image, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event(action, Resource::Image, id, changes)).await?;
         Ok(db::images::find_record(conn, account, id).await?)
     })
     .await
@@ -192,7 +192,7 @@ async fn set_deprecation(
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
         let changes = serde_json::json!({ "deprecated": { "from": !deprecated, "to": deprecated } });
-        db::audit::record(conn, &actor.event(action.path(), Resource::Image, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event(action.path(), Resource::Image, id, changes)).await?;
         let job = Deprecation { image_id: row.provider_image_id.clone(), deprecated_at: at };
         db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
         Ok(db::images::find_record(conn, account, id).await?)
@@ -231,13 +231,13 @@ pub async fn delete(
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
         let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
-        db::audit::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
         if source == Source::Own {
             // The image goes at the provider, so every account's record of it goes too.
             for (other, record) in db::images::retire_image(conn, row.image_pk).await? {
                 let changes = serde_json::json!({ "provider_image_id": row.provider_image_id,
                                                   "reason": "deleted by its owner" });
-                db::audit::record(conn, &event_in(actor, other, "unshare", record, changes)).await?;
+                db::audit_log::record(conn, &event_in(actor, other, "unshare", record, changes)).await?;
             }
             let job = Deregister { image_id: row.provider_image_id.clone() };
             db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
@@ -318,13 +318,13 @@ pub async fn save_sharing(
         for target in &add {
             let record = db::images::add_share(conn, target.id, row.image_pk, &row.name, &row.description).await?;
             let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
-            db::audit::record(conn, &event_in(actor, target.id, "share", record, changes)).await?;
+            db::audit_log::record(conn, &event_in(actor, target.id, "share", record, changes)).await?;
             db::jobs::enqueue(conn, &permission(true, Some(&target.provider_account_number))).await?;
         }
         for target in &remove {
             if let Some(record) = db::images::remove_share(conn, target.id, row.image_pk).await? {
                 let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
-                db::audit::record(conn, &event_in(actor, target.id, "unshare", record, changes)).await?;
+                db::audit_log::record(conn, &event_in(actor, target.id, "unshare", record, changes)).await?;
             }
             db::jobs::enqueue(conn, &permission(false, Some(&target.provider_account_number))).await?;
         }
@@ -340,7 +340,7 @@ pub async fn save_sharing(
                 "shared_with": { "added": added, "removed": removed },
                 "public": { "from": was_public, "to": make_public },
             });
-            db::audit::record(conn, &actor.event("sharing", Resource::Image, row.id, changes)).await?;
+            db::audit_log::record(conn, &actor.event("sharing", Resource::Image, row.id, changes)).await?;
         }
         Ok(Shared { record: db::images::find_record(conn, account, id).await?, added, removed, public })
     })

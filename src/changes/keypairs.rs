@@ -28,7 +28,7 @@ use super::{Actor, ChangeError, unique_violation};
 use crate::cloud::{CloudError, CloudProvider};
 use crate::db::{self, keypairs::KeyPairRow};
 use crate::domain::access::Resource;
-use crate::domain::keypair::{KeyPairName, PublicKey};
+use crate::domain::keypairs::{KeyPairName, PublicKey};
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion};
 use crate::jobs::JobSettings;
@@ -174,7 +174,7 @@ async fn record_created(
         };
         let changes =
             serde_json::json!({ "name": name.as_str(), "fingerprint": fingerprint, "provider_id": provider_id });
-        db::audit::record(conn, &actor.event("create", Resource::Keypair, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("create", Resource::Keypair, id, changes)).await?;
         Ok(id)
     })
     .await
@@ -211,7 +211,7 @@ pub async fn import(
         let changes = serde_json::json!({
             "name": name.as_str(), "algorithm": key.algorithm(), "public_key_fingerprint": key.fingerprint(),
         });
-        db::audit::record(conn, &actor.event("import", Resource::Keypair, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("import", Resource::Keypair, id, changes)).await?;
         let job =
             ImportKeyPair { key_pair_id: id, name: name.as_str().to_owned(), public_key: key.openssh().to_owned() };
         db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
@@ -260,7 +260,7 @@ pub async fn delete(
         }
         let changes =
             serde_json::json!({ "name": row.name, "fingerprint": row.fingerprint, "provider_id": row.provider_id });
-        db::audit::record(conn, &actor.event("delete", Resource::Keypair, row.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("delete", Resource::Keypair, row.id, changes)).await?;
         Ok(Deleted { at_provider: decision == Deletion::AtProvider, name: row.name })
     })
     .await

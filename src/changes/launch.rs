@@ -23,7 +23,7 @@ use crate::cloud::Volume;
 use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
 use crate::domain::access::{Action, Forbidden, Resource};
 use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
-use crate::domain::image::{ImageAction, may};
+use crate::domain::images::{ImageAction, may};
 use crate::domain::launch::Launch;
 use crate::domain::refusal::Refusal;
 use crate::jobs::{JobSettings, RunInstancePayload};
@@ -46,7 +46,7 @@ impl Source<'_> {
 }
 
 /// Whether the actor may launch the image: IMAGE DefineServer on the record
-/// (`domain::image::may`), or DefineServerFromPublic and SERVER Start for a
+/// (`domain::images::may`), or DefineServerFromPublic and SERVER Start for a
 /// public image.
 pub fn authorize(actor: &Actor<'_>, source: Source<'_>) -> Result<(), Forbidden> {
     match source {
@@ -187,7 +187,7 @@ pub async fn launch(
                     "budget_code_id": launch.budget_code_id, "key_pair": launch.key_name,
                     "volumes": volume_config, "configuration": config_management,
                 });
-                db::audit::record(conn, &actor.event("launch", Resource::Server, server, changes)).await?;
+                db::audit_log::record(conn, &actor.event("launch", Resource::Server, server, changes)).await?;
             }
             Ok(())
         })

@@ -22,7 +22,7 @@ pub mod servers;
 
 use crate::cloud::CloudError;
 use crate::db::accounts::Account;
-use crate::db::audit::NewAuditEvent;
+use crate::db::audit_log::NewAuditEvent;
 use crate::db::users::User;
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Forbidden, Resource, Rights};

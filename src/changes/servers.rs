@@ -1,7 +1,7 @@
 //! What a user does to a server (the Servers page): pause, start, reboot,
 //! terminate, and make an image of it.
 //!
-//! Every action is allowed by `domain::server::may_act`, the rule that
+//! Every action is allowed by `domain::servers::may_act`, the rule that
 //! builds the row's menu, and asked again inside the transaction that acts
 //! on it. The server moves to the state it passes through (`PAUSING`,
 //! `STOPPING`, ...) only if it is still at the version the page showed, and
@@ -14,9 +14,9 @@ use super::{Actor, ChangeError};
 use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
-use crate::domain::image::ImageName;
+use crate::domain::images::ImageName;
 use crate::domain::refusal::Refusal;
-use crate::domain::server::{NotOffered, Progress, ServerAction, may_act};
+use crate::domain::servers::{NotOffered, Progress, ServerAction, may_act};
 use crate::jobs::JobSettings;
 use crate::jobs::servers::{CreateImagePayload, ServerActionPayload, ServerCommand};
 
@@ -80,7 +80,7 @@ pub async fn act(
             return Err(Refusal::ServerChanged { progress: progress(&now).title(), name: now.name }.into());
         }
         let changes = serde_json::json!({ "state": { "from": row.state, "to": moving_to } });
-        db::audit::record(conn, &actor.event(action.path(), Resource::Server, id, changes)).await?;
+        db::audit_log::record(conn, &actor.event(action.path(), Resource::Server, id, changes)).await?;
         let job = ServerActionPayload { server_id: id, instance_id, command };
         db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
         Ok(db::servers::find(conn, account, id).await?)
@@ -138,7 +138,7 @@ pub async fn make_image(
         let changes = serde_json::json!({
             "image_name": image.name.as_str(), "budget_code_id": image.budget_code_id, "group_id": image.group_id,
         });
-        db::audit::record(conn, &actor.event("make_image", Resource::Server, row.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("make_image", Resource::Server, row.id, changes)).await?;
         Ok(row)
     })
     .await

@@ -56,7 +56,7 @@ pub struct ProviderImage {
     pub owner_alias: Option<String>,
     pub architecture: String,
     /// True for Windows images (the provider says so; other platforms are
-    /// inferred from names by `domain::image::Platform::infer`).
+    /// inferred from names by `domain::images::Platform::infer`).
     pub windows: bool,
     pub state: ImageState,
     pub public: bool,

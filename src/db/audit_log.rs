@@ -1,5 +1,6 @@
-//! Reading the audit log of an account: newest first, filtered by user,
-//! resource and action, one keyset page at a time (writing is `db::audit`).
+//! The audit log: one event per change, written in the change's transaction
+//! (`record`), and read for an account newest first, filtered by user,
+//! resource and action, one keyset page at a time.
 //!
 //! The order is `(created_at DESC, id DESC)`, which `audit_events_account`
 //! answers for the unfiltered log and `audit_events_account_{user,resource,
@@ -142,4 +143,21 @@ pub async fn choices(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResu
         .load(conn)
         .await?;
     Ok(FilterChoices { users, resources, actions })
+}
+
+/// An event to record.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent<'a> {
+    pub account_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub resource_id: Option<String>,
+    pub outcome: &'a str,
+    pub changes: serde_json::Value,
+}
+
+pub async fn record(conn: &mut AsyncPgConnection, event: &NewAuditEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table).values(event).execute(conn).await.map(drop)
 }

@@ -8,10 +8,10 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleA
 use super::keyset::limited;
 use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
 use super::users::lower;
-use crate::domain::image::Sort;
+use crate::domain::images::Sort;
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
-pub use crate::domain::image::Filters;
+pub use crate::domain::images::Filters;
 
 /// Which of an account's image records a tab shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,6 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
-pub mod audit;
 pub mod audit_log;
 pub mod budget;
 pub mod budget_codes;

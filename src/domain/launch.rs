@@ -7,7 +7,7 @@ use bigdecimal::BigDecimal;
 use super::ValidationError;
 use super::budget::{BudgetFigures, OverHardQuota, cents};
 use super::cloud_init::{ConfigForm, ConfigManagement, Encryption, VolumeForm, VolumeGroup, user_data};
-use super::image::Label;
+use super::images::Label;
 
 /// A server's name: 1 to 100 characters of letters, digits, `-`, `.`, `_`
 /// and space, after trimming (PRODUCT 3.4).

@@ -6,14 +6,14 @@ pub mod audit_log;
 pub mod budget;
 pub mod budget_codes;
 pub mod cloud_init;
-pub mod firewall;
-pub mod image;
-pub mod keypair;
+pub mod firewalls;
+pub mod images;
+pub mod keypairs;
 pub mod launch;
 pub mod page;
 pub mod refusal;
 pub mod resource;
-pub mod server;
+pub mod servers;
 
 /// Input that breaks a rule of the domain, with the field it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

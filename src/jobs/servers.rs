@@ -224,7 +224,7 @@ pub async fn create_image(
         .await?
         .ok_or_else(|| JobError::Invalid(format!("the provider lost the new image {image_id}")))?;
     let mut reported = super::sync::reported(image);
-    reported.platform = crate::domain::image::Platform::from_stored(&p.platform).as_str();
+    reported.platform = crate::domain::images::Platform::from_stored(&p.platform).as_str();
     let mut conn = pool.get().await?;
     let record = db::sync::made_image(
         &mut conn,

@@ -7,7 +7,7 @@ use super::JobError;
 use crate::cloud::{CloudProvider, ImageState, ProviderImage};
 use crate::db::sync::ReportedImage;
 use crate::db::{self, Pool, accounts::Account};
-use crate::domain::image::Platform;
+use crate::domain::images::Platform;
 
 pub const OWN_IMAGES: &str = "sync_images";
 pub const PUBLIC_CATALOG: &str = "sync_public_catalog";

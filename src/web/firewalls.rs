@@ -26,7 +26,7 @@ use crate::changes::{self, ChangeError, firewalls::delete_facts};
 use crate::db::{self, firewalls::FirewallRow};
 use crate::domain::ValidationError;
 use crate::domain::access::Resource;
-use crate::domain::firewall::{FirewallDescription, FirewallName};
+use crate::domain::firewalls::{FirewallDescription, FirewallName};
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{Deletion, ResourceAction, ResourceState, deletion, may};
 

@@ -36,7 +36,7 @@ use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError, keypairs::Created, keypairs::delete_facts};
 use crate::db::{self, keypairs::KeyPairRow};
 use crate::domain::access::Resource;
-use crate::domain::keypair::{KeyPairName, PublicKey, looks_private};
+use crate::domain::keypairs::{KeyPairName, PublicKey, looks_private};
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{Deletion, ResourceAction, ResourceState, deletion, may};
 

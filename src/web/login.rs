@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{AppState, see_other};
 use crate::auth::{csrf, current, password, throttle};
-use crate::db::{self, audit::NewAuditEvent};
+use crate::db::{self, audit_log::NewAuditEvent};
 use crate::web::error::WebError;
 
 #[derive(Template, WebTemplate)]
@@ -117,7 +117,7 @@ async fn audit_sign_in(
         outcome,
         changes: serde_json::json!({}),
     };
-    Ok(db::audit::record(conn, &event).await?)
+    Ok(db::audit_log::record(conn, &event).await?)
 }
 
 #[post("/logout")]

@@ -4,7 +4,7 @@
 //!
 //! A row that is still changing asks for itself every two seconds
 //! (`GET /servers/{id}` answers htmx with the row) and stops once it
-//! settles. Every action is allowed by `domain::server::server_actions`,
+//! settles. Every action is allowed by `domain::servers::server_actions`,
 //! the rule that builds the row's menu, and made by `changes::servers`.
 
 use actix_web::http::StatusCode;
@@ -22,8 +22,8 @@ use crate::changes::{self, ChangeError};
 use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::{ImageName, Label, Platform};
-use crate::domain::server::{Progress, ServerAction, server_actions};
+use crate::domain::images::{ImageName, Label, Platform};
+use crate::domain::servers::{Progress, ServerAction, server_actions};
 use crate::web::error::WebError;
 
 /// A server as its row shows it.

@@ -61,7 +61,7 @@ pub async fn set_role(
         admin_must_remain(conn, company).await?;
         let after = role.map(|r| r.name);
         let changes = serde_json::json!({ "account": actor.account.name, "role": { "from": before, "to": after } });
-        db::audit::record(conn, &actor.event("set_role", Resource::Group, group.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("set_role", Resource::Group, group.id, changes)).await?;
         Ok(RoleSet { group: group.name, role: after })
     })
     .await
@@ -78,7 +78,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) ->
         group_deletion(db::admin::group_member_count(conn, group.id).await?)?;
         db::admin::delete_group(conn, group.id).await?;
         let changes = serde_json::json!({ "name": group.name, "description": group.description });
-        db::audit::record(conn, &actor.event("delete", Resource::Group, group.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("delete", Resource::Group, group.id, changes)).await?;
         Ok(group)
     })
     .await

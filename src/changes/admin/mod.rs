@@ -170,7 +170,7 @@ pub async fn create(
             Named::Role => db::admin::insert_role(conn, company, name, description).await?,
         };
         let changes = serde_json::json!({ "name": name, "description": description });
-        db::audit::record(conn, &actor.event("create", kind.resource(), id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("create", kind.resource(), id, changes)).await?;
         Ok(id)
     })
     .await
@@ -210,7 +210,7 @@ pub async fn update(
             "name": { "from": old_name, "to": name },
             "description": { "from": old_description, "to": description },
         });
-        db::audit::record(conn, &actor.event("update", kind.resource(), id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("update", kind.resource(), id, changes)).await?;
         Ok(())
     })
     .await

@@ -44,7 +44,7 @@ pub async fn add_right(
             return Err(Refusal::RightHeld { role: role.name, right: *right }.into());
         }
         let changes = serde_json::json!({ "added_right": right_json(right) });
-        db::audit::record(conn, &actor.event("add_right", Resource::Role, role.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("add_right", Resource::Role, role.id, changes)).await?;
         Ok(role)
     })
     .await
@@ -71,7 +71,7 @@ pub async fn delete_right(
         let changes = serde_json::json!({
             "deleted_right": { "resource": row.resource, "action": row.action, "qualifier": row.qualifier },
         });
-        db::audit::record(conn, &actor.event("delete_right", Resource::Role, role.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("delete_right", Resource::Role, role.id, changes)).await?;
         Ok(row)
     })
     .await
@@ -94,7 +94,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) ->
             .collect();
         db::admin::delete_role(conn, role.id).await?;
         let changes = serde_json::json!({ "name": role.name, "description": role.description, "rights": rights });
-        db::audit::record(conn, &actor.event("delete", Resource::Role, role.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("delete", Resource::Role, role.id, changes)).await?;
         Ok(role)
     })
     .await

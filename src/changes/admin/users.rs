@@ -93,7 +93,7 @@ pub async fn create(
             "groups": names(&group_ids, &all_groups), "budget_codes": names(&code_ids, &all_codes),
             "account": actor.account.name, "password": MASKED,
         });
-        db::audit::record(conn, &actor.event("create", Resource::User, created.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("create", Resource::User, created.id, changes)).await?;
         Ok(created.id)
     })
     .await
@@ -140,7 +140,7 @@ pub async fn update(
         note("email", found.email.into(), input.email.as_str().into());
         note("groups", names(&old_groups, &all_groups).into(), names(&group_ids, &all_groups).into());
         note("budget_codes", old_codes.into(), new_codes.into());
-        db::audit::record(conn, &actor.event("update", Resource::User, found.id, changes.into())).await?;
+        db::audit_log::record(conn, &actor.event("update", Resource::User, found.id, changes.into())).await?;
         Ok(())
     })
     .await
@@ -162,7 +162,7 @@ pub async fn reset_password(
         db::admin::set_password_hash(conn, found.id, password_hash).await?;
         let ended = if found.id == actor.user.id { 0 } else { db::admin::end_sessions(conn, found.id).await? };
         let changes = serde_json::json!({ "password": MASKED, "sessions_ended": ended });
-        db::audit::record(conn, &actor.event("reset_password", Resource::User, found.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("reset_password", Resource::User, found.id, changes)).await?;
         Ok(())
     })
     .await
@@ -180,7 +180,7 @@ pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         let ended = db::admin::end_sessions(conn, found.id).await?;
         admin_must_remain(conn, company).await?;
         let changes = serde_json::json!({ "status": { "from": "active", "to": "inactive" }, "sessions_ended": ended });
-        db::audit::record(conn, &actor.event("deactivate", Resource::User, found.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("deactivate", Resource::User, found.id, changes)).await?;
         Ok(())
     })
     .await
@@ -199,7 +199,7 @@ pub async fn reactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         no_escalation(conn, actor, &groups, Some(found.id)).await?;
         db::admin::set_status(conn, found.id, UserStatus::Active).await?;
         let changes = serde_json::json!({ "status": { "from": "inactive", "to": "active" } });
-        db::audit::record(conn, &actor.event("reactivate", Resource::User, found.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("reactivate", Resource::User, found.id, changes)).await?;
         Ok(())
     })
     .await
@@ -218,7 +218,7 @@ pub async fn add_to_account(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id:
         no_escalation(conn, actor, &groups, None).await?;
         db::accounts::add_member(conn, account.id, found.id).await?;
         let changes = serde_json::json!({ "account": account.name });
-        db::audit::record(conn, &actor.event("add_to_account", Resource::User, found.id, changes)).await?;
+        db::audit_log::record(conn, &actor.event("add_to_account", Resource::User, found.id, changes)).await?;
         Ok(())
     })
     .await

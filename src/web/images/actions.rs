@@ -12,7 +12,7 @@ use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db;
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::{ImageAction, Source};
+use crate::domain::images::{ImageAction, Source};
 use crate::domain::refusal::Refusal;
 use crate::web::AppState;
 use crate::web::dialog::{Confirm, VersionForm};

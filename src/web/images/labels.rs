@@ -12,7 +12,7 @@ use super::{ImageView, PAGE, configurable, current, image_view, saved_row};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::Label;
+use crate::domain::images::Label;
 use crate::domain::refusal::Refusal;
 use crate::web::error::WebError;
 use crate::web::layout::Frame;

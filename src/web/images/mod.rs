@@ -30,7 +30,7 @@ use crate::changes::images::{authorize, authorize_configure, facts};
 use crate::db::{self, images::ImageRow, images::RecordTab};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::{
+use crate::domain::images::{
     Architecture, Filters, ImageAction, Label, Platform, Scope, SearchText, Sort, allowed_actions, may_configure,
 };
 use crate::domain::page::{Cursor, Page, PageRequest};

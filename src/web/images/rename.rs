@@ -14,7 +14,7 @@ use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db;
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::ImageName;
+use crate::domain::images::ImageName;
 use crate::domain::refusal::Refusal;
 use crate::web::error::WebError;
 use crate::web::layout::Frame;

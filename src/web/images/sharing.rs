@@ -14,7 +14,7 @@ use crate::changes::images::{Shared, Sharing, facts, share_targets};
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow};
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::{ImageAction, sharing_rights};
+use crate::domain::images::{ImageAction, sharing_rights};
 use crate::web::dialog::respond;
 use crate::web::error::WebError;
 use crate::web::layout::Frame;

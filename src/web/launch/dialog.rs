@@ -10,7 +10,7 @@ use super::form::{Cost, Errors, LaunchForm, Tab, options};
 use crate::auth::CurrentUser;
 use crate::changes::launch::encryption;
 use crate::domain::cloud_init::Encryption;
-use crate::domain::image::Label;
+use crate::domain::images::Label;
 use crate::domain::launch::Options;
 use crate::state::AppState;
 use crate::web::error::WebError;

@@ -33,8 +33,8 @@ use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow, images::PublicImageRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::image::Platform;
-use crate::domain::keypair::KeyPairName;
+use crate::domain::images::Platform;
+use crate::domain::keypairs::KeyPairName;
 use crate::domain::launch::validate;
 
 /// Which image a launch starts from: a record of the account, or an image of
