@@ -22,7 +22,7 @@ const WHAT: &str = "firewall";
 
 /// What decides whether the firewall can be deleted.
 pub fn delete_facts(row: &FirewallRow, live_servers: i64) -> DeleteFacts {
-    DeleteFacts { state: ResourceState::from_stored(&row.state), live_servers, permanent: row.name == DEFAULT }
+    DeleteFacts { state: row.state, live_servers, permanent: row.name == DEFAULT }
 }
 
 /// Creates firewall `name` in the actor's account; its id.
@@ -41,7 +41,7 @@ pub async fn create(
             return Err(Refusal::NameTaken {
                 what: WHAT,
                 name: name.as_str().to_owned(),
-                state: ResourceState::from_stored(&state),
+                state,
                 account: account.name.clone(),
             }
             .into());
@@ -98,7 +98,7 @@ pub async fn delete(
                 db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
             }
             (Deletion::RowOnly, _) => {
-                if !db::firewalls::remove(conn, account, row.id, ResourceState::Error.as_str()).await? {
+                if !db::firewalls::remove(conn, account, row.id, ResourceState::Error).await? {
                     return Err(busy.into());
                 }
             }

@@ -71,17 +71,11 @@ pub struct Created {
 
 /// What decides whether the key pair can be deleted.
 pub fn delete_facts(row: &KeyPairRow, live_servers: i64) -> DeleteFacts {
-    DeleteFacts { state: ResourceState::from_stored(&row.state), live_servers, permanent: false }
+    DeleteFacts { state: row.state, live_servers, permanent: false }
 }
 
-fn taken(actor: &Actor<'_>, name: &KeyPairName, state: &str) -> ChangeError {
-    Refusal::NameTaken {
-        what: WHAT,
-        name: name.as_str().to_owned(),
-        state: ResourceState::from_stored(state),
-        account: actor.account.name.clone(),
-    }
-    .into()
+fn taken(actor: &Actor<'_>, name: &KeyPairName, state: ResourceState) -> ChangeError {
+    Refusal::NameTaken { what: WHAT, name: name.as_str().to_owned(), state, account: actor.account.name.clone() }.into()
 }
 
 /// The sentence for a provider that did not make the key pair: an outage
@@ -121,7 +115,7 @@ pub async fn create(
     // Asked before the provider is, so a taken name costs no call; the
     // unique index has the last word below.
     if let Some(state) = db::keypairs::name_taken(conn, account, name.as_str()).await? {
-        return Err(taken(actor, name, &state));
+        return Err(taken(actor, name, state));
     }
     let provider = match provider {
         Ok(provider) => provider,
@@ -169,7 +163,7 @@ async fn record_created(
     conn.transaction(async |conn| {
         let id = match db::keypairs::insert(conn, &row).await {
             Ok(id) => id,
-            Err(e) if unique_violation(&e) => return Err(taken(actor, name, ResourceState::Active.as_str())),
+            Err(e) if unique_violation(&e) => return Err(taken(actor, name, ResourceState::Active)),
             Err(e) => return Err(e.into()),
         };
         let changes =
@@ -194,7 +188,7 @@ pub async fn import(
     let account = actor.account.id;
     conn.transaction(async |conn| {
         if let Some(state) = db::keypairs::name_taken(conn, account, name.as_str()).await? {
-            return Err(taken(actor, name, &state));
+            return Err(taken(actor, name, state));
         }
         let row = db::keypairs::NewKeyPair {
             account_id: account,
@@ -205,7 +199,7 @@ pub async fn import(
         };
         let id = match db::keypairs::insert(conn, &row).await {
             Ok(id) => id,
-            Err(e) if unique_violation(&e) => return Err(taken(actor, name, ResourceState::Active.as_str())),
+            Err(e) if unique_violation(&e) => return Err(taken(actor, name, ResourceState::Active)),
             Err(e) => return Err(e.into()),
         };
         let changes = serde_json::json!({
@@ -252,7 +246,7 @@ pub async fn delete(
                 db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
             }
             Deletion::RowOnly => {
-                if !db::keypairs::remove(conn, account, row.id, ResourceState::Error.as_str()).await? {
+                if !db::keypairs::remove(conn, account, row.id, ResourceState::Error).await? {
                     return Err(busy.into());
                 }
             }

@@ -17,6 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{accounts, firewalls, servers};
 use super::servers::ALIVE;
+use crate::domain::resource::ResourceState;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = firewalls)]
@@ -28,14 +29,15 @@ pub struct FirewallRow {
     pub name: String,
     pub description: String,
     /// `PENDING`, `ACTIVE`, `DELETING` or `ERROR` (see migration 000008).
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub state: ResourceState,
     pub last_error: Option<String>,
 }
 
 impl FirewallRow {
     /// The provider has it: a server can be launched with it.
     pub fn is_ready(&self) -> bool {
-        self.state == "ACTIVE" && self.provider_id.is_some()
+        self.state == ResourceState::Active && self.provider_id.is_some()
     }
 }
 
@@ -52,7 +54,7 @@ fn visible(account_id: i64) -> firewalls::BoxedQuery<'static, diesel::pg::Pg> {
     firewalls::table
         .filter(firewalls::account_id.eq(account_id))
         .filter(firewalls::active.eq(true))
-        .filter(firewalls::state.ne("DELETING"))
+        .filter(firewalls::state.ne(ResourceState::Deleting.as_str()))
         .into_boxed()
 }
 
@@ -78,15 +80,20 @@ pub async fn lock_names(conn: &mut AsyncPgConnection, account_id: i64) -> QueryR
 
 /// The state of a firewall called `name` that still counts (listed, or
 /// being deleted), if there is one.
-pub async fn name_taken(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<Option<String>> {
+pub async fn name_taken(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    name: &str,
+) -> QueryResult<Option<ResourceState>> {
     firewalls::table
         .filter(firewalls::account_id.eq(account_id))
         .filter(firewalls::name.eq(name))
         .filter(firewalls::active.eq(true))
         .select(firewalls::state)
-        .first(conn)
+        .first::<String>(conn)
         .await
         .optional()
+        .map(|state| state.map(ResourceState::from))
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &NewFirewall<'_>) -> QueryResult<i64> {
@@ -99,11 +106,11 @@ pub async fn made(conn: &mut AsyncPgConnection, account_id: i64, id: i64, provid
     let waiting = firewalls::table
         .filter(firewalls::account_id.eq(account_id))
         .filter(firewalls::id.eq(id))
-        .filter(firewalls::state.eq_any(["PENDING", "ACTIVE"]));
+        .filter(firewalls::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Active.as_str()]));
     diesel::update(waiting)
         .set((
             firewalls::provider_id.eq(provider_id),
-            firewalls::state.eq("ACTIVE"),
+            firewalls::state.eq(ResourceState::Active.as_str()),
             firewalls::active.eq(true),
             firewalls::last_error.eq(None::<String>),
         ))
@@ -119,22 +126,22 @@ pub async fn mark_deleting(conn: &mut AsyncPgConnection, account_id: i64, id: i6
         firewalls::table
             .filter(firewalls::account_id.eq(account_id))
             .filter(firewalls::id.eq(id))
-            .filter(firewalls::state.eq("ACTIVE"))
+            .filter(firewalls::state.eq(ResourceState::Active.as_str()))
             .filter(firewalls::provider_id.is_not_null()),
     )
-    .set((firewalls::state.eq("DELETING"), firewalls::last_error.eq(None::<String>)))
+    .set((firewalls::state.eq(ResourceState::Deleting.as_str()), firewalls::last_error.eq(None::<String>)))
     .execute(conn)
     .await?;
     Ok(changed == 1)
 }
 
 /// Removes a firewall's row (in `state`); false when there was none.
-pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: &str) -> QueryResult<bool> {
+pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: ResourceState) -> QueryResult<bool> {
     let removed = diesel::delete(
         firewalls::table
             .filter(firewalls::account_id.eq(account_id))
             .filter(firewalls::id.eq(id))
-            .filter(firewalls::state.eq(state)),
+            .filter(firewalls::state.eq(state.as_str())),
     )
     .execute(conn)
     .await?;
@@ -147,16 +154,16 @@ pub async fn failed(
     conn: &mut AsyncPgConnection,
     account_id: i64,
     id: i64,
-    (from, to): (&str, &str),
+    (from, to): (ResourceState, ResourceState),
     error: &str,
 ) -> QueryResult<()> {
     diesel::update(
         firewalls::table
             .filter(firewalls::account_id.eq(account_id))
             .filter(firewalls::id.eq(id))
-            .filter(firewalls::state.eq(from)),
+            .filter(firewalls::state.eq(from.as_str())),
     )
-    .set((firewalls::state.eq(to), firewalls::last_error.eq(error)))
+    .set((firewalls::state.eq(to.as_str()), firewalls::last_error.eq(error)))
     .execute(conn)
     .await
     .map(drop)

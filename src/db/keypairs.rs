@@ -13,6 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{key_pairs, servers};
 use super::servers::ALIVE;
+use crate::domain::resource::ResourceState;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = key_pairs)]
@@ -24,14 +25,15 @@ pub struct KeyPairRow {
     pub fingerprint: String,
     pub provider_id: Option<String>,
     /// `PENDING`, `ACTIVE`, `DELETING` or `ERROR` (see migration 000008).
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub state: ResourceState,
     pub last_error: Option<String>,
 }
 
 impl KeyPairRow {
     /// The provider has it: a server can be launched with it.
     pub fn is_ready(&self) -> bool {
-        self.state == "ACTIVE"
+        self.state == ResourceState::Active
     }
 }
 
@@ -49,7 +51,7 @@ fn visible(account_id: i64) -> key_pairs::BoxedQuery<'static, diesel::pg::Pg> {
     key_pairs::table
         .filter(key_pairs::account_id.eq(account_id))
         .filter(key_pairs::active.eq(true))
-        .filter(key_pairs::state.ne("DELETING"))
+        .filter(key_pairs::state.ne(ResourceState::Deleting.as_str()))
         .into_boxed()
 }
 
@@ -67,15 +69,20 @@ pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> Que
 
 /// The state of the account's key pair called `name` that still counts
 /// (listed, or being deleted), if there is one.
-pub async fn name_taken(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<Option<String>> {
+pub async fn name_taken(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    name: &str,
+) -> QueryResult<Option<ResourceState>> {
     key_pairs::table
         .filter(key_pairs::account_id.eq(account_id))
         .filter(key_pairs::name.eq(name))
         .filter(key_pairs::active.eq(true))
         .select(key_pairs::state)
-        .first(conn)
+        .first::<String>(conn)
         .await
         .optional()
+        .map(|state| state.map(ResourceState::from))
 }
 
 /// Writes a key pair; the row of a key pair of the same name that is gone at
@@ -99,21 +106,21 @@ pub async fn mark_deleting(conn: &mut AsyncPgConnection, account_id: i64, id: i6
         key_pairs::table
             .filter(key_pairs::account_id.eq(account_id))
             .filter(key_pairs::id.eq(id))
-            .filter(key_pairs::state.eq("ACTIVE")),
+            .filter(key_pairs::state.eq(ResourceState::Active.as_str())),
     )
-    .set((key_pairs::state.eq("DELETING"), key_pairs::last_error.eq(None::<String>)))
+    .set((key_pairs::state.eq(ResourceState::Deleting.as_str()), key_pairs::last_error.eq(None::<String>)))
     .execute(conn)
     .await?;
     Ok(changed == 1)
 }
 
 /// Removes a key pair's row (in `state`); false when there was none.
-pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: &str) -> QueryResult<bool> {
+pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: ResourceState) -> QueryResult<bool> {
     let removed = diesel::delete(
         key_pairs::table
             .filter(key_pairs::account_id.eq(account_id))
             .filter(key_pairs::id.eq(id))
-            .filter(key_pairs::state.eq(state)),
+            .filter(key_pairs::state.eq(state.as_str())),
     )
     .execute(conn)
     .await?;
@@ -132,12 +139,12 @@ pub async fn made(
     let waiting = key_pairs::table
         .filter(key_pairs::account_id.eq(account_id))
         .filter(key_pairs::id.eq(id))
-        .filter(key_pairs::state.eq_any(["PENDING", "ACTIVE"]));
+        .filter(key_pairs::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Active.as_str()]));
     diesel::update(waiting)
         .set((
             key_pairs::fingerprint.eq(fingerprint),
             key_pairs::provider_id.eq(provider_id),
-            key_pairs::state.eq("ACTIVE"),
+            key_pairs::state.eq(ResourceState::Active.as_str()),
             key_pairs::active.eq(true),
             key_pairs::last_error.eq(None::<String>),
         ))
@@ -152,16 +159,16 @@ pub async fn failed(
     conn: &mut AsyncPgConnection,
     account_id: i64,
     id: i64,
-    (from, to): (&str, &str),
+    (from, to): (ResourceState, ResourceState),
     error: &str,
 ) -> QueryResult<()> {
     diesel::update(
         key_pairs::table
             .filter(key_pairs::account_id.eq(account_id))
             .filter(key_pairs::id.eq(id))
-            .filter(key_pairs::state.eq(from)),
+            .filter(key_pairs::state.eq(from.as_str())),
     )
-    .set((key_pairs::state.eq(to), key_pairs::last_error.eq(error)))
+    .set((key_pairs::state.eq(to.as_str()), key_pairs::last_error.eq(error)))
     .execute(conn)
     .await
     .map(drop)

@@ -8,6 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::accounts::Account;
 use super::schema::{accounts, image_records, provider_images, public_images};
+use crate::domain::resource::ResourceState;
 
 /// An image as the provider reported it, ready to store.
 #[derive(Debug, Clone)]
@@ -369,7 +370,7 @@ pub async fn firewalls(
         let waiting: Vec<(i64, String)> = firewalls::table
             .filter(firewalls::account_id.eq(account_id))
             .filter(firewalls::provider_id.is_null())
-            .filter(firewalls::state.eq("PENDING"))
+            .filter(firewalls::state.eq(ResourceState::Pending.as_str()))
             .select((firewalls::id, firewalls::name))
             .load(conn)
             .await?;
@@ -384,7 +385,7 @@ pub async fn firewalls(
                 let made = reported.iter().find(|(id, n, _)| *n == name && !known.contains(&Some(id.clone())));
                 if let Some((id, _, _)) = made {
                     diesel::update(firewalls::table.find(row).filter(firewalls::provider_id.is_null()))
-                        .set((firewalls::provider_id.eq(id), firewalls::state.eq("ACTIVE")))
+                        .set((firewalls::provider_id.eq(id), firewalls::state.eq(ResourceState::Active.as_str())))
                         .execute(conn)
                         .await?;
                 }
@@ -469,16 +470,16 @@ pub async fn key_pairs(
         diesel::update(
             key_pairs::table
                 .filter(key_pairs::account_id.eq(account_id))
-                .filter(key_pairs::state.eq_any(["PENDING", "ERROR"]))
+                .filter(key_pairs::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Error.as_str()]))
                 .filter(key_pairs::name.eq_any(&listed)),
         )
-        .set((key_pairs::state.eq("ACTIVE"), key_pairs::last_error.eq(None::<String>)))
+        .set((key_pairs::state.eq(ResourceState::Active.as_str()), key_pairs::last_error.eq(None::<String>)))
         .execute(conn)
         .await?;
         diesel::update(
             key_pairs::table
                 .filter(key_pairs::account_id.eq(account_id))
-                .filter(key_pairs::state.eq_any(["ACTIVE", "DELETING"]))
+                .filter(key_pairs::state.eq_any([ResourceState::Active.as_str(), ResourceState::Deleting.as_str()]))
                 .filter(key_pairs::name.ne_all(&listed)),
         )
         .set(key_pairs::active.eq(false))

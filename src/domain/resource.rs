@@ -47,6 +47,13 @@ impl ResourceState {
     }
 }
 
+/// Rows read their stored state through this (`#[diesel(deserialize_as = String)]`).
+impl From<String> for ResourceState {
+    fn from(stored: String) -> Self {
+        ResourceState::from_stored(&stored)
+    }
+}
+
 /// What a user may do on the Key Pairs or Firewalls page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceAction {

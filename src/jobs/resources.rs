@@ -20,6 +20,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, KeyPair};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
+use crate::domain::resource::ResourceState;
 
 pub const IMPORT_KEY_PAIR: &str = "import_key_pair";
 pub const DELETE_KEY_PAIR: &str = "delete_key_pair";
@@ -111,7 +112,14 @@ pub async fn import_key_pair(pool: &Pool, provider: &dyn CloudProvider, account:
             if for_good(job, &error) {
                 let mut conn = pool.get().await?;
                 let reason = format!("Import failed: {error}");
-                db::keypairs::failed(&mut conn, account.id, key_pair_id, ("PENDING", "ERROR"), &reason).await?;
+                db::keypairs::failed(
+                    &mut conn,
+                    account.id,
+                    key_pair_id,
+                    (ResourceState::Pending, ResourceState::Error),
+                    &reason,
+                )
+                .await?;
             }
             return Err(error.into());
         }
@@ -127,12 +135,19 @@ pub async fn delete_key_pair(pool: &Pool, provider: &dyn CloudProvider, account:
         if for_good(job, &error) {
             let mut conn = pool.get().await?;
             let reason = format!("Delete failed: {error}");
-            db::keypairs::failed(&mut conn, account.id, key_pair_id, ("DELETING", "ACTIVE"), &reason).await?;
+            db::keypairs::failed(
+                &mut conn,
+                account.id,
+                key_pair_id,
+                (ResourceState::Deleting, ResourceState::Active),
+                &reason,
+            )
+            .await?;
         }
         return Err(error.into());
     }
     let mut conn = pool.get().await?;
-    db::keypairs::remove(&mut conn, account.id, key_pair_id, "DELETING").await?;
+    db::keypairs::remove(&mut conn, account.id, key_pair_id, ResourceState::Deleting).await?;
     Ok(None)
 }
 
@@ -163,7 +178,14 @@ pub async fn create_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
             if for_good(job, &error) {
                 let mut conn = pool.get().await?;
                 let reason = format!("Create failed: {error}");
-                db::firewalls::failed(&mut conn, account.id, firewall_id, ("PENDING", "ERROR"), &reason).await?;
+                db::firewalls::failed(
+                    &mut conn,
+                    account.id,
+                    firewall_id,
+                    (ResourceState::Pending, ResourceState::Error),
+                    &reason,
+                )
+                .await?;
             }
             return Err(error.into());
         }
@@ -182,12 +204,19 @@ pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
             if for_good(job, &error) {
                 let mut conn = pool.get().await?;
                 let reason = format!("Delete failed: {error}");
-                db::firewalls::failed(&mut conn, account.id, firewall_id, ("DELETING", "ACTIVE"), &reason).await?;
+                db::firewalls::failed(
+                    &mut conn,
+                    account.id,
+                    firewall_id,
+                    (ResourceState::Deleting, ResourceState::Active),
+                    &reason,
+                )
+                .await?;
             }
             return Err(error.into());
         }
     }
     let mut conn = pool.get().await?;
-    db::firewalls::remove(&mut conn, account.id, firewall_id, "DELETING").await?;
+    db::firewalls::remove(&mut conn, account.id, firewall_id, ResourceState::Deleting).await?;
     Ok(None)
 }

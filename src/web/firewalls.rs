@@ -78,7 +78,7 @@ async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<Fi
             let can_delete = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used_by)).allowed();
             FirewallView {
                 id: row.id,
-                state: ResourceState::from_stored(&row.state),
+                state: row.state,
                 name: row.name,
                 description: row.description,
                 provider_id: row.provider_id,

@@ -98,7 +98,7 @@ async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<Ke
             let can_delete = deletion(&user.rights, Resource::Keypair, &delete_facts(&row, used_by)).allowed();
             KeyPairView {
                 id: row.id,
-                state: ResourceState::from_stored(&row.state),
+                state: row.state,
                 name: row.name,
                 fingerprint: row.fingerprint,
                 provider_id: row.provider_id,
@@ -271,7 +271,7 @@ async fn target(user: &CurrentUser, state: &AppState, id: i64) -> Result<(KeyPai
 }
 
 fn delete_detail(row: &KeyPairRow) -> String {
-    if ResourceState::from_stored(&row.state) == ResourceState::Error {
+    if row.state == ResourceState::Error {
         return "The provider never made it: only its row is removed.".into();
     }
     "It is deleted at the cloud provider: no new server can be launched with it. Servers already launched keep the \
