@@ -222,10 +222,11 @@ impl OwnEndpoint {
             .kill_on_drop(true)
             .spawn()
             .expect("moto_server");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                break;
-            }
+        // moto takes seconds to start, many more on a busy machine: wait for
+        // it to answer, and say so if it never does.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        while reqwest::get(format!("http://127.0.0.1:{port}/moto-api/")).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "moto_server did not answer on port {port} within 90 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Self { port, child: Some(child) }
