@@ -570,7 +570,7 @@ async fn record_server(
             hourly_rate: rate,
             provider_instance_id: Some(&instance.id),
             private_ip: instance.private_ip.as_deref(),
-            state: "RUNNING",
+            state: crate::domain::servers::ServerState::Running.as_str(),
         },
     )
     .await?;

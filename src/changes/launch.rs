@@ -26,6 +26,7 @@ use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
 use crate::domain::images::{ImageAction, may};
 use crate::domain::launch::Launch;
 use crate::domain::refusal::Refusal;
+use crate::domain::servers::ServerState;
 use crate::jobs::{JobSettings, RunInstancePayload};
 
 /// The image a launch starts from: a record of the account, or an image of
@@ -151,7 +152,7 @@ pub async fn launch(
                         hourly_rate: launch.rate.clone(),
                         provider_instance_id: None,
                         private_ip: None,
-                        state: "PENDING",
+                        state: ServerState::Pending.as_str(),
                     },
                 )
                 .await?;

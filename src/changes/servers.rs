@@ -27,7 +27,7 @@ pub fn ownership(row: &ServerRow) -> Ownership {
 
 /// Where the server is, from its row.
 pub fn progress(row: &ServerRow) -> Progress {
-    Progress::of(&row.state, row.provider_instance_id.is_some(), row.ready_at.is_some())
+    Progress::of(row.state, row.provider_instance_id.is_some(), row.ready_at.is_some())
 }
 
 /// Whether the actor may do `action` to the server now: a refusal when its
@@ -79,7 +79,7 @@ pub async fn act(
             let now = db::servers::find(conn, account, id).await?;
             return Err(Refusal::ServerChanged { progress: progress(&now).title(), name: now.name }.into());
         }
-        let changes = serde_json::json!({ "state": { "from": row.state, "to": moving_to } });
+        let changes = serde_json::json!({ "state": { "from": row.state.as_str(), "to": moving_to.as_str() } });
         db::audit_log::record(conn, &actor.event(action.path(), Resource::Server, id, changes)).await?;
         let job = ServerActionPayload { server_id: id, instance_id, command };
         db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;

@@ -15,6 +15,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{budget_codes, servers, user_budget_codes};
 use crate::domain::budget::{BudgetFigures, Quotas, ServerUsage, month_start};
+use crate::domain::servers::ServerState;
 
 /// A budget code: company-wide, with monthly quotas.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
@@ -91,7 +92,8 @@ struct UsageRow {
     hourly_rate: BigDecimal,
     launched_at: DateTime<Utc>,
     terminated_at: Option<DateTime<Utc>>,
-    state: String,
+    #[diesel(deserialize_as = String)]
+    state: ServerState,
 }
 
 /// The servers billed to these codes that were not terminated before
@@ -111,19 +113,18 @@ pub async fn usage(
         .select(UsageRow::as_select())
         .load(conn)
         .await?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|row| {
-            // The column's CHECK constraint admits only known states.
-            let state = row.state.parse().map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
             let usage = ServerUsage {
                 hourly_rate: row.hourly_rate,
                 launched_at: row.launched_at,
                 terminated_at: row.terminated_at,
-                state,
+                state: row.state,
             };
-            Ok((row.budget_code_id, usage))
+            (row.budget_code_id, usage)
         })
-        .collect()
+        .collect())
 }
 
 /// Each code with its figures at `now`, in the order given. One query for

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{accounts, firewalls, servers};
-use super::servers::ALIVE;
+use super::servers::alive;
 use crate::domain::resource::ResourceState;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -175,7 +175,7 @@ pub async fn failed(
 pub async fn live_servers(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<HashMap<i64, i64>> {
     let arrays: Vec<Vec<i64>> = servers::table
         .filter(servers::account_id.eq(account_id))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .select(servers::firewall_ids)
         .load(conn)
         .await?;
@@ -195,7 +195,7 @@ pub async fn live_servers_using(conn: &mut AsyncPgConnection, account_id: i64, i
     use diesel::PgArrayExpressionMethods as _;
     servers::table
         .filter(servers::account_id.eq(account_id))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .filter(servers::firewall_ids.contains(vec![id]))
         .count()
         .get_result(conn)

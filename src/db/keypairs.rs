@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{key_pairs, servers};
-use super::servers::ALIVE;
+use super::servers::alive;
 use crate::domain::resource::ResourceState;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -178,7 +178,7 @@ pub async fn failed(
 pub async fn live_servers(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<HashMap<String, i64>> {
     let counts: Vec<(Option<String>, i64)> = servers::table
         .filter(servers::account_id.eq(account_id))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .filter(servers::key_pair_name.is_not_null())
         .group_by(servers::key_pair_name)
         .select((servers::key_pair_name, diesel::dsl::count_star()))
@@ -191,7 +191,7 @@ pub async fn live_servers(conn: &mut AsyncPgConnection, account_id: i64) -> Quer
 pub async fn live_servers_using(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<i64> {
     servers::table
         .filter(servers::account_id.eq(account_id))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .filter(servers::key_pair_name.eq(name))
         .count()
         .get_result(conn)

@@ -4,15 +4,19 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{budget_codes, image_records, provider_images, servers};
+use crate::domain::servers::ServerState;
 
-/// States in which a server still exists at the provider (or is about to).
-pub const ALIVE: &[&str] = &["PENDING", "RUNNING", "PAUSING", "PAUSED", "REBOOTING", "STOPPING"];
+/// The stored states in which a server still exists at the provider (or is
+/// about to), for `servers::state.eq_any(..)`.
+pub fn alive() -> Vec<&'static str> {
+    ServerState::ALL.into_iter().filter(|state| state.alive()).map(ServerState::as_str).collect()
+}
 
 /// Servers launched from this record that are pending, running or paused.
 pub async fn alive_from_record(conn: &mut AsyncPgConnection, record_id: i64) -> QueryResult<i64> {
     servers::table
         .filter(servers::image_record_id.eq(record_id))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .count()
         .get_result(conn)
         .await
@@ -23,7 +27,7 @@ pub async fn alive_from_record(conn: &mut AsyncPgConnection, record_id: i64) -> 
 pub async fn alive_from_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<i64> {
     servers::table
         .filter(servers::provider_image_id.eq(image_pk))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .count()
         .get_result(conn)
         .await
@@ -46,6 +50,7 @@ pub struct NewServer<'a> {
     pub hourly_rate: bigdecimal::BigDecimal,
     pub provider_instance_id: Option<&'a str>,
     pub private_ip: Option<&'a str>,
+    /// A [`ServerState`], as stored.
     pub state: &'a str,
 }
 
@@ -65,13 +70,13 @@ pub async fn launched(
     conn: &mut AsyncPgConnection,
     id: i64,
     instance_id: &str,
-    state: &str,
+    state: ServerState,
     addresses: &Addresses,
 ) -> QueryResult<()> {
     diesel::update(servers::table.find(id))
         .set((
             servers::provider_instance_id.eq(instance_id),
-            servers::state.eq(state),
+            servers::state.eq(state.as_str()),
             servers::private_ip.eq(&addresses.private_ip),
             servers::public_ip.eq(&addresses.public_ip),
             servers::last_error.eq(None::<String>),
@@ -87,14 +92,15 @@ pub async fn launched(
 pub struct LiveServer {
     pub id: i64,
     pub instance_id: String,
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub state: ServerState,
 }
 
 /// The account's servers that exist at the provider and are not gone.
 pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<LiveServer>> {
     servers::table
         .filter(servers::account_id.eq(account_id))
-        .filter(servers::state.eq_any(ALIVE))
+        .filter(servers::state.eq_any(alive()))
         .filter(servers::provider_instance_id.is_not_null())
         .select((servers::id, servers::provider_instance_id.assume_not_null(), servers::state))
         .load(conn)
@@ -107,17 +113,18 @@ pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> Query
 pub async fn observed(
     conn: &mut AsyncPgConnection,
     id: i64,
-    state: &str,
+    state: ServerState,
     ready: bool,
     addresses: &Addresses,
 ) -> QueryResult<()> {
     use diesel::dsl::now;
     let current = servers::table.find(id);
     diesel::update(
-        current.filter(servers::state.ne(state).or(servers::private_ip.is_distinct_from(&addresses.private_ip))),
+        current
+            .filter(servers::state.ne(state.as_str()).or(servers::private_ip.is_distinct_from(&addresses.private_ip))),
     )
     .set((
-        servers::state.eq(state),
+        servers::state.eq(state.as_str()),
         servers::private_ip.eq(&addresses.private_ip),
         servers::public_ip.eq(&addresses.public_ip),
         servers::version.eq(servers::version + 1),
@@ -130,7 +137,7 @@ pub async fn observed(
             .execute(conn)
             .await?;
     }
-    if state == "TERMINATED" {
+    if state == ServerState::Terminated {
         diesel::update(current.filter(servers::terminated_at.is_null()))
             .set(servers::terminated_at.eq(now))
             .execute(conn)
@@ -144,7 +151,11 @@ pub async fn observed(
 pub async fn failed(conn: &mut AsyncPgConnection, id: i64, error: &str, launch: bool) -> QueryResult<()> {
     if launch {
         diesel::update(servers::table.find(id))
-            .set((servers::state.eq("ERROR"), servers::last_error.eq(error), servers::version.eq(servers::version + 1)))
+            .set((
+                servers::state.eq(ServerState::Error.as_str()),
+                servers::last_error.eq(error),
+                servers::version.eq(servers::version + 1),
+            ))
             .execute(conn)
             .await
             .map(drop)
@@ -182,7 +193,8 @@ pub struct ServerRow {
     pub id: i64,
     pub name: String,
     pub label: String,
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub state: ServerState,
     pub provider_instance_id: Option<String>,
     pub private_ip: Option<String>,
     pub public_ip: Option<String>,
@@ -250,12 +262,12 @@ pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> Que
     server_rows!().filter(servers::account_id.eq(account_id)).filter(servers::id.eq(id)).first(conn).await
 }
 
-/// Moves a server into the state an action starts (e.g. PAUSING) if it is
+/// Moves a server into the state an action starts (e.g. `Pausing`) if it is
 /// still at `version`; false when it changed meanwhile.
-pub async fn begin(conn: &mut AsyncPgConnection, id: i64, version: i32, state: &str) -> QueryResult<bool> {
+pub async fn begin(conn: &mut AsyncPgConnection, id: i64, version: i32, state: ServerState) -> QueryResult<bool> {
     let updated = diesel::update(servers::table.find(id).filter(servers::version.eq(version)))
         .set((
-            servers::state.eq(state),
+            servers::state.eq(state.as_str()),
             servers::last_error.eq(None::<String>),
             servers::version.eq(servers::version + 1),
         ))

@@ -57,82 +57,12 @@
 //! rates and is exact as it is.
 
 use std::fmt;
-use std::str::FromStr;
 
 use bigdecimal::num_bigint::BigInt;
 use bigdecimal::{BigDecimal, RoundingMode, Zero};
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
 
-/// A server's state, as the `servers.state` column records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServerState {
-    Pending,
-    Running,
-    Pausing,
-    Paused,
-    Rebooting,
-    Stopping,
-    Terminated,
-    Error,
-}
-
-impl ServerState {
-    pub const ALL: [ServerState; 8] = [
-        ServerState::Pending,
-        ServerState::Running,
-        ServerState::Pausing,
-        ServerState::Paused,
-        ServerState::Rebooting,
-        ServerState::Stopping,
-        ServerState::Terminated,
-        ServerState::Error,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServerState::Pending => "PENDING",
-            ServerState::Running => "RUNNING",
-            ServerState::Pausing => "PAUSING",
-            ServerState::Paused => "PAUSED",
-            ServerState::Rebooting => "REBOOTING",
-            ServerState::Stopping => "STOPPING",
-            ServerState::Terminated => "TERMINATED",
-            ServerState::Error => "ERROR",
-        }
-    }
-
-    /// Whether a server in this state adds to its budget code's run rate (see
-    /// the module documentation).
-    pub fn bills(self) -> bool {
-        matches!(
-            self,
-            ServerState::Pending
-                | ServerState::Running
-                | ServerState::Rebooting
-                | ServerState::Pausing
-                | ServerState::Stopping
-        )
-    }
-}
-
-impl fmt::Display for ServerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A server state the console does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown server state {0:?}")]
-pub struct UnknownServerState(pub String);
-
-impl FromStr for ServerState {
-    type Err = UnknownServerState;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|state| state.as_str() == s).ok_or_else(|| UnknownServerState(s.to_owned()))
-    }
-}
+use super::servers::ServerState;
 
 /// What budget arithmetic needs to know of a server billed to a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,16 +308,6 @@ mod tests {
 
     fn roomy() -> Quotas {
         quotas("1000000", "2000000")
-    }
-
-    #[test]
-    fn server_states_round_trip_and_only_up_states_bill() {
-        for state in ServerState::ALL {
-            assert_eq!(state.as_str().parse(), Ok(state));
-        }
-        assert!("running".parse::<ServerState>().is_err());
-        let billing: Vec<_> = ServerState::ALL.into_iter().filter(|s| s.bills()).map(ServerState::as_str).collect();
-        assert_eq!(billing, ["PENDING", "RUNNING", "PAUSING", "REBOOTING", "STOPPING"]);
     }
 
     #[test]

@@ -1,7 +1,94 @@
-//! Servers as the console shows them: where a launch has got to, and what
-//! a user may do to a server in its state.
+//! Servers as the console shows them: the state a server is recorded in,
+//! where a launch has got to, and what a user may do to a server in its
+//! state.
 
-use super::access::{Action, Ownership, Resource, Rights};
+use std::fmt;
+use std::str::FromStr;
+
+use super::access::{Action, Ownership, Resource, Rights, UnknownValue};
+
+/// A server's state, as the `servers.state` column records it (the column's
+/// CHECK constraint admits exactly these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerState {
+    Pending,
+    Running,
+    Pausing,
+    Paused,
+    Rebooting,
+    Stopping,
+    Terminated,
+    Error,
+}
+
+impl ServerState {
+    pub const ALL: [ServerState; 8] = [
+        ServerState::Pending,
+        ServerState::Running,
+        ServerState::Pausing,
+        ServerState::Paused,
+        ServerState::Rebooting,
+        ServerState::Stopping,
+        ServerState::Terminated,
+        ServerState::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Pending => "PENDING",
+            ServerState::Running => "RUNNING",
+            ServerState::Pausing => "PAUSING",
+            ServerState::Paused => "PAUSED",
+            ServerState::Rebooting => "REBOOTING",
+            ServerState::Stopping => "STOPPING",
+            ServerState::Terminated => "TERMINATED",
+            ServerState::Error => "ERROR",
+        }
+    }
+
+    /// Whether the server still exists at the provider, or is about to:
+    /// every state but `TERMINATED` and `ERROR` (a launch that failed).
+    pub fn alive(self) -> bool {
+        !matches!(self, ServerState::Terminated | ServerState::Error)
+    }
+
+    /// Whether a server in this state adds to its budget code's run rate (see
+    /// "Which servers bill" in [`super::budget`]).
+    pub fn bills(self) -> bool {
+        matches!(
+            self,
+            ServerState::Pending
+                | ServerState::Running
+                | ServerState::Rebooting
+                | ServerState::Pausing
+                | ServerState::Stopping
+        )
+    }
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServerState {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s).ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// Rows read their stored state through this (`#[diesel(deserialize_as =
+/// String)]`); a state the console does not know fails the query.
+impl TryFrom<String> for ServerState {
+    type Error = UnknownValue;
+
+    fn try_from(stored: String) -> Result<Self, UnknownValue> {
+        stored.parse()
+    }
+}
 
 /// A server's progress, from the launch request to ready, or where it is
 /// after that.
@@ -26,18 +113,18 @@ pub enum Progress {
 impl Progress {
     /// From the stored state, whether the provider has an instance, and
     /// whether it has been ready.
-    pub fn of(state: &str, has_instance: bool, ready: bool) -> Self {
+    pub fn of(state: ServerState, has_instance: bool, ready: bool) -> Self {
         match state {
-            "PENDING" if has_instance => Progress::Pending,
-            "PENDING" => Progress::Requested,
-            "RUNNING" if ready => Progress::Ready,
-            "RUNNING" => Progress::Running,
-            "PAUSING" => Progress::Pausing,
-            "PAUSED" => Progress::Paused,
-            "REBOOTING" => Progress::Rebooting,
-            "STOPPING" => Progress::Stopping,
-            "TERMINATED" => Progress::Terminated,
-            _ => Progress::Failed,
+            ServerState::Pending if has_instance => Progress::Pending,
+            ServerState::Pending => Progress::Requested,
+            ServerState::Running if ready => Progress::Ready,
+            ServerState::Running => Progress::Running,
+            ServerState::Pausing => Progress::Pausing,
+            ServerState::Paused => Progress::Paused,
+            ServerState::Rebooting => Progress::Rebooting,
+            ServerState::Stopping => Progress::Stopping,
+            ServerState::Terminated => Progress::Terminated,
+            ServerState::Error => Progress::Failed,
         }
     }
 
@@ -175,12 +262,12 @@ pub fn may_act(
 impl ServerAction {
     /// The stored state a server moves to while the provider does the
     /// action; `None` for Make Image, which leaves the server as it is.
-    pub fn moving_to(self) -> Option<&'static str> {
+    pub fn moving_to(self) -> Option<ServerState> {
         match self {
-            ServerAction::Pause => Some("PAUSING"),
-            ServerAction::Start => Some("PENDING"),
-            ServerAction::Reboot => Some("REBOOTING"),
-            ServerAction::Terminate => Some("STOPPING"),
+            ServerAction::Pause => Some(ServerState::Pausing),
+            ServerAction::Start => Some(ServerState::Pending),
+            ServerAction::Reboot => Some(ServerState::Rebooting),
+            ServerAction::Terminate => Some(ServerState::Stopping),
             ServerAction::MakeImage => None,
         }
     }
@@ -197,12 +284,26 @@ mod tests {
     }
 
     #[test]
+    fn server_states_round_trip_and_only_up_states_bill() {
+        for state in ServerState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
+            assert_eq!(ServerState::try_from(state.as_str().to_owned()), Ok(state));
+        }
+        assert!("running".parse::<ServerState>().is_err());
+        assert_eq!(ServerState::try_from("running".to_owned()), Err(UnknownValue("running".to_owned())));
+        let billing: Vec<_> = ServerState::ALL.into_iter().filter(|s| s.bills()).map(ServerState::as_str).collect();
+        assert_eq!(billing, ["PENDING", "RUNNING", "PAUSING", "REBOOTING", "STOPPING"]);
+        let alive: Vec<_> = ServerState::ALL.into_iter().filter(|s| s.alive()).map(ServerState::as_str).collect();
+        assert_eq!(alive, ["PENDING", "RUNNING", "PAUSING", "PAUSED", "REBOOTING", "STOPPING"]);
+    }
+
+    #[test]
     fn progress_follows_the_launch() {
-        assert_eq!(Progress::of("PENDING", false, false), Progress::Requested);
-        assert_eq!(Progress::of("PENDING", true, false), Progress::Pending);
-        assert_eq!(Progress::of("RUNNING", true, false), Progress::Running);
-        assert_eq!(Progress::of("RUNNING", true, true), Progress::Ready);
-        assert_eq!(Progress::of("ERROR", false, false), Progress::Failed);
+        assert_eq!(Progress::of(ServerState::Pending, false, false), Progress::Requested);
+        assert_eq!(Progress::of(ServerState::Pending, true, false), Progress::Pending);
+        assert_eq!(Progress::of(ServerState::Running, true, false), Progress::Running);
+        assert_eq!(Progress::of(ServerState::Running, true, true), Progress::Ready);
+        assert_eq!(Progress::of(ServerState::Error, false, false), Progress::Failed);
         assert!(Progress::Running.changing() && !Progress::Ready.changing() && !Progress::Failed.changing());
     }
 

@@ -17,6 +17,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, Instance, InstanceState, RunRequest, Volume};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
+use crate::domain::servers::ServerState;
 
 pub const RUN_INSTANCE: &str = "run_instance";
 /// A sync kind: at most one is queued per account.
@@ -136,14 +137,14 @@ fn addresses(instance: &Instance) -> db::servers::Addresses {
 }
 
 /// The console's state for what the provider reports.
-fn state_of(instance: &Instance) -> &'static str {
+fn state_of(instance: &Instance) -> ServerState {
     match instance.state {
-        InstanceState::Pending => "PENDING",
-        InstanceState::Running => "RUNNING",
-        InstanceState::Stopping => "PAUSING",
-        InstanceState::Stopped => "PAUSED",
-        InstanceState::ShuttingDown => "STOPPING",
-        InstanceState::Terminated => "TERMINATED",
+        InstanceState::Pending => ServerState::Pending,
+        InstanceState::Running => ServerState::Running,
+        InstanceState::Stopping => ServerState::Pausing,
+        InstanceState::Stopped => ServerState::Paused,
+        InstanceState::ShuttingDown => ServerState::Stopping,
+        InstanceState::Terminated => ServerState::Terminated,
     }
 }
 
@@ -166,11 +167,15 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
     let mut unsettled = 0;
     for server in &live {
         let reported = instances.iter().find(|i| i.id == server.instance_id);
-        let state = reported.map_or("TERMINATED", state_of);
+        let state = reported.map_or(ServerState::Terminated, state_of);
         let is_ready = ready.contains(&server.instance_id);
         let addresses = reported.map(addresses).unwrap_or_default();
         db::servers::observed(&mut conn, server.id, state, is_ready, &addresses).await?;
-        if matches!(state, "PENDING" | "PAUSING" | "STOPPING" | "REBOOTING") || (state == "RUNNING" && !is_ready) {
+        let on_its_way = matches!(
+            state,
+            ServerState::Pending | ServerState::Pausing | ServerState::Stopping | ServerState::Rebooting
+        );
+        if on_its_way || (state == ServerState::Running && !is_ready) {
             unsettled += 1;
         }
     }
