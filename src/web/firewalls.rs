@@ -10,25 +10,23 @@
 //! Rights: `FIREWALL Access` to see, `Configure` to create, `Delete` to
 //! delete. Its Delete dialog is shared with Key Pairs (`web::resources`).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::dialog::{Confirm, done};
-use super::error::{WebError, change_status};
+use super::error::WebError;
 use super::layout::Frame;
-use super::resources::delete_dialog;
-use super::respond::{added, form_again, is_htmx, page_or_list};
+use super::resources::{self, DeletePage};
+use super::respond::{added, form_again, page_or_list};
 use crate::auth::CurrentUser;
-use crate::changes::{self, ChangeError, firewalls::delete_facts};
+use crate::changes::resources::ProviderResource as _;
+use crate::changes::{self, ChangeError};
 use crate::db::{self, firewalls::FirewallRow};
 use crate::domain::ValidationError;
 use crate::domain::access::Resource;
 use crate::domain::firewalls::{FirewallDescription, FirewallName};
-use crate::domain::refusal::Refusal;
-use crate::domain::resource::{Deletion, ResourceAction, ResourceState, deletion, may};
+use crate::domain::resource::{ResourceAction, ResourceState, deletion, may};
 
 const PAGE: &str = "/firewalls";
 
@@ -75,7 +73,7 @@ async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<Fi
         .into_iter()
         .map(|row| {
             let used_by = used.get(&row.id).copied().unwrap_or(0);
-            let can_delete = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used_by)).allowed();
+            let can_delete = deletion(&user.rights, Resource::Firewall, &row.delete_facts(used_by)).allowed();
             FirewallView {
                 id: row.id,
                 state: row.state,
@@ -169,23 +167,18 @@ pub async fn create(
     .await
 }
 
-/// The firewall `id` of the current account, and the live servers behind
-/// it; 404 for another account's id.
-async fn target(user: &CurrentUser, state: &AppState, id: i64) -> Result<(FirewallRow, i64), WebError> {
-    let mut conn = state.pool.get().await?;
-    let row = db::firewalls::find(&mut conn, user.account.id, id).await?;
-    let used = db::firewalls::live_servers_using(&mut conn, user.account.id, row.id).await?;
-    Ok((row, used))
-}
+impl DeletePage for FirewallRow {
+    const PAGE: &'static str = PAGE;
+    const LIST: &'static str = "#firewall-list";
 
-fn dialog(req: &HttpRequest, user: &CurrentUser, row: &FirewallRow, decision: Deletion) -> Confirm {
-    let detail = match &row.provider_id {
-        Some(group) => format!(
-            "The security group {group} is deleted at the cloud provider, with its rules. This cannot be undone."
-        ),
-        None => "The provider never made it: only its row is removed.".into(),
-    };
-    delete_dialog(req, user, (PAGE, "#firewall-list", "firewall"), (row.id, &row.name), decision, detail)
+    fn delete_detail(&self) -> String {
+        match &self.provider_id {
+            Some(group) => format!(
+                "The security group {group} is deleted at the cloud provider, with its rules. This cannot be undone."
+            ),
+            None => "The provider never made it: only its row is removed.".into(),
+        }
+    }
 }
 
 #[get("/firewalls/{id}/delete")]
@@ -195,10 +188,7 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Firewall, ResourceAction::Delete.right())?;
-    let (row, used) = target(&user, &state, id.into_inner()).await?;
-    let decision = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used));
-    dialog(&req, &user, &row, decision).respond(&req, StatusCode::OK)
+    resources::confirm_delete::<FirewallRow>(&req, &user, &state, id.into_inner()).await
 }
 
 #[post("/firewalls/{id}/delete")]
@@ -208,22 +198,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let id = id.into_inner();
-    let mut conn = state.pool.get().await?;
-    let deleted = match changes::firewalls::delete(&mut conn, &user.actor(), &state.jobs, id).await {
-        Ok(deleted) => deleted,
-        Err(e @ ChangeError::Refused(Refusal::Undeletable { why, .. })) => {
-            let (row, _) = target(&user, &state, id).await?;
-            return dialog(&req, &user, &row, why).respond(&req, change_status(&e));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let message = if deleted.at_provider {
-        format!("Deleted firewall “{}”; the provider deletes it shortly", deleted.name)
-    } else {
-        format!("Removed firewall “{}”", deleted.name)
-    };
-    let list =
-        if is_htmx(&req) { page(&user, &state, FormView::default()).await?.as_list().render()? } else { String::new() };
-    done(&req, list, &message, PAGE)
+    resources::delete::<FirewallRow>(&req, &user, &state, id.into_inner(), async || {
+        Ok(page(&user, &state, FormView::default()).await?.as_list().render()?)
+    })
+    .await
 }
