@@ -17,31 +17,17 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::WebError;
 use super::layout::Frame;
-use super::resources::{self, DeletePage};
+use super::resources::{self, DeletePage, Listed, listed};
 use super::respond::{added, form_again, page_or_list};
 use crate::auth::CurrentUser;
-use crate::changes::resources::ProviderResource as _;
 use crate::changes::{self, ChangeError};
 use crate::db::{self, firewalls::FirewallRow};
 use crate::domain::ValidationError;
 use crate::domain::access::Resource;
 use crate::domain::firewalls::{FirewallDescription, FirewallName};
-use crate::domain::resource::{ResourceAction, ResourceState, deletion, may};
+use crate::domain::resource::{ResourceAction, ResourceState, may};
 
 const PAGE: &str = "/firewalls";
-
-/// A row of the list.
-pub struct FirewallView {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub provider_id: Option<String>,
-    pub state: ResourceState,
-    pub last_error: Option<String>,
-    /// Live servers behind it.
-    pub used_by: i64,
-    pub can_delete: bool,
-}
 
 /// The create form as typed, with its messages.
 #[derive(Default)]
@@ -58,7 +44,7 @@ struct FirewallsPage {
     frame: Frame,
     may_create: bool,
     form: FormView,
-    rows: Vec<FirewallView>,
+    rows: Vec<Listed<FirewallRow>>,
     /// Some rows wait for the provider: the list refreshes itself.
     polling: bool,
     /// The list replaces the page's list out of band (after a change).
@@ -68,29 +54,13 @@ struct FirewallsPage {
 async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<FirewallsPage, WebError> {
     let mut conn = state.pool.get().await?;
     let used = db::firewalls::live_servers(&mut conn, user.account.id).await?;
-    let rows: Vec<FirewallView> = db::firewalls::list(&mut conn, user.account.id)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let used_by = used.get(&row.id).copied().unwrap_or(0);
-            let can_delete = deletion(&user.rights, Resource::Firewall, &row.delete_facts(used_by)).allowed();
-            FirewallView {
-                id: row.id,
-                state: row.state,
-                name: row.name,
-                description: row.description,
-                provider_id: row.provider_id,
-                last_error: row.last_error,
-                used_by,
-                can_delete,
-            }
-        })
-        .collect();
+    let rows = db::firewalls::list(&mut conn, user.account.id).await?;
+    let rows = listed(user, rows, |row| used.get(&row.id).copied().unwrap_or(0));
     Ok(FirewallsPage {
         frame: Frame::new(user, PAGE),
         may_create: may(&user.rights, Resource::Firewall, ResourceAction::Create),
         form,
-        polling: rows.iter().any(|r| r.state == ResourceState::Pending),
+        polling: rows.iter().any(|r| r.row.state == ResourceState::Pending),
         rows,
         oob: false,
     })

@@ -29,30 +29,16 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{WebError, change_status};
 use super::layout::Frame;
-use super::resources::{self, DeletePage};
+use super::resources::{self, DeletePage, Listed, listed};
 use super::respond::{FlashFragment, added, form_again, html, is_htmx, no_store, page_or_list};
 use crate::auth::CurrentUser;
-use crate::changes::resources::ProviderResource as _;
 use crate::changes::{self, ChangeError, keypairs::Created};
 use crate::db::{self, keypairs::KeyPairRow};
 use crate::domain::access::Resource;
 use crate::domain::keypairs::{KeyPairName, PublicKey, looks_private};
-use crate::domain::resource::{ResourceAction, ResourceState, deletion, may};
+use crate::domain::resource::{ResourceAction, ResourceState, may};
 
 const PAGE: &str = "/keypairs";
-
-/// A row of the list.
-pub struct KeyPairView {
-    pub id: i64,
-    pub name: String,
-    pub fingerprint: String,
-    pub provider_id: Option<String>,
-    pub state: ResourceState,
-    pub last_error: Option<String>,
-    /// Live servers launched with it.
-    pub used_by: i64,
-    pub can_delete: bool,
-}
 
 /// The create form as typed, with its messages.
 #[derive(Default)]
@@ -79,7 +65,7 @@ struct KeyPairsPage {
     may_create: bool,
     form: FormView,
     download: Option<Download>,
-    rows: Vec<KeyPairView>,
+    rows: Vec<Listed<KeyPairRow>>,
     /// Some rows wait for the provider: the list refreshes itself.
     polling: bool,
     /// The list replaces the page's list out of band (after a change).
@@ -89,30 +75,14 @@ struct KeyPairsPage {
 async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<KeyPairsPage, WebError> {
     let mut conn = state.pool.get().await?;
     let used = db::keypairs::live_servers(&mut conn, user.account.id).await?;
-    let rows: Vec<KeyPairView> = db::keypairs::list(&mut conn, user.account.id)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let used_by = used.get(&row.name).copied().unwrap_or(0);
-            let can_delete = deletion(&user.rights, Resource::Keypair, &row.delete_facts(used_by)).allowed();
-            KeyPairView {
-                id: row.id,
-                state: row.state,
-                name: row.name,
-                fingerprint: row.fingerprint,
-                provider_id: row.provider_id,
-                last_error: row.last_error,
-                used_by,
-                can_delete,
-            }
-        })
-        .collect();
+    let rows = db::keypairs::list(&mut conn, user.account.id).await?;
+    let rows = listed(user, rows, |row| used.get(&row.name).copied().unwrap_or(0));
     Ok(KeyPairsPage {
         frame: Frame::new(user, PAGE),
         may_create: may(&user.rights, Resource::Keypair, ResourceAction::Create),
         form,
         download: None,
-        polling: rows.iter().any(|r| r.state == ResourceState::Pending),
+        polling: rows.iter().any(|r| r.row.state == ResourceState::Pending),
         rows,
         oob: false,
     })

@@ -5,7 +5,7 @@
 //! they answer alike too: the dialog asks, or says why the rules refuse;
 //! a refusal at `POST` shows the dialog again with its status
 //! (`web::error::change_status`); success flashes and replaces the page's
-//! list. Each page implements [`DeletePage`] for its row (where it lives,
+//! list. The lists' rows are [`Listed`] alike. Each page implements [`DeletePage`] for its row (where it lives,
 //! what the dialog tells about the deletion) and its route handlers call
 //! [`confirm_delete`] and [`delete`], so the routes stay on their pages.
 
@@ -21,6 +21,26 @@ use crate::changes::resources::{ProviderResource, delete_target};
 use crate::changes::{self, ChangeError};
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{Deletion, ResourceAction, deletion};
+
+/// A row of a Key Pairs or Firewalls list: the row, the live servers that
+/// use it, and whether its menu offers Delete.
+pub struct Listed<R> {
+    pub row: R,
+    pub used_by: i64,
+    pub can_delete: bool,
+}
+
+/// The rows as a list shows them; `used_by` counts a row's live servers
+/// (from one query for the whole list). Delete is offered where the one
+/// rule (`domain::resource::deletion`) allows it.
+pub fn listed<R: ProviderResource>(user: &CurrentUser, rows: Vec<R>, used_by: impl Fn(&R) -> i64) -> Vec<Listed<R>> {
+    let listed = |row: R| {
+        let used_by = used_by(&row);
+        let can_delete = deletion(&user.rights, R::RESOURCE, &row.delete_facts(used_by)).allowed();
+        Listed { row, used_by, can_delete }
+    };
+    rows.into_iter().map(listed).collect()
+}
 
 /// A key pair or firewall as its page shows it for Delete.
 pub trait DeletePage: ProviderResource {
