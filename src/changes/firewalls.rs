@@ -2,28 +2,29 @@
 //!
 //! A new firewall is written as pending, without its group id, with its
 //! audit event and a `create_security_group` job; the job stores the id.
-//! Delete hides a ready firewall and queues `delete_security_group`, or
-//! removes the row of one the provider never made. Names are checked for use
+//! Delete is `changes::resources::delete` (shared with key pairs): it hides
+//! a ready firewall and queues `delete_security_group`, or removes the row
+//! of one the provider never made; the provider's `default` group is
+//! permanent. Names are checked for use
 //! in the account under a lock on the account's row
 //! (`db::firewalls::lock_names`), as the database cannot hold them unique.
 
+use std::future::Future;
+
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
+use super::resources::ProviderResource;
 use super::{Actor, ChangeError};
-use crate::db::{self, firewalls::FirewallRow};
+use crate::db::{self, firewalls::FirewallRow, jobs::NewJob};
 use crate::domain::access::Resource;
 use crate::domain::firewalls::{DEFAULT, FirewallDescription, FirewallName};
 use crate::domain::refusal::Refusal;
-use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion};
+use crate::domain::resource::{DeleteFacts, ResourceAction, ResourceState};
 use crate::jobs::JobSettings;
 use crate::jobs::resources::{CreateSecurityGroup, DeleteSecurityGroup};
 
 const WHAT: &str = "firewall";
-
-/// What decides whether the firewall can be deleted.
-pub fn delete_facts(row: &FirewallRow, live_servers: i64) -> DeleteFacts {
-    DeleteFacts { state: row.state, live_servers, permanent: row.name == DEFAULT }
-}
 
 /// Creates firewall `name` in the actor's account; its id.
 pub async fn create(
@@ -66,51 +67,59 @@ pub async fn create(
     .await
 }
 
-/// A firewall deleted: at the provider through a job (`at_provider`), or
-/// only its row, as the provider never made it.
-pub struct Deleted {
-    pub name: String,
-    pub at_provider: bool,
-}
+/// Found by id, used by the live servers that name it in `firewall_ids`,
+/// deleted at the provider by its group id.
+impl ProviderResource for FirewallRow {
+    const RESOURCE: Resource = Resource::Firewall;
+    const WHAT: &'static str = WHAT;
 
-/// Deletes firewall `id` of the actor's account (404 for any other id). The
-/// servers that use it are counted again inside the transaction that acts
-/// on the answer.
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor<'_>,
-    jobs: &JobSettings,
-    id: i64,
-) -> Result<Deleted, ChangeError> {
-    actor.require(Resource::Firewall, ResourceAction::Delete.right())?;
-    let account = actor.account.id;
-    conn.transaction(async |conn| {
-        let row = db::firewalls::find(conn, account, id).await?;
-        let used = db::firewalls::live_servers_using(conn, account, row.id).await?;
-        let busy = Refusal::Undeletable { what: WHAT, why: Deletion::Busy(ResourceState::Deleting) };
-        let decision = deletion(actor.rights, Resource::Firewall, &delete_facts(&row, used));
-        match (decision, &row.provider_id) {
-            (Deletion::AtProvider, Some(group)) => {
-                if !db::firewalls::mark_deleting(conn, account, row.id).await? {
-                    return Err(busy.into());
-                }
-                let job = DeleteSecurityGroup { firewall_id: row.id, group_id: group.clone() };
-                db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
-            }
-            (Deletion::RowOnly, _) => {
-                if !db::firewalls::remove(conn, account, row.id, ResourceState::Error).await? {
-                    return Err(busy.into());
-                }
-            }
-            // An active firewall always has its group id (a CHECK holds it).
-            (Deletion::AtProvider, None) => {
-                return Err(Refusal::Undeletable { what: WHAT, why: Deletion::Busy(ResourceState::Pending) }.into());
-            }
-            (why, _) => return Err(Refusal::Undeletable { what: WHAT, why }.into()),
-        }
-        let changes = serde_json::json!({ "name": row.name, "provider_id": row.provider_id });
-        db::audit_log::record(conn, &actor.event("delete", Resource::Firewall, row.id, changes)).await?;
-        Ok(Deleted { at_provider: decision == Deletion::AtProvider, name: row.name })
-    })
-    .await
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send {
+        db::firewalls::find(conn, account_id, id)
+    }
+
+    fn live_servers_using(
+        &self,
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+    ) -> impl Future<Output = QueryResult<i64>> + Send {
+        db::firewalls::live_servers_using(conn, account_id, self.id)
+    }
+
+    fn delete_facts(&self, live_servers: i64) -> DeleteFacts {
+        DeleteFacts { state: self.state, live_servers, permanent: self.name == DEFAULT }
+    }
+
+    fn mark_deleting(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+    ) -> impl Future<Output = QueryResult<bool>> + Send {
+        db::firewalls::mark_deleting(conn, account_id, id)
+    }
+
+    fn remove(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+        state: ResourceState,
+    ) -> impl Future<Output = QueryResult<bool>> + Send {
+        db::firewalls::remove(conn, account_id, id, state)
+    }
+
+    fn delete_job(&self, account_id: i64, max_attempts: i32) -> Option<NewJob<'static>> {
+        let group = self.provider_id.clone()?;
+        Some(DeleteSecurityGroup { firewall_id: self.id, group_id: group }.job(account_id, max_attempts))
+    }
+
+    fn audit_changes(&self) -> serde_json::Value {
+        serde_json::json!({ "name": self.name, "provider_id": self.provider_id })
+    }
 }

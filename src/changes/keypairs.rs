@@ -12,25 +12,28 @@
 //! Importing has no secret, so it follows the rule for every other change:
 //! the row is written as pending with its audit event and an
 //! `import_key_pair` job in one transaction, and the list shows it as
-//! importing until the job has the provider's fingerprint. Deleting has the
-//! very shape of `changes::firewalls::delete`: hide the row and queue
-//! `delete_key_pair`, or remove the row of one the provider never made.
+//! importing until the job has the provider's fingerprint. Deleting is
+//! `changes::resources::delete`, shared with firewalls: hide the row and
+//! queue `delete_key_pair`, or remove the row of one the provider never made.
 //!
 //! Names are unique per account in the database too (`UNIQUE (account_id,
 //! name)`), so a writer the check could not see is refused by the index.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
+use super::resources::ProviderResource;
 use super::{Actor, ChangeError, unique_violation};
 use crate::cloud::{CloudError, CloudProvider};
-use crate::db::{self, keypairs::KeyPairRow};
+use crate::db::{self, jobs::NewJob, keypairs::KeyPairRow};
 use crate::domain::access::Resource;
 use crate::domain::keypairs::{KeyPairName, PublicKey};
 use crate::domain::refusal::Refusal;
-use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion};
+use crate::domain::resource::{DeleteFacts, ResourceAction, ResourceState};
 use crate::jobs::JobSettings;
 use crate::jobs::resources::{DeleteKeyPair, ImportKeyPair};
 
@@ -67,11 +70,6 @@ pub struct Created {
     pub fingerprint: String,
     pub provider_id: Option<String>,
     pub private_key: PrivateKey,
-}
-
-/// What decides whether the key pair can be deleted.
-pub fn delete_facts(row: &KeyPairRow, live_servers: i64) -> DeleteFacts {
-    DeleteFacts { state: row.state, live_servers, permanent: false }
 }
 
 fn taken(actor: &Actor<'_>, name: &KeyPairName, state: ResourceState) -> ChangeError {
@@ -214,50 +212,60 @@ pub async fn import(
     .await
 }
 
-/// A key pair deleted: at the provider through a job (`at_provider`), or
-/// only its row, as the provider never made it.
-pub struct Deleted {
-    pub name: String,
-    pub at_provider: bool,
-}
+/// Found by id, used by the live servers launched with its name, deleted at
+/// the provider by name.
+impl ProviderResource for KeyPairRow {
+    const RESOURCE: Resource = Resource::Keypair;
+    const WHAT: &'static str = WHAT;
 
-/// Deletes key pair `id` of the actor's account (404 for any other id). The
-/// servers launched with it are counted again inside the transaction that
-/// acts on the answer.
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor<'_>,
-    jobs: &JobSettings,
-    id: i64,
-) -> Result<Deleted, ChangeError> {
-    actor.require(Resource::Keypair, ResourceAction::Delete.right())?;
-    let account = actor.account.id;
-    conn.transaction(async |conn| {
-        let row = db::keypairs::find(conn, account, id).await?;
-        let used = db::keypairs::live_servers_using(conn, account, &row.name).await?;
-        let busy = Refusal::Undeletable { what: WHAT, why: Deletion::Busy(ResourceState::Deleting) };
-        let decision = deletion(actor.rights, Resource::Keypair, &delete_facts(&row, used));
-        match decision {
-            Deletion::AtProvider => {
-                if !db::keypairs::mark_deleting(conn, account, row.id).await? {
-                    return Err(busy.into());
-                }
-                let job = DeleteKeyPair { key_pair_id: row.id, name: row.name.clone() };
-                db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
-            }
-            Deletion::RowOnly => {
-                if !db::keypairs::remove(conn, account, row.id, ResourceState::Error).await? {
-                    return Err(busy.into());
-                }
-            }
-            why => return Err(Refusal::Undeletable { what: WHAT, why }.into()),
-        }
-        let changes =
-            serde_json::json!({ "name": row.name, "fingerprint": row.fingerprint, "provider_id": row.provider_id });
-        db::audit_log::record(conn, &actor.event("delete", Resource::Keypair, row.id, changes)).await?;
-        Ok(Deleted { at_provider: decision == Deletion::AtProvider, name: row.name })
-    })
-    .await
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send {
+        db::keypairs::find(conn, account_id, id)
+    }
+
+    fn live_servers_using(
+        &self,
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+    ) -> impl Future<Output = QueryResult<i64>> + Send {
+        db::keypairs::live_servers_using(conn, account_id, &self.name)
+    }
+
+    fn delete_facts(&self, live_servers: i64) -> DeleteFacts {
+        DeleteFacts { state: self.state, live_servers, permanent: false }
+    }
+
+    fn mark_deleting(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+    ) -> impl Future<Output = QueryResult<bool>> + Send {
+        db::keypairs::mark_deleting(conn, account_id, id)
+    }
+
+    fn remove(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+        state: ResourceState,
+    ) -> impl Future<Output = QueryResult<bool>> + Send {
+        db::keypairs::remove(conn, account_id, id, state)
+    }
+
+    fn delete_job(&self, account_id: i64, max_attempts: i32) -> Option<NewJob<'static>> {
+        Some(DeleteKeyPair { key_pair_id: self.id, name: self.name.clone() }.job(account_id, max_attempts))
+    }
+
+    fn audit_changes(&self) -> serde_json::Value {
+        serde_json::json!({ "name": self.name, "fingerprint": self.fingerprint, "provider_id": self.provider_id })
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod firewalls;
 pub mod images;
 pub mod keypairs;
 pub mod launch;
+pub mod resources;
 pub mod servers;
 
 use crate::cloud::CloudError;

@@ -100,74 +100,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &NewFirewall<'_>) -> Quer
     diesel::insert_into(firewalls::table).values(row).returning(firewalls::id).get_result(conn).await
 }
 
-/// The provider made the firewall: its group id.
-pub async fn made(conn: &mut AsyncPgConnection, account_id: i64, id: i64, provider_id: &str) -> QueryResult<()> {
-    // Not once it is being deleted: a late retry must not bring it back.
-    let waiting = firewalls::table
-        .filter(firewalls::account_id.eq(account_id))
-        .filter(firewalls::id.eq(id))
-        .filter(firewalls::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Active.as_str()]));
-    diesel::update(waiting)
-        .set((
-            firewalls::provider_id.eq(provider_id),
-            firewalls::state.eq(ResourceState::Active.as_str()),
-            firewalls::active.eq(true),
-            firewalls::last_error.eq(None::<String>),
-        ))
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-/// Hides a ready firewall until its delete job is done; false when it is not
-/// ready (anymore).
-pub async fn mark_deleting(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<bool> {
-    let changed = diesel::update(
-        firewalls::table
-            .filter(firewalls::account_id.eq(account_id))
-            .filter(firewalls::id.eq(id))
-            .filter(firewalls::state.eq(ResourceState::Active.as_str()))
-            .filter(firewalls::provider_id.is_not_null()),
-    )
-    .set((firewalls::state.eq(ResourceState::Deleting.as_str()), firewalls::last_error.eq(None::<String>)))
-    .execute(conn)
-    .await?;
-    Ok(changed == 1)
-}
-
-/// Removes a firewall's row (in `state`); false when there was none.
-pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: ResourceState) -> QueryResult<bool> {
-    let removed = diesel::delete(
-        firewalls::table
-            .filter(firewalls::account_id.eq(account_id))
-            .filter(firewalls::id.eq(id))
-            .filter(firewalls::state.eq(state.as_str())),
-    )
-    .execute(conn)
-    .await?;
-    Ok(removed == 1)
-}
-
-/// A job on the firewall failed for good: the row moves from `from` to `to`
-/// (a create to `ERROR`, a delete back to `ACTIVE`) and shows why.
-pub async fn failed(
-    conn: &mut AsyncPgConnection,
-    account_id: i64,
-    id: i64,
-    (from, to): (ResourceState, ResourceState),
-    error: &str,
-) -> QueryResult<()> {
-    diesel::update(
-        firewalls::table
-            .filter(firewalls::account_id.eq(account_id))
-            .filter(firewalls::id.eq(id))
-            .filter(firewalls::state.eq(from.as_str())),
-    )
-    .set((firewalls::state.eq(to.as_str()), firewalls::last_error.eq(error)))
-    .execute(conn)
-    .await
-    .map(drop)
-}
+// `made(provider_id)`, `mark_deleting` (an active firewall with its group
+// id), `remove` and `failed`, as key pairs have them.
+resource_state_writes!(firewalls, ready: firewalls::provider_id.is_not_null(); made(provider_id: &str => provider_id));
 
 /// Live servers of the account by firewall (`servers.firewall_ids` holds
 /// `firewalls.id`). Counted here from the live servers' arrays: an account

@@ -99,80 +99,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &NewKeyPair<'_>) -> Query
     diesel::insert_into(key_pairs::table).values(row).returning(key_pairs::id).get_result(conn).await
 }
 
-/// Hides a ready key pair until its delete job is done; false when it is not
-/// ready (anymore).
-pub async fn mark_deleting(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<bool> {
-    let changed = diesel::update(
-        key_pairs::table
-            .filter(key_pairs::account_id.eq(account_id))
-            .filter(key_pairs::id.eq(id))
-            .filter(key_pairs::state.eq(ResourceState::Active.as_str())),
-    )
-    .set((key_pairs::state.eq(ResourceState::Deleting.as_str()), key_pairs::last_error.eq(None::<String>)))
-    .execute(conn)
-    .await?;
-    Ok(changed == 1)
-}
-
-/// Removes a key pair's row (in `state`); false when there was none.
-pub async fn remove(conn: &mut AsyncPgConnection, account_id: i64, id: i64, state: ResourceState) -> QueryResult<bool> {
-    let removed = diesel::delete(
-        key_pairs::table
-            .filter(key_pairs::account_id.eq(account_id))
-            .filter(key_pairs::id.eq(id))
-            .filter(key_pairs::state.eq(state.as_str())),
-    )
-    .execute(conn)
-    .await?;
-    Ok(removed == 1)
-}
-
-/// The provider has the key pair: its fingerprint and id.
-pub async fn made(
-    conn: &mut AsyncPgConnection,
-    account_id: i64,
-    id: i64,
-    fingerprint: &str,
-    provider_id: Option<&str>,
-) -> QueryResult<()> {
-    // Not once it is being deleted: a late retry must not bring it back.
-    let waiting = key_pairs::table
-        .filter(key_pairs::account_id.eq(account_id))
-        .filter(key_pairs::id.eq(id))
-        .filter(key_pairs::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Active.as_str()]));
-    diesel::update(waiting)
-        .set((
-            key_pairs::fingerprint.eq(fingerprint),
-            key_pairs::provider_id.eq(provider_id),
-            key_pairs::state.eq(ResourceState::Active.as_str()),
-            key_pairs::active.eq(true),
-            key_pairs::last_error.eq(None::<String>),
-        ))
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-/// A job on the key pair failed for good: the row moves from `from` to
-/// `to` (an import to `ERROR`, a delete back to `ACTIVE`) and shows why.
-pub async fn failed(
-    conn: &mut AsyncPgConnection,
-    account_id: i64,
-    id: i64,
-    (from, to): (ResourceState, ResourceState),
-    error: &str,
-) -> QueryResult<()> {
-    diesel::update(
-        key_pairs::table
-            .filter(key_pairs::account_id.eq(account_id))
-            .filter(key_pairs::id.eq(id))
-            .filter(key_pairs::state.eq(from.as_str())),
-    )
-    .set((key_pairs::state.eq(to.as_str()), key_pairs::last_error.eq(error)))
-    .execute(conn)
-    .await
-    .map(drop)
-}
+// `made(fingerprint, provider_id)`, `mark_deleting`, `remove` and
+// `failed`, as firewalls have them.
+resource_state_writes!(key_pairs; made(fingerprint: &str => fingerprint, provider_id: Option<&str> => provider_id));
 
 /// Live servers of the account by the key pair they were launched with.
 pub async fn live_servers(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<HashMap<String, i64>> {

@@ -5,6 +5,103 @@
 //! 503 in one place (`web::error`). Query functions take a connection, so the
 //! same function runs on a pooled connection or inside a transaction.
 
+/// Writes the state changes that key pairs and firewalls share into the
+/// module that calls it, for its table: `mark_deleting`, `remove`, `failed`
+/// and `made`. Diesel's DSL is typed by table, so one generic function over
+/// both tables would need more trait bounds than it has lines; a macro keeps
+/// one text of each query. `ready` adds a condition for "the provider has
+/// it" (firewalls: their group id); `made` lists the columns the provider's
+/// answer fills besides the state. The calling module has diesel's prelude,
+/// `diesel_async::RunQueryDsl` and `ResourceState` in scope, as both do.
+macro_rules! resource_state_writes {
+    ($table:ident $(, ready: $ready:expr)?; made($($arg:ident: $ty:ty => $column:ident),* $(,)?)) => {
+        /// Hides a ready row until its delete job is done; false when it is
+        /// not ready (anymore).
+        pub async fn mark_deleting(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+        ) -> diesel::QueryResult<bool> {
+            let changed = diesel::update(
+                $table::table
+                    .filter($table::account_id.eq(account_id))
+                    .filter($table::id.eq(id))
+                    .filter($table::state.eq(ResourceState::Active.as_str()))
+                    $(.filter($ready))?,
+            )
+            .set(($table::state.eq(ResourceState::Deleting.as_str()), $table::last_error.eq(None::<String>)))
+            .execute(conn)
+            .await?;
+            Ok(changed == 1)
+        }
+
+        /// Removes a row (in `state`); false when there was none.
+        pub async fn remove(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+            state: ResourceState,
+        ) -> diesel::QueryResult<bool> {
+            let removed = diesel::delete(
+                $table::table
+                    .filter($table::account_id.eq(account_id))
+                    .filter($table::id.eq(id))
+                    .filter($table::state.eq(state.as_str())),
+            )
+            .execute(conn)
+            .await?;
+            Ok(removed == 1)
+        }
+
+        /// The provider has made it: the columns its answer fills, and the
+        /// row is active.
+        pub async fn made(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+            $($arg: $ty),*
+        ) -> diesel::QueryResult<()> {
+            // Not once it is being deleted: a late retry must not bring it back.
+            let waiting = $table::table
+                .filter($table::account_id.eq(account_id))
+                .filter($table::id.eq(id))
+                .filter($table::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Active.as_str()]));
+            diesel::update(waiting)
+                .set((
+                    $($table::$column.eq($arg),)*
+                    $table::state.eq(ResourceState::Active.as_str()),
+                    $table::active.eq(true),
+                    $table::last_error.eq(None::<String>),
+                ))
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+
+        /// A job on the row failed for good: it moves from `from` to `to` (a
+        /// create or import to `ERROR`, a delete back to `ACTIVE`) and shows
+        /// why.
+        pub async fn failed(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+            (from, to): (ResourceState, ResourceState),
+            error: &str,
+        ) -> diesel::QueryResult<()> {
+            diesel::update(
+                $table::table
+                    .filter($table::account_id.eq(account_id))
+                    .filter($table::id.eq(id))
+                    .filter($table::state.eq(from.as_str())),
+            )
+            .set(($table::state.eq(to.as_str()), $table::last_error.eq(error)))
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+    };
+}
+
 pub mod access;
 pub mod accounts;
 pub mod admin;

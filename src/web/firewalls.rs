@@ -10,40 +10,24 @@
 //! Rights: `FIREWALL Access` to see, `Configure` to create, `Delete` to
 //! delete. Its Delete dialog is shared with Key Pairs (`web::resources`).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::dialog::{Confirm, done};
-use super::error::{WebError, change_status};
+use super::error::WebError;
 use super::layout::Frame;
-use super::resources::delete_dialog;
-use super::respond::{added, form_again, is_htmx, page_or_list};
+use super::resources::{self, DeletePage, Listed, listed};
+use super::respond::{added, form_again, page_or_list};
 use crate::auth::CurrentUser;
-use crate::changes::{self, ChangeError, firewalls::delete_facts};
+use crate::changes::{self, ChangeError};
 use crate::db::{self, firewalls::FirewallRow};
 use crate::domain::ValidationError;
 use crate::domain::access::Resource;
 use crate::domain::firewalls::{FirewallDescription, FirewallName};
-use crate::domain::refusal::Refusal;
-use crate::domain::resource::{Deletion, ResourceAction, ResourceState, deletion, may};
+use crate::domain::resource::{ResourceAction, ResourceState, may};
 
 const PAGE: &str = "/firewalls";
-
-/// A row of the list.
-pub struct FirewallView {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub provider_id: Option<String>,
-    pub state: ResourceState,
-    pub last_error: Option<String>,
-    /// Live servers behind it.
-    pub used_by: i64,
-    pub can_delete: bool,
-}
 
 /// The create form as typed, with its messages.
 #[derive(Default)]
@@ -60,7 +44,7 @@ struct FirewallsPage {
     frame: Frame,
     may_create: bool,
     form: FormView,
-    rows: Vec<FirewallView>,
+    rows: Vec<Listed<FirewallRow>>,
     /// Some rows wait for the provider: the list refreshes itself.
     polling: bool,
     /// The list replaces the page's list out of band (after a change).
@@ -70,29 +54,13 @@ struct FirewallsPage {
 async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<FirewallsPage, WebError> {
     let mut conn = state.pool.get().await?;
     let used = db::firewalls::live_servers(&mut conn, user.account.id).await?;
-    let rows: Vec<FirewallView> = db::firewalls::list(&mut conn, user.account.id)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let used_by = used.get(&row.id).copied().unwrap_or(0);
-            let can_delete = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used_by)).allowed();
-            FirewallView {
-                id: row.id,
-                state: row.state,
-                name: row.name,
-                description: row.description,
-                provider_id: row.provider_id,
-                last_error: row.last_error,
-                used_by,
-                can_delete,
-            }
-        })
-        .collect();
+    let rows = db::firewalls::list(&mut conn, user.account.id).await?;
+    let rows = listed(user, rows, |row| used.get(&row.id).copied().unwrap_or(0));
     Ok(FirewallsPage {
         frame: Frame::new(user, PAGE),
         may_create: may(&user.rights, Resource::Firewall, ResourceAction::Create),
         form,
-        polling: rows.iter().any(|r| r.state == ResourceState::Pending),
+        polling: rows.iter().any(|r| r.row.state == ResourceState::Pending),
         rows,
         oob: false,
     })
@@ -169,23 +137,18 @@ pub async fn create(
     .await
 }
 
-/// The firewall `id` of the current account, and the live servers behind
-/// it; 404 for another account's id.
-async fn target(user: &CurrentUser, state: &AppState, id: i64) -> Result<(FirewallRow, i64), WebError> {
-    let mut conn = state.pool.get().await?;
-    let row = db::firewalls::find(&mut conn, user.account.id, id).await?;
-    let used = db::firewalls::live_servers_using(&mut conn, user.account.id, row.id).await?;
-    Ok((row, used))
-}
+impl DeletePage for FirewallRow {
+    const PAGE: &'static str = PAGE;
+    const LIST: &'static str = "#firewall-list";
 
-fn dialog(req: &HttpRequest, user: &CurrentUser, row: &FirewallRow, decision: Deletion) -> Confirm {
-    let detail = match &row.provider_id {
-        Some(group) => format!(
-            "The security group {group} is deleted at the cloud provider, with its rules. This cannot be undone."
-        ),
-        None => "The provider never made it: only its row is removed.".into(),
-    };
-    delete_dialog(req, user, (PAGE, "#firewall-list", "firewall"), (row.id, &row.name), decision, detail)
+    fn delete_detail(&self) -> String {
+        match &self.provider_id {
+            Some(group) => format!(
+                "The security group {group} is deleted at the cloud provider, with its rules. This cannot be undone."
+            ),
+            None => "The provider never made it: only its row is removed.".into(),
+        }
+    }
 }
 
 #[get("/firewalls/{id}/delete")]
@@ -195,10 +158,7 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Firewall, ResourceAction::Delete.right())?;
-    let (row, used) = target(&user, &state, id.into_inner()).await?;
-    let decision = deletion(&user.rights, Resource::Firewall, &delete_facts(&row, used));
-    dialog(&req, &user, &row, decision).respond(&req, StatusCode::OK)
+    resources::confirm_delete::<FirewallRow>(&req, &user, &state, id.into_inner()).await
 }
 
 #[post("/firewalls/{id}/delete")]
@@ -208,22 +168,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let id = id.into_inner();
-    let mut conn = state.pool.get().await?;
-    let deleted = match changes::firewalls::delete(&mut conn, &user.actor(), &state.jobs, id).await {
-        Ok(deleted) => deleted,
-        Err(e @ ChangeError::Refused(Refusal::Undeletable { why, .. })) => {
-            let (row, _) = target(&user, &state, id).await?;
-            return dialog(&req, &user, &row, why).respond(&req, change_status(&e));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let message = if deleted.at_provider {
-        format!("Deleted firewall “{}”; the provider deletes it shortly", deleted.name)
-    } else {
-        format!("Removed firewall “{}”", deleted.name)
-    };
-    let list =
-        if is_htmx(&req) { page(&user, &state, FormView::default()).await?.as_list().render()? } else { String::new() };
-    done(&req, list, &message, PAGE)
+    resources::delete::<FirewallRow>(&req, &user, &state, id.into_inner(), async || {
+        Ok(page(&user, &state, FormView::default()).await?.as_list().render()?)
+    })
+    .await
 }

@@ -27,33 +27,18 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::dialog::{Confirm, done};
 use super::error::{WebError, change_status};
 use super::layout::Frame;
-use super::resources::delete_dialog;
+use super::resources::{self, DeletePage, Listed, listed};
 use super::respond::{FlashFragment, added, form_again, html, is_htmx, no_store, page_or_list};
 use crate::auth::CurrentUser;
-use crate::changes::{self, ChangeError, keypairs::Created, keypairs::delete_facts};
+use crate::changes::{self, ChangeError, keypairs::Created};
 use crate::db::{self, keypairs::KeyPairRow};
 use crate::domain::access::Resource;
 use crate::domain::keypairs::{KeyPairName, PublicKey, looks_private};
-use crate::domain::refusal::Refusal;
-use crate::domain::resource::{Deletion, ResourceAction, ResourceState, deletion, may};
+use crate::domain::resource::{ResourceAction, ResourceState, may};
 
 const PAGE: &str = "/keypairs";
-
-/// A row of the list.
-pub struct KeyPairView {
-    pub id: i64,
-    pub name: String,
-    pub fingerprint: String,
-    pub provider_id: Option<String>,
-    pub state: ResourceState,
-    pub last_error: Option<String>,
-    /// Live servers launched with it.
-    pub used_by: i64,
-    pub can_delete: bool,
-}
 
 /// The create form as typed, with its messages.
 #[derive(Default)]
@@ -80,7 +65,7 @@ struct KeyPairsPage {
     may_create: bool,
     form: FormView,
     download: Option<Download>,
-    rows: Vec<KeyPairView>,
+    rows: Vec<Listed<KeyPairRow>>,
     /// Some rows wait for the provider: the list refreshes itself.
     polling: bool,
     /// The list replaces the page's list out of band (after a change).
@@ -90,30 +75,14 @@ struct KeyPairsPage {
 async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<KeyPairsPage, WebError> {
     let mut conn = state.pool.get().await?;
     let used = db::keypairs::live_servers(&mut conn, user.account.id).await?;
-    let rows: Vec<KeyPairView> = db::keypairs::list(&mut conn, user.account.id)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let used_by = used.get(&row.name).copied().unwrap_or(0);
-            let can_delete = deletion(&user.rights, Resource::Keypair, &delete_facts(&row, used_by)).allowed();
-            KeyPairView {
-                id: row.id,
-                state: row.state,
-                name: row.name,
-                fingerprint: row.fingerprint,
-                provider_id: row.provider_id,
-                last_error: row.last_error,
-                used_by,
-                can_delete,
-            }
-        })
-        .collect();
+    let rows = db::keypairs::list(&mut conn, user.account.id).await?;
+    let rows = listed(user, rows, |row| used.get(&row.name).copied().unwrap_or(0));
     Ok(KeyPairsPage {
         frame: Frame::new(user, PAGE),
         may_create: may(&user.rights, Resource::Keypair, ResourceAction::Create),
         form,
         download: None,
-        polling: rows.iter().any(|r| r.state == ResourceState::Pending),
+        polling: rows.iter().any(|r| r.row.state == ResourceState::Pending),
         rows,
         oob: false,
     })
@@ -261,26 +230,18 @@ async fn created_answer(
     Ok(no_store(html(StatusCode::OK, Ok(body))?))
 }
 
-/// The key pair `id` of the current account, and the live servers using
-/// it; 404 for another account's id.
-async fn target(user: &CurrentUser, state: &AppState, id: i64) -> Result<(KeyPairRow, i64), WebError> {
-    let mut conn = state.pool.get().await?;
-    let row = db::keypairs::find(&mut conn, user.account.id, id).await?;
-    let used = db::keypairs::live_servers_using(&mut conn, user.account.id, &row.name).await?;
-    Ok((row, used))
-}
+impl DeletePage for KeyPairRow {
+    const PAGE: &'static str = PAGE;
+    const LIST: &'static str = "#keypair-list";
 
-fn delete_detail(row: &KeyPairRow) -> String {
-    if row.state == ResourceState::Error {
-        return "The provider never made it: only its row is removed.".into();
+    fn delete_detail(&self) -> String {
+        if self.state == ResourceState::Error {
+            return "The provider never made it: only its row is removed.".into();
+        }
+        "It is deleted at the cloud provider: no new server can be launched with it. Servers already launched keep \
+         the key they were launched with. This cannot be undone."
+            .into()
     }
-    "It is deleted at the cloud provider: no new server can be launched with it. Servers already launched keep the \
-     key they were launched with. This cannot be undone."
-        .into()
-}
-
-fn dialog(req: &HttpRequest, user: &CurrentUser, row: &KeyPairRow, decision: Deletion) -> Confirm {
-    delete_dialog(req, user, (PAGE, "#keypair-list", "key pair"), (row.id, &row.name), decision, delete_detail(row))
 }
 
 #[get("/keypairs/{id}/delete")]
@@ -290,10 +251,7 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Keypair, ResourceAction::Delete.right())?;
-    let (row, used) = target(&user, &state, id.into_inner()).await?;
-    let decision = deletion(&user.rights, Resource::Keypair, &delete_facts(&row, used));
-    dialog(&req, &user, &row, decision).respond(&req, StatusCode::OK)
+    resources::confirm_delete::<KeyPairRow>(&req, &user, &state, id.into_inner()).await
 }
 
 #[post("/keypairs/{id}/delete")]
@@ -303,22 +261,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let id = id.into_inner();
-    let mut conn = state.pool.get().await?;
-    let deleted = match changes::keypairs::delete(&mut conn, &user.actor(), &state.jobs, id).await {
-        Ok(deleted) => deleted,
-        Err(e @ ChangeError::Refused(Refusal::Undeletable { why, .. })) => {
-            let (row, _) = target(&user, &state, id).await?;
-            return dialog(&req, &user, &row, why).respond(&req, change_status(&e));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let message = if deleted.at_provider {
-        format!("Deleted key pair “{}”; the provider deletes it shortly", deleted.name)
-    } else {
-        format!("Removed key pair “{}”", deleted.name)
-    };
-    let list =
-        if is_htmx(&req) { page(&user, &state, FormView::default()).await?.as_list().render()? } else { String::new() };
-    done(&req, list, &message, PAGE)
+    resources::delete::<KeyPairRow>(&req, &user, &state, id.into_inner(), async || {
+        Ok(page(&user, &state, FormView::default()).await?.as_list().render()?)
+    })
+    .await
 }

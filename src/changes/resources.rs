@@ -1,0 +1,132 @@
+//! Deleting key pairs and firewalls: one change for both (PRODUCT 4).
+//!
+//! The two are rows that can be ahead of the provider (`domain::resource`),
+//! and Delete is the same for both: hide a ready row and queue the job that
+//! deletes it at the provider, or remove the row of one the provider never
+//! made; refuse while servers use it, while the provider is busy with it, or
+//! for good (the `default` firewall). What differs (how a row is found, how
+//! its live servers are counted, its delete job, what its audit event
+//! records) is the small [`ProviderResource`] trait, which each change
+//! module implements for its row; [`delete`] is the one change function.
+//!
+//! The trait's queries return `impl Future + Send` rather than being
+//! `async fn`s: the change runs them inside diesel-async's transaction,
+//! whose future must be `Send`.
+
+use std::future::Future;
+
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+
+use super::{Actor, ChangeError};
+use crate::db::{self, jobs::NewJob};
+use crate::domain::access::Resource;
+use crate::domain::refusal::Refusal;
+use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion};
+use crate::jobs::JobSettings;
+
+/// A row the provider holds too, which the console deletes through a job.
+pub trait ProviderResource: Sized + Send + Sync {
+    /// Its resource in the access rights.
+    const RESOURCE: Resource;
+    /// Its noun in sentences: "key pair", "firewall".
+    const WHAT: &'static str;
+
+    fn id(&self) -> i64;
+    fn name(&self) -> &str;
+
+    /// A listed row of the account; `NotFound` for any other id.
+    fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send;
+
+    /// Live servers of the account that use it.
+    fn live_servers_using(
+        &self,
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+    ) -> impl Future<Output = QueryResult<i64>> + Send;
+
+    /// What decides whether it can be deleted, with `live_servers` using it.
+    fn delete_facts(&self, live_servers: i64) -> DeleteFacts;
+
+    /// Hides a ready row until its delete job is done; false when it is not
+    /// ready (anymore).
+    fn mark_deleting(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+    ) -> impl Future<Output = QueryResult<bool>> + Send;
+
+    /// Removes the row (in `state`); false when there was none.
+    fn remove(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+        state: ResourceState,
+    ) -> impl Future<Output = QueryResult<bool>> + Send;
+
+    /// The job that deletes it at the provider; `None` while the provider
+    /// has not told its id.
+    fn delete_job(&self, account_id: i64, max_attempts: i32) -> Option<NewJob<'static>>;
+
+    /// What the audit event of its deletion records.
+    fn audit_changes(&self) -> serde_json::Value;
+}
+
+/// A row of the account and what decides whether it can be deleted; 404
+/// for another account's id.
+pub async fn delete_target<R: ProviderResource>(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+) -> QueryResult<(R, DeleteFacts)> {
+    let row = R::find(conn, account_id, id).await?;
+    let used = row.live_servers_using(conn, account_id).await?;
+    let facts = row.delete_facts(used);
+    Ok((row, facts))
+}
+
+/// A key pair or firewall deleted: at the provider through a job
+/// (`at_provider`), or only its row, as the provider never made it.
+pub struct Deleted {
+    pub name: String,
+    pub at_provider: bool,
+}
+
+/// Deletes the key pair or firewall `id` of the actor's account (404 for
+/// any other id). The servers that use it are counted again inside the
+/// transaction that acts on the answer.
+pub async fn delete<R: ProviderResource>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+) -> Result<Deleted, ChangeError> {
+    actor.require(R::RESOURCE, ResourceAction::Delete.right())?;
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let (row, facts) = delete_target::<R>(conn, account, id).await?;
+        let refused = |why| ChangeError::from(Refusal::Undeletable { what: R::WHAT, why });
+        let decision = deletion(actor.rights, R::RESOURCE, &facts);
+        match decision {
+            Deletion::AtProvider => {
+                // An active firewall always has its group id (a CHECK holds it).
+                let Some(job) = row.delete_job(account, jobs.max_attempts) else {
+                    return Err(refused(Deletion::Busy(ResourceState::Pending)));
+                };
+                if !R::mark_deleting(conn, account, row.id()).await? {
+                    return Err(refused(Deletion::Busy(ResourceState::Deleting)));
+                }
+                db::jobs::enqueue(conn, &job).await?;
+            }
+            Deletion::RowOnly => {
+                if !R::remove(conn, account, row.id(), ResourceState::Error).await? {
+                    return Err(refused(Deletion::Busy(ResourceState::Deleting)));
+                }
+            }
+            why => return Err(refused(why)),
+        }
+        db::audit_log::record(conn, &actor.event("delete", R::RESOURCE, row.id(), row.audit_changes())).await?;
+        Ok(Deleted { at_provider: decision == Deletion::AtProvider, name: row.name().to_owned() })
+    })
+    .await
+}
