@@ -89,11 +89,15 @@ pub fn not_made(account: &str, e: &CloudError) -> String {
 
 /// The provider failed a call the change waited for. An outage is noted for
 /// the account's banner, as a failed job would note it.
-async fn provider_failed(conn: &mut AsyncPgConnection, actor: &Actor<'_>, e: CloudError) -> ChangeError {
-    if matches!(e, CloudError::Unreachable(_))
-        && let Err(note) = db::sync::mark_unreachable(conn, actor.account.id).await
-    {
-        tracing::warn!(error = %note, "could not record the provider outage");
+async fn provider_failed(pool: &db::Pool, actor: &Actor<'_>, e: CloudError) -> ChangeError {
+    if matches!(e, CloudError::Unreachable(_)) {
+        let noted = match pool.get().await {
+            Ok(mut conn) => db::sync::mark_unreachable(&mut conn, actor.account.id).await.map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(note) = noted {
+            tracing::warn!(error = %note, "could not record the provider outage");
+        }
     }
     ChangeError::Provider(e)
 }
@@ -102,8 +106,11 @@ async fn provider_failed(conn: &mut AsyncPgConnection, actor: &Actor<'_>, e: Clo
 /// `AppState::provider` answers) right away and records it (row and audit
 /// event, one transaction). The private key is in the answer and nowhere
 /// else. Needs `KEYPAIR Configure`.
+///
+/// It takes the pool, not a connection: no connection is held while the
+/// provider is asked, which may take up to its call timeout.
 pub async fn create(
-    conn: &mut AsyncPgConnection,
+    pool: &db::Pool,
     actor: &Actor<'_>,
     provider: Result<Arc<dyn CloudProvider>, CloudError>,
     name: &KeyPairName,
@@ -112,23 +119,29 @@ pub async fn create(
     let account = actor.account.id;
     // Asked before the provider is, so a taken name costs no call; the
     // unique index has the last word below.
-    if let Some(state) = db::keypairs::name_taken(conn, account, name.as_str()).await? {
+    let taken_by = db::keypairs::name_taken(&mut *pool.get().await?, account, name.as_str()).await?;
+    if let Some(state) = taken_by {
         return Err(taken(actor, name, state));
     }
     let provider = match provider {
         Ok(provider) => provider,
-        Err(e) => return Err(provider_failed(conn, actor, e).await),
+        Err(e) => return Err(provider_failed(pool, actor, e).await),
     };
     let made = match provider.create_key_pair(name.as_str()).await {
         Ok(made) => made,
         Err(CloudError::Refused { code, .. }) if code == "InvalidKeyPair.Duplicate" => {
             return Err(Refusal::NameTakenAtProvider { what: WHAT, name: name.as_str().to_owned() }.into());
         }
-        Err(e) => return Err(provider_failed(conn, actor, e).await),
+        Err(e) => return Err(provider_failed(pool, actor, e).await),
     };
     let crate::cloud::KeyPair { fingerprint, id: provider_id, private_key, .. } = made;
     let saved = match private_key {
-        Some(pem) => record_created(conn, actor, name, &fingerprint, provider_id.as_deref()).await.map(|id| (id, pem)),
+        Some(pem) => match pool.get().await {
+            Ok(mut conn) => {
+                record_created(&mut conn, actor, name, &fingerprint, provider_id.as_deref()).await.map(|id| (id, pem))
+            }
+            Err(e) => Err(e.into()),
+        },
         None => Err(ChangeError::Provider(CloudError::Failed(
             "it made the key pair but sent no private key; it has been deleted again".into(),
         ))),

@@ -86,6 +86,9 @@ pub enum ChangeError {
     Provider(#[from] CloudError),
     #[error(transparent)]
     Db(diesel::result::Error),
+    /// No database connection could be had (the pool timed out).
+    #[error("the database is not available")]
+    Unavailable(#[from] crate::db::PoolError),
 }
 
 impl From<diesel::result::Error> for ChangeError {

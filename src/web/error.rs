@@ -93,6 +93,7 @@ impl From<ChangeError> for WebError {
             ChangeError::NotFound => WebError::NotFound,
             ChangeError::Provider(e) => WebError::Provider(e),
             ChangeError::Db(e) => e.into(),
+            ChangeError::Unavailable(e) => e.into(),
         }
     }
 }
@@ -122,6 +123,7 @@ pub fn change_status(e: &ChangeError) -> StatusCode {
         ChangeError::NotFound => StatusCode::NOT_FOUND,
         ChangeError::Provider(e) => provider_status(e),
         ChangeError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ChangeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -143,18 +143,17 @@ pub async fn create(
         Err(view) => return form_answer(&req, &user, &state, view, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let actor = user.actor();
-    let mut conn = state.pool.get().await?;
     let outcome = match request {
         Request::Create(name) => {
-            changes::keypairs::create(&mut conn, &actor, state.provider(&user.account).await, &name)
+            changes::keypairs::create(&state.pool, &actor, state.provider(&user.account).await, &name)
                 .await
                 .map(Made::Created)
         }
         Request::Import(name, key) => {
+            let mut conn = state.pool.get().await?;
             changes::keypairs::import(&mut conn, &actor, &state.jobs, &name, &key).await.map(|_| Made::Imported(name))
         }
     };
-    drop(conn);
     let e = match outcome {
         Ok(Made::Created(created)) => return created_answer(&req, &user, &state, &created).await,
         Ok(Made::Imported(name)) => {

@@ -260,9 +260,7 @@ pub async fn create_key(
         }
     };
     let actor = user.actor();
-    let mut conn = state.pool.get().await?;
-    let created = changes::keypairs::create(&mut conn, &actor, state.provider(&user.account).await, &name).await;
-    drop(conn);
+    let created = changes::keypairs::create(&state.pool, &actor, state.provider(&user.account).await, &name).await;
     let created = match created {
         Ok(created) => created,
         Err(e) => {
