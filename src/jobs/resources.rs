@@ -1,7 +1,7 @@
 //! Key pairs and firewalls at the provider: importing a public key, making a
 //! security group, and deleting either. Each job is queued in the
-//! transaction that writes the change in the console (see `web::keypairs`
-//! and `web::firewalls`) and writes the provider's answer back into the row.
+//! transaction that writes the change in the console (see `changes::keypairs`
+//! and `changes::firewalls`) and writes the provider's answer back into the row.
 //!
 //! Retries are safe. Neither EC2 call takes an idempotency token, so a
 //! retry after a lost answer meets "already exists": the job then takes the
