@@ -301,7 +301,7 @@ impl ConfigForm {
 }
 
 /// `None` for a blank field, else what `parse` makes of the trimmed text.
-pub(super) fn optional<T>(
+fn optional<T>(
     raw: &str,
     parse: impl FnOnce(&str) -> Result<T, ValidationError>,
 ) -> Result<Option<T>, ValidationError> {
@@ -312,12 +312,12 @@ pub(super) fn optional<T>(
 }
 
 /// 1 to 255 ASCII letters and digits, plus the bytes `extra` allows.
-pub(super) fn is_word(s: &str, extra: impl Fn(u8) -> bool) -> bool {
+fn is_word(s: &str, extra: impl Fn(u8) -> bool) -> bool {
     (1..=MAX_NAME_LEN).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || extra(b))
 }
 
 /// A DNS name or an IPv4 address: labels of letters, digits and inner `-`.
-pub(super) fn is_host_name(s: &str) -> bool {
+fn is_host_name(s: &str) -> bool {
     (1..=253).contains(&s.len())
         && s.split('.').all(|label| {
             (1..=63).contains(&label.len())
@@ -328,7 +328,7 @@ pub(super) fn is_host_name(s: &str) -> bool {
 }
 
 /// `host` or `host:port`.
-pub(super) fn is_authority(s: &str) -> bool {
+fn is_authority(s: &str) -> bool {
     match s.rsplit_once(':') {
         Some((host, port)) => {
             is_host_name(host)
@@ -342,17 +342,17 @@ pub(super) fn is_authority(s: &str) -> bool {
 
 /// A URL path of unreserved characters: nothing a shell, Ruby string or
 /// config file would read specially, no query and no fragment.
-pub(super) fn is_url_path(s: &str) -> bool {
+fn is_url_path(s: &str) -> bool {
     s.len() <= 1024 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'~' | b'-'))
 }
 
 /// Splits `scheme://authority/path` after the scheme into authority and path
 /// (the path keeps its leading `/`, and may be empty).
-pub(super) fn split_authority(rest: &str) -> (&str, &str) {
+fn split_authority(rest: &str) -> (&str, &str) {
     rest.split_at(rest.find('/').unwrap_or(rest.len()))
 }
 
-pub(super) fn parse_chef_server(raw: &str) -> Result<String, ValidationError> {
+fn parse_chef_server(raw: &str) -> Result<String, ValidationError> {
     let error = |message: &str| Err(ValidationError::new("config_server", message));
     let example = "Enter the Chef server's URL, such as https://chef.example.com/organizations/acme.";
     let raw = raw.trim();
@@ -373,7 +373,7 @@ pub(super) fn parse_chef_server(raw: &str) -> Result<String, ValidationError> {
 }
 
 /// Chef Server names an organization's validator `ORG-validator`.
-pub(super) fn default_validator(server_url: &str) -> String {
+fn default_validator(server_url: &str) -> String {
     let org = server_url
         .split_once("/organizations/")
         .map(|(_, rest)| rest.trim_end_matches('/'))
@@ -384,11 +384,11 @@ pub(super) fn default_validator(server_url: &str) -> String {
     }
 }
 
-pub(super) fn list_items(raw: &str, separator: impl Fn(char) -> bool) -> impl Iterator<Item = &str> {
+fn list_items(raw: &str, separator: impl Fn(char) -> bool) -> impl Iterator<Item = &str> {
     raw.split(separator).map(str::trim).filter(|item| !item.is_empty())
 }
 
-pub(super) fn parse_run_list(raw: &str) -> Result<Vec<String>, ValidationError> {
+fn parse_run_list(raw: &str) -> Result<Vec<String>, ValidationError> {
     list_items(raw, |c| c == ',' || c == '\n' || c == '\r')
         .map(|item| {
             if is_run_list_item(item) {
@@ -405,11 +405,11 @@ pub(super) fn parse_run_list(raw: &str) -> Result<Vec<String>, ValidationError> 
         .collect()
 }
 
-pub(super) fn is_chef_name(s: &str) -> bool {
+fn is_chef_name(s: &str) -> bool {
     is_word(s, |b| b == b'-' || b == b'_')
 }
 
-pub(super) fn is_run_list_item(item: &str) -> bool {
+fn is_run_list_item(item: &str) -> bool {
     if let Some(role) = item.strip_prefix("role[").and_then(|rest| rest.strip_suffix(']')) {
         return is_chef_name(role);
     }
@@ -428,7 +428,7 @@ pub(super) fn is_run_list_item(item: &str) -> bool {
     version_ok && name_ok
 }
 
-pub(super) fn parse_puppet_classes(raw: &str) -> Result<Vec<String>, ValidationError> {
+fn parse_puppet_classes(raw: &str) -> Result<Vec<String>, ValidationError> {
     list_items(raw, |c| c == ',' || c.is_whitespace())
         .map(|class| {
             let segments = class.strip_prefix("::").unwrap_or(class);
@@ -451,7 +451,7 @@ pub(super) fn parse_puppet_classes(raw: &str) -> Result<Vec<String>, ValidationE
         .collect()
 }
 
-pub(super) fn parse_repository(raw: &str) -> Result<String, ValidationError> {
+fn parse_repository(raw: &str) -> Result<String, ValidationError> {
     let error = |message: &str| Err(ValidationError::new("config_repository", message));
     let raw = raw.trim();
     let example = "Enter a Git repository URL, such as https://github.com/acme/playbooks.git or git@github.com:acme/playbooks.git.";
@@ -485,7 +485,7 @@ pub(super) fn parse_repository(raw: &str) -> Result<String, ValidationError> {
     if valid { Ok(raw.to_owned()) } else { error(example) }
 }
 
-pub(super) fn parse_playbook(raw: &str) -> Result<String, ValidationError> {
+fn parse_playbook(raw: &str) -> Result<String, ValidationError> {
     let error = |message: &str| Err(ValidationError::new("playbook", message));
     let raw = raw.trim();
     if raw.is_empty() {
@@ -513,7 +513,7 @@ pub(super) enum Nesting {
     Dotted,
 }
 
-pub(super) fn is_parameter_name(name: &str) -> bool {
+fn is_parameter_name(name: &str) -> bool {
     name.len() <= MAX_PARAMETER_NAME_LEN
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -555,7 +555,7 @@ pub(super) fn parse_parameters(raw: &str, nesting: Nesting) -> Result<Vec<(Strin
 
 /// Chef attributes from dotted names; a name cannot be both a value and a
 /// parent of other names, and `run_list` belongs to the run list field.
-pub(super) fn nest(parameters: &[(String, String)]) -> Result<Map<String, Value>, ValidationError> {
+fn nest(parameters: &[(String, String)]) -> Result<Map<String, Value>, ValidationError> {
     let clash = |name: &str| {
         ValidationError::new(
             "config_parameters",

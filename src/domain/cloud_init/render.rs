@@ -11,18 +11,18 @@ use super::*;
 use crate::domain::ValidationError;
 
 /// The md array, the LUKS mapping and the key file are named after this.
-pub(super) const DATA_NAME: &str = "stratus-data";
+const DATA_NAME: &str = "stratus-data";
 pub(super) const MD_DEVICE: &str = "/dev/md/stratus-data";
 pub(super) const LUKS_DEVICE: &str = "/dev/mapper/stratus-data";
 pub(super) const LUKS_KEY_DIR: &str = "/etc/luks";
 pub(super) const LUKS_KEY: &str = "/etc/luks/stratus-data.key";
 pub(super) const FIND_VOLUMES: &str = "/usr/local/sbin/stratus-find-volumes";
-pub(super) const VOLUME_LINK: &str = "/run/stratus/volume-";
+const VOLUME_LINK: &str = "/run/stratus/volume-";
 pub(super) const USER_SCRIPT: &str = "/var/lib/stratus/user-script";
 pub(super) const ANSIBLE_VARS: &str = "/etc/stratus/ansible-vars.json";
-pub(super) const ANSIBLE_CHECKOUT: &str = "/var/lib/stratus/ansible";
-pub(super) const PUPPET_FACTS: &str = "/etc/facter/facts.d/stratus.json";
-pub(super) const CHEF_OMNIBUS_URL: &str = "https://omnitruck.chef.io/install.sh";
+const ANSIBLE_CHECKOUT: &str = "/var/lib/stratus/ansible";
+const PUPPET_FACTS: &str = "/etc/facter/facts.d/stratus.json";
+const CHEF_OMNIBUS_URL: &str = "https://omnitruck.chef.io/install.sh";
 
 /// Waits for the group's disks and links them as `/run/stratus/volume-N`
 /// (see the module docs for why by size and emptiness). Constant: the count
@@ -74,7 +74,7 @@ done
 
 /// The cloud-config document; empty parts are left out.
 #[derive(Debug, Default, Serialize)]
-pub(super) struct CloudConfig {
+struct CloudConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) packages: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -100,7 +100,7 @@ impl CloudConfig {
 
     /// `sh -c SCRIPT sh ARGS...`: the script is constant, the values arrive
     /// as `$1`, `$2`, … and are never parsed as shell.
-    pub(super) fn run_shell(&mut self, script: &'static str, args: &[&str]) {
+    fn run_shell(&mut self, script: &'static str, args: &[&str]) {
         self.run(["sh", "-c", script, "sh"].into_iter().chain(args.iter().copied()));
     }
 
@@ -114,7 +114,7 @@ impl CloudConfig {
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct WriteFile {
+struct WriteFile {
     pub(super) path: &'static str,
     pub(super) content: String,
     pub(super) permissions: &'static str,
@@ -124,20 +124,20 @@ pub(super) struct WriteFile {
 /// cloud-init quotes.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub(super) enum Command {
+enum Command {
     Shell(&'static str),
     Exec(Vec<String>),
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct ChefModule {
-    pub(super) install_type: &'static str,
-    pub(super) omnibus_url: &'static str,
-    pub(super) chef_license: &'static str,
+struct ChefModule {
+    install_type: &'static str,
+    omnibus_url: &'static str,
+    chef_license: &'static str,
     pub(super) server_url: String,
     pub(super) validation_name: String,
     /// `system`: use the key the image carries, never one from user data.
-    pub(super) validation_cert: &'static str,
+    validation_cert: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) environment: Option<String>,
     pub(super) run_list: Vec<String>,
@@ -147,7 +147,7 @@ pub(super) struct ChefModule {
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct PuppetModule {
+struct PuppetModule {
     pub(super) install: bool,
     pub(super) start_service: bool,
     pub(super) exec: bool,
@@ -155,7 +155,7 @@ pub(super) struct PuppetModule {
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct PuppetConf {
+struct PuppetConf {
     pub(super) agent: BTreeMap<&'static str, String>,
 }
 
@@ -193,7 +193,7 @@ pub fn user_data(
     Ok(Some(text))
 }
 
-pub(super) fn add_volume_group(doc: &mut CloudConfig, group: &VolumeGroup, encryption: Encryption) {
+fn add_volume_group(doc: &mut CloudConfig, group: &VolumeGroup, encryption: Encryption) {
     let links: Vec<String> = (1..=group.count).map(|i| format!("{VOLUME_LINK}{i}")).collect();
     doc.write_files.push(WriteFile { path: FIND_VOLUMES, content: FIND_VOLUMES_SCRIPT.into(), permissions: "0755" });
     doc.run([FIND_VOLUMES.to_owned(), group.count.to_string(), group.size_gb.to_string()]);
@@ -241,7 +241,7 @@ pub(super) fn add_volume_group(doc: &mut CloudConfig, group: &VolumeGroup, encry
     doc.run(["mount", mount_point]);
 }
 
-pub(super) fn add_config_management(doc: &mut CloudConfig, config: &ConfigManagement) {
+fn add_config_management(doc: &mut CloudConfig, config: &ConfigManagement) {
     match config {
         ConfigManagement::None => {}
         ConfigManagement::Script(script) => {
@@ -316,7 +316,7 @@ pub(super) fn add_config_management(doc: &mut CloudConfig, config: &ConfigManage
     }
 }
 
-pub(super) fn object(parameters: &[(String, String)]) -> Map<String, Value> {
+fn object(parameters: &[(String, String)]) -> Map<String, Value> {
     parameters.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect()
 }
 

@@ -61,7 +61,7 @@ impl RaidLevel {
         }
     }
 
-    pub(super) fn check(self, count: u8) -> Result<Self, ValidationError> {
+    fn check(self, count: u8) -> Result<Self, ValidationError> {
         if self.allows(count) {
             return Ok(self);
         }
@@ -329,19 +329,19 @@ impl VolumeGroup {
     }
 }
 
-pub(super) fn count_error() -> ValidationError {
+fn count_error() -> ValidationError {
     ValidationError::new("volume_count", format!("Enter a number of volumes from 1 to {MAX_VOLUMES}."))
 }
 
-pub(super) fn size_error() -> ValidationError {
+fn size_error() -> ValidationError {
     ValidationError::new("volume_size_gb", format!("Enter a size from 1 to {MAX_VOLUME_SIZE_GB} GB."))
 }
 
-pub(super) fn check_count(count: u8) -> Result<u8, ValidationError> {
+fn check_count(count: u8) -> Result<u8, ValidationError> {
     if (1..=MAX_VOLUMES).contains(&count) { Ok(count) } else { Err(count_error()) }
 }
 
-pub(super) fn check_size(size_gb: u16) -> Result<u16, ValidationError> {
+fn check_size(size_gb: u16) -> Result<u16, ValidationError> {
     if (1..=MAX_VOLUME_SIZE_GB).contains(&size_gb) { Ok(size_gb) } else { Err(size_error()) }
 }
 
@@ -395,7 +395,7 @@ impl VolumeForm {
 
 /// A whole number from a form field: digits only (`u8::from_str` would take
 /// a leading `+`), and `None` when it does not fit `T`.
-pub(super) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
+fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
     let raw = raw.trim();
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -403,7 +403,7 @@ pub(super) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
     raw.parse().ok()
 }
 
-pub(super) fn parse_checkbox(field: &'static str, raw: &str) -> Result<bool, ValidationError> {
+fn parse_checkbox(field: &'static str, raw: &str) -> Result<bool, ValidationError> {
     match raw.trim() {
         "" | "off" | "false" => Ok(false),
         "on" | "true" => Ok(true),
