@@ -14,12 +14,11 @@ use std::future::Future;
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::resources::ProviderResource;
+use super::resources::{ProviderResource, name_taken, provider_resource_rows};
 use super::{Actor, ChangeError};
 use crate::db::{self, firewalls::FirewallRow, jobs::NewJob};
 use crate::domain::access::Resource;
 use crate::domain::firewalls::{DEFAULT, FirewallDescription, FirewallName};
-use crate::domain::refusal::Refusal;
 use crate::domain::resource::{DeleteFacts, ResourceAction, ResourceState};
 use crate::jobs::JobSettings;
 use crate::jobs::resources::{CreateSecurityGroup, DeleteSecurityGroup};
@@ -39,13 +38,7 @@ pub async fn create(
     conn.transaction(async |conn| {
         db::firewalls::lock_names(conn, account.id).await?;
         if let Some(state) = db::firewalls::name_taken(conn, account.id, name.as_str()).await? {
-            return Err(Refusal::NameTaken {
-                what: WHAT,
-                name: name.as_str().to_owned(),
-                state,
-                account: account.name.clone(),
-            }
-            .into());
+            return Err(name_taken(actor, WHAT, name.as_str(), state));
         }
         let row = db::firewalls::NewFirewall {
             account_id: account.id,
@@ -73,17 +66,7 @@ impl ProviderResource for FirewallRow {
     const RESOURCE: Resource = Resource::Firewall;
     const WHAT: &'static str = WHAT;
 
-    fn id(&self) -> i64 {
-        self.id
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send {
-        db::firewalls::find(conn, account_id, id)
-    }
+    provider_resource_rows!(firewalls);
 
     fn live_servers_using(
         &self,
@@ -95,23 +78,6 @@ impl ProviderResource for FirewallRow {
 
     fn delete_facts(&self, live_servers: i64) -> DeleteFacts {
         DeleteFacts { state: self.state, live_servers, permanent: self.name == DEFAULT }
-    }
-
-    fn mark_deleting(
-        conn: &mut AsyncPgConnection,
-        account_id: i64,
-        id: i64,
-    ) -> impl Future<Output = QueryResult<bool>> + Send {
-        db::firewalls::mark_deleting(conn, account_id, id)
-    }
-
-    fn remove(
-        conn: &mut AsyncPgConnection,
-        account_id: i64,
-        id: i64,
-        state: ResourceState,
-    ) -> impl Future<Output = QueryResult<bool>> + Send {
-        db::firewalls::remove(conn, account_id, id, state)
     }
 
     fn delete_job(&self, account_id: i64, max_attempts: i32) -> Option<NewJob<'static>> {

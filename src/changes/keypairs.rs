@@ -26,7 +26,7 @@ use base64::Engine as _;
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::resources::ProviderResource;
+use super::resources::{ProviderResource, name_taken, provider_resource_rows};
 use super::{Actor, ChangeError, unique_violation};
 use crate::cloud::{CloudError, CloudProvider};
 use crate::db::{self, jobs::NewJob, keypairs::KeyPairRow};
@@ -73,7 +73,7 @@ pub struct Created {
 }
 
 fn taken(actor: &Actor<'_>, name: &KeyPairName, state: ResourceState) -> ChangeError {
-    Refusal::NameTaken { what: WHAT, name: name.as_str().to_owned(), state, account: actor.account.name.clone() }.into()
+    name_taken(actor, WHAT, name.as_str(), state)
 }
 
 /// The sentence for a provider that did not make the key pair: an outage
@@ -231,17 +231,7 @@ impl ProviderResource for KeyPairRow {
     const RESOURCE: Resource = Resource::Keypair;
     const WHAT: &'static str = WHAT;
 
-    fn id(&self) -> i64 {
-        self.id
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send {
-        db::keypairs::find(conn, account_id, id)
-    }
+    provider_resource_rows!(keypairs);
 
     fn live_servers_using(
         &self,
@@ -253,23 +243,6 @@ impl ProviderResource for KeyPairRow {
 
     fn delete_facts(&self, live_servers: i64) -> DeleteFacts {
         DeleteFacts { state: self.state, live_servers, permanent: false }
-    }
-
-    fn mark_deleting(
-        conn: &mut AsyncPgConnection,
-        account_id: i64,
-        id: i64,
-    ) -> impl Future<Output = QueryResult<bool>> + Send {
-        db::keypairs::mark_deleting(conn, account_id, id)
-    }
-
-    fn remove(
-        conn: &mut AsyncPgConnection,
-        account_id: i64,
-        id: i64,
-        state: ResourceState,
-    ) -> impl Future<Output = QueryResult<bool>> + Send {
-        db::keypairs::remove(conn, account_id, id, state)
     }
 
     fn delete_job(&self, account_id: i64, max_attempts: i32) -> Option<NewJob<'static>> {

@@ -11,7 +11,10 @@
 //!
 //! The trait's queries return `impl Future + Send` rather than being
 //! `async fn`s: the change runs them inside diesel-async's transaction,
-//! whose future must be `Send`.
+//! whose future must be `Send`. The row's `id` and `name` and the queries
+//! that `db`'s `resource_state_writes!` writes for both tables are passed
+//! through by [`provider_resource_rows!`], so each impl holds only what
+//! differs.
 
 use std::future::Future;
 
@@ -24,6 +27,53 @@ use crate::domain::access::Resource;
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceState, deletion};
 use crate::jobs::JobSettings;
+
+/// The parts of a [`ProviderResource`] impl that are the same for both
+/// rows: `id` and `name` are the row's fields, `find`, `mark_deleting` and
+/// `remove` are the functions of the same names in `db::$module`.
+macro_rules! provider_resource_rows {
+    ($module:ident) => {
+        fn id(&self) -> i64 {
+            self.id
+        }
+
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn find(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+        ) -> impl std::future::Future<Output = diesel::QueryResult<Self>> + Send {
+            crate::db::$module::find(conn, account_id, id)
+        }
+
+        fn mark_deleting(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+        ) -> impl std::future::Future<Output = diesel::QueryResult<bool>> + Send {
+            crate::db::$module::mark_deleting(conn, account_id, id)
+        }
+
+        fn remove(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+            state: crate::domain::resource::ResourceState,
+        ) -> impl std::future::Future<Output = diesel::QueryResult<bool>> + Send {
+            crate::db::$module::remove(conn, account_id, id, state)
+        }
+    };
+}
+pub(super) use provider_resource_rows;
+
+/// The refusal of a new key pair or firewall whose name a row of the
+/// account that still counts (in `state`) has.
+pub(super) fn name_taken(actor: &Actor<'_>, what: &'static str, name: &str, state: ResourceState) -> ChangeError {
+    Refusal::NameTaken { what, name: name.to_owned(), state, account: actor.account.name.clone() }.into()
+}
 
 /// A row the provider holds too, which the console deletes through a job.
 pub trait ProviderResource: Sized + Send + Sync {
