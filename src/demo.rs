@@ -16,7 +16,7 @@ use crate::cloud::ec2::Ec2Provider;
 use crate::cloud::{CloudProvider, ImageState, LaunchPermission, ProviderImage, RunRequest};
 use crate::db::accounts::Account;
 use crate::db::schema::*;
-use crate::db::sync::ReportedImage;
+use crate::db::sync::{NewProviderImage, ReportedImage, public_image};
 use crate::domain::access::default_roles;
 use crate::jobs::JobSettings;
 use crate::jobs::sync::reported;
@@ -513,26 +513,8 @@ async fn record_server(
     since: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let base = reported(running.base.clone());
-    let image: i64 = diesel::insert_into(provider_images::table)
-        .values((
-            provider_images::provider.eq(&account.provider),
-            provider_images::region.eq(&account.region),
-            provider_images::provider_image_id.eq(&base.provider_image_id),
-            provider_images::platform.eq(base.platform),
-            provider_images::architecture.eq(&base.architecture),
-            provider_images::state.eq(base.state),
-            provider_images::owner_account_number.eq(&base.owner_account_number),
-            provider_images::is_public.eq(true),
-            provider_images::root_device.eq(&base.root_device),
-            provider_images::min_disk_gb.eq(base.min_disk_gb),
-            provider_images::created_at.eq(base.created_at),
-        ))
-        .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
-        .do_update()
-        .set(provider_images::is_public.eq(true))
-        .returning(provider_images::id)
-        .get_result(conn)
-        .await?;
+    let image =
+        public_image(conn, &NewProviderImage { is_public: true, ..NewProviderImage::reported(account, &base) }).await?;
     let record: i64 = diesel::insert_into(image_records::table)
         .values((
             image_records::account_id.eq(account.id),

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::accounts::Account;
-use super::schema::{group_members, groups, image_records, prices, products, provider_images, zones};
+use super::schema::{group_members, groups, image_records, prices, products, zones};
+use super::sync::{NewProviderImage, public_image};
 
 /// A hardware size with its hourly rate. Only priced sizes are offered: a
 /// launch must be budgeted.
@@ -65,24 +66,20 @@ pub async fn record_public_launch(
     image: &super::images::PublicImageRow,
     owner_user_id: i64,
 ) -> QueryResult<(i64, i64)> {
-    let pk: i64 = diesel::insert_into(provider_images::table)
-        .values((
-            provider_images::provider.eq(&account.provider),
-            provider_images::region.eq(&account.region),
-            provider_images::provider_image_id.eq(&image.provider_image_id),
-            provider_images::platform.eq(&image.platform),
-            provider_images::architecture.eq(&image.architecture),
-            provider_images::state.eq("ACTIVE"),
-            provider_images::owner_account_number.eq(&image.owner_account_number),
-            provider_images::is_public.eq(true),
-            provider_images::created_at.eq(image.created_at),
-        ))
-        .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
-        .do_update()
-        .set(provider_images::is_public.eq(true))
-        .returning(provider_images::id)
-        .get_result(conn)
-        .await?;
+    let row = NewProviderImage {
+        provider: &account.provider,
+        region: &account.region,
+        provider_image_id: &image.provider_image_id,
+        platform: &image.platform,
+        architecture: &image.architecture,
+        state: "ACTIVE",
+        owner_account_number: &image.owner_account_number,
+        is_public: true,
+        root_device: None,
+        min_disk_gb: None,
+        created_at: image.created_at,
+    };
+    let pk = public_image(conn, &row).await?;
     let existing: Option<i64> = image_records::table
         .filter(image_records::account_id.eq(account.id))
         .filter(image_records::provider_image_id.eq(pk))

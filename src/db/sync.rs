@@ -10,6 +10,74 @@ use super::accounts::Account;
 use super::schema::{accounts, image_records, provider_images, public_images};
 use crate::domain::resource::ResourceState;
 
+/// Upserts rows of `$table` as the provider listed them for an account:
+/// new ones are added, known ones (by `(account_id, $key)`) take the listed
+/// `$column`s, and all of them are active (`active = true`: the provider
+/// has them). Diesel's DSL is typed by table, so this is a macro, as
+/// `db::resource_state_writes!` is; it evaluates to the `execute` result.
+macro_rules! upsert_listed {
+    ($conn:expr, $table:ident by $key:ident, $rows:expr, update($($column:ident),*)) => {
+        diesel::insert_into($table::table)
+            .values($rows)
+            .on_conflict(($table::account_id, $table::$key))
+            .do_update()
+            .set(($($table::$column.eq(excluded($table::$column)),)* $table::active.eq(true)))
+            .execute($conn)
+            .await
+    };
+}
+
+/// Marks the account's rows of `$table` whose `$key` the provider no longer
+/// lists as gone (`active = false`); `only` narrows it to the rows that can
+/// be gone. Evaluates to the `execute` result (rows marked).
+macro_rules! retire_unlisted {
+    ($conn:expr, $table:ident by $key:ident, $account_id:expr, $listed:expr $(, only: $only:expr)?) => {
+        diesel::update(
+            $table::table.filter($table::account_id.eq($account_id))$(.filter($only))?.filter($table::$key.ne_all($listed)),
+        )
+        .set($table::active.eq(false))
+        .execute($conn)
+        .await
+    };
+}
+
+/// A row of `provider_images` as the provider's report fills it; `None`
+/// leaves a column at its default.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = provider_images)]
+pub struct NewProviderImage<'a> {
+    pub provider: &'a str,
+    pub region: &'a str,
+    pub provider_image_id: &'a str,
+    pub platform: &'a str,
+    pub architecture: &'a str,
+    pub state: &'a str,
+    pub owner_account_number: &'a str,
+    pub is_public: bool,
+    pub root_device: Option<&'a str>,
+    pub min_disk_gb: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl<'a> NewProviderImage<'a> {
+    /// The row of `image`, as the provider reported it to `account`.
+    pub fn reported(account: &'a Account, image: &'a ReportedImage) -> Self {
+        NewProviderImage {
+            provider: &account.provider,
+            region: &account.region,
+            provider_image_id: &image.provider_image_id,
+            platform: image.platform,
+            architecture: &image.architecture,
+            state: image.state,
+            owner_account_number: &image.owner_account_number,
+            is_public: image.is_public,
+            root_device: Some(&image.root_device),
+            min_disk_gb: Some(image.min_disk_gb),
+            created_at: image.created_at,
+        }
+    }
+}
+
 /// An image as the provider reported it, ready to store.
 #[derive(Debug, Clone)]
 pub struct ReportedImage {
@@ -36,6 +104,19 @@ pub struct SyncCounts {
     pub retired: usize,
 }
 
+/// Adds a public image to the account's provider images (or marks the row
+/// it has public); the row's id.
+pub async fn public_image(conn: &mut AsyncPgConnection, row: &NewProviderImage<'_>) -> QueryResult<i64> {
+    diesel::insert_into(provider_images::table)
+        .values(row)
+        .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+        .do_update()
+        .set(provider_images::is_public.eq(true))
+        .returning(provider_images::id)
+        .get_result(conn)
+        .await
+}
+
 /// Stores the account's own images: every image gets a provider row and a
 /// record in the account (named as at the provider the first time; the
 /// console's own name and label are kept after that). Images of the account
@@ -52,19 +133,7 @@ pub async fn own_images(
         let mut added = 0;
         for image in images.iter().filter(|i| !deregistered.contains(&i.provider_image_id)) {
             let id: i64 = diesel::insert_into(provider_images::table)
-                .values((
-                    provider_images::provider.eq(&account.provider),
-                    provider_images::region.eq(&account.region),
-                    provider_images::provider_image_id.eq(&image.provider_image_id),
-                    provider_images::platform.eq(image.platform),
-                    provider_images::architecture.eq(&image.architecture),
-                    provider_images::state.eq(image.state),
-                    provider_images::owner_account_number.eq(&image.owner_account_number),
-                    provider_images::is_public.eq(image.is_public),
-                    provider_images::root_device.eq(&image.root_device),
-                    provider_images::min_disk_gb.eq(image.min_disk_gb),
-                    provider_images::created_at.eq(image.created_at),
-                ))
+                .values(NewProviderImage::reported(account, image))
                 .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
                 .do_update()
                 .set((
@@ -304,26 +373,10 @@ pub async fn products(
                     )
                 })
                 .collect();
-            diesel::insert_into(products::table)
-                .values(rows)
-                .on_conflict((products::account_id, products::product_id))
-                .do_update()
-                .set((
-                    products::cpus.eq(excluded(products::cpus)),
-                    products::ram_mb.eq(excluded(products::ram_mb)),
-                    products::architectures.eq(excluded(products::architectures)),
-                    products::active.eq(true),
-                ))
-                .execute(conn)
-                .await?;
+            upsert_listed!(conn, products by product_id, rows, update(cpus, ram_mb, architectures))?;
         }
         let listed: Vec<&str> = reported.iter().map(|p| p.product_id.as_str()).collect();
-        diesel::update(
-            products::table.filter(products::account_id.eq(account_id)).filter(products::product_id.ne_all(&listed)),
-        )
-        .set(products::active.eq(false))
-        .execute(conn)
-        .await
+        retire_unlisted!(conn, products by product_id, account_id, &listed)
     })
     .await
 }
@@ -336,18 +389,8 @@ pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64, names: &[Strin
             .iter()
             .map(|n| (zones::account_id.eq(account_id), zones::name.eq(n), zones::active.eq(true)))
             .collect();
-        diesel::insert_into(zones::table)
-            .values(rows)
-            .on_conflict((zones::account_id, zones::name))
-            .do_update()
-            .set(zones::active.eq(true))
-            .execute(conn)
-            .await?;
-        diesel::update(zones::table.filter(zones::account_id.eq(account_id)).filter(zones::name.ne_all(names)))
-            .set(zones::active.eq(false))
-            .execute(conn)
-            .await
-            .map(drop)
+        upsert_listed!(conn, zones by name, rows, update())?;
+        retire_unlisted!(conn, zones by name, account_id, names).map(drop)
     })
     .await
 }
@@ -403,27 +446,9 @@ pub async fn firewalls(
                 )
             })
             .collect();
-        diesel::insert_into(firewalls::table)
-            .values(rows)
-            .on_conflict((firewalls::account_id, firewalls::provider_id))
-            .do_update()
-            .set((
-                firewalls::name.eq(excluded(firewalls::name)),
-                firewalls::description.eq(excluded(firewalls::description)),
-                firewalls::active.eq(true),
-            ))
-            .execute(conn)
-            .await?;
-        diesel::update(
-            firewalls::table
-                .filter(firewalls::account_id.eq(account_id))
-                .filter(firewalls::provider_id.is_not_null())
-                .filter(firewalls::provider_id.ne_all(&listed)),
-        )
-        .set(firewalls::active.eq(false))
-        .execute(conn)
-        .await
-        .map(drop)
+        upsert_listed!(conn, firewalls by provider_id, rows, update(name, description))?;
+        retire_unlisted!(conn, firewalls by provider_id, account_id, &listed, only: firewalls::provider_id.is_not_null())
+            .map(drop)
     })
     .await
 }
@@ -455,17 +480,7 @@ pub async fn key_pairs(
                 )
             })
             .collect();
-        diesel::insert_into(key_pairs::table)
-            .values(rows)
-            .on_conflict((key_pairs::account_id, key_pairs::name))
-            .do_update()
-            .set((
-                key_pairs::fingerprint.eq(excluded(key_pairs::fingerprint)),
-                key_pairs::provider_id.eq(excluded(key_pairs::provider_id)),
-                key_pairs::active.eq(true),
-            ))
-            .execute(conn)
-            .await?;
+        upsert_listed!(conn, key_pairs by name, rows, update(fingerprint, provider_id))?;
         let listed: Vec<&str> = reported.iter().map(|(name, _, _)| name.as_str()).collect();
         diesel::update(
             key_pairs::table
@@ -476,16 +491,8 @@ pub async fn key_pairs(
         .set((key_pairs::state.eq(ResourceState::Active.as_str()), key_pairs::last_error.eq(None::<String>)))
         .execute(conn)
         .await?;
-        diesel::update(
-            key_pairs::table
-                .filter(key_pairs::account_id.eq(account_id))
-                .filter(key_pairs::state.eq_any([ResourceState::Active.as_str(), ResourceState::Deleting.as_str()]))
-                .filter(key_pairs::name.ne_all(&listed)),
-        )
-        .set(key_pairs::active.eq(false))
-        .execute(conn)
-        .await
-        .map(drop)
+        let can_be_gone = key_pairs::state.eq_any([ResourceState::Active.as_str(), ResourceState::Deleting.as_str()]);
+        retire_unlisted!(conn, key_pairs by name, account_id, &listed, only: can_be_gone).map(drop)
     })
     .await
 }
@@ -509,19 +516,7 @@ pub async fn made_image(
 ) -> QueryResult<i64> {
     conn.transaction(async |conn| {
         let id: i64 = diesel::insert_into(provider_images::table)
-            .values((
-                provider_images::provider.eq(&account.provider),
-                provider_images::region.eq(&account.region),
-                provider_images::provider_image_id.eq(&image.provider_image_id),
-                provider_images::platform.eq(image.platform),
-                provider_images::architecture.eq(&image.architecture),
-                provider_images::state.eq(image.state),
-                provider_images::owner_account_number.eq(&image.owner_account_number),
-                provider_images::is_public.eq(image.is_public),
-                provider_images::root_device.eq(&image.root_device),
-                provider_images::min_disk_gb.eq(image.min_disk_gb),
-                provider_images::created_at.eq(image.created_at),
-            ))
+            .values(NewProviderImage::reported(account, image))
             .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
             .do_update()
             .set(provider_images::platform.eq(image.platform))
