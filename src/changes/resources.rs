@@ -11,7 +11,7 @@
 //!
 //! The trait's queries return `impl Future + Send` rather than being
 //! `async fn`s: the change runs them inside diesel-async's transaction,
-//! whose future must be `Send`. The row's `id` and `name` and the queries
+//! whose future must be `Send`. The row's `id`, `name` and `state` and the queries
 //! that `db`'s `resource_state_writes!` writes for both tables are passed
 //! through by [`provider_resource_rows!`], so each impl holds only what
 //! differs.
@@ -29,7 +29,7 @@ use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceSta
 use crate::jobs::JobSettings;
 
 /// The parts of a [`ProviderResource`] impl that are the same for both
-/// rows: `id` and `name` are the row's fields, `find`, `mark_deleting` and
+/// rows: `id`, `name` and `state` are the row's fields, `find`, `mark_deleting` and
 /// `remove` are the functions of the same names in `db::$module`.
 macro_rules! provider_resource_rows {
     ($module:ident) => {
@@ -39,6 +39,10 @@ macro_rules! provider_resource_rows {
 
         fn name(&self) -> &str {
             &self.name
+        }
+
+        fn state(&self) -> crate::domain::resource::ResourceState {
+            self.state
         }
 
         fn find(
@@ -84,6 +88,8 @@ pub trait ProviderResource: Sized + Send + Sync {
 
     fn id(&self) -> i64;
     fn name(&self) -> &str;
+    /// Where it stands with the provider.
+    fn state(&self) -> ResourceState;
 
     /// A listed row of the account; `NotFound` for any other id.
     fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send;

@@ -10,22 +10,22 @@
 //! Rights: `FIREWALL Access` to see, `Configure` to create, `Delete` to
 //! delete. Its Delete dialog is shared with Key Pairs (`web::resources`).
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebError;
 use super::layout::Frame;
-use super::resources::{self, DeletePage, Listed, listed};
-use super::respond::{added, form_again, page_or_list};
+use super::resources::{self, DeletePage, ResourceList, ResourcePage, resource_page_parts, resource_routes};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
-use crate::db::{self, firewalls::FirewallRow};
+use crate::db::firewalls::FirewallRow;
 use crate::domain::ValidationError;
 use crate::domain::access::Resource;
 use crate::domain::firewalls::{FirewallDescription, FirewallName};
-use crate::domain::resource::{ResourceAction, ResourceState, may};
+use crate::domain::resource::ResourceAction;
 
 const PAGE: &str = "/firewalls";
 
@@ -40,38 +40,31 @@ pub struct FormView {
 
 #[derive(Template)]
 #[template(path = "firewalls/index.html", blocks = ["form", "list"])]
-struct FirewallsPage {
+pub struct FirewallsPage {
     frame: Frame,
-    may_create: bool,
     form: FormView,
-    rows: Vec<Listed<FirewallRow>>,
-    /// Some rows wait for the provider: the list refreshes itself.
-    polling: bool,
-    /// The list replaces the page's list out of band (after a change).
-    oob: bool,
+    list: ResourceList<FirewallRow>,
 }
 
-async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<FirewallsPage, WebError> {
-    let mut conn = state.pool.get().await?;
-    let used = db::firewalls::live_servers(&mut conn, user.account.id).await?;
-    let rows = db::firewalls::list(&mut conn, user.account.id).await?;
-    let rows = listed(user, rows, |row| used.get(&row.id).copied().unwrap_or(0));
-    Ok(FirewallsPage {
-        frame: Frame::new(user, PAGE),
-        may_create: may(&user.rights, Resource::Firewall, ResourceAction::Create),
-        form,
-        polling: rows.iter().any(|r| r.row.state == ResourceState::Pending),
-        rows,
-        oob: false,
-    })
+/// Listed by `db::firewalls`; a server names its firewalls by row id.
+impl ResourcePage for FirewallRow {
+    type Form = FormView;
+    type Page = FirewallsPage;
+    type Used = i64;
+
+    resource_page_parts!(firewalls);
+
+    fn used_as(&self) -> &i64 {
+        &self.id
+    }
+
+    fn page(frame: Frame, list: ResourceList<Self>, form: FormView) -> FirewallsPage {
+        FirewallsPage { frame, form, list }
+    }
 }
 
-#[get("/firewalls")]
-pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Firewall, ResourceAction::See.right())?;
-    let page = page(&user, &state, FormView::default()).await?;
-    page_or_list(&req, "firewall-list", || page.render(), || page.as_list().render())
-}
+// `GET /firewalls` and Delete, as Key Pairs has them.
+resource_routes!(FirewallRow, "/firewalls", "/firewalls/{id}/delete");
 
 #[derive(Deserialize)]
 pub struct CreateForm {
@@ -121,20 +114,21 @@ pub async fn create(
         Ok(name) => name,
         Err(e) => match e.field_errors() {
             Some(errors) => {
-                let page = page(&user, &state, form.again(&errors)).await?;
-                return form_again(&req, || page.as_form().render(), || page.render());
+                let form = form.again(&errors);
+                return resources::form_again::<FirewallRow>(
+                    &req,
+                    &user,
+                    &state,
+                    form,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
             }
             None => return Err(e.into()),
         },
     };
     let message = format!("Creating firewall “{}”: it is ready once the provider has it", name.as_str());
-    added(&req, PAGE, &message, async || {
-        let mut page = page(&user, &state, FormView::default()).await?;
-        let form = page.as_form().render()?;
-        page.oob = true;
-        Ok((form, page.as_list().render()?))
-    })
-    .await
+    resources::created::<FirewallRow>(&req, &user, &state, &message).await
 }
 
 impl DeletePage for FirewallRow {
@@ -149,27 +143,4 @@ impl DeletePage for FirewallRow {
             None => "The provider never made it: only its row is removed.".into(),
         }
     }
-}
-
-#[get("/firewalls/{id}/delete")]
-pub async fn confirm_delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    resources::confirm_delete::<FirewallRow>(&req, &user, &state, id.into_inner()).await
-}
-
-#[post("/firewalls/{id}/delete")]
-pub async fn delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    resources::delete::<FirewallRow>(&req, &user, &state, id.into_inner(), async || {
-        Ok(page(&user, &state, FormView::default()).await?.as_list().render()?)
-    })
-    .await
 }

@@ -22,21 +22,21 @@
 //! `Configure` to create or import, `Delete` to delete.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::{WebError, change_status};
 use super::layout::Frame;
-use super::resources::{self, DeletePage, Listed, listed};
-use super::respond::{FlashFragment, added, form_again, html, is_htmx, no_store, page_or_list};
+use super::resources::{self, DeletePage, ResourceList, ResourcePage, resource_page_parts, resource_routes};
+use super::respond::{FlashFragment, html, is_htmx, no_store};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError, keypairs::Created};
-use crate::db::{self, keypairs::KeyPairRow};
+use crate::db::keypairs::KeyPairRow;
 use crate::domain::access::Resource;
 use crate::domain::keypairs::{KeyPairName, PublicKey, looks_private};
-use crate::domain::resource::{ResourceAction, ResourceState, may};
+use crate::domain::resource::{ResourceAction, ResourceState};
 
 const PAGE: &str = "/keypairs";
 
@@ -60,40 +60,32 @@ pub struct Download {
 
 #[derive(Template)]
 #[template(path = "keypairs/index.html", blocks = ["form", "list"])]
-struct KeyPairsPage {
+pub struct KeyPairsPage {
     frame: Frame,
-    may_create: bool,
     form: FormView,
     download: Option<Download>,
-    rows: Vec<Listed<KeyPairRow>>,
-    /// Some rows wait for the provider: the list refreshes itself.
-    polling: bool,
-    /// The list replaces the page's list out of band (after a change).
-    oob: bool,
+    list: ResourceList<KeyPairRow>,
 }
 
-async fn page(user: &CurrentUser, state: &AppState, form: FormView) -> Result<KeyPairsPage, WebError> {
-    let mut conn = state.pool.get().await?;
-    let used = db::keypairs::live_servers(&mut conn, user.account.id).await?;
-    let rows = db::keypairs::list(&mut conn, user.account.id).await?;
-    let rows = listed(user, rows, |row| used.get(&row.name).copied().unwrap_or(0));
-    Ok(KeyPairsPage {
-        frame: Frame::new(user, PAGE),
-        may_create: may(&user.rights, Resource::Keypair, ResourceAction::Create),
-        form,
-        download: None,
-        polling: rows.iter().any(|r| r.row.state == ResourceState::Pending),
-        rows,
-        oob: false,
-    })
+/// Listed by `db::keypairs`; a server names its key pair by name.
+impl ResourcePage for KeyPairRow {
+    type Form = FormView;
+    type Page = KeyPairsPage;
+    type Used = String;
+
+    resource_page_parts!(keypairs);
+
+    fn used_as(&self) -> &String {
+        &self.name
+    }
+
+    fn page(frame: Frame, list: ResourceList<Self>, form: FormView) -> KeyPairsPage {
+        KeyPairsPage { frame, form, download: None, list }
+    }
 }
 
-#[get("/keypairs")]
-pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Keypair, ResourceAction::See.right())?;
-    let page = page(&user, &state, FormView::default()).await?;
-    page_or_list(&req, "keypair-list", || page.render(), || page.as_list().render())
-}
+// `GET /keypairs` and Delete, as Firewalls has them.
+resource_routes!(KeyPairRow, "/keypairs", "/keypairs/{id}/delete");
 
 #[derive(Deserialize)]
 pub struct CreateForm {
@@ -140,7 +132,10 @@ pub async fn create(
     user.require(Resource::Keypair, ResourceAction::Create.right())?;
     let request = match parse(&form) {
         Ok(request) => request,
-        Err(view) => return form_answer(&req, &user, &state, view, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(view) => {
+            return resources::form_again::<KeyPairRow>(&req, &user, &state, view, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+        }
     };
     let actor = user.actor();
     let outcome = match request {
@@ -158,13 +153,7 @@ pub async fn create(
         Ok(Made::Created(created)) => return created_answer(&req, &user, &state, &created).await,
         Ok(Made::Imported(name)) => {
             let message = format!("Importing “{}”: it is ready once the provider has it", name.as_str());
-            return added(&req, PAGE, &message, async || {
-                let mut page = page(&user, &state, FormView::default()).await?;
-                let form = page.as_form().render()?;
-                page.oob = true;
-                Ok((form, page.as_list().render()?))
-            })
-            .await;
+            return resources::created::<KeyPairRow>(&req, &user, &state, &message).await;
         }
         Err(e) => e,
     };
@@ -180,28 +169,13 @@ pub async fn create(
         }
         (_, None) => return Err(e.into()),
     }
-    form_answer(&req, &user, &state, view, change_status(&e)).await
+    resources::form_again::<KeyPairRow>(&req, &user, &state, view, change_status(&e)).await
 }
 
 /// What a valid form made.
 enum Made {
     Created(Created),
     Imported(KeyPairName),
-}
-
-/// The form again with its messages: the form alone for htmx, else the page.
-async fn form_answer(
-    req: &HttpRequest,
-    user: &CurrentUser,
-    state: &AppState,
-    view: FormView,
-    status: StatusCode,
-) -> Result<HttpResponse, WebError> {
-    let page = page(user, state, view).await?;
-    if status == StatusCode::UNPROCESSABLE_ENTITY {
-        return form_again(req, || page.as_form().render(), || page.render());
-    }
-    html(status, if is_htmx(req) { page.as_form().render() } else { page.render() })
 }
 
 /// The answer that carries the private key: never cached, never redirected.
@@ -211,7 +185,7 @@ async fn created_answer(
     state: &AppState,
     created: &Created,
 ) -> Result<HttpResponse, WebError> {
-    let mut page = page(user, state, FormView::default()).await?;
+    let mut page = resources::page::<KeyPairRow>(user, state, FormView::default(), is_htmx(req)).await?;
     page.download = Some(Download {
         name: created.name.as_str().to_owned(),
         file: created.name.pem_file(),
@@ -219,9 +193,7 @@ async fn created_answer(
     });
     let message = format!("Created key pair “{}”", created.name.as_str());
     let body = if is_htmx(req) {
-        let form = page.as_form().render()?;
-        page.oob = true;
-        form + &page.as_list().render()? + &FlashFragment { message: &message }.render()?
+        page.as_form().render()? + &page.as_list().render()? + &FlashFragment { message: &message }.render()?
     } else {
         page.frame.flash = Some(message);
         page.render()?
@@ -241,27 +213,4 @@ impl DeletePage for KeyPairRow {
          the key they were launched with. This cannot be undone."
             .into()
     }
-}
-
-#[get("/keypairs/{id}/delete")]
-pub async fn confirm_delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    resources::confirm_delete::<KeyPairRow>(&req, &user, &state, id.into_inner()).await
-}
-
-#[post("/keypairs/{id}/delete")]
-pub async fn delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    resources::delete::<KeyPairRow>(&req, &user, &state, id.into_inner(), async || {
-        Ok(page(&user, &state, FormView::default()).await?.as_list().render()?)
-    })
-    .await
 }
