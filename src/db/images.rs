@@ -13,6 +13,30 @@ use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
 pub use crate::domain::images::Filters;
 
+/// Narrows the boxed `$query` to the platform and architecture `$filters`
+/// ask for, by the columns of `$table` (`provider_images` for records,
+/// `public_images` for the catalog): one text of the rule for every tab.
+macro_rules! platform_and_arch {
+    ($query:ident, $table:ident, $filters:expr) => {
+        if let Some(platform) = $filters.platform {
+            $query = $query.filter($table::platform.eq(platform.as_str()));
+        }
+        if let Some(arch) = $filters.arch {
+            $query = $query.filter($table::architecture.eq(arch.as_str()));
+        }
+    };
+}
+
+/// The account's record `id`, if it is still at `version`: what a change
+/// made from a form that showed `version` may write.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn record_at_version(account_id: i64, id: i64, version: i32) -> _ {
+    image_records::table
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::id.eq(id))
+        .filter(image_records::version.eq(version))
+}
+
 /// Which of an account's image records a tab shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordTab {
@@ -169,12 +193,7 @@ pub async fn list_records(
                 .or(lower(provider_images::provider_image_id).like(pattern)),
         );
     }
-    if let Some(platform) = filters.platform {
-        query = query.filter(provider_images::platform.eq(platform.as_str()));
-    }
-    if let Some(arch) = filters.arch {
-        query = query.filter(provider_images::architecture.eq(arch.as_str()));
-    }
+    platform_and_arch!(query, provider_images, filters);
     if let Some(label) = filters.label {
         query = query.filter(image_records::label.eq(label.as_str()));
     }
@@ -239,12 +258,7 @@ pub async fn search_public(
     if let Some(search) = &filters.search {
         query = query.filter(public_images::search_text.like(search.like_pattern()));
     }
-    if let Some(platform) = filters.platform {
-        query = query.filter(public_images::platform.eq(platform.as_str()));
-    }
-    if let Some(arch) = filters.arch {
-        query = query.filter(public_images::architecture.eq(arch.as_str()));
-    }
+    platform_and_arch!(query, public_images, filters);
     let ascending = direction(sort, page);
     let cursor = cursor_of(page).map(|c| (c.at.unwrap_or_default(), c.id));
     let query =
@@ -278,19 +292,14 @@ pub async fn update_record(
     name: &str,
     label: &str,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
-        image_records::table
-            .filter(image_records::account_id.eq(account_id))
-            .filter(image_records::id.eq(id))
-            .filter(image_records::version.eq(version)),
-    )
-    .set((
-        image_records::name.eq(name),
-        image_records::label.eq(label),
-        image_records::version.eq(image_records::version + 1),
-    ))
-    .execute(conn)
-    .await?;
+    let updated = diesel::update(record_at_version(account_id, id, version))
+        .set((
+            image_records::name.eq(name),
+            image_records::label.eq(label),
+            image_records::version.eq(image_records::version + 1),
+        ))
+        .execute(conn)
+        .await?;
     Ok(updated == 1)
 }
 
@@ -303,29 +312,17 @@ pub async fn set_deprecated(
     version: i32,
     at: Option<DateTime<Utc>>,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
-        image_records::table
-            .filter(image_records::account_id.eq(account_id))
-            .filter(image_records::id.eq(id))
-            .filter(image_records::version.eq(version)),
-    )
-    .set((image_records::deprecated_at.eq(at), image_records::version.eq(image_records::version + 1)))
-    .execute(conn)
-    .await?;
+    let updated = diesel::update(record_at_version(account_id, id, version))
+        .set((image_records::deprecated_at.eq(at), image_records::version.eq(image_records::version + 1)))
+        .execute(conn)
+        .await?;
     Ok(updated == 1)
 }
 
 /// Removes a record from its account if it is still at `version`; false when
 /// someone else changed it first.
 pub async fn delete_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64, version: i32) -> QueryResult<bool> {
-    let deleted = diesel::delete(
-        image_records::table
-            .filter(image_records::account_id.eq(account_id))
-            .filter(image_records::id.eq(id))
-            .filter(image_records::version.eq(version)),
-    )
-    .execute(conn)
-    .await?;
+    let deleted = diesel::delete(record_at_version(account_id, id, version)).execute(conn).await?;
     Ok(deleted == 1)
 }
 
@@ -470,11 +467,6 @@ pub async fn search_provided(
     if let Some(search) = &filters.search {
         query = query.filter(public_images::search_text.like(search.like_pattern()));
     }
-    if let Some(platform) = filters.platform {
-        query = query.filter(public_images::platform.eq(platform.as_str()));
-    }
-    if let Some(arch) = filters.arch {
-        query = query.filter(public_images::architecture.eq(arch.as_str()));
-    }
+    platform_and_arch!(query, public_images, filters);
     limited(query, limit).load(conn).await
 }
