@@ -8,7 +8,8 @@
 //! be deleted (`domain::resource`); the Delete dialog says why.
 //!
 //! Rights: `FIREWALL Access` to see, `Configure` to create, `Delete` to
-//! delete. Its Delete dialog is shared with Key Pairs (`web::resources`).
+//! delete. The page, its list, the answers to its form and Delete are
+//! shared with Key Pairs (`web::resources`); `create` is its own.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};

@@ -15,8 +15,10 @@
 //!
 //! Importing and deleting are written with their jobs
 //! (`changes::keypairs`); the list shows an import as importing (polling
-//! while it does) until the job has the provider's fingerprint. The Delete
-//! dialog is shared with Firewalls (`web::resources`).
+//! while it does) until the job has the provider's fingerprint. The page,
+//! its list, the answers to an import and Delete are shared with Firewalls
+//! (`web::resources`); `create` and the answer that carries a private key
+//! are this page's own.
 //!
 //! Rights (see `domain::resource`): `KEYPAIR Access` to see the page,
 //! `Configure` to create or import, `Delete` to delete.
