@@ -18,7 +18,7 @@ use serde::Deserialize;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use super::{NameForm, NameInput, NamedPage, Shown, list_for, named_parts, shown};
+use super::{NameForm, NamedPage, Shown, Subject, list_for, named_parts, named_routes, shown};
 use crate::auth::CurrentUser;
 use crate::changes::admin::{self as change, Named};
 use crate::changes::{Actor, ChangeError};
@@ -93,6 +93,10 @@ impl NamedPage for GroupsPage {
         format!("Added group “{name}”")
     }
 
+    fn subject(group: &GroupRow) -> Subject<'_> {
+        Subject { id: group.id, name: &group.name, description: &group.description, name_locked: false }
+    }
+
     async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<GroupRow> {
         db::admin::find_group(conn, company, id).await
     }
@@ -106,41 +110,12 @@ impl NamedPage for GroupsPage {
     }
 }
 
-#[get("/admin/groups")]
-pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    super::index::<GroupsPage>(&req, &user, &state).await
-}
-
-#[post("/admin/groups")]
-pub async fn create(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    super::create::<GroupsPage>(&req, &user, &state, &form).await
-}
-
-#[get("/admin/groups/{id}/edit")]
-pub async fn edit(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    super::edit::<GroupsPage>(&req, &user, &state, id.into_inner()).await
-}
-
-#[post("/admin/groups/{id}")]
-pub async fn update(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    super::update::<GroupsPage>(&req, &user, &state, id.into_inner(), &form).await
-}
+named_routes!(GroupsPage {
+    list: "/admin/groups",
+    edit: "/admin/groups/{id}/edit",
+    update: "/admin/groups/{id}",
+    delete: "/admin/groups/{id}/delete",
+});
 
 // ---------------------------------------------------------------- set role
 
@@ -246,26 +221,4 @@ pub async fn set_role(
             Shown::Fields(errors) => Err(ChangeError::Invalid(errors).into()),
         },
     }
-}
-
-// ---------------------------------------------------------------- delete
-
-#[get("/admin/groups/{id}/delete")]
-pub async fn confirm_delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    super::confirm_delete::<GroupsPage>(&req, &user, &state, id.into_inner()).await
-}
-
-#[post("/admin/groups/{id}/delete")]
-pub async fn delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    super::delete::<GroupsPage>(&req, &user, &state, id.into_inner()).await
 }

@@ -5,7 +5,8 @@
 //! checkboxes of a form, where a change's error shows, and the list, add,
 //! edit and delete flow of groups and roles: each of the two pages
 //! implements [`NamedPage`] with what is its own (its list, its words, its
-//! delete rule and change) and its route handlers call the flow's functions.
+//! delete rule and change), and [`named_routes!`] writes its route handlers
+//! with the paths the page gives.
 
 pub mod budget_codes;
 pub mod groups;
@@ -22,7 +23,6 @@ use diesel_async::AsyncPgConnection;
 
 use crate::auth::CurrentUser;
 use crate::changes::{self, Actor, ChangeError, admin::Named};
-use crate::db::admin::{GroupRow, RoleRow};
 use crate::domain::ValidationError;
 use crate::domain::access::Action;
 use crate::domain::admin::{description, name};
@@ -182,49 +182,19 @@ macro_rules! named_parts {
 }
 pub(super) use named_parts;
 
-/// A group or a role as the shared flow needs it.
-pub(super) trait NamedRow {
-    fn id(&self) -> i64;
-    fn name(&self) -> &str;
-    fn description(&self) -> &str;
+/// The group or role a dialog of the shared flow is about.
+pub(super) struct Subject<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
     /// The name cannot be changed (a default role).
-    fn name_locked(&self) -> bool;
-}
-
-impl NamedRow for GroupRow {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn description(&self) -> &str {
-        &self.description
-    }
-    fn name_locked(&self) -> bool {
-        false
-    }
-}
-
-impl NamedRow for RoleRow {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn description(&self) -> &str {
-        &self.description
-    }
-    fn name_locked(&self) -> bool {
-        self.is_default
-    }
+    pub name_locked: bool,
 }
 
 /// The Groups or Roles page: groups and roles share their list, add, edit
 /// and delete flow (below), and each page says here what is its own. Its
-/// route handlers call [`index`], [`create`], [`edit`], [`update`],
-/// [`confirm_delete`] and [`delete`], so the routes stay on their pages.
+/// route handlers ([`named_routes!`]) call [`index`], [`create`], [`edit`],
+/// [`update`], [`confirm_delete`] and [`delete`]; the paths stay on the pages.
 pub(super) trait NamedPage: Parts + Template + Sized {
     /// Groups or roles; its resource is the one whose rights the flow needs.
     const KIND: Named;
@@ -235,13 +205,16 @@ pub(super) trait NamedPage: Parts + Template + Sized {
     /// What the Delete dialog says: after the name when the deletion is
     /// refused, and what a deletion takes with it.
     const DELETE_WORDS: (&'static str, &'static str);
-    type Row: NamedRow;
+    type Row;
 
     /// The page with `form` as its add form.
     async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<Self, WebError>;
 
     /// The flash after adding `name`.
     fn added(name: &str) -> String;
+
+    /// What the dialogs show of `row`.
+    fn subject(row: &Self::Row) -> Subject<'_>;
 
     /// The row `id` of `company`.
     async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<Self::Row>;
@@ -253,6 +226,44 @@ pub(super) trait NamedPage: Parts + Template + Sized {
     /// Deletes the row `id` through its change; its name.
     async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<String, ChangeError>;
 }
+
+/// Writes the route handlers of the shared flow for the Groups or Roles page
+/// `$page`: `GET $list` the page, `POST $list` add, `GET $edit` the edit
+/// dialog, `POST $update` save, `GET $delete` the Delete dialog and `POST
+/// $delete` delete. A macro because actix's route attributes take their path
+/// as a literal; the page writes its paths where it invokes it.
+macro_rules! named_routes {
+    ($page:ty { list: $list:literal, edit: $edit:literal, update: $update:literal, delete: $delete:literal $(,)? }) => {
+        super::named_route!($page, get $list, index());
+        super::named_route!($page, post $list, create(form: actix_web::web::Form<super::NameInput> => &form));
+        super::named_route!($page, get $edit, edit(id: actix_web::web::Path<i64> => id.into_inner()));
+        super::named_route!($page, post $update, update(
+            id: actix_web::web::Path<i64> => id.into_inner(),
+            form: actix_web::web::Form<super::NameInput> => &form
+        ));
+        super::named_route!($page, get $delete, confirm_delete(id: actix_web::web::Path<i64> => id.into_inner()));
+        super::named_route!($page, post $delete, delete(id: actix_web::web::Path<i64> => id.into_inner()));
+    };
+}
+pub(super) use named_routes;
+
+/// One handler of [`named_routes!`]: `$method $path` calls the flow's
+/// function `$name` for `$page` with the request, the user, the state and
+/// what the extractors `$arg` pass.
+macro_rules! named_route {
+    ($page:ty, $method:ident $path:literal, $name:ident($($arg:ident: $extractor:ty => $pass:expr),*)) => {
+        #[actix_web::$method($path)]
+        pub async fn $name(
+            req: actix_web::HttpRequest,
+            user: $crate::auth::CurrentUser,
+            state: actix_web::web::Data<$crate::web::AppState>,
+            $($arg: $extractor),*
+        ) -> Result<actix_web::HttpResponse, $crate::web::error::WebError> {
+            super::$name::<$page>(&req, &user, &state, $($pass),*).await
+        }
+    };
+}
+pub(super) use named_route;
 
 /// The row `id` of the user's company; 404 for another company's id.
 async fn target<P: NamedPage>(state: &AppState, user: &CurrentUser, id: i64) -> Result<P::Row, WebError> {
@@ -318,15 +329,15 @@ pub(super) async fn create<P: NamedPage>(
 }
 
 /// The edit dialog of `row` with `form`.
-fn edit_dialog<P: NamedPage>(req: &HttpRequest, user: &CurrentUser, row: &P::Row, form: NameForm) -> EditDialog {
+fn edit_dialog<P: NamedPage>(req: &HttpRequest, user: &CurrentUser, this: &Subject, form: NameForm) -> EditDialog {
     EditDialog {
         frame: Frame::new(user, P::PATH),
         modal: is_htmx(req),
-        title: format!("{}: Edit", row.name()),
-        action_url: format!("{}/{}", P::PATH, row.id()),
+        title: format!("{}: Edit", this.name),
+        action_url: format!("{}/{}", P::PATH, this.id),
         target: format!("#{}", P::LIST),
         back_url: P::PATH,
-        name_locked: row.name_locked(),
+        name_locked: this.name_locked,
         form,
         csrf_token: user.csrf_token.clone(),
     }
@@ -341,9 +352,9 @@ pub(super) async fn edit<P: NamedPage>(
 ) -> Result<HttpResponse, WebError> {
     user.require(P::KIND.resource(), Action::Configure)?;
     let row = target::<P>(state, user, id).await?;
-    let form =
-        NameForm { name: row.name().to_owned(), description: row.description().to_owned(), ..NameForm::default() };
-    edit_dialog::<P>(req, user, &row, form).respond(req, StatusCode::OK)
+    let this = P::subject(&row);
+    let form = NameForm { name: this.name.to_owned(), description: this.description.to_owned(), ..NameForm::default() };
+    edit_dialog::<P>(req, user, &this, form).respond(req, StatusCode::OK)
 }
 
 /// `POST {page}/{id}`: renames the group or role; the list and a flash,
@@ -363,7 +374,9 @@ pub(super) async fn update<P: NamedPage>(
         Ok((new_name, description)) => {
             let mut conn = state.pool.get().await?;
             let actor = user.actor();
-            changes::admin::update(&mut conn, &actor, kind, row.id(), &new_name, &description).await.map(|()| new_name)
+            changes::admin::update(&mut conn, &actor, kind, P::subject(&row).id, &new_name, &description)
+                .await
+                .map(|()| new_name)
         }
         Err(e) => Err(e),
     };
@@ -374,7 +387,7 @@ pub(super) async fn update<P: NamedPage>(
         }
         Err(e) => {
             let (form, status) = NameForm::again(input, e)?;
-            edit_dialog::<P>(req, user, &row, form).respond(req, status)
+            edit_dialog::<P>(req, user, &P::subject(&row), form).respond(req, status)
         }
     }
 }
@@ -387,7 +400,7 @@ fn delete_dialog<P: NamedPage>(
     row: &P::Row,
     refusal: Option<Refusal>,
 ) -> Confirm {
-    let (id, name) = (row.id(), row.name());
+    let Subject { id, name, .. } = P::subject(row);
     let (cannot, detail) = P::DELETE_WORDS;
     let mut dialog = Confirm::new(req, user, P::PATH, format!("{name}: Delete"));
     dialog.action_url = format!("{}/{id}/delete", P::PATH);
@@ -429,7 +442,7 @@ pub(super) async fn delete<P: NamedPage>(
     user.require(P::KIND.resource(), Action::Delete)?;
     let row = target::<P>(state, user, id).await?;
     let mut conn = state.pool.get().await?;
-    let deleted = P::delete(&mut conn, &user.actor(), row.id()).await;
+    let deleted = P::delete(&mut conn, &user.actor(), P::subject(&row).id).await;
     drop(conn);
     match deleted {
         Ok(name) => {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use super::{NameForm, NameInput, NamedPage, Shown, named_parts, shown};
+use super::{NameForm, NamedPage, Shown, Subject, named_parts, named_routes, shown};
 use crate::auth::CurrentUser;
 use crate::changes::admin::{self as change, Named};
 use crate::changes::{Actor, ChangeError};
@@ -94,6 +94,10 @@ impl NamedPage for RolesPage {
         format!("Added role “{name}”; give it access rights with Access Rights")
     }
 
+    fn subject(role: &RoleRow) -> Subject<'_> {
+        Subject { id: role.id, name: &role.name, description: &role.description, name_locked: role.is_default }
+    }
+
     async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<RoleRow> {
         db::admin::find_role(conn, company, id).await
     }
@@ -107,41 +111,12 @@ impl NamedPage for RolesPage {
     }
 }
 
-#[get("/admin/roles")]
-pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    super::index::<RolesPage>(&req, &user, &state).await
-}
-
-#[post("/admin/roles")]
-pub async fn create(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    super::create::<RolesPage>(&req, &user, &state, &form).await
-}
-
-#[get("/admin/roles/{id}/edit")]
-pub async fn edit(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    super::edit::<RolesPage>(&req, &user, &state, id.into_inner()).await
-}
-
-#[post("/admin/roles/{id}")]
-pub async fn update(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    super::update::<RolesPage>(&req, &user, &state, id.into_inner(), &form).await
-}
+named_routes!(RolesPage {
+    list: "/admin/roles",
+    edit: "/admin/roles/{id}/edit",
+    update: "/admin/roles/{id}",
+    delete: "/admin/roles/{id}/delete",
+});
 
 // ---------------------------------------------------------------- access rights
 
@@ -338,26 +313,4 @@ pub async fn delete_right(
         }
         Err(e) => rights_refused(&req, &user, &state, &role, &RightForm::default(), e).await,
     }
-}
-
-// ---------------------------------------------------------------- delete
-
-#[get("/admin/roles/{id}/delete")]
-pub async fn confirm_delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    super::confirm_delete::<RolesPage>(&req, &user, &state, id.into_inner()).await
-}
-
-#[post("/admin/roles/{id}/delete")]
-pub async fn delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    super::delete::<RolesPage>(&req, &user, &state, id.into_inner()).await
 }
