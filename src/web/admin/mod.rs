@@ -195,7 +195,7 @@ pub(super) struct Subject<'a> {
 /// and delete flow (below), and each page says here what is its own. Its
 /// route handlers ([`named_routes!`]) call [`index`], [`create`], [`edit`],
 /// [`update`], [`confirm_delete`] and [`delete`]; the paths stay on the pages.
-pub(super) trait NamedPage: Parts + Template + Sized {
+pub(super) trait NamedPage: Parts + Sized {
     /// Groups or roles; its resource is the one whose rights the flow needs.
     const KIND: Named;
     /// The page's path: "/admin/groups".
