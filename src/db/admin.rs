@@ -22,6 +22,84 @@ use crate::domain::admin::UserStatus;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
+/// Writes the queries groups and roles share, for the company-named table
+/// `$table` with its row `$row`: the company's rows by name, one of them by
+/// id, whether a name is taken (ignoring case) and the insert and rename.
+/// A macro because diesel's table types make one generic function over the
+/// two tables far harder to read than the query itself.
+macro_rules! company_named {
+    ($table:ident, $row:ty { $list:ident, $find:ident, $name_taken:ident, $insert:ident, $update:ident }) => {
+        /// The company's rows, by name (ignoring case).
+        async fn $list(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<Vec<$row>> {
+            $table::table
+                .filter($table::company_id.eq(company))
+                .order((lower($table::name), $table::id))
+                .select(<$row>::as_select())
+                .load(conn)
+                .await
+        }
+
+        /// The row `id` of the company.
+        pub async fn $find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<$row> {
+            $table::table.find(id).filter($table::company_id.eq(company)).select(<$row>::as_select()).first(conn).await
+        }
+
+        /// Is the name taken in the company (ignoring case), by another row
+        /// than `except`?
+        pub async fn $name_taken(
+            conn: &mut AsyncPgConnection,
+            company: i64,
+            name: &str,
+            except: Option<i64>,
+        ) -> QueryResult<bool> {
+            let n: i64 = $table::table
+                .filter($table::company_id.eq(company))
+                .filter(lower($table::name).eq(name.to_lowercase()))
+                .filter($table::id.ne(except.unwrap_or(0)))
+                .count()
+                .get_result(conn)
+                .await?;
+            Ok(n > 0)
+        }
+
+        pub async fn $insert(
+            conn: &mut AsyncPgConnection,
+            company: i64,
+            name: &str,
+            description: &str,
+        ) -> QueryResult<i64> {
+            diesel::insert_into($table::table)
+                .values(($table::company_id.eq(company), $table::name.eq(name), $table::description.eq(description)))
+                .returning($table::id)
+                .get_result(conn)
+                .await
+        }
+
+        pub async fn $update(conn: &mut AsyncPgConnection, id: i64, name: &str, description: &str) -> QueryResult<()> {
+            diesel::update($table::table.find(id))
+                .set(($table::name.eq(name), $table::description.eq(description)))
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+    };
+}
+
+/// How many rows of `$table` each of `$ids` has in `$column`, by id (an id
+/// without rows is missing): one query for a whole list.
+macro_rules! count_per {
+    ($conn:expr, $table:ident :: $column:ident, $ids:expr) => {
+        $table::table
+            .filter($table::$column.eq_any($ids))
+            .group_by($table::$column)
+            .select(($table::$column, diesel::dsl::count_star()))
+            .load::<(i64, i64)>($conn)
+            .await?
+            .into_iter()
+            .collect::<HashMap<i64, i64>>()
+    };
+}
+
 /// Takes the company's row lock until the transaction ends.
 pub async fn lock_company(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<()> {
     companies::table.find(company).select(companies::id).for_update().get_result::<i64>(conn).await.map(drop)
@@ -297,13 +375,10 @@ pub struct GroupListRow {
     pub members: i64,
 }
 
+company_named!(groups, GroupRow { company_groups, find_group, group_name_taken, insert_group, update_group });
+
 pub async fn list_groups(conn: &mut AsyncPgConnection, company: i64, account: i64) -> QueryResult<Vec<GroupListRow>> {
-    let rows: Vec<GroupRow> = groups::table
-        .filter(groups::company_id.eq(company))
-        .order((lower(groups::name), groups::id))
-        .select(GroupRow::as_select())
-        .load(conn)
-        .await?;
+    let rows = company_groups(conn, company).await?;
     let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
     let roles_here: HashMap<i64, (i64, String)> = group_roles::table
         .inner_join(roles::table)
@@ -315,14 +390,7 @@ pub async fn list_groups(conn: &mut AsyncPgConnection, company: i64, account: i6
         .into_iter()
         .map(|(g, r, n)| (g, (r, n)))
         .collect();
-    let counts: HashMap<i64, i64> = group_members::table
-        .filter(group_members::group_id.eq_any(&ids))
-        .group_by(group_members::group_id)
-        .select((group_members::group_id, diesel::dsl::count_star()))
-        .load::<(i64, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let counts = count_per!(conn, group_members::group_id, &ids);
     Ok(rows
         .into_iter()
         .map(|group| GroupListRow {
@@ -343,49 +411,6 @@ pub async fn group_role(conn: &mut AsyncPgConnection, group: i64, account: i64) 
         .first(conn)
         .await
         .optional()
-}
-
-pub async fn find_group(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<GroupRow> {
-    groups::table.find(id).filter(groups::company_id.eq(company)).select(GroupRow::as_select()).first(conn).await
-}
-
-/// Is the group name taken in the company (ignoring case), by another group
-/// than `except`?
-pub async fn group_name_taken(
-    conn: &mut AsyncPgConnection,
-    company: i64,
-    name: &str,
-    except: Option<i64>,
-) -> QueryResult<bool> {
-    let n: i64 = groups::table
-        .filter(groups::company_id.eq(company))
-        .filter(lower(groups::name).eq(name.to_lowercase()))
-        .filter(groups::id.ne(except.unwrap_or(0)))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(n > 0)
-}
-
-pub async fn insert_group(
-    conn: &mut AsyncPgConnection,
-    company: i64,
-    name: &str,
-    description: &str,
-) -> QueryResult<i64> {
-    diesel::insert_into(groups::table)
-        .values((groups::company_id.eq(company), groups::name.eq(name), groups::description.eq(description)))
-        .returning(groups::id)
-        .get_result(conn)
-        .await
-}
-
-pub async fn update_group(conn: &mut AsyncPgConnection, id: i64, name: &str, description: &str) -> QueryResult<()> {
-    diesel::update(groups::table.find(id))
-        .set((groups::name.eq(name), groups::description.eq(description)))
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 pub async fn group_member_count(conn: &mut AsyncPgConnection, group: i64) -> QueryResult<i64> {
@@ -451,23 +476,13 @@ pub struct RightRow {
     pub qualifier: String,
 }
 
+company_named!(roles, RoleRow { company_roles, find_role, role_name_taken, insert_role, update_role });
+
 /// The company's roles, by name, with how many rights each has.
 pub async fn list_roles(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<Vec<(RoleRow, i64)>> {
-    let rows: Vec<RoleRow> = roles::table
-        .filter(roles::company_id.eq(company))
-        .order((lower(roles::name), roles::id))
-        .select(RoleRow::as_select())
-        .load(conn)
-        .await?;
+    let rows = company_roles(conn, company).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let counts: HashMap<i64, i64> = access_rights::table
-        .filter(access_rights::role_id.eq_any(&ids))
-        .group_by(access_rights::role_id)
-        .select((access_rights::role_id, diesel::dsl::count_star()))
-        .load::<(i64, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let counts = count_per!(conn, access_rights::role_id, &ids);
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -475,47 +490,6 @@ pub async fn list_roles(conn: &mut AsyncPgConnection, company: i64) -> QueryResu
             (r, n)
         })
         .collect())
-}
-
-pub async fn find_role(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<RoleRow> {
-    roles::table.find(id).filter(roles::company_id.eq(company)).select(RoleRow::as_select()).first(conn).await
-}
-
-pub async fn role_name_taken(
-    conn: &mut AsyncPgConnection,
-    company: i64,
-    name: &str,
-    except: Option<i64>,
-) -> QueryResult<bool> {
-    let n: i64 = roles::table
-        .filter(roles::company_id.eq(company))
-        .filter(lower(roles::name).eq(name.to_lowercase()))
-        .filter(roles::id.ne(except.unwrap_or(0)))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(n > 0)
-}
-
-pub async fn insert_role(
-    conn: &mut AsyncPgConnection,
-    company: i64,
-    name: &str,
-    description: &str,
-) -> QueryResult<i64> {
-    diesel::insert_into(roles::table)
-        .values((roles::company_id.eq(company), roles::name.eq(name), roles::description.eq(description)))
-        .returning(roles::id)
-        .get_result(conn)
-        .await
-}
-
-pub async fn update_role(conn: &mut AsyncPgConnection, id: i64, name: &str, description: &str) -> QueryResult<()> {
-    diesel::update(roles::table.find(id))
-        .set((roles::name.eq(name), roles::description.eq(description)))
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 /// How many `(group, account)` pairs have the role.

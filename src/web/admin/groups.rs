@@ -15,22 +15,23 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{NameForm, NameInput, NamedPage, Shown, named_parts, shown};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use super::{NameForm, NamedPage, Shown, Subject, list_for, named_parts, named_routes, shown};
 use crate::auth::CurrentUser;
-use crate::changes::ChangeError;
 use crate::changes::admin::{self as change, Named};
+use crate::changes::{Actor, ChangeError};
 use crate::db::{self, admin::GroupRow};
 use crate::domain::access::{Action, Resource};
 use crate::domain::admin::group_deletion;
 use crate::domain::refusal::Refusal;
-use crate::web::dialog::{self, Confirm, done};
+use crate::web::dialog::{self, done};
 use crate::web::error::WebError;
 use crate::web::layout::Frame;
-use crate::web::respond::page_or_list;
 use crate::web::{AppState, is_htmx};
 
 const PAGE: &str = "/admin/groups";
-const NAMED: NamedPage = NamedPage { kind: Named::Group, path: PAGE, list: "#group-list" };
 
 /// A row of the list.
 pub struct GroupView {
@@ -56,91 +57,65 @@ struct GroupsPage {
 
 named_parts!(GroupsPage);
 
-async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<GroupsPage, WebError> {
-    let mut conn = state.pool.get().await?;
-    let rows = db::admin::list_groups(&mut conn, user.account.company_id, user.account.id)
-        .await?
-        .into_iter()
-        .map(|row| GroupView {
-            id: row.group.id,
-            name: row.group.name,
-            description: row.group.description,
-            role: row.role.map(|(_, name)| name),
-            members: row.members,
+impl NamedPage for GroupsPage {
+    const KIND: Named = Named::Group;
+    const PATH: &'static str = PAGE;
+    const LIST: &'static str = "group-list";
+    const DELETE_WORDS: (&'static str, &'static str) =
+        ("cannot be deleted now.", "Its roles in every account go with it. Images and servers it owns keep no group.");
+    type Row = GroupRow;
+
+    async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<Self, WebError> {
+        let mut conn = state.pool.get().await?;
+        let rows = db::admin::list_groups(&mut conn, user.account.company_id, user.account.id)
+            .await?
+            .into_iter()
+            .map(|row| GroupView {
+                id: row.group.id,
+                name: row.group.name,
+                description: row.group.description,
+                role: row.role.map(|(_, name)| name),
+                members: row.members,
+            })
+            .collect();
+        Ok(GroupsPage {
+            frame: Frame::new(user, PAGE),
+            may_change: user.rights.may(Resource::Group, Action::Configure),
+            may_delete: user.rights.may(Resource::Group, Action::Delete),
+            name_locked: false,
+            form,
+            rows,
+            oob: false,
         })
-        .collect();
-    Ok(GroupsPage {
-        frame: Frame::new(user, PAGE),
-        may_change: user.rights.may(Resource::Group, Action::Configure),
-        may_delete: user.rights.may(Resource::Group, Action::Delete),
-        name_locked: false,
-        form,
-        rows,
-        oob: false,
-    })
-}
-
-/// The list for an htmx answer; nothing for a plain form (it redirects).
-async fn list_for(req: &HttpRequest, user: &CurrentUser, state: &AppState) -> Result<String, WebError> {
-    if !is_htmx(req) {
-        return Ok(String::new());
     }
-    Ok(page(user, state, NameForm::default()).await?.as_list().render()?)
+
+    fn added(name: &str) -> String {
+        format!("Added group “{name}”")
+    }
+
+    fn subject(group: &GroupRow) -> Subject<'_> {
+        Subject { id: group.id, name: &group.name, description: &group.description, name_locked: false }
+    }
+
+    async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<GroupRow> {
+        db::admin::find_group(conn, company, id).await
+    }
+
+    async fn deletion(conn: &mut AsyncPgConnection, group: &GroupRow) -> QueryResult<Option<Refusal>> {
+        Ok(group_deletion(db::admin::group_member_count(conn, group.id).await?).err())
+    }
+
+    async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<String, ChangeError> {
+        change::groups::delete(conn, actor, id).await.map(|deleted| deleted.name)
+    }
 }
 
-#[get("/admin/groups")]
-pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Group, Action::Access)?;
-    let page = page(&user, &state, NameForm::default()).await?;
-    page_or_list(&req, "group-list", || page.render(), || page.as_list().render())
-}
-
-#[post("/admin/groups")]
-pub async fn create(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Group, Action::Configure)?;
-    let message = |name: &str| format!("Added group “{name}”");
-    let render = async |form, part| Ok(page(&user, &state, form).await?.part(part)?);
-    NAMED.create(&req, &user, &state, &form, message, render).await
-}
-
-// ---------------------------------------------------------------- edit
-
-async fn target(state: &AppState, user: &CurrentUser, id: i64) -> Result<GroupRow, WebError> {
-    let mut conn = state.pool.get().await?;
-    Ok(db::admin::find_group(&mut conn, user.account.company_id, id).await?)
-}
-
-#[get("/admin/groups/{id}/edit")]
-pub async fn edit(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Group, Action::Configure)?;
-    let group = target(&state, &user, id.into_inner()).await?;
-    let form = NameForm { name: group.name.clone(), description: group.description.clone(), ..NameForm::default() };
-    NAMED.edit_dialog(&req, &user, (group.id, &group.name), false, form).respond(&req, StatusCode::OK)
-}
-
-#[post("/admin/groups/{id}")]
-pub async fn update(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Group, Action::Configure)?;
-    let group = target(&state, &user, id.into_inner()).await?;
-    let this = (group.id, group.name.as_str(), false);
-    NAMED.update(&req, &user, &state, this, &form, async || list_for(&req, &user, &state).await).await
-}
+named_routes!(GroupsPage {
+    list: "/admin/groups",
+    edit: "/admin/groups/{id}/edit",
+    update: "/admin/groups/{id}",
+    delete: "/admin/groups/{id}/delete",
+});
 
 // ---------------------------------------------------------------- set role
 
@@ -202,7 +177,7 @@ pub async fn role_form(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
-    let group = target(&state, &user, id.into_inner()).await?;
+    let group = super::target::<GroupsPage>(&state, &user, id.into_inner()).await?;
     let current =
         db::admin::group_role(&mut *state.pool.get().await?, group.id, user.account.id).await?.map(|(id, _)| id);
     role_dialog(&req, &user, &state, &group, current, (None, StatusCode::OK)).await
@@ -224,7 +199,7 @@ pub async fn set_role(
     form: web::Form<RoleForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
-    let group = target(&state, &user, id.into_inner()).await?;
+    let group = super::target::<GroupsPage>(&state, &user, id.into_inner()).await?;
     let wanted: Option<i64> = match form.role_id.trim() {
         "" => None,
         id => Some(id.parse().map_err(|_| WebError::BadRequest("The role is not a number.".into()))?),
@@ -236,7 +211,7 @@ pub async fn set_role(
                 Some(role) => format!("“{}” has the role {role} in {}", set.group, user.account.name),
                 None => format!("“{}” has no role in {} now", set.group, user.account.name),
             };
-            let list = list_for(&req, &user, &state).await?;
+            let list = list_for::<GroupsPage>(&req, &user, &state).await?;
             done(&req, list, &message, PAGE)
         }
         Err(e) => match shown(e, &[])? {
@@ -246,41 +221,4 @@ pub async fn set_role(
             Shown::Fields(errors) => Err(ChangeError::Invalid(errors).into()),
         },
     }
-}
-
-// ---------------------------------------------------------------- delete
-
-fn delete_dialog(req: &HttpRequest, user: &CurrentUser, group: &GroupRow, refusal: Option<Refusal>) -> Confirm {
-    let words =
-        ("cannot be deleted now.", "Its roles in every account go with it. Images and servers it owns keep no group.");
-    NAMED.delete_dialog(req, user, (group.id, &group.name), refusal, words)
-}
-
-#[get("/admin/groups/{id}/delete")]
-pub async fn confirm_delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Group, Action::Delete)?;
-    let group = target(&state, &user, id.into_inner()).await?;
-    let members = db::admin::group_member_count(&mut *state.pool.get().await?, group.id).await?;
-    delete_dialog(&req, &user, &group, group_deletion(members).err()).respond(&req, StatusCode::OK)
-}
-
-#[post("/admin/groups/{id}/delete")]
-pub async fn delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Group, Action::Delete)?;
-    let group = target(&state, &user, id.into_inner()).await?;
-    let mut conn = state.pool.get().await?;
-    let deleted = change::groups::delete(&mut conn, &user.actor(), group.id).await.map(|deleted| deleted.name);
-    drop(conn);
-    let dialog = |refusal| delete_dialog(&req, &user, &group, Some(refusal));
-    NAMED.deleted(&req, deleted, dialog, async || list_for(&req, &user, &state).await).await
 }

@@ -2,8 +2,11 @@
 //! and budget codes. Each page is a module of its own; the changes they
 //! make are in `changes::admin`, the rules they share (no escalation, last
 //! administrator) in `domain::admin`. What the pages share is here: the
-//! checkboxes of a form, the name-and-description form and edit dialog of
-//! groups and roles, and where a change's error shows.
+//! checkboxes of a form, where a change's error shows, and the list, add,
+//! edit and delete flow of groups and roles: each of the two pages
+//! implements [`NamedPage`] with what is its own (its list, its words, its
+//! delete rule and change), and [`named_routes!`] writes its route handlers
+//! with the paths the page gives.
 
 pub mod budget_codes;
 pub mod groups;
@@ -15,15 +18,19 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
 use crate::auth::CurrentUser;
-use crate::changes::{self, ChangeError, admin::Named};
+use crate::changes::{self, Actor, ChangeError, admin::Named};
 use crate::domain::ValidationError;
+use crate::domain::access::Action;
 use crate::domain::admin::{description, name};
 use crate::domain::refusal::Refusal;
 use crate::web::dialog::{self, Confirm, done};
 use crate::web::error::{WebError, refusal_status};
 use crate::web::layout::Frame;
-use crate::web::respond::{added, form_again};
+use crate::web::respond::{added, form_again, page_or_list};
 use crate::web::{AppState, is_htmx};
 
 /// A checkbox of the groups or budget codes fieldset.
@@ -122,7 +129,7 @@ pub(super) struct EditDialog {
     pub modal: bool,
     pub title: String,
     pub action_url: String,
-    pub target: &'static str,
+    pub target: String,
     pub back_url: &'static str,
     /// The name cannot be changed (a default role).
     pub name_locked: bool,
@@ -136,187 +143,316 @@ impl EditDialog {
     }
 }
 
-/// What the Groups or Roles page renders for the flow they share.
+/// A part of the Groups or Roles page.
 pub(super) enum Part {
-    /// The whole page with this form.
+    /// The whole page.
     Page,
-    /// The form alone.
+    /// The add form alone.
     Form,
-    /// After an add: the empty form and the list out of band.
-    Added,
+    /// The list alone.
+    List,
 }
 
-/// Writes `part` for the Groups or Roles page `$page` (a template with the
-/// blocks `form` and `list` and an `oob` flag). askama makes the block
-/// methods per type, so a macro writes this once for both.
+/// The parts of the Groups or Roles page: askama makes the block methods
+/// per type, so [`named_parts!`] writes this once for both.
+pub(super) trait Parts {
+    fn render_part(&self, part: Part) -> askama::Result<String>;
+    /// The list then replaces its element out of band (after an add).
+    fn set_oob(&mut self);
+}
+
+/// Implements [`Parts`] for the Groups or Roles page `$page` (a template
+/// with the blocks `form` and `list` and an `oob` flag).
 macro_rules! named_parts {
     ($page:ty) => {
-        impl $page {
-            fn part(mut self, part: super::Part) -> askama::Result<String> {
+        impl super::Parts for $page {
+            fn render_part(&self, part: super::Part) -> askama::Result<String> {
                 match part {
                     super::Part::Page => self.render(),
                     super::Part::Form => self.as_form().render(),
-                    super::Part::Added => {
-                        let form = self.as_form().render()?;
-                        self.oob = true;
-                        Ok(form + &self.as_list().render()?)
-                    }
+                    super::Part::List => self.as_list().render(),
                 }
+            }
+
+            fn set_oob(&mut self) {
+                self.oob = true;
             }
         }
     };
 }
 pub(super) use named_parts;
 
-/// The page of groups or of roles: the create and edit flow they share.
-pub(super) struct NamedPage {
-    pub kind: Named,
-    pub path: &'static str,
-    /// The id of the list's element.
-    pub list: &'static str,
+/// The group or role a dialog of the shared flow is about.
+pub(super) struct Subject<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    /// The name cannot be changed (a default role).
+    pub name_locked: bool,
 }
 
-impl NamedPage {
-    /// The edit dialog of the group or role `(id, name)`.
-    pub(super) fn edit_dialog(
-        &self,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        (id, name): (i64, &str),
-        name_locked: bool,
-        form: NameForm,
-    ) -> EditDialog {
-        EditDialog {
-            frame: Frame::new(user, self.path),
-            modal: is_htmx(req),
-            title: format!("{name}: Edit"),
-            action_url: format!("{}/{id}", self.path),
-            target: self.list,
-            back_url: self.path,
-            name_locked,
-            form,
-            csrf_token: user.csrf_token.clone(),
+/// The Groups or Roles page: groups and roles share their list, add, edit
+/// and delete flow (below), and each page says here what is its own. Its
+/// route handlers ([`named_routes!`]) call [`index`], [`create`], [`edit`],
+/// [`update`], [`confirm_delete`] and [`delete`]; the paths stay on the pages.
+pub(super) trait NamedPage: Parts + Sized {
+    /// Groups or roles; its resource is the one whose rights the flow needs.
+    const KIND: Named;
+    /// The page's path: "/admin/groups".
+    const PATH: &'static str;
+    /// The id of the page's list element.
+    const LIST: &'static str;
+    /// What the Delete dialog says: after the name when the deletion is
+    /// refused, and what a deletion takes with it.
+    const DELETE_WORDS: (&'static str, &'static str);
+    type Row;
+
+    /// The page with `form` as its add form.
+    async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<Self, WebError>;
+
+    /// The flash after adding `name`.
+    fn added(name: &str) -> String;
+
+    /// What the dialogs show of `row`.
+    fn subject(row: &Self::Row) -> Subject<'_>;
+
+    /// The row `id` of `company`.
+    async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<Self::Row>;
+
+    /// Why `row` cannot be deleted now, if it cannot (the rule is in
+    /// `domain::admin`).
+    async fn deletion(conn: &mut AsyncPgConnection, row: &Self::Row) -> QueryResult<Option<Refusal>>;
+
+    /// Deletes the row `id` through its change; its name.
+    async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<String, ChangeError>;
+}
+
+/// Writes the route handlers of the shared flow for the Groups or Roles page
+/// `$page`: `GET $list` the page, `POST $list` add, `GET $edit` the edit
+/// dialog, `POST $update` save, `GET $delete` the Delete dialog and `POST
+/// $delete` delete. A macro because actix's route attributes take their path
+/// as a literal; the page writes its paths where it invokes it.
+macro_rules! named_routes {
+    ($page:ty { list: $list:literal, edit: $edit:literal, update: $update:literal, delete: $delete:literal $(,)? }) => {
+        super::named_route!($page, get $list, index());
+        super::named_route!($page, post $list, create(form: actix_web::web::Form<super::NameInput> => &form));
+        super::named_route!($page, get $edit, edit(id: actix_web::web::Path<i64> => id.into_inner()));
+        super::named_route!($page, post $update, update(
+            id: actix_web::web::Path<i64> => id.into_inner(),
+            form: actix_web::web::Form<super::NameInput> => &form
+        ));
+        super::named_route!($page, get $delete, confirm_delete(id: actix_web::web::Path<i64> => id.into_inner()));
+        super::named_route!($page, post $delete, delete(id: actix_web::web::Path<i64> => id.into_inner()));
+    };
+}
+pub(super) use named_routes;
+
+/// One handler of [`named_routes!`]: `$method $path` calls the flow's
+/// function `$name` for `$page` with the request, the user, the state and
+/// what the extractors `$arg` pass.
+macro_rules! named_route {
+    ($page:ty, $method:ident $path:literal, $name:ident($($arg:ident: $extractor:ty => $pass:expr),*)) => {
+        #[actix_web::$method($path)]
+        pub async fn $name(
+            req: actix_web::HttpRequest,
+            user: $crate::auth::CurrentUser,
+            state: actix_web::web::Data<$crate::web::AppState>,
+            $($arg: $extractor),*
+        ) -> Result<actix_web::HttpResponse, $crate::web::error::WebError> {
+            super::$name::<$page>(&req, &user, &state, $($pass),*).await
+        }
+    };
+}
+pub(super) use named_route;
+
+/// The row `id` of the user's company; 404 for another company's id.
+async fn target<P: NamedPage>(state: &AppState, user: &CurrentUser, id: i64) -> Result<P::Row, WebError> {
+    let mut conn = state.pool.get().await?;
+    Ok(P::find(&mut conn, user.account.company_id, id).await?)
+}
+
+/// The list for an htmx answer; nothing for a plain form (it redirects).
+pub(super) async fn list_for<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+) -> Result<String, WebError> {
+    if !is_htmx(req) {
+        return Ok(String::new());
+    }
+    Ok(P::page(user, state, NameForm::default()).await?.render_part(Part::List)?)
+}
+
+/// `GET {page}`: the page, or its list alone when htmx asks for it.
+pub(super) async fn index<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+) -> Result<HttpResponse, WebError> {
+    user.require(P::KIND.resource(), Action::Access)?;
+    let page = P::page(user, state, NameForm::default()).await?;
+    page_or_list(req, P::LIST, || page.render_part(Part::Page), || page.render_part(Part::List))
+}
+
+/// `POST {page}`: adds a group or role from the page's form; the form
+/// again with its messages, or the empty form, the list and a flash.
+pub(super) async fn create<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    input: &NameInput,
+) -> Result<HttpResponse, WebError> {
+    let kind = P::KIND;
+    user.require(kind.resource(), Action::Configure)?;
+    let created = match input.parse(&format!("{} name", kind.what())) {
+        Ok((name, description)) => {
+            let mut conn = state.pool.get().await?;
+            changes::admin::create(&mut conn, &user.actor(), kind, &name, &description).await.map(|_| name)
+        }
+        Err(e) => Err(e),
+    };
+    let name = match created {
+        Ok(name) => name,
+        Err(e) => {
+            let (form, _) = NameForm::again(input, e)?;
+            let page = P::page(user, state, form).await?;
+            return form_again(req, || page.render_part(Part::Form), || page.render_part(Part::Page));
+        }
+    };
+    added(req, P::PATH, &P::added(&name), async || {
+        let mut page = P::page(user, state, NameForm::default()).await?;
+        let form = page.render_part(Part::Form)?;
+        page.set_oob();
+        Ok((form + &page.render_part(Part::List)?, String::new()))
+    })
+    .await
+}
+
+/// The edit dialog of `row` with `form`.
+fn edit_dialog<P: NamedPage>(req: &HttpRequest, user: &CurrentUser, this: &Subject, form: NameForm) -> EditDialog {
+    EditDialog {
+        frame: Frame::new(user, P::PATH),
+        modal: is_htmx(req),
+        title: format!("{}: Edit", this.name),
+        action_url: format!("{}/{}", P::PATH, this.id),
+        target: format!("#{}", P::LIST),
+        back_url: P::PATH,
+        name_locked: this.name_locked,
+        form,
+        csrf_token: user.csrf_token.clone(),
+    }
+}
+
+/// `GET {page}/{id}/edit`: the edit dialog.
+pub(super) async fn edit<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+) -> Result<HttpResponse, WebError> {
+    user.require(P::KIND.resource(), Action::Configure)?;
+    let row = target::<P>(state, user, id).await?;
+    let this = P::subject(&row);
+    let form = NameForm { name: this.name.to_owned(), description: this.description.to_owned(), ..NameForm::default() };
+    edit_dialog::<P>(req, user, &this, form).respond(req, StatusCode::OK)
+}
+
+/// `POST {page}/{id}`: renames the group or role; the list and a flash,
+/// or the dialog again with its messages.
+pub(super) async fn update<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+    input: &NameInput,
+) -> Result<HttpResponse, WebError> {
+    let kind = P::KIND;
+    user.require(kind.resource(), Action::Configure)?;
+    let row = target::<P>(state, user, id).await?;
+    let what = kind.what();
+    let saved = match input.parse(&format!("{what} name")) {
+        Ok((new_name, description)) => {
+            let mut conn = state.pool.get().await?;
+            let actor = user.actor();
+            changes::admin::update(&mut conn, &actor, kind, P::subject(&row).id, &new_name, &description)
+                .await
+                .map(|()| new_name)
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(new_name) => {
+            let list = list_for::<P>(req, user, state).await?;
+            done(req, list, &format!("Saved {what} “{new_name}”"), P::PATH)
+        }
+        Err(e) => {
+            let (form, status) = NameForm::again(input, e)?;
+            edit_dialog::<P>(req, user, &P::subject(&row), form).respond(req, status)
         }
     }
+}
 
-    /// Adds a group or role from the page's form; `message` says what was
-    /// added (by name), `render` draws the page's parts.
-    pub(super) async fn create<R>(
-        &self,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        state: &AppState,
-        input: &NameInput,
-        message: impl FnOnce(&str) -> String,
-        render: R,
-    ) -> Result<HttpResponse, WebError>
-    where
-        R: AsyncFn(NameForm, Part) -> Result<String, WebError>,
-    {
-        let created = match input.parse(&format!("{} name", self.kind.what())) {
-            Ok((name, description)) => {
-                let mut conn = state.pool.get().await?;
-                changes::admin::create(&mut conn, &user.actor(), self.kind, &name, &description).await.map(|_| name)
-            }
-            Err(e) => Err(e),
-        };
-        let name = match created {
-            Ok(name) => name,
-            Err(e) => {
-                let (form, _) = NameForm::again(input, e)?;
-                let (form, page) = if is_htmx(req) {
-                    (render(form, Part::Form).await?, String::new())
-                } else {
-                    (String::new(), render(form, Part::Page).await?)
-                };
-                return form_again(req, || Ok(form), || Ok(page));
-            }
-        };
-        added(req, self.path, &message(&name), async || {
-            Ok((render(NameForm::default(), Part::Added).await?, String::new()))
-        })
-        .await
+/// The Delete dialog of `row`: the question, or why it cannot be deleted
+/// (the `refusal`).
+fn delete_dialog<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    row: &P::Row,
+    refusal: Option<Refusal>,
+) -> Confirm {
+    let Subject { id, name, .. } = P::subject(row);
+    let (cannot, detail) = P::DELETE_WORDS;
+    let mut dialog = Confirm::new(req, user, P::PATH, format!("{name}: Delete"));
+    dialog.action_url = format!("{}/{id}/delete", P::PATH);
+    dialog.target = format!("#{}", P::LIST);
+    dialog.submit = "Delete";
+    dialog.danger = true;
+    if let Some(refusal) = refusal {
+        dialog.allowed = false;
+        dialog.question = format!("{name} {cannot}");
+        dialog.error = Some(refusal.message());
+    } else {
+        dialog.question = format!("Are you sure you want to delete {name}?");
+        dialog.detail = Some(detail.to_owned());
     }
+    dialog
+}
 
-    /// Renames the group or role `(id, name)`; `list` draws the list for
-    /// htmx.
-    pub(super) async fn update(
-        &self,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        state: &AppState,
-        (id, name, name_locked): (i64, &str, bool),
-        input: &NameInput,
-        list: impl AsyncFnOnce() -> Result<String, WebError>,
-    ) -> Result<HttpResponse, WebError> {
-        let what = self.kind.what();
-        let saved = match input.parse(&format!("{what} name")) {
-            Ok((new_name, description)) => {
-                let mut conn = state.pool.get().await?;
-                let actor = user.actor();
-                changes::admin::update(&mut conn, &actor, self.kind, id, &new_name, &description)
-                    .await
-                    .map(|()| new_name)
-            }
-            Err(e) => Err(e),
-        };
-        match saved {
-            Ok(new_name) => {
-                let list = if is_htmx(req) { list().await? } else { String::new() };
-                done(req, list, &format!("Saved {what} “{new_name}”"), self.path)
-            }
-            Err(e) => {
-                let (form, status) = NameForm::again(input, e)?;
-                self.edit_dialog(req, user, (id, name), name_locked, form).respond(req, status)
-            }
-        }
-    }
+/// `GET {page}/{id}/delete`: the Delete dialog.
+pub(super) async fn confirm_delete<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+) -> Result<HttpResponse, WebError> {
+    user.require(P::KIND.resource(), Action::Delete)?;
+    let row = target::<P>(state, user, id).await?;
+    let refusal = P::deletion(&mut *state.pool.get().await?, &row).await?;
+    delete_dialog::<P>(req, user, &row, refusal).respond(req, StatusCode::OK)
+}
 
-    /// The Delete dialog of the group or role `(id, name)`: the question
-    /// with `detail`, or why it `cannot` be deleted (the `refusal`).
-    pub(super) fn delete_dialog(
-        &self,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        (id, name): (i64, &str),
-        refusal: Option<Refusal>,
-        (cannot, detail): (&str, &str),
-    ) -> Confirm {
-        let mut dialog = Confirm::new(req, user, self.path, format!("{name}: Delete"));
-        dialog.action_url = format!("{}/{id}/delete", self.path);
-        dialog.target = self.list.into();
-        dialog.submit = "Delete";
-        dialog.danger = true;
-        if let Some(refusal) = refusal {
-            dialog.allowed = false;
-            dialog.question = format!("{name} {cannot}");
-            dialog.error = Some(refusal.message());
-        } else {
-            dialog.question = format!("Are you sure you want to delete {name}?");
-            dialog.detail = Some(detail.to_owned());
+/// `POST {page}/{id}/delete`: deletes; the list and a flash, or the dialog
+/// again with the reason it was refused.
+pub(super) async fn delete<P: NamedPage>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+) -> Result<HttpResponse, WebError> {
+    user.require(P::KIND.resource(), Action::Delete)?;
+    let row = target::<P>(state, user, id).await?;
+    let mut conn = state.pool.get().await?;
+    let deleted = P::delete(&mut conn, &user.actor(), P::subject(&row).id).await;
+    drop(conn);
+    match deleted {
+        Ok(name) => {
+            let list = list_for::<P>(req, user, state).await?;
+            done(req, list, &format!("Deleted {} “{name}”", P::KIND.what()), P::PATH)
         }
-        dialog
-    }
-
-    /// The answer to a Delete: the list and a flash, or the dialog again
-    /// with the reason it was refused.
-    pub(super) async fn deleted(
-        &self,
-        req: &HttpRequest,
-        result: Result<String, ChangeError>,
-        dialog: impl FnOnce(Refusal) -> Confirm,
-        list: impl AsyncFnOnce() -> Result<String, WebError>,
-    ) -> Result<HttpResponse, WebError> {
-        match result {
-            Ok(name) => {
-                let list = if is_htmx(req) { list().await? } else { String::new() };
-                done(req, list, &format!("Deleted {} “{name}”", self.kind.what()), self.path)
-            }
-            Err(ChangeError::Refused(refusal)) => {
-                let status = refusal_status(&refusal);
-                dialog(refusal).respond(req, status)
-            }
-            Err(e) => Err(e.into()),
+        Err(ChangeError::Refused(refusal)) => {
+            let status = refusal_status(&refusal);
+            delete_dialog::<P>(req, user, &row, Some(refusal)).respond(req, status)
         }
+        Err(e) => Err(e.into()),
     }
 }

@@ -16,22 +16,24 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{NameForm, NameInput, NamedPage, Shown, named_parts, shown};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use super::{NameForm, NamedPage, Shown, Subject, named_parts, named_routes, shown};
 use crate::auth::CurrentUser;
-use crate::changes::ChangeError;
 use crate::changes::admin::{self as change, Named};
+use crate::changes::{Actor, ChangeError};
 use crate::db::{self, admin::RoleRow};
 use crate::domain::access::{AccessRight, Action, Qualifier, Resource};
 use crate::domain::admin::{is_admin_role, role_deletion};
 use crate::domain::refusal::Refusal;
-use crate::web::dialog::{self, Confirm};
+use crate::web::dialog;
 use crate::web::error::WebError;
 use crate::web::layout::Frame;
-use crate::web::respond::{FlashFragment, html, page_or_list};
+use crate::web::respond::{FlashFragment, html};
 use crate::web::{AppState, is_htmx, see_other};
 
 const PAGE: &str = "/admin/roles";
-const NAMED: NamedPage = NamedPage { kind: Named::Role, path: PAGE, list: "#role-list" };
 
 /// A row of the list.
 pub struct RoleView {
@@ -56,90 +58,65 @@ struct RolesPage {
 
 named_parts!(RolesPage);
 
-async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<RolesPage, WebError> {
-    let mut conn = state.pool.get().await?;
-    let rows = db::admin::list_roles(&mut conn, user.account.company_id)
-        .await?
-        .into_iter()
-        .map(|(role, rights)| RoleView {
-            id: role.id,
-            name: role.name,
-            description: role.description,
-            is_default: role.is_default,
-            rights,
+impl NamedPage for RolesPage {
+    const KIND: Named = Named::Role;
+    const PATH: &'static str = PAGE;
+    const LIST: &'static str = "role-list";
+    const DELETE_WORDS: (&'static str, &'static str) =
+        ("cannot be deleted.", "Its access rights go with it. No group has it.");
+    type Row = RoleRow;
+
+    async fn page(user: &CurrentUser, state: &AppState, form: NameForm) -> Result<Self, WebError> {
+        let mut conn = state.pool.get().await?;
+        let rows = db::admin::list_roles(&mut conn, user.account.company_id)
+            .await?
+            .into_iter()
+            .map(|(role, rights)| RoleView {
+                id: role.id,
+                name: role.name,
+                description: role.description,
+                is_default: role.is_default,
+                rights,
+            })
+            .collect();
+        Ok(RolesPage {
+            frame: Frame::new(user, PAGE),
+            may_change: user.rights.may(Resource::Role, Action::Configure),
+            may_delete: user.rights.may(Resource::Role, Action::Delete),
+            name_locked: false,
+            form,
+            rows,
+            oob: false,
         })
-        .collect();
-    Ok(RolesPage {
-        frame: Frame::new(user, PAGE),
-        may_change: user.rights.may(Resource::Role, Action::Configure),
-        may_delete: user.rights.may(Resource::Role, Action::Delete),
-        name_locked: false,
-        form,
-        rows,
-        oob: false,
-    })
-}
-
-async fn list_for(req: &HttpRequest, user: &CurrentUser, state: &AppState, oob: bool) -> Result<String, WebError> {
-    if !is_htmx(req) {
-        return Ok(String::new());
     }
-    let mut page = page(user, state, NameForm::default()).await?;
-    page.oob = oob;
-    Ok(page.as_list().render()?)
+
+    fn added(name: &str) -> String {
+        format!("Added role “{name}”; give it access rights with Access Rights")
+    }
+
+    fn subject(role: &RoleRow) -> Subject<'_> {
+        Subject { id: role.id, name: &role.name, description: &role.description, name_locked: role.is_default }
+    }
+
+    async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<RoleRow> {
+        db::admin::find_role(conn, company, id).await
+    }
+
+    async fn deletion(conn: &mut AsyncPgConnection, role: &RoleRow) -> QueryResult<Option<Refusal>> {
+        Ok(role_deletion(role.is_default, db::admin::role_use_count(conn, role.id).await?).err())
+    }
+
+    async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<String, ChangeError> {
+        change::roles::delete(conn, actor, id).await.map(|deleted| deleted.name)
+    }
 }
 
-#[get("/admin/roles")]
-pub async fn index(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Role, Action::Access)?;
-    let page = page(&user, &state, NameForm::default()).await?;
-    page_or_list(&req, "role-list", || page.render(), || page.as_list().render())
-}
-
-#[post("/admin/roles")]
-pub async fn create(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Role, Action::Configure)?;
-    let message = |name: &str| format!("Added role “{name}”; give it access rights with Access Rights");
-    let render = async |form, part| Ok(page(&user, &state, form).await?.part(part)?);
-    NAMED.create(&req, &user, &state, &form, message, render).await
-}
-
-async fn target(state: &AppState, user: &CurrentUser, id: i64) -> Result<RoleRow, WebError> {
-    let mut conn = state.pool.get().await?;
-    Ok(db::admin::find_role(&mut conn, user.account.company_id, id).await?)
-}
-
-#[get("/admin/roles/{id}/edit")]
-pub async fn edit(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Role, Action::Configure)?;
-    let role = target(&state, &user, id.into_inner()).await?;
-    let form = NameForm { name: role.name.clone(), description: role.description.clone(), ..NameForm::default() };
-    NAMED.edit_dialog(&req, &user, (role.id, &role.name), role.is_default, form).respond(&req, StatusCode::OK)
-}
-
-#[post("/admin/roles/{id}")]
-pub async fn update(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<NameInput>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Role, Action::Configure)?;
-    let role = target(&state, &user, id.into_inner()).await?;
-    let this = (role.id, role.name.as_str(), role.is_default);
-    NAMED.update(&req, &user, &state, this, &form, async || list_for(&req, &user, &state, false).await).await
-}
+named_routes!(RolesPage {
+    list: "/admin/roles",
+    edit: "/admin/roles/{id}/edit",
+    update: "/admin/roles/{id}",
+    delete: "/admin/roles/{id}/delete",
+});
 
 // ---------------------------------------------------------------- access rights
 
@@ -245,7 +222,7 @@ pub async fn rights_form(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Role, Action::Access)?;
-    let role = target(&state, &user, id.into_inner()).await?;
+    let role = super::target::<RolesPage>(&state, &user, id.into_inner()).await?;
     let dialog = rights_dialog(&req, &user, &state, &role, &RightForm::default(), None).await?;
     dialog::respond(&req, StatusCode::OK, if is_htmx(&req) { dialog.as_dialog().render() } else { dialog.render() })
 }
@@ -264,7 +241,9 @@ async fn rights_changed(
         return Ok(see_other(&format!("{PAGE}/{}/rights", role.id)));
     }
     let dialog = rights_dialog(req, user, state, role, &RightForm::default(), None).await?;
-    let extra = list_for(req, user, state, true).await? + &FlashFragment { message }.render()?;
+    let mut page = RolesPage::page(user, state, NameForm::default()).await?;
+    page.oob = true;
+    let extra = page.as_list().render()? + &FlashFragment { message }.render()?;
     respond_rights(req, &dialog, StatusCode::OK, extra)
 }
 
@@ -286,7 +265,7 @@ pub async fn add_right(
     form: web::Form<RightForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Role, Action::Configure)?;
-    let role = target(&state, &user, id.into_inner()).await?;
+    let role = super::target::<RolesPage>(&state, &user, id.into_inner()).await?;
     let right = parse_right(&form)?;
     let mut conn = state.pool.get().await?;
     match change::roles::add_right(&mut conn, &user.actor(), role.id, &right).await {
@@ -325,7 +304,7 @@ pub async fn delete_right(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Role, Action::Configure)?;
     let (id, right_id) = path.into_inner();
-    let role = target(&state, &user, id).await?;
+    let role = super::target::<RolesPage>(&state, &user, id).await?;
     let mut conn = state.pool.get().await?;
     match change::roles::delete_right(&mut conn, &user.actor(), role.id, right_id).await {
         Ok(row) => {
@@ -334,40 +313,4 @@ pub async fn delete_right(
         }
         Err(e) => rights_refused(&req, &user, &state, &role, &RightForm::default(), e).await,
     }
-}
-
-// ---------------------------------------------------------------- delete
-
-fn delete_dialog(req: &HttpRequest, user: &CurrentUser, role: &RoleRow, refusal: Option<Refusal>) -> Confirm {
-    let words = ("cannot be deleted.", "Its access rights go with it. No group has it.");
-    NAMED.delete_dialog(req, user, (role.id, &role.name), refusal, words)
-}
-
-#[get("/admin/roles/{id}/delete")]
-pub async fn confirm_delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Role, Action::Delete)?;
-    let role = target(&state, &user, id.into_inner()).await?;
-    let groups = db::admin::role_use_count(&mut *state.pool.get().await?, role.id).await?;
-    delete_dialog(&req, &user, &role, role_deletion(role.is_default, groups).err()).respond(&req, StatusCode::OK)
-}
-
-#[post("/admin/roles/{id}/delete")]
-pub async fn delete(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    user.require(Resource::Role, Action::Delete)?;
-    let role = target(&state, &user, id.into_inner()).await?;
-    let mut conn = state.pool.get().await?;
-    let deleted = change::roles::delete(&mut conn, &user.actor(), role.id).await.map(|deleted| deleted.name);
-    drop(conn);
-    let dialog = |refusal| delete_dialog(&req, &user, &role, Some(refusal));
-    NAMED.deleted(&req, deleted, dialog, async || list_for(&req, &user, &state, false).await).await
 }
