@@ -626,6 +626,20 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
         );
     }
 
+    // Prev and Next follow the tab; the fields of a choice not taken stay hidden.
+    let shown = |selector: &str| format!("return document.querySelector({selector:?}).offsetParent !== null");
+    for (tab, prev, next) in [("general", false, true), ("key-pair", true, true), ("config", true, false)] {
+        b.find(Locator::Css(&format!("#tab-{tab}"))).await.unwrap().click().await.unwrap();
+        assert_eq!(browser.script_bool(&shown(".modal-foot [value=prev]")).await, prev, "Prev on {tab}");
+        assert_eq!(browser.script_bool(&shown(".modal-foot [value=next]")).await, next, "Next on {tab}");
+    }
+    b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("script").await.unwrap();
+    assert!(browser.script_bool(&shown("#launch-script")).await, "the script's field shows");
+    assert!(!browser.script_bool(&shown("[data-when*=chef]")).await, "Chef's fields hide for a script");
+    b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("none").await.unwrap();
+    b.find(Locator::Css("#tab-volumes")).await.unwrap().click().await.unwrap();
+    assert!(!browser.script_bool(&shown("[data-when='volumes=group']")).await, "no volume group, no fields");
+
     // A bad count: Launch Server shows the error at the field, on its tab.
     browser.keys(&char::from(Key::Home).to_string()).await;
     b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
