@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod audit_log;
+pub mod client_addr;
 pub mod dialog;
 pub mod error;
 pub mod firewalls;
