@@ -89,6 +89,7 @@ impl Application {
                 .app_data(web::form_config())
                 .app_data(web::query_config())
                 .wrap(from_fn(auth::csrf::verify))
+                .wrap(from_fn(web::utf8::require))
                 .wrap(from_fn(web::error::htmx_errors))
                 .wrap(sessions)
                 .wrap(web::security_headers())

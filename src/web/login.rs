@@ -68,6 +68,15 @@ pub async fn submit(
         Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
     };
 
+    // An address PostgreSQL cannot hold (NUL) or nobody can type is no
+    // address: refused before it reaches a query.
+    if email.chars().any(|c| c.is_control() || crate::domain::text::is_invisible(c)) {
+        return again(
+            "An email address cannot contain control or invisible characters.".into(),
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+
     let since = Utc::now() - throttle::window();
     let by_email = db::login_attempts::failures_for_email(&mut conn, &email, since).await?;
     let by_ip = db::login_attempts::failures_for_ip(&mut conn, &ip, since).await?;

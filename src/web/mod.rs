@@ -19,6 +19,7 @@ pub mod login;
 pub mod resources;
 pub mod respond;
 pub mod servers;
+pub mod utf8;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};

@@ -8,6 +8,7 @@ mod admin_roles;
 mod admin_users;
 mod audit_log;
 mod auth;
+mod bad_input;
 mod browser;
 mod budget;
 mod cloud;
