@@ -10,6 +10,8 @@ BIND ?= 127.0.0.1:8080
 # Public images offered first and badged "Provided": Amazon Linux and Ubuntu (Canonical).
 PROVIDED_IMAGE_OWNERS ?= 137112412989,099720109477
 HTMX := node_modules/htmx.org/dist/htmx.min.js
+# axe-core: injected by the browser tests to check accessibility, never served.
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench stop system-packages browser-packages lint
 
@@ -20,9 +22,9 @@ system-packages:
 browser-packages:
 	@.ci/ensure-packages chromium=chromium chromedriver=chromium-driver cloud-init=cloud-init
 
-$(HTMX): package.json package-lock.json | system-packages
+$(HTMX) $(AXE) &: package.json package-lock.json | system-packages
 	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	touch $(HTMX) $(AXE)
 
 $(LOCAL)/session.key:
 	@mkdir -p $(LOCAL)
@@ -48,7 +50,7 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 # The suite runs against a fresh throw-away cluster without fsync; every test
 # (or those TESTS selects, e.g. `make test TESTS="-E test(firewall)"`)
 # clones its own database from the migrated template `stratus_template`.
-test: system-packages browser-packages $(HTMX) lint
+test: system-packages browser-packages $(HTMX) $(AXE) lint
 	@.ci/local-pg reset $(LOCAL)/pg-test; \
 	base=$$(.ci/local-pg start $(LOCAL)/pg-test --fast); \
 	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \

@@ -31,6 +31,11 @@ pub struct Config {
     /// whose public images the operator provides, as enStratus provided its
     /// templates: badged and offered first in the public catalog.
     pub provided_owners: Vec<String>,
+    /// `TRUSTED_PROXIES`: addresses or networks (comma-separated, e.g.
+    /// `10.0.0.0/8, 192.0.2.7`) of the reverse proxies in front of the
+    /// console. Only from them are `Forwarded`/`X-Forwarded-For` believed;
+    /// by default nobody's are, and the client is the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +92,18 @@ impl Config {
         if let Some(bad) = provided_owners.iter().find(|n| n.len() != 12 || !n.bytes().all(|b| b.is_ascii_digit())) {
             return Err(invalid("PROVIDED_IMAGE_OWNERS", format!("{bad:?} is not a 12-digit account number")));
         }
-        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size, jobs, provided_owners })
+        let trusted_proxies = var("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| invalid("TRUSTED_PROXIES", format!("{n:?} is not an address or a network")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size, jobs, provided_owners, trusted_proxies })
     }
 
     /// A configuration for tests and tools: the given database, any port,
@@ -101,6 +117,7 @@ impl Config {
             pool_size: 4,
             jobs: JobSettings { workers: 0, ..JobSettings::default() },
             provided_owners: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -63,6 +63,7 @@ impl Application {
         let settings = config.jobs.clone();
         let providers = std::sync::Arc::new(jobs::Providers::default());
         let provided_owners: std::sync::Arc<[String]> = config.provided_owners.clone().into();
+        let trusted_proxies: std::sync::Arc<[ipnet::IpNet]> = config.trusted_proxies.clone().into();
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
@@ -71,6 +72,7 @@ impl Application {
                 jobs: settings.clone(),
                 providers: providers.clone(),
                 provided_owners: provided_owners.clone(),
+                trusted_proxies: trusted_proxies.clone(),
             });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name(auth::SESSION_COOKIE.into())
@@ -87,6 +89,7 @@ impl Application {
                 .app_data(web::form_config())
                 .app_data(web::query_config())
                 .wrap(from_fn(auth::csrf::verify))
+                .wrap(from_fn(web::utf8::require))
                 .wrap(from_fn(web::error::htmx_errors))
                 .wrap(sessions)
                 .wrap(web::security_headers())

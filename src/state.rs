@@ -15,6 +15,8 @@ pub struct AppState {
     pub providers: std::sync::Arc<crate::jobs::Providers>,
     /// Owners whose public images are provided (badged, offered first).
     pub provided_owners: std::sync::Arc<[String]>,
+    /// The reverse proxies whose `Forwarded` headers are believed.
+    pub trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
 }
 
 impl AppState {

@@ -141,6 +141,13 @@
     });
     const current = form && form.querySelector("input[name=tab]");
     if (current) current.value = tab.value.replace(/^tab:/, "");
+    // Prev and Next show where there is a tab to go to.
+    const tabs = Array.from(list.querySelectorAll("[role=tab]"));
+    const at = tabs.indexOf(tab);
+    const prev = form && form.querySelector(".modal-foot [name=step][value=prev]");
+    const next = form && form.querySelector(".modal-foot [name=step][value=next]");
+    if (prev) prev.hidden = at === 0;
+    if (next) next.hidden = at === tabs.length - 1;
     tab.focus();
   }
   document.addEventListener("click", function (event) {

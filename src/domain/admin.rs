@@ -173,6 +173,7 @@ pub fn name(field: &'static str, raw: &str, what: &str) -> Result<String, Valida
     if name.chars().any(char::is_control) {
         return Err(ValidationError::new(field, format!("The {what} cannot contain control characters.")));
     }
+    super::text::refuse_invisible(field, name, what)?;
     Ok(name.to_owned())
 }
 
@@ -182,6 +183,7 @@ pub fn description(raw: &str) -> Result<String, ValidationError> {
     if text.chars().count() > 500 {
         return Err(ValidationError::new("description", "A description has at most 500 characters."));
     }
+    super::text::refuse_control_in_text("description", text, "description")?;
     Ok(text.to_owned())
 }
 

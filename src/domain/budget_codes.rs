@@ -97,6 +97,7 @@ fn text(field: &'static str, what: &str, raw: &str, max: usize, required: bool) 
     if value.chars().any(char::is_control) {
         return Err(ValidationError::new(field, format!("The {what} cannot contain line breaks or tabs.")));
     }
+    super::text::refuse_invisible(field, value, what)?;
     Ok(value.to_owned())
 }
 

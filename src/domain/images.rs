@@ -521,6 +521,7 @@ impl ImageName {
                 "A name cannot contain control characters such as tabs or line breaks.",
             ));
         }
+        super::text::refuse_invisible("name", name, "name")?;
         Ok(Self(name.to_owned()))
     }
 

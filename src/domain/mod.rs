@@ -14,6 +14,7 @@ pub mod page;
 pub mod refusal;
 pub mod resource;
 pub mod servers;
+pub mod text;
 
 /// Input that breaks a rule of the domain, with the field it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,7 +13,8 @@ pub struct SwitchForm {
     account_id: i64,
 }
 
-/// Only accounts the user is a member of; any other id is 403.
+/// Only accounts the user is a member of. Any other id is 404, as every
+/// other account's id is: the answer never tells that the account exists.
 #[post("/account")]
 pub async fn switch(
     req: HttpRequest,
@@ -22,7 +23,7 @@ pub async fn switch(
     form: web::Form<SwitchForm>,
 ) -> Result<HttpResponse, WebError> {
     let Some(account) = user.accounts.iter().find(|a| a.id == form.account_id) else {
-        return Err(WebError::Forbidden("You are not a member of that account.".into()));
+        return Err(WebError::NotFound);
     };
     session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
     if super::is_htmx(&req) {

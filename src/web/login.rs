@@ -7,7 +7,7 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{AppState, see_other};
+use super::{AppState, client_addr, see_other};
 use crate::auth::{csrf, current, password, throttle};
 use crate::db::{self, audit_log::NewAuditEvent};
 use crate::web::error::WebError;
@@ -58,7 +58,8 @@ pub async fn submit(
 ) -> Result<HttpResponse, WebError> {
     let LoginForm { email, password: given } = form.into_inner();
     let email = email.trim().to_owned();
-    let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
+    let ip =
+        client_addr::client_ip(&req, &state.trusted_proxies).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let mut conn = state.pool.get().await?;
     let again = |error: String, status| -> Result<HttpResponse, WebError> {
         let page =
@@ -66,6 +67,15 @@ pub async fn submit(
         let body = page.render()?;
         Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
     };
+
+    // An address PostgreSQL cannot hold (NUL) or nobody can type is no
+    // address: refused before it reaches a query.
+    if email.chars().any(|c| c.is_control() || crate::domain::text::is_invisible(c)) {
+        return again(
+            "An email address cannot contain control or invisible characters.".into(),
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
 
     let since = Utc::now() - throttle::window();
     let by_email = db::login_attempts::failures_for_email(&mut conn, &email, since).await?;

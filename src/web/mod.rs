@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod audit_log;
+pub mod client_addr;
 pub mod dialog;
 pub mod error;
 pub mod firewalls;
@@ -18,6 +19,7 @@ pub mod login;
 pub mod resources;
 pub mod respond;
 pub mod servers;
+pub mod utf8;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};

@@ -320,7 +320,7 @@ async fn browser_relabel_from_the_picker_with_the_keyboard() {
 }
 
 impl Browser {
-    async fn sign_in(&self, app: &TestApp, email: &str) {
+    pub(crate) async fn sign_in(&self, app: &TestApp, email: &str) {
         self.client.goto(&app.url("/login")).await.unwrap();
         self.keys(email).await;
         self.keys(&char::from(Key::Tab).to_string()).await;
@@ -329,12 +329,12 @@ impl Browser {
         self.wait_for_text("batch-worker").await;
     }
 
-    async fn script_bool(&self, script: &str) -> bool {
+    pub(crate) async fn script_bool(&self, script: &str) -> bool {
         self.client.execute(script, vec![]).await.unwrap().as_bool().unwrap_or(false)
     }
 
     /// Waits until no dialog is open.
-    async fn wait_dialog_closed(&self) {
+    pub(crate) async fn wait_dialog_closed(&self) {
         for _ in 0..50 {
             if !self.script_bool("return !!document.querySelector('dialog[open]')").await {
                 return;
@@ -351,7 +351,7 @@ impl Browser {
     }
 
     /// Clicks an item of a row's actions menu.
-    async fn row_action(&self, image: &str, action: &str) {
+    pub(crate) async fn row_action(&self, image: &str, action: &str) {
         let row = format!("tr:has(a[title^='Rename {image}'])");
         self.client.find(Locator::Css(&format!("{row} summary.actions-button"))).await.unwrap().click().await.unwrap();
         let item = format!("{row} [role=menuitem][href$='/{action}']");
@@ -626,6 +626,20 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
         );
     }
 
+    // Prev and Next follow the tab; the fields of a choice not taken stay hidden.
+    let shown = |selector: &str| format!("return document.querySelector({selector:?}).offsetParent !== null");
+    for (tab, prev, next) in [("general", false, true), ("key-pair", true, true), ("config", true, false)] {
+        b.find(Locator::Css(&format!("#tab-{tab}"))).await.unwrap().click().await.unwrap();
+        assert_eq!(browser.script_bool(&shown(".modal-foot [value=prev]")).await, prev, "Prev on {tab}");
+        assert_eq!(browser.script_bool(&shown(".modal-foot [value=next]")).await, next, "Next on {tab}");
+    }
+    b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("script").await.unwrap();
+    assert!(browser.script_bool(&shown("#launch-script")).await, "the script's field shows");
+    assert!(!browser.script_bool(&shown("[data-when*=chef]")).await, "Chef's fields hide for a script");
+    b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("none").await.unwrap();
+    b.find(Locator::Css("#tab-volumes")).await.unwrap().click().await.unwrap();
+    assert!(!browser.script_bool(&shown("[data-when='volumes=group']")).await, "no volume group, no fields");
+
     // A bad count: Launch Server shows the error at the field, on its tab.
     browser.keys(&char::from(Key::Home).to_string()).await;
     b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
@@ -647,7 +661,7 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
 }
 
 /// The id of a row named by `sql` (a query returning `id`).
-async fn id_of(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn id_of(app: &TestApp, sql: &str) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

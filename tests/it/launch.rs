@@ -412,3 +412,36 @@ async fn a_code_deactivated_while_the_launch_waits_for_it_refuses_the_launch() {
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web'").await, 0);
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
 }
+
+#[actix_web::test]
+async fn the_fields_of_a_choice_not_taken_are_ignored() {
+    let mut w = world().await;
+    // Volume Configuration "None" and a shell script: the browser hides the
+    // volume group's and Chef's fields, and the server does not read them.
+    let fields = form(
+        &w.base,
+        &[
+            ("volumes", "none"),
+            ("volume_count", "not a number"),
+            ("mount_point", "../../etc"),
+            ("config_type", "script"),
+            ("script", "#!/bin/sh\ntrue\n"),
+            ("config_server", "not a url"),
+            ("run_list", "recipe[web]"),
+        ],
+    );
+    let launched = post(&mut w.client, &format!("/images/{}/launch", w.image), &fields).await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", text(&launched.body));
+    w.app.run_jobs().await;
+    let instance: Option<String> = servers::table
+        .filter(servers::name.eq("web"))
+        .select(servers::provider_instance_id)
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let ec2 = Ec2Provider::connect(&connection(&w.app.demo.numbers.production, endpoint())).await.unwrap();
+    let details = ec2.instance_details(&instance.expect("launched")).await.unwrap();
+    assert!(details.volumes.is_empty(), "no volume group: {:?}", details.volumes);
+    let user_data = details.user_data.expect("the script");
+    assert!(!user_data.contains("chef") && !user_data.contains("../../etc"), "{user_data}");
+}

@@ -2,11 +2,13 @@
 //! its own database cloned from the migrated template, so they run in parallel
 //! against a real PostgreSQL; browser tests drive a real headless Chromium.
 
+mod accessibility;
 mod admin_budget;
 mod admin_roles;
 mod admin_users;
 mod audit_log;
 mod auth;
+mod bad_input;
 mod browser;
 mod budget;
 mod cloud;

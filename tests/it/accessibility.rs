@@ -1,0 +1,175 @@
+//! Accessibility, judged by an independent checker: axe-core (pinned in
+//! `package.json`, injected here through WebDriver, never served by the
+//! console) runs on every page and every dialog, in a real Chromium, and
+//! must find nothing against WCAG 2.0/2.1 A and AA.
+
+use std::fmt::Write as _;
+
+use fantoccini::Locator;
+
+use crate::browser::{Browser, id_of};
+use crate::harness::TestApp;
+
+/// The rules that count: WCAG 2.0 and 2.1, levels A and AA.
+const TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// axe-core's own build, as npm installed it.
+fn axe_source() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (`make test` installs it)", path.display()))
+}
+
+/// What axe found wrong, one line per rule and element.
+struct Audit {
+    axe: String,
+    found: String,
+    states: usize,
+}
+
+impl Audit {
+    fn new() -> Self {
+        Self { axe: axe_source(), found: String::new(), states: 0 }
+    }
+
+    /// Runs axe on the page as it is now, naming it `what` in the report.
+    async fn check(&mut self, browser: &Browser, what: &str) {
+        let b = &browser.client;
+        // A page just loaded by htmx may still be settling: let it finish.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        b.execute(&format!("{}\n;return true;", self.axe), vec![]).await.expect("axe-core loads");
+        let result = b
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: arguments[0] }, resultTypes: ['violations'] })
+                   .then(r => done(r.violations.map(v => ({
+                       id: v.id, help: v.help,
+                       nodes: v.nodes.map(n => n.target.join(' ') + ' — ' + (n.failureSummary || '').replace(/\\s+/g, ' '))
+                   }))))
+                   .catch(e => done([{ id: 'axe-error', help: String(e), nodes: [] }]));",
+                vec![serde_json::json!(TAGS)],
+            )
+            .await
+            .expect("axe runs");
+        self.states += 1;
+        for violation in result.as_array().expect("a list of violations") {
+            let _ = writeln!(self.found, "{what}: {} ({})", violation["id"], violation["help"]);
+            for node in violation["nodes"].as_array().into_iter().flatten().take(3) {
+                let _ = writeln!(self.found, "    {}", node.as_str().unwrap_or_default());
+            }
+        }
+    }
+
+    /// Opens `path` as a page of its own and checks it.
+    async fn page(&mut self, browser: &Browser, app: &TestApp, path: &str) {
+        browser.client.goto(&app.url(path)).await.unwrap();
+        browser.client.wait().for_element(Locator::Css("main, body")).await.unwrap();
+        self.check(browser, path).await;
+    }
+}
+
+/// Every page, and every dialog as the page it also is without JavaScript,
+/// that an administrator of the demo's Acme Production can open.
+pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
+    let image = id_of(app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
+    let server = id_of(app, "SELECT id FROM servers ORDER BY id LIMIT 1").await;
+    let user = id_of(app, "SELECT id FROM users WHERE email = 'configurator@acme.test'").await;
+    let group = id_of(app, "SELECT id FROM groups WHERE name = 'Support'").await;
+    let role = id_of(app, "SELECT id FROM roles WHERE name = 'CloudManager' LIMIT 1").await;
+    let code = id_of(app, "SELECT id FROM budget_codes ORDER BY id LIMIT 1").await;
+    vec![
+        "/images".to_owned(),
+        "/images?scope=public&q=ubuntu".to_owned(),
+        "/images?scope=shared".to_owned(),
+        "/images?scope=bogus".to_owned(),
+        "/no-such-page".to_owned(),
+        "/servers".to_owned(),
+        format!("/servers/{server}"),
+        "/keypairs".to_owned(),
+        "/firewalls".to_owned(),
+        "/jobs".to_owned(),
+        "/audit".to_owned(),
+        "/admin/users".to_owned(),
+        "/admin/groups".to_owned(),
+        "/admin/roles".to_owned(),
+        "/admin/budget-codes".to_owned(),
+        // Every dialog, as the page it also is without JavaScript.
+        format!("/images/{image}/deprecate"),
+        format!("/images/{image}/delete"),
+        format!("/images/{image}/sharing"),
+        format!("/images/{image}/launch"),
+        format!("/servers/{server}/image"),
+        format!("/servers/{server}/terminate"),
+        format!("/admin/users/{user}/edit"),
+        format!("/admin/users/{user}/password"),
+        format!("/admin/users/{user}/deactivate"),
+        format!("/admin/groups/{group}/edit"),
+        format!("/admin/groups/{group}/role"),
+        format!("/admin/groups/{group}/delete"),
+        format!("/admin/roles/{role}/edit"),
+        format!("/admin/roles/{role}/rights"),
+        format!("/admin/roles/{role}/delete"),
+        format!("/admin/budget-codes/{code}/edit"),
+        format!("/admin/budget-codes/{code}/deactivate"),
+    ]
+}
+
+#[actix_web::test]
+async fn axe_finds_nothing_against_wcag_21_aa_on_any_page_or_dialog() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    let mut audit = Audit::new();
+
+    // Signed out: the sign-in page, and with its error.
+    audit.page(&browser, &app, "/login").await;
+    b.find(Locator::Id("email")).await.unwrap().send_keys("viewer@acme.test").await.unwrap();
+    b.find(Locator::Id("password")).await.unwrap().send_keys("wrong").await.unwrap();
+    b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Wrong email or password.").await;
+    audit.check(&browser, "/login with an error").await;
+
+    // A viewer meets the 403 page.
+    browser.sign_in(&app, "viewer@acme.test").await;
+    audit.page(&browser, &app, "/admin/users").await;
+    b.delete_all_cookies().await.unwrap();
+
+    browser.sign_in(&app, "admin@acme.test").await;
+    let pages = every_page(&app).await;
+    for path in &pages {
+        audit.page(&browser, &app, path).await;
+    }
+
+    // Dialogs as htmx opens them over the list: the modal, the label picker
+    // open, and the launch dialog on each of its tabs.
+    b.goto(&app.url("/images")).await.unwrap();
+    browser.wait_for_text("batch-worker").await;
+    browser.row_action("batch-worker", "deprecate").await;
+    audit.check(&browser, "deprecate dialog over the list").await;
+    b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
+    browser.wait_dialog_closed().await;
+
+    b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) details.label-picker summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Css(".label-choices button[value=red]")).await.unwrap();
+    audit.check(&browser, "label picker open").await;
+    b.goto(&app.url("/images")).await.unwrap();
+    browser.wait_for_text("batch-worker").await;
+
+    browser.row_action("batch-worker", "launch").await;
+    b.wait().for_element(Locator::Css("dialog[open] form.launch-form")).await.unwrap();
+    let tabs = b.find_all(Locator::Css("dialog[open] [role=tab]")).await.unwrap();
+    assert!(tabs.len() >= 4, "the launch dialog has its tabs");
+    for tab in tabs {
+        let name = tab.text().await.unwrap();
+        tab.click().await.unwrap();
+        audit.check(&browser, &format!("launch dialog, tab {name}")).await;
+    }
+
+    b.clone().close().await.unwrap();
+    assert!(audit.found.is_empty(), "axe-core found violations in {} states checked:\n{}", audit.states, audit.found);
+    assert!(audit.states >= pages.len() + 8, "every page and dialog was checked");
+}

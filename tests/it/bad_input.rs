@@ -1,0 +1,315 @@
+//! Generated bad input over every form: no answer is a 5xx, and a refused
+//! change leaves the database as it was.
+//!
+//! The forms are not listed here: a real Chromium opens every page and
+//! dialog, reads each POST form as the browser would send it (its fields,
+//! their values, the button that submits it), and then sends it again from
+//! the page (same origin, same session, its CSRF token) with one field at a
+//! time replaced by a nasty value, dropped, or repeated. Query strings of the
+//! list pages get the same values.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::accessibility::every_page;
+use crate::browser::Browser;
+use crate::harness::TestApp;
+
+/// What users, scripts and attackers type: control characters and NUL,
+/// invisible and reversing characters, the replacement character, very long
+/// text, numbers that do not fit, markup, paths.
+fn nasty() -> Vec<String> {
+    vec![
+        "\u{0}".into(),
+        "a\u{0}b".into(),
+        "\u{1}\u{1b}[31m".into(),
+        "line\r\nbreak".into(),
+        "\u{202e}gnp.exe".into(),
+        "a\u{200b}b".into(),
+        "\u{feff}x".into(),
+        "\u{fffd}".into(),
+        "x".repeat(5000),
+        "-1".into(),
+        "99999999999999999999999".into(),
+        "1e309".into(),
+        "NaN".into(),
+        " ".into(),
+        "<script>alert(1)</script>".into(),
+        "' OR 1=1 --".into(),
+        "../../etc/passwd".into(),
+    ]
+}
+
+/// A fingerprint of every table a change may write. Sessions and sign-in
+/// attempts are written by reading pages and signing in, so they are left
+/// out; so are sign-in events of the audit log.
+async fn fingerprint(app: &TestApp) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Print {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        print: String,
+    }
+    use diesel_async::RunQueryDsl as _;
+    let mut conn = app.db().await;
+    let tables: Vec<Print> = diesel::sql_query(
+        "SELECT table_name::text AS print FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+            AND table_name NOT IN ('sessions', 'login_attempts', '__diesel_schema_migrations')
+          ORDER BY table_name",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let parts: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            let filter = if t.print == "audit_events" { " WHERE x.action <> 'sign_in'" } else { "" };
+            format!(
+                "SELECT '{0}:' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM {0} x{filter}",
+                t.print
+            )
+        })
+        .collect();
+    let sql = format!("SELECT concat_ws(' ', ({})) AS print", parts.join("), ("));
+    diesel::sql_query(sql).get_result::<Print>(&mut conn).await.unwrap().print
+}
+
+/// The POST forms on the page as the browser would send them.
+async fn forms(browser: &Browser) -> Vec<Value> {
+    browser
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('form[method=post]')).map(f => {
+                 const data = Array.from(new FormData(f).entries()).filter(([, v]) => typeof v === 'string');
+                 const button = f.querySelector('button[type=submit][name]:not([tabindex=\"-1\"]).primary')
+                     || f.querySelector('button[type=submit][name]:not([tabindex=\"-1\"])');
+                 if (button) data.push([button.name, button.value]);
+                 return { action: f.getAttribute('action'), fields: data };
+             })",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Sends `fields` to `action` from the page, urlencoded as a form is; the
+/// status and the start of the body.
+async fn send(browser: &Browser, action: &str, fields: &[(String, String)]) -> (u64, String) {
+    let result = browser
+        .client
+        .execute_async(
+            "const [action, fields, done] = arguments;
+             fetch(action, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' })
+               // A redirect (success, 303) is opaque to a manual fetch.
+               .then(r => r.type === 'opaqueredirect' ? done([303, '']) : r.text().then(t => done([r.status, t.slice(0, 300)])))
+               .catch(e => done([0, String(e)]));",
+            vec![json!(action), json!(fields)],
+        )
+        .await
+        .unwrap();
+    (result[0].as_u64().unwrap_or(0), result[1].as_str().unwrap_or_default().to_owned())
+}
+
+/// Variants of a form: each field (but the CSRF token) nasty, dropped, and
+/// repeated with a second, nasty value.
+fn variants(fields: &[(String, String)]) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for (at, (name, _)) in fields.iter().enumerate() {
+        if name == "csrf_token" {
+            continue;
+        }
+        for value in nasty() {
+            let mut changed = fields.to_vec();
+            changed[at].1.clone_from(&value);
+            let shown: String = value.chars().take(12).collect();
+            out.push((format!("{name}={shown:?}"), changed));
+        }
+        let mut dropped = fields.to_vec();
+        dropped.remove(at);
+        out.push((format!("{name} missing"), dropped));
+        let mut repeated = fields.to_vec();
+        repeated.push((name.clone(), "\u{0}".into()));
+        out.push((format!("{name} twice"), repeated));
+    }
+    out
+}
+
+#[actix_web::test]
+async fn no_generated_input_over_any_form_gets_a_5xx_or_half_writes() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    let mut failures = String::new();
+    let (mut sent, mut refused_checked) = (0, 0);
+
+    browser.sign_in(&app, "admin@acme.test").await;
+    let image = crate::browser::id_of(&app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
+    let mut pages = every_page(&app).await;
+    // The rows' own forms (inline rename, label picker), and sign-in last:
+    // its failures count against the address, and the session ends there.
+    pages.extend([format!("/images/{image}/name/edit"), format!("/images/{image}/label"), "/login".to_owned()]);
+    let mut seen = std::collections::HashSet::new();
+    // The database as the last answer left it: a refusal must not change it.
+    let mut before = fingerprint(&app).await;
+    for path in pages {
+        if path == "/login" {
+            b.delete_all_cookies().await.unwrap();
+        }
+        b.goto(&app.url(&path)).await.unwrap();
+        for form in forms(&browser).await {
+            let action = form["action"].as_str().unwrap_or_default().to_owned();
+            let fields: Vec<(String, String)> = form["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| (f[0].as_str().unwrap_or_default().to_owned(), f[1].as_str().unwrap_or_default().to_owned()))
+                .collect();
+            // Sign-out and the account switcher are on every page: once is enough.
+            let shape = format!("{action} {:?}", fields.iter().map(|f| &f.0).collect::<Vec<_>>());
+            if action == "/logout" || !seen.insert(shape) {
+                continue;
+            }
+            // The launch form is also sent to its cost panel and key pair button.
+            let mut actions = vec![action.clone()];
+            if action.ends_with("/launch") {
+                actions.extend([format!("{action}/cost"), format!("{action}/key-pair")]);
+            }
+            for action in actions {
+                for (what, variant) in variants(&fields) {
+                    let (status, body) = send(&browser, &action, &variant).await;
+                    sent += 1;
+                    let after = fingerprint(&app).await;
+                    if status >= 500 || status == 0 {
+                        let _ = writeln!(failures, "POST {action} with {what}: {status} {body:?}");
+                    } else if (400..500).contains(&status) {
+                        refused_checked += 1;
+                        if after != before {
+                            let _ = writeln!(failures, "POST {action} with {what}: {status} but the database changed");
+                        }
+                    }
+                    before = after;
+                }
+            }
+        }
+    }
+
+    // The query strings of the list pages.
+    for page in ["/images", "/images?scope=public", "/servers", "/audit", "/jobs"] {
+        for param in
+            ["q", "scope", "sort", "dir", "label", "after", "before", "cursor", "page", "account", "user", "action"]
+        {
+            for value in nasty() {
+                let url = format!("{page}{}{param}={}", if page.contains('?') { '&' } else { '?' }, encode(&value));
+                let status = app.client().http.get(app.url(&url)).send().await.map(|r| r.status().as_u16());
+                let signed = browser
+                    .client
+                    .execute_async(
+                        "fetch(arguments[0]).then(r => arguments[1](r.status)).catch(() => arguments[1](0));",
+                        vec![json!(url)],
+                    )
+                    .await
+                    .unwrap()
+                    .as_u64()
+                    .unwrap_or(0);
+                sent += 1;
+                if signed >= 500 || signed == 0 || status.is_ok_and(|s| s >= 500) {
+                    let _ = writeln!(failures, "GET {url}: {signed}");
+                }
+            }
+        }
+    }
+
+    b.clone().close().await.unwrap();
+    assert!(failures.is_empty(), "{sent} requests sent:\n{failures}");
+    assert!(sent > 1000 && refused_checked > 300, "{sent} sent, {refused_checked} refusals checked");
+}
+
+/// Percent-encodes every byte but unreserved ones.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_form_body_that_is_not_utf8_is_a_400() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let token = client.csrf.clone().unwrap();
+    let before = fingerprint(&app).await;
+    for body in [format!("name=caf%E9&description=&csrf_token={token}"), format!("name=%FF%FE&csrf_token={token}")] {
+        let response = client
+            .http
+            .post(app.url("/firewalls"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+        assert!(response.text().await.unwrap().contains("UTF-8"));
+    }
+    assert_eq!(fingerprint(&app).await, before, "nothing was written");
+    let _ = client.get("/firewalls").await;
+}
+
+#[actix_web::test]
+async fn names_that_hide_or_reverse_their_text_are_refused_at_the_field() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let image = crate::browser::id_of(&app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
+    let version = crate::browser::id_of(
+        &app,
+        "SELECT version::bigint AS id FROM image_records WHERE name = 'batch-worker' LIMIT 1",
+    )
+    .await;
+    let before = fingerprint(&app).await;
+    for name in ["\u{202e}gnp.exe", "adm\u{200b}in", "\u{feff}Default", "caf\u{fffd}"] {
+        let version = version.to_string();
+        let forms: [(&str, Vec<(&str, &str)>); 5] = [
+            ("/admin/groups", vec![("name", name), ("description", "")]),
+            ("/admin/roles", vec![("name", name), ("description", "")]),
+            (
+                "/admin/budget-codes",
+                vec![
+                    ("name", name),
+                    ("finance_code", "F-1"),
+                    ("description", ""),
+                    ("soft_quota", "10"),
+                    ("hard_quota", "20"),
+                ],
+            ),
+            ("/firewalls", vec![("name", name), ("description", "web")]),
+            (
+                &*Box::leak(format!("/images/{image}/name").into_boxed_str()),
+                vec![("name", name), ("version", &version)],
+            ),
+        ];
+        for (path, fields) in forms {
+            let response = client.post_htmx(path, &fields).await;
+            assert_eq!(
+                response.status,
+                reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} {name:?}: {}",
+                response.body
+            );
+            let shown = crate::harness::text(&response.body);
+            assert!(
+                shown.contains("invisible or direction-changing") || shown.contains("may hold letters"),
+                "{path} {name:?}: {shown}"
+            );
+        }
+    }
+    assert_eq!(fingerprint(&app).await, before, "nothing was written");
+}
