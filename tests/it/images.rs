@@ -389,3 +389,23 @@ async fn a_provided_image_gone_at_the_provider_shows_as_retired_and_its_server_k
         .unwrap();
     assert_eq!(running, 1, "its server keeps running");
 }
+
+#[actix_web::test]
+async fn a_public_image_launched_here_shows_this_account_and_its_publisher() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let id = crate::browser::id_of(
+        &app,
+        &format!(
+            "SELECT id FROM image_records WHERE account_id = {} AND source = 'public_launched' LIMIT 1",
+            app.demo.acme_production
+        ),
+    )
+    .await;
+    let page = client.get("/images").await.body;
+    let start = page.find(&format!("<tr id=\"image-{id}\"")).expect("the row is listed");
+    let row = text(&page[start..start + page[start..].find("</tr>").unwrap()]);
+    assert!(row.contains("Acme Production"), "the account it is recorded in: {row}");
+    assert!(row.contains("099720109477"), "its publisher is the owner: {row}");
+    assert!(!row.contains("Alex Morgan"), "{row}");
+}

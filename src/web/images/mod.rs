@@ -157,12 +157,21 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         .into_iter()
         .filter(|a| AVAILABLE_ACTIONS.contains(a))
         .collect();
-    let account = user
-        .account_name_for_number(&row.owner_account_number)
-        .map_or_else(|| row.owner_account_number.clone(), str::to_owned);
-    let owner = match (&row.owner_given_name, &row.owner_family_name) {
+    let launcher = match (&row.owner_given_name, &row.owner_family_name) {
         (Some(given), Some(family)) => format!("{given} {family}"),
         _ => String::new(),
+    };
+    // A public image launched here is recorded in this account, but its
+    // publisher owns it: Account names the account, Owner the publisher.
+    // Own and shared images are owned by the account whose number they
+    // carry, and Owner names the person who keeps the record.
+    let (account, owner) = if row.source == "public_launched" {
+        (user.account.name.clone(), row.owner_account_number.clone())
+    } else {
+        let account = user
+            .account_name_for_number(&row.owner_account_number)
+            .map_or_else(|| row.owner_account_number.clone(), str::to_owned);
+        (account, launcher)
     };
     ImageView {
         id: row.id,
