@@ -19,6 +19,7 @@ mod images;
 mod jobs;
 mod keypairs;
 mod launch;
+mod races;
 mod relabel;
 mod rename;
 mod servers;
