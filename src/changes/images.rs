@@ -227,6 +227,10 @@ pub async fn delete(
         if alive > 0 {
             return Err(Refusal::ImageInUse(alive).into());
         }
+        if source == Source::Own {
+            // Before the record: the own-images sync locks in this order too.
+            db::images::lock_image(conn, row.image_pk).await?;
+        }
         if !db::images::delete_record(conn, account, id, version).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }

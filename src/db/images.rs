@@ -326,6 +326,19 @@ pub async fn delete_record(conn: &mut AsyncPgConnection, account_id: i64, id: i6
     Ok(deleted == 1)
 }
 
+/// Locks the provider image's row for the rest of the transaction. A
+/// delete takes it before the records, as the own-images sync does
+/// (`db::sync::own_images`), so the two wait for each other in one order.
+pub async fn lock_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<()> {
+    provider_images::table
+        .find(image_pk)
+        .select(provider_images::id)
+        .for_update()
+        .get_result::<i64>(conn)
+        .await
+        .map(drop)
+}
+
 /// The image is gone (deregistration queued): every account's record of it
 /// goes, and it leaves the public catalog. Returns the `(account, record)`
 /// pairs removed, for their audit events.

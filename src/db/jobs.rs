@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::now;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 
 use super::schema::jobs;
 
@@ -42,18 +42,44 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, job: &NewJob<'_>) -> QueryRes
 
 /// Queues a sync unless one of the kind is already queued or running for the
 /// account; returns whether it queued one.
+///
+/// A queued sync has not read the provider yet, so it will see the change
+/// that asks for it. A running one may have read it before that change (two
+/// launches finish together: the sync the first asked for is running when
+/// the second has its instance id), so it is marked to run again once it is
+/// done (`rerun`, read by [`complete`] under the row's lock). If the running
+/// sync finished in between, the insert is tried again; the loop ends within
+/// a round or two, as every round either queues, marks, or finds the row
+/// that finished gone from the index.
 pub async fn enqueue_sync(
     conn: &mut AsyncPgConnection,
     account_id: i64,
     kind: &str,
     max_attempts: i32,
 ) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(jobs::table)
-        .values(&NewJob { account_id: Some(account_id), kind, payload: serde_json::json!({}), max_attempts })
-        .on_conflict_do_nothing()
+    for _ in 0..4 {
+        let inserted = diesel::insert_into(jobs::table)
+            .values(&NewJob { account_id: Some(account_id), kind, payload: serde_json::json!({}), max_attempts })
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if inserted == 1 {
+            return Ok(true);
+        }
+        let pending = diesel::update(
+            jobs::table
+                .filter(jobs::account_id.eq(account_id))
+                .filter(jobs::kind.eq(kind))
+                .filter(jobs::state.eq_any(["QUEUED", "RUNNING"])),
+        )
+        .set(jobs::rerun.eq(jobs::rerun.or(jobs::state.eq("RUNNING"))))
         .execute(conn)
         .await?;
-    Ok(inserted == 1)
+        if pending > 0 {
+            return Ok(false);
+        }
+    }
+    Ok(false)
 }
 
 /// Takes the next ready job for this worker, if any. Concurrent workers skip
@@ -73,17 +99,40 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
     .optional()
 }
 
-pub async fn complete(conn: &mut AsyncPgConnection, id: i64, result: Option<serde_json::Value>) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
-        .set((
-            jobs::state.eq("COMPLETE"),
-            jobs::finished_at.eq(now),
-            jobs::last_error.eq(None::<String>),
-            jobs::result.eq(result),
-        ))
-        .execute(conn)
-        .await
-        .map(drop)
+/// Records a job as done; a sync asked for again while it ran (`rerun`,
+/// see [`enqueue_sync`]) goes back in the queue instead, to run at once in
+/// the same row. The row is locked first, so a sync asked for at the same
+/// moment either marks it before this reads the mark, or finds it finished
+/// and queues a new one. Returns whether the job was queued again.
+pub async fn complete(conn: &mut AsyncPgConnection, id: i64, result: Option<serde_json::Value>) -> QueryResult<bool> {
+    conn.transaction(async |conn| {
+        let rerun: bool = jobs::table.find(id).select(jobs::rerun).for_update().get_result(conn).await?;
+        if rerun {
+            diesel::update(jobs::table.find(id))
+                .set((
+                    jobs::state.eq("QUEUED"),
+                    jobs::run_after.eq(now),
+                    jobs::attempts.eq(0),
+                    jobs::rerun.eq(false),
+                    jobs::last_error.eq(None::<String>),
+                    jobs::result.eq(result),
+                ))
+                .execute(conn)
+                .await?;
+        } else {
+            diesel::update(jobs::table.find(id))
+                .set((
+                    jobs::state.eq("COMPLETE"),
+                    jobs::finished_at.eq(now),
+                    jobs::last_error.eq(None::<String>),
+                    jobs::result.eq(result),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok(rerun)
+    })
+    .await
 }
 
 /// Records a failure: queued again at `retry_at`, or ERROR when `None`.
@@ -96,7 +145,13 @@ pub async fn fail(
     match retry_at {
         Some(at) => {
             diesel::update(jobs::table.find(id))
-                .set((jobs::state.eq("QUEUED"), jobs::run_after.eq(at), jobs::last_error.eq(error)))
+                // The retry reads the provider afresh: it sees what a rerun was asked for.
+                .set((
+                    jobs::state.eq("QUEUED"),
+                    jobs::run_after.eq(at),
+                    jobs::last_error.eq(error),
+                    jobs::rerun.eq(false),
+                ))
                 .execute(conn)
                 .await
         }
@@ -148,24 +203,31 @@ pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> Q
 }
 
 /// Puts a job back in the queue to run again at `at` (work that follows
-/// something until it settles), keeping one row for it.
+/// something until it settles), keeping one row for it; at once if it was
+/// asked for again while it ran (`rerun`, see [`enqueue_sync`]).
 pub async fn again(
     conn: &mut AsyncPgConnection,
     id: i64,
     at: DateTime<Utc>,
     result: serde_json::Value,
 ) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
-        .set((
-            jobs::state.eq("QUEUED"),
-            jobs::run_after.eq(at),
-            jobs::attempts.eq(0),
-            jobs::last_error.eq(None::<String>),
-            jobs::result.eq(result),
-        ))
-        .execute(conn)
-        .await
-        .map(drop)
+    conn.transaction(async |conn| {
+        let rerun: bool = jobs::table.find(id).select(jobs::rerun).for_update().get_result(conn).await?;
+        let at = if rerun { Utc::now() } else { at };
+        diesel::update(jobs::table.find(id))
+            .set((
+                jobs::state.eq("QUEUED"),
+                jobs::run_after.eq(at),
+                jobs::attempts.eq(0),
+                jobs::rerun.eq(false),
+                jobs::last_error.eq(None::<String>),
+                jobs::result.eq(result),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+    })
+    .await
 }
 
 /// Queues a job under the caller's idempotency key (a form's, so the same

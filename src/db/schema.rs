@@ -42,6 +42,7 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         result -> Nullable<Jsonb>,
+        rerun -> Bool,
     }
 }
 

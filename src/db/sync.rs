@@ -123,12 +123,34 @@ pub async fn public_image(conn: &mut AsyncPgConnection, row: &NewProviderImage<'
 /// that the provider no longer lists are marked DELETED. Images the console
 /// has asked the provider to deregister stay gone, even when the provider
 /// still lists them. One transaction.
+///
+/// The provider was read before this runs, maybe before a delete the console
+/// made since. A delete leaves a tombstone: its deregistration job, queued in
+/// the delete's transaction and kept while it is queued, running or done
+/// (it goes only if the deregistration fails for good, when the provider
+/// still has the image and its record rightly comes back). A tombstone
+/// rather than a comparison of times, because a sync that began after the
+/// delete can still see the image listed until the job has run. The guard
+/// is read after locking the provider rows of the listed images: a delete
+/// writes that row (`db::images::retire_image`), so a delete committing
+/// while this runs is waited for, and the guard read next sees its job
+/// (under READ COMMITTED every statement sees what committed before it).
 pub async fn own_images(
     conn: &mut AsyncPgConnection,
     account: &Account,
     images: &[ReportedImage],
 ) -> QueryResult<SyncCounts> {
     conn.transaction(async |conn| {
+        let listed: Vec<&str> = images.iter().map(|i| i.provider_image_id.as_str()).collect();
+        provider_images::table
+            .filter(provider_images::provider.eq(&account.provider))
+            .filter(provider_images::region.eq(&account.region))
+            .filter(provider_images::provider_image_id.eq_any(&listed))
+            .order(provider_images::id)
+            .select(provider_images::id)
+            .for_update()
+            .load::<i64>(conn)
+            .await?;
         let deregistered = super::jobs::deregistrations(conn, account.id).await?;
         let mut added = 0;
         for image in images.iter().filter(|i| !deregistered.contains(&i.provider_image_id)) {
@@ -173,7 +195,6 @@ pub async fn own_images(
         .set(public_images::state.eq("DELETED"))
         .execute(conn)
         .await?;
-        let listed: Vec<&str> = images.iter().map(|i| i.provider_image_id.as_str()).collect();
         let retired = diesel::update(
             provider_images::table
                 .filter(provider_images::provider.eq(&account.provider))

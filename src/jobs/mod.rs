@@ -183,10 +183,22 @@ impl Runner {
         Ok(true)
     }
 
-    /// Runs a job; some jobs produce a result worth keeping.
     /// Runs a claimed job and records how it went.
     async fn finish(&self, job: Job) -> Result<(), JobError> {
-        let outcome = self.execute(&job).await;
+        let outcome = self.perform(&job).await;
+        self.record(&job, outcome).await
+    }
+
+    /// Records how a claimed job went: done (or, for a sync asked for again
+    /// while it ran, queued again), followed again, retried later, or
+    /// failed. Public with [`Runner::perform`] so a test can run a job, make
+    /// a change, and only then let the job's outcome be recorded, as happens
+    /// when two workers overlap.
+    pub async fn record(
+        &self,
+        job: &Job,
+        outcome: Result<Option<serde_json::Value>, JobError>,
+    ) -> Result<(), JobError> {
         let mut conn = self.pool.get().await?;
         match outcome {
             Ok(Some(result)) if job.kind == servers::SYNC_SERVERS => {
@@ -194,8 +206,11 @@ impl Runner {
                 db::jobs::again(&mut conn, job.id, servers::follow_up_at(), result).await?;
             }
             Ok(result) => {
-                tracing::info!("job complete");
-                db::jobs::complete(&mut conn, job.id, result).await?;
+                if db::jobs::complete(&mut conn, job.id, result).await? {
+                    tracing::info!("job complete; asked for again while it ran, so queued again");
+                } else {
+                    tracing::info!("job complete");
+                }
             }
             Err(error) => {
                 let retry = error.is_transient() && job.attempts < job.max_attempts;
@@ -205,14 +220,15 @@ impl Runner {
                 tracing::warn!(error = %error, retry = retry, "job failed");
                 db::jobs::fail(&mut conn, job.id, &error.to_string(), retry_at).await?;
                 if !retry {
-                    servers::failed(&self.pool, &job, &error.to_string()).await?;
+                    servers::failed(&self.pool, job, &error.to_string()).await?;
                 }
             }
         }
         Ok(())
     }
 
-    async fn execute(&self, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    /// Runs a claimed job against its account's provider; what it produced.
+    pub async fn perform(&self, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
         if job.kind == "noop" {
             return Ok(None);
         }

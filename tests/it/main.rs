@@ -21,6 +21,7 @@ mod images;
 mod jobs;
 mod keypairs;
 mod launch;
+mod races;
 mod relabel;
 mod rename;
 mod servers;

@@ -1,0 +1,212 @@
+//! Races between a sync and a change, made to happen in a fixed order: the
+//! test calls the sync's steps and the change one after the other (or holds
+//! one transaction open while the other waits on its lock), never relying on
+//! timing. Against a real PostgreSQL and the local EC2 endpoint.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::changes::{self, Actor};
+use stratus_console::cloud::CloudProvider as _;
+use stratus_console::cloud::ec2::Ec2Provider;
+use stratus_console::db::{self, schema::*, sync::ReportedImage};
+use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
+
+use crate::cloud::{connection, endpoint};
+use crate::harness::{TestApp, count};
+
+/// A record of the account by name: `(id, version)`.
+async fn record(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Option<(i64, i32)> {
+    image_records::table
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::name.eq(name))
+        .select((image_records::id, image_records::version))
+        .first(conn)
+        .await
+        .optional()
+        .unwrap()
+}
+
+/// The own-images sync's read: what the provider lists for the account now.
+async fn sync_read(number: &str) -> Vec<ReportedImage> {
+    let ec2 = Ec2Provider::connect(&connection(number, endpoint())).await.expect("the local EC2 endpoint answers");
+    ec2.list_own_images().await.unwrap().into_iter().map(sync::reported).collect()
+}
+
+async fn image_state(conn: &mut AsyncPgConnection, provider_image_id: &str) -> String {
+    provider_images::table
+        .filter(provider_images::provider_image_id.eq(provider_image_id))
+        .select(provider_images::state)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+fn runner(app: &TestApp) -> std::sync::Arc<Runner> {
+    let settings = JobSettings {
+        workers: 0,
+        provider_endpoint: Some(endpoint()),
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(1),
+        max_attempts: 2,
+        ..JobSettings::default()
+    };
+    Runner::new(db::pool(&app.database_url, 2).unwrap(), settings)
+}
+
+#[actix_web::test]
+async fn a_sync_that_read_the_provider_before_a_delete_does_not_bring_the_image_back() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let ami: String = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::id.eq(id))
+        .select(provider_images::provider_image_id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+
+    let listed = sync_read(&app.demo.numbers.production).await;
+    assert!(listed.iter().any(|i| i.provider_image_id == ami), "the sync's read saw the image");
+    let deleted = client.post_htmx(&format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+
+    assert!(record(&mut conn, production, "api-server-base").await.is_none(), "the record stays deleted");
+    assert_eq!(image_state(&mut conn, &ami).await, "DELETED");
+    assert!(!client.get("/images").await.body.contains("api-server-base"), "My images does not show it again");
+}
+
+#[actix_web::test]
+async fn a_delete_that_commits_while_the_sync_writes_is_waited_for_and_seen() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let (id, version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    let listed = sync_read(&app.demo.numbers.production).await;
+
+    // The delete, made and held open: its transaction commits only when told.
+    let (deleted_tx, deleted_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut delete_conn = app.db().await;
+    let delete = actix_web::rt::spawn(async move {
+        let context = db::access::auth_context(&mut delete_conn, admin).await.unwrap().unwrap();
+        let here = context.accounts.iter().find(|a| a.id == production).unwrap().clone();
+        let rights = context.rights_in(production);
+        let actor = Actor { user: &context.user, account: &here, accounts: &context.accounts, rights: &rights };
+        delete_conn
+            .transaction::<_, changes::ChangeError, _>(async |c| {
+                changes::images::delete(c, &actor, &JobSettings::default(), id, version).await?;
+                deleted_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    deleted_rx.await.unwrap();
+
+    // The sync writes what it read; it waits on the delete's lock.
+    let mut sync_conn = app.db().await;
+    let sync_pid: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("pg_backend_pid()"))
+        .get_result(&mut sync_conn)
+        .await
+        .unwrap();
+    let write = actix_web::rt::spawn(async move { db::sync::own_images(&mut sync_conn, &account, &listed).await });
+    let since = Instant::now();
+    loop {
+        let waiting = count(
+            &mut conn,
+            &format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {sync_pid} AND wait_event_type = 'Lock'"),
+        )
+        .await;
+        if waiting == 1 {
+            break;
+        }
+        assert!(since.elapsed() < Duration::from_secs(30), "the sync's write never waited for the delete");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    commit_tx.send(()).unwrap();
+    delete.await.unwrap();
+    write.await.unwrap().unwrap();
+
+    assert!(record(&mut conn, production, "api-server-base").await.is_none(), "the record stays deleted");
+}
+
+#[actix_web::test]
+async fn a_sync_asked_for_while_one_runs_runs_again_and_sees_the_change() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let mut client = app.signed_in("admin@acme.test").await;
+    app.run_jobs().await;
+    diesel::delete(jobs::table.filter(jobs::kind.eq(SYNC_SERVERS)).filter(jobs::state.eq("QUEUED")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (server, version): (i64, i32) = servers::table
+        .filter(servers::account_id.eq(production))
+        .filter(servers::state.eq("RUNNING"))
+        .select((servers::id, servers::version))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let runner = runner(&app);
+
+    // A sync is queued, then the user pauses the server.
+    assert!(db::jobs::enqueue_sync(&mut conn, production, SYNC_SERVERS, 2).await.unwrap());
+    let paused = client.post_htmx(&format!("/servers/{server}/pause"), &[("version", &version.to_string())]).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    // A worker takes the sync and reads the provider: the server still runs there.
+    let running_sync = db::jobs::claim(&mut conn, "worker-a").await.unwrap().unwrap();
+    assert_eq!(running_sync.kind, SYNC_SERVERS);
+    let outcome = runner.perform(&running_sync).await;
+    // Another worker pauses it at the provider and asks for a sync: one runs already.
+    assert!(runner.run_next("worker-b").await.unwrap());
+    let pending: i64 = jobs::table
+        .filter(jobs::kind.eq(SYNC_SERVERS))
+        .filter(jobs::state.eq_any(["QUEUED", "RUNNING"]))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending, 1, "no second sync row, the running one is marked");
+    // The first sync finishes: it must run again, at once.
+    runner.record(&running_sync, outcome).await.unwrap();
+    let (state, due): (String, bool) = jobs::table
+        .find(running_sync.id)
+        .select((jobs::state, jobs::run_after.le(diesel::dsl::now)))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((state.as_str(), due), ("QUEUED", true));
+
+    app.run_jobs().await;
+    let now: String = servers::table.find(server).select(servers::state).first(&mut conn).await.unwrap();
+    assert_eq!(now, "PAUSED", "the last change is seen without waiting for the periodic sync");
+}
+
+#[actix_web::test]
+async fn a_sync_that_nothing_asked_for_again_completes() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    app.run_jobs().await;
+    assert!(db::jobs::enqueue_sync(&mut conn, production, sync::ZONES, 2).await.unwrap());
+    let job = db::jobs::claim(&mut conn, "worker-a").await.unwrap().unwrap();
+    assert_eq!(job.kind, sync::ZONES);
+    let runner = runner(&app);
+    let outcome = runner.perform(&job).await;
+    runner.record(&job, outcome).await.unwrap();
+    let state: String = jobs::table.find(job.id).select(jobs::state).first(&mut conn).await.unwrap();
+    assert_eq!(state, "COMPLETE");
+}
