@@ -5,7 +5,7 @@
 //! Changes take a connection that is inside the change's transaction;
 //! [`lock_company`] serializes the administration changes of a company so
 //! that two administrators deactivating each other at the same moment cannot
-//! both pass the last-administrator check ([`admin_remains`]).
+//! both pass the last-administrator check ([`administered_accounts`]).
 
 use std::collections::HashMap;
 
@@ -105,27 +105,30 @@ pub async fn lock_company(conn: &mut AsyncPgConnection, company: i64) -> QueryRe
     companies::table.find(company).select(companies::id).for_update().get_result::<i64>(conn).await.map(drop)
 }
 
-/// Is there still an active user of the company who holds `ANY ANY ANY` in
-/// one of its accounts (a member of it, through a group's role there)?
-pub async fn admin_remains(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<bool> {
-    let count: i64 = users::table
-        .inner_join(group_members::table.on(group_members::user_id.eq(users::id)))
-        .inner_join(group_roles::table.on(group_roles::group_id.eq(group_members::group_id)))
-        .inner_join(account_memberships::table.on(
-            account_memberships::account_id.eq(group_roles::account_id).and(account_memberships::user_id.eq(users::id)),
-        ))
-        .inner_join(accounts::table.on(accounts::id.eq(group_roles::account_id)))
+/// The accounts of the company, `(id, name)` by id, where an active member
+/// holds `ANY ANY ANY` (what the default Admin role is) through a group's
+/// role there: the accounts that have an administrator now.
+pub async fn administered_accounts(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<Vec<(i64, String)>> {
+    accounts::table
+        .inner_join(group_roles::table.on(group_roles::account_id.eq(accounts::id)))
         .inner_join(access_rights::table.on(access_rights::role_id.eq(group_roles::role_id)))
-        .filter(users::company_id.eq(company))
-        .filter(users::status.eq(UserStatus::Active.as_str()))
+        .inner_join(group_members::table.on(group_members::group_id.eq(group_roles::group_id)))
+        .inner_join(
+            account_memberships::table.on(account_memberships::account_id
+                .eq(accounts::id)
+                .and(account_memberships::user_id.eq(group_members::user_id))),
+        )
+        .inner_join(users::table.on(users::id.eq(group_members::user_id)))
         .filter(accounts::company_id.eq(company))
+        .filter(users::status.eq(UserStatus::Active.as_str()))
         .filter(access_rights::resource.eq("ANY"))
         .filter(access_rights::action.eq("ANY"))
         .filter(access_rights::qualifier.eq("ANY"))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(count > 0)
+        .select((accounts::id, accounts::name))
+        .distinct()
+        .order(accounts::id)
+        .load(conn)
+        .await
 }
 
 fn parse_rights(rows: Vec<(String, String, String)>) -> Vec<AccessRight> {

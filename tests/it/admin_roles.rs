@@ -151,20 +151,70 @@ async fn the_admin_group_cannot_lose_the_last_admin_role() {
     let mut conn = app.db().await;
     let mut admin = app.signed_in("admin@acme.test").await;
     let admins = group_id(&mut conn, "Acme", "Admin").await;
+    let admin_role = role_id(&mut conn, "Acme", "Admin").await;
     let csr = role_id(&mut conn, "Acme", "CSR").await.to_string();
+    let staging = app.demo.acme_staging;
 
-    // Staging alone is not enough to refuse: Production still has the Admin.
-    let mut staging = admin.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
-    assert_eq!(staging.status, StatusCode::SEE_OTHER);
-    staging = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
-    assert_eq!(staging.status, StatusCode::OK, "{}", staging.body);
+    // Production still has its administrator, but Staging would have none
+    // (issue 15: this used to be allowed, and Staging was orphaned).
+    let switched = admin.post("/account", &[("account_id", &staging.to_string())]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    let before = fingerprint(&mut conn).await;
+    for role in [csr.as_str(), ""] {
+        let refused = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", role)]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert!(
+            text(&refused.body).contains("This would leave Acme Staging without an administrator"),
+            "{}",
+            text(&refused.body)
+        );
+    }
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing written");
+    assert_eq!(role_in(&mut conn, admins, staging).await, Some(admin_role));
+
+    // With another administrator in Staging, the Admin group's role there may go.
+    let stage_admins = new_group(&mut conn, "Stage admins").await;
+    give_in(&mut conn, stage_admins, staging, admin_role).await;
+    let manager = crate::admin_users::user_id(&mut conn, "manager@acme.test").await;
+    crate::admin_users::join(&mut conn, stage_admins, manager).await;
+    let allowed = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
 
     admin.post("/account", &[("account_id", &app.demo.acme_production.to_string())]).await;
     let before = fingerprint(&mut conn).await;
     let refused = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(text(&refused.body).contains("without an active user holding Admin"));
+    assert!(text(&refused.body).contains("This would leave Acme Production without an administrator"));
     assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+#[actix_web::test]
+async fn a_right_taken_from_the_role_that_makes_one_accounts_administrators_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    // In Staging the Admin group has Boss instead of Admin; Production keeps Admin.
+    let boss = make_role(&mut conn, "Boss", &[("ANY", "ANY")]).await;
+    let admin_group = group_id(&mut conn, "Acme", "Admin").await;
+    give_in(&mut conn, admin_group, app.demo.acme_staging, boss).await;
+    let boss_right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(boss))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let before = fingerprint(&mut conn).await;
+
+    let refused = admin.post_htmx(&format!("/admin/roles/{boss}/rights/{boss_right}/delete"), &[]).await;
+
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        text(&refused.body).contains("This would leave Acme Staging without an administrator"),
+        "{}",
+        text(&refused.body)
+    );
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing written");
 }
 
 #[actix_web::test]

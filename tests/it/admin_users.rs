@@ -25,6 +25,44 @@ pub(crate) async fn group_id(conn: &mut AsyncPgConnection, company_of: &str, nam
         .unwrap()
 }
 
+/// Puts `user` into `group`.
+pub(crate) async fn join(conn: &mut AsyncPgConnection, group: i64, user: i64) {
+    diesel::insert_into(group_members::table)
+        .values((group_members::group_id.eq(group), group_members::user_id.eq(user)))
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+/// A new group of Acme with the role Admin in `account` only.
+async fn admins_of(conn: &mut AsyncPgConnection, name: &str, account: i64) -> i64 {
+    let acme: i64 =
+        companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(conn).await.unwrap();
+    let admin_role: i64 = roles::table
+        .filter(roles::company_id.eq(acme))
+        .filter(roles::name.eq("Admin"))
+        .select(roles::id)
+        .first(conn)
+        .await
+        .unwrap();
+    let group: i64 = diesel::insert_into(groups::table)
+        .values((groups::company_id.eq(acme), groups::name.eq(name)))
+        .returning(groups::id)
+        .get_result(conn)
+        .await
+        .unwrap();
+    diesel::insert_into(group_roles::table)
+        .values((
+            group_roles::group_id.eq(group),
+            group_roles::account_id.eq(account),
+            group_roles::role_id.eq(admin_role),
+        ))
+        .execute(conn)
+        .await
+        .unwrap();
+    group
+}
+
 async fn code_id(conn: &mut AsyncPgConnection, name: &str) -> i64 {
     budget_codes::table
         .inner_join(companies::table.on(companies::id.eq(budget_codes::company_id)))
@@ -314,6 +352,52 @@ async fn the_last_administrator_cannot_be_deactivated_or_taken_out_of_admin() {
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
     let mut manager_client = app.signed_in("manager@acme.test").await;
     assert_eq!(manager_client.post(&format!("/admin/users/{me}/deactivate"), &[]).await.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn the_last_administrator_of_one_account_is_kept_while_another_account_has_one() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // The manager administers Production (a group with Admin there only);
+    // Staging has the demo administrator alone.
+    let prod_admins = admins_of(&mut conn, "Production admins", app.demo.acme_production).await;
+    let manager = user_id(&mut conn, "manager@acme.test").await;
+    join(&mut conn, prod_admins, manager).await;
+    let me = user_id(&mut conn, "admin@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await.to_string();
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let mut boss = app.signed_in("manager@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    let demoted = admin
+        .post_htmx(
+            &format!("/admin/users/{me}"),
+            &[("given_name", "Alex"), ("family_name", "Morgan"), ("email", "admin@acme.test"), ("group_ids", &support)],
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::CONFLICT, "{}", demoted.body);
+    assert!(
+        text(&demoted.body).contains("This would leave Acme Staging without an administrator"),
+        "{}",
+        text(&demoted.body)
+    );
+
+    let deactivated = boss.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
+    assert_eq!(deactivated.status, StatusCode::CONFLICT, "{}", deactivated.body);
+    assert!(text(&deactivated.body).contains("This would leave Acme Staging without an administrator"));
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing written, the sessions kept");
+
+    // A second administrator of Staging lets the first go; then they are the last one.
+    let stage_admins = admins_of(&mut conn, "Staging admins", app.demo.acme_staging).await;
+    let configurator = user_id(&mut conn, "configurator@acme.test").await;
+    join(&mut conn, stage_admins, configurator).await;
+    let first = boss.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let before = fingerprint(&mut conn).await;
+    let second = boss.post_htmx(&format!("/admin/users/{configurator}/deactivate"), &[]).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert!(text(&second.body).contains("This would leave Acme Staging without an administrator"));
+    assert_eq!(before, fingerprint(&mut conn).await);
 }
 
 /// Every POST of the Users page, with its form.
