@@ -55,6 +55,7 @@ diesel::table! {
         password_hash -> Text,
         status -> Text,
         created_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -71,6 +72,7 @@ diesel::table! {
         company_id -> Int8,
         name -> Text,
         description -> Text,
+        version -> Int4,
     }
 }
 
@@ -88,6 +90,7 @@ diesel::table! {
         name -> Text,
         description -> Text,
         is_default -> Bool,
+        version -> Int4,
     }
 }
 

@@ -132,6 +132,14 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The version check every edit form shares (users, groups, roles,
+    /// budget codes): `saved` tells whether the write made over the version
+    /// the form was read at found that version; when not, the `what` is
+    /// stale and the change is refused (nothing written).
+    pub fn stale_unless(saved: bool, what: &'static str) -> Result<(), Refusal> {
+        if saved { Ok(()) } else { Err(Refusal::StaleVersion { what }) }
+    }
+
     /// The sentence the user reads.
     pub fn message(&self) -> String {
         match self {

@@ -196,12 +196,15 @@ pub async fn create(
 }
 
 /// Renames (and describes anew) the group or role `id` of the actor's
-/// company. A default role keeps its name.
+/// company, over version `version` (what the edit form was read at): a
+/// stale form is refused before anything else is looked at, so the dialog
+/// can show what the row holds now. A default role keeps its name.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     kind: Named,
     id: i64,
+    version: i32,
     name: &str,
     description: &str,
 ) -> Result<(), ChangeError> {
@@ -212,19 +215,24 @@ pub async fn update(
         let (old_name, old_description) = match kind {
             Named::Group => {
                 let group = db::admin::find_group(conn, company, id).await?;
+                Refusal::stale_unless(group.version == version, kind.what())?;
                 (group.name, group.description)
             }
             Named::Role => {
                 let role = db::admin::find_role(conn, company, id).await?;
+                Refusal::stale_unless(role.version == version, kind.what())?;
                 role_rename(role.is_default, &role.name, name)?;
                 (role.name, role.description)
             }
         };
         kind.name_taken(conn, company, name, Some(id)).await?;
-        match kind {
-            Named::Group => db::admin::update_group(conn, id, name, description).await?,
-            Named::Role => db::admin::update_role(conn, id, name, description).await?,
-        }
+        // The company's lock keeps the version found; the write asks for it
+        // again all the same, for writers that do not take that lock.
+        let saved = match kind {
+            Named::Group => db::admin::update_group(conn, id, version, name, description).await?,
+            Named::Role => db::admin::update_role(conn, id, version, name, description).await?,
+        };
+        Refusal::stale_unless(saved, kind.what())?;
         let changes = serde_json::json!({
             "name": { "from": old_name, "to": name },
             "description": { "from": old_description, "to": description },

@@ -94,7 +94,13 @@ impl NamedPage for GroupsPage {
     }
 
     fn subject(group: &GroupRow) -> Subject<'_> {
-        Subject { id: group.id, name: &group.name, description: &group.description, name_locked: false }
+        Subject {
+            id: group.id,
+            name: &group.name,
+            description: &group.description,
+            name_locked: false,
+            version: group.version,
+        }
     }
 
     async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<GroupRow> {
