@@ -99,8 +99,7 @@ pub async fn update(
         }
         let before = db::budget_codes::find(conn, company, id).await?;
         match db::budget_codes::update(conn, company, id, version, &fields(input)).await {
-            Ok(true) => {}
-            Ok(false) => return Err(Refusal::StaleVersion { what: "budget code" }.into()),
+            Ok(saved) => Refusal::stale_unless(saved, "budget code")?,
             Err(e) if unique_violation(&e) => return Err(name_taken(input)),
             Err(e) => return Err(e.into()),
         }

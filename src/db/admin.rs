@@ -5,7 +5,7 @@
 //! Changes take a connection that is inside the change's transaction;
 //! [`lock_company`] serializes the administration changes of a company so
 //! that two administrators deactivating each other at the same moment cannot
-//! both pass the last-administrator check ([`admin_remains`]).
+//! both pass the last-administrator check ([`administered_accounts`]).
 
 use std::collections::HashMap;
 
@@ -16,7 +16,7 @@ use super::schema::{
     access_rights, account_memberships, accounts, budget_codes, companies, group_members, group_roles, groups,
     image_records, roles, servers, sessions, user_budget_codes, users,
 };
-use super::users::User;
+use super::users::{User, VersionedUser};
 use crate::domain::access::AccessRight;
 use crate::domain::admin::UserStatus;
 
@@ -24,7 +24,8 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 /// Writes the queries groups and roles share, for the company-named table
 /// `$table` with its row `$row`: the company's rows by name, one of them by
-/// id, whether a name is taken (ignoring case) and the insert and rename.
+/// id, whether a name is taken (ignoring case) and the insert and the
+/// rename (optimistic, by version).
 /// A macro because diesel's table types make one generic function over the
 /// two tables far harder to read than the query itself.
 macro_rules! company_named {
@@ -75,12 +76,25 @@ macro_rules! company_named {
                 .await
         }
 
-        pub async fn $update(conn: &mut AsyncPgConnection, id: i64, name: &str, description: &str) -> QueryResult<()> {
-            diesel::update($table::table.find(id))
-                .set(($table::name.eq(name), $table::description.eq(description)))
+        /// Saves the name and description over version `version` of row
+        /// `id`; `false` when the row has moved on (someone else saved first).
+        pub async fn $update(
+            conn: &mut AsyncPgConnection,
+            id: i64,
+            version: i32,
+            name: &str,
+            description: &str,
+        ) -> QueryResult<bool> {
+            let saved = diesel::update($table::table.find(id))
+                .filter($table::version.eq(version))
+                .set((
+                    $table::name.eq(name),
+                    $table::description.eq(description),
+                    $table::version.eq($table::version + 1),
+                ))
                 .execute(conn)
-                .await
-                .map(drop)
+                .await?;
+            Ok(saved == 1)
         }
     };
 }
@@ -105,27 +119,30 @@ pub async fn lock_company(conn: &mut AsyncPgConnection, company: i64) -> QueryRe
     companies::table.find(company).select(companies::id).for_update().get_result::<i64>(conn).await.map(drop)
 }
 
-/// Is there still an active user of the company who holds `ANY ANY ANY` in
-/// one of its accounts (a member of it, through a group's role there)?
-pub async fn admin_remains(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<bool> {
-    let count: i64 = users::table
-        .inner_join(group_members::table.on(group_members::user_id.eq(users::id)))
-        .inner_join(group_roles::table.on(group_roles::group_id.eq(group_members::group_id)))
-        .inner_join(account_memberships::table.on(
-            account_memberships::account_id.eq(group_roles::account_id).and(account_memberships::user_id.eq(users::id)),
-        ))
-        .inner_join(accounts::table.on(accounts::id.eq(group_roles::account_id)))
+/// The accounts of the company, `(id, name)` by id, where an active member
+/// holds `ANY ANY ANY` (what the default Admin role is) through a group's
+/// role there: the accounts that have an administrator now.
+pub async fn administered_accounts(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<Vec<(i64, String)>> {
+    accounts::table
+        .inner_join(group_roles::table.on(group_roles::account_id.eq(accounts::id)))
         .inner_join(access_rights::table.on(access_rights::role_id.eq(group_roles::role_id)))
-        .filter(users::company_id.eq(company))
-        .filter(users::status.eq(UserStatus::Active.as_str()))
+        .inner_join(group_members::table.on(group_members::group_id.eq(group_roles::group_id)))
+        .inner_join(
+            account_memberships::table.on(account_memberships::account_id
+                .eq(accounts::id)
+                .and(account_memberships::user_id.eq(group_members::user_id))),
+        )
+        .inner_join(users::table.on(users::id.eq(group_members::user_id)))
         .filter(accounts::company_id.eq(company))
+        .filter(users::status.eq(UserStatus::Active.as_str()))
         .filter(access_rights::resource.eq("ANY"))
         .filter(access_rights::action.eq("ANY"))
         .filter(access_rights::qualifier.eq("ANY"))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(count > 0)
+        .select((accounts::id, accounts::name))
+        .distinct()
+        .order(accounts::id)
+        .load(conn)
+        .await
 }
 
 fn parse_rights(rows: Vec<(String, String, String)>) -> Vec<AccessRight> {
@@ -265,24 +282,49 @@ pub async fn email_owner(conn: &mut AsyncPgConnection, email: &str, except: Opti
         .optional()
 }
 
+/// The user `id` of `company` with the version their edit form carries.
+pub async fn find_versioned_user(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<VersionedUser> {
+    users::table.find(id).filter(users::company_id.eq(company)).select(VersionedUser::as_select()).first(conn).await
+}
+
+/// Saves the names and email over version `version` of the user; `false`
+/// when the user has moved on (someone else saved first). Their groups and
+/// codes are written with it, in the same transaction.
 pub async fn update_user(
     conn: &mut AsyncPgConnection,
     id: i64,
+    version: i32,
     (given, family, email): (&str, &str, &str),
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
+    let saved = diesel::update(users::table.find(id))
+        .filter(users::version.eq(version))
+        .set((
+            users::given_name.eq(given),
+            users::family_name.eq(family),
+            users::email.eq(email),
+            users::version.eq(users::version + 1),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(saved == 1)
+}
+
+/// Every other write of a user adds one to the version too, so an edit form
+/// read before it is stale.
+pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: UserStatus) -> QueryResult<()> {
     diesel::update(users::table.find(id))
-        .set((users::given_name.eq(given), users::family_name.eq(family), users::email.eq(email)))
+        .set((users::status.eq(status.as_str()), users::version.eq(users::version + 1)))
         .execute(conn)
         .await
         .map(drop)
 }
 
-pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: UserStatus) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::status.eq(status.as_str())).execute(conn).await.map(drop)
-}
-
 pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: i64, hash: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn).await.map(drop)
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(hash), users::version.eq(users::version + 1)))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Ends every session of the user: their next request is signed out.
@@ -366,6 +408,8 @@ pub struct GroupRow {
     pub company_id: i64,
     pub name: String,
     pub description: String,
+    /// What the edit form carries; every rename adds one.
+    pub version: i32,
 }
 
 /// A group of the list: its role in the account and how many members.
@@ -464,6 +508,8 @@ pub struct RoleRow {
     pub name: String,
     pub description: String,
     pub is_default: bool,
+    /// What the edit form carries; every rename adds one.
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -56,6 +56,7 @@ diesel::table! {
         password_hash -> Text,
         status -> Text,
         created_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -72,6 +73,7 @@ diesel::table! {
         company_id -> Int8,
         name -> Text,
         description -> Text,
+        version -> Int4,
     }
 }
 
@@ -89,6 +91,7 @@ diesel::table! {
         name -> Text,
         description -> Text,
         is_default -> Bool,
+        version -> Int4,
     }
 }
 

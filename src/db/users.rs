@@ -19,6 +19,16 @@ pub struct User {
     pub status: UserStatus,
 }
 
+/// A user with the version their edit form carries (every write of the row
+/// adds one; `db::admin` writes them).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct VersionedUser {
+    #[diesel(embed)]
+    pub user: User,
+    pub version: i32,
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {

@@ -1,6 +1,6 @@
 //! The rules of user administration: the input of the Users, Groups and
 //! Roles pages, generated passwords, who may grant what, and which changes
-//! would leave a company without an administrator.
+//! would leave an account without an administrator.
 //!
 //! **No escalation.** An administrator may only hand out rights they hold
 //! themselves in the account they act in. A wanted right is *held* when one
@@ -13,12 +13,16 @@
 //! a right to a role, setting a role on a group and putting a user in a
 //! group (or into an account, where their groups' roles start to count).
 //!
-//! **Last administrator.** A company must always keep an active user who
-//! holds `ANY ANY ANY` (what the default Admin role is) in one of its
-//! accounts. The check is made in the database after the change, inside the
-//! change's transaction, so every path that could lose the last one
-//! (deactivating, taking someone out of a group, setting a role, deleting a
-//! right) is covered by one query and refused by rolling back.
+//! **Last administrator.** Every account of a company that has an
+//! administrator keeps one: an active member who holds `ANY ANY ANY` (what
+//! the default Admin role is) there through a group's role. Per account,
+//! because only someone who works in an account can give the role back
+//! there: an administrator of Production alone cannot repair Staging. The
+//! check is made in the database before and after the write, inside the
+//! change's transaction and under the company's lock, so every path that
+//! could lose the last one (deactivating, taking someone out of a group,
+//! setting a role, deleting a right, deleting a group) is covered by one
+//! query and refused by rolling back (`changes::admin::keeping_admins`).
 //!
 //! Rights on the pages themselves (`USER`, `GROUP`, `ROLE`): `Access` shows a
 //! page, `Configure` adds and edits (and, on Users, resets passwords,

@@ -1,6 +1,6 @@
 //! Why the rules refuse a change that is well-formed and allowed: the name
-//! is taken, the thing is in use, it changed meanwhile, it would leave the
-//! company without an administrator. One enum, so a rule's wording lives
+//! is taken, the thing is in use, it changed meanwhile, it would leave an
+//! account without an administrator. One enum, so a rule's wording lives
 //! here once and `web::error` maps every refusal to its status in one place.
 //!
 //! A refusal that belongs to one field of a form says so (`field`): the
@@ -32,8 +32,11 @@ pub enum Refusal {
     StaleVersion {
         what: &'static str,
     },
-    /// The change would leave the company without an active administrator.
-    LastAdmin,
+    /// The change would leave the account `account` (which had one) without
+    /// an active user holding Admin there.
+    LastAdmin {
+        account: String,
+    },
     /// Granting `right` in `account` (the current one when `None`) exceeds
     /// the acting user's own rights there.
     Escalation {
@@ -129,6 +132,14 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The version check every edit form shares (users, groups, roles,
+    /// budget codes): `saved` tells whether the write made over the version
+    /// the form was read at found that version; when not, the `what` is
+    /// stale and the change is refused (nothing written).
+    pub fn stale_unless(saved: bool, what: &'static str) -> Result<(), Refusal> {
+        if saved { Ok(()) } else { Err(Refusal::StaleVersion { what }) }
+    }
+
     /// The sentence the user reads.
     pub fn message(&self) -> String {
         match self {
@@ -157,9 +168,10 @@ impl Refusal {
                 }
             },
             Refusal::StaleVersion { what } => format!("The {what} changed meanwhile. Reload to see the change."),
-            Refusal::LastAdmin => "This would leave the company without an active user holding Admin (ANY ANY ANY) \
-                                   in one of its accounts. Make someone else an administrator first."
-                .into(),
+            Refusal::LastAdmin { account } => format!(
+                "This would leave {account} without an administrator, that is without an active user holding Admin \
+                 (ANY ANY ANY) there. Make someone else an administrator of {account} first."
+            ),
             Refusal::Escalation { right, account } => {
                 let place = account.as_deref().unwrap_or("this account");
                 format!(
@@ -295,6 +307,9 @@ mod tests {
         assert_eq!(Refusal::EmailTaken { colleague: false }.field(), Some("email"));
         assert_eq!(Refusal::DefaultRoleName.field(), Some("name"));
         assert_eq!(Refusal::SelfDeactivation.field(), None);
+        let orphaned = Refusal::LastAdmin { account: "Acme Staging".into() };
+        assert!(orphaned.message().starts_with("This would leave Acme Staging without an administrator"));
+        assert_eq!(orphaned.field(), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::db::schema::*;
 
-use crate::admin_users::{fingerprint, group_id, last_event};
+use crate::admin_users::{fingerprint, group_id, last_event, version_in};
 use crate::harness::{TestApp, count, text};
 
 async fn role_id(conn: &mut AsyncPgConnection, company: &str, name: &str) -> i64 {
@@ -96,8 +96,9 @@ async fn groups_are_listed_with_their_role_added_edited_and_deleted_when_empty()
         assert!(text(&refused.body).contains(message), "{}", refused.body);
     }
 
-    let edited =
-        admin.post_htmx(&format!("/admin/groups/{qa}"), &[("name", "Quality"), ("description", "Testers")]).await;
+    let edited = admin
+        .post_htmx(&format!("/admin/groups/{qa}"), &[("name", "Quality"), ("description", "Testers"), ("version", "1")])
+        .await;
     assert_eq!(edited.status, StatusCode::OK);
     assert!(text(&edited.body).contains("Quality Testers no role"));
 
@@ -151,20 +152,70 @@ async fn the_admin_group_cannot_lose_the_last_admin_role() {
     let mut conn = app.db().await;
     let mut admin = app.signed_in("admin@acme.test").await;
     let admins = group_id(&mut conn, "Acme", "Admin").await;
+    let admin_role = role_id(&mut conn, "Acme", "Admin").await;
     let csr = role_id(&mut conn, "Acme", "CSR").await.to_string();
+    let staging = app.demo.acme_staging;
 
-    // Staging alone is not enough to refuse: Production still has the Admin.
-    let mut staging = admin.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
-    assert_eq!(staging.status, StatusCode::SEE_OTHER);
-    staging = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
-    assert_eq!(staging.status, StatusCode::OK, "{}", staging.body);
+    // Production still has its administrator, but Staging would have none
+    // (issue 15: this used to be allowed, and Staging was orphaned).
+    let switched = admin.post("/account", &[("account_id", &staging.to_string())]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    let before = fingerprint(&mut conn).await;
+    for role in [csr.as_str(), ""] {
+        let refused = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", role)]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert!(
+            text(&refused.body).contains("This would leave Acme Staging without an administrator"),
+            "{}",
+            text(&refused.body)
+        );
+    }
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing written");
+    assert_eq!(role_in(&mut conn, admins, staging).await, Some(admin_role));
+
+    // With another administrator in Staging, the Admin group's role there may go.
+    let stage_admins = new_group(&mut conn, "Stage admins").await;
+    give_in(&mut conn, stage_admins, staging, admin_role).await;
+    let manager = crate::admin_users::user_id(&mut conn, "manager@acme.test").await;
+    crate::admin_users::join(&mut conn, stage_admins, manager).await;
+    let allowed = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
 
     admin.post("/account", &[("account_id", &app.demo.acme_production.to_string())]).await;
     let before = fingerprint(&mut conn).await;
     let refused = admin.post_htmx(&format!("/admin/groups/{admins}/role"), &[("role_id", &csr)]).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(text(&refused.body).contains("without an active user holding Admin"));
+    assert!(text(&refused.body).contains("This would leave Acme Production without an administrator"));
     assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+#[actix_web::test]
+async fn a_right_taken_from_the_role_that_makes_one_accounts_administrators_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    // In Staging the Admin group has Boss instead of Admin; Production keeps Admin.
+    let boss = make_role(&mut conn, "Boss", &[("ANY", "ANY")]).await;
+    let admin_group = group_id(&mut conn, "Acme", "Admin").await;
+    give_in(&mut conn, admin_group, app.demo.acme_staging, boss).await;
+    let boss_right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(boss))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let before = fingerprint(&mut conn).await;
+
+    let refused = admin.post_htmx(&format!("/admin/roles/{boss}/rights/{boss_right}/delete"), &[]).await;
+
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        text(&refused.body).contains("This would leave Acme Staging without an administrator"),
+        "{}",
+        text(&refused.body)
+    );
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing written");
 }
 
 #[actix_web::test]
@@ -210,12 +261,15 @@ async fn roles_are_added_and_their_access_rights_edited() {
         0
     );
 
-    let edited =
-        admin.post_htmx(&format!("/admin/roles/{auditor}"), &[("name", "Auditors"), ("description", "")]).await;
+    let edited = admin
+        .post_htmx(&format!("/admin/roles/{auditor}"), &[("name", "Auditors"), ("description", ""), ("version", "1")])
+        .await;
     assert_eq!(edited.status, StatusCode::OK);
     assert!(text(&edited.body).contains("Auditors"));
     let csr = role_id(&mut conn, "Acme", "CSR").await;
-    let renamed = admin.post_htmx(&format!("/admin/roles/{csr}"), &[("name", "Support"), ("description", "")]).await;
+    let renamed = admin
+        .post_htmx(&format!("/admin/roles/{csr}"), &[("name", "Support"), ("description", ""), ("version", "1")])
+        .await;
     assert_eq!(renamed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&renamed.body).contains("A default role keeps its name."));
 
@@ -271,6 +325,58 @@ async fn admins_rights_cannot_be_reduced_and_the_last_admin_right_cannot_go() {
     assert_eq!(last.status, StatusCode::CONFLICT);
     assert!(text(&last.body).contains("without an active user holding Admin"));
     assert_eq!(before_boss, fingerprint(&mut conn).await);
+}
+
+#[actix_web::test]
+async fn two_administrators_editing_one_group_or_role_the_second_gets_409_with_the_current_values() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let admins = group_id(&mut conn, "Acme", "Admin").await;
+    let manager = crate::admin_users::user_id(&mut conn, "manager@acme.test").await;
+    crate::admin_users::join(&mut conn, admins, manager).await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    let auditor = make_role(&mut conn, "Auditor", &[("IMAGE", "Access")]).await;
+    let mut first = app.signed_in("admin@acme.test").await;
+    let mut second = app.signed_in("manager@acme.test").await;
+
+    for (table, id) in [("groups", support), ("roles", auditor)] {
+        let what = &table[..table.len() - 1];
+        let url = format!("/admin/{table}/{id}");
+        let edit = format!("{url}/edit");
+        // Both open the dialog before either saves.
+        let read_first = first.get_htmx(&edit, "modal").await;
+        let read_second = second.get_htmx(&edit, "modal").await;
+        assert_eq!(version_in(&read_first.body), "1", "{what}");
+        assert_eq!(version_in(&read_second.body), "1", "{what}");
+        let saved =
+            first.post_htmx(&url, &[("name", "First"), ("description", "By the first"), ("version", "1")]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{what}: {}", saved.body);
+        let before = fingerprint(&mut conn).await;
+
+        let theirs = |version| [("name", "Second"), ("description", "By the second"), ("version", version)];
+        let stale = second.post_htmx(&url, &theirs("1")).await;
+
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{what}: {}", stale.body);
+        assert!(
+            text(&stale.body).contains(&format!(
+                "Someone else changed this {what} meanwhile: here is what it holds now; save again to replace it."
+            )),
+            "{}",
+            text(&stale.body)
+        );
+        assert!(stale.body.contains("value=\"First\"") && stale.body.contains("value=\"By the first\""));
+        assert_eq!(version_in(&stale.body), "2", "{what}: the dialog carries the current version");
+        assert_eq!(before, fingerprint(&mut conn).await, "{what}: nothing overwritten, no event");
+
+        let again = second.post_htmx(&url, &theirs("2")).await;
+        assert_eq!(again.status, StatusCode::OK, "{what}: {}", again.body);
+        let saved = format!("SELECT count(*) AS n FROM {table} WHERE id = {id} AND name = 'Second' AND version = 3");
+        assert_eq!(count(&mut conn, &saved).await, 1, "{what}");
+
+        let bare = second.post_htmx(&url, &[("name", "Third"), ("description", "")]).await;
+        assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{what}: a form without a version is not the page's");
+        assert_eq!(count(&mut conn, &saved).await, 1, "{what}");
+    }
 }
 
 /// Every POST of the Groups and Roles pages, with its form.
@@ -448,6 +554,7 @@ async fn rights_granted_in_another_account_are_checked_against_the_administrator
             ("family_name", "Lee".to_owned()),
             ("email", "manager@acme.test".to_owned()),
             ("group_ids", group.to_string()),
+            ("version", "1".to_owned()),
         ]
     };
     let form = edit(night);

@@ -25,6 +25,44 @@ pub(crate) async fn group_id(conn: &mut AsyncPgConnection, company_of: &str, nam
         .unwrap()
 }
 
+/// Puts `user` into `group`.
+pub(crate) async fn join(conn: &mut AsyncPgConnection, group: i64, user: i64) {
+    diesel::insert_into(group_members::table)
+        .values((group_members::group_id.eq(group), group_members::user_id.eq(user)))
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+/// A new group of Acme with the role Admin in `account` only.
+async fn admins_of(conn: &mut AsyncPgConnection, name: &str, account: i64) -> i64 {
+    let acme: i64 =
+        companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(conn).await.unwrap();
+    let admin_role: i64 = roles::table
+        .filter(roles::company_id.eq(acme))
+        .filter(roles::name.eq("Admin"))
+        .select(roles::id)
+        .first(conn)
+        .await
+        .unwrap();
+    let group: i64 = diesel::insert_into(groups::table)
+        .values((groups::company_id.eq(acme), groups::name.eq(name)))
+        .returning(groups::id)
+        .get_result(conn)
+        .await
+        .unwrap();
+    diesel::insert_into(group_roles::table)
+        .values((
+            group_roles::group_id.eq(group),
+            group_roles::account_id.eq(account),
+            group_roles::role_id.eq(admin_role),
+        ))
+        .execute(conn)
+        .await
+        .unwrap();
+    group
+}
+
 async fn code_id(conn: &mut AsyncPgConnection, name: &str) -> i64 {
     budget_codes::table
         .inner_join(companies::table.on(companies::id.eq(budget_codes::company_id)))
@@ -38,9 +76,17 @@ async fn code_id(conn: &mut AsyncPgConnection, name: &str) -> i64 {
 
 /// Everything the administration pages could change, as text.
 pub(crate) async fn fingerprint(conn: &mut AsyncPgConnection) -> String {
-    let people: Vec<(i64, String, String, String, String, String)> = users::table
+    let people: Vec<(i64, String, String, String, String, String, i32)> = users::table
         .order(users::id)
-        .select((users::id, users::email, users::given_name, users::family_name, users::status, users::password_hash))
+        .select((
+            users::id,
+            users::email,
+            users::given_name,
+            users::family_name,
+            users::status,
+            users::password_hash,
+            users::version,
+        ))
         .load(conn)
         .await
         .unwrap();
@@ -56,8 +102,8 @@ pub(crate) async fn fingerprint(conn: &mut AsyncPgConnection) -> String {
         .load(conn)
         .await
         .unwrap();
-    let group_rows: Vec<(i64, i64, String, String)> = groups::table.order(groups::id).load(conn).await.unwrap();
-    let role_rows: Vec<(i64, i64, String, String, bool)> = roles::table.order(roles::id).load(conn).await.unwrap();
+    let group_rows: Vec<(i64, i64, String, String, i32)> = groups::table.order(groups::id).load(conn).await.unwrap();
+    let role_rows: Vec<(i64, i64, String, String, bool, i32)> = roles::table.order(roles::id).load(conn).await.unwrap();
     let rights: Vec<(i64, i64, String, String, String)> =
         access_rights::table.order(access_rights::id).load(conn).await.unwrap();
     let given: Vec<(i64, i64, i64)> =
@@ -196,7 +242,13 @@ async fn editing_changes_names_groups_and_codes_and_records_what_changed() {
     let saved = admin
         .post_htmx(
             &format!("/admin/users/{viewer}"),
-            &[("given_name", "Rylee"), ("family_name", "Chen"), ("email", "rylee@acme.test"), ("group_ids", &config)],
+            &[
+                ("given_name", "Rylee"),
+                ("family_name", "Chen"),
+                ("email", "rylee@acme.test"),
+                ("group_ids", &config),
+                ("version", "1"),
+            ],
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
@@ -211,7 +263,7 @@ async fn editing_changes_names_groups_and_codes_and_records_what_changed() {
     let duplicate = admin
         .post_htmx(
             &format!("/admin/users/{viewer}"),
-            &[("given_name", "R"), ("family_name", "C"), ("email", "Manager@acme.test")],
+            &[("given_name", "R"), ("family_name", "C"), ("email", "Manager@acme.test"), ("version", "2")],
         )
         .await;
     assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -287,7 +339,13 @@ async fn the_last_administrator_cannot_be_deactivated_or_taken_out_of_admin() {
     let demoted = admin
         .post_htmx(
             &format!("/admin/users/{me}"),
-            &[("given_name", "Alex"), ("family_name", "Admin"), ("email", "admin@acme.test"), ("group_ids", &support)],
+            &[
+                ("given_name", "Alex"),
+                ("family_name", "Admin"),
+                ("email", "admin@acme.test"),
+                ("group_ids", &support),
+                ("version", "1"),
+            ],
         )
         .await;
     assert_eq!(demoted.status, StatusCode::CONFLICT, "{}", demoted.body);
@@ -308,12 +366,157 @@ async fn the_last_administrator_cannot_be_deactivated_or_taken_out_of_admin() {
                 ("email", "manager@acme.test"),
                 ("group_ids", &ops),
                 ("group_ids", &admins),
+                ("version", "1"),
             ],
         )
         .await;
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
     let mut manager_client = app.signed_in("manager@acme.test").await;
     assert_eq!(manager_client.post(&format!("/admin/users/{me}/deactivate"), &[]).await.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn the_last_administrator_of_one_account_is_kept_while_another_account_has_one() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // The manager administers Production (a group with Admin there only);
+    // Staging has the demo administrator alone.
+    let prod_admins = admins_of(&mut conn, "Production admins", app.demo.acme_production).await;
+    let manager = user_id(&mut conn, "manager@acme.test").await;
+    join(&mut conn, prod_admins, manager).await;
+    let me = user_id(&mut conn, "admin@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await.to_string();
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let mut boss = app.signed_in("manager@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    let demoted = admin
+        .post_htmx(
+            &format!("/admin/users/{me}"),
+            &[
+                ("given_name", "Alex"),
+                ("family_name", "Morgan"),
+                ("email", "admin@acme.test"),
+                ("group_ids", &support),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::CONFLICT, "{}", demoted.body);
+    assert!(
+        text(&demoted.body).contains("This would leave Acme Staging without an administrator"),
+        "{}",
+        text(&demoted.body)
+    );
+
+    let deactivated = boss.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
+    assert_eq!(deactivated.status, StatusCode::CONFLICT, "{}", deactivated.body);
+    assert!(text(&deactivated.body).contains("This would leave Acme Staging without an administrator"));
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing written, the sessions kept");
+
+    // A second administrator of Staging lets the first go; then they are the last one.
+    let stage_admins = admins_of(&mut conn, "Staging admins", app.demo.acme_staging).await;
+    let configurator = user_id(&mut conn, "configurator@acme.test").await;
+    join(&mut conn, stage_admins, configurator).await;
+    let first = boss.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let before = fingerprint(&mut conn).await;
+    let second = boss.post_htmx(&format!("/admin/users/{configurator}/deactivate"), &[]).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert!(text(&second.body).contains("This would leave Acme Staging without an administrator"));
+    assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+/// The version an edit dialog carries.
+pub(crate) fn version_in(body: &str) -> String {
+    let marker = "name=\"version\" value=\"";
+    let start = body.find(marker).expect("the dialog carries a version") + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn two_administrators_editing_one_user_the_second_gets_409_with_the_current_values() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let admins = group_id(&mut conn, "Acme", "Admin").await;
+    let manager = user_id(&mut conn, "manager@acme.test").await;
+    join(&mut conn, admins, manager).await;
+    let viewer = user_id(&mut conn, "viewer@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await.to_string();
+    let config = group_id(&mut conn, "Acme", "Config").await.to_string();
+    let mut first = app.signed_in("admin@acme.test").await;
+    let mut second = app.signed_in("manager@acme.test").await;
+    let url = format!("/admin/users/{viewer}");
+    let edit = format!("{url}/edit");
+
+    // Both open the dialog before either saves.
+    let read_first = first.get_htmx(&edit, "modal").await;
+    let read_second = second.get_htmx(&edit, "modal").await;
+    assert_eq!((version_in(&read_first.body), version_in(&read_second.body)), ("1".to_owned(), "1".to_owned()));
+    let saved = first
+        .post_htmx(
+            &url,
+            &[
+                ("given_name", "Rylee"),
+                ("family_name", "Chen"),
+                ("email", "viewer@acme.test"),
+                ("group_ids", &support),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let before = fingerprint(&mut conn).await;
+
+    let theirs = |version: &'static str| {
+        [
+            ("given_name", "Riley"),
+            ("family_name", "Chan"),
+            ("email", "riley@acme.test"),
+            ("group_ids", config.as_str()),
+            ("version", version),
+        ]
+    };
+    let stale = second.post_htmx(&url, &theirs("1")).await;
+
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert_eq!(stale.header("hx-retarget"), Some("#modal"), "the answer is the dialog again");
+    assert!(
+        text(&stale.body)
+            .contains("Someone else changed this user meanwhile: here is what it holds now; save again to replace it."),
+        "{}",
+        text(&stale.body)
+    );
+    assert!(stale.body.contains("value=\"Rylee\"") && stale.body.contains("value=\"viewer@acme.test\""));
+    assert!(stale.body.contains(&format!("value=\"{support}\" checked")), "the current groups are checked");
+    assert!(!stale.body.contains(&format!("value=\"{config}\" checked")));
+    assert_eq!(version_in(&stale.body), "2", "the dialog carries the current version");
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing overwritten, no event");
+
+    let again = second.post_htmx(&url, &theirs("2")).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let row: (String, String, String, i32) = users::table
+        .find(viewer)
+        .select((users::given_name, users::family_name, users::email, users::version))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(row, ("Riley".to_owned(), "Chan".to_owned(), "riley@acme.test".to_owned(), 3));
+    let (action, _, _, changes) = last_event(&mut conn).await;
+    assert_eq!(action, "update");
+    assert_eq!(changes["given_name"], serde_json::json!({ "from": "Rylee", "to": "Riley" }));
+
+    // Every write of the user moves the version on: a dialog read before a
+    // password reset is stale too.
+    assert_eq!(version_in(&second.get_htmx(&edit, "modal").await.body), "3");
+    assert_eq!(first.post_htmx(&format!("{url}/password"), &[]).await.status, StatusCode::OK);
+    assert_eq!(second.post_htmx(&url, &theirs("3")).await.status, StatusCode::CONFLICT);
+
+    // A form without a version was not made by the page: 400, nothing written.
+    let before = fingerprint(&mut conn).await;
+    let bare = second.post_htmx(&url, &[("given_name", "X"), ("family_name", "Y"), ("email", "x@acme.test")]).await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST);
+    assert_eq!(before, fingerprint(&mut conn).await);
 }
 
 /// Every POST of the Users page, with its form.

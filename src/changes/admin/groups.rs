@@ -5,11 +5,11 @@
 //!
 //! Setting a role is refused when the role holds a right the acting user
 //! does not hold in this account (no escalation), and when taking a role
-//! away would leave the company without an active administrator.
+//! away would leave this account without an active administrator.
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{admin_must_remain, escalation_check};
+use super::{escalation_check, keeping_admins};
 use crate::changes::{Actor, ChangeError};
 use crate::db::{self, admin::GroupRow};
 use crate::domain::ValidationError;
@@ -57,8 +57,11 @@ pub async fn set_role(
             escalation_check(conn, actor, account, &rights).await?;
         }
         let before = db::admin::group_role(conn, group.id, account).await?.map(|(_, name)| name);
-        db::admin::set_group_role(conn, group.id, account, role.as_ref().map(|r| r.id)).await?;
-        admin_must_remain(conn, company).await?;
+        let role_id = role.as_ref().map(|r| r.id);
+        keeping_admins(conn, company, async |conn| {
+            Ok(db::admin::set_group_role(conn, group.id, account, role_id).await?)
+        })
+        .await?;
         let after = role.map(|r| r.name);
         let changes = serde_json::json!({ "account": actor.account.name, "role": { "from": before, "to": after } });
         db::audit_log::record(conn, &actor.event("set_role", Resource::Group, group.id, changes)).await?;
@@ -76,7 +79,9 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) ->
         db::admin::lock_company(conn, company).await?;
         let group = db::admin::find_group(conn, company, id).await?;
         group_deletion(db::admin::group_member_count(conn, group.id).await?)?;
-        db::admin::delete_group(conn, group.id).await?;
+        // Unreachable while a group with members cannot be deleted; kept so
+        // the rule holds if that ever changes.
+        keeping_admins(conn, company, async |conn| Ok(db::admin::delete_group(conn, group.id).await?)).await?;
         let changes = serde_json::json!({ "name": group.name, "description": group.description });
         db::audit_log::record(conn, &actor.event("delete", Resource::Group, group.id, changes)).await?;
         Ok(group)

@@ -14,10 +14,15 @@
 //!   someone exceed the acting administrator's own, in this account or in
 //!   any other account the change reaches (groups and roles are
 //!   company-wide).
-//! - **Last administrator** ([`admin_must_remain`]): no change may leave the
-//!   company without an active administrator (`Refusal::LastAdmin`, 409).
-//!   The check runs after the change, inside its transaction, which then
-//!   rolls back.
+//! - **Last administrator** ([`keeping_admins`]): no change may leave an
+//!   account of the company that has an administrator without one
+//!   (`Refusal::LastAdmin` naming the account, 409). Accounts are counted
+//!   before and after the write, under the company's lock and inside the
+//!   change's transaction, which rolls back on refusal. Per account, not per
+//!   company: an administrator of Production cannot give the role back in
+//!   Staging through the console unless they work there, so Staging would
+//!   be orphaned. An account that had no administrator before the change
+//!   does not block it (nothing was lost).
 //!
 //! Groups and roles share their create and rename flow ([`Named`]).
 
@@ -83,10 +88,24 @@ pub(crate) async fn escalation_check(
     Err(Refusal::Escalation { right: *right, account: elsewhere }.into())
 }
 
-/// Refused when the change just made left no administrator (the
-/// transaction then rolls back).
-pub(crate) async fn admin_must_remain(conn: &mut AsyncPgConnection, company: i64) -> Result<(), ChangeError> {
-    if db::admin::admin_remains(conn, company).await? { Ok(()) } else { Err(Refusal::LastAdmin.into()) }
+/// Runs `write` (inside the caller's transaction, under the company's
+/// lock) and refuses it when it took the last administrator from an account
+/// that had one; the caller's transaction then rolls back, so nothing is
+/// written. Every change that can take an administrator away (a role set on
+/// a group, a right taken from a role, a user taken out of a group or
+/// deactivated, a group deleted) writes through this.
+pub(crate) async fn keeping_admins<T>(
+    conn: &mut AsyncPgConnection,
+    company: i64,
+    write: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, ChangeError>,
+) -> Result<T, ChangeError> {
+    let before = db::admin::administered_accounts(conn, company).await?;
+    let written = write(conn).await?;
+    let after = db::admin::administered_accounts(conn, company).await?;
+    match before.into_iter().find(|(id, _)| !after.iter().any(|(kept, _)| kept == id)) {
+        Some((_, account)) => Err(Refusal::LastAdmin { account }.into()),
+        None => Ok(written),
+    }
 }
 
 pub(crate) fn unique(ids: &[i64]) -> Vec<i64> {
@@ -177,12 +196,15 @@ pub async fn create(
 }
 
 /// Renames (and describes anew) the group or role `id` of the actor's
-/// company. A default role keeps its name.
+/// company, over version `version` (what the edit form was read at): a
+/// stale form is refused before anything else is looked at, so the dialog
+/// can show what the row holds now. A default role keeps its name.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     kind: Named,
     id: i64,
+    version: i32,
     name: &str,
     description: &str,
 ) -> Result<(), ChangeError> {
@@ -193,19 +215,24 @@ pub async fn update(
         let (old_name, old_description) = match kind {
             Named::Group => {
                 let group = db::admin::find_group(conn, company, id).await?;
+                Refusal::stale_unless(group.version == version, kind.what())?;
                 (group.name, group.description)
             }
             Named::Role => {
                 let role = db::admin::find_role(conn, company, id).await?;
+                Refusal::stale_unless(role.version == version, kind.what())?;
                 role_rename(role.is_default, &role.name, name)?;
                 (role.name, role.description)
             }
         };
         kind.name_taken(conn, company, name, Some(id)).await?;
-        match kind {
-            Named::Group => db::admin::update_group(conn, id, name, description).await?,
-            Named::Role => db::admin::update_role(conn, id, name, description).await?,
-        }
+        // The company's lock keeps the version found; the write asks for it
+        // again all the same, for writers that do not take that lock.
+        let saved = match kind {
+            Named::Group => db::admin::update_group(conn, id, version, name, description).await?,
+            Named::Role => db::admin::update_role(conn, id, version, name, description).await?,
+        };
+        Refusal::stale_unless(saved, kind.what())?;
         let changes = serde_json::json!({
             "name": { "from": old_name, "to": name },
             "description": { "from": old_description, "to": description },

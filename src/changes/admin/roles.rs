@@ -7,11 +7,11 @@
 //! default roles keep their names and cannot be deleted; a role a group has
 //! in some account cannot be deleted until no group has it; the default
 //! Admin role's rights cannot be reduced; and deleting a right is refused
-//! when the company would be left without an active administrator.
+//! when an account would be left without an active administrator.
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{admin_must_remain, escalation_check, this_account_and};
+use super::{escalation_check, keeping_admins, this_account_and};
 use crate::changes::{Actor, ChangeError};
 use crate::db::{self, admin::RightRow, admin::RoleRow};
 use crate::domain::access::{AccessRight, Action, Resource};
@@ -66,8 +66,7 @@ pub async fn delete_right(
         if is_admin_role(role.is_default, &role.name) {
             return Err(Refusal::AdminRoleLocked.into());
         }
-        db::admin::delete_right(conn, row.id).await?;
-        admin_must_remain(conn, company).await?;
+        keeping_admins(conn, company, async |conn| Ok(db::admin::delete_right(conn, row.id).await?)).await?;
         let changes = serde_json::json!({
             "deleted_right": { "resource": row.resource, "action": row.action, "qualifier": row.qualifier },
         });

@@ -10,7 +10,7 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{admin_must_remain, known, names, no_escalation, unique};
+use super::{keeping_admins, known, names, no_escalation, unique};
 use crate::changes::{Actor, ChangeError};
 use crate::db;
 use crate::domain::access::{Action, Resource};
@@ -99,36 +99,40 @@ pub async fn create(
     .await
 }
 
-/// Saves user `id` of the actor's company: names, email, groups and codes.
-/// Groups added must not raise anyone above the actor; groups taken away
-/// must leave an administrator.
+/// Saves user `id` of the actor's company over version `version` (what the
+/// edit form was read at): names, email, groups and codes. A stale form is
+/// refused before anything else is looked at, so the dialog can show what
+/// the user holds now. Groups added must not raise anyone above the actor;
+/// groups taken away must leave every account its administrator.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     id: i64,
+    version: i32,
     input: &UserInput,
 ) -> Result<(), ChangeError> {
     actor.require(Resource::User, Action::Configure)?;
     let company = actor.account.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
-        let found = db::admin::find_user(conn, company, id).await?;
+        let db::users::VersionedUser { user: found, version: current } =
+            db::admin::find_versioned_user(conn, company, id).await?;
+        Refusal::stale_unless(current == version, "user")?;
         let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
         email_free(conn, company, &input.email, Some(found.id)).await?;
         let old_groups = db::admin::user_groups(conn, found.id).await?;
         let old_codes = db::admin::user_codes(conn, found.id).await?;
         let added: Vec<i64> = group_ids.iter().copied().filter(|g| !old_groups.contains(g)).collect();
         no_escalation(conn, actor, &added, Some(found.id)).await?;
-        db::admin::update_user(conn, found.id, (&input.given_name, &input.family_name, input.email.as_str())).await?;
-        db::admin::set_user_groups(conn, found.id, &group_ids).await?;
+        let fields = (input.given_name.as_str(), input.family_name.as_str(), input.email.as_str());
+        Refusal::stale_unless(db::admin::update_user(conn, found.id, version, fields).await?, "user")?;
+        keeping_admins(conn, company, async |conn| Ok(db::admin::set_user_groups(conn, found.id, &group_ids).await?))
+            .await?;
         // Codes that are inactive now stay held: the form only offers active ones.
         let inactive_held: Vec<i64> =
             old_codes.iter().copied().filter(|c| !all_codes.iter().any(|(id, _)| id == c)).collect();
         let new_codes: Vec<i64> = unique(&[code_ids.clone(), inactive_held].concat());
         db::admin::set_user_codes(conn, found.id, &new_codes).await?;
-        if old_groups.iter().any(|g| !group_ids.contains(g)) {
-            admin_must_remain(conn, company).await?;
-        }
         let mut changes = serde_json::Map::new();
         let mut note = |field: &str, from: serde_json::Value, to: serde_json::Value| {
             if from != to {
@@ -176,9 +180,11 @@ pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         db::admin::lock_company(conn, company).await?;
         let found = db::admin::find_user(conn, company, id).await?;
         deactivation(actor.user.id, found.id, found.is_active(), &found.full_name())?;
-        db::admin::set_status(conn, found.id, UserStatus::Inactive).await?;
+        keeping_admins(conn, company, async |conn| {
+            Ok(db::admin::set_status(conn, found.id, UserStatus::Inactive).await?)
+        })
+        .await?;
         let ended = db::admin::end_sessions(conn, found.id).await?;
-        admin_must_remain(conn, company).await?;
         let changes = serde_json::json!({ "status": { "from": "active", "to": "inactive" }, "sessions_ended": ended });
         db::audit_log::record(conn, &actor.event("deactivate", Resource::User, found.id, changes)).await?;
         Ok(())

@@ -306,9 +306,7 @@ pub async fn update(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Budget, Action::Configure)?;
     let code = find(&user, &state, id.into_inner()).await?;
-    let Some(version) = form.version else {
-        return Err(WebError::BadRequest("The form has no version; reload the page and edit again.".into()));
-    };
+    let version = super::sent_version(form.version)?;
     let input = match form.parse() {
         Ok(input) => input,
         Err(errors) => {
@@ -328,11 +326,7 @@ pub async fn update(
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = find(&user, &state, id).await?;
             let mut form = CodeForm::of(&current);
-            form.error = Some(
-                "Someone else changed this budget code while you were editing. The form now shows the current \
-                 values; make your change again."
-                    .into(),
-            );
+            form.error = Some(super::changed_meanwhile("budget code"));
             EditDialog::new(&req, &user, &current.code, form).respond(&req, StatusCode::CONFLICT)
         }
         Err(e) => match e.field_errors() {

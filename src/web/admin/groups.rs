@@ -8,7 +8,7 @@
 //! and set the role, `GROUP Delete` to delete. Setting a role is refused
 //! with 403 when the role holds a right the acting user does not hold in
 //! this account (no escalation), and with 409 when taking a role away would
-//! leave the company without an active administrator.
+//! leave this account without an active administrator.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -94,7 +94,13 @@ impl NamedPage for GroupsPage {
     }
 
     fn subject(group: &GroupRow) -> Subject<'_> {
-        Subject { id: group.id, name: &group.name, description: &group.description, name_locked: false }
+        Subject {
+            id: group.id,
+            name: &group.name,
+            description: &group.description,
+            name_locked: false,
+            version: group.version,
+        }
     }
 
     async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<GroupRow> {

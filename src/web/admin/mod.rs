@@ -3,7 +3,10 @@
 //! make are in `changes::admin`, the rules they share (no escalation, last
 //! administrator) in `domain::admin`. What the pages share is here: the
 //! checkboxes of a form, where a change's error shows, and the list, add,
-//! edit and delete flow of groups and roles: each of the two pages
+//! edit and delete flow of groups and roles, and the optimistic edit every
+//! edit dialog shares ([`sent_version`], [`changed_meanwhile`]: the dialog
+//! carries the version it was read at; when someone else saved first it
+//! comes back with 409 and the current values): each of the two pages
 //! implements [`NamedPage`] with what is its own (its list, its words, its
 //! delete rule and change), and [`named_routes!`] writes its route handlers
 //! with the paths the page gives.
@@ -71,12 +74,29 @@ pub(super) fn shown(e: ChangeError, fields: &[&str]) -> Result<Shown, WebError> 
     }
 }
 
+/// The version an edit dialog was read at. Every edit dialog sends it (a
+/// hidden field), so a form without one was not made by a page: 400, and
+/// nothing is written.
+pub(super) fn sent_version(version: Option<i32>) -> Result<i32, WebError> {
+    version.ok_or_else(|| WebError::BadRequest("The form has no version; reload the page and edit again.".into()))
+}
+
+/// What an edit dialog says above the current values (and their version)
+/// when someone else saved first: the answer is 409, and saving again
+/// replaces what the other administrator saved, knowingly.
+pub(super) fn changed_meanwhile(what: &str) -> String {
+    format!("Someone else changed this {what} meanwhile: here is what it holds now; save again to replace it.")
+}
+
 /// A name-and-description form (groups and roles) as typed, with its
 /// messages.
 #[derive(Default)]
 pub struct NameForm {
     pub name: String,
     pub description: String,
+    /// The version the edit dialog was read at (0 in the add form, which
+    /// does not send it).
+    pub version: i32,
     pub name_error: Option<String>,
     pub description_error: Option<String>,
     pub error: Option<String>,
@@ -85,7 +105,12 @@ pub struct NameForm {
 impl NameForm {
     /// The form as typed with `e` where it shows; the status to answer.
     pub(super) fn again(input: &NameInput, e: ChangeError) -> Result<(Self, StatusCode), WebError> {
-        let mut form = Self { name: input.name.clone(), description: input.description.clone(), ..Self::default() };
+        let mut form = Self {
+            name: input.name.clone(),
+            description: input.description.clone(),
+            version: input.version.unwrap_or(0),
+            ..Self::default()
+        };
         let status = match shown(e, &["name", "description"])? {
             Shown::Fields(errors) => {
                 let at = |field| errors.iter().find(|e| e.field == field).map(|e| e.message.clone());
@@ -108,6 +133,9 @@ pub struct NameInput {
     pub(super) name: String,
     #[serde(default)]
     pub(super) description: String,
+    /// Only the edit dialog sends it.
+    #[serde(default)]
+    pub(super) version: Option<i32>,
 }
 
 impl NameInput {
@@ -189,6 +217,8 @@ pub(super) struct Subject<'a> {
     pub description: &'a str,
     /// The name cannot be changed (a default role).
     pub name_locked: bool,
+    /// What the edit dialog carries.
+    pub version: i32,
 }
 
 /// The Groups or Roles page: groups and roles share their list, add, edit
@@ -352,13 +382,24 @@ pub(super) async fn edit<P: NamedPage>(
 ) -> Result<HttpResponse, WebError> {
     user.require(P::KIND.resource(), Action::Configure)?;
     let row = target::<P>(state, user, id).await?;
-    let this = P::subject(&row);
-    let form = NameForm { name: this.name.to_owned(), description: this.description.to_owned(), ..NameForm::default() };
-    edit_dialog::<P>(req, user, &this, form).respond(req, StatusCode::OK)
+    edit_dialog::<P>(req, user, &P::subject(&row), current_form::<P>(&row)).respond(req, StatusCode::OK)
 }
 
-/// `POST {page}/{id}`: renames the group or role; the list and a flash,
-/// or the dialog again with its messages.
+/// The edit form holding what `row` holds now, at its version.
+fn current_form<P: NamedPage>(row: &P::Row) -> NameForm {
+    let this = P::subject(row);
+    NameForm {
+        name: this.name.to_owned(),
+        description: this.description.to_owned(),
+        version: this.version,
+        ..NameForm::default()
+    }
+}
+
+/// `POST {page}/{id}`: renames the group or role over the version the
+/// dialog was read at; the list and a flash, the dialog again with its
+/// messages, or (409) with what the row holds now when someone else saved
+/// first.
 pub(super) async fn update<P: NamedPage>(
     req: &HttpRequest,
     user: &CurrentUser,
@@ -369,12 +410,14 @@ pub(super) async fn update<P: NamedPage>(
     let kind = P::KIND;
     user.require(kind.resource(), Action::Configure)?;
     let row = target::<P>(state, user, id).await?;
+    let version = sent_version(input.version)?;
     let what = kind.what();
+    let id = P::subject(&row).id;
     let saved = match input.parse(&format!("{what} name")) {
         Ok((new_name, description)) => {
             let mut conn = state.pool.get().await?;
             let actor = user.actor();
-            changes::admin::update(&mut conn, &actor, kind, P::subject(&row).id, &new_name, &description)
+            changes::admin::update(&mut conn, &actor, kind, id, version, &new_name, &description)
                 .await
                 .map(|()| new_name)
         }
@@ -384,6 +427,11 @@ pub(super) async fn update<P: NamedPage>(
         Ok(new_name) => {
             let list = list_for::<P>(req, user, state).await?;
             done(req, list, &format!("Saved {what} “{new_name}”"), P::PATH)
+        }
+        Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
+            let current = target::<P>(state, user, id).await?;
+            let form = NameForm { error: Some(changed_meanwhile(what)), ..current_form::<P>(&current) };
+            edit_dialog::<P>(req, user, &P::subject(&current), form).respond(req, StatusCode::CONFLICT)
         }
         Err(e) => {
             let (form, status) = NameForm::again(input, e)?;

@@ -95,7 +95,13 @@ impl NamedPage for RolesPage {
     }
 
     fn subject(role: &RoleRow) -> Subject<'_> {
-        Subject { id: role.id, name: &role.name, description: &role.description, name_locked: role.is_default }
+        Subject {
+            id: role.id,
+            name: &role.name,
+            description: &role.description,
+            name_locked: role.is_default,
+            version: role.version,
+        }
     }
 
     async fn find(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<RoleRow> {

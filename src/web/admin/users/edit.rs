@@ -1,5 +1,6 @@
 //! Edit (`GET`/`POST /admin/users/{id}`): a user's names, email, groups and
-//! budget codes, in a dialog.
+//! budget codes, in a dialog that carries the user's version (optimistic:
+//! 409 with the current values when someone else saved first).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -7,9 +8,11 @@ use askama::Template;
 
 use super::{FormView, PAGE, UserForm, choices, list_for};
 use crate::auth::CurrentUser;
-use crate::changes;
+use crate::changes::{self, ChangeError};
 use crate::db::{self, users::User};
 use crate::domain::access::{Action, Resource};
+use crate::domain::refusal::Refusal;
+use crate::web::admin::{changed_meanwhile, sent_version};
 use crate::web::dialog::{self, done};
 use crate::web::error::WebError;
 use crate::web::layout::Frame;
@@ -59,23 +62,32 @@ pub async fn edit(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::User, Action::Configure)?;
     let found = target(&state, &user, id.into_inner()).await?;
+    let (current, form) = current_form(&state, &user, found.id).await?;
+    edit_dialog(&req, &user, &current, form, StatusCode::OK)
+}
+
+/// The user `id` and the edit form holding what they hold now, at their
+/// version.
+async fn current_form(state: &AppState, user: &CurrentUser, id: i64) -> Result<(User, FormView), WebError> {
     let mut conn = state.pool.get().await?;
     let company = user.account.company_id;
+    let found = db::admin::find_versioned_user(&mut conn, company, id).await?;
     let form = FormView {
         groups: choices(
             &db::admin::group_choices(&mut conn, company).await?,
-            &db::admin::user_groups(&mut conn, found.id).await?,
+            &db::admin::user_groups(&mut conn, id).await?,
         ),
         codes: choices(
             &db::admin::code_choices(&mut conn, company).await?,
-            &db::admin::user_codes(&mut conn, found.id).await?,
+            &db::admin::user_codes(&mut conn, id).await?,
         ),
-        given_name: found.given_name.clone(),
-        family_name: found.family_name.clone(),
-        email: found.email.clone(),
+        given_name: found.user.given_name.clone(),
+        family_name: found.user.family_name.clone(),
+        email: found.user.email.clone(),
+        version: found.version,
         ..FormView::default()
     };
-    edit_dialog(&req, &user, &found, form, StatusCode::OK)
+    Ok((found.user, form))
 }
 
 #[post("/admin/users/{id}")]
@@ -89,10 +101,11 @@ pub async fn update(
     user.require(Resource::User, Action::Configure)?;
     let found = target(&state, &user, id.into_inner()).await?;
     let HtmlForm(form) = form;
+    let version = sent_version(form.version)?;
     let saved = match form.parse() {
         Ok(input) => {
             let mut conn = state.pool.get().await?;
-            changes::admin::users::update(&mut conn, &user.actor(), found.id, &input).await.map(|()| input)
+            changes::admin::users::update(&mut conn, &user.actor(), found.id, version, &input).await.map(|()| input)
         }
         Err(e) => Err(e),
     };
@@ -100,6 +113,11 @@ pub async fn update(
         Ok(input) => {
             let list = list_for(&req, &user, &state).await?;
             done(&req, list, &format!("Saved {} {}", input.given_name, input.family_name), PAGE)
+        }
+        Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
+            let (current, mut view) = current_form(&state, &user, found.id).await?;
+            view.error = Some(changed_meanwhile("user"));
+            edit_dialog(&req, &user, &current, view, StatusCode::CONFLICT)
         }
         Err(e) => {
             let mut view = form.typed(&state, &user).await?;

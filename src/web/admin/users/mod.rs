@@ -1,7 +1,9 @@
 //! The Users page (`/admin/users`): the users of the current account's
 //! company, adding a new one (or an existing one of the company to this
 //! account), editing (`edit`), resetting a password, deactivating and
-//! reactivating (`row_actions`). The changes are `changes::admin::users`,
+//! reactivating (`row_actions`). An edit is optimistic: its dialog carries
+//! the user's version, and a save over an older one answers 409 with what
+//! the user holds now (`super::changed_meanwhile`). The changes are `changes::admin::users`,
 //! with the rules they keep (no escalation, 403; the last administrator,
 //! 409 with the reason).
 //!
@@ -46,6 +48,9 @@ pub struct FormView {
     pub email: String,
     pub groups: Vec<Choice>,
     pub codes: Vec<Choice>,
+    /// The version the edit dialog was read at (0 in the add form, which
+    /// does not send it).
+    pub version: i32,
     pub given_name_error: Option<String>,
     pub family_name_error: Option<String>,
     pub email_error: Option<String>,
@@ -166,6 +171,9 @@ pub struct UserForm {
     group_ids: Vec<i64>,
     #[serde(default)]
     budget_code_ids: Vec<i64>,
+    /// Only the edit dialog sends it.
+    #[serde(default)]
+    version: Option<i32>,
 }
 
 impl UserForm {
@@ -198,6 +206,7 @@ impl UserForm {
             email: self.email.clone(),
             groups: choices(&db::admin::group_choices(&mut conn, company).await?, &self.group_ids),
             codes: choices(&db::admin::code_choices(&mut conn, company).await?, &self.budget_code_ids),
+            version: self.version.unwrap_or(0),
             ..FormView::default()
         })
     }

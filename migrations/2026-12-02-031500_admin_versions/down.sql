@@ -1,0 +1,3 @@
+ALTER TABLE roles DROP COLUMN version;
+ALTER TABLE groups DROP COLUMN version;
+ALTER TABLE users DROP COLUMN version;
