@@ -12,7 +12,7 @@ use crate::cloud::{connection, endpoint};
 use crate::harness::{Client, TestApp, count, text};
 
 /// A record of an account by name: `(id, version)`.
-async fn record(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Option<(i64, i32)> {
+pub(crate) async fn record(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Option<(i64, i32)> {
     image_records::table
         .filter(image_records::account_id.eq(account))
         .filter(image_records::name.eq(name))

@@ -16,18 +16,7 @@ use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 
 use crate::cloud::{connection, endpoint};
 use crate::harness::{TestApp, count};
-
-/// A record of the account by name: `(id, version)`.
-async fn record(conn: &mut AsyncPgConnection, account: i64, name: &str) -> Option<(i64, i32)> {
-    image_records::table
-        .filter(image_records::account_id.eq(account))
-        .filter(image_records::name.eq(name))
-        .select((image_records::id, image_records::version))
-        .first(conn)
-        .await
-        .optional()
-        .unwrap()
-}
+use crate::image_actions::record;
 
 /// The own-images sync's read: what the provider lists for the account now.
 async fn sync_read(number: &str) -> Vec<ReportedImage> {
