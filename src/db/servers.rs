@@ -237,7 +237,8 @@ macro_rules! server_rows {
                 servers::ready_at,
                 servers::image_record_id,
                 image_records::name.nullable(),
-                provider_images::provider_image_id,
+                // A server is launched from an image the provider has made.
+                provider_images::provider_image_id.assume_not_null(),
                 provider_images::platform,
                 budget_codes::name,
             ))

@@ -67,7 +67,7 @@ async fn a_sync_that_read_the_provider_before_a_delete_does_not_bring_the_image_
     let ami: String = image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::id.eq(id))
-        .select(provider_images::provider_image_id)
+        .select(provider_images::provider_image_id.assume_not_null())
         .first(&mut conn)
         .await
         .unwrap();
