@@ -92,6 +92,7 @@ impl Application {
                 .wrap(from_fn(web::utf8::require))
                 .wrap(from_fn(web::error::htmx_errors))
                 .wrap(sessions)
+                .wrap(from_fn(web::error::session_outage))
                 .wrap(web::security_headers())
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())

@@ -82,9 +82,11 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, AuthError> {
         return Err(signed_out);
     };
     let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
-    let mut conn = state.pool.get().await?;
-
-    let context = match db::access::auth_context(&mut conn, user_id).await? {
+    // Every page reads this first: once more on a fresh connection if the
+    // pooled one broke (PostgreSQL restarted).
+    let context =
+        db::outage::read::<_, AuthError>(&state.pool, async |conn| db::access::auth_context(conn, user_id).await);
+    let context = match context.await? {
         Some(context) if context.user.is_active() => context,
         _ => {
             session.purge();

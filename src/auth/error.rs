@@ -20,10 +20,22 @@ pub enum AuthError {
     /// The session could not be read or written.
     #[error("session: {0}")]
     Session(String),
-    #[error("the database is not available")]
-    Unavailable(#[from] crate::db::PoolError),
     #[error(transparent)]
-    Db(#[from] diesel::result::Error),
+    Unavailable(#[from] crate::db::Outage),
+    #[error(transparent)]
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        crate::db::Outage::of(&e).map_or(AuthError::Db(e), AuthError::Unavailable)
+    }
+}
+
+impl From<crate::db::PoolError> for AuthError {
+    fn from(e: crate::db::PoolError) -> Self {
+        AuthError::Unavailable(e.into())
+    }
 }
 
 impl From<actix_session::SessionGetError> for AuthError {

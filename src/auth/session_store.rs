@@ -5,7 +5,13 @@
 //! SHA-256, so a leaked copy of the table opens no session. The signed-in
 //! user's id is kept in its own column so that deactivating a user can end
 //! their sessions with one statement.
+//!
+//! When the database is away, actix-session would answer an opaque 500. The
+//! store instead notes the outage for the request ([`watch`]) and lets
+//! `web::error::session_outage` answer 503 (try again), as every other page
+//! does when the database is away.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -19,6 +25,38 @@ use crate::db::{self, Pool};
 
 /// The session key under which the signed-in user's id is stored.
 pub const USER_ID: &str = "user_id";
+
+tokio::task_local! {
+    /// Whether the store met a database outage while serving this request.
+    static OUTAGE: Cell<bool>;
+}
+
+/// Runs `request` (the session middleware and all within it), and says
+/// whether the session store met a database outage meanwhile.
+pub async fn watch<T>(request: impl Future<Output = T>) -> (T, bool) {
+    OUTAGE
+        .scope(Cell::new(false), async {
+            let answer = request.await;
+            (answer, OUTAGE.with(Cell::get))
+        })
+        .await
+}
+
+/// Whether the store's error `e` is a database outage (no connection, or it
+/// broke) rather than a fault.
+fn is_outage(e: &anyhow::Error) -> bool {
+    e.is::<db::PoolError>() || e.downcast_ref::<diesel::result::Error>().is_some_and(db::outage::is_broken)
+}
+
+/// Tells [`watch`] when the store's error `e` is an outage, and passes it on.
+fn noted(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    let e = e.into();
+    if is_outage(&e) {
+        // Outside `watch` (a test calling the store directly) no one asks.
+        let _ = OUTAGE.try_with(|seen| seen.set(true));
+    }
+    e
+}
 
 #[derive(Clone)]
 pub struct PgSessionStore {
@@ -48,20 +86,30 @@ fn to_json(state: &HashMap<String, String>) -> serde_json::Value {
 }
 
 impl SessionStore for PgSessionStore {
+    /// Reads the session, once more on a fresh connection if the pooled one
+    /// broke. When the database is away, the request goes on without a
+    /// session (nothing signed in, no CSRF token, so nothing is changed) and
+    /// [`watch`] says so: its answer becomes a 503.
     async fn load(&self, session_key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
-        let mut conn = self.pool.get().await.map_err(|e| LoadError::Other(e.into()))?;
-        let state = db::sessions::load(&mut conn, &key_hash(session_key.as_ref()))
-            .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+        let hash = key_hash(session_key.as_ref());
+        let read = db::outage::read::<_, anyhow::Error>(&self.pool, async |conn| db::sessions::load(conn, &hash).await);
+        let state = match read.await {
+            Ok(state) => state,
+            Err(e) if is_outage(&e) => {
+                noted(e);
+                return Ok(None);
+            }
+            Err(e) => return Err(LoadError::Other(e)),
+        };
         state.map(serde_json::from_value).transpose().map_err(|e| LoadError::Deserialization(e.into()))
     }
 
     async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let mut conn = self.pool.get().await.map_err(|e| SaveError::Other(e.into()))?;
+        let mut conn = self.pool.get().await.map_err(|e| SaveError::Other(noted(e)))?;
         db::sessions::insert(&mut conn, &key_hash(&key), &to_json(&state), user_of(&state), expiry(ttl))
             .await
-            .map_err(|e| SaveError::Other(e.into()))?;
+            .map_err(|e| SaveError::Other(noted(e)))?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
@@ -71,11 +119,11 @@ impl SessionStore for PgSessionStore {
         state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        let mut conn = self.pool.get().await.map_err(|e| UpdateError::Other(e.into()))?;
+        let mut conn = self.pool.get().await.map_err(|e| UpdateError::Other(noted(e)))?;
         let hash = key_hash(session_key.as_ref());
         let updated = db::sessions::update(&mut conn, &hash, &to_json(&state), user_of(&state), expiry(ttl))
             .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
+            .map_err(|e| UpdateError::Other(noted(e)))?;
         if updated {
             Ok(session_key)
         } else {
@@ -87,14 +135,14 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        let mut conn = self.pool.get().await?;
-        db::sessions::extend(&mut conn, &key_hash(session_key.as_ref()), expiry(ttl)).await?;
+        let mut conn = self.pool.get().await.map_err(noted)?;
+        db::sessions::extend(&mut conn, &key_hash(session_key.as_ref()), expiry(ttl)).await.map_err(noted)?;
         Ok(())
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        let mut conn = self.pool.get().await?;
-        db::sessions::delete(&mut conn, &key_hash(session_key.as_ref())).await?;
+        let mut conn = self.pool.get().await.map_err(noted)?;
+        db::sessions::delete(&mut conn, &key_hash(session_key.as_ref())).await.map_err(noted)?;
         Ok(())
     }
 }

@@ -22,7 +22,8 @@ use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::Image
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
 use crate::domain::images::{
-    ImageAction, ImageFacts, ImageName, Label, SharingSupport, Source, already_done, may, may_configure, sharing_rights,
+    ImageAction, ImageFacts, ImageName, Label, Making, SharingSupport, Source, already_done, may, may_configure,
+    sharing_rights,
 };
 use crate::domain::refusal::Refusal;
 use crate::jobs::JobSettings;
@@ -47,6 +48,11 @@ pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
         deprecated: row.deprecated_at.is_some(),
         ownership,
         provider: provider_sharing(account),
+        making: match (row.at_provider, row.state.as_str()) {
+            (true, _) => Making::Done,
+            (false, "FAILED") => Making::Failed,
+            (false, _) => Making::InProgress,
+        },
     })
 }
 
@@ -204,7 +210,9 @@ async fn set_deprecation(
 /// image), or this account's record removed.
 pub struct Deleted {
     pub name: String,
-    pub provider_image_id: String,
+    /// The image the provider deregisters, for an own image it made; `None`
+    /// for one whose making failed (there was nothing to deregister).
+    pub provider_image_id: Option<String>,
     pub source: Source,
 }
 
@@ -223,6 +231,17 @@ pub async fn delete(
         let row = db::images::find_record(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Delete)?;
         let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
+        if !row.at_provider {
+            // Its making failed (the only unmade image Delete is offered
+            // for): nothing at the provider to deregister.
+            if !db::images::delete_record(conn, account, id, version).await? {
+                return Err(Refusal::StaleVersion { what: "image" }.into());
+            }
+            db::images::delete_unmade(conn, row.image_pk).await?;
+            let changes = serde_json::json!({ "name": row.name, "reason": "the provider could not make it" });
+            db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
+            return Ok(Deleted { name: row.name, provider_image_id: None, source });
+        }
         let alive = db::images::alive_servers(conn, &row).await?;
         if alive > 0 {
             return Err(Refusal::ImageInUse(alive).into());
@@ -246,7 +265,7 @@ pub async fn delete(
             let job = Deregister { image_id: row.provider_image_id.clone() };
             db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
         }
-        Ok(Deleted { name: row.name, provider_image_id: row.provider_image_id, source })
+        Ok(Deleted { name: row.name, provider_image_id: Some(row.provider_image_id), source })
     })
     .await
 }

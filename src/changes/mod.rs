@@ -86,17 +86,24 @@ pub enum ChangeError {
     Provider(#[from] CloudError),
     #[error(transparent)]
     Db(diesel::result::Error),
-    /// No database connection could be had (the pool timed out).
-    #[error("the database is not available")]
-    Unavailable(#[from] crate::db::PoolError),
+    /// The database did not answer (no connection, or it broke): nothing
+    /// committed, and the change is not retried; the user sends it again.
+    #[error(transparent)]
+    Unavailable(#[from] crate::db::Outage),
 }
 
 impl From<diesel::result::Error> for ChangeError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => ChangeError::NotFound,
-            other => ChangeError::Db(other),
+            other => crate::db::Outage::of(&other).map_or(ChangeError::Db(other), ChangeError::Unavailable),
         }
+    }
+}
+
+impl From<crate::db::PoolError> for ChangeError {
+    fn from(e: crate::db::PoolError) -> Self {
+        ChangeError::Unavailable(e.into())
     }
 }
 

@@ -96,8 +96,11 @@ pub struct NewImage {
     pub group_id: Option<i64>,
 }
 
-/// Queues making an image of server `id` (the `create_image` job adds it to
-/// My images as pending); the server's row.
+/// Queues making an image of server `id`, and writes its record in My
+/// images at once, as pending, in the same transaction (the flash says so;
+/// a slow worker or provider must not leave the list empty meanwhile). The
+/// `create_image` job fills in the provider's id, or marks it failed with
+/// the provider's reason. The server's row.
 pub async fn make_image(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -124,19 +127,36 @@ pub async fn make_image(
         if !errors.is_empty() {
             return Err(ChangeError::Invalid(errors));
         }
+        let instance_id = instance_of(&row)?;
+        let description = format!("Made from server {} ({})", row.name, row.product_id);
+        let record = db::images::pending_image(
+            conn,
+            &db::images::PendingImage {
+                account_id: account,
+                server_id: row.id,
+                name: image.name.as_str(),
+                description: &description,
+                owner_user_id: user,
+                owner_group_id: image.group_id,
+                budget_code_id: image.budget_code_id,
+            },
+        )
+        .await?;
         let job = CreateImagePayload {
             server_id: row.id,
-            instance_id: instance_of(&row)?,
+            instance_id,
             name: image.name.as_str().to_owned(),
-            description: format!("Made from server {} ({})", row.name, row.product_id),
+            description,
             platform: row.platform.clone(),
             owner_user_id: user,
             owner_group_id: image.group_id,
             budget_code_id: image.budget_code_id,
+            record_id: Some(record),
         };
         db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
         let changes = serde_json::json!({
             "image_name": image.name.as_str(), "budget_code_id": image.budget_code_id, "group_id": image.group_id,
+            "image_record_id": record,
         });
         db::audit_log::record(conn, &actor.event("make_image", Resource::Server, row.id, changes)).await?;
         Ok(row)

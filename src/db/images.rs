@@ -13,6 +13,11 @@ use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
 pub use crate::domain::images::Filters;
 
+diesel::define_sql_function!(
+    /// The first of the two that is not NULL.
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
+
 /// Narrows the boxed `$query` to the platform and architecture `$filters`
 /// ask for, by the columns of `$table` (`provider_images` for records,
 /// `public_images` for the catalog): one text of the rule for every tab.
@@ -60,6 +65,7 @@ pub struct ImageRow {
     pub owner_user_id: Option<i64>,
     pub owner_group_id: Option<i64>,
     pub budget_code_id: Option<i64>,
+    /// Empty while the provider is making the image (see [`pending_image`]).
     pub provider_image_id: String,
     pub platform: String,
     pub architecture: String,
@@ -71,6 +77,9 @@ pub struct ImageRow {
     pub budget_code_name: Option<String>,
     /// The provider image's own row (`provider_images.id`).
     pub image_pk: i64,
+    /// The provider has the image: false for one made from a server until
+    /// the provider answers, and for one whose making failed.
+    pub at_provider: bool,
 }
 
 impl ImageRow {
@@ -157,7 +166,7 @@ macro_rules! record_rows {
                 image_records::owner_user_id,
                 image_records::owner_group_id,
                 image_records::budget_code_id,
-                provider_images::provider_image_id,
+                coalesce(provider_images::provider_image_id, ""),
                 provider_images::platform,
                 provider_images::architecture,
                 provider_images::state,
@@ -167,6 +176,7 @@ macro_rules! record_rows {
                 groups::name.nullable(),
                 budget_codes::name.nullable(),
                 provider_images::id,
+                provider_images::provider_image_id.is_not_null(),
             ))
     };
 }
@@ -190,7 +200,7 @@ pub async fn list_records(
             lower(image_records::name)
                 .like(pattern.clone())
                 .or(lower(image_records::description).like(pattern.clone()))
-                .or(lower(provider_images::provider_image_id).like(pattern)),
+                .or(lower(coalesce(provider_images::provider_image_id, "")).like(pattern)),
         );
     }
     platform_and_arch!(query, provider_images, filters);
@@ -326,6 +336,78 @@ pub async fn delete_record(conn: &mut AsyncPgConnection, account_id: i64, id: i6
     Ok(deleted == 1)
 }
 
+/// An image Make Image asks the provider to make, and its record.
+pub struct PendingImage<'a> {
+    pub account_id: i64,
+    /// The server it is made from: its image gives the platform and architecture.
+    pub server_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub owner_user_id: i64,
+    pub owner_group_id: Option<i64>,
+    pub budget_code_id: i64,
+}
+
+/// Writes the image being made from a server, PENDING and without a
+/// provider id (the `create_image` job fills it in), and its own record in
+/// the account, so My images lists it at once. Returns the record's id.
+pub async fn pending_image(conn: &mut AsyncPgConnection, image: &PendingImage<'_>) -> QueryResult<i64> {
+    use super::schema::{accounts, servers};
+    let (provider, region, number, platform, architecture): (String, String, String, String, String) = servers::table
+        .inner_join(provider_images::table)
+        .inner_join(accounts::table)
+        .filter(servers::id.eq(image.server_id))
+        .filter(servers::account_id.eq(image.account_id))
+        .select((
+            accounts::provider,
+            accounts::region,
+            accounts::provider_account_number,
+            provider_images::platform,
+            provider_images::architecture,
+        ))
+        .first(conn)
+        .await?;
+    let now = Utc::now();
+    let pk: i64 = diesel::insert_into(provider_images::table)
+        .values((
+            provider_images::provider.eq(&provider),
+            provider_images::region.eq(&region),
+            provider_images::platform.eq(&platform),
+            provider_images::architecture.eq(&architecture),
+            provider_images::state.eq("PENDING"),
+            provider_images::owner_account_number.eq(&number),
+            provider_images::created_at.eq(now),
+        ))
+        .returning(provider_images::id)
+        .get_result(conn)
+        .await?;
+    diesel::insert_into(image_records::table)
+        .values((
+            image_records::account_id.eq(image.account_id),
+            image_records::provider_image_id.eq(pk),
+            image_records::name.eq(image.name),
+            image_records::description.eq(image.description),
+            image_records::owner_user_id.eq(image.owner_user_id),
+            image_records::owner_group_id.eq(image.owner_group_id),
+            image_records::budget_code_id.eq(image.budget_code_id),
+            image_records::source.eq("own"),
+            image_records::created_at.eq(now),
+        ))
+        .returning(image_records::id)
+        .get_result(conn)
+        .await
+}
+
+/// Removes an image the provider never made (its making failed) and its
+/// record: nothing to deregister.
+pub async fn delete_unmade(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<()> {
+    diesel::delete(image_records::table.filter(image_records::provider_image_id.eq(image_pk))).execute(conn).await?;
+    diesel::delete(provider_images::table.find(image_pk).filter(provider_images::provider_image_id.is_null()))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Locks the provider image's row for the rest of the transaction. A
 /// delete takes it before the records, as the own-images sync does
 /// (`db::sync::own_images`), so the two wait for each other in one order.
@@ -343,7 +425,7 @@ pub async fn lock_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryRes
 /// goes, and it leaves the public catalog. Returns the `(account, record)`
 /// pairs removed, for their audit events.
 pub async fn retire_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<Vec<(i64, i64)>> {
-    let image: (String, String, String) = diesel::update(provider_images::table.find(image_pk))
+    let image: (String, String, Option<String>) = diesel::update(provider_images::table.find(image_pk))
         .set((provider_images::state.eq("DELETED"), provider_images::is_public.eq(false)))
         .returning((provider_images::provider, provider_images::region, provider_images::provider_image_id))
         .get_result(conn)
@@ -410,7 +492,7 @@ pub async fn is_public(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResu
 /// Makes the image public or private. A private image leaves the public
 /// catalog at once; a public one joins it with the next catalog sync.
 pub async fn set_public(conn: &mut AsyncPgConnection, image_pk: i64, public: bool) -> QueryResult<()> {
-    let image: (String, String, String) = diesel::update(provider_images::table.find(image_pk))
+    let image: (String, String, Option<String>) = diesel::update(provider_images::table.find(image_pk))
         .set(provider_images::is_public.eq(public))
         .returning((provider_images::provider, provider_images::region, provider_images::provider_image_id))
         .get_result(conn)
@@ -422,9 +504,10 @@ pub async fn set_public(conn: &mut AsyncPgConnection, image_pk: i64, public: boo
 }
 
 /// Takes an image, `(provider, region, provider image id)`, out of the
-/// public catalog: it is gone, or private now.
-async fn leave_catalog(conn: &mut AsyncPgConnection, image: &(String, String, String)) -> QueryResult<()> {
-    let (provider, region, id) = image;
+/// public catalog: it is gone, or private now. One the provider never made
+/// was never in it.
+async fn leave_catalog(conn: &mut AsyncPgConnection, image: &(String, String, Option<String>)) -> QueryResult<()> {
+    let (provider, region, Some(id)) = image else { return Ok(()) };
     diesel::update(
         public_images::table
             .filter(public_images::provider.eq(provider))

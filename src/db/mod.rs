@@ -115,6 +115,7 @@ pub mod keypairs;
 mod keyset;
 pub mod launch;
 pub mod login_attempts;
+pub mod outage;
 pub mod schema;
 pub mod servers;
 pub mod sessions;
@@ -130,6 +131,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use diesel_async::pooled_connection::deadpool::PoolError;
+pub use outage::Outage;
 
 pub type Pool = deadpool::Pool<AsyncPgConnection>;
 pub type PooledConnection = deadpool::Object<AsyncPgConnection>;

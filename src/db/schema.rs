@@ -139,7 +139,7 @@ diesel::table! {
         id -> Int8,
         provider -> Text,
         region -> Text,
-        provider_image_id -> Text,
+        provider_image_id -> Nullable<Text>,
         platform -> Text,
         architecture -> Text,
         state -> Text,

@@ -59,7 +59,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, server: &NewServer<'_>) -> Que
 }
 
 /// A server's addresses as the provider reports them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Queryable)]
 pub struct Addresses {
     pub private_ip: Option<String>,
     pub public_ip: Option<String>,
@@ -94,6 +94,10 @@ pub struct LiveServer {
     pub instance_id: String,
     #[diesel(deserialize_as = String)]
     pub state: ServerState,
+    /// The row's version when the sync read it: what it observes is written
+    /// only over that version (see [`observed`]).
+    pub version: i32,
+    pub addresses: Addresses,
 }
 
 /// The account's servers that exist at the provider and are not gone.
@@ -102,7 +106,13 @@ pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> Query
         .filter(servers::account_id.eq(account_id))
         .filter(servers::state.eq_any(alive()))
         .filter(servers::provider_instance_id.is_not_null())
-        .select((servers::id, servers::provider_instance_id.assume_not_null(), servers::state))
+        .select((
+            servers::id,
+            servers::provider_instance_id.assume_not_null(),
+            servers::state,
+            servers::version,
+            (servers::private_ip, servers::public_ip),
+        ))
         .load(conn)
         .await
 }
@@ -110,40 +120,50 @@ pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> Query
 /// Records what the provider reports about a server. It becomes ready the
 /// first time its status checks pass, and terminated once the provider
 /// says so (or no longer knows it).
+///
+/// The report is written only over the row the sync read (`server.version`):
+/// a change made while the provider was being asked (a Pause that moved it
+/// to PAUSING) is newer than the report, which would otherwise set it back
+/// to RUNNING. Such a server is left as the change made it; the change's own
+/// follow-up sync observes it. Returns false when the report differs from
+/// what the sync read and was not written for that reason.
 pub async fn observed(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    server: &LiveServer,
     state: ServerState,
     ready: bool,
     addresses: &Addresses,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     use diesel::dsl::now;
-    let current = servers::table.find(id);
-    diesel::update(
-        current
-            .filter(servers::state.ne(state.as_str()).or(servers::private_ip.is_distinct_from(&addresses.private_ip))),
-    )
-    .set((
-        servers::state.eq(state.as_str()),
-        servers::private_ip.eq(&addresses.private_ip),
-        servers::public_ip.eq(&addresses.public_ip),
-        servers::version.eq(servers::version + 1),
-    ))
-    .execute(conn)
-    .await?;
+    let as_read = servers::table.find(server.id).filter(servers::version.eq(server.version));
+    // The two time stamps first: they leave the version as it is.
     if ready {
-        diesel::update(current.filter(servers::ready_at.is_null()))
+        diesel::update(as_read.filter(servers::ready_at.is_null()))
             .set(servers::ready_at.eq(now))
             .execute(conn)
             .await?;
     }
     if state == ServerState::Terminated {
-        diesel::update(current.filter(servers::terminated_at.is_null()))
+        diesel::update(as_read.filter(servers::terminated_at.is_null()))
             .set(servers::terminated_at.eq(now))
             .execute(conn)
             .await?;
     }
-    Ok(())
+    // The same report again writes nothing (and keeps the version an open
+    // dialog holds); a new one moves the version on.
+    if state == server.state && *addresses == server.addresses {
+        return Ok(true);
+    }
+    let updated = diesel::update(as_read)
+        .set((
+            servers::state.eq(state.as_str()),
+            servers::private_ip.eq(&addresses.private_ip),
+            servers::public_ip.eq(&addresses.public_ip),
+            servers::version.eq(servers::version + 1),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
 }
 
 /// A job about the server failed for good: the server shows the provider's
@@ -237,7 +257,8 @@ macro_rules! server_rows {
                 servers::ready_at,
                 servers::image_record_id,
                 image_records::name.nullable(),
-                provider_images::provider_image_id,
+                // A server is launched from an image the provider has made.
+                provider_images::provider_image_id.assume_not_null(),
                 provider_images::platform,
                 budget_codes::name,
             ))

@@ -201,6 +201,8 @@ pub async fn own_images(
                 .filter(provider_images::region.eq(&account.region))
                 .filter(provider_images::owner_account_number.eq(&account.provider_account_number))
                 .filter(provider_images::state.ne("DELETED"))
+                // One being made from a server has no id yet to be listed by.
+                .filter(provider_images::provider_image_id.is_not_null())
                 .filter(provider_images::provider_image_id.ne_all(&listed)),
         )
         .set(provider_images::state.eq("DELETED"))
@@ -246,7 +248,7 @@ pub async fn public_catalog(
                     provider_images::table
                         .filter(provider_images::provider.eq(public_images::provider))
                         .filter(provider_images::region.eq(public_images::region))
-                        .filter(provider_images::provider_image_id.eq(public_images::provider_image_id))
+                        .filter(provider_images::provider_image_id.eq(public_images::provider_image_id.nullable()))
                         .filter(provider_images::is_public)
                         .filter(provider_images::state.eq("ACTIVE"))
                         .filter(provider_images::owner_account_number.eq_any(console_accounts)),
@@ -526,16 +528,75 @@ pub struct ImageOwner {
     pub budget_code_id: i64,
 }
 
-/// Stores an image just made from a server and its record in the account,
-/// owned as asked; an images sync that got there first keeps its row, and
-/// the record gets its owner. Returns the record's id. One transaction.
+/// Stores an image just made from a server: its record, written as pending
+/// by Make Image (`record`, see `db::images::pending_image`), takes the
+/// provider's id and facts. An images sync that listed the image before
+/// this ran gave it a row and a record of its own; the pending record takes
+/// that row over and the sync's record goes, so My images shows the image
+/// once. Without a pending record (a job queued before they existed, or a
+/// record deleted since) the image gets a record as the sync would give
+/// it, owned as asked. Returns the record's id. One transaction.
 pub async fn made_image(
     conn: &mut AsyncPgConnection,
     account: &Account,
     image: &ReportedImage,
     owner: &ImageOwner,
+    record: Option<i64>,
 ) -> QueryResult<i64> {
     conn.transaction(async |conn| {
+        let pending: Option<i64> = match record {
+            Some(record) => image_records::table
+                .find(record)
+                .filter(image_records::account_id.eq(account.id))
+                .select(image_records::provider_image_id)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?,
+            None => None,
+        };
+        if let (Some(record), Some(pending)) = (record, pending) {
+            let listed: Option<i64> = provider_images::table
+                .filter(provider_images::provider.eq(&account.provider))
+                .filter(provider_images::region.eq(&account.region))
+                .filter(provider_images::provider_image_id.eq(&image.provider_image_id))
+                .select(provider_images::id)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let row = match listed {
+                Some(listed) if listed != pending => {
+                    diesel::delete(
+                        image_records::table
+                            .filter(image_records::account_id.eq(account.id))
+                            .filter(image_records::provider_image_id.eq(listed)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    diesel::update(image_records::table.find(record))
+                        .set(image_records::provider_image_id.eq(listed))
+                        .execute(conn)
+                        .await?;
+                    diesel::delete(provider_images::table.find(pending)).execute(conn).await?;
+                    listed
+                }
+                _ => pending,
+            };
+            diesel::update(provider_images::table.find(row))
+                .set((
+                    provider_images::provider_image_id.eq(&image.provider_image_id),
+                    provider_images::platform.eq(image.platform),
+                    provider_images::architecture.eq(&image.architecture),
+                    provider_images::state.eq(image.state),
+                    provider_images::root_device.eq(&image.root_device),
+                    provider_images::min_disk_gb.eq(image.min_disk_gb),
+                    provider_images::created_at.eq(image.created_at),
+                ))
+                .execute(conn)
+                .await?;
+            return Ok(record);
+        }
         let id: i64 = diesel::insert_into(provider_images::table)
             .values(NewProviderImage::reported(account, image))
             .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
@@ -566,6 +627,35 @@ pub async fn made_image(
             .returning(image_records::id)
             .get_result(conn)
             .await
+    })
+    .await
+}
+
+/// The provider could not make the image of pending record `record` and the
+/// job gave up: the image is FAILED, and the record's description says why,
+/// where My images shows it. A record that has its image already is left
+/// alone.
+pub async fn making_failed(conn: &mut AsyncPgConnection, record: i64, why: &str) -> QueryResult<()> {
+    conn.transaction(async |conn| {
+        let image: Option<i64> = image_records::table
+            .inner_join(provider_images::table)
+            .filter(image_records::id.eq(record))
+            .filter(provider_images::provider_image_id.is_null())
+            .select(provider_images::id)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(image) = image else { return Ok(()) };
+        diesel::update(provider_images::table.find(image))
+            .set(provider_images::state.eq("FAILED"))
+            .execute(conn)
+            .await?;
+        diesel::update(image_records::table.find(record))
+            .set(image_records::description.eq(format!("The provider could not make this image: {why}")))
+            .execute(conn)
+            .await
+            .map(drop)
     })
     .await
 }

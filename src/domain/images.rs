@@ -451,6 +451,21 @@ pub struct ImageFacts {
     pub ownership: Ownership,
     /// What the account's provider lets images be shared with.
     pub provider: SharingSupport,
+    /// Whether the provider has made the image (one made from a server has
+    /// a record before it has an image).
+    pub making: Making,
+}
+
+/// Where the making of an image from a server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Making {
+    /// The provider has the image: every image but the two below.
+    Done,
+    /// The provider is making it: nothing can be done to it yet (there is
+    /// nothing at the provider to deprecate or deregister).
+    InProgress,
+    /// The provider could not make it: Delete removes the record.
+    Failed,
 }
 
 /// How a provider can share images.
@@ -534,6 +549,11 @@ impl ImageName {
 /// its state. Handlers ask the same function before acting.
 pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> {
     let may = |action| rights.allows(Resource::Image, action, &image.ownership);
+    match image.making {
+        Making::Done => {}
+        Making::InProgress => return Vec::new(),
+        Making::Failed => return if may(Action::Delete) { vec![ImageAction::Delete] } else { Vec::new() },
+    }
     let mut actions = Vec::new();
     if image.active && may(Action::DefineServer) && rights.allows(Resource::Server, Action::Start, &image.ownership) {
         actions.push(ImageAction::Launch);
@@ -626,7 +646,18 @@ mod tests {
             deprecated,
             ownership: Ownership::default(),
             provider: SharingSupport { accounts: true, public: true },
+            making: Making::Done,
         }
+    }
+
+    #[test]
+    fn an_image_being_made_offers_nothing_and_a_failed_one_only_delete() {
+        let admin = rights_of("Admin");
+        let making = ImageFacts { active: false, making: Making::InProgress, ..facts(Source::Own, false) };
+        assert!(allowed_actions(&admin, &making).is_empty());
+        let failed = ImageFacts { making: Making::Failed, ..making };
+        assert_eq!(allowed_actions(&admin, &failed), [ImageAction::Delete]);
+        assert!(allowed_actions(&rights_of("CSR"), &failed).is_empty());
     }
 
     fn rights_of(role: &str) -> Rights {

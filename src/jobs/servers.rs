@@ -90,6 +90,10 @@ pub struct CreateImagePayload {
     pub owner_user_id: i64,
     pub owner_group_id: Option<i64>,
     pub budget_code_id: i64,
+    /// The pending record Make Image wrote (`db::images::pending_image`);
+    /// absent in jobs queued before records were written up front.
+    #[serde(default)]
+    pub record_id: Option<i64>,
 }
 
 impl CreateImagePayload {
@@ -170,7 +174,12 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
         let state = reported.map_or(ServerState::Terminated, state_of);
         let is_ready = ready.contains(&server.instance_id);
         let addresses = reported.map(addresses).unwrap_or_default();
-        db::servers::observed(&mut conn, server.id, state, is_ready, &addresses).await?;
+        if !db::servers::observed(&mut conn, server, state, is_ready, &addresses).await? {
+            // Changed while the provider was asked: the report is older than
+            // the change, and the next round observes what the change did.
+            unsettled += 1;
+            continue;
+        }
         let on_its_way = matches!(
             state,
             ServerState::Pending | ServerState::Pausing | ServerState::Stopping | ServerState::Rebooting
@@ -203,9 +212,11 @@ pub async fn action(provider: &dyn CloudProvider, job: &Job) -> Result<Option<se
     }
 }
 
-/// Makes an image from a server and gives it its record in the account, as
-/// PENDING until the provider has it ready (the images sync then says
-/// ACTIVE). A retry after a lost answer finds the image by its name.
+/// Makes an image from a server and fills in its pending record (written by
+/// Make Image) with the provider's id; the image stays PENDING until the
+/// provider has it ready (the images sync then says ACTIVE). A retry after a
+/// lost answer finds the image by its name. If the job gives up, [`failed`]
+/// marks the record FAILED with the provider's reason.
 pub async fn create_image(
     pool: &Pool,
     provider: &dyn CloudProvider,
@@ -240,6 +251,7 @@ pub async fn create_image(
             owner_group_id: p.owner_group_id,
             budget_code_id: p.budget_code_id,
         },
+        p.record_id,
     )
     .await?;
     tracing::info!(image = %image_id, record, "image made from a server");
@@ -247,10 +259,16 @@ pub async fn create_image(
 }
 
 /// When a job about a server failed for good, the server shows why; a
-/// launch that failed leaves the server in ERROR.
+/// launch that failed leaves the server in ERROR, and an image that could
+/// not be made shows as failed on its pending record, with the reason.
 pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError> {
     let Some(server) = server_of(job) else { return Ok(()) };
     let mut conn = pool.get().await?;
+    if job.kind == CREATE_IMAGE
+        && let Ok(CreateImagePayload { record_id: Some(record), .. }) = super::payload_of(job)
+    {
+        db::sync::making_failed(&mut conn, record, error).await?;
+    }
     db::servers::failed(&mut conn, server, error, job.kind == RUN_INSTANCE).await?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use askama::Template;
 use crate::auth::AuthError;
 use crate::changes::ChangeError;
 use crate::cloud::CloudError;
-use crate::db::PoolError;
+use crate::db::{Outage, PoolError};
 use crate::domain::ValidationError;
 use crate::domain::access::Forbidden;
 use crate::domain::refusal::Refusal;
@@ -56,14 +56,13 @@ pub enum WebError {
 
 impl From<diesel::result::Error> for WebError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+        use diesel::result::Error;
         match e {
             Error::NotFound => WebError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => {
-                tracing::warn!(error = %e, "the database connection broke");
-                WebError::Unavailable
-            }
-            other => WebError::Internal(other.into()),
+            other => match Outage::of(&other) {
+                Some(_) => WebError::Unavailable,
+                None => WebError::Internal(other.into()),
+            },
         }
     }
 }
@@ -145,7 +144,12 @@ impl From<askama::Error> for WebError {
 
 impl From<PoolError> for WebError {
     fn from(e: PoolError) -> Self {
-        tracing::warn!(error = %e, "no database connection");
+        Outage::from(e).into()
+    }
+}
+
+impl From<Outage> for WebError {
+    fn from(_: Outage) -> Self {
         WebError::Unavailable
     }
 }
@@ -222,7 +226,7 @@ impl ResponseError for WebError {
         let status = self.status_code();
         let message = self.message();
         let page = ErrorPage { status: status.as_u16(), title: self.title(), message: &message };
-        html(status, page.render())
+        retry_later(html(status, page.render()))
     }
 }
 
@@ -246,12 +250,17 @@ fn web_error(e: &AuthError) -> WebError {
         }
         AuthError::Unavailable(_) => WebError::Unavailable,
         AuthError::Db(diesel::result::Error::NotFound) => WebError::NotFound,
-        AuthError::Db(
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _)
-            | diesel::result::Error::BrokenTransactionManager,
-        ) => WebError::Unavailable,
         AuthError::Db(_) | AuthError::Session(_) => WebError::Internal(anyhow::anyhow!("{e}")),
     }
+}
+
+/// A 503 (the database or the provider is away for now) says when to try
+/// again.
+fn retry_later(mut response: HttpResponse) -> HttpResponse {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+    }
+    response
 }
 
 fn html(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
@@ -286,6 +295,29 @@ pub async fn htmx_errors(
     })
 }
 
+/// Middleware around the session layer: when the session store met a
+/// database outage (`auth::session_store::watch`), the answer is a 503 (try
+/// again), a page or the flash fragment as for any other error, instead of
+/// actix-session's bare 500 or a page served as if signed out.
+pub async fn session_outage(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let is_htmx = crate::htmx::is_htmx(req.request());
+    match crate::auth::session_store::watch(next.call(req)).await {
+        (Ok(res), false) => Ok(res.map_into_boxed_body()),
+        (Ok(res), true) => {
+            let unavailable = WebError::Unavailable;
+            let response = if is_htmx { fragment(&unavailable) } else { unavailable.error_response() };
+            Ok(res.into_response(response))
+        }
+        // Saving the session failed after the request: the request is gone,
+        // so actix renders the error itself (the page, without htmx's flash).
+        (Err(_), true) => Err(WebError::Unavailable.into()),
+        (Err(e), false) => Err(e),
+    }
+}
+
 fn fragment(error: &WebError) -> HttpResponse {
     if let WebError::Unauthorized { session_ended } = error {
         let to = if *session_ended { "/login?ended=1" } else { "/login" };
@@ -295,7 +327,7 @@ fn fragment(error: &WebError) -> HttpResponse {
     let message = error.message();
     let page = ErrorPage { status: status.as_u16(), title: error.title(), message: &message };
     let body = page.as_flash().render();
-    let mut response = html(status, body);
+    let mut response = retry_later(html(status, body));
     let headers = response.headers_mut();
     headers.insert(header::HeaderName::from_static("hx-retarget"), header::HeaderValue::from_static("#flash"));
     headers.insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static("innerHTML"));

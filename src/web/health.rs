@@ -8,18 +8,18 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::AppState;
-use crate::db::schema::accounts;
+use crate::db::{self, schema::accounts};
 
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let Ok(mut conn) = state.pool.get().await else {
-        return HttpResponse::ServiceUnavailable().json(serde_json::json!({ "database": "unavailable" }));
-    };
-    let outage = accounts::table
-        .filter(accounts::unreachable_since.is_not_null())
-        .select((count_star(), min(accounts::unreachable_since)))
-        .first::<(i64, Option<chrono::DateTime<chrono::Utc>>)>(&mut conn)
-        .await;
+    let outage = db::outage::read::<_, anyhow::Error>(&state.pool, async |conn| {
+        accounts::table
+            .filter(accounts::unreachable_since.is_not_null())
+            .select((count_star(), min(accounts::unreachable_since)))
+            .first::<(i64, Option<chrono::DateTime<chrono::Utc>>)>(conn)
+            .await
+    })
+    .await;
     match outage {
         Ok((0, _)) => HttpResponse::Ok().json(serde_json::json!({ "database": "ok", "provider": "ok" })),
         Ok((accounts, since)) => HttpResponse::Ok().json(serde_json::json!({
@@ -28,6 +28,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             "accounts_affected": accounts,
             "unreachable_since": since,
         })),
-        Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({ "database": "unavailable" })),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, "2"))
+            .json(serde_json::json!({ "database": "unavailable" })),
     }
 }

@@ -70,7 +70,12 @@ impl TestApp<()> {
 impl TestApp {
     /// The app with the demo world loaded.
     pub async fn spawn() -> Self {
-        let database_url = fresh_database().await;
+        Self::spawn_in(fresh_database().await).await
+    }
+
+    /// The app with the demo world loaded into the migrated database at
+    /// `database_url` (a test that needs a cluster of its own).
+    pub async fn spawn_in(database_url: String) -> Self {
         let mut conn = AsyncPgConnection::establish(&database_url).await.expect("connect to the test database");
         let numbers = demo::ProviderAccounts {
             production: crate::cloud::fresh_account(),

@@ -27,7 +27,7 @@ async fn provider_id(conn: &mut AsyncPgConnection, record: i64) -> String {
     image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::id.eq(record))
-        .select(provider_images::provider_image_id)
+        .select(provider_images::provider_image_id.assume_not_null())
         .first(conn)
         .await
         .unwrap()

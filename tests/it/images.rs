@@ -26,7 +26,7 @@ async fn provider_id_of(app: &TestApp, name: &str) -> String {
     image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::name.eq(name))
-        .select(provider_images::provider_image_id)
+        .select(provider_images::provider_image_id.assume_not_null())
         .first(&mut app.db().await)
         .await
         .expect("the demo image")

@@ -21,6 +21,7 @@ mod images;
 mod jobs;
 mod keypairs;
 mod launch;
+mod outage;
 mod races;
 mod relabel;
 mod rename;

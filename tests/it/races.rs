@@ -56,7 +56,7 @@ async fn a_sync_that_read_the_provider_before_a_delete_does_not_bring_the_image_
     let ami: String = image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::id.eq(id))
-        .select(provider_images::provider_image_id)
+        .select(provider_images::provider_image_id.assume_not_null())
         .first(&mut conn)
         .await
         .unwrap();
@@ -198,4 +198,40 @@ async fn a_sync_that_nothing_asked_for_again_completes() {
     runner.record(&job, outcome).await.unwrap();
     let state: String = jobs::table.find(job.id).select(jobs::state).first(&mut conn).await.unwrap();
     assert_eq!(state, "COMPLETE");
+}
+
+#[actix_web::test]
+async fn a_server_sync_that_read_before_a_pause_does_not_set_it_back_to_running() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let mut client = app.signed_in("admin@acme.test").await;
+    // The sync's read: the running server as it is before the Pause.
+    let read = db::servers::at_provider(&mut conn, production).await.unwrap();
+    let server = read.iter().find(|s| s.state.as_str() == "RUNNING").expect("a running demo server").clone();
+
+    let paused =
+        client.post_htmx(&format!("/servers/{}/pause", server.id), &[("version", &server.version.to_string())]).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+
+    // The provider still said "running" when the sync asked it, with a new
+    // public address: a report that differs from what the sync read.
+    let addresses = db::servers::Addresses { public_ip: Some("203.0.113.9".into()), ..server.addresses.clone() };
+    let written = db::servers::observed(
+        &mut conn,
+        &server,
+        stratus_console::domain::servers::ServerState::Running,
+        true,
+        &addresses,
+    )
+    .await
+    .unwrap();
+    assert!(!written, "the report is older than the Pause");
+    let state: String = servers::table.find(server.id).select(servers::state).first(&mut conn).await.unwrap();
+    assert_eq!(state, "PAUSING", "the Pause stands");
+
+    // The next round, which read after the Pause, observes what it did.
+    app.run_jobs().await;
+    let state: String = servers::table.find(server.id).select(servers::state).first(&mut conn).await.unwrap();
+    assert_ne!(state, "RUNNING", "the provider stopped it: {state}");
 }

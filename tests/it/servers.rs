@@ -19,6 +19,25 @@ async fn running_server(conn: &mut AsyncPgConnection, account: i64) -> (i64, i32
         .unwrap()
 }
 
+/// The record of an image made from a server, by name: its id, and its
+/// image's state and provider id.
+async fn made_record(conn: &mut AsyncPgConnection, name: &str) -> (i64, (String, Option<String>)) {
+    image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::name.eq(name))
+        .select((image_records::id, (provider_images::state, provider_images::provider_image_id)))
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+/// The row of record `id` on the Machine Images page.
+fn image_row(page: &str, id: i64) -> String {
+    let start = page.find(&format!(r#"<tr id="image-{id}""#)).unwrap_or_else(|| panic!("no row {id} in {page}"));
+    let row = &page[start..];
+    text(&row[..row.find("</tr>").unwrap_or(row.len())])
+}
+
 async fn state_of(conn: &mut AsyncPgConnection, id: i64) -> (String, i32) {
     servers::table.find(id).select((servers::state, servers::version)).first(conn).await.unwrap()
 }
@@ -174,7 +193,20 @@ async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chose
         .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.body);
     assert!(text(&made.body).contains("Making image “frontend-golden”"));
+    // My images lists it at once, as pending, before any worker has run.
+    let (record, pending): (i64, (String, Option<String>)) = made_record(&mut conn, "frontend-golden").await;
+    assert_eq!(pending, ("PENDING".into(), None), "written in the request, without a provider id yet");
+    let row = image_row(&client.get("/images").await.body, record);
+    assert!(row.contains("frontend-golden") && row.contains("pending"), "{row}");
     app.run_jobs().await;
+    let (same, (_, provider_id)) = made_record(&mut conn, "frontend-golden").await;
+    assert_eq!(same, record, "the job filled in the record the request wrote");
+    assert!(provider_id.is_some_and(|id| id.starts_with("ami-")));
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM image_records WHERE name = 'frontend-golden'").await,
+        1,
+        "listed once"
+    );
     let (source, budget, group, owner, state): (String, Option<i64>, Option<i64>, Option<i64>, String) =
         image_records::table
             .inner_join(provider_images::table)
@@ -195,4 +227,50 @@ async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chose
     assert_eq!(state, "ACTIVE", "the provider has it ready");
     let page = text(&client.get("/images").await.body);
     assert!(page.contains("frontend-golden"));
+}
+
+#[actix_web::test]
+async fn an_image_the_provider_cannot_make_stays_listed_as_failed_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = running_server(&mut conn, app.demo.acme_production).await;
+    // The provider no longer knows the instance: it refuses to make an image of it.
+    diesel::update(servers::table.find(id))
+        .set(servers::provider_instance_id.eq("i-0123456789abcdef0"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let operations: i64 = budget_codes::table
+        .filter(budget_codes::name.eq("Operations"))
+        .select(budget_codes::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+
+    let made = client
+        .post_htmx(
+            &format!("/servers/{id}/image"),
+            &[("name", "doomed-image"), ("budget_code_id", &operations.to_string()), ("group_id", "")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    app.run_jobs().await;
+
+    let (record, (state, provider_id)) = made_record(&mut conn, "doomed-image").await;
+    assert_eq!((state.as_str(), provider_id), ("FAILED", None), "failed, not vanished");
+    let row = image_row(&client.get("/images").await.body, record);
+    assert!(row.contains("failed") && row.contains("The provider could not make this image"), "{row}");
+    assert!(row.contains("InvalidInstanceID"), "the provider's reason: {row}");
+
+    // Delete removes the record; there is nothing to deregister.
+    let asked = client.get_htmx(&format!("/images/{record}/delete"), "dialog").await;
+    assert!(text(&asked.body).contains("nothing to deregister"), "{}", asked.body);
+    let version: i32 = image_records::table.find(record).select(image_records::version).first(&mut conn).await.unwrap();
+    let deleted = client.post_htmx(&format!("/images/{record}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert!(text(&deleted.body).contains("Deleted “doomed-image”; the provider had not made it"), "{}", deleted.body);
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM image_records WHERE id = {record}")).await, 0);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM provider_images WHERE provider_image_id IS NULL").await, 0);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'deregister_image'").await, 0);
 }

@@ -54,6 +54,10 @@ impl ConfirmDialog {
         }
         dialog.question = format!("Are you sure you want to delete {}?", view.name);
         dialog.detail = Some(match source {
+            Source::Own if view.state == "FAILED" => {
+                "The provider could not make this image, so there is nothing to deregister: its record is removed."
+                    .into()
+            }
             Source::Own => format!(
                 "The image {} is deregistered at the cloud provider and disappears from every account it is \
                  shared with. This cannot be undone.",
@@ -181,10 +185,9 @@ pub async fn delete(
     drop(conn);
     let e = match deleted {
         Ok(deleted) => {
-            let message = match deleted.source {
-                Source::Own => {
-                    format!("Deleted “{}”; the provider deregisters {}", deleted.name, deleted.provider_image_id)
-                }
+            let message = match (deleted.source, deleted.provider_image_id) {
+                (Source::Own, Some(image)) => format!("Deleted “{}”; the provider deregisters {image}", deleted.name),
+                (Source::Own, None) => format!("Deleted “{}”; the provider had not made it", deleted.name),
                 _ => format!("Removed “{}” from {}", deleted.name, user.account.name),
             };
             return done(&req, None, &message);
