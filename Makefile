@@ -56,7 +56,7 @@ test: system-packages browser-packages $(HTMX) $(AXE) lint
 	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
-	ec2=$$(.ci/local-moto start $(LOCAL)/moto); \
+	ec2=$$(MOTO_CATALOG=small .ci/local-moto start $(LOCAL)/moto 2); \
 	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
