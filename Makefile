@@ -12,6 +12,11 @@ PROVIDED_IMAGE_OWNERS ?= 137112412989,099720109477
 HTMX := node_modules/htmx.org/dist/htmx.min.js
 # axe-core: injected by the browser tests to check accessibility, never served.
 AXE := node_modules/axe-core/axe.min.js
+# The console's own credentials at the local EC2 endpoint (AWS's documented
+# example key; the endpoint takes any key and acts in its default account).
+# From them the console assumes each account's role, as it does at AWS.
+LOCAL_ENDPOINT_CREDENTIALS := AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE \
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: run test bench stop system-packages browser-packages lint
 
@@ -40,6 +45,7 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 	endpoint="$${PROVIDER_ENDPOINT:-}"; \
 	if [ -z "$$endpoint" ] && [ -z "$${AWS_ACCESS_KEY_ID:-}$${AWS_PROFILE:-}" ]; then \
 		endpoint=$$(.ci/local-moto start $(LOCAL)/moto); \
+		export $(LOCAL_ENDPOINT_CREDENTIALS); \
 	fi; \
 	cargo build --release --quiet; \
 	echo "Stratus Console on http://$(BIND)  (sign in: admin@acme.test / demo-password-1)"; \
@@ -57,7 +63,8 @@ test: system-packages browser-packages $(HTMX) $(AXE) lint
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
 	ec2=$$(MOTO_CATALOG=small .ci/local-moto start $(LOCAL)/moto 2); \
-	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
+	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server \
+		$(LOCAL_ENDPOINT_CREDENTIALS) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.

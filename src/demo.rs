@@ -14,7 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::auth::password;
 use crate::cloud::ec2::Ec2Provider;
 use crate::cloud::{CloudProvider, ImageState, LaunchPermission, ProviderImage, RunRequest};
-use crate::db::accounts::Account;
+use crate::db::accounts::{Account, Authentication};
 use crate::db::schema::*;
 use crate::db::sync::{NewProviderImage, ReportedImage, public_image};
 use crate::domain::access::default_roles;
@@ -254,12 +254,15 @@ struct Running {
 async fn make_at_provider(
     settings: &JobSettings,
     numbers: &ProviderAccounts,
+    external_ids: &ExternalIds,
 ) -> anyhow::Result<(Vec<Made>, Vec<ProviderImage>)> {
     let mut made = Vec::new();
     let mut public = Vec::new();
-    for (number, specs) in
-        [(&numbers.production, PRODUCTION_IMAGES), (&numbers.staging, STAGING_IMAGES), (&numbers.globex, GLOBEX_IMAGES)]
-    {
+    for (number, specs, external_id) in [
+        (&numbers.production, PRODUCTION_IMAGES, &external_ids.acme),
+        (&numbers.staging, STAGING_IMAGES, &external_ids.acme),
+        (&numbers.globex, GLOBEX_IMAGES, &external_ids.globex),
+    ] {
         let account = Account {
             id: 0,
             company_id: 0,
@@ -268,11 +271,11 @@ async fn make_at_provider(
             region: REGION.into(),
             provider_account_number: number.clone(),
             endpoint: None,
-            credentials_ref: None,
             synced_at: None,
             unreachable_since: None,
         };
-        let ec2 = Ec2Provider::connect(&settings.connection(&account)).await?;
+        let auth = Authentication::AssumeRole { role_arn: role_arn(number), external_id: external_id.clone() };
+        let ec2 = Ec2Provider::connect(&settings.connection(&account, auth)).await?;
         if public.is_empty() {
             public = ec2.list_public_images().await?.into_iter().filter(|i| i.public).collect();
         }
@@ -329,27 +332,43 @@ fn base_image<'a>(public: &'a [ProviderImage], spec: &ImageSpec) -> anyhow::Resu
 
 const REGION: &str = "us-east-1";
 
+/// The role the console assumes in each demo account (and the one the
+/// README tells an administrator to create): `arn:aws:iam::NUMBER:role/StratusConsole`.
+pub fn role_arn(number: &str) -> String {
+    format!("arn:aws:iam::{number}:role/StratusConsole")
+}
+
+/// The external IDs of the demo's two companies, made before the companies
+/// are written: the images are made at the provider first, through the
+/// very connection the console uses afterwards.
+struct ExternalIds {
+    acme: String,
+    globex: String,
+}
+
 /// Loads everything: the images at the provider first, then one transaction.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     settings: &JobSettings,
     numbers: &ProviderAccounts,
 ) -> anyhow::Result<Demo> {
-    let (made, public) = make_at_provider(settings, numbers).await?;
+    let external_ids = ExternalIds { acme: new_external_id(), globex: new_external_id() };
+    let (made, public) = make_at_provider(settings, numbers, &external_ids).await?;
     // Hash outside the transaction: it is slow on purpose.
     let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    conn.transaction(async |conn| load_in(conn, &hash, numbers, &made, &public).await).await
+    conn.transaction(async |conn| load_in(conn, &hash, numbers, &external_ids, &made, &public).await).await
 }
 
 async fn load_in(
     conn: &mut AsyncPgConnection,
     hash: &str,
     numbers: &ProviderAccounts,
+    external_ids: &ExternalIds,
     made: &[Made],
     public: &[ProviderImage],
 ) -> anyhow::Result<Demo> {
-    let acme = company(conn, "Acme").await?;
-    let globex = company(conn, "Globex").await?;
+    let acme = company(conn, "Acme", &external_ids.acme).await?;
+    let globex = company(conn, "Globex", &external_ids.globex).await?;
     let acme_production = account(conn, acme, "Acme Production", &numbers.production).await?;
     let acme_staging = account(conn, acme, "Acme Staging", &numbers.staging).await?;
     let globex_main = account(conn, globex, "Globex Main", &numbers.globex).await?;
@@ -633,7 +652,7 @@ pub async fn company_of_one(
     number: &str,
 ) -> anyhow::Result<CompanyOfOne> {
     let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    let company = company(conn, name).await?;
+    let company = company(conn, name, &new_external_id()).await?;
     let account = account(conn, company, &format!("{name} Main"), number).await?;
     let admin_role = roles(conn, company)
         .await?
@@ -650,9 +669,15 @@ pub async fn company_of_one(
     Ok(CompanyOfOne { company, account, admin, admin_group, budget_code })
 }
 
-async fn company(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<i64> {
+/// A company's external ID: what the roles its accounts trust must be
+/// assumed with (AWS's guard against the confused deputy).
+fn new_external_id() -> String {
+    format!("stratus-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn company(conn: &mut AsyncPgConnection, name: &str, external_id: &str) -> QueryResult<i64> {
     diesel::insert_into(companies::table)
-        .values(companies::name.eq(name))
+        .values((companies::name.eq(name), companies::external_id.eq(external_id)))
         .returning(companies::id)
         .get_result(conn)
         .await
@@ -665,6 +690,9 @@ async fn account(conn: &mut AsyncPgConnection, company: i64, name: &str, number:
         provider: "ec2",
         region: "us-east-1",
         provider_account_number: number,
+        endpoint: None,
+        auth: "assume_role",
+        role_arn: Some(&role_arn(number)),
     };
     Ok(crate::db::accounts::insert(conn, &new).await?.id)
 }

@@ -34,7 +34,7 @@ impl AppState {
     pub async fn provider(
         &self,
         account: &crate::db::accounts::Account,
-    ) -> Result<std::sync::Arc<dyn crate::cloud::CloudProvider>, crate::cloud::CloudError> {
-        Ok(self.providers.for_account(&self.jobs, account).await?.provider)
+    ) -> Result<std::sync::Arc<dyn crate::cloud::CloudProvider>, crate::jobs::JobError> {
+        Ok(self.providers.for_account(&self.pool, &self.jobs, account).await?.provider)
     }
 }

@@ -34,8 +34,8 @@ use crate::domain::access::Resource;
 use crate::domain::keypairs::{KeyPairName, PublicKey};
 use crate::domain::refusal::Refusal;
 use crate::domain::resource::{DeleteFacts, ResourceAction, ResourceState};
-use crate::jobs::JobSettings;
 use crate::jobs::resources::{DeleteKeyPair, ImportKeyPair};
+use crate::jobs::{JobError, JobSettings};
 
 const WHAT: &str = "key pair";
 
@@ -112,7 +112,7 @@ async fn provider_failed(pool: &db::Pool, actor: &Actor<'_>, e: CloudError) -> C
 pub async fn create(
     pool: &db::Pool,
     actor: &Actor<'_>,
-    provider: Result<Arc<dyn CloudProvider>, CloudError>,
+    provider: Result<Arc<dyn CloudProvider>, JobError>,
     name: &KeyPairName,
 ) -> Result<Created, ChangeError> {
     actor.require(Resource::Keypair, ResourceAction::Create.right())?;
@@ -125,7 +125,11 @@ pub async fn create(
     }
     let provider = match provider {
         Ok(provider) => provider,
-        Err(e) => return Err(provider_failed(pool, actor, e).await),
+        Err(JobError::Cloud(e)) => return Err(provider_failed(pool, actor, e).await),
+        // Its credentials could not be read.
+        Err(JobError::Database(e)) => return Err(e.into()),
+        Err(JobError::Pool(e)) => return Err(e.into()),
+        Err(JobError::Invalid(why)) => return Err(ChangeError::Provider(CloudError::Failed(why))),
     };
     let made = match provider.create_key_pair(name.as_str()).await {
         Ok(made) => made,

@@ -1,13 +1,12 @@
 //! The EC2 API through `aws-sdk-ec2`: real AWS, or an EC2-compatible
-//! endpoint such as moto (where `x-moto-account-id` picks the account).
+//! endpoint reached exactly as AWS is (the credentials say which account).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
-use aws_sdk_ec2::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
-use aws_sdk_ec2::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::config::{BehaviorVersion, Region};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId as _;
 use aws_sdk_ec2::primitives::{Blob, DateTime as AwsDateTime};
 use aws_sdk_ec2::types::{
@@ -19,9 +18,42 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Capabilities, CloudError, CloudProvider, CloudResult, Connection, ImageState, Instance, InstanceState,
+    Capabilities, CloudError, CloudProvider, CloudResult, Connection, Credentials, ImageState, Instance, InstanceState,
     InstanceType, KeyPair, LaunchPermission, ProviderImage, RunRequest, SecurityGroup,
 };
+
+/// Every EC2 action the console calls, for the IAM policy of the role it
+/// assumes (README, "Use it with your AWS accounts"). `CreateTags` is the
+/// permission to tag at launch. A test keeps this list, the calls in this
+/// file and the README's policy in step.
+pub const EC2_ACTIONS: &[&str] = &[
+    "CreateImage",
+    "CreateKeyPair",
+    "CreateSecurityGroup",
+    "CreateTags",
+    "DeleteKeyPair",
+    "DeleteSecurityGroup",
+    "DeregisterImage",
+    "DescribeAvailabilityZones",
+    "DescribeImageAttribute",
+    "DescribeImages",
+    "DescribeInstanceAttribute",
+    "DescribeInstanceStatus",
+    "DescribeInstanceTypes",
+    "DescribeInstances",
+    "DescribeKeyPairs",
+    "DescribeSecurityGroups",
+    "DescribeVolumes",
+    "DisableImageDeprecation",
+    "EnableImageDeprecation",
+    "ImportKeyPair",
+    "ModifyImageAttribute",
+    "RebootInstances",
+    "RunInstances",
+    "StartInstances",
+    "StopInstances",
+    "TerminateInstances",
+];
 
 /// The tag that carries a launch's idempotency key.
 const IDEMPOTENCY_TAG: &str = "stratus:idempotency-key";
@@ -31,26 +63,6 @@ pub struct Ec2Provider {
     capabilities: Capabilities,
 }
 
-/// Adds `x-moto-account-id` so one moto server plays many accounts.
-#[derive(Debug)]
-struct MotoAccount(String);
-
-impl Intercept for MotoAccount {
-    fn name(&self) -> &'static str {
-        "MotoAccount"
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        context.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
-        Ok(())
-    }
-}
-
 impl Ec2Provider {
     /// Connects and detects what the endpoint can do.
     pub async fn connect(connection: &Connection) -> CloudResult<Arc<Self>> {
@@ -58,32 +70,42 @@ impl Ec2Provider {
             .connect_timeout(connection.connect_timeout)
             .operation_timeout(connection.call_timeout)
             .build();
-        let mut config = aws_sdk_ec2::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
+        let mut shared = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(connection.region.clone()))
             .timeout_config(timeouts);
-        match &connection.endpoint {
-            Some(endpoint) => {
-                // A local EC2-compatible endpoint: it takes any credentials and
-                // picks the account by header.
-                config = config
-                    .endpoint_url(endpoint)
-                    .credentials_provider(Credentials::new("stratus", "stratus", None, None, "local-endpoint"))
-                    .interceptor(MotoAccount(connection.account_number.clone()));
-            }
-            None => {
-                let mut loader =
-                    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(connection.region.clone()));
-                if let Some(profile) = &connection.credentials_profile {
-                    loader = loader.profile_name(profile);
-                }
-                let shared = loader.load().await;
-                if let Some(credentials) = shared.credentials_provider() {
-                    config = config.credentials_provider(credentials);
-                }
-            }
+        if let Some(endpoint) = &connection.endpoint {
+            // Every service the console calls (EC2, and STS to assume a
+            // role) at the same endpoint.
+            shared = shared.endpoint_url(endpoint);
         }
-        let client = Client::from_conf(config.build());
+        let shared = match &connection.credentials {
+            Credentials::Ambient => shared.load().await,
+            Credentials::AccessKey { access_key_id, secret_access_key } => {
+                let key = aws_sdk_ec2::config::Credentials::new(
+                    access_key_id,
+                    secret_access_key.expose(),
+                    None,
+                    None,
+                    "stratus-console",
+                );
+                shared.credentials_provider(key).load().await
+            }
+            Credentials::AssumeRole { role_arn, external_id } => {
+                // The console's own credentials assume the role; the
+                // provider renews the temporary credentials it gets.
+                let own = shared.load().await;
+                let role = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                    .external_id(external_id)
+                    .session_name("stratus-console")
+                    .configure(&own)
+                    .build()
+                    .await;
+                own.into_builder()
+                    .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(role))
+                    .build()
+            }
+        };
+        let client = Client::new(&shared);
         let deprecate = detect_deprecation(&client).await?;
         let capabilities = Capabilities {
             share_with_accounts: true,
@@ -643,5 +665,55 @@ impl CloudProvider for Ec2Provider {
     async fn list_zones(&self) -> CloudResult<Vec<String>> {
         let out = self.client.describe_availability_zones().send().await.map_err(map_error)?;
         Ok(out.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_owned)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::EC2_ACTIONS;
+
+    /// The operations this file calls on the EC2 client (`client.x()` or
+    /// `client` then `.x()` on the next line), as IAM names them.
+    fn called() -> BTreeSet<String> {
+        let source = include_str!("ec2.rs");
+        let mut actions = BTreeSet::new();
+        for (at, _) in source.match_indices("client") {
+            let rest = source[at + "client".len()..].trim_start();
+            let Some(call) = rest.strip_prefix('.') else { continue };
+            let name: String = call.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            if name.is_empty() || !call[name.len()..].starts_with("()") || name == "client_token" {
+                continue;
+            }
+            actions.insert(name.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect());
+        }
+        actions
+    }
+
+    #[test]
+    fn the_policy_lists_exactly_the_calls_the_console_makes() {
+        let listed: BTreeSet<String> = EC2_ACTIONS.iter().map(|a| (*a).to_owned()).collect();
+        let mut wanted = called();
+        wanted.insert("CreateTags".into());
+        assert_eq!(listed, wanted, "EC2_ACTIONS and the calls in cloud/ec2.rs");
+    }
+
+    #[test]
+    fn the_readme_policy_is_the_list() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("<!-- iam-policy -->").expect("the README's IAM policy");
+        let json = &readme[start..];
+        let json = &json[json.find("```json").expect("a json block") + 7..];
+        let json = &json[..json.find("```").expect("the block's end")];
+        let policy: serde_json::Value = serde_json::from_str(json).expect("the policy is JSON");
+        let actions: BTreeSet<String> = policy["Statement"][0]["Action"]
+            .as_array()
+            .expect("a list of actions")
+            .iter()
+            .map(|a| a.as_str().unwrap().trim_start_matches("ec2:").to_owned())
+            .collect();
+        let listed: BTreeSet<String> = EC2_ACTIONS.iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(actions, listed);
     }
 }

@@ -198,12 +198,49 @@ pub struct Connection {
     pub region: String,
     /// The provider's own account id (EC2: the 12-digit account number).
     pub account_number: String,
-    /// An EC2-compatible endpoint instead of AWS's (moto in development).
+    /// An EC2-compatible endpoint instead of AWS's. It is reached exactly
+    /// as AWS is: the same credentials, and the account they belong to.
     pub endpoint: Option<String>,
-    /// An AWS profile to take credentials from; the default chain when none.
-    pub credentials_profile: Option<String>,
+    pub credentials: Credentials,
     pub connect_timeout: Duration,
     pub call_timeout: Duration,
+}
+
+/// As whom the console calls the provider for an account. The account is
+/// the one the credentials belong to, at AWS and at any compatible endpoint.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Assume the IAM role `role_arn` in the account, with the company's
+    /// `external_id`, from the console's own credentials: AWS's way for one
+    /// account to act in another. The temporary credentials are renewed
+    /// before they expire.
+    AssumeRole { role_arn: String, external_id: String },
+    /// An IAM user's access key in the account.
+    AccessKey { access_key_id: String, secret_access_key: Secret },
+    /// The console's own credentials, from its environment (the SDK's
+    /// default chain: variables, profile, instance role).
+    Ambient,
+}
+
+/// A secret that never shows in a log line or a debug print.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
 }
 
 #[async_trait]

@@ -17,9 +17,6 @@ pub struct Account {
     /// An EC2-compatible endpoint of this account's own, if any.
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// The AWS profile to take credentials from (never a secret).
-    #[serde(default)]
-    pub credentials_ref: Option<String>,
     #[serde(default)]
     pub synced_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
@@ -34,6 +31,42 @@ pub struct NewAccount<'a> {
     pub provider: &'a str,
     pub region: &'a str,
     pub provider_account_number: &'a str,
+    pub endpoint: Option<&'a str>,
+    /// `assume_role` (with `role_arn`) or `ambient`: see [`Authentication`].
+    pub auth: &'a str,
+    pub role_arn: Option<&'a str>,
+}
+
+/// How the console authenticates to an account's provider, as stored: read
+/// only to connect (the pages' `Account` never carries it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authentication {
+    /// Assume this IAM role in the account, with the company's external ID.
+    AssumeRole { role_arn: String, external_id: String },
+    /// The console's own credentials, from its environment.
+    Ambient,
+}
+
+/// The authentication of account `id`.
+pub async fn authentication(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Authentication> {
+    use super::schema::companies;
+    let (auth, role_arn, external_id): (String, Option<String>, String) = accounts::table
+        .inner_join(companies::table)
+        .filter(accounts::id.eq(id))
+        .select((accounts::auth, accounts::role_arn, companies::external_id))
+        .first(conn)
+        .await?;
+    Ok(match (auth.as_str(), role_arn) {
+        ("assume_role", Some(role_arn)) => Authentication::AssumeRole { role_arn, external_id },
+        // The table's constraints allow nothing else.
+        _ => Authentication::Ambient,
+    })
+}
+
+/// The external ID company `id` gives the roles its accounts trust.
+pub async fn external_id(conn: &mut AsyncPgConnection, company_id: i64) -> QueryResult<String> {
+    use super::schema::companies;
+    companies::table.find(company_id).select(companies::external_id).first(conn).await
 }
 
 impl Account {

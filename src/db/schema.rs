@@ -5,6 +5,7 @@ diesel::table! {
         id -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+        external_id -> Text,
     }
 }
 
@@ -17,11 +18,12 @@ diesel::table! {
         region -> Text,
         provider_account_number -> Text,
         endpoint -> Nullable<Text>,
-        credentials_ref -> Nullable<Text>,
         created_at -> Timestamptz,
         synced_at -> Nullable<Timestamptz>,
         unreachable_since -> Nullable<Timestamptz>,
         capabilities -> Nullable<Jsonb>,
+        auth -> Text,
+        role_arn -> Nullable<Text>,
     }
 }
 

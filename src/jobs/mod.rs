@@ -21,8 +21,9 @@ use tokio::sync::Mutex;
 use tracing::Instrument as _;
 
 use crate::cloud::ec2::Ec2Provider;
-use crate::cloud::{CloudError, CloudProvider, Connection};
-use crate::db::{self, Pool, accounts::Account, jobs::Job};
+use crate::cloud::{CloudError, CloudProvider, Connection, Credentials};
+use crate::db::accounts::{Account, Authentication};
+use crate::db::{self, Pool, jobs::Job};
 
 /// How the workers behave; from the environment (see `Config`).
 #[derive(Debug, Clone)]
@@ -68,12 +69,20 @@ impl JobSettings {
         self.backoff_base.saturating_mul(2u32.saturating_pow(exponent)).min(self.backoff_cap)
     }
 
-    pub fn connection(&self, account: &Account) -> Connection {
+    /// How to reach `account`'s provider, authenticating as `auth` says. An
+    /// account without an endpoint of its own uses the console's
+    /// (`PROVIDER_ENDPOINT`), if one is set.
+    pub fn connection(&self, account: &Account, auth: Authentication) -> Connection {
         Connection {
             region: account.region.clone(),
             account_number: account.provider_account_number.clone(),
             endpoint: account.endpoint.clone().or_else(|| self.provider_endpoint.clone()),
-            credentials_profile: account.credentials_ref.clone(),
+            credentials: match auth {
+                Authentication::AssumeRole { role_arn, external_id } => {
+                    Credentials::AssumeRole { role_arn, external_id }
+                }
+                Authentication::Ambient => Credentials::Ambient,
+            },
             connect_timeout: self.connect_timeout,
             call_timeout: self.call_timeout,
         }
@@ -87,14 +96,22 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub async fn for_account(&self, settings: &JobSettings, account: &Account) -> Result<Connected, CloudError> {
+    /// The provider of `account`, connected with the credentials stored for
+    /// it (read from `pool` on first use).
+    pub async fn for_account(
+        &self,
+        pool: &db::Pool,
+        settings: &JobSettings,
+        account: &Account,
+    ) -> Result<Connected, JobError> {
         let mut connected = self.connected.lock().await;
         if let Some(provider) = connected.get(&account.id) {
             return Ok(Connected { provider: provider.clone(), new: false });
         }
+        let auth = db::accounts::authentication(&mut *pool.get().await?, account.id).await?;
         let provider: Arc<dyn CloudProvider> = match account.provider.as_str() {
-            "ec2" => Ec2Provider::connect(&settings.connection(account)).await?,
-            _ => return Err(CloudError::Unsupported("this provider")),
+            "ec2" => Ec2Provider::connect(&settings.connection(account, auth)).await?,
+            _ => return Err(CloudError::Unsupported("this provider").into()),
         };
         connected.insert(account.id, provider.clone());
         Ok(Connected { provider, new: true })
@@ -237,7 +254,7 @@ impl Runner {
             let mut conn = self.pool.get().await?;
             db::accounts::find(&mut conn, account_id).await?
         };
-        let provider = match self.providers.for_account(&self.settings, &account).await {
+        let provider = match self.providers.for_account(&self.pool, &self.settings, &account).await {
             Ok(Connected { provider, new }) => {
                 if new {
                     // Pages read what the provider can do from here.
@@ -248,7 +265,8 @@ impl Runner {
                 }
                 provider
             }
-            Err(e) => return Err(self.note_provider_error(account.id, e).await),
+            Err(JobError::Cloud(e)) => return Err(self.note_provider_error(account.id, e).await),
+            Err(e) => return Err(e),
         };
         let result = match job.kind.as_str() {
             RUN_INSTANCE => servers::run_instance(&self.pool, provider.as_ref(), job).await,

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use stratus_console::cloud::ec2::Ec2Provider;
-use stratus_console::cloud::{CloudError, CloudProvider, Connection, ImageState, LaunchPermission, RunRequest};
+use stratus_console::cloud::{
+    CloudError, CloudProvider, Connection, Credentials, ImageState, LaunchPermission, RunRequest, Secret,
+};
+use stratus_console::demo;
 
 /// The local EC2 endpoint of this test, one of those `make test` starts
 /// (comma-separated in `TEST_EC2_ENDPOINT`). moto serves on one core, and
@@ -24,12 +27,23 @@ pub fn fresh_account() -> String {
     format!("{:012}", n % 900_000_000_000 + 100_000_000_000)
 }
 
+/// How the console reaches `account` at `endpoint`: by assuming the role
+/// `StratusConsole` in it, as it does at AWS (the local endpoint does not
+/// check external IDs; `moto_with_auth` tests where they matter).
 pub fn connection(account: &str, endpoint: String) -> Connection {
+    connection_as(
+        account,
+        endpoint,
+        Credentials::AssumeRole { role_arn: demo::role_arn(account), external_id: "stratus-tests".into() },
+    )
+}
+
+pub fn connection_as(account: &str, endpoint: String, credentials: Credentials) -> Connection {
     Connection {
         region: "us-east-1".into(),
         account_number: account.into(),
         endpoint: Some(endpoint),
-        credentials_profile: None,
+        credentials,
         connect_timeout: Duration::from_secs(2),
         call_timeout: Duration::from_secs(15),
     }
@@ -150,4 +164,60 @@ async fn a_provider_that_does_not_answer_is_unreachable() {
         Err(other) => panic!("expected unreachable, got {other}"),
         Ok(_) => panic!("connected to a closed port"),
     }
+}
+
+/// An IAM user's access key in `account`, made as an administrator of that
+/// account would: assume a role in it, then IAM `CreateUser` and
+/// `CreateAccessKey`. Through boto3 from the local endpoint's own venv (the
+/// console itself never calls IAM).
+fn access_key_in(account: &str) -> (String, Secret) {
+    let moto = std::env::var("TEST_MOTO_SERVER").expect("TEST_MOTO_SERVER is set by `make test`");
+    let python = std::path::Path::new(&moto).with_file_name("python");
+    let script = r#"
+import sys, boto3
+endpoint, account = sys.argv[1], sys.argv[2]
+sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1")
+role = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/Administrator", RoleSessionName="setup")["Credentials"]
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=role["AccessKeyId"],
+                   aws_secret_access_key=role["SecretAccessKey"], aws_session_token=role["SessionToken"])
+iam.create_user(UserName="stratus-console")
+key = iam.create_access_key(UserName="stratus-console")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &endpoint(), account])
+        .output()
+        .expect("run the local endpoint's python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = String::from_utf8(out.stdout).unwrap();
+    let (id, secret) = out.trim().split_once(' ').expect("an access key id and its secret");
+    (id.to_owned(), Secret::new(secret))
+}
+
+#[actix_web::test]
+async fn the_credentials_say_which_account_the_console_acts_in() {
+    let account = fresh_account();
+    let (access_key_id, secret_access_key) = access_key_in(&account);
+    assert!(access_key_id.starts_with("AKIA") && access_key_id.len() == 20, "{access_key_id}");
+
+    // An access key of the account: what it makes is in that account...
+    let by_key = Ec2Provider::connect(&connection_as(
+        &account,
+        endpoint(),
+        Credentials::AccessKey { access_key_id, secret_access_key },
+    ))
+    .await
+    .unwrap();
+    let made = by_key.create_security_group("made-by-key", "made with an access key").await.unwrap();
+    // ...where the role assumed in the same account sees it...
+    let by_role = provider(&account).await;
+    assert!(by_role.list_security_groups().await.unwrap().iter().any(|g| g.id == made.id), "same account");
+    // ...and the console's own credentials, another account, do not.
+    let own = Ec2Provider::connect(&connection_as(&account, endpoint(), Credentials::Ambient)).await.unwrap();
+    assert!(!own.list_security_groups().await.unwrap().iter().any(|g| g.id == made.id), "another account");
+    // The secret never shows in a debug print of the connection.
+    let (_, secret) = access_key_in(&fresh_account());
+    let printed =
+        format!("{:?}", Credentials::AccessKey { access_key_id: "AKIA".into(), secret_access_key: secret.clone() });
+    assert!(!printed.contains(secret.expose()), "{printed}");
 }
