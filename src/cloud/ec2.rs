@@ -674,8 +674,8 @@ mod tests {
 
     use super::EC2_ACTIONS;
 
-    /// The operations this file calls on the EC2 client (`client.x()` or
-    /// `client` then `.x()` on the next line), as IAM names them.
+    /// The operations this file calls on the EC2 client (the method right
+    /// after the client, on its line or the next), as IAM names them.
     fn called() -> BTreeSet<String> {
         let source = include_str!("ec2.rs");
         let mut actions = BTreeSet::new();
