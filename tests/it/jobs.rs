@@ -25,8 +25,8 @@ fn settings(endpoint: String) -> JobSettings {
     }
 }
 
-/// A new account of Acme at the given provider account number, with the
-/// demo admin as a member.
+/// A new account of Acme at the given provider account number (its role
+/// assumed, as the demo's are), with the demo admin as a member.
 async fn add_account(conn: &mut AsyncPgConnection, number: &str, endpoint: Option<&str>) -> i64 {
     let company: i64 =
         companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(conn).await.unwrap();
@@ -38,6 +38,8 @@ async fn add_account(conn: &mut AsyncPgConnection, number: &str, endpoint: Optio
             accounts::region.eq("us-east-1"),
             accounts::provider_account_number.eq(number),
             accounts::endpoint.eq(endpoint),
+            accounts::auth.eq("assume_role"),
+            accounts::role_arn.eq(stratus_console::demo::role_arn(number)),
         ))
         .returning(accounts::id)
         .get_result(conn)
