@@ -398,10 +398,9 @@ pub async fn pending_image(conn: &mut AsyncPgConnection, image: &PendingImage<'_
         .await
 }
 
-/// Removes an image the provider never made (its making failed) and its
-/// record: nothing to deregister.
+/// Removes an image the provider never made (its making failed), once its
+/// one record is gone ([`delete_record`]): nothing to deregister.
 pub async fn delete_unmade(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<()> {
-    diesel::delete(image_records::table.filter(image_records::provider_image_id.eq(image_pk))).execute(conn).await?;
     diesel::delete(provider_images::table.find(image_pk).filter(provider_images::provider_image_id.is_null()))
         .execute(conn)
         .await
