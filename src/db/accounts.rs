@@ -63,12 +63,6 @@ pub async fn authentication(conn: &mut AsyncPgConnection, id: i64) -> QueryResul
     })
 }
 
-/// The external ID company `id` gives the roles its accounts trust.
-pub async fn external_id(conn: &mut AsyncPgConnection, company_id: i64) -> QueryResult<String> {
-    use super::schema::companies;
-    companies::table.find(company_id).select(companies::external_id).first(conn).await
-}
-
 impl Account {
     /// "N. Virginia (us-east-1)": the region as people say it.
     pub fn region_title(&self) -> String {
