@@ -35,12 +35,21 @@ $(LOCAL)/session.key:
 	@mkdir -p $(LOCAL)
 	@head -c 64 /dev/urandom | base64 -w0 > $@
 
-run: system-packages $(HTMX) $(LOCAL)/session.key
+# Seals the secrets of accounts reached with an access key (AES-256-GCM).
+$(LOCAL)/secrets.key:
+	@mkdir -p $(LOCAL)
+	@umask 077; head -c 32 /dev/urandom | base64 -w0 > $@
+
+# `make run DEMO=0` starts without demo data, in a database of its own:
+# the console then prints its one-time set-up link.
+RUN_DB := $(if $(filter 0,$(DEMO)),stratus_own,stratus)
+
+run: system-packages $(HTMX) $(LOCAL)/session.key $(LOCAL)/secrets.key
 	@url="$${DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then \
-		base=$$(.ci/local-pg start $(LOCAL)/pg); url="$$base/stratus"; \
-		psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'stratus'" | grep -q 1 \
-			|| psql -q "$$base/postgres" -c "CREATE DATABASE stratus"; \
+		base=$$(.ci/local-pg start $(LOCAL)/pg); url="$$base/$(RUN_DB)"; \
+		psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$(RUN_DB)'" | grep -q 1 \
+			|| psql -q "$$base/postgres" -c "CREATE DATABASE $(RUN_DB)"; \
 	fi; \
 	endpoint="$${PROVIDER_ENDPOINT:-}"; \
 	if [ -z "$$endpoint" ] && [ -z "$${AWS_ACCESS_KEY_ID:-}$${AWS_PROFILE:-}" ]; then \
@@ -48,10 +57,11 @@ run: system-packages $(HTMX) $(LOCAL)/session.key
 		export $(LOCAL_ENDPOINT_CREDENTIALS); \
 	fi; \
 	cargo build --release --quiet; \
-	echo "Stratus Console on http://$(BIND)  (sign in: admin@acme.test / demo-password-1)"; \
+	$(if $(filter 0,$(DEMO)),echo "Stratus Console on http://$(BIND)  (open the set-up link it prints)",echo "Stratus Console on http://$(BIND)  (sign in: admin@acme.test / demo-password-1)"); \
 	DATABASE_URL="$$url" BIND="$(BIND)" SESSION_KEY="$${SESSION_KEY:-$$(cat $(LOCAL)/session.key)}" \
+		SECRETS_KEY="$${SECRETS_KEY:-$$(cat $(LOCAL)/secrets.key)}" \
 		PROVIDER_ENDPOINT="$$endpoint" PROVIDED_IMAGE_OWNERS="$(PROVIDED_IMAGE_OWNERS)" \
-		exec target/release/stratus-console --demo
+		exec target/release/stratus-console $(if $(filter 0,$(DEMO)),,--demo)
 
 # The suite runs against a fresh throw-away cluster without fsync; every test
 # (or those TESTS selects, e.g. `make test TESTS="-E test(firewall)"`)

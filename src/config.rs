@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::jobs::JobSettings;
+use crate::secrets::SecretsKey;
 
 #[derive(Clone)]
 pub struct Config {
@@ -25,7 +26,10 @@ pub struct Config {
     /// The job workers: `JOB_WORKERS` (default 2), `JOB_MAX_ATTEMPTS` (8),
     /// `JOB_BACKOFF_CAP_SECS` (300), `SYNC_INTERVAL_SECS` (300), and
     /// `PROVIDER_ENDPOINT`, an EC2-compatible endpoint for every account
-    /// without its own (the local moto server in development).
+    /// without its own (the local moto server in development), and
+    /// `SECRETS_KEY` (the base64 of 32 random bytes), which seals the
+    /// secrets of accounts reached with an access key: without it such
+    /// accounts cannot be connected.
     pub jobs: JobSettings,
     /// `PROVIDED_IMAGE_OWNERS`: provider account numbers (comma-separated)
     /// whose public images the operator provides, as enStratus provided its
@@ -80,6 +84,9 @@ impl Config {
             backoff_cap: Duration::from_secs(number("JOB_BACKOFF_CAP_SECS", 300)?),
             sync_interval: Duration::from_secs(number("SYNC_INTERVAL_SECS", 300)?.max(1)),
             provider_endpoint: var("PROVIDER_ENDPOINT"),
+            secrets: var("SECRETS_KEY")
+                .map(|key| SecretsKey::from_base64(&key).map_err(|e| invalid("SECRETS_KEY", e.to_string())))
+                .transpose()?,
             ..JobSettings::default()
         };
         let provided_owners: Vec<String> = var("PROVIDED_IMAGE_OWNERS")
@@ -115,7 +122,7 @@ impl Config {
             session_key: Key::generate(),
             secure_cookies: false,
             pool_size: 4,
-            jobs: JobSettings { workers: 0, ..JobSettings::default() },
+            jobs: JobSettings { workers: 0, secrets: Some(SecretsKey::generate()), ..JobSettings::default() },
             provided_owners: Vec::new(),
             trusted_proxies: Vec::new(),
         }

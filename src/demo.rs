@@ -13,11 +13,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::password;
 use crate::cloud::ec2::Ec2Provider;
-use crate::cloud::{CloudProvider, ImageState, LaunchPermission, ProviderImage, RunRequest};
-use crate::db::accounts::{Account, Authentication};
+use crate::cloud::{CloudProvider, Credentials, ImageState, LaunchPermission, ProviderImage, RunRequest};
+use crate::db::accounts::Account;
+use crate::db::onboarding::{self, hold_code, join_group};
 use crate::db::schema::*;
 use crate::db::sync::{NewProviderImage, ReportedImage, public_image};
-use crate::domain::access::default_roles;
 use crate::jobs::JobSettings;
 use crate::jobs::sync::reported;
 
@@ -263,19 +263,8 @@ async fn make_at_provider(
         (&numbers.staging, STAGING_IMAGES, &external_ids.acme),
         (&numbers.globex, GLOBEX_IMAGES, &external_ids.globex),
     ] {
-        let account = Account {
-            id: 0,
-            company_id: 0,
-            name: String::new(),
-            provider: "ec2".into(),
-            region: REGION.into(),
-            provider_account_number: number.clone(),
-            endpoint: None,
-            synced_at: None,
-            unreachable_since: None,
-        };
-        let auth = Authentication::AssumeRole { role_arn: role_arn(number), external_id: external_id.clone() };
-        let ec2 = Ec2Provider::connect(&settings.connection(&account, auth)).await?;
+        let credentials = Credentials::AssumeRole { role_arn: role_arn(number), external_id: external_id.clone() };
+        let ec2 = Ec2Provider::connect(&settings.reach(REGION, None, credentials)).await?;
         if public.is_empty() {
             public = ec2.list_public_images().await?.into_iter().filter(|i| i.public).collect();
         }
@@ -352,7 +341,7 @@ pub async fn load(
     settings: &JobSettings,
     numbers: &ProviderAccounts,
 ) -> anyhow::Result<Demo> {
-    let external_ids = ExternalIds { acme: new_external_id(), globex: new_external_id() };
+    let external_ids = ExternalIds { acme: onboarding::new_external_id(), globex: onboarding::new_external_id() };
     let (made, public) = make_at_provider(settings, numbers, &external_ids).await?;
     // Hash outside the transaction: it is slow on purpose.
     let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
@@ -367,13 +356,13 @@ async fn load_in(
     made: &[Made],
     public: &[ProviderImage],
 ) -> anyhow::Result<Demo> {
-    let acme = company(conn, "Acme", &external_ids.acme).await?;
-    let globex = company(conn, "Globex", &external_ids.globex).await?;
+    let acme = onboarding::insert_company(conn, "Acme", &external_ids.acme).await?;
+    let globex = onboarding::insert_company(conn, "Globex", &external_ids.globex).await?;
     let acme_production = account(conn, acme, "Acme Production", &numbers.production).await?;
     let acme_staging = account(conn, acme, "Acme Staging", &numbers.staging).await?;
     let globex_main = account(conn, globex, "Globex Main", &numbers.globex).await?;
-    let acme_roles = roles(conn, acme).await?;
-    let globex_roles = roles(conn, globex).await?;
+    let acme_roles = onboarding::insert_default_roles(conn, acme).await?;
+    let globex_roles = onboarding::insert_default_roles(conn, globex).await?;
     let role = |roles: &[(String, i64)], name: &str| roles.iter().find(|(n, _)| n == name).map(|(_, id)| *id);
 
     let mut acme_groups = Vec::new();
@@ -383,15 +372,19 @@ async fn load_in(
         ("Config", "Configurator", "Keeps images and servers configured"),
         ("Support", "CSR", "Customer support, read only"),
     ] {
-        let group = group(conn, acme, name, description).await?;
         let role_id = role(&acme_roles, role_name).expect("default roles exist");
+        // Administrators administer the accounts they connect.
+        let in_new = (name == "Admin").then_some(role_id);
+        let group = onboarding::insert_group(conn, acme, name, description, in_new).await?;
         for account in [acme_production, acme_staging] {
             give_role(conn, group, account, role_id).await?;
         }
         acme_groups.push((name, group));
     }
-    let globex_admin = group(conn, globex, "Admin", "Administrators of Globex").await?;
-    give_role(conn, globex_admin, globex_main, role(&globex_roles, "Admin").expect("default roles exist")).await?;
+    let globex_admin_role = role(&globex_roles, "Admin").expect("default roles exist");
+    let globex_admin =
+        onboarding::insert_group(conn, globex, "Admin", "Administrators of Globex", Some(globex_admin_role)).await?;
+    give_role(conn, globex_admin, globex_main, globex_admin_role).await?;
 
     let mut acme_codes = Vec::new();
     for (name, finance, soft, hard, description) in [
@@ -652,14 +645,16 @@ pub async fn company_of_one(
     number: &str,
 ) -> anyhow::Result<CompanyOfOne> {
     let hash = password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    let company = company(conn, name, &new_external_id()).await?;
+    let company = onboarding::insert_company(conn, name, &onboarding::new_external_id()).await?;
     let account = account(conn, company, &format!("{name} Main"), number).await?;
-    let admin_role = roles(conn, company)
+    let admin_role = onboarding::insert_default_roles(conn, company)
         .await?
         .into_iter()
         .find_map(|(n, id)| (n == "Admin").then_some(id))
         .expect("the default roles include Admin");
-    let admin_group = group(conn, company, "Admin", &format!("Administrators of {name}")).await?;
+    let admin_group =
+        onboarding::insert_group(conn, company, "Admin", &format!("Administrators of {name}"), Some(admin_role))
+            .await?;
     give_role(conn, admin_group, account, admin_role).await?;
     let budget_code = budget_code(conn, company, "Default", "CC-1000", "5000", "10000", "Everyday work").await?;
     let admin = user(conn, company, email, "Ada", "Admin", &hash).await?;
@@ -667,20 +662,6 @@ pub async fn company_of_one(
     hold_code(conn, admin, budget_code).await?;
     crate::db::accounts::add_member(conn, account, admin).await?;
     Ok(CompanyOfOne { company, account, admin, admin_group, budget_code })
-}
-
-/// A company's external ID: what the roles its accounts trust must be
-/// assumed with (AWS's guard against the confused deputy).
-fn new_external_id() -> String {
-    format!("stratus-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn company(conn: &mut AsyncPgConnection, name: &str, external_id: &str) -> QueryResult<i64> {
-    diesel::insert_into(companies::table)
-        .values((companies::name.eq(name), companies::external_id.eq(external_id)))
-        .returning(companies::id)
-        .get_result(conn)
-        .await
 }
 
 async fn account(conn: &mut AsyncPgConnection, company: i64, name: &str, number: &str) -> QueryResult<i64> {
@@ -691,49 +672,14 @@ async fn account(conn: &mut AsyncPgConnection, company: i64, name: &str, number:
         region: "us-east-1",
         provider_account_number: number,
         endpoint: None,
-        auth: "assume_role",
-        role_arn: Some(&role_arn(number)),
+        credentials: crate::db::accounts::StoredCredentials {
+            auth: "assume_role".into(),
+            role_arn: Some(role_arn(number)),
+            access_key_id: None,
+            secret_sealed: None,
+        },
     };
     Ok(crate::db::accounts::insert(conn, &new).await?.id)
-}
-
-/// Creates the default roles of a company; returns `(name, id)` pairs.
-pub async fn roles(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<Vec<(String, i64)>> {
-    let mut created = Vec::new();
-    for (name, description, rights) in default_roles() {
-        let role: i64 = diesel::insert_into(roles::table)
-            .values((
-                roles::company_id.eq(company),
-                roles::name.eq(name),
-                roles::description.eq(description),
-                roles::is_default.eq(true),
-            ))
-            .returning(roles::id)
-            .get_result(conn)
-            .await?;
-        let rows: Vec<_> = rights
-            .iter()
-            .map(|r| {
-                (
-                    access_rights::role_id.eq(role),
-                    access_rights::resource.eq(r.resource.as_str()),
-                    access_rights::action.eq(r.action.as_str()),
-                    access_rights::qualifier.eq(r.qualifier.as_str()),
-                )
-            })
-            .collect();
-        diesel::insert_into(access_rights::table).values(rows).execute(conn).await?;
-        created.push((name.to_owned(), role));
-    }
-    Ok(created)
-}
-
-async fn group(conn: &mut AsyncPgConnection, company: i64, name: &str, description: &str) -> QueryResult<i64> {
-    diesel::insert_into(groups::table)
-        .values((groups::company_id.eq(company), groups::name.eq(name), groups::description.eq(description)))
-        .returning(groups::id)
-        .get_result(conn)
-        .await
 }
 
 async fn give_role(conn: &mut AsyncPgConnection, group: i64, account: i64, role: i64) -> QueryResult<()> {
@@ -754,18 +700,8 @@ async fn budget_code(
     description: &str,
 ) -> anyhow::Result<i64> {
     use std::str::FromStr;
-    Ok(diesel::insert_into(budget_codes::table)
-        .values((
-            budget_codes::company_id.eq(company),
-            budget_codes::name.eq(name),
-            budget_codes::finance_code.eq(finance),
-            budget_codes::description.eq(description),
-            budget_codes::soft_quota.eq(bigdecimal::BigDecimal::from_str(soft)?),
-            budget_codes::hard_quota.eq(bigdecimal::BigDecimal::from_str(hard)?),
-        ))
-        .returning(budget_codes::id)
-        .get_result(conn)
-        .await?)
+    let quotas = (bigdecimal::BigDecimal::from_str(soft)?, bigdecimal::BigDecimal::from_str(hard)?);
+    Ok(onboarding::insert_budget_code(conn, company, name, finance, description, (&quotas.0, &quotas.1)).await?)
 }
 
 async fn user(
@@ -776,29 +712,6 @@ async fn user(
     family: &str,
     hash: &str,
 ) -> QueryResult<i64> {
-    let new = crate::db::users::NewUser {
-        company_id: company,
-        email,
-        given_name: given,
-        family_name: family,
-        password_hash: hash,
-        status: crate::domain::admin::UserStatus::Active.as_str(),
-    };
+    let new = crate::db::users::NewUser::active(company, email, (given, family), hash);
     Ok(crate::db::users::insert(conn, &new).await?.id)
-}
-
-async fn join_group(conn: &mut AsyncPgConnection, group: i64, user: i64) -> QueryResult<()> {
-    diesel::insert_into(group_members::table)
-        .values((group_members::group_id.eq(group), group_members::user_id.eq(user)))
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-async fn hold_code(conn: &mut AsyncPgConnection, user: i64, code: i64) -> QueryResult<()> {
-    diesel::insert_into(user_budget_codes::table)
-        .values((user_budget_codes::user_id.eq(user), user_budget_codes::budget_code_id.eq(code)))
-        .execute(conn)
-        .await
-        .map(drop)
 }

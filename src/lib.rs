@@ -19,6 +19,7 @@ pub mod demo;
 pub mod domain;
 pub mod htmx;
 pub mod jobs;
+pub mod secrets;
 pub mod state;
 pub mod web;
 
@@ -34,6 +35,7 @@ use actix_web::{App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::session_store::PgSessionStore;
+use crate::auth::setup::SetupGate;
 use crate::config::Config;
 
 /// How long a session lives after its last change.
@@ -42,6 +44,7 @@ pub const SESSION_TTL_HOURS: i64 = 12;
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    setup_link: Option<String>,
 }
 
 impl Application {
@@ -64,6 +67,28 @@ impl Application {
         let providers = std::sync::Arc::new(jobs::Providers::default());
         let provided_owners: std::sync::Arc<[String]> = config.provided_owners.clone().into();
         let trusted_proxies: std::sync::Arc<[ipnet::IpNet]> = config.trusted_proxies.clone().into();
+        // Until a company exists only `/setup` is served. When the database
+        // cannot tell at start, the gate stays open (and asks on each request
+        // until it can): the link works only while no company exists.
+        let set_up = match maintenance.get().await {
+            Ok(mut conn) => db::onboarding::any_company(&mut conn).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let (setup, setup_link) = if set_up == Ok(true) {
+            (SetupGate::closed(), None)
+        } else {
+            let (gate, token) = SetupGate::open();
+            let link = format!("http://{address}/setup?token={token}");
+            if let Err(e) = set_up {
+                tracing::warn!(error = %e, "the database did not say whether a company exists yet");
+            }
+            // On standard output too: the person installing reads it there.
+            println!("Set up Stratus Console: {link}");
+            tracing::info!("no company yet: set up Stratus Console at {link}");
+            (gate, Some(link))
+        };
+        let setup = std::sync::Arc::new(setup);
+        let own_account = std::sync::Arc::new(tokio::sync::OnceCell::new());
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
@@ -73,6 +98,8 @@ impl Application {
                 providers: providers.clone(),
                 provided_owners: provided_owners.clone(),
                 trusted_proxies: trusted_proxies.clone(),
+                setup: setup.clone(),
+                own_account: own_account.clone(),
             });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name(auth::SESSION_COOKIE.into())
@@ -91,6 +118,7 @@ impl Application {
                 .wrap(from_fn(auth::csrf::verify))
                 .wrap(from_fn(web::utf8::require))
                 .wrap(from_fn(web::error::htmx_errors))
+                .wrap(from_fn(web::setup::gate))
                 .wrap(sessions)
                 .wrap(from_fn(web::error::session_outage))
                 .wrap(web::security_headers())
@@ -107,11 +135,16 @@ impl Application {
             let pool = db::pool(&config.database_url, config.jobs.workers + 1)?;
             jobs::Runner::new(pool, config.jobs.clone()).start();
         }
-        Ok(Self { server, address })
+        Ok(Self { server, address, setup_link })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The one-time set-up link, when the database had no company at start.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     pub async fn run(self) -> std::io::Result<()> {

@@ -17,6 +17,10 @@ pub struct AppState {
     pub provided_owners: std::sync::Arc<[String]>,
     /// The reverse proxies whose `Forwarded` headers are believed.
     pub trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
+    /// Open until the console has a company: then only `/setup` is served.
+    pub setup: std::sync::Arc<crate::auth::setup::SetupGate>,
+    /// The AWS account of the console's own credentials, once asked.
+    pub own_account: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl AppState {
@@ -28,6 +32,17 @@ impl AppState {
     /// Whether a public image of this owner is a provided one.
     pub fn provided(&self, owner_account_number: &str) -> bool {
         self.provided_owners.iter().any(|o| o == owner_account_number)
+    }
+
+    /// The AWS account of the console's own credentials, asked once: what
+    /// the trust policy of a role the console assumes names.
+    pub async fn own_account(&self) -> Option<String> {
+        let connection = self.jobs.reach("us-east-1", None, crate::cloud::Credentials::Ambient);
+        self.own_account
+            .get_or_try_init(|| async { crate::cloud::verify::own_account(&connection).await.ok_or(()) })
+            .await
+            .ok()
+            .cloned()
     }
 
     /// The provider of an account, for the few calls a page makes itself.

@@ -64,7 +64,47 @@ impl CurrentUser {
     }
 }
 
+/// A signed-in user who may have no account yet: what the pages that work
+/// for the company as a whole (Cloud Accounts) take. Without an account the
+/// rights are those the user's groups receive in a new account.
+pub struct SignedIn {
+    pub user: User,
+    /// The current account, if the user has one.
+    pub account: Option<Account>,
+    pub accounts: Vec<Account>,
+    pub rights: Rights,
+    pub csrf_token: String,
+    pub flash: Option<String>,
+}
+
+impl SignedIn {
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), Forbidden> {
+        self.rights.require(resource, action)
+    }
+}
+
 impl FromRequest for CurrentUser {
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let SignedIn { user, account, accounts, rights, csrf_token, flash } = load(&req).await?;
+            let Some(account) = account else {
+                // Someone who may connect an account is led to do so.
+                return Err(if rights.may(Resource::Account, Action::Configure) {
+                    AuthError::NoAccountYet
+                } else {
+                    AuthError::NoAccount
+                });
+            };
+            Ok(CurrentUser { user, account, accounts, rights, csrf_token, flash })
+        })
+    }
+}
+
+impl FromRequest for SignedIn {
     type Error = AuthError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
 
@@ -74,7 +114,7 @@ impl FromRequest for CurrentUser {
     }
 }
 
-async fn load(req: &HttpRequest) -> Result<CurrentUser, AuthError> {
+async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
     let session = req.get_session();
     let had_cookie = req.cookie(super::SESSION_COOKIE).is_some();
     let signed_out = AuthError::SignedOut { session_ended: had_cookie };
@@ -94,17 +134,17 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, AuthError> {
         }
     };
     let wanted = session.get::<i64>(ACCOUNT_ID).ok().flatten();
-    let account = context
-        .accounts
-        .iter()
-        .find(|a| Some(a.id) == wanted)
-        .or_else(|| context.accounts.first())
-        .cloned()
-        .ok_or(AuthError::NoAccount)?;
-    let rights = context.rights_in(account.id);
+    let account = context.accounts.iter().find(|a| Some(a.id) == wanted).or_else(|| context.accounts.first()).cloned();
+    let rights = match &account {
+        Some(account) => context.rights_in(account.id),
+        None => context.rights_in_new_account(),
+    };
     let db::access::AuthContext { user, accounts, .. } = context;
     if !rights.allows_some(Resource::Console, Action::Access) {
-        return Err(AuthError::NoConsoleAccess { account: account.name });
+        return Err(match account {
+            Some(account) => AuthError::NoConsoleAccess { account: account.name },
+            None => AuthError::NoAccount,
+        });
     }
     let csrf_token = csrf::token(&session)?;
     let full_page = req.method() == actix_web::http::Method::GET && !crate::htmx::is_htmx(req);
@@ -115,7 +155,7 @@ async fn load(req: &HttpRequest) -> Result<CurrentUser, AuthError> {
     } else {
         None
     };
-    Ok(CurrentUser { user, account, accounts, rights, csrf_token, flash })
+    Ok(SignedIn { user, account, accounts, rights, csrf_token, flash })
 }
 
 /// Starts a signed-in session: a new session id (no fixation), the user and

@@ -11,6 +11,9 @@ pub enum AuthError {
     SignedOut { session_ended: bool },
     #[error("You are not a member of any account. Ask an administrator.")]
     NoAccount,
+    /// No account yet, but the user may connect one.
+    #[error("You have no cloud account yet. Connect one first.")]
+    NoAccountYet,
     /// The user's groups give no `CONSOLE Access` in `account`.
     #[error("Your groups have no role that allows using the console in {account}.")]
     NoConsoleAccess { account: String },

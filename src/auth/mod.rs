@@ -5,9 +5,10 @@ pub mod current;
 pub mod error;
 pub mod password;
 pub mod session_store;
+pub mod setup;
 pub mod throttle;
 
-pub use current::CurrentUser;
+pub use current::{CurrentUser, SignedIn};
 pub use error::AuthError;
 
 /// The name of the session cookie.

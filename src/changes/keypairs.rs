@@ -130,6 +130,7 @@ pub async fn create(
         Err(JobError::Database(e)) => return Err(e.into()),
         Err(JobError::Pool(e)) => return Err(e.into()),
         Err(JobError::Invalid(why)) => return Err(ChangeError::Provider(CloudError::Failed(why))),
+        Err(JobError::Secrets(e)) => return Err(ChangeError::Provider(CloudError::Failed(e.to_string()))),
     };
     let made = match provider.create_key_pair(name.as_str()).await {
         Ok(made) => made,

@@ -14,10 +14,12 @@
 
 pub mod admin;
 pub mod budget_codes;
+pub mod cloud_accounts;
 pub mod firewalls;
 pub mod images;
 pub mod keypairs;
 pub mod launch;
+pub mod onboarding;
 pub mod resources;
 pub mod servers;
 

@@ -66,45 +66,7 @@ pub struct Ec2Provider {
 impl Ec2Provider {
     /// Connects and detects what the endpoint can do.
     pub async fn connect(connection: &Connection) -> CloudResult<Arc<Self>> {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(connection.connect_timeout)
-            .operation_timeout(connection.call_timeout)
-            .build();
-        let mut shared = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(connection.region.clone()))
-            .timeout_config(timeouts);
-        if let Some(endpoint) = &connection.endpoint {
-            // Every service the console calls (EC2, and STS to assume a
-            // role) at the same endpoint.
-            shared = shared.endpoint_url(endpoint);
-        }
-        let shared = match &connection.credentials {
-            Credentials::Ambient => shared.load().await,
-            Credentials::AccessKey { access_key_id, secret_access_key } => {
-                let key = aws_sdk_ec2::config::Credentials::new(
-                    access_key_id,
-                    secret_access_key.expose(),
-                    None,
-                    None,
-                    "stratus-console",
-                );
-                shared.credentials_provider(key).load().await
-            }
-            Credentials::AssumeRole { role_arn, external_id } => {
-                // The console's own credentials assume the role; the
-                // provider renews the temporary credentials it gets.
-                let own = shared.load().await;
-                let role = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-                    .external_id(external_id)
-                    .session_name("stratus-console")
-                    .configure(&own)
-                    .build()
-                    .await;
-                own.into_builder()
-                    .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(role))
-                    .build()
-            }
-        };
+        let shared = sdk_config(connection).await;
         let client = Client::new(&shared);
         let deprecate = detect_deprecation(&client).await?;
         let capabilities = Capabilities {
@@ -116,6 +78,61 @@ impl Ec2Provider {
         };
         Ok(Arc::new(Self { client, capabilities }))
     }
+}
+
+/// The SDK's configuration for `connection`: its region, timeouts and
+/// endpoint (for every service the console calls: EC2, and STS to assume a
+/// role), signed as its credentials say.
+pub(super) async fn sdk_config(connection: &Connection) -> aws_config::SdkConfig {
+    let shared = base_config(connection);
+    match &connection.credentials {
+        Credentials::Ambient => shared.load().await,
+        Credentials::AccessKey { access_key_id, secret_access_key } => {
+            shared.credentials_provider(static_key(access_key_id, secret_access_key.expose(), None)).load().await
+        }
+        Credentials::AssumeRole { role_arn, external_id } => {
+            // The console's own credentials assume the role; the provider
+            // renews the temporary credentials it gets.
+            let own = shared.load().await;
+            let role = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .external_id(external_id)
+                .session_name("stratus-console")
+                .configure(&own)
+                .build()
+                .await;
+            own.into_builder().credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(role)).build()
+        }
+    }
+}
+
+/// Region, timeouts and endpoint, before any credentials.
+pub(super) fn base_config(connection: &Connection) -> aws_config::ConfigLoader {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(connection.connect_timeout)
+        .operation_timeout(connection.call_timeout)
+        .build();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(connection.region.clone()))
+        .timeout_config(timeouts);
+    match &connection.endpoint {
+        Some(endpoint) => shared.endpoint_url(endpoint),
+        None => shared,
+    }
+}
+
+/// Fixed credentials: an access key, with a session token when temporary.
+pub(super) fn static_key(
+    access_key_id: &str,
+    secret: &str,
+    session_token: Option<String>,
+) -> aws_sdk_ec2::config::SharedCredentialsProvider {
+    aws_sdk_ec2::config::SharedCredentialsProvider::new(aws_sdk_ec2::config::Credentials::new(
+        access_key_id,
+        secret,
+        session_token,
+        None,
+        "stratus-console",
+    ))
 }
 
 /// EC2 keeps deprecation times; some compatible endpoints (moto) fail on

@@ -6,6 +6,7 @@
 //! any EC2-compatible endpoint such as the local moto server.
 
 pub mod ec2;
+pub mod verify;
 
 use std::time::Duration;
 
@@ -196,8 +197,6 @@ pub type CloudResult<T> = Result<T, CloudError>;
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub region: String,
-    /// The provider's own account id (EC2: the 12-digit account number).
-    pub account_number: String,
     /// An EC2-compatible endpoint instead of AWS's. It is reached exactly
     /// as AWS is: the same credentials, and the account they belong to.
     pub endpoint: Option<String>,

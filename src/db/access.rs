@@ -42,6 +42,8 @@ struct Row {
     budget_codes: Vec<i64>,
     #[diesel(sql_type = Json)]
     grants: serde_json::Value,
+    #[diesel(sql_type = Json)]
+    new_account_grants: serde_json::Value,
 }
 
 /// A right as stored: `(account, resource, action, qualifier, via group)`.
@@ -55,6 +57,9 @@ pub struct AuthContext {
     groups: Vec<i64>,
     budget_codes: Vec<i64>,
     grants: Vec<StoredGrant>,
+    /// What the user's groups receive in an account connected from now on
+    /// (account 0).
+    new_account_grants: Vec<StoredGrant>,
 }
 
 impl AuthContext {
@@ -62,10 +67,18 @@ impl AuthContext {
     /// account. Stored names this build does not know are skipped, never
     /// widened.
     pub fn rights_in(&self, account_id: i64) -> Rights {
-        let grants = self
-            .grants
-            .iter()
-            .filter(|g| g.0 == account_id)
+        self.rights_of(self.grants.iter().filter(|g| g.0 == account_id))
+    }
+
+    /// The rights the user would hold in an account connected now: those of
+    /// the roles their groups receive in new accounts. What a user with no
+    /// account yet may do (connect the first one).
+    pub fn rights_in_new_account(&self) -> Rights {
+        self.rights_of(self.new_account_grants.iter())
+    }
+
+    fn rights_of<'a>(&self, grants: impl Iterator<Item = &'a StoredGrant>) -> Rights {
+        let grants = grants
             .filter_map(|StoredGrant(_, resource, action, qualifier, via_group)| {
                 let right = AccessRight::new(resource.parse().ok()?, action.parse().ok()?, qualifier.parse().ok()?);
                 Some(Grant { right, via_group: *via_group })
@@ -98,9 +111,10 @@ SELECT u.id, u.company_id, u.email, u.given_name, u.family_name, u.password_hash
                 'id', a.id, 'company_id', a.company_id, 'name', a.name, 'provider', a.provider,
                 'region', a.region, 'provider_account_number', a.provider_account_number,
                 'endpoint', a.endpoint, 'synced_at', a.synced_at,
-                'unreachable_since', a.unreachable_since) ORDER BY a.name, a.id)
+                'unreachable_since', a.unreachable_since,
+                'credentials_version', a.credentials_version) ORDER BY a.name, a.id)
               FROM accounts a JOIN account_memberships m ON m.account_id = a.id
-              WHERE m.user_id = u.id), '[]') AS accounts,
+              WHERE m.user_id = u.id AND a.disabled_at IS NULL), '[]') AS accounts,
     ARRAY(SELECT group_id FROM group_members WHERE user_id = u.id) AS groups,
     ARRAY(SELECT budget_code_id FROM user_budget_codes WHERE user_id = u.id) AS budget_codes,
     coalesce((SELECT json_agg(json_build_array(gr.account_id, ar.resource, ar.action, ar.qualifier, gr.group_id))
@@ -108,7 +122,12 @@ SELECT u.id, u.company_id, u.email, u.given_name, u.family_name, u.password_hash
               JOIN group_roles gr ON gr.group_id = gm.group_id
               JOIN account_memberships m ON m.account_id = gr.account_id AND m.user_id = gm.user_id
               JOIN access_rights ar ON ar.role_id = gr.role_id
-              WHERE gm.user_id = u.id), '[]') AS grants
+              WHERE gm.user_id = u.id), '[]') AS grants,
+    coalesce((SELECT json_agg(json_build_array(0, ar.resource, ar.action, ar.qualifier, g.id))
+              FROM group_members gm
+              JOIN groups g ON g.id = gm.group_id
+              JOIN access_rights ar ON ar.role_id = g.role_in_new_accounts
+              WHERE gm.user_id = u.id), '[]') AS new_account_grants
 FROM users u
 WHERE u.id = ";
 
@@ -133,5 +152,6 @@ pub async fn auth_context(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
         groups: row.groups,
         budget_codes: row.budget_codes,
         grants: serde_json::from_value(row.grants).map_err(corrupt)?,
+        new_account_grants: serde_json::from_value(row.new_account_grants).map_err(corrupt)?,
     }))
 }

@@ -180,6 +180,25 @@ pub async fn member_accounts(conn: &mut AsyncPgConnection, user: i64) -> QueryRe
         .await
 }
 
+/// Makes `accounts` the ones user `user` may enter; memberships of
+/// disabled accounts are kept (the form does not offer them).
+pub async fn set_user_accounts(conn: &mut AsyncPgConnection, user: i64, accounts: &[i64]) -> QueryResult<()> {
+    use super::schema::accounts;
+    let enabled = accounts::table.filter(accounts::disabled_at.is_null()).select(accounts::id);
+    diesel::delete(
+        account_memberships::table
+            .filter(account_memberships::user_id.eq(user))
+            .filter(account_memberships::account_id.ne_all(accounts))
+            .filter(account_memberships::account_id.eq_any(enabled)),
+    )
+    .execute(conn)
+    .await?;
+    for &account in accounts {
+        super::accounts::add_member(conn, account, user).await?;
+    }
+    Ok(())
+}
+
 /// The accounts where some group has the role.
 pub async fn role_accounts(conn: &mut AsyncPgConnection, role: i64) -> QueryResult<Vec<i64>> {
     group_roles::table

@@ -89,6 +89,9 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
     diesel::sql_query(
         "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, started_at = now(), worker = $1
          WHERE id = (SELECT id FROM jobs WHERE state = 'QUEUED' AND run_after <= now()
+                       -- A disabled account's jobs wait until it is enabled.
+                       AND NOT EXISTS (SELECT 1 FROM accounts a
+                                       WHERE a.id = jobs.account_id AND a.disabled_at IS NOT NULL)
                      ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
                    created_at, finished_at, result",

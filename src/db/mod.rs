@@ -115,6 +115,7 @@ pub mod keypairs;
 mod keyset;
 pub mod launch;
 pub mod login_attempts;
+pub mod onboarding;
 pub mod outage;
 pub mod schema;
 pub mod servers;

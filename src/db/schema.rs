@@ -24,6 +24,12 @@ diesel::table! {
         capabilities -> Nullable<Jsonb>,
         auth -> Text,
         role_arn -> Nullable<Text>,
+        access_key_id -> Nullable<Text>,
+        secret_sealed -> Nullable<Bytea>,
+        credentials_version -> Int4,
+        disabled_at -> Nullable<Timestamptz>,
+        failure -> Nullable<Text>,
+        version -> Int4,
     }
 }
 
@@ -76,6 +82,7 @@ diesel::table! {
         name -> Text,
         description -> Text,
         version -> Int4,
+        role_in_new_accounts -> Nullable<Int8>,
     }
 }
 

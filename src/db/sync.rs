@@ -322,7 +322,11 @@ async fn upsert_public(
 /// The provider answered: the account is synced and reachable.
 pub async fn mark_synced(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<()> {
     diesel::update(accounts::table.find(account_id))
-        .set((accounts::synced_at.eq(diesel::dsl::now), accounts::unreachable_since.eq(None::<DateTime<Utc>>)))
+        .set((
+            accounts::synced_at.eq(diesel::dsl::now),
+            accounts::unreachable_since.eq(None::<DateTime<Utc>>),
+            accounts::failure.eq(None::<String>),
+        ))
         .execute(conn)
         .await
         .map(drop)
@@ -337,9 +341,29 @@ pub async fn mark_unreachable(conn: &mut AsyncPgConnection, account_id: i64) -> 
         .map(drop)
 }
 
-/// Every account, for the periodic sync.
+/// The provider refused the account's credentials or failed a sync: why,
+/// in words, and since when (kept from the first failure).
+pub async fn mark_failing(conn: &mut AsyncPgConnection, account_id: i64, reason: &str) -> QueryResult<()> {
+    diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::unreachable_since.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("coalesce(unreachable_since, now())")),
+            accounts::failure.eq(reason),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Every enabled account, for the periodic sync.
 pub async fn all_accounts(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Account>> {
-    accounts::table.order(accounts::id).select(Account::as_select()).load(conn).await
+    accounts::table
+        .filter(accounts::disabled_at.is_null())
+        .order(accounts::id)
+        .select(Account::as_select())
+        .load(conn)
+        .await
 }
 
 /// A hardware size as the provider reported it.

@@ -40,6 +40,18 @@ pub struct NewUser<'a> {
     pub status: &'a str,
 }
 
+impl<'a> NewUser<'a> {
+    /// An active user of `company`, as a person typed them in.
+    pub fn active(
+        company_id: i64,
+        email: &'a str,
+        (given_name, family_name): (&'a str, &'a str),
+        password_hash: &'a str,
+    ) -> Self {
+        Self { company_id, email, given_name, family_name, password_hash, status: UserStatus::Active.as_str() }
+    }
+}
+
 impl User {
     pub fn is_active(&self) -> bool {
         self.status == UserStatus::Active

@@ -24,6 +24,8 @@ pub enum Resource {
     User,
     Group,
     Role,
+    /// Cloud accounts: connect, edit, disable, delete.
+    Account,
     Any,
 }
 
@@ -99,6 +101,7 @@ text_enum!(Resource {
     User = "USER",
     Group = "GROUP",
     Role = "ROLE",
+    Account = "ACCOUNT",
     Any = "ANY",
 });
 
@@ -235,6 +238,7 @@ impl Forbidden {
             Resource::User => "users",
             Resource::Group => "groups",
             Resource::Role => "roles",
+            Resource::Account => "cloud accounts",
             Resource::Any => "everything",
         };
         let doing = match action {

@@ -10,6 +10,7 @@ pub mod firewalls;
 pub mod images;
 pub mod keypairs;
 pub mod launch;
+pub mod onboarding;
 pub mod page;
 pub mod refusal;
 pub mod resource;

@@ -34,6 +34,12 @@ pub enum Refusal {
     },
     /// The change would leave the account `account` (which had one) without
     /// an active user holding Admin there.
+    /// A cloud account cannot be deleted while `servers` of its servers
+    /// are not terminated.
+    AccountInUse {
+        account: String,
+        servers: i64,
+    },
     LastAdmin {
         account: String,
     },
@@ -168,6 +174,13 @@ impl Refusal {
                 }
             },
             Refusal::StaleVersion { what } => format!("The {what} changed meanwhile. Reload to see the change."),
+            Refusal::AccountInUse { account, servers } => format!(
+                "{account} still has {servers} server{} that {} not terminated: terminate {} first, then delete the \
+                 account.",
+                if *servers == 1 { "" } else { "s" },
+                if *servers == 1 { "is" } else { "are" },
+                if *servers == 1 { "it" } else { "them" },
+            ),
             Refusal::LastAdmin { account } => format!(
                 "This would leave {account} without an administrator, that is without an active user holding Admin \
                  (ANY ANY ANY) there. Make someone else an administrator of {account} first."

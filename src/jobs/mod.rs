@@ -24,6 +24,7 @@ use crate::cloud::ec2::Ec2Provider;
 use crate::cloud::{CloudError, CloudProvider, Connection, Credentials};
 use crate::db::accounts::{Account, Authentication};
 use crate::db::{self, Pool, jobs::Job};
+use crate::secrets::{SecretsError, SecretsKey};
 
 /// How the workers behave; from the environment (see `Config`).
 #[derive(Debug, Clone)]
@@ -43,6 +44,9 @@ pub struct JobSettings {
     pub provider_endpoint: Option<String>,
     pub connect_timeout: Duration,
     pub call_timeout: Duration,
+    /// Opens the sealed secrets of accounts reached with an access key
+    /// (`SECRETS_KEY`); without it such accounts cannot be connected.
+    pub secrets: Option<SecretsKey>,
 }
 
 impl Default for JobSettings {
@@ -58,6 +62,7 @@ impl Default for JobSettings {
             provider_endpoint: None,
             connect_timeout: Duration::from_secs(2),
             call_timeout: Duration::from_secs(15),
+            secrets: None,
         }
     }
 }
@@ -69,20 +74,29 @@ impl JobSettings {
         self.backoff_base.saturating_mul(2u32.saturating_pow(exponent)).min(self.backoff_cap)
     }
 
-    /// How to reach `account`'s provider, authenticating as `auth` says. An
-    /// account without an endpoint of its own uses the console's
-    /// (`PROVIDER_ENDPOINT`), if one is set.
-    pub fn connection(&self, account: &Account, auth: Authentication) -> Connection {
+    /// How to reach `account`'s provider, authenticating as `auth` says
+    /// (a sealed secret is opened here). An account without an endpoint of
+    /// its own uses the console's (`PROVIDER_ENDPOINT`), if one is set.
+    pub fn connection(&self, account: &Account, auth: Authentication) -> Result<Connection, SecretsError> {
+        let credentials = match auth {
+            Authentication::AssumeRole { role_arn, external_id } => Credentials::AssumeRole { role_arn, external_id },
+            Authentication::AccessKey { access_key_id, secret_sealed } => {
+                let key = self.secrets.as_ref().ok_or(SecretsError::NoKey)?;
+                let secret_access_key = key.open(&secret_sealed, &access_key_id)?;
+                Credentials::AccessKey { access_key_id, secret_access_key }
+            }
+            Authentication::Ambient => Credentials::Ambient,
+        };
+        Ok(self.reach(&account.region, account.endpoint.as_deref(), credentials))
+    }
+
+    /// How to reach a provider in `region` with `credentials`: at
+    /// `endpoint`, else the console's (`PROVIDER_ENDPOINT`), else AWS.
+    pub fn reach(&self, region: &str, endpoint: Option<&str>, credentials: Credentials) -> Connection {
         Connection {
-            region: account.region.clone(),
-            account_number: account.provider_account_number.clone(),
-            endpoint: account.endpoint.clone().or_else(|| self.provider_endpoint.clone()),
-            credentials: match auth {
-                Authentication::AssumeRole { role_arn, external_id } => {
-                    Credentials::AssumeRole { role_arn, external_id }
-                }
-                Authentication::Ambient => Credentials::Ambient,
-            },
+            region: region.to_owned(),
+            endpoint: endpoint.map(str::to_owned).or_else(|| self.provider_endpoint.clone()),
+            credentials,
             connect_timeout: self.connect_timeout,
             call_timeout: self.call_timeout,
         }
@@ -92,8 +106,13 @@ impl JobSettings {
 /// Providers by account, connected on first use.
 #[derive(Default)]
 pub struct Providers {
-    connected: Mutex<HashMap<i64, Arc<dyn CloudProvider>>>,
+    /// By account id.
+    connected: Mutex<HashMap<i64, Cached>>,
 }
+
+/// A connected provider, and the version of the credentials it was
+/// connected with.
+type Cached = (i32, Arc<dyn CloudProvider>);
 
 impl Providers {
     /// The provider of `account`, connected with the credentials stored for
@@ -105,15 +124,17 @@ impl Providers {
         account: &Account,
     ) -> Result<Connected, JobError> {
         let mut connected = self.connected.lock().await;
-        if let Some(provider) = connected.get(&account.id) {
+        if let Some((version, provider)) = connected.get(&account.id)
+            && *version == account.credentials_version
+        {
             return Ok(Connected { provider: provider.clone(), new: false });
         }
         let auth = db::accounts::authentication(&mut *pool.get().await?, account.id).await?;
         let provider: Arc<dyn CloudProvider> = match account.provider.as_str() {
-            "ec2" => Ec2Provider::connect(&settings.connection(account, auth)).await?,
+            "ec2" => Ec2Provider::connect(&settings.connection(account, auth)?).await?,
             _ => return Err(CloudError::Unsupported("this provider").into()),
         };
-        connected.insert(account.id, provider.clone());
+        connected.insert(account.id, (account.credentials_version, provider.clone()));
         Ok(Connected { provider, new: true })
     }
 }
@@ -135,6 +156,8 @@ pub enum JobError {
     Pool(#[from] db::PoolError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
 }
 
 impl JobError {
@@ -142,7 +165,7 @@ impl JobError {
         match self {
             JobError::Cloud(e) => e.is_transient(),
             JobError::Database(_) | JobError::Pool(_) => true,
-            JobError::Invalid(_) => false,
+            JobError::Invalid(_) | JobError::Secrets(_) => false,
         }
     }
 }
@@ -265,7 +288,7 @@ impl Runner {
                 }
                 provider
             }
-            Err(JobError::Cloud(e)) => return Err(self.note_provider_error(account.id, e).await),
+            Err(JobError::Cloud(e)) => return Err(self.note_provider_error(account.id, e, true).await),
             Err(e) => return Err(e),
         };
         let result = match job.kind.as_str() {
@@ -309,18 +332,23 @@ impl Runner {
                 }
                 Ok(result)
             }
-            Err(JobError::Cloud(e)) => Err(self.note_provider_error(account.id, e).await),
+            Err(JobError::Cloud(e)) => {
+                Err(self.note_provider_error(account.id, e, job.kind.starts_with("sync_")).await)
+            }
             Err(e) => Err(e),
         }
     }
 
-    /// Remembers that the provider is unreachable (for the banner).
-    async fn note_provider_error(&self, account_id: i64, error: CloudError) -> JobError {
-        if matches!(error, CloudError::Unreachable(_))
+    /// Remembers that the provider is unreachable (for the banner), or
+    /// that it refuses the account (`account_level`: connecting or syncing
+    /// failed; for Cloud Accounts, with the reason).
+    async fn note_provider_error(&self, account_id: i64, error: CloudError, account_level: bool) -> JobError {
+        let unreachable = matches!(error, CloudError::Unreachable(_));
+        if (unreachable || account_level)
             && let Ok(mut conn) = self.pool.get().await
-            && let Err(e) = db::sync::mark_unreachable(&mut conn, account_id).await
+            && let Err(e) = db::sync::mark_failing(&mut conn, account_id, &error.to_string()).await
         {
-            tracing::warn!(error = %e, "could not record the provider outage");
+            tracing::warn!(error = %e, "could not record the provider's failure");
         }
         JobError::Cloud(error)
     }

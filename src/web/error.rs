@@ -19,6 +19,9 @@ use crate::domain::ValidationError;
 use crate::domain::access::Forbidden;
 use crate::domain::refusal::Refusal;
 
+/// Where someone without an account who may connect one is sent.
+pub const FIRST_ACCOUNT: &str = "/admin/accounts?first=1";
+
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// Not signed in; `session_ended` when the browser had a session that is
@@ -29,6 +32,10 @@ pub enum WebError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// Signed in without an account, and allowed to connect one: sent to
+    /// Cloud Accounts.
+    #[error("no cloud account yet")]
+    NoAccountYet,
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -160,6 +167,7 @@ impl WebError {
             WebError::Unauthorized { .. } => "Please sign in",
             WebError::Forbidden(_) => "Not allowed",
             WebError::NotFound => "Not found",
+            WebError::NoAccountYet => "Connect a cloud account",
             WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
             WebError::TooManyRequests(_) => "Too many attempts",
             WebError::Conflict(_) => "Changed meanwhile",
@@ -176,6 +184,7 @@ impl WebError {
         match self {
             WebError::Unauthorized { .. } => "Sign in to continue.".into(),
             WebError::NotFound => "There is nothing here, or it is not in your current account.".into(),
+            WebError::NoAccountYet => "Connect your first cloud account to use this page.".into(),
             WebError::Forbidden(m)
             | WebError::BadRequest(m)
             | WebError::TooManyRequests(m)
@@ -204,6 +213,7 @@ impl ResponseError for WebError {
             WebError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::NoAccountYet => StatusCode::SEE_OTHER,
             WebError::BadRequest(_) | WebError::InvalidInput(_) => StatusCode::BAD_REQUEST,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Conflict(_) => StatusCode::CONFLICT,
@@ -222,6 +232,9 @@ impl ResponseError for WebError {
         if let WebError::Unauthorized { session_ended } = self {
             let to = if *session_ended { "/login?ended=1" } else { "/login" };
             return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
+        }
+        if let WebError::NoAccountYet = self {
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, FIRST_ACCOUNT)).finish();
         }
         let status = self.status_code();
         let message = self.message();
@@ -245,6 +258,7 @@ impl ResponseError for AuthError {
 fn web_error(e: &AuthError) -> WebError {
     match e {
         AuthError::SignedOut { session_ended } => WebError::Unauthorized { session_ended: *session_ended },
+        AuthError::NoAccountYet => WebError::NoAccountYet,
         AuthError::NoAccount | AuthError::NoConsoleAccess { .. } | AuthError::CsrfRejected => {
             WebError::Forbidden(e.to_string())
         }

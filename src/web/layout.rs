@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use crate::auth::CurrentUser;
-use crate::domain::access::{Action, Resource};
+use crate::auth::{CurrentUser, SignedIn};
+use crate::db::{accounts::Account, users::User};
+use crate::domain::access::{Action, Resource, Rights};
 
 pub struct AccountChoice {
     pub id: i64,
@@ -49,15 +50,38 @@ const PAGES: &[(&str, &str, &str, Resource)] = &[
     ("Users", "Users", "/admin/users", Resource::User),
     ("Users", "Groups", "/admin/groups", Resource::Group),
     ("Users", "Roles", "/admin/roles", Resource::Role),
+    ("Users", "Cloud Accounts", "/admin/accounts", Resource::Account),
     ("Audit", "Audit Log", "/audit", Resource::User),
     ("Activity", "Provider Jobs", "/jobs", Resource::Console),
 ];
 
 impl Frame {
     pub fn new(user: &CurrentUser, active_href: &str) -> Self {
+        Self::build(
+            Who { user: &user.user, account: Some(&user.account), accounts: &user.accounts, rights: &user.rights },
+            user.csrf_token.clone(),
+            user.flash.clone(),
+            active_href,
+        )
+    }
+
+    /// The frame of a page that also serves users without an account yet.
+    pub fn signed_in(user: &SignedIn, active_href: &str) -> Self {
+        Self::build(
+            Who { user: &user.user, account: user.account.as_ref(), accounts: &user.accounts, rights: &user.rights },
+            user.csrf_token.clone(),
+            user.flash.clone(),
+            active_href,
+        )
+    }
+
+    fn build(who: Who<'_>, csrf_token: String, flash: Option<String>, active_href: &str) -> Self {
         let mut nav: Vec<NavSection> = Vec::new();
         for &(section, title, href, resource) in PAGES {
-            if !user.rights.allows_some(resource, Action::Access) {
+            // Without an account only the page that connects one is offered.
+            if !who.rights.allows_some(resource, Action::Access)
+                || (who.account.is_none() && resource != Resource::Account)
+            {
                 continue;
             }
             let item = NavItem { title, href, active: href == active_href };
@@ -67,26 +91,34 @@ impl Frame {
             }
         }
         Self {
-            user_name: user.user.full_name(),
-            account_name: user.account.name.clone(),
-            region_title: user.account.region_title(),
-            accounts: user
+            user_name: who.user.full_name(),
+            account_name: who.account.map_or_else(|| "No cloud account yet".to_owned(), |a| a.name.clone()),
+            region_title: who.account.map(Account::region_title).unwrap_or_default(),
+            accounts: who
                 .accounts
                 .iter()
                 .map(|a| AccountChoice {
                     id: a.id,
                     name: a.name.clone(),
                     region: a.region_title(),
-                    current: a.id == user.account.id,
+                    current: who.account.is_some_and(|c| c.id == a.id),
                 })
                 .collect(),
-            csrf_token: user.csrf_token.clone(),
+            csrf_token,
             nav,
-            flash: user.flash.clone(),
-            unreachable_since: user.account.unreachable_since.map(Moment::new),
-            synced: user.account.synced_at.map(Moment::new),
+            flash,
+            unreachable_since: who.account.and_then(|a| a.unreachable_since).map(Moment::new),
+            synced: who.account.and_then(|a| a.synced_at).map(Moment::new),
         }
     }
+}
+
+/// Whose frame it is.
+struct Who<'a> {
+    user: &'a User,
+    account: Option<&'a Account>,
+    accounts: &'a [Account],
+    rights: &'a Rights,
 }
 
 /// A point in time as a page shows it: UTC in the text and on hover (the

@@ -19,6 +19,7 @@ pub mod login;
 pub mod resources;
 pub mod respond;
 pub mod servers;
+pub mod setup;
 pub mod utf8;
 
 use actix_web::middleware::DefaultHeaders;
@@ -32,6 +33,8 @@ pub use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(health::healthz)
+        .service(setup::show)
+        .service(setup::submit)
         .service(login::show)
         .service(login::submit)
         .service(login::logout)
@@ -92,6 +95,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::roles::delete_right)
         .service(admin::roles::confirm_delete)
         .service(admin::roles::delete)
+        .service(admin::accounts::index)
+        .service(admin::accounts::connect)
+        .service(admin::accounts::edit)
+        .service(admin::accounts::update)
+        .service(admin::accounts::set_enabled)
+        .service(admin::accounts::delete)
         .service(admin::budget_codes::index)
         .service(admin::budget_codes::create)
         .service(admin::budget_codes::edit)

@@ -102,7 +102,8 @@ pub(crate) async fn fingerprint(conn: &mut AsyncPgConnection) -> String {
         .load(conn)
         .await
         .unwrap();
-    let group_rows: Vec<(i64, i64, String, String, i32)> = groups::table.order(groups::id).load(conn).await.unwrap();
+    let group_rows: Vec<(i64, i64, String, String, i32, Option<i64>)> =
+        groups::table.order(groups::id).load(conn).await.unwrap();
     let role_rows: Vec<(i64, i64, String, String, bool, i32)> = roles::table.order(roles::id).load(conn).await.unwrap();
     let rights: Vec<(i64, i64, String, String, String)> =
         access_rights::table.order(access_rights::id).load(conn).await.unwrap();

@@ -55,7 +55,8 @@ impl Browser {
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let mut last_error = None;
-        for _ in 0..50 {
+        // Up to 15 s: chromedriver starts slowly on a busy machine.
+        for _ in 0..150 {
             match ClientBuilder::new(connector.clone())
                 .capabilities(caps.clone())
                 .connect(&format!("http://127.0.0.1:{port}"))
@@ -744,5 +745,65 @@ async fn browser_admin_dialogs_set_role_deactivate_reset_password_and_replace_a_
     .await;
     assert_eq!(status, 1);
     browser.screenshot("admin-budget-codes-after").await;
+    b.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn browser_onboarding_from_an_empty_console_to_a_first_launch() {
+    use stratus_console::cloud::CloudProvider as _;
+    let app = TestApp::empty().await;
+    let number = crate::cloud::fresh_account();
+    // The company's account already holds an image of its own.
+    let ec2 =
+        stratus_console::cloud::ec2::Ec2Provider::connect(&crate::cloud::connection(&number, crate::cloud::endpoint()))
+            .await
+            .unwrap();
+    let public = ec2.list_public_images().await.unwrap();
+    let base =
+        public.iter().find(|i| i.public && !i.windows && i.architecture == "x86_64").expect("a public Linux image");
+    let builder = ec2.run_instance(&crate::cloud::run(&base.id, "onboarding-builder")).await.unwrap();
+    ec2.create_image(&builder.id, "initech-web-1", "our web server").await.unwrap();
+
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&app.url("/images")).await.unwrap();
+    browser.wait_for_url("/setup").await;
+    b.goto(app.setup_link.as_deref().expect("a set-up link")).await.unwrap();
+    browser.fill("#setup-company", "Initech").await;
+    browser.fill("#setup-given-name", "Peter").await;
+    browser.fill("#setup-family-name", "Gibbons").await;
+    browser.fill("#setup-email", "peter@initech.test").await;
+    browser.fill("#setup-password", "tangerine-kettle-49").await;
+    browser.screenshot("setup").await;
+    browser.click("form.setup-card button[type=submit]").await;
+    browser.wait_for_text("Connect your first cloud account").await;
+    browser.screenshot("accounts-first").await;
+
+    browser.fill("#account-name", "Production").await;
+    browser.click("input[name=regions][value=us-east-1]").await;
+    browser.fill("#account-role-arn", &stratus_console::demo::role_arn(&number)).await;
+    browser.click("button[name=test_only]").await;
+    browser.wait_for_text(&format!("The connection works: provider account {number}")).await;
+    browser.screenshot("accounts-tested").await;
+    // The form kept what was tested (never a secret): connect it.
+    browser.click(".connect-form button.primary").await;
+    browser.wait_for_text("Connected Production.").await;
+    browser.screenshot("accounts-connected").await;
+
+    // Its images, catalog, sizes and zones arrive; the first launch follows.
+    app.run_jobs().await;
+    b.goto(&app.url("/images")).await.unwrap();
+    browser.wait_for_text("initech-web-1").await;
+    browser.screenshot("onboarded-images").await;
+    b.goto(&app.url(&format!("/images?scope=public&q={}", base.name))).await.unwrap();
+    browser.click("a.launch-button").await;
+    b.wait().for_element(Locator::Css("dialog[open] form.launch-form")).await.unwrap();
+    browser.fill("#launch-name", "first-web").await;
+    browser.click("form.launch-form button[value=launch]").await;
+    browser.wait_for_text("Launching 1 server").await;
+    app.run_jobs().await;
+    b.goto(&app.url("/servers")).await.unwrap();
+    browser.wait_for_text("first-web").await;
+    browser.screenshot("onboarded-servers").await;
     b.clone().close().await.unwrap();
 }

@@ -32,16 +32,14 @@ pub fn fresh_account() -> String {
 /// check external IDs; `moto_with_auth` tests where they matter).
 pub fn connection(account: &str, endpoint: String) -> Connection {
     connection_as(
-        account,
         endpoint,
         Credentials::AssumeRole { role_arn: demo::role_arn(account), external_id: "stratus-tests".into() },
     )
 }
 
-pub fn connection_as(account: &str, endpoint: String, credentials: Credentials) -> Connection {
+pub fn connection_as(endpoint: String, credentials: Credentials) -> Connection {
     Connection {
         region: "us-east-1".into(),
-        account_number: account.into(),
         endpoint: Some(endpoint),
         credentials,
         connect_timeout: Duration::from_secs(2),
@@ -53,7 +51,7 @@ async fn provider(account: &str) -> std::sync::Arc<Ec2Provider> {
     Ec2Provider::connect(&connection(account, endpoint())).await.expect("the local EC2 endpoint answers")
 }
 
-fn run(image_id: &str, key: &str) -> RunRequest {
+pub fn run(image_id: &str, key: &str) -> RunRequest {
     RunRequest {
         image_id: image_id.into(),
         instance_type: "t3.micro".into(),
@@ -170,7 +168,7 @@ async fn a_provider_that_does_not_answer_is_unreachable() {
 /// account would: assume a role in it, then IAM `CreateUser` and
 /// `CreateAccessKey`. Through boto3 from the local endpoint's own venv (the
 /// console itself never calls IAM).
-fn access_key_in(account: &str) -> (String, Secret) {
+pub fn access_key_in(account: &str) -> (String, Secret) {
     let moto = std::env::var("TEST_MOTO_SERVER").expect("TEST_MOTO_SERVER is set by `make test`");
     let python = std::path::Path::new(&moto).with_file_name("python");
     let script = r#"
@@ -201,19 +199,16 @@ async fn the_credentials_say_which_account_the_console_acts_in() {
     assert!(access_key_id.starts_with("AKIA") && access_key_id.len() == 20, "{access_key_id}");
 
     // An access key of the account: what it makes is in that account...
-    let by_key = Ec2Provider::connect(&connection_as(
-        &account,
-        endpoint(),
-        Credentials::AccessKey { access_key_id, secret_access_key },
-    ))
-    .await
-    .unwrap();
+    let by_key =
+        Ec2Provider::connect(&connection_as(endpoint(), Credentials::AccessKey { access_key_id, secret_access_key }))
+            .await
+            .unwrap();
     let made = by_key.create_security_group("made-by-key", "made with an access key").await.unwrap();
     // ...where the role assumed in the same account sees it...
     let by_role = provider(&account).await;
     assert!(by_role.list_security_groups().await.unwrap().iter().any(|g| g.id == made.id), "same account");
     // ...and the console's own credentials, another account, do not.
-    let own = Ec2Provider::connect(&connection_as(&account, endpoint(), Credentials::Ambient)).await.unwrap();
+    let own = Ec2Provider::connect(&connection_as(endpoint(), Credentials::Ambient)).await.unwrap();
     assert!(!own.list_security_groups().await.unwrap().iter().any(|g| g.id == made.id), "another account");
     // The secret never shows in a debug print of the connection.
     let (_, secret) = access_key_in(&fresh_account());

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::jobs::JobSettings;
+use stratus_console::secrets::SecretsKey;
 use stratus_console::{Application, config::Config, demo};
 
 /// The test cluster's base URL, set by `make test`.
@@ -21,6 +22,15 @@ pub struct TestApp<W = demo::Demo> {
     pub address: String,
     pub database_url: String,
     pub demo: W,
+    /// The one-time set-up link the app printed (an empty database).
+    pub setup_link: Option<String>,
+}
+
+/// The key that seals access keys' secrets, the same for the app and the
+/// jobs a test runs.
+pub fn secrets() -> SecretsKey {
+    static KEY: std::sync::OnceLock<SecretsKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(SecretsKey::generate).clone()
 }
 
 /// Creates a database from the migrated template `stratus_template`.
@@ -46,24 +56,27 @@ async fn fresh_database() -> String {
 fn config(database_url: &str) -> Config {
     let mut config = Config::for_database(database_url);
     config.jobs.provider_endpoint = Some(crate::cloud::endpoint());
+    config.jobs.secrets = Some(secrets());
     config.provided_owners = vec!["137112412989".into(), "099720109477".into()];
     config
 }
 
-/// Serves the app on a free port; its address.
-async fn serve(database_url: &str) -> String {
+/// Serves the app on a free port; its address, and its set-up link if it
+/// printed one.
+async fn serve(database_url: &str) -> (String, Option<String>) {
     let app = Application::build(config(database_url)).await.expect("build the app");
     let address = format!("http://{}", app.address());
+    let setup_link = app.setup_link().map(str::to_owned);
     actix_web::rt::spawn(app.run());
-    address
+    (address, setup_link)
 }
 
 impl TestApp<()> {
     /// The app on an empty database: no company, no account, no user.
     pub async fn empty() -> Self {
         let database_url = fresh_database().await;
-        let address = serve(&database_url).await;
-        Self { address, database_url, demo: () }
+        let (address, setup_link) = serve(&database_url).await;
+        Self { address, database_url, demo: (), setup_link }
     }
 }
 
@@ -89,8 +102,8 @@ impl TestApp {
             ..JobSettings::default()
         };
         let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
-        let address = serve(&database_url).await;
-        Self { address, database_url, demo }
+        let (address, setup_link) = serve(&database_url).await;
+        Self { address, database_url, demo, setup_link }
     }
 }
 
@@ -105,6 +118,7 @@ impl<W> TestApp<W> {
             backoff_base: std::time::Duration::from_millis(1),
             backoff_cap: std::time::Duration::from_millis(1),
             max_attempts: 2,
+            secrets: Some(secrets()),
             ..JobSettings::default()
         };
         let pool = stratus_console::db::pool(&self.database_url, 2).expect("the test database URL is valid");
@@ -262,4 +276,39 @@ pub fn text(html: &str) -> String {
         .replace("&amp;", "&")
         .replace("&#39;", "'")
         .replace("&quot;", "\"")
+}
+
+/// Every log line of this test's process, at every level, from here on
+/// (nextest runs each test in a process of its own).
+pub fn capture_logs() -> Logs {
+    let logs = Logs(std::sync::Arc::default());
+    let sink = logs.0.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_ansi(false)
+        .with_writer(move || LogWriter(sink.clone()))
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("no other subscriber in this process");
+    logs
+}
+
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

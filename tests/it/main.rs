@@ -21,6 +21,7 @@ mod images;
 mod jobs;
 mod keypairs;
 mod launch;
+mod onboarding;
 mod outage;
 mod races;
 mod relabel;

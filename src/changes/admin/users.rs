@@ -10,9 +10,10 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{keeping_admins, known, names, no_escalation, unique};
+use super::{escalation_check, keeping_admins, known, names, no_escalation, unique};
 use crate::changes::{Actor, ChangeError};
 use crate::db;
+use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::admin::{Email, MASKED, UserStatus, admission, deactivation, reactivation};
 use crate::domain::refusal::Refusal;
@@ -24,6 +25,10 @@ pub struct UserInput {
     pub email: Email,
     pub group_ids: Vec<i64>,
     pub budget_code_ids: Vec<i64>,
+    /// The accounts the user may enter; `None` when the form did not show
+    /// the choice (a new user then enters the actor's account, an edited
+    /// one keeps theirs).
+    pub account_ids: Option<Vec<i64>>,
 }
 
 /// The company's groups and active codes, and those of them the input
@@ -31,8 +36,11 @@ pub struct UserInput {
 struct Wanted {
     all_groups: Vec<(i64, String)>,
     all_codes: Vec<(i64, String)>,
+    all_accounts: Vec<(i64, String)>,
     group_ids: Vec<i64>,
     code_ids: Vec<i64>,
+    /// As chosen, when the form chose.
+    account_ids: Option<Vec<i64>>,
 }
 
 /// Reads what `input` asks for; invalid when it names a group or code the
@@ -42,7 +50,35 @@ async fn wanted(conn: &mut AsyncPgConnection, company: i64, input: &UserInput) -
     let all_codes = db::admin::code_choices(conn, company).await?;
     let group_ids = known(&input.group_ids, &all_groups, "group_ids", "group")?;
     let code_ids = known(&input.budget_code_ids, &all_codes, "budget_code_ids", "budget code")?;
-    Ok(Wanted { all_groups, all_codes, group_ids, code_ids })
+    let all_accounts = db::accounts::choices(conn, company).await?;
+    let account_ids = match &input.account_ids {
+        Some(ids) => {
+            let ids = known(ids, &all_accounts, "account_ids", "cloud account")?;
+            if ids.is_empty() {
+                return Err(
+                    ValidationError::new("account_ids", "Choose at least one account the user may enter.").into()
+                );
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    Ok(Wanted { all_groups, all_codes, all_accounts, group_ids, code_ids, account_ids })
+}
+
+/// Refused when the groups carry, in any of `accounts`, more than the
+/// actor holds there.
+async fn no_escalation_in(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    group_ids: &[i64],
+    accounts: &[i64],
+) -> Result<(), ChangeError> {
+    for &account in accounts {
+        let wanted = db::admin::rights_of_groups(conn, account, group_ids).await?;
+        escalation_check(conn, actor, account, &wanted).await?;
+    }
+    Ok(())
 }
 
 /// Refused at the field when the email belongs to someone else.
@@ -72,26 +108,27 @@ pub async fn create(
     let company = actor.account.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
-        let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
+        let Wanted { all_groups, all_codes, all_accounts, group_ids, code_ids, account_ids } =
+            wanted(conn, company, input).await?;
         email_free(conn, company, &input.email, None).await?;
-        // A new user works in this account only.
-        no_escalation(conn, actor, &group_ids, None).await?;
-        let new = db::users::NewUser {
-            company_id: company,
-            email: input.email.as_str(),
-            given_name: &input.given_name,
-            family_name: &input.family_name,
+        let account_ids = account_ids.unwrap_or_else(|| vec![actor.account.id]);
+        no_escalation_in(conn, actor, &group_ids, &account_ids).await?;
+        let new = db::users::NewUser::active(
+            company,
+            input.email.as_str(),
+            (&input.given_name, &input.family_name),
             password_hash,
-            status: UserStatus::Active.as_str(),
-        };
+        );
         let created = db::users::insert(conn, &new).await?;
-        db::accounts::add_member(conn, actor.account.id, created.id).await?;
+        for &account in &account_ids {
+            db::accounts::add_member(conn, account, created.id).await?;
+        }
         db::admin::set_user_groups(conn, created.id, &group_ids).await?;
         db::admin::set_user_codes(conn, created.id, &code_ids).await?;
         let changes = serde_json::json!({
             "email": input.email.as_str(), "given_name": input.given_name, "family_name": input.family_name,
             "groups": names(&group_ids, &all_groups), "budget_codes": names(&code_ids, &all_codes),
-            "account": actor.account.name, "password": MASKED,
+            "accounts": names(&account_ids, &all_accounts), "password": MASKED,
         });
         db::audit_log::record(conn, &actor.event("create", Resource::User, created.id, changes)).await?;
         Ok(created.id)
@@ -118,16 +155,25 @@ pub async fn update(
         let db::users::VersionedUser { user: found, version: current } =
             db::admin::find_versioned_user(conn, company, id).await?;
         Refusal::stale_unless(current == version, "user")?;
-        let Wanted { all_groups, all_codes, group_ids, code_ids } = wanted(conn, company, input).await?;
+        let Wanted { all_groups, all_codes, all_accounts, group_ids, code_ids, account_ids } =
+            wanted(conn, company, input).await?;
         email_free(conn, company, &input.email, Some(found.id)).await?;
         let old_groups = db::admin::user_groups(conn, found.id).await?;
         let old_codes = db::admin::user_codes(conn, found.id).await?;
+        let old_accounts = db::admin::member_accounts(conn, found.id).await?;
         let added: Vec<i64> = group_ids.iter().copied().filter(|g| !old_groups.contains(g)).collect();
         no_escalation(conn, actor, &added, Some(found.id)).await?;
+        let new_accounts = account_ids.unwrap_or_else(|| old_accounts.clone());
+        // In an account new to them, every group they are in counts.
+        let entered: Vec<i64> = new_accounts.iter().copied().filter(|a| !old_accounts.contains(a)).collect();
+        no_escalation_in(conn, actor, &group_ids, &entered).await?;
         let fields = (input.given_name.as_str(), input.family_name.as_str(), input.email.as_str());
         Refusal::stale_unless(db::admin::update_user(conn, found.id, version, fields).await?, "user")?;
-        keeping_admins(conn, company, async |conn| Ok(db::admin::set_user_groups(conn, found.id, &group_ids).await?))
-            .await?;
+        keeping_admins(conn, company, async |conn| {
+            db::admin::set_user_groups(conn, found.id, &group_ids).await?;
+            Ok(db::admin::set_user_accounts(conn, found.id, &new_accounts).await?)
+        })
+        .await?;
         // Codes that are inactive now stay held: the form only offers active ones.
         let inactive_held: Vec<i64> =
             old_codes.iter().copied().filter(|c| !all_codes.iter().any(|(id, _)| id == c)).collect();
@@ -144,6 +190,7 @@ pub async fn update(
         note("email", found.email.into(), input.email.as_str().into());
         note("groups", names(&old_groups, &all_groups).into(), names(&group_ids, &all_groups).into());
         note("budget_codes", old_codes.into(), new_codes.into());
+        note("accounts", names(&old_accounts, &all_accounts).into(), names(&new_accounts, &all_accounts).into());
         db::audit_log::record(conn, &actor.event("update", Resource::User, found.id, changes.into())).await?;
         Ok(())
     })

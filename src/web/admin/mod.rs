@@ -11,6 +11,7 @@
 //! delete rule and change), and [`named_routes!`] writes its route handlers
 //! with the paths the page gives.
 
+pub mod accounts;
 pub mod budget_codes;
 pub mod groups;
 pub mod roles;

@@ -81,6 +81,10 @@ async fn current_form(state: &AppState, user: &CurrentUser, id: i64) -> Result<(
             &db::admin::code_choices(&mut conn, company).await?,
             &db::admin::user_codes(&mut conn, id).await?,
         ),
+        accounts: choices(
+            &db::accounts::choices(&mut conn, company).await?,
+            &db::admin::member_accounts(&mut conn, id).await?,
+        ),
         given_name: found.user.given_name.clone(),
         family_name: found.user.family_name.clone(),
         email: found.user.email.clone(),

@@ -38,7 +38,7 @@ use crate::web::{AppState, HtmlForm, is_htmx};
 const PAGE: &str = "/admin/users";
 
 /// The fields of the user form.
-const FIELDS: [&str; 3] = ["given_name", "family_name", "email"];
+const FIELDS: [&str; 4] = ["given_name", "family_name", "email", "account_ids"];
 
 /// The user form (add or edit) as typed, with its messages.
 #[derive(Default)]
@@ -48,6 +48,9 @@ pub struct FormView {
     pub email: String,
     pub groups: Vec<Choice>,
     pub codes: Vec<Choice>,
+    /// The cloud accounts the user may enter.
+    pub accounts: Vec<Choice>,
+    pub accounts_error: Option<String>,
     /// The version the edit dialog was read at (0 in the add form, which
     /// does not send it).
     pub version: i32,
@@ -68,6 +71,7 @@ impl FormView {
                     match invalid.field {
                         "given_name" => self.given_name_error = message,
                         "family_name" => self.family_name_error = message,
+                        "account_ids" => self.accounts_error = message,
                         _ => self.email_error = message,
                     }
                 }
@@ -134,6 +138,8 @@ async fn page(user: &CurrentUser, state: &AppState, form: Option<FormView>) -> R
         None => FormView {
             groups: choices(&db::admin::group_choices(&mut conn, company).await?, &[]),
             codes: choices(&db::admin::code_choices(&mut conn, company).await?, &[]),
+            // A new colleague works where the administrator does, unless told otherwise.
+            accounts: choices(&db::accounts::choices(&mut conn, company).await?, &[user.account.id]),
             ..FormView::default()
         },
     };
@@ -171,6 +177,12 @@ pub struct UserForm {
     group_ids: Vec<i64>,
     #[serde(default)]
     budget_code_ids: Vec<i64>,
+    #[serde(default)]
+    account_ids: Vec<i64>,
+    /// Sent by every form that shows the accounts' checkboxes, so that
+    /// none checked is a choice too (browsers send nothing for them).
+    #[serde(default)]
+    accounts_shown: Option<String>,
     /// Only the edit dialog sends it.
     #[serde(default)]
     version: Option<i32>,
@@ -189,6 +201,7 @@ impl UserForm {
                 email,
                 group_ids: self.group_ids.clone(),
                 budget_code_ids: self.budget_code_ids.clone(),
+                account_ids: self.accounts_shown.is_some().then(|| self.account_ids.clone()),
             }),
             (g, f, e) => Err(ChangeError::Invalid(
                 [g.err(), f.err(), e.err()].into_iter().flatten().collect::<Vec<ValidationError>>(),
@@ -206,6 +219,7 @@ impl UserForm {
             email: self.email.clone(),
             groups: choices(&db::admin::group_choices(&mut conn, company).await?, &self.group_ids),
             codes: choices(&db::admin::code_choices(&mut conn, company).await?, &self.budget_code_ids),
+            accounts: choices(&db::accounts::choices(&mut conn, company).await?, &self.account_ids),
             version: self.version.unwrap_or(0),
             ..FormView::default()
         })
