@@ -391,6 +391,7 @@ async fn only_account_configure_opens_cloud_accounts_and_other_companies_ids_are
             .await;
         let other_disable = client.post(&format!("/admin/accounts/{other}/disable"), &[("version", "1")]).await;
         let other_enable = client.post(&format!("/admin/accounts/{other}/enable"), &[("version", "1")]).await;
+        let other_delete = client.post(&format!("/admin/accounts/{other}/delete"), &[("version", "1")]).await;
         let statuses = [
             list.status,
             connect.status,
@@ -400,12 +401,23 @@ async fn only_account_configure_opens_cloud_accounts_and_other_companies_ids_are
             other_save.status,
             other_disable.status,
             other_enable.status,
+            other_delete.status,
         ];
         let wanted = if allowed {
             use StatusCode as S;
-            [S::OK, S::UNPROCESSABLE_ENTITY, S::OK, S::CONFLICT, S::NOT_FOUND, S::NOT_FOUND, S::NOT_FOUND, S::NOT_FOUND]
+            [
+                S::OK,
+                S::UNPROCESSABLE_ENTITY,
+                S::OK,
+                S::CONFLICT,
+                S::NOT_FOUND,
+                S::NOT_FOUND,
+                S::NOT_FOUND,
+                S::NOT_FOUND,
+                S::NOT_FOUND,
+            ]
         } else {
-            [StatusCode::FORBIDDEN; 8]
+            [StatusCode::FORBIDDEN; 9]
         };
         assert_eq!(statuses, wanted, "{email}");
         assert_eq!(accounts_state(&mut conn).await, before, "{email}: a refusal changes nothing");
@@ -733,4 +745,21 @@ async fn an_endpoint_that_checks_credentials_refuses_each_bad_one_with_its_own_m
         .await;
     assert_eq!(works.status, StatusCode::OK, "{}", text(&works.body));
     assert!(text(&works.body).contains("provider account 123456789012"), "{}", text(&works.body));
+}
+
+#[actix_web::test]
+async fn the_consoles_own_credentials_connect_the_account_they_belong_to() {
+    let app = TestApp::empty().await;
+    let mut client = set_up(&app).await;
+    // At the local endpoint the console's own key (AWS's example key) acts
+    // in the endpoint's default account.
+    let form = [("name", "Own"), ("regions", "us-east-1"), ("auth", "ambient")];
+    let connected = client.post("/admin/accounts", &form).await;
+    assert_eq!(connected.status, StatusCode::SEE_OTHER, "{}", text(&connected.body));
+    let mut conn = app.db().await;
+    let sql = "SELECT count(*) AS n FROM accounts WHERE auth = 'ambient' AND provider_account_number = '123456789012' \
+               AND role_arn IS NULL AND access_key_id IS NULL";
+    assert_eq!(count(&mut conn, sql).await, 1);
+    let listed = client.get("/admin/accounts").await;
+    assert!(text(&listed.body).contains("The console's own credentials"), "{}", text(&listed.body));
 }
