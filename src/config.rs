@@ -40,6 +40,9 @@ pub struct Config {
     /// console. Only from them are `Forwarded`/`X-Forwarded-For` believed;
     /// by default nobody's are, and the client is the TCP peer.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `API_RATE_PER_MINUTE`: how many API requests a token may send per
+    /// minute (default 600, in bursts of up to that many); past it, 429.
+    pub api_rate_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +113,18 @@ impl Config {
                     .map_err(|_| invalid("TRUSTED_PROXIES", format!("{n:?} is not an address or a network")))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { database_url, bind, session_key, secure_cookies, pool_size, jobs, provided_owners, trusted_proxies })
+        let api_rate_per_minute = u32::try_from(number("API_RATE_PER_MINUTE", 600)?.max(1)).unwrap_or(u32::MAX);
+        Ok(Self {
+            database_url,
+            bind,
+            session_key,
+            secure_cookies,
+            pool_size,
+            jobs,
+            provided_owners,
+            trusted_proxies,
+            api_rate_per_minute,
+        })
     }
 
     /// A configuration for tests and tools: the given database, any port,
@@ -125,6 +139,7 @@ impl Config {
             jobs: JobSettings { workers: 0, secrets: Some(SecretsKey::generate()), ..JobSettings::default() },
             provided_owners: Vec::new(),
             trusted_proxies: Vec::new(),
+            api_rate_per_minute: 600,
         }
     }
 }

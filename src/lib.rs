@@ -10,6 +10,7 @@
 //! `web` and `auth`; `domain` knows no HTTP, SQL or provider; `cloud` knows
 //! no database and no pages. `docs/ARCHITECTURE.md` is the map.
 
+pub mod api;
 pub mod auth;
 pub mod changes;
 pub mod cloud;
@@ -89,6 +90,7 @@ impl Application {
         };
         let setup = std::sync::Arc::new(setup);
         let own_account = std::sync::Arc::new(tokio::sync::OnceCell::new());
+        let api_rate = std::sync::Arc::new(api::RateLimit::new(config.api_rate_per_minute));
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
@@ -100,6 +102,7 @@ impl Application {
                 trusted_proxies: trusted_proxies.clone(),
                 setup: setup.clone(),
                 own_account: own_account.clone(),
+                api_rate: api_rate.clone(),
             });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name(auth::SESSION_COOKIE.into())
@@ -113,18 +116,27 @@ impl Application {
                 .build();
             App::new()
                 .app_data(state)
-                .app_data(web::form_config())
-                .app_data(web::query_config())
-                .wrap(from_fn(auth::csrf::verify))
-                .wrap(from_fn(web::utf8::require))
-                .wrap(from_fn(web::error::htmx_errors))
-                .wrap(from_fn(web::setup::gate))
-                .wrap(sessions)
-                .wrap(from_fn(web::error::session_outage))
                 .wrap(web::security_headers())
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
-                .configure(web::routes)
+                // The API reads no cookie and no CSRF token: a bearer token.
+                .service(
+                    actix_web::web::scope("/api")
+                        .configure(api::routes)
+                        .default_service(actix_web::web::to(api::not_found)),
+                )
+                .service(
+                    actix_web::web::scope("")
+                        .app_data(web::form_config())
+                        .app_data(web::query_config())
+                        .wrap(from_fn(auth::csrf::verify))
+                        .wrap(from_fn(web::utf8::require))
+                        .wrap(from_fn(web::error::htmx_errors))
+                        .wrap(from_fn(web::setup::gate))
+                        .wrap(sessions)
+                        .wrap(from_fn(web::error::session_outage))
+                        .configure(web::routes),
+                )
         })
         .workers(workers)
         .listen(listener)?

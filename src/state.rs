@@ -21,6 +21,8 @@ pub struct AppState {
     pub setup: std::sync::Arc<crate::auth::setup::SetupGate>,
     /// The AWS account of the console's own credentials, once asked.
     pub own_account: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Each API token's allowance of requests, shared by the workers.
+    pub api_rate: std::sync::Arc<crate::api::RateLimit>,
 }
 
 impl AppState {

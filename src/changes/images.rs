@@ -96,40 +96,35 @@ fn event_in<'e>(
     NewAuditEvent { account_id: Some(account), ..actor.event(action, Resource::Image, record, changes) }
 }
 
-/// What an edit of the name cell or the label changes.
-#[derive(Clone, Copy)]
-enum Edit<'a> {
-    Name(&'a ImageName),
-    Label(Label),
-}
-
-/// Writes the edit over version `version` of record `id`; the record as it
-/// now is.
-async fn edit(
+/// Renames and relabels record `id` of the actor's account, at `version`,
+/// in one write (either may be left as it is); the record as it now is.
+/// The page changes one at a time ([`rename`], [`relabel`]); the API may
+/// send both.
+pub async fn edit(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     id: i64,
     version: i32,
-    edit: Edit<'_>,
+    name: Option<&ImageName>,
+    label: Option<Label>,
 ) -> Result<ImageRow, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
         let row = db::images::find_record(conn, account, id).await?;
         authorize_configure(actor, &row)?;
-        let (name, label, action, changes) = match edit {
-            Edit::Name(name) => {
-                let changes = serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } });
-                (name.as_str(), row.label.as_str(), "rename", changes)
-            }
-            Edit::Label(label) => {
-                let changes = serde_json::json!({ "label": { "from": row.label, "to": label.as_str() } });
-                (row.name.as_str(), label.as_str(), "relabel", changes)
-            }
-        };
-        if !db::images::update_record(conn, account, id, version, name, label).await? {
+        let new_name = name.map_or(row.name.as_str(), ImageName::as_str);
+        let new_label = label.map_or_else(|| row.label.clone(), |l| l.as_str().to_owned());
+        if !db::images::update_record(conn, account, id, version, new_name, &new_label).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
-        db::audit_log::record(conn, &actor.event(action, Resource::Image, id, changes)).await?;
+        if let Some(name) = name {
+            let changes = serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } });
+            db::audit_log::record(conn, &actor.event("rename", Resource::Image, id, changes)).await?;
+        }
+        if let Some(label) = label {
+            let changes = serde_json::json!({ "label": { "from": row.label, "to": label.as_str() } });
+            db::audit_log::record(conn, &actor.event("relabel", Resource::Image, id, changes)).await?;
+        }
         Ok(db::images::find_record(conn, account, id).await?)
     })
     .await
@@ -143,7 +138,7 @@ pub async fn rename(
     version: i32,
     name: &ImageName,
 ) -> Result<ImageRow, ChangeError> {
-    edit(conn, actor, id, version, Edit::Name(name)).await
+    edit(conn, actor, id, version, Some(name), None).await
 }
 
 /// Sets the label of record `id` of the actor's account, at `version`.
@@ -154,7 +149,7 @@ pub async fn relabel(
     version: i32,
     label: Label,
 ) -> Result<ImageRow, ChangeError> {
-    edit(conn, actor, id, version, Edit::Label(label)).await
+    edit(conn, actor, id, version, None, Some(label)).await
 }
 
 /// Deprecates an own image: in the console at once, at the provider through

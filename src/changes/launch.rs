@@ -24,7 +24,7 @@ use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRo
 use crate::domain::access::{Action, Forbidden, Resource};
 use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
 use crate::domain::images::{ImageAction, may};
-use crate::domain::launch::Launch;
+use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, unfit_reason};
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::ServerState;
 use crate::jobs::{JobSettings, RunInstancePayload};
@@ -201,6 +201,68 @@ pub async fn launch(
         }
         Err(Stop::Change(e)) => Err(e),
     }
+}
+
+/// What the launch form offers the actor in their account for an image of
+/// `architecture` (`windows` or not): products (those that do not fit say
+/// why), zones, ready firewalls and key pairs, the actor's groups and the
+/// budget codes a launch may use. The page shows them; the launch is
+/// checked against them (`domain::launch::validate`), the API's too.
+pub async fn options(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    architecture: &str,
+    windows: bool,
+) -> diesel::QueryResult<Options> {
+    let conn = &mut *conn;
+    let account = actor.account;
+    let products = db::launch::products(conn, account)
+        .await?
+        .into_iter()
+        .map(|p| ProductOption {
+            title: format!(
+                "{} · {} vCPU · {} GiB · ${}/h",
+                p.product_id,
+                p.cpus,
+                format_gib(p.ram_mb),
+                p.hourly_rate.with_scale_round(4, bigdecimal::RoundingMode::HalfUp)
+            ),
+            unfit: unfit_reason(&p.architectures, p.ram_mb, architecture, windows),
+            id: p.product_id,
+            rate: p.hourly_rate,
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    let held = db::budget::codes_of_user(conn, actor.user.id).await?;
+    let codes = db::budget::figures_for(conn, held, now)
+        .await?
+        .into_iter()
+        .filter(|(_, figures)| figures.offered_at_launch())
+        .map(|(code, figures)| CodeOption { id: code.id, name: code.name, figures })
+        .collect();
+    Ok(Options {
+        products,
+        zones: db::launch::zones(conn, account.id).await?,
+        firewalls: db::firewalls::list(conn, account.id)
+            .await?
+            .into_iter()
+            .filter(db::firewalls::FirewallRow::is_ready)
+            .filter_map(|f| Some((f.id, f.name, f.provider_id?)))
+            .collect(),
+        key_pairs: db::keypairs::list(conn, account.id)
+            .await?
+            .into_iter()
+            .filter(db::keypairs::KeyPairRow::is_ready)
+            .map(|k| k.name)
+            .collect(),
+        groups: db::launch::groups_of_user(conn, actor.user.id).await?,
+        codes,
+    })
+}
+
+fn format_gib(ram_mb: i64) -> String {
+    let gib = ram_mb as f64 / 1024.0;
+    if gib.fract() == 0.0 { format!("{gib:.0}") } else { format!("{gib:.1}") }
 }
 
 /// The volumes a launch asks the provider for, one per device of the group.

@@ -22,6 +22,7 @@ pub mod launch;
 pub mod onboarding;
 pub mod resources;
 pub mod servers;
+pub mod tokens;
 
 use crate::cloud::CloudError;
 use crate::db::accounts::Account;

@@ -88,6 +88,14 @@ pub async fn act(
     .await
 }
 
+/// An image being made: the server's row, the pending record in My images
+/// and the job that asks the provider.
+pub struct ImageMade {
+    pub server: ServerRow,
+    pub image_record_id: i64,
+    pub job_id: i64,
+}
+
 /// The new image of [`make_image`]: its name, and the budget code and group
 /// (of the actor's) it is owned by.
 pub struct NewImage {
@@ -100,14 +108,14 @@ pub struct NewImage {
 /// images at once, as pending, in the same transaction (the flash says so;
 /// a slow worker or provider must not leave the list empty meanwhile). The
 /// `create_image` job fills in the provider's id, or marks it failed with
-/// the provider's reason. The server's row.
+/// the provider's reason.
 pub async fn make_image(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     jobs: &JobSettings,
     id: i64,
     image: &NewImage,
-) -> Result<ServerRow, ChangeError> {
+) -> Result<ImageMade, ChangeError> {
     let account = actor.account.id;
     let user = actor.user.id;
     conn.transaction(async |conn| {
@@ -153,13 +161,13 @@ pub async fn make_image(
             budget_code_id: image.budget_code_id,
             record_id: Some(record),
         };
-        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        let job = db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
         let changes = serde_json::json!({
             "image_name": image.name.as_str(), "budget_code_id": image.budget_code_id, "group_id": image.group_id,
             "image_record_id": record,
         });
         db::audit_log::record(conn, &actor.event("make_image", Resource::Server, row.id, changes)).await?;
-        Ok(row)
+        Ok(ImageMade { server: row, image_record_id: record, job_id: job })
     })
     .await
 }

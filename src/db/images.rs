@@ -565,3 +565,35 @@ pub async fn search_provided(
     platform_and_arch!(query, public_images, filters);
     limited(query, limit).load(conn).await
 }
+
+/// How many provided images a public search answers above the rest.
+pub const PROVIDED_SHOWN: i64 = 20;
+
+/// A public search of the account's provider and region as the page and the
+/// API answer it: on the first page, the provided images that match (at
+/// most [`PROVIDED_SHOWN`]); then the page of the others.
+pub async fn public_search(
+    conn: &mut AsyncPgConnection,
+    account: &super::accounts::Account,
+    query: &crate::domain::images::ListQuery,
+    provided_owners: &[String],
+) -> QueryResult<(Vec<PublicImageRow>, Page<PublicImageRow>)> {
+    let (provider, region) = (&account.provider, &account.region);
+    let page = search_public(
+        conn,
+        provider,
+        region,
+        &account.provider_account_number,
+        &query.filters,
+        query.sort,
+        &query.page,
+        provided_owners,
+    )
+    .await?;
+    let provided = if matches!(query.page, PageRequest::First) {
+        search_provided(conn, provider, region, provided_owners, &query.filters, PROVIDED_SHOWN).await?
+    } else {
+        Vec::new()
+    };
+    Ok((provided, page))
+}

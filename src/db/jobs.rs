@@ -249,3 +249,37 @@ pub async fn enqueue_keyed(conn: &mut AsyncPgConnection, job: &NewJob<'_>, key: 
 pub async fn key_used(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(jobs::table.filter(jobs::idempotency_key.eq(key)))).get_result(conn).await
 }
+
+/// Job `id` of the account; `NotFound` for another account's.
+pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<Job> {
+    jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::id.eq(id))
+        .select(Job::as_select())
+        .first(conn)
+        .await
+}
+
+/// The jobs a launch queued under its idempotency key (`KEY/1..n`), in
+/// order: `(job, server)`.
+pub async fn launched_under(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    key: &str,
+) -> QueryResult<Vec<(i64, Option<i64>)>> {
+    let rows: Vec<(i64, String, serde_json::Value)> = jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::idempotency_key.like(format!("{key}/%")))
+        .select((jobs::id, jobs::idempotency_key, jobs::payload))
+        .load(conn)
+        .await?;
+    let mut found: Vec<(u32, i64, Option<i64>)> = rows
+        .into_iter()
+        .filter_map(|(id, k, payload)| {
+            let n = k.rsplit('/').next()?.parse().ok()?;
+            Some((n, id, payload.get("server_id").and_then(serde_json::Value::as_i64)))
+        })
+        .collect();
+    found.sort_unstable();
+    Ok(found.into_iter().map(|(_, job, server)| (job, server)).collect())
+}

@@ -121,6 +121,7 @@ pub mod schema;
 pub mod servers;
 pub mod sessions;
 pub mod sync;
+pub mod tokens;
 pub mod users;
 
 use std::time::Duration;

@@ -318,6 +318,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        user_id -> Int8,
+        account_id -> Int8,
+        name -> Text,
+        token_hash -> Bytea,
+        access -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(api_tokens -> accounts (account_id));
 diesel::joinable!(accounts -> companies (company_id));
 diesel::joinable!(servers -> accounts (account_id));
 diesel::joinable!(servers -> image_records (image_record_id));
@@ -365,4 +382,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     firewalls,
     key_pairs,
     servers,
+    api_tokens,
 );

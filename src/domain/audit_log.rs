@@ -51,6 +51,20 @@ pub struct ChangeLine {
     pub value: String,
 }
 
+/// The changes of an event as JSON, every secret's value masked at any
+/// depth (what the API answers).
+pub fn masked(changes: &Value) -> Value {
+    match changes {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), if is_secret_key(k) { Value::String(MASK.to_owned()) } else { masked(v) }))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The changes of an event as lines, secrets masked, by field name (jsonb
 /// keeps no order of its own).
 pub fn change_lines(changes: &Value) -> Vec<ChangeLine> {

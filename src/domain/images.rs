@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use super::ValidationError;
 use super::access::{Action, Ownership, Resource, Rights};
+use super::page::{Cursor, PageRequest};
+use serde::{Deserialize, Serialize};
 
 /// The 25 labels of the enStratus picker: colour swatches, flags, icons, tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,6 +571,61 @@ pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> 
         actions.push(ImageAction::Sharing);
     }
     actions
+}
+
+/// The list's query string, as typed (the page's address and the API's
+/// parameters alike). Every field is parsed before use.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+pub struct ListParams {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub q: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub platform: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arch: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sort: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub after: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub before: String,
+}
+
+/// The parsed query of the list (the page's and the API's).
+pub struct ListQuery {
+    pub scope: Scope,
+    pub filters: Filters,
+    pub sort: Sort,
+    pub page: PageRequest,
+}
+
+fn optional<T: std::str::FromStr<Err = ValidationError>>(raw: &str) -> Result<Option<T>, ValidationError> {
+    if raw.is_empty() { Ok(None) } else { raw.parse().map(Some) }
+}
+
+impl ListQuery {
+    pub fn parse(params: &ListParams) -> Result<Self, ValidationError> {
+        let scope = optional(&params.scope)?.unwrap_or(Scope::Own);
+        let sort = Sort::parse_for(scope, &params.sort)?;
+        let filters = Filters {
+            search: SearchText::parse(&params.q)?,
+            platform: optional(&params.platform)?,
+            arch: optional(&params.arch)?,
+            // Public images carry no labels of this account.
+            label: if scope == Scope::Public { None } else { optional(&params.label)? },
+        };
+        let page = match (params.after.as_str(), params.before.as_str()) {
+            ("", "") => PageRequest::First,
+            (after, "") => PageRequest::After(Cursor::decode(after, "after", sort.by_name())?),
+            ("", before) => PageRequest::Before(Cursor::decode(before, "before", sort.by_name())?),
+            _ => return Err(ValidationError::new("after", "Give either after or before, not both.")),
+        };
+        Ok(Self { scope, filters, sort, page })
+    }
 }
 
 #[cfg(test)]

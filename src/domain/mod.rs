@@ -16,6 +16,7 @@ pub mod refusal;
 pub mod resource;
 pub mod servers;
 pub mod text;
+pub mod tokens;
 
 /// Input that breaks a rule of the domain, with the field it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -413,6 +413,48 @@ fn follow_up(kind: &str) -> Option<&'static str> {
     }
 }
 
+/// What a job does, as a person would say it.
+pub fn describe(job: &crate::db::jobs::Job) -> String {
+    use self::{images, servers};
+    let text = |field: &str| job.payload.get(field).and_then(|v| v.as_str()).unwrap_or_default();
+    let image = job.payload.get("image_id").and_then(|v| v.as_str()).unwrap_or("an image");
+    match job.kind.as_str() {
+        images::DEREGISTER_IMAGE => format!("Deregister {image}"),
+        images::SET_DEPRECATION if job.payload.get("deprecated_at").is_some_and(|v| !v.is_null()) => {
+            format!("Deprecate {image}")
+        }
+        images::SET_DEPRECATION => format!("Undeprecate {image}"),
+        images::LAUNCH_PERMISSION => {
+            let grant = job.payload.get("grant").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let who = match job.payload.get("account_number").and_then(|v| v.as_str()) {
+                Some(number) => format!("account {number}"),
+                None => "everyone".into(),
+            };
+            if grant { format!("Share {image} with {who}") } else { format!("Stop sharing {image} with {who}") }
+        }
+        self::sync::OWN_IMAGES => "Sync machine images".into(),
+        self::sync::PUBLIC_CATALOG => "Sync the public catalog".into(),
+        self::sync::PRODUCTS => "Sync hardware sizes".into(),
+        self::sync::ZONES => "Sync data centers".into(),
+        self::sync::FIREWALLS => "Sync firewalls".into(),
+        self::sync::KEY_PAIRS => "Sync key pairs".into(),
+        "noop" => "No-op".into(),
+        servers::RUN_INSTANCE => format!("Launch server {}", text("name")),
+        servers::SYNC_SERVERS => "Sync servers".into(),
+        servers::SERVER_ACTION => {
+            let command = match text("command") {
+                "pause" => "Pause",
+                "start" => "Start",
+                "reboot" => "Reboot",
+                _ => "Terminate",
+            };
+            format!("{command} server {}", text("instance_id"))
+        }
+        servers::CREATE_IMAGE => format!("Make image {} from server {}", text("name"), text("instance_id")),
+        other => other.replace('_', " "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

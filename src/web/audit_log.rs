@@ -55,7 +55,7 @@ fn name(field: &'static str, raw: &str) -> Result<Option<String>, ValidationErro
     Ok(Some(value.to_owned()))
 }
 
-fn parse(params: &AuditParams) -> Result<(AuditFilter, PageRequest), ValidationError> {
+pub fn parse(params: &AuditParams) -> Result<(AuditFilter, PageRequest), ValidationError> {
     let user_id = match params.user.trim() {
         "" => None,
         raw => Some(raw.parse().map_err(|_| ValidationError::new("user", "“user” must be a user id."))?),

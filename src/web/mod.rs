@@ -19,6 +19,7 @@ pub mod login;
 pub mod resources;
 pub mod respond;
 pub mod servers;
+pub mod settings;
 pub mod setup;
 pub mod utf8;
 
@@ -109,6 +110,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::budget_codes::deactivate)
         .service(admin::budget_codes::reactivate)
         .service(audit_log::index)
+        .service(settings::index)
+        .service(settings::create)
+        .service(settings::revoke)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
 }

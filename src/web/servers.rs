@@ -325,7 +325,7 @@ pub async fn make_image(
     let image = NewImage { name, budget_code_id: code, group_id: group };
     let made = changes::servers::make_image(&mut conn, &user.actor(), &state.jobs, row.id, &image).await;
     let row = match made {
-        Ok(row) => row,
+        Ok(made) => made.server,
         Err(ChangeError::Invalid(errors)) => {
             let dialog = make_image_dialog(&req, &user, &state, shown, form, errors).await?;
             return dialog::respond(&req, StatusCode::UNPROCESSABLE_ENTITY, dialog.render_for(&req));

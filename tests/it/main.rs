@@ -6,6 +6,7 @@ mod accessibility;
 mod admin_budget;
 mod admin_roles;
 mod admin_users;
+mod api;
 mod audit_log;
 mod auth;
 mod bad_input;

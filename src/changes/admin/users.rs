@@ -219,7 +219,7 @@ pub async fn reset_password(
     .await
 }
 
-/// Deactivates user `id` and ends their sessions.
+/// Deactivates user `id`, ends their sessions and revokes their API tokens.
 pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
     actor.require(Resource::User, Action::Configure)?;
     let company = actor.account.company_id;
@@ -232,7 +232,9 @@ pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         })
         .await?;
         let ended = db::admin::end_sessions(conn, found.id).await?;
-        let changes = serde_json::json!({ "status": { "from": "active", "to": "inactive" }, "sessions_ended": ended });
+        let revoked = db::tokens::revoke_all(conn, found.id).await?;
+        let changes = serde_json::json!({ "status": { "from": "active", "to": "inactive" }, "sessions_ended": ended,
+                                          "tokens_revoked": revoked });
         db::audit_log::record(conn, &actor.event("deactivate", Resource::User, found.id, changes)).await?;
         Ok(())
     })

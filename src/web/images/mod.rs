@@ -20,7 +20,6 @@ pub use sharing::{save_sharing, show_sharing};
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::layout::{Frame, Moment};
@@ -28,69 +27,15 @@ use super::respond::{FlashFragment, page_or_list};
 use crate::auth::CurrentUser;
 use crate::changes::images::{authorize, authorize_configure, facts};
 use crate::db::{self, images::ImageRow, images::RecordTab};
-use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{
-    Architecture, Filters, ImageAction, Label, Platform, Scope, SearchText, Sort, allowed_actions, may_configure,
+    Architecture, Filters, ImageAction, Label, ListParams, ListQuery, Platform, Scope, Sort, allowed_actions,
+    may_configure,
 };
-use crate::domain::page::{Cursor, Page, PageRequest};
+use crate::domain::page::{Cursor, Page};
 use crate::web::error::WebError;
 
 const PAGE: &str = "/images";
-
-/// The query string, as typed. Every field is parsed before use.
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
-pub struct ListParams {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub q: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub platform: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub arch: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub label: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub sort: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub after: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub before: String,
-}
-
-/// The parsed query of the page.
-struct ListQuery {
-    scope: Scope,
-    filters: Filters,
-    sort: Sort,
-    page: PageRequest,
-}
-
-fn optional<T: std::str::FromStr<Err = ValidationError>>(raw: &str) -> Result<Option<T>, ValidationError> {
-    if raw.is_empty() { Ok(None) } else { raw.parse().map(Some) }
-}
-
-impl ListQuery {
-    fn parse(params: &ListParams) -> Result<Self, ValidationError> {
-        let scope = optional(&params.scope)?.unwrap_or(Scope::Own);
-        let sort = Sort::parse_for(scope, &params.sort)?;
-        let filters = Filters {
-            search: SearchText::parse(&params.q)?,
-            platform: optional(&params.platform)?,
-            arch: optional(&params.arch)?,
-            // Public images carry no labels of this account.
-            label: if scope == Scope::Public { None } else { optional(&params.label)? },
-        };
-        let page = match (params.after.as_str(), params.before.as_str()) {
-            ("", "") => PageRequest::First,
-            (after, "") => PageRequest::After(Cursor::decode(after, "after", sort.by_name())?),
-            ("", before) => PageRequest::Before(Cursor::decode(before, "before", sort.by_name())?),
-            _ => return Err(ValidationError::new("after", "Give either after or before, not both.")),
-        };
-        Ok(Self { scope, filters, sort, page })
-    }
-}
 
 /// A row of My images / Shared with me, ready to show.
 pub struct ImageView {
@@ -196,9 +141,6 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
         csrf_token: user.csrf_token.clone(),
     }
 }
-
-/// How many provided images a public search shows above the rest.
-const PROVIDED_SHOWN: i64 = 20;
 
 fn public_view(row: db::images::PublicImageRow, provided: bool) -> PublicView {
     PublicView {
@@ -333,32 +275,8 @@ pub async fn index(
         }
         Scope::Public if query.filters.is_empty() => (Listing::PublicPrompt, (None, None)),
         Scope::Public => {
-            let account = &user.account;
-            let page = db::images::search_public(
-                &mut conn,
-                &account.provider,
-                &account.region,
-                &account.provider_account_number,
-                &query.filters,
-                query.sort,
-                &query.page,
-                &state.provided_owners,
-            )
-            .await?;
-            // Provided images come first, above the first page.
-            let provided = if matches!(query.page, PageRequest::First) {
-                db::images::search_provided(
-                    &mut conn,
-                    &account.provider,
-                    &account.region,
-                    &state.provided_owners,
-                    &query.filters,
-                    PROVIDED_SHOWN,
-                )
-                .await?
-            } else {
-                Vec::new()
-            };
+            let (provided, page) =
+                db::images::public_search(&mut conn, &user.account, &query, &state.provided_owners).await?;
             let links = page_links(&params, &page, |row| row.cursor());
             let view = |provided| move |row| public_view(row, provided);
             (

@@ -6,11 +6,10 @@ use serde::Deserialize;
 
 use super::LaunchImage;
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::domain::ValidationError;
 use crate::domain::budget::BudgetFigures;
 use crate::domain::cloud_init::{ConfigForm, VolumeForm};
-use crate::domain::launch::{CodeOption, Count, KEY_PAIR_FIELDS, LaunchInput, Options, ProductOption, unfit_reason};
+use crate::domain::launch::{Count, KEY_PAIR_FIELDS, LaunchInput, Options};
 use crate::state::AppState;
 use crate::web::error::WebError;
 
@@ -157,54 +156,7 @@ impl Errors {
 
 pub(super) async fn options(state: &AppState, user: &CurrentUser, image: &LaunchImage) -> Result<Options, WebError> {
     let mut conn = state.pool.get().await?;
-    let account = &user.account;
-    let products = db::launch::products(&mut conn, account)
-        .await?
-        .into_iter()
-        .map(|p| ProductOption {
-            title: format!(
-                "{} · {} vCPU · {} GiB · ${}/h",
-                p.product_id,
-                p.cpus,
-                format_gib(p.ram_mb),
-                p.hourly_rate.with_scale_round(4, bigdecimal::RoundingMode::HalfUp)
-            ),
-            unfit: unfit_reason(&p.architectures, p.ram_mb, &image.architecture, image.windows()),
-            id: p.product_id,
-            rate: p.hourly_rate,
-        })
-        .collect();
-    let now = chrono::Utc::now();
-    let held = db::budget::codes_of_user(&mut conn, user.user.id).await?;
-    let codes = db::budget::figures_for(&mut conn, held, now)
-        .await?
-        .into_iter()
-        .filter(|(_, figures)| figures.offered_at_launch())
-        .map(|(code, figures)| CodeOption { id: code.id, name: code.name, figures })
-        .collect();
-    Ok(Options {
-        products,
-        zones: db::launch::zones(&mut conn, account.id).await?,
-        firewalls: db::firewalls::list(&mut conn, account.id)
-            .await?
-            .into_iter()
-            .filter(db::firewalls::FirewallRow::is_ready)
-            .filter_map(|f| Some((f.id, f.name, f.provider_id?)))
-            .collect(),
-        key_pairs: db::keypairs::list(&mut conn, account.id)
-            .await?
-            .into_iter()
-            .filter(db::keypairs::KeyPairRow::is_ready)
-            .map(|k| k.name)
-            .collect(),
-        groups: db::launch::groups_of_user(&mut conn, user.user.id).await?,
-        codes,
-    })
-}
-
-fn format_gib(ram_mb: i64) -> String {
-    let gib = ram_mb as f64 / 1024.0;
-    if gib.fract() == 0.0 { format!("{gib:.0}") } else { format!("{gib:.1}") }
+    Ok(crate::changes::launch::options(&mut conn, &user.actor(), &image.architecture, image.windows()).await?)
 }
 
 /// What the cost panel shows: the launch's hourly cost and the chosen

@@ -1,0 +1,163 @@
+//! Who calls the API: a personal access token in `Authorization: Bearer`,
+//! acting for its user in its account with that user's rights there now
+//! (the same `AuthContext` and access decision as the pages), none that
+//! change when the token is read-only.
+//!
+//! Cookies are not read: a request that brings a session cookie and no
+//! token is refused (401), so the API is never a way around the pages'
+//! CSRF protection.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web::Data};
+
+use super::problem::ApiError;
+use crate::changes::Actor;
+use crate::db::{self, accounts::Account, tokens::TokenRow, users::User};
+use crate::domain::access::{Action, Resource, Rights};
+use crate::domain::tokens::{TokenAccess, presented};
+use crate::state::AppState;
+
+/// The caller of an API request.
+pub struct ApiUser {
+    pub user: User,
+    /// The token's account: every request acts in it.
+    pub account: Account,
+    pub accounts: Vec<Account>,
+    pub rights: Rights,
+    pub token: TokenRow,
+}
+
+impl ApiUser {
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { user: &self.user, account: &self.account, accounts: &self.accounts, rights: &self.rights }
+    }
+
+    /// The one way a handler asks for a right (`Rights::require`).
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), ApiError> {
+        Ok(self.rights.require(resource, action)?)
+    }
+}
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::Unauthorized(message.to_owned())
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
+    let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
+    let header = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
+    let Some(header) = header else {
+        return Err(unauthorized(if req.cookie(crate::auth::SESSION_COOKIE).is_some() {
+            "The API does not accept the console's session cookie: send a personal access token \
+             (Settings › API tokens) as “Authorization: Bearer stc_…”."
+        } else {
+            "Send a personal access token as “Authorization: Bearer stc_…” (Settings › API tokens)."
+        }));
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| unauthorized("The Authorization header must be “Bearer ” and a token."))?;
+    let hash = presented(token.trim()).ok_or_else(|| unauthorized("That is not a Stratus Console API token."))?;
+
+    let mut conn = state.pool.get().await?;
+    let token = db::tokens::find_by_hash(&mut conn, &hash)
+        .await?
+        .ok_or_else(|| unauthorized("This token is not known: it may have been mistyped or deleted."))?;
+    if token.revoked_at.is_some() {
+        return Err(unauthorized("This token was revoked."));
+    }
+    if token.expires_at <= chrono::Utc::now() {
+        return Err(unauthorized(&format!("This token expired on {}.", token.expires_at.format("%Y-%m-%d %H:%M UTC"))));
+    }
+    state.api_rate.take(token.id)?;
+    let context = db::access::auth_context(&mut conn, token.user_id).await?;
+    let Some(context) = context.filter(|c| c.user.is_active()) else {
+        return Err(unauthorized("This token's user is no longer active."));
+    };
+    let Some(account) = context.accounts.iter().find(|a| a.id == token.account_id).cloned() else {
+        return Err(ApiError::Forbidden(
+            "This token's account is no longer open to its user (left, or disabled).".into(),
+        ));
+    };
+    let rights = context.rights_in(account.id);
+    if !rights.allows_some(Resource::Console, Action::Access) {
+        return Err(ApiError::Forbidden(format!("Your role in {} does not open the console.", account.name)));
+    }
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !reads && TokenAccess::from_stored(&token.access) == TokenAccess::Read {
+        return Err(ApiError::Forbidden("This token is read-only: it cannot change anything.".into()));
+    }
+    db::tokens::touch(&mut conn, token.id).await?;
+    let db::access::AuthContext { user, accounts, .. } = context;
+    Ok(ApiUser { user, account, accounts, rights, token })
+}
+
+/// A token bucket per API token: up to `per_minute` requests at once,
+/// refilled at `per_minute` a minute. Kept in the process (a second
+/// console process keeps its own).
+pub struct RateLimit {
+    per_minute: f64,
+    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+}
+
+impl RateLimit {
+    pub fn new(per_minute: u32) -> Self {
+        Self { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one request from the token's allowance, or says in how many
+    /// seconds the next one is allowed.
+    pub fn take(&self, token: i64) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let per_second = self.per_minute / 60.0;
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            // Forget full buckets: they are what a new one starts as.
+            buckets.retain(|_, (left, at)| *left + at.elapsed().as_secs_f64() * per_second < self.per_minute);
+        }
+        let (left, at) = buckets.entry(token).or_insert((self.per_minute, now));
+        *left = (*left + now.duration_since(*at).as_secs_f64() * per_second).min(self.per_minute);
+        *at = now;
+        if *left >= 1.0 {
+            *left -= 1.0;
+            Ok(())
+        } else {
+            // Whole seconds, rounded up: a client that waits that long is let in.
+            let wait = ((1.0 - *left) / per_second).ceil();
+            Err(ApiError::TooManyRequests { retry_after_secs: wait.max(1.0) as u64 })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_past_its_rate_waits_and_others_do_not() {
+        let limit = RateLimit::new(3);
+        for _ in 0..3 {
+            assert!(limit.take(1).is_ok());
+        }
+        match limit.take(1) {
+            Err(ApiError::TooManyRequests { retry_after_secs }) => assert!((1..=20).contains(&retry_after_secs)),
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert!(limit.take(2).is_ok());
+    }
+}

@@ -1,0 +1,467 @@
+//! `/api/v1/images` (the account's records: My images and Shared with me)
+//! and `/api/v1/public-images` (the public catalog): the page's lists, with
+//! its filters, sort and cursors, and its changes (`changes::images`).
+
+use actix_web::{delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::ApiUser;
+use super::problem::ApiError;
+use crate::changes::images::{Sharing, facts, share_targets};
+use crate::changes::{self, ChangeError};
+use crate::db::{self, images::ImageRow, images::PublicImageRow, images::RecordTab};
+use crate::domain::access::{Action, Resource};
+use crate::domain::images::{
+    ImageName, Label, ListParams, ListQuery, Scope, allowed_actions, may_configure, sharing_rights,
+};
+use crate::domain::page::Page;
+use crate::domain::refusal::Refusal;
+use crate::state::AppState;
+
+/// An image record of the token's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Image {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// `none`, `red`, `orange`, `yellow`, `green`, `blue` or `purple`.
+    pub label: String,
+    pub deprecated_at: Option<DateTime<Utc>>,
+    pub platform: String,
+    pub architecture: String,
+    /// The provider's id; empty while the provider is making the image.
+    pub provider_image_id: String,
+    /// The provider's state (`ACTIVE`, `PENDING`, `FAILED`, `DELETED`, …).
+    pub state: String,
+    /// `own`, `shared` (by another account) or `public_launched` (a public
+    /// image launched here).
+    pub source: String,
+    pub owner_account_number: String,
+    /// The person who keeps the record.
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub budget_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Sent back with a change (optimistic concurrency).
+    pub version: i32,
+    /// What the token's user may do to it now: `launch`, `deprecate`,
+    /// `undeprecate`, `delete`, `sharing`; and `configure` (rename, relabel).
+    pub actions: Vec<String>,
+}
+
+impl Image {
+    fn of(user: &ApiUser, row: ImageRow) -> Self {
+        let facts = facts(&user.account, &row);
+        let mut actions: Vec<String> = facts
+            .map(|f| allowed_actions(&user.rights, &f).into_iter().map(|a| a.path().to_owned()).collect())
+            .unwrap_or_default();
+        if facts.is_some_and(|f| may_configure(&user.rights, &f)) {
+            actions.push("configure".into());
+        }
+        let owner = match (row.owner_given_name, row.owner_family_name) {
+            (Some(given), Some(family)) => Some(format!("{given} {family}")),
+            _ => None,
+        };
+        Image {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            label: row.label,
+            deprecated_at: row.deprecated_at,
+            platform: row.platform,
+            architecture: row.architecture,
+            provider_image_id: row.provider_image_id,
+            state: row.state,
+            source: row.source,
+            owner_account_number: row.owner_account_number,
+            owner,
+            group: row.group_name,
+            budget_code: row.budget_code_name,
+            created_at: row.created_at,
+            version: row.version,
+            actions,
+        }
+    }
+}
+
+/// A page of a list. `next` and `prev` are cursors for `after` and
+/// `before`; absent at the ends.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImagePage {
+    pub items: Vec<Image>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+}
+
+/// The list's parameters, as the page's address has them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImageParams {
+    /// `own` (default) or `shared`.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Words of the name, description or provider id.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// `linux` or `windows`.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// `x86_64` or `arm64`.
+    #[serde(default)]
+    pub arch: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `newest` (default), `oldest`, `name` or `name_desc`.
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// The `next` cursor of the page before.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// The `prev` cursor of the page after.
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+impl ImageParams {
+    fn parse(&self, scope: Option<String>) -> Result<ListQuery, ApiError> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let params = ListParams {
+            scope: scope.unwrap_or_else(|| text(&self.scope)),
+            q: text(&self.q),
+            platform: text(&self.platform),
+            arch: text(&self.arch),
+            label: text(&self.label),
+            sort: text(&self.sort),
+            after: text(&self.after),
+            before: text(&self.before),
+        };
+        Ok(ListQuery::parse(&params)?)
+    }
+}
+
+fn cursors<T>(page: &Page<T>, cursor: impl Fn(&T) -> crate::domain::page::Cursor) -> (Option<String>, Option<String>) {
+    let next = page.rows.last().filter(|_| page.has_next).map(|row| cursor(row).encode());
+    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| cursor(row).encode());
+    (next, prev)
+}
+
+/// List the account's images.
+#[utoipa::path(get, path = "/api/v1/images", tag = "images", params(ImageParams),
+    responses((status = 200, description = "A page of image records", body = ImagePage)))]
+#[get("/v1/images")]
+pub async fn list(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    params: web::Query<ImageParams>,
+) -> Result<web::Json<ImagePage>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
+    let query = params.parse(None)?;
+    let tab = match query.scope {
+        Scope::Own => RecordTab::Own,
+        Scope::Shared => RecordTab::Shared,
+        Scope::Public => {
+            return Err(ApiError::Invalid(vec![crate::domain::ValidationError::new(
+                "scope",
+                "Public images are listed at /api/v1/public-images.",
+            )]));
+        }
+    };
+    let mut conn = state.pool.get().await?;
+    let page =
+        db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page).await?;
+    let (next, prev) = cursors(&page, |row| row.cursor(query.sort));
+    Ok(web::Json(ImagePage { items: page.rows.into_iter().map(|row| Image::of(&user, row)).collect(), next, prev }))
+}
+
+/// One image record of the account.
+#[utoipa::path(get, path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)),
+    responses((status = 200, description = "The image record", body = Image)))]
+#[get("/v1/images/{id}")]
+pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let row = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
+    Ok(web::Json(Image::of(&user, row)))
+}
+
+/// A rename, a relabel or both, at the record's `version`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePatch {
+    pub version: i32,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The record as it now is, for a 409 after a stale version.
+async fn stale_or(user: &ApiUser, state: &AppState, id: i64, e: ChangeError) -> ApiError {
+    if !matches!(e, ChangeError::Refused(Refusal::StaleVersion { .. })) {
+        return e.into();
+    }
+    let current = match state.pool.get().await {
+        Ok(mut conn) => db::images::find_record(&mut conn, user.account.id, id).await.ok(),
+        Err(_) => None,
+    };
+    match current {
+        Some(row) => ApiError::stale(Image::of(user, row)),
+        None => ApiError::NotFound,
+    }
+}
+
+/// Rename or relabel an image.
+#[utoipa::path(patch, path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)), request_body = ImagePatch,
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[patch("/v1/images/{id}")]
+pub async fn update(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<ImagePatch>,
+) -> Result<web::Json<Image>, ApiError> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let name = body.name.as_deref().map(ImageName::parse).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    let label = body.label.as_deref().map(str::parse::<Label>).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    if body.name.is_none() && body.label.is_none() {
+        errors.push(crate::domain::ValidationError::new("name", "Send a name, a label or both."));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let mut conn = state.pool.get().await?;
+    match changes::images::edit(&mut conn, &user.actor(), id, body.version, name.as_ref(), label).await {
+        Ok(row) => Ok(web::Json(Image::of(&user, row))),
+        Err(e) => Err(stale_or(&user, &state, id, e).await),
+    }
+}
+
+/// The record's version, as the change saw it.
+#[derive(Debug, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct Version {
+    pub version: i32,
+}
+
+/// Deprecate an own image: at once here, at the provider through a job.
+#[utoipa::path(post, path = "/api/v1/images/{id}/deprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[post("/v1/images/{id}/deprecate")]
+pub async fn deprecate(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<web::Json<Image>, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    match changes::images::deprecate(&mut conn, &user.actor(), &state.jobs, id, body.version).await {
+        Ok(row) => Ok(web::Json(Image::of(&user, row))),
+        Err(e) => Err(stale_or(&user, &state, id, e).await),
+    }
+}
+
+/// Undeprecate an own image.
+#[utoipa::path(post, path = "/api/v1/images/{id}/undeprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[post("/v1/images/{id}/undeprecate")]
+pub async fn undeprecate(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<web::Json<Image>, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    match changes::images::undeprecate(&mut conn, &user.actor(), &state.jobs, id, body.version).await {
+        Ok(row) => Ok(web::Json(Image::of(&user, row))),
+        Err(e) => Err(stale_or(&user, &state, id, e).await),
+    }
+}
+
+/// What a delete did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    pub name: String,
+    /// The image the provider deregisters (an own image), if any.
+    pub deregistering: Option<String>,
+}
+
+/// Delete a record: an own image is deregistered at the provider (and every
+/// account's record of it goes); a shared or launched public image leaves
+/// this account only. Refused while live servers were launched from it.
+#[utoipa::path(delete, path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path), Version),
+    responses((status = 200, description = "Deleted", body = Deleted)))]
+#[delete("/v1/images/{id}")]
+pub async fn remove(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    version: web::Query<Version>,
+) -> Result<web::Json<Deleted>, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    match changes::images::delete(&mut conn, &user.actor(), &state.jobs, id, version.version).await {
+        Ok(done) => Ok(web::Json(Deleted {
+            name: done.name,
+            deregistering: done.provider_image_id.filter(|_| done.source == crate::domain::images::Source::Own),
+        })),
+        Err(e) => Err(stale_or(&user, &state, id, e).await),
+    }
+}
+
+/// An account an image can be shared with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareTarget {
+    pub account_id: i64,
+    pub name: String,
+    pub shared: bool,
+}
+
+/// How an image is shared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharingState {
+    pub public: bool,
+    /// The user's other accounts at the same provider and region.
+    pub accounts: Vec<ShareTarget>,
+    pub may_share_with_accounts: bool,
+    pub may_make_public: bool,
+}
+
+async fn sharing_state(
+    user: &ApiUser,
+    conn: &mut diesel_async::AsyncPgConnection,
+    row: &ImageRow,
+) -> Result<SharingState, ApiError> {
+    let shared_with: Vec<i64> = db::images::shares(conn, row.image_pk).await?.into_iter().map(|(a, _)| a).collect();
+    let rights = facts(&user.account, row).map(|f| sharing_rights(&user.rights, &f)).unwrap_or_default();
+    Ok(SharingState {
+        public: db::images::is_public(conn, row.image_pk).await?,
+        accounts: share_targets(&user.actor())
+            .map(|a| ShareTarget { account_id: a.id, name: a.name.clone(), shared: shared_with.contains(&a.id) })
+            .collect(),
+        may_share_with_accounts: rights.accounts,
+        may_make_public: rights.public,
+    })
+}
+
+/// How an own image is shared.
+#[utoipa::path(get, path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)),
+    responses((status = 200, description = "Its sharing", body = SharingState)))]
+#[get("/v1/images/{id}/sharing")]
+pub async fn sharing(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<SharingState>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let row = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
+    changes::images::authorize(&user.actor(), &row, crate::domain::images::ImageAction::Sharing)?;
+    Ok(web::Json(sharing_state(&user, &mut conn, &row).await?))
+}
+
+/// The sharing wanted: public or not, and the accounts to share with (of
+/// the user's others at the same provider and region; shares with other
+/// accounts stay).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharingBody {
+    pub public: bool,
+    pub account_ids: Vec<i64>,
+}
+
+/// Share an own image with accounts, or make it public or private.
+#[utoipa::path(put, path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)), request_body = SharingBody,
+    responses((status = 200, description = "Its sharing as it now is", body = SharingState)))]
+#[put("/v1/images/{id}/sharing")]
+pub async fn share(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<SharingBody>,
+) -> Result<web::Json<SharingState>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let wanted = Sharing { public: body.public, accounts: &body.account_ids };
+    let shared = changes::images::save_sharing(&mut conn, &user.actor(), &state.jobs, id.into_inner(), &wanted).await?;
+    Ok(web::Json(sharing_state(&user, &mut conn, &shared.record).await?))
+}
+
+/// An image of the public catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicImage {
+    /// The catalog's id: launch it at `/api/v1/images/{id}/launch?catalog=public`.
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub platform: String,
+    pub architecture: String,
+    pub provider_image_id: String,
+    /// The publisher's alias, or its account number.
+    pub owner: String,
+    pub deprecated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// One of the operator's provided images.
+    pub provided: bool,
+}
+
+impl PublicImage {
+    fn of(row: PublicImageRow, provided: bool) -> Self {
+        PublicImage {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            platform: row.platform,
+            architecture: row.architecture,
+            provider_image_id: row.provider_image_id,
+            owner: row.owner_alias.unwrap_or(row.owner_account_number),
+            deprecated_at: row.deprecated_at,
+            created_at: row.created_at,
+            provided,
+        }
+    }
+}
+
+/// A page of a public search: the provided images that match (on the first
+/// page), then the others.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicPage {
+    pub provided: Vec<PublicImage>,
+    pub items: Vec<PublicImage>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+}
+
+/// Search the public catalog of the account's provider and region. A
+/// search term or a filter is required, as on the page.
+#[utoipa::path(get, path = "/api/v1/public-images", tag = "images", params(ImageParams),
+    responses((status = 200, description = "A page of public images", body = PublicPage)))]
+#[get("/v1/public-images")]
+pub async fn search_public(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    params: web::Query<ImageParams>,
+) -> Result<web::Json<PublicPage>, ApiError> {
+    if !user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic) {
+        return Err(ApiError::Forbidden("Your role does not allow searching public images.".into()));
+    }
+    let query = params.parse(Some("public".into()))?;
+    if query.filters.is_empty() {
+        return Err(ApiError::Invalid(vec![crate::domain::ValidationError::new(
+            "q",
+            "Give a search term or a filter: the public catalog is too large to list whole.",
+        )]));
+    }
+    let mut conn = state.pool.get().await?;
+    let (provided, page) = db::images::public_search(&mut conn, &user.account, &query, &state.provided_owners).await?;
+    let (next, prev) = cursors(&page, PublicImageRow::cursor);
+    Ok(web::Json(PublicPage {
+        provided: provided.into_iter().map(|row| PublicImage::of(row, true)).collect(),
+        items: page.rows.into_iter().map(|row| PublicImage::of(row, false)).collect(),
+        next,
+        prev,
+    }))
+}

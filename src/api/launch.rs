@@ -1,0 +1,278 @@
+//! `POST /api/v1/images/{id}/launch`: the launch dialog's launch, checked
+//! by the same rules (`domain::launch::validate` against
+//! `changes::launch::options`) and written by `changes::launch::launch`.
+//! Every field's problem comes back at once in one 422.
+//!
+//! An `Idempotency-Key` header makes a retried request launch once: the
+//! key (scoped to the token) becomes the launch's key, and a second request
+//! with it answers with the servers of the first.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::ApiUser;
+use super::problem::ApiError;
+use super::servers::Server;
+use crate::changes::{self, launch::Source};
+use crate::db;
+use crate::domain::ValidationError;
+use crate::domain::cloud_init::{ConfigForm, VolumeForm};
+use crate::domain::images::Platform;
+use crate::domain::launch::{LaunchInput, validate};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Catalog {
+    /// `public` to launch the public catalog's image `id`; else `id` is a
+    /// record of the account.
+    pub catalog: Option<String>,
+}
+
+/// A volume group: several volumes in one RAID, formatted and mounted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Volumes {
+    pub count: u8,
+    pub size_gb: u16,
+    /// `none`, `0`, `1`, `5` or `10`.
+    pub raid_level: String,
+    /// `xfs`, `ext4`, `ext3` or `ext2`.
+    pub file_system: String,
+    pub mount_point: String,
+    #[serde(default)]
+    pub encrypt: bool,
+}
+
+/// Configuration management at first boot.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Configuration {
+    /// `script`, `chef`, `puppet` or `ansible`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub script: String,
+    /// The Chef or Puppet server.
+    #[serde(default)]
+    pub server: String,
+    #[serde(default)]
+    pub validation_client_name: String,
+    /// The Ansible repository.
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default)]
+    pub run_list: String,
+    #[serde(default)]
+    pub puppet_classes: String,
+    #[serde(default)]
+    pub playbook: String,
+    #[serde(default)]
+    pub environment: String,
+    /// One `name=value` a line.
+    #[serde(default)]
+    pub parameters: String,
+}
+
+/// A launch: the launch dialog's fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchBody {
+    /// The server's name; with `count` > 1, a number is added to each.
+    pub name: String,
+    #[serde(default = "one")]
+    pub count: u16,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// One of the user's budget codes.
+    pub budget_code_id: i64,
+    #[serde(default)]
+    pub group_id: Option<i64>,
+    /// A data center of the account; any when absent.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// The hardware size, e.g. `t3.micro`.
+    pub product_id: String,
+    #[serde(default)]
+    pub firewall_ids: Vec<i64>,
+    /// One of the account's key pairs; required for Windows.
+    #[serde(default)]
+    pub key_pair: Option<String>,
+    #[serde(default)]
+    pub volumes: Option<Volumes>,
+    #[serde(default)]
+    pub configuration: Option<Configuration>,
+}
+
+fn one() -> u16 {
+    1
+}
+
+impl LaunchBody {
+    /// The body as the form's fields, for the form's checks.
+    fn forms(&self) -> (VolumeForm, ConfigForm) {
+        let volumes = match &self.volumes {
+            None => VolumeForm { volumes: "none".into(), ..VolumeForm::default() },
+            Some(v) => VolumeForm {
+                volumes: "group".into(),
+                volume_count: v.count.to_string(),
+                volume_size_gb: v.size_gb.to_string(),
+                raid_level: v.raid_level.clone(),
+                file_system: v.file_system.clone(),
+                mount_point: v.mount_point.clone(),
+                encrypt: if v.encrypt { "on".into() } else { String::new() },
+            },
+        };
+        let config = match &self.configuration {
+            None => ConfigForm { config_type: "none".into(), ..ConfigForm::default() },
+            Some(c) => ConfigForm {
+                config_type: c.kind.clone(),
+                script: c.script.clone(),
+                config_server: c.server.clone(),
+                validation_client_name: c.validation_client_name.clone(),
+                config_repository: c.repository.clone(),
+                run_list: c.run_list.clone(),
+                puppet_classes: c.puppet_classes.clone(),
+                playbook: c.playbook.clone(),
+                config_environment: c.environment.clone(),
+                config_parameters: c.parameters.clone(),
+            },
+        };
+        (volumes, config)
+    }
+}
+
+/// The body's name for a field of the form.
+fn field(form_field: &'static str) -> &'static str {
+    match form_field {
+        "key_choice" | "new_key_name" => "key_pair",
+        "volume_count" => "volumes.count",
+        "volume_size_gb" => "volumes.size_gb",
+        "raid_level" => "volumes.raid_level",
+        "file_system" => "volumes.file_system",
+        "mount_point" => "volumes.mount_point",
+        "encrypt" => "volumes.encrypt",
+        "config_type" => "configuration.type",
+        "config_server" => "configuration.server",
+        "config_repository" => "configuration.repository",
+        "config_environment" => "configuration.environment",
+        "config_parameters" => "configuration.parameters",
+        "script" => "configuration.script",
+        "run_list" => "configuration.run_list",
+        "puppet_classes" => "configuration.puppet_classes",
+        "playbook" => "configuration.playbook",
+        "validation_client_name" => "configuration.validation_client_name",
+        other => other,
+    }
+}
+
+/// What a launch queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Launched {
+    pub servers: Vec<Server>,
+    /// The launch jobs, one per server: poll `/api/v1/jobs/{id}`.
+    pub jobs: Vec<i64>,
+    /// This request repeated an `Idempotency-Key` already used: nothing
+    /// more was launched, and these are the first request's servers.
+    pub replayed: bool,
+}
+
+/// The launch's key: the client's `Idempotency-Key` scoped to the token,
+/// or a new one.
+fn launch_key(req: &HttpRequest, token: i64) -> Result<uuid::Uuid, ApiError> {
+    let Some(header) = req.headers().get("Idempotency-Key") else { return Ok(uuid::Uuid::new_v4()) };
+    let key = header.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
+        ApiError::BadRequest("The Idempotency-Key header is 1 to 255 visible ASCII characters.".into())
+    })?;
+    let digest = Sha256::digest(format!("{token}:{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Ok(uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
+/// Launch servers from an image of the account, or from the public catalog
+/// (`?catalog=public`).
+#[utoipa::path(post, path = "/api/v1/images/{id}/launch", tag = "images",
+    params(("id" = i64, Path), Catalog,
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request launch once")),
+    request_body = LaunchBody,
+    responses((status = 202, description = "Launching", body = Launched)))]
+#[post("/v1/images/{id}/launch")]
+pub async fn launch(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    catalog: web::Query<Catalog>,
+    body: web::Json<LaunchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let key = launch_key(&req, user.token.id)?;
+    let id = id.into_inner();
+    let actor = user.actor();
+    let account = &user.account;
+    let mut conn = state.pool.get().await?;
+    let (public, record) = if catalog.catalog.as_deref() == Some("public") {
+        (Some(db::images::find_public(&mut conn, &account.provider, &account.region, id).await?), None)
+    } else {
+        (None, Some(db::images::find_record(&mut conn, account.id, id).await?))
+    };
+    let source = match (&record, &public) {
+        (Some(record), _) => Source::Record(record),
+        (None, Some(public)) => Source::Public(public),
+        (None, None) => return Err(ApiError::NotFound),
+    };
+    changes::launch::authorize(&actor, source)?;
+    let (architecture, platform) = match source {
+        Source::Record(r) => (&r.architecture, &r.platform),
+        Source::Public(p) => (&p.architecture, &p.platform),
+    };
+    let windows = Platform::from_stored(platform) == Platform::Windows;
+    let options = changes::launch::options(&mut conn, &actor, architecture, windows).await?;
+
+    let body = body.into_inner();
+    let (volumes, config) = body.forms();
+    let strings = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>();
+    let firewall_ids = strings(&body.firewall_ids);
+    let (count, budget_code_id) = (body.count.to_string(), body.budget_code_id.to_string());
+    let group_id = body.group_id.map(|g| g.to_string()).unwrap_or_default();
+    let input = LaunchInput {
+        name: &body.name,
+        count: &count,
+        description: &body.description,
+        label: body.label.as_deref().unwrap_or_default(),
+        budget_code_id: &budget_code_id,
+        group_id: &group_id,
+        zone: body.zone.as_deref().unwrap_or_default(),
+        product_id: &body.product_id,
+        firewall_ids: &firewall_ids,
+        key_choice: if body.key_pair.is_some() { "existing" } else { "none" },
+        key_pair: body.key_pair.as_deref().unwrap_or_default(),
+        volumes: &volumes,
+        config: &config,
+    };
+    let checked = validate(&input, windows, &options, changes::launch::encryption(account));
+    let launch = checked.map_err(invalid)?;
+    let done =
+        changes::launch::launch(&mut conn, &actor, &state.jobs, source, &launch, key).await.map_err(|e| match e {
+            changes::ChangeError::Invalid(errors) => invalid(errors),
+            other => other.into(),
+        })?;
+    let mut servers = Vec::new();
+    let mut jobs = Vec::new();
+    for (job, server) in db::jobs::launched_under(&mut conn, account.id, &key.to_string()).await? {
+        jobs.push(job);
+        if let Some(server) = server {
+            servers.push(Server::of(&user, db::servers::find(&mut conn, account.id, server).await?));
+        }
+    }
+    Ok(HttpResponse::Accepted().json(Launched { servers, jobs, replayed: done.again }))
+}
+
+/// The form's field problems under the body's names.
+fn invalid(errors: Vec<ValidationError>) -> ApiError {
+    ApiError::Invalid(errors.into_iter().map(|e| ValidationError { field: field(e.field), ..e }).collect())
+}

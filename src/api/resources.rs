@@ -1,0 +1,225 @@
+//! `/api/v1/key-pairs` and `/api/v1/firewalls`: list, create (a key pair's
+//! private key is answered once), delete; through `changes::keypairs`,
+//! `changes::firewalls` and `changes::resources`, as their pages.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::ApiUser;
+use super::problem::ApiError;
+use crate::changes::{self, resources::ProviderResource};
+use crate::db::{self, firewalls::FirewallRow, keypairs::KeyPairRow};
+use crate::domain::access::{Action, Resource};
+use crate::domain::firewalls::{FirewallDescription, FirewallName};
+use crate::domain::keypairs::{KeyPairName, PublicKey};
+use crate::domain::resource::ResourceAction;
+use crate::state::AppState;
+
+/// A key pair of the token's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyPair {
+    pub id: i64,
+    pub name: String,
+    /// As the provider reports it; empty until an import is done.
+    pub fingerprint: String,
+    /// `PENDING`, `ACTIVE`, `DELETING` or `ERROR`.
+    pub state: String,
+    pub error: Option<String>,
+}
+
+impl From<KeyPairRow> for KeyPair {
+    fn from(row: KeyPairRow) -> Self {
+        KeyPair {
+            id: row.id,
+            name: row.name,
+            fingerprint: row.fingerprint,
+            state: row.state.as_str().into(),
+            error: row.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyPairList {
+    pub items: Vec<KeyPair>,
+}
+
+/// The account's key pairs.
+#[utoipa::path(get, path = "/api/v1/key-pairs", tag = "key pairs and firewalls",
+    responses((status = 200, description = "The key pairs", body = KeyPairList)))]
+#[get("/v1/key-pairs")]
+pub async fn key_pairs(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<KeyPairList>, ApiError> {
+    user.require(Resource::Keypair, Action::Access)?;
+    let rows = db::keypairs::list(&mut *state.pool.get().await?, user.account.id).await?;
+    Ok(web::Json(KeyPairList { items: rows.into_iter().map(KeyPair::from).collect() }))
+}
+
+/// A key pair to create (no `public_key`: the provider makes one and its
+/// private key is answered once) or to import.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyPair {
+    pub name: String,
+    /// An OpenSSH public key (Ed25519 or RSA) to import.
+    #[serde(default)]
+    pub public_key: Option<String>,
+}
+
+/// A key pair made, with its private key: the only time it is given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyPairCreated {
+    pub id: i64,
+    pub name: String,
+    pub fingerprint: String,
+    /// PEM. The console does not keep it.
+    pub private_key: String,
+}
+
+/// Create a key pair (201, with its private key), or import a public key
+/// (202: it is ready once the provider has it).
+#[utoipa::path(post, path = "/api/v1/key-pairs", tag = "key pairs and firewalls", request_body = NewKeyPair,
+    responses((status = 201, description = "Created; the private key is in the answer, once", body = KeyPairCreated),
+              (status = 202, description = "Importing", body = KeyPair)))]
+#[post("/v1/key-pairs")]
+pub async fn create_key_pair(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    body: web::Json<NewKeyPair>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Resource::Keypair, ResourceAction::Create.right())?;
+    let name = KeyPairName::parse(&body.name);
+    let key = body.public_key.as_deref().filter(|k| !k.trim().is_empty()).map(PublicKey::parse);
+    let actor = user.actor();
+    match (name, key) {
+        (Ok(name), None) => {
+            let created =
+                changes::keypairs::create(&state.pool, &actor, state.provider(&user.account).await, &name).await?;
+            let answer = KeyPairCreated {
+                id: created.id,
+                name: created.name.as_str().to_owned(),
+                fingerprint: created.fingerprint,
+                private_key: created.private_key.pem().to_owned(),
+            };
+            Ok(HttpResponse::Created().insert_header(("Cache-Control", "no-store")).json(answer))
+        }
+        (Ok(name), Some(Ok(key))) => {
+            let mut conn = state.pool.get().await?;
+            let id = changes::keypairs::import(&mut conn, &actor, &state.jobs, &name, &key).await?;
+            Ok(HttpResponse::Accepted().json(KeyPair::from(db::keypairs::find(&mut conn, user.account.id, id).await?)))
+        }
+        (name, key) => Err(ApiError::Invalid(name.err().into_iter().chain(key.and_then(Result::err)).collect())),
+    }
+}
+
+/// What a delete did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceDeleted {
+    pub name: String,
+    /// Deleted at the provider through a job (else only its record: the
+    /// provider never made it).
+    pub at_provider: bool,
+}
+
+async fn delete_resource<R: ProviderResource>(
+    user: &ApiUser,
+    state: &AppState,
+    id: i64,
+) -> Result<web::Json<ResourceDeleted>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let done = changes::resources::delete::<R>(&mut conn, &user.actor(), &state.jobs, id).await?;
+    Ok(web::Json(ResourceDeleted { name: done.name, at_provider: done.at_provider }))
+}
+
+/// Delete a key pair (refused while live servers use it).
+#[utoipa::path(delete, path = "/api/v1/key-pairs/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
+    responses((status = 200, description = "Deleted", body = ResourceDeleted)))]
+#[delete("/v1/key-pairs/{id}")]
+pub async fn delete_key_pair(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<ResourceDeleted>, ApiError> {
+    delete_resource::<KeyPairRow>(&user, &state, id.into_inner()).await
+}
+
+/// A firewall (security group) of the token's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Firewall {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// The provider's group id, once it has made it.
+    pub provider_id: Option<String>,
+    /// `PENDING`, `ACTIVE`, `DELETING` or `ERROR`.
+    pub state: String,
+    pub error: Option<String>,
+}
+
+impl From<FirewallRow> for Firewall {
+    fn from(row: FirewallRow) -> Self {
+        Firewall {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            provider_id: row.provider_id,
+            state: row.state.as_str().into(),
+            error: row.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FirewallList {
+    pub items: Vec<Firewall>,
+}
+
+/// The account's firewalls.
+#[utoipa::path(get, path = "/api/v1/firewalls", tag = "key pairs and firewalls",
+    responses((status = 200, description = "The firewalls", body = FirewallList)))]
+#[get("/v1/firewalls")]
+pub async fn firewalls(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<FirewallList>, ApiError> {
+    user.require(Resource::Firewall, Action::Access)?;
+    let rows = db::firewalls::list(&mut *state.pool.get().await?, user.account.id).await?;
+    Ok(web::Json(FirewallList { items: rows.into_iter().map(Firewall::from).collect() }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFirewall {
+    pub name: String,
+    pub description: String,
+}
+
+/// Create a firewall: pending until the provider has made it.
+#[utoipa::path(post, path = "/api/v1/firewalls", tag = "key pairs and firewalls", request_body = NewFirewall,
+    responses((status = 202, description = "Being made", body = Firewall)))]
+#[post("/v1/firewalls")]
+pub async fn create_firewall(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    body: web::Json<NewFirewall>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Resource::Firewall, ResourceAction::Create.right())?;
+    let (name, description) = match (FirewallName::parse(&body.name), FirewallDescription::parse(&body.description)) {
+        (Ok(name), Ok(description)) => (name, description),
+        (name, description) => {
+            return Err(ApiError::Invalid(name.err().into_iter().chain(description.err()).collect()));
+        }
+    };
+    let mut conn = state.pool.get().await?;
+    let id = changes::firewalls::create(&mut conn, &user.actor(), &state.jobs, &name, &description).await?;
+    Ok(HttpResponse::Accepted().json(Firewall::from(db::firewalls::find(&mut conn, user.account.id, id).await?)))
+}
+
+/// Delete a firewall (refused while live servers use it).
+#[utoipa::path(delete, path = "/api/v1/firewalls/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
+    responses((status = 200, description = "Deleted", body = ResourceDeleted)))]
+#[delete("/v1/firewalls/{id}")]
+pub async fn delete_firewall(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<ResourceDeleted>, ApiError> {
+    delete_resource::<FirewallRow>(&user, &state, id.into_inner()).await
+}

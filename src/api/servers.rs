@@ -1,0 +1,224 @@
+//! `/api/v1/servers`: the account's servers, their actions (pause, start,
+//! reboot, terminate) and Make Image, through `changes::servers` as the
+//! Servers page does.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::ApiUser;
+use super::images::Version;
+use super::problem::ApiError;
+use crate::changes::servers::{NewImage, ownership, progress};
+use crate::changes::{self, ChangeError};
+use crate::db::{self, servers::ServerRow};
+use crate::domain::ValidationError;
+use crate::domain::access::{Action, Resource};
+use crate::domain::images::ImageName;
+use crate::domain::refusal::Refusal;
+use crate::domain::servers::{ServerAction, server_actions};
+use crate::state::AppState;
+
+/// A server of the token's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Server {
+    pub id: i64,
+    pub name: String,
+    pub label: String,
+    /// `requested`, `pending`, `running`, `ready`, `pausing`, `paused`,
+    /// `rebooting`, `terminating`, `terminated` or `failed`.
+    pub progress: String,
+    /// The provider's instance id, once it has one.
+    pub instance_id: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_ip: Option<String>,
+    pub product_id: String,
+    /// The image record it was launched from, if it is still in the account.
+    pub image_id: Option<i64>,
+    pub provider_image_id: String,
+    pub platform: String,
+    pub budget_code: String,
+    /// Why the provider refused its last action, if it did.
+    pub error: Option<String>,
+    pub launched_at: DateTime<Utc>,
+    pub ready_at: Option<DateTime<Utc>>,
+    /// Sent back with an action (optimistic concurrency).
+    pub version: i32,
+    /// What the token's user may do to it now: `pause`, `start`, `reboot`,
+    /// `terminate`, `image`.
+    pub actions: Vec<String>,
+}
+
+impl Server {
+    pub(super) fn of(user: &ApiUser, row: ServerRow) -> Self {
+        let progress = progress(&row);
+        Server {
+            actions: server_actions(&user.rights, &ownership(&row), progress)
+                .into_iter()
+                .map(|a| a.path().to_owned())
+                .collect(),
+            progress: progress.title().to_owned(),
+            id: row.id,
+            name: row.name,
+            label: row.label,
+            instance_id: row.provider_instance_id,
+            private_ip: row.private_ip,
+            public_ip: row.public_ip,
+            product_id: row.product_id,
+            image_id: row.image_record_id,
+            provider_image_id: row.provider_image_id,
+            platform: row.platform,
+            budget_code: row.budget_code,
+            error: row.last_error,
+            launched_at: row.launched_at,
+            ready_at: row.ready_at,
+            version: row.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerList {
+    /// Newest first: every live server, and those that ended within a day.
+    pub items: Vec<Server>,
+}
+
+/// The account's servers, as the Servers page lists them.
+#[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
+    responses((status = 200, description = "The servers", body = ServerList)))]
+#[get("/v1/servers")]
+pub async fn list(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<ServerList>, ApiError> {
+    user.require(Resource::Server, Action::Access)?;
+    let rows = db::servers::list(&mut *state.pool.get().await?, user.account.id, 500).await?;
+    Ok(web::Json(ServerList { items: rows.into_iter().map(|row| Server::of(&user, row)).collect() }))
+}
+
+/// One server of the account.
+#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)),
+    responses((status = 200, description = "The server", body = Server)))]
+#[get("/v1/servers/{id}")]
+pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Server>, ApiError> {
+    user.require(Resource::Server, Action::Access)?;
+    let row = db::servers::find(&mut *state.pool.get().await?, user.account.id, id.into_inner()).await?;
+    Ok(web::Json(Server::of(&user, row)))
+}
+
+async fn act(
+    user: ApiUser,
+    state: &AppState,
+    id: i64,
+    version: i32,
+    action: ServerAction,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    match changes::servers::act(&mut conn, &user.actor(), &state.jobs, id, version, action).await {
+        Ok(row) => Ok(HttpResponse::Accepted().json(Server::of(&user, row))),
+        Err(ChangeError::Refused(Refusal::ServerChanged { .. })) => {
+            let now = db::servers::find(&mut conn, user.account.id, id).await?;
+            Err(ApiError::stale(Server::of(&user, now)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Pause a running server (at the provider, through a job).
+#[utoipa::path(post, path = "/api/v1/servers/{id}/pause", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 202, description = "Pausing: the server as it now is", body = Server)))]
+#[post("/v1/servers/{id}/pause")]
+pub async fn pause(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, &state, id.into_inner(), body.version, ServerAction::Pause).await
+}
+
+/// Start a paused server.
+#[utoipa::path(post, path = "/api/v1/servers/{id}/start", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 202, description = "Starting: the server as it now is", body = Server)))]
+#[post("/v1/servers/{id}/start")]
+pub async fn start(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, &state, id.into_inner(), body.version, ServerAction::Start).await
+}
+
+/// Reboot a running server.
+#[utoipa::path(post, path = "/api/v1/servers/{id}/reboot", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 202, description = "Rebooting: the server as it now is", body = Server)))]
+#[post("/v1/servers/{id}/reboot")]
+pub async fn reboot(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, &state, id.into_inner(), body.version, ServerAction::Reboot).await
+}
+
+/// Terminate a server: it is shut down and deleted at the provider, with
+/// its volumes.
+#[utoipa::path(post, path = "/api/v1/servers/{id}/terminate", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 202, description = "Terminating: the server as it now is", body = Server)))]
+#[post("/v1/servers/{id}/terminate")]
+pub async fn terminate(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, &state, id.into_inner(), body.version, ServerAction::Terminate).await
+}
+
+/// The image to make of a server.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MakeImageBody {
+    pub name: String,
+    /// One of the user's budget codes.
+    pub budget_code_id: i64,
+    /// One of the user's groups, or none.
+    #[serde(default)]
+    pub group_id: Option<i64>,
+}
+
+/// An image being made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageMaking {
+    /// The new record in My images (pending until the provider has made it).
+    pub image_id: i64,
+    /// The job that asks the provider: poll `/api/v1/jobs/{job_id}`.
+    pub job_id: i64,
+    pub server: Server,
+}
+
+/// Make an image of a server: its record appears in My images at once, as
+/// pending, and becomes active when the provider has made it.
+#[utoipa::path(post, path = "/api/v1/servers/{id}/make-image", tag = "servers", params(("id" = i64, Path)), request_body = MakeImageBody,
+    responses((status = 202, description = "The image is being made", body = ImageMaking)))]
+#[post("/v1/servers/{id}/make-image")]
+pub async fn make_image(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<MakeImageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    // Not found and forbidden come before a bad field, as on the page.
+    let row = db::servers::find(&mut conn, user.account.id, id).await?;
+    changes::servers::check(&user.actor(), &row, ServerAction::MakeImage)?;
+    let name = ImageName::parse(&body.name).map_err(|e: ValidationError| ApiError::Invalid(vec![e]))?;
+    let image = NewImage { name, budget_code_id: body.budget_code_id, group_id: body.group_id };
+    let made = changes::servers::make_image(&mut conn, &user.actor(), &state.jobs, id, &image).await?;
+    Ok(HttpResponse::Accepted().json(ImageMaking {
+        image_id: made.image_record_id,
+        job_id: made.job_id,
+        server: Server::of(&user, made.server),
+    }))
+}

@@ -1,0 +1,92 @@
+//! Personal access tokens: their rows, found by the SHA-256 a request
+//! presents (`domain::tokens`).
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::now;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{accounts, api_tokens};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub access: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct NewToken<'a> {
+    pub user_id: i64,
+    pub account_id: i64,
+    pub name: &'a str,
+    pub token_hash: &'a [u8],
+    pub access: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, token: &NewToken<'_>) -> QueryResult<TokenRow> {
+    diesel::insert_into(api_tokens::table).values(token).returning(TokenRow::as_returning()).get_result(conn).await
+}
+
+/// The token with this hash, whatever its state (the caller says why an
+/// expired or revoked one is refused).
+pub async fn find_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<TokenRow>> {
+    api_tokens::table.filter(api_tokens::token_hash.eq(hash)).select(TokenRow::as_select()).first(conn).await.optional()
+}
+
+/// Notes a use of the token, at most once a minute (a write per request
+/// would cost more than the request).
+pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    let a_minute_ago = Utc::now() - chrono::Duration::minutes(1);
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::last_used_at.is_null().or(api_tokens::last_used_at.lt(a_minute_ago))),
+    )
+    .set(api_tokens::last_used_at.eq(now))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The user's tokens, newest first, with the name of the account each acts in.
+pub async fn of_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Vec<(TokenRow, String)>> {
+    api_tokens::table
+        .inner_join(accounts::table)
+        .filter(api_tokens::user_id.eq(user_id))
+        .order((api_tokens::created_at.desc(), api_tokens::id.desc()))
+        .select((TokenRow::as_select(), accounts::name))
+        .load(conn)
+        .await
+}
+
+/// Revokes the user's token `id`; false when the user has no such live token.
+pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<bool> {
+    let revoked = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(revoked == 1)
+}
+
+/// Revokes every live token of the user (deactivated); how many.
+pub async fn revoke_all(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<usize> {
+    diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::revoked_at.is_null()))
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(conn)
+        .await
+}
