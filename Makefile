@@ -73,7 +73,9 @@ test: system-packages browser-packages $(HTMX) $(AXE) lint
 	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
 	ec2=$$(MOTO_CATALOG=small .ci/local-moto start $(LOCAL)/moto 2); \
+	tools=$$(.ci/api-tools $(LOCAL)/python); \
 	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server \
+		TEST_API_TOOLS="$$tools" \
 		$(LOCAL_ENDPOINT_CREDENTIALS) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 

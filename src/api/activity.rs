@@ -22,7 +22,8 @@ pub struct JobState {
     pub kind: String,
     /// What it does, in words.
     pub what: String,
-    /// `queued`, `running`, `done` or `failed`.
+    /// `QUEUED`, `RUNNING`, `COMPLETE` or `ERROR` (attempts left are tried
+    /// again; `ERROR` once none are).
     pub state: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -30,7 +31,6 @@ pub struct JobState {
     pub error: Option<String>,
     /// What it produced, or a note on how it went (e.g. what the provider
     /// could not keep).
-    #[schema(value_type = Option<Object>)]
     pub result: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -54,7 +54,7 @@ impl From<Job> for JobState {
 }
 
 /// A job of the account.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "activity", params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "get_job", path = "/api/v1/jobs/{id}", tag = "activity", params(("id" = i64, Path)),
     responses((status = 200, description = "The job", body = JobState)))]
 #[get("/v1/jobs/{id}")]
 pub async fn get_job(
@@ -81,7 +81,6 @@ pub struct AuditEvent {
     /// `success` or `failure`.
     pub outcome: String,
     /// What changed; secrets are masked.
-    #[schema(value_type = Object)]
     pub changes: serde_json::Value,
 }
 
@@ -107,7 +106,7 @@ pub struct AuditQuery {
 }
 
 /// The account's audit log, newest first (administrators of the account).
-#[utoipa::path(get, path = "/api/v1/audit-events", tag = "activity", params(AuditQuery),
+#[utoipa::path(get, operation_id = "list_audit_events", path = "/api/v1/audit-events", tag = "activity", params(AuditQuery),
     responses((status = 200, description = "A page of events", body = AuditPage)))]
 #[get("/v1/audit-events")]
 pub async fn audit_events(

@@ -148,7 +148,7 @@ fn cursors<T>(page: &Page<T>, cursor: impl Fn(&T) -> crate::domain::page::Cursor
 }
 
 /// List the account's images.
-#[utoipa::path(get, path = "/api/v1/images", tag = "images", params(ImageParams),
+#[utoipa::path(get, operation_id = "list_images", path = "/api/v1/images", tag = "images", params(ImageParams),
     responses((status = 200, description = "A page of image records", body = ImagePage)))]
 #[get("/v1/images")]
 pub async fn list(
@@ -176,7 +176,7 @@ pub async fn list(
 }
 
 /// One image record of the account.
-#[utoipa::path(get, path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "get_image", path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)),
     responses((status = 200, description = "The image record", body = Image)))]
 #[get("/v1/images/{id}")]
 pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Image>, ApiError> {
@@ -213,7 +213,7 @@ async fn stale_or(user: &ApiUser, state: &AppState, id: i64, e: ChangeError) -> 
 }
 
 /// Rename or relabel an image.
-#[utoipa::path(patch, path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)), request_body = ImagePatch,
+#[utoipa::path(patch, operation_id = "update_image", path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)), request_body = ImagePatch,
     responses((status = 200, description = "The record as it now is", body = Image)))]
 #[patch("/v1/images/{id}")]
 pub async fn update(
@@ -248,7 +248,7 @@ pub struct Version {
 }
 
 /// Deprecate an own image: at once here, at the provider through a job.
-#[utoipa::path(post, path = "/api/v1/images/{id}/deprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
+#[utoipa::path(post, operation_id = "deprecate_image", path = "/api/v1/images/{id}/deprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
     responses((status = 200, description = "The record as it now is", body = Image)))]
 #[post("/v1/images/{id}/deprecate")]
 pub async fn deprecate(
@@ -266,7 +266,7 @@ pub async fn deprecate(
 }
 
 /// Undeprecate an own image.
-#[utoipa::path(post, path = "/api/v1/images/{id}/undeprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
+#[utoipa::path(post, operation_id = "undeprecate_image", path = "/api/v1/images/{id}/undeprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
     responses((status = 200, description = "The record as it now is", body = Image)))]
 #[post("/v1/images/{id}/undeprecate")]
 pub async fn undeprecate(
@@ -294,7 +294,7 @@ pub struct Deleted {
 /// Delete a record: an own image is deregistered at the provider (and every
 /// account's record of it goes); a shared or launched public image leaves
 /// this account only. Refused while live servers were launched from it.
-#[utoipa::path(delete, path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path), Version),
+#[utoipa::path(delete, operation_id = "delete_image", path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path), Version),
     responses((status = 200, description = "Deleted", body = Deleted)))]
 #[delete("/v1/images/{id}")]
 pub async fn remove(
@@ -350,7 +350,7 @@ async fn sharing_state(
 }
 
 /// How an own image is shared.
-#[utoipa::path(get, path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "get_image_sharing", path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)),
     responses((status = 200, description = "Its sharing", body = SharingState)))]
 #[get("/v1/images/{id}/sharing")]
 pub async fn sharing(
@@ -375,7 +375,7 @@ pub struct SharingBody {
 }
 
 /// Share an own image with accounts, or make it public or private.
-#[utoipa::path(put, path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)), request_body = SharingBody,
+#[utoipa::path(put, operation_id = "set_image_sharing", path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)), request_body = SharingBody,
     responses((status = 200, description = "Its sharing as it now is", body = SharingState)))]
 #[put("/v1/images/{id}/sharing")]
 pub async fn share(
@@ -437,7 +437,7 @@ pub struct PublicPage {
 
 /// Search the public catalog of the account's provider and region. A
 /// search term or a filter is required, as on the page.
-#[utoipa::path(get, path = "/api/v1/public-images", tag = "images", params(ImageParams),
+#[utoipa::path(get, operation_id = "search_public_images", path = "/api/v1/public-images", tag = "images", params(ImageParams),
     responses((status = 200, description = "A page of public images", body = PublicPage)))]
 #[get("/v1/public-images")]
 pub async fn search_public(

@@ -196,7 +196,7 @@ fn launch_key(req: &HttpRequest, token: i64) -> Result<uuid::Uuid, ApiError> {
 
 /// Launch servers from an image of the account, or from the public catalog
 /// (`?catalog=public`).
-#[utoipa::path(post, path = "/api/v1/images/{id}/launch", tag = "images",
+#[utoipa::path(post, operation_id = "launch_image", path = "/api/v1/images/{id}/launch", tag = "images",
     params(("id" = i64, Path), Catalog,
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request launch once")),
     request_body = LaunchBody,

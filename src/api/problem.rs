@@ -35,7 +35,6 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
     /// The resource as it now is, for 409 after a stale `version`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub current: Option<serde_json::Value>,
 }
 

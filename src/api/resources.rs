@@ -46,7 +46,7 @@ pub struct KeyPairList {
 }
 
 /// The account's key pairs.
-#[utoipa::path(get, path = "/api/v1/key-pairs", tag = "key pairs and firewalls",
+#[utoipa::path(get, operation_id = "list_key_pairs", path = "/api/v1/key-pairs", tag = "key pairs and firewalls",
     responses((status = 200, description = "The key pairs", body = KeyPairList)))]
 #[get("/v1/key-pairs")]
 pub async fn key_pairs(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<KeyPairList>, ApiError> {
@@ -78,7 +78,7 @@ pub struct KeyPairCreated {
 
 /// Create a key pair (201, with its private key), or import a public key
 /// (202: it is ready once the provider has it).
-#[utoipa::path(post, path = "/api/v1/key-pairs", tag = "key pairs and firewalls", request_body = NewKeyPair,
+#[utoipa::path(post, operation_id = "create_key_pair", path = "/api/v1/key-pairs", tag = "key pairs and firewalls", request_body = NewKeyPair,
     responses((status = 201, description = "Created; the private key is in the answer, once", body = KeyPairCreated),
               (status = 202, description = "Importing", body = KeyPair)))]
 #[post("/v1/key-pairs")]
@@ -132,7 +132,7 @@ async fn delete_resource<R: ProviderResource>(
 }
 
 /// Delete a key pair (refused while live servers use it).
-#[utoipa::path(delete, path = "/api/v1/key-pairs/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
+#[utoipa::path(delete, operation_id = "delete_key_pair", path = "/api/v1/key-pairs/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
     responses((status = 200, description = "Deleted", body = ResourceDeleted)))]
 #[delete("/v1/key-pairs/{id}")]
 pub async fn delete_key_pair(
@@ -175,7 +175,7 @@ pub struct FirewallList {
 }
 
 /// The account's firewalls.
-#[utoipa::path(get, path = "/api/v1/firewalls", tag = "key pairs and firewalls",
+#[utoipa::path(get, operation_id = "list_firewalls", path = "/api/v1/firewalls", tag = "key pairs and firewalls",
     responses((status = 200, description = "The firewalls", body = FirewallList)))]
 #[get("/v1/firewalls")]
 pub async fn firewalls(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<FirewallList>, ApiError> {
@@ -192,7 +192,7 @@ pub struct NewFirewall {
 }
 
 /// Create a firewall: pending until the provider has made it.
-#[utoipa::path(post, path = "/api/v1/firewalls", tag = "key pairs and firewalls", request_body = NewFirewall,
+#[utoipa::path(post, operation_id = "create_firewall", path = "/api/v1/firewalls", tag = "key pairs and firewalls", request_body = NewFirewall,
     responses((status = 202, description = "Being made", body = Firewall)))]
 #[post("/v1/firewalls")]
 pub async fn create_firewall(
@@ -213,7 +213,7 @@ pub async fn create_firewall(
 }
 
 /// Delete a firewall (refused while live servers use it).
-#[utoipa::path(delete, path = "/api/v1/firewalls/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
+#[utoipa::path(delete, operation_id = "delete_firewall", path = "/api/v1/firewalls/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
     responses((status = 200, description = "Deleted", body = ResourceDeleted)))]
 #[delete("/v1/firewalls/{id}")]
 pub async fn delete_firewall(

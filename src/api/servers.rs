@@ -85,7 +85,7 @@ pub struct ServerList {
 }
 
 /// The account's servers, as the Servers page lists them.
-#[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
+#[utoipa::path(get, operation_id = "list_servers", path = "/api/v1/servers", tag = "servers",
     responses((status = 200, description = "The servers", body = ServerList)))]
 #[get("/v1/servers")]
 pub async fn list(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<ServerList>, ApiError> {
@@ -95,7 +95,7 @@ pub async fn list(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json
 }
 
 /// One server of the account.
-#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "get_server", path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)),
     responses((status = 200, description = "The server", body = Server)))]
 #[get("/v1/servers/{id}")]
 pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Server>, ApiError> {
@@ -123,7 +123,7 @@ async fn act(
 }
 
 /// Pause a running server (at the provider, through a job).
-#[utoipa::path(post, path = "/api/v1/servers/{id}/pause", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+#[utoipa::path(post, operation_id = "pause_server", path = "/api/v1/servers/{id}/pause", tag = "servers", params(("id" = i64, Path)), request_body = Version,
     responses((status = 202, description = "Pausing: the server as it now is", body = Server)))]
 #[post("/v1/servers/{id}/pause")]
 pub async fn pause(
@@ -136,7 +136,7 @@ pub async fn pause(
 }
 
 /// Start a paused server.
-#[utoipa::path(post, path = "/api/v1/servers/{id}/start", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+#[utoipa::path(post, operation_id = "start_server", path = "/api/v1/servers/{id}/start", tag = "servers", params(("id" = i64, Path)), request_body = Version,
     responses((status = 202, description = "Starting: the server as it now is", body = Server)))]
 #[post("/v1/servers/{id}/start")]
 pub async fn start(
@@ -149,7 +149,7 @@ pub async fn start(
 }
 
 /// Reboot a running server.
-#[utoipa::path(post, path = "/api/v1/servers/{id}/reboot", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+#[utoipa::path(post, operation_id = "reboot_server", path = "/api/v1/servers/{id}/reboot", tag = "servers", params(("id" = i64, Path)), request_body = Version,
     responses((status = 202, description = "Rebooting: the server as it now is", body = Server)))]
 #[post("/v1/servers/{id}/reboot")]
 pub async fn reboot(
@@ -163,7 +163,7 @@ pub async fn reboot(
 
 /// Terminate a server: it is shut down and deleted at the provider, with
 /// its volumes.
-#[utoipa::path(post, path = "/api/v1/servers/{id}/terminate", tag = "servers", params(("id" = i64, Path)), request_body = Version,
+#[utoipa::path(post, operation_id = "terminate_server", path = "/api/v1/servers/{id}/terminate", tag = "servers", params(("id" = i64, Path)), request_body = Version,
     responses((status = 202, description = "Terminating: the server as it now is", body = Server)))]
 #[post("/v1/servers/{id}/terminate")]
 pub async fn terminate(
@@ -199,7 +199,7 @@ pub struct ImageMaking {
 
 /// Make an image of a server: its record appears in My images at once, as
 /// pending, and becomes active when the provider has made it.
-#[utoipa::path(post, path = "/api/v1/servers/{id}/make-image", tag = "servers", params(("id" = i64, Path)), request_body = MakeImageBody,
+#[utoipa::path(post, operation_id = "make_image_of_server", path = "/api/v1/servers/{id}/make-image", tag = "servers", params(("id" = i64, Path)), request_body = MakeImageBody,
     responses((status = 202, description = "The image is being made", body = ImageMaking)))]
 #[post("/v1/servers/{id}/make-image")]
 pub async fn make_image(

@@ -310,3 +310,240 @@ async fn the_api_describes_itself_in_openapi_3_1_and_renders_it_for_people() {
     let nowhere = read(http.get(app.url("/api/v1/nothing-here")).send().await.unwrap()).await;
     assert!(is_problem(&nowhere, StatusCode::NOT_FOUND));
 }
+
+/// The demo synced from the provider (sizes, zones, firewalls, key pairs),
+/// and a read-write token of the admin in Production.
+async fn synced_with_token() -> (TestApp, Api) {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    for kind in ["sync_products", "sync_zones", "sync_firewalls", "sync_key_pairs"] {
+        stratus_console::db::jobs::enqueue_sync(&mut conn, app.demo.acme_production, kind, 2).await.unwrap();
+    }
+    app.run_jobs().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let token = make_token(&mut client, "ci", app.demo.acme_production, "write").await;
+    let api = Api::new(&app, &token);
+    (app, api)
+}
+
+async fn default_code(app: &TestApp) -> i64 {
+    use stratus_console::db::schema::budget_codes;
+    budget_codes::table
+        .filter(budget_codes::name.eq("Default"))
+        .select(budget_codes::id)
+        .first(&mut app.db().await)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_launch_checks_every_field_at_once_and_an_idempotency_key_launches_once() {
+    let (app, api) = synced_with_token().await;
+    let (image, _) = record(&app, "web-frontend-2026.11").await;
+    let path = format!("/api/v1/images/{image}/launch");
+    let mut conn = app.db().await;
+    let servers_before = count(&mut conn, "SELECT count(*) AS n FROM servers").await;
+
+    let bad = api
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({ "name": "", "budget_code_id": 0, "product_id": "x9.imaginary",
+                         "volumes": { "count": 0, "size_gb": 10, "raid_level": "7", "file_system": "xfs", "mount_point": "/data" } })),
+        )
+        .await;
+    assert!(is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY), "{}", bad.json);
+    let fields: Vec<&str> =
+        bad.json["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    for field in ["name", "budget_code_id", "product_id", "volumes.count", "volumes.raid_level"] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM servers").await, servers_before, "nothing was written");
+
+    let body = json!({ "name": "canary", "count": 2, "budget_code_id": default_code(&app).await, "product_id": "t3.micro", "label": "green" });
+    let send = || async {
+        let request = api
+            .http
+            .post(format!("{}{path}", api.base))
+            .bearer_auth(&api.token)
+            .header("Idempotency-Key", "release-42");
+        read(request.header("content-type", "application/json").body(body.to_string()).send().await.unwrap()).await
+    };
+    let first = send().await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.json);
+    assert_eq!(first.json["replayed"], false);
+    let names: Vec<&str> =
+        first.json["servers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(first.json["jobs"].as_array().unwrap().len(), 2);
+    let again = send().await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.json["replayed"], true);
+    assert_eq!(again.json["servers"], first.json["servers"], "the same servers answer the retry");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM servers").await, servers_before + 2, "launched once");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'launch'").await, 2);
+
+    // The job is polled until the provider has the server.
+    let job = first.json["jobs"][0].as_i64().unwrap();
+    let queued = api.get(&format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(queued.status, StatusCode::OK, "{}", queued.json);
+    assert_eq!(queued.json["state"], "QUEUED");
+    app.run_jobs().await;
+    let done = api.get(&format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(done.json["state"], "COMPLETE", "{}", done.json);
+    let server = first.json["servers"][0]["id"].as_i64().unwrap();
+    let shown = api.get(&format!("/api/v1/servers/{server}")).await;
+    assert!(shown.json["instance_id"].as_str().is_some_and(|i| i.starts_with("i-")), "{}", shown.json);
+
+    // A stale version is 409 with the server as it now is; the right one acts.
+    let version = shown.json["version"].as_i64().unwrap();
+    let stale = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{server}/reboot"),
+            Some(json!({ "version": version - 1 })),
+        )
+        .await;
+    assert!(is_problem(&stale, StatusCode::CONFLICT), "{}", stale.json);
+    assert_eq!(stale.json["current"]["id"], server);
+    let made = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{server}/make-image"),
+            Some(json!({ "name": "canary-image", "budget_code_id": default_code(&app).await })),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::ACCEPTED, "{}", made.json);
+    let image_id = made.json["image_id"].as_i64().unwrap();
+    let pending = api.get(&format!("/api/v1/images/{image_id}")).await;
+    assert_eq!(pending.json["name"], "canary-image");
+}
+
+#[actix_web::test]
+async fn key_pairs_and_firewalls_are_made_listed_and_deleted_through_the_api() {
+    let (app, api) = synced_with_token().await;
+    let created = api.send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "pipeline-key" }))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert!(created.headers.get("cache-control").is_some_and(|v| v == "no-store"));
+    assert!(created.json["private_key"].as_str().unwrap().contains("PRIVATE KEY"));
+    let listed = api.get("/api/v1/key-pairs").await;
+    assert!(
+        listed.json["items"].as_array().unwrap().iter().any(|k| k["name"] == "pipeline-key" && k["state"] == "ACTIVE")
+    );
+    let taken = api.send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "pipeline-key" }))).await;
+    assert!(is_problem(&taken, StatusCode::UNPROCESSABLE_ENTITY), "{}", taken.json);
+    let id = created.json["id"].as_i64().unwrap();
+    let deleted = api.send(reqwest::Method::DELETE, &format!("/api/v1/key-pairs/{id}"), None).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+
+    let firewall = api
+        .send(reqwest::Method::POST, "/api/v1/firewalls", Some(json!({ "name": "api-web", "description": "Web" })))
+        .await;
+    assert_eq!(firewall.status, StatusCode::ACCEPTED, "{}", firewall.json);
+    assert_eq!(firewall.json["state"], "PENDING");
+    app.run_jobs().await;
+    let listed = api.get("/api/v1/firewalls").await;
+    assert!(
+        listed.json["items"].as_array().unwrap().iter().any(|f| f["name"] == "api-web" && f["state"] == "ACTIVE"),
+        "{}",
+        listed.json
+    );
+    let bad = api
+        .send(reqwest::Method::POST, "/api/v1/firewalls", Some(json!({ "name": "", "description": "a\u{0}b" })))
+        .await;
+    assert!(is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY));
+    assert_eq!(bad.json["errors"].as_array().unwrap().len(), 2, "{}", bad.json);
+}
+
+#[actix_web::test]
+async fn audit_events_are_for_administrators_and_secrets_stay_masked() {
+    let app = TestApp::spawn().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let api = Api::new(&app, &make_token(&mut admin, "audit", app.demo.acme_production, "write").await);
+    let (id, version) = record(&app, "batch-worker").await;
+    api.send(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/images/{id}"),
+        Some(json!({ "version": version, "name": "renamed by api" })),
+    )
+    .await;
+    let events = api.get("/api/v1/audit-events?action=rename").await;
+    assert_eq!(events.status, StatusCode::OK, "{}", events.json);
+    let event = &events.json["items"][0];
+    assert_eq!(event["who"], "Alex Morgan");
+    assert_eq!(event["changes"]["name"]["to"], "renamed by api");
+
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let viewer_api = Api::new(&app, &make_token(&mut viewer, "mine", app.demo.acme_production, "read").await);
+    assert!(is_problem(&viewer_api.get("/api/v1/audit-events").await, StatusCode::FORBIDDEN));
+    let bad = api.get("/api/v1/audit-events?after=not-a-cursor").await;
+    assert!(
+        is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY) || is_problem(&bad, StatusCode::BAD_REQUEST),
+        "{}",
+        bad.json
+    );
+}
+
+#[actix_web::test]
+async fn a_token_past_its_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(|config| config.api_rate_per_minute = 3).await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let api = Api::new(&app, &make_token(&mut client, "busy", app.demo.acme_production, "read").await);
+    for _ in 0..3 {
+        assert_eq!(api.get("/api/v1/servers").await.status, StatusCode::OK);
+    }
+    let refused = api.get("/api/v1/servers").await;
+    assert!(is_problem(&refused, StatusCode::TOO_MANY_REQUESTS), "{}", refused.json);
+    let wait: u64 = refused.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+}
+
+/// The independent check: schemathesis generates requests from the API's
+/// own description (every operation, its default number of cases and
+/// more) with a read-write token, and checks that no answer is a server
+/// error and every answer conforms to the description; and
+/// openapi-spec-validator checks the description itself.
+#[actix_web::test]
+async fn schemathesis_finds_the_api_true_to_its_description() {
+    let tools =
+        std::env::var("TEST_API_TOOLS").expect("TEST_API_TOOLS is set by `make test` (the venv with schemathesis)");
+    let app = TestApp::spawn_with(|config| config.api_rate_per_minute = 1_000_000).await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let token = make_token(&mut client, "schemathesis", app.demo.acme_production, "write").await;
+
+    let doc = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().text().await.unwrap();
+    let path = std::env::temp_dir().join(format!("stratus-openapi-{}.json", std::process::id()));
+    std::fs::write(&path, &doc).unwrap();
+    let validated =
+        tokio::process::Command::new(format!("{tools}/bin/openapi-spec-validator")).arg(&path).output().await.unwrap();
+    assert!(
+        validated.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&validated.stdout),
+        String::from_utf8_lossy(&validated.stderr)
+    );
+
+    let run = tokio::process::Command::new(format!("{tools}/bin/schemathesis"))
+        .args(["run", &app.url("/api/v1/openapi.json"), "--header"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "100",
+            "--workers",
+            "2",
+            "--seed",
+            "1",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let output = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    println!("{output}");
+    assert!(run.status.success(), "{output}");
+    let _ = std::fs::remove_file(path);
+}

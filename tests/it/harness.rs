@@ -63,8 +63,10 @@ fn config(database_url: &str) -> Config {
 
 /// Serves the app on a free port; its address, and its set-up link if it
 /// printed one.
-async fn serve(database_url: &str) -> (String, Option<String>) {
-    let app = Application::build(config(database_url)).await.expect("build the app");
+async fn serve(database_url: &str, configure: impl FnOnce(&mut Config)) -> (String, Option<String>) {
+    let mut config = config(database_url);
+    configure(&mut config);
+    let app = Application::build(config).await.expect("build the app");
     let address = format!("http://{}", app.address());
     let setup_link = app.setup_link().map(str::to_owned);
     actix_web::rt::spawn(app.run());
@@ -75,7 +77,7 @@ impl TestApp<()> {
     /// The app on an empty database: no company, no account, no user.
     pub async fn empty() -> Self {
         let database_url = fresh_database().await;
-        let (address, setup_link) = serve(&database_url).await;
+        let (address, setup_link) = serve(&database_url, |_| {}).await;
         Self { address, database_url, demo: (), setup_link }
     }
 }
@@ -89,6 +91,16 @@ impl TestApp {
     /// The app with the demo world loaded into the migrated database at
     /// `database_url` (a test that needs a cluster of its own).
     pub async fn spawn_in(database_url: String) -> Self {
+        Self::spawn_configured(database_url, |_| {}).await
+    }
+
+    /// The app with the demo world, its configuration changed by `configure`
+    /// (e.g. a lower API rate).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_configured(fresh_database().await, configure).await
+    }
+
+    async fn spawn_configured(database_url: String, configure: impl FnOnce(&mut Config)) -> Self {
         let mut conn = AsyncPgConnection::establish(&database_url).await.expect("connect to the test database");
         let numbers = demo::ProviderAccounts {
             production: crate::cloud::fresh_account(),
@@ -102,7 +114,7 @@ impl TestApp {
             ..JobSettings::default()
         };
         let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
-        let (address, setup_link) = serve(&database_url).await;
+        let (address, setup_link) = serve(&database_url, configure).await;
         Self { address, database_url, demo, setup_link }
     }
 }
