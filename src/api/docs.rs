@@ -8,27 +8,56 @@ use utoipa::OpenApi as _;
 
 use super::ApiDoc;
 
+/// Text with `code` spans, as the descriptions write them.
+pub struct Text(pub Vec<(bool, String)>);
+
+impl Text {
+    fn of(raw: &str) -> Self {
+        Text(
+            raw.split('`')
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
+                .map(|(i, s)| (i % 2 == 1, s.to_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 pub struct Operation {
     pub method: String,
     pub path: String,
-    pub summary: String,
-    pub description: String,
+    pub tag: String,
+    pub summary: Text,
+    pub description: Text,
     pub parameters: Vec<Parameter>,
     pub body: Option<String>,
-    pub responses: Vec<(String, String, Option<String>)>,
+    /// The answers other than the problems every operation may give.
+    pub responses: Vec<(String, Text, Option<String>)>,
+    /// The statuses of the problems it may answer.
+    pub problems: Vec<String>,
     pub anchor: String,
+}
+
+pub struct Tag {
+    pub name: String,
+    pub description: Text,
+    pub operations: Vec<Operation>,
 }
 
 pub struct Parameter {
     pub name: String,
     pub location: String,
     pub required: bool,
-    pub description: String,
+    pub description: Text,
 }
 
 pub struct Schema {
     pub name: String,
-    pub description: String,
+    pub description: Text,
     pub fields: Vec<Field>,
 }
 
@@ -36,15 +65,17 @@ pub struct Field {
     pub name: String,
     pub kind: String,
     pub required: bool,
-    pub description: String,
+    pub description: Text,
 }
 
 #[derive(Template)]
 #[template(path = "api_docs.html")]
 struct DocsPage {
     title: String,
-    description: String,
-    operations: Vec<Operation>,
+    description: Text,
+    tags: Vec<Tag>,
+    /// The problems any operation may answer: status and meaning.
+    problems: Vec<(String, Text)>,
     schemas: Vec<Schema>,
 }
 
@@ -95,25 +126,29 @@ fn operations(doc: &Value) -> Vec<Operation> {
                     name: text(p, "name"),
                     location: text(p, "in"),
                     required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
-                    description: text(p, "description"),
+                    description: Text::of(&text(p, "description")),
                 })
                 .collect();
-            let responses = op
-                .get("responses")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(status, r)| (status.clone(), text(r, "description"), r.get("content").and_then(json_schema)))
-                .collect();
+            let (mut responses, mut problems) = (Vec::new(), Vec::new());
+            for (status, r) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
+                let body = r.get("content").and_then(json_schema);
+                if body.as_deref() == Some("Problem") {
+                    problems.push(status.clone());
+                } else {
+                    responses.push((status.clone(), Text::of(&text(r, "description")), body));
+                }
+            }
             operations.push(Operation {
                 anchor: format!("{method}-{}", path.replace(['/', '{', '}'], "-")),
                 method: method.to_uppercase(),
                 path: path.clone(),
-                summary: text(op, "summary"),
-                description: text(op, "description"),
+                tag: op.pointer("/tags/0").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                summary: Text::of(&text(op, "summary")),
+                description: Text::of(&text(op, "description")),
                 parameters,
                 body: op.get("requestBody").and_then(|b| b.get("content")).and_then(json_schema),
                 responses,
+                problems,
             });
         }
     }
@@ -142,10 +177,10 @@ fn schemas(doc: &Value) -> Vec<Schema> {
                     name: field.clone(),
                     kind: kind(s),
                     required: required.contains(&field.as_str()),
-                    description: text(s, "description"),
+                    description: Text::of(&text(s, "description")),
                 })
                 .collect();
-            Schema { name: name.clone(), description: text(schema, "description"), fields }
+            Schema { name: name.clone(), description: Text::of(&text(schema, "description")), fields }
         })
         .collect()
 }
@@ -153,10 +188,24 @@ fn schemas(doc: &Value) -> Vec<Schema> {
 #[get("/docs")]
 pub async fn page() -> actix_web::Result<HttpResponse> {
     let doc = serde_json::to_value(ApiDoc::openapi()).map_err(actix_web::error::ErrorInternalServerError)?;
+    let mut operations = operations(&doc);
+    let tags = doc
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|tag| {
+            let name = text(tag, "name");
+            let (mine, rest) = operations.drain(..).partition(|op| op.tag == name);
+            operations = rest;
+            Tag { description: Text::of(&text(tag, "description")), operations: mine, name }
+        })
+        .collect();
     let page = DocsPage {
         title: doc.pointer("/info/title").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        description: doc.pointer("/info/description").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        operations: operations(&doc),
+        description: Text::of(doc.pointer("/info/description").and_then(Value::as_str).unwrap_or_default()),
+        tags,
+        problems: super::PROBLEMS.iter().map(|(status, meaning)| ((*status).to_owned(), Text::of(meaning))).collect(),
         schemas: schemas(&doc),
     };
     let body = page.render().map_err(actix_web::error::ErrorInternalServerError)?;

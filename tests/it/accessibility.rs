@@ -92,6 +92,8 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
         "/admin/groups".to_owned(),
         "/admin/roles".to_owned(),
         "/admin/budget-codes".to_owned(),
+        "/settings/tokens".to_owned(),
+        "/api/docs".to_owned(),
         // Every dialog, as the page it also is without JavaScript.
         format!("/images/{image}/deprecate"),
         format!("/images/{image}/delete"),
