@@ -7,7 +7,7 @@
 //! key (scoped to the token) becomes the launch's key, and a second request
 //! with it answers with the servers of the first.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,7 @@ use super::auth::ApiUser;
 use super::problem::ApiError;
 use super::servers::Server;
 use crate::changes::{self, launch::Source};
-use crate::db;
+use crate::db::{self, images::ImageRow, images::PublicImageRow};
 use crate::domain::ValidationError;
 use crate::domain::cloud_init::{ConfigForm, VolumeForm};
 use crate::domain::images::Platform;
@@ -194,6 +194,120 @@ fn launch_key(req: &HttpRequest, token: i64) -> Result<uuid::Uuid, ApiError> {
     Ok(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
+/// The image a launch starts from: a record of the token's account, or an
+/// image of the public catalog of its provider and region.
+enum Launchable {
+    Record(Box<ImageRow>),
+    Public(PublicImageRow),
+}
+
+impl Launchable {
+    fn source(&self) -> Source<'_> {
+        match self {
+            Launchable::Record(row) => Source::Record(row),
+            Launchable::Public(row) => Source::Public(row),
+        }
+    }
+
+    fn architecture(&self) -> &str {
+        match self {
+            Launchable::Record(row) => &row.architecture,
+            Launchable::Public(row) => &row.architecture,
+        }
+    }
+
+    fn windows(&self) -> bool {
+        let platform = match self {
+            Launchable::Record(row) => &row.platform,
+            Launchable::Public(row) => &row.platform,
+        };
+        Platform::from_stored(platform) == Platform::Windows
+    }
+}
+
+/// Image `id` as a launch finds it (404 outside the token's account or
+/// catalog), once the user may launch it (the page's rule).
+async fn launchable(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &ApiUser,
+    id: i64,
+    catalog: &Catalog,
+) -> Result<Launchable, ApiError> {
+    let account = &user.account;
+    let image = if catalog.catalog.as_deref() == Some("public") {
+        Launchable::Public(db::images::find_public(conn, &account.provider, &account.region, id).await?)
+    } else {
+        Launchable::Record(Box::new(db::images::find_record(conn, account.id, id).await?))
+    };
+    changes::launch::authorize(&user.actor(), image.source())?;
+    Ok(image)
+}
+
+/// A choice by id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Choice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A hardware size.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Product {
+    /// What `product_id` takes, e.g. `t3.micro`.
+    pub id: String,
+    pub title: String,
+    /// US dollars an hour, as a decimal string.
+    pub hourly_rate: String,
+    /// Why it cannot run this image, if it cannot.
+    pub unfit: Option<String>,
+}
+
+/// What a launch of this image may choose, as the launch dialog offers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LaunchOptions {
+    pub products: Vec<Product>,
+    /// For `zone`.
+    pub zones: Vec<String>,
+    /// For `firewall_ids`: the account's ready firewalls.
+    pub firewalls: Vec<Choice>,
+    /// For `key_pair`: the account's ready key pairs.
+    pub key_pairs: Vec<String>,
+    /// For `group_id`.
+    pub groups: Vec<Choice>,
+    /// For `budget_code_id`: the user's codes that may take a launch now.
+    pub budget_codes: Vec<Choice>,
+}
+
+/// What a launch of an image may choose: sizes, zones, firewalls, key
+/// pairs, groups and budget codes.
+#[utoipa::path(get, operation_id = "get_launch_options", path = "/api/v1/images/{id}/launch", tag = "images",
+    params(("id" = i64, Path), Catalog),
+    responses((status = 200, description = "The choices", body = LaunchOptions)))]
+#[get("/v1/images/{id}/launch")]
+pub async fn launch_options(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    catalog: web::Query<Catalog>,
+) -> Result<web::Json<LaunchOptions>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let image = launchable(&mut conn, &user, id.into_inner(), &catalog).await?;
+    let options = changes::launch::options(&mut conn, &user.actor(), image.architecture(), image.windows()).await?;
+    let choices = |list: Vec<(i64, String)>| list.into_iter().map(|(id, name)| Choice { id, name }).collect();
+    Ok(web::Json(LaunchOptions {
+        products: options
+            .products
+            .into_iter()
+            .map(|p| Product { id: p.id, title: p.title, hourly_rate: p.rate.normalized().to_string(), unfit: p.unfit })
+            .collect(),
+        zones: options.zones,
+        firewalls: options.firewalls.into_iter().map(|(id, name, _)| Choice { id, name }).collect(),
+        key_pairs: options.key_pairs,
+        groups: choices(options.groups),
+        budget_codes: options.codes.into_iter().map(|c| Choice { id: c.id, name: c.name }).collect(),
+    }))
+}
+
 /// Launch servers from an image of the account, or from the public catalog
 /// (`?catalog=public`).
 #[utoipa::path(post, operation_id = "launch_image", path = "/api/v1/images/{id}/launch", tag = "images",
@@ -211,27 +325,12 @@ pub async fn launch(
     body: web::Json<LaunchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let key = launch_key(&req, user.token.id)?;
-    let id = id.into_inner();
     let actor = user.actor();
     let account = &user.account;
     let mut conn = state.pool.get().await?;
-    let (public, record) = if catalog.catalog.as_deref() == Some("public") {
-        (Some(db::images::find_public(&mut conn, &account.provider, &account.region, id).await?), None)
-    } else {
-        (None, Some(db::images::find_record(&mut conn, account.id, id).await?))
-    };
-    let source = match (&record, &public) {
-        (Some(record), _) => Source::Record(record),
-        (None, Some(public)) => Source::Public(public),
-        (None, None) => return Err(ApiError::NotFound),
-    };
-    changes::launch::authorize(&actor, source)?;
-    let (architecture, platform) = match source {
-        Source::Record(r) => (&r.architecture, &r.platform),
-        Source::Public(p) => (&p.architecture, &p.platform),
-    };
-    let windows = Platform::from_stored(platform) == Platform::Windows;
-    let options = changes::launch::options(&mut conn, &actor, architecture, windows).await?;
+    let image = launchable(&mut conn, &user, id.into_inner(), &catalog).await?;
+    let windows = image.windows();
+    let options = changes::launch::options(&mut conn, &actor, image.architecture(), windows).await?;
 
     let body = body.into_inner();
     let (volumes, config) = body.forms();
@@ -256,11 +355,12 @@ pub async fn launch(
     };
     let checked = validate(&input, windows, &options, changes::launch::encryption(account));
     let launch = checked.map_err(invalid)?;
-    let done =
-        changes::launch::launch(&mut conn, &actor, &state.jobs, source, &launch, key).await.map_err(|e| match e {
+    let done = changes::launch::launch(&mut conn, &actor, &state.jobs, image.source(), &launch, key).await.map_err(
+        |e| match e {
             changes::ChangeError::Invalid(errors) => invalid(errors),
             other => other.into(),
-        })?;
+        },
+    )?;
     let mut servers = Vec::new();
     let mut jobs = Vec::new();
     for (job, server) in db::jobs::launched_under(&mut conn, account.id, &key.to_string()).await? {

@@ -37,7 +37,7 @@ pub use problem::ApiError;
     ),
     paths(
         images::list, images::get, images::update, images::deprecate, images::undeprecate, images::remove,
-        images::sharing, images::share, images::search_public, launch::launch,
+        images::sharing, images::share, images::search_public, launch::launch_options, launch::launch,
         servers::list, servers::get, servers::pause, servers::start, servers::reboot, servers::terminate,
         servers::make_image,
         resources::key_pairs, resources::create_key_pair, resources::delete_key_pair,
@@ -124,6 +124,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(images::undeprecate)
         .service(images::sharing)
         .service(images::share)
+        .service(launch::launch_options)
         .service(launch::launch)
         .service(servers::list)
         .service(servers::get)

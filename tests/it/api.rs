@@ -360,7 +360,16 @@ async fn a_launch_checks_every_field_at_once_and_an_idempotency_key_launches_onc
     }
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM servers").await, servers_before, "nothing was written");
 
-    let body = json!({ "name": "canary", "count": 2, "budget_code_id": default_code(&app).await, "product_id": "t3.micro", "label": "green" });
+    // What a launch may choose, as the dialog offers it.
+    let options = api.get(&path).await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.json);
+    assert!(options.json["products"].as_array().unwrap().iter().any(|p| p["id"] == "t3.micro" && p["unfit"].is_null()));
+    let code = default_code(&app).await;
+    assert!(options.json["budget_codes"].as_array().unwrap().iter().any(|c| c["id"] == code), "{}", options.json);
+    assert!(options.json["firewalls"].as_array().unwrap().iter().any(|f| f["name"] == "default"));
+
+    let body =
+        json!({ "name": "canary", "count": 2, "budget_code_id": code, "product_id": "t3.micro", "label": "green" });
     let send = || async {
         let request = api
             .http
