@@ -556,3 +556,146 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
     assert!(run.status.success(), "{output}");
     let _ = std::fs::remove_file(path);
 }
+
+#[actix_web::test]
+async fn deprecate_share_and_delete_through_the_api_write_rows_audit_events_and_jobs() {
+    let (app, api) = synced_with_token().await;
+    let mut conn = app.db().await;
+    let (production, staging, globex) = (app.demo.acme_production, app.demo.acme_staging, app.demo.globex_main);
+    let (id, version) = record(&app, "batch-worker").await;
+    let path = format!("/api/v1/images/{id}");
+
+    let deprecated =
+        api.send(reqwest::Method::POST, &format!("{path}/deprecate"), Some(json!({ "version": version }))).await;
+    assert_eq!(deprecated.status, StatusCode::OK, "{}", deprecated.json);
+    assert!(deprecated.json["deprecated_at"].is_string());
+    assert!(deprecated.json["actions"].as_array().unwrap().contains(&json!("undeprecate")));
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'deprecate'").await, 1);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'set_deprecation'").await, 1);
+    let again =
+        api.send(reqwest::Method::POST, &format!("{path}/deprecate"), Some(json!({ "version": version + 1 }))).await;
+    assert!(is_problem(&again, StatusCode::CONFLICT), "{}", again.json);
+    let undeprecated =
+        api.send(reqwest::Method::POST, &format!("{path}/undeprecate"), Some(json!({ "version": version + 1 }))).await;
+    assert_eq!(undeprecated.status, StatusCode::OK, "{}", undeprecated.json);
+    assert!(undeprecated.json["deprecated_at"].is_null());
+
+    // Sharing: only the user's other accounts at the same provider and region.
+    let sharing = api.get(&format!("{path}/sharing")).await;
+    assert_eq!(sharing.status, StatusCode::OK, "{}", sharing.json);
+    assert_eq!(sharing.json["accounts"], json!([{ "account_id": staging, "name": "Acme Staging", "shared": false }]));
+    let elsewhere = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("{path}/sharing"),
+            Some(json!({ "public": false, "account_ids": [globex] })),
+        )
+        .await;
+    assert!(is_problem(&elsewhere, StatusCode::UNPROCESSABLE_ENTITY), "{}", elsewhere.json);
+    let shared = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("{path}/sharing"),
+            Some(json!({ "public": false, "account_ids": [staging] })),
+        )
+        .await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", shared.json);
+    assert_eq!(shared.json["accounts"][0]["shared"], true);
+    let theirs = format!(
+        "SELECT count(*) AS n FROM image_records WHERE account_id = {staging} AND source = 'shared' \
+         AND provider_image_id = (SELECT provider_image_id FROM image_records WHERE id = {id})"
+    );
+    assert_eq!(count(&mut conn, &theirs).await, 1);
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'share' AND account_id = {staging}")
+        )
+        .await,
+        1
+    );
+
+    // Delete is refused while a server launched from the image lives, and
+    // done once it is terminated.
+    let (web, web_version) = record(&app, "web-frontend-2026.11").await;
+    let launched = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/images/{web}/launch"),
+            Some(json!({ "name": "web", "budget_code_id": default_code(&app).await, "product_id": "t3.micro" })),
+        )
+        .await;
+    assert_eq!(launched.status, StatusCode::ACCEPTED, "{}", launched.json);
+    app.run_jobs().await;
+    let refused = api.send(reqwest::Method::DELETE, &format!("/api/v1/images/{web}?version={web_version}"), None).await;
+    assert!(is_problem(&refused, StatusCode::CONFLICT), "{}", refused.json);
+    assert!(refused.json["detail"].as_str().unwrap().contains("Terminate"), "{}", refused.json);
+    let servers = api.get("/api/v1/servers").await;
+    let server = servers.json["items"].as_array().unwrap().iter().find(|s| s["name"] == "web").unwrap().clone();
+    let terminating = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{}/terminate", server["id"]),
+            Some(json!({ "version": server["version"] })),
+        )
+        .await;
+    assert_eq!(terminating.status, StatusCode::ACCEPTED, "{}", terminating.json);
+    assert_eq!(terminating.json["progress"], "terminating");
+    app.run_jobs().await;
+    let deleted = api.send(reqwest::Method::DELETE, &format!("/api/v1/images/{web}?version={web_version}"), None).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+    assert_eq!(deleted.json["name"], "web-frontend-2026.11");
+    assert!(deleted.json["deregistering"].as_str().is_some_and(|ami| ami.starts_with("ami-")));
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM image_records WHERE id = {web}")).await, 0);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'deregister_image'").await, 1);
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'delete' AND account_id = {production}")
+        )
+        .await,
+        1
+    );
+
+    // The public catalog needs a term or a filter, as the page does.
+    let everything = api.get("/api/v1/public-images").await;
+    assert!(is_problem(&everything, StatusCode::UNPROCESSABLE_ENTITY), "{}", everything.json);
+    let ubuntu = api.get("/api/v1/public-images?q=ubuntu").await;
+    assert_eq!(ubuntu.status, StatusCode::OK, "{}", ubuntu.json);
+    assert!(ubuntu.json["provided"].as_array().unwrap().iter().all(|i| i["provided"] == true));
+}
+
+#[actix_web::test]
+async fn a_write_token_has_no_more_rights_than_its_user_has_now() {
+    let app = TestApp::spawn().await;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let api = Api::new(&app, &make_token(&mut viewer, "viewer", app.demo.acme_production, "write").await);
+    let (id, version) = record(&app, "batch-worker").await;
+
+    let listed = api.get("/api/v1/images").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.json);
+    let batch = listed.json["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap();
+    assert!(!batch["actions"].as_array().unwrap().contains(&json!("configure")), "the viewer may not rename");
+    let refused = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/images/{id}"),
+            Some(json!({ "version": version, "name": "mine" })),
+        )
+        .await;
+    assert!(is_problem(&refused, StatusCode::FORBIDDEN), "{}", refused.json);
+    let refused =
+        api.send(reqwest::Method::POST, "/api/v1/firewalls", Some(json!({ "name": "x", "description": "y" }))).await;
+    assert!(is_problem(&refused, StatusCode::FORBIDDEN), "{}", refused.json);
+    assert_eq!(record(&app, "batch-worker").await, (id, version), "nothing changed");
+
+    // Leaving the account takes the token's access with it.
+    diesel::sql_query(format!(
+        "DELETE FROM account_memberships WHERE account_id = {} AND user_id = (SELECT id FROM users WHERE email = 'viewer@acme.test')",
+        app.demo.acme_production
+    ))
+    .execute(&mut app.db().await)
+    .await
+    .unwrap();
+    assert!(is_problem(&api.get("/api/v1/images").await, StatusCode::FORBIDDEN));
+}
