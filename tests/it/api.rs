@@ -517,8 +517,37 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
     let tools =
         std::env::var("TEST_API_TOOLS").expect("TEST_API_TOOLS is set by `make test` (the venv with schemathesis)");
     let app = TestApp::spawn_with(|config| config.api_rate_per_minute = 1_000_000).await;
+    let production = app.demo.acme_production;
+    let mut conn = app.db().await;
+    for kind in ["sync_products", "sync_zones", "sync_firewalls", "sync_key_pairs"] {
+        stratus_console::db::jobs::enqueue_sync(&mut conn, production, kind, 2).await.unwrap();
+    }
+    app.run_jobs().await;
     let mut client = app.signed_in("admin@acme.test").await;
-    let token = make_token(&mut client, "schemathesis", app.demo.acme_production, "write").await;
+    let token = make_token(&mut client, "schemathesis", production, "write").await;
+
+    let key =
+        Api::new(&app, &token).send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "fuzz" }))).await;
+    assert_eq!(key.status, StatusCode::CREATED, "{}", key.json);
+
+    // Real ids of the token's account, so that generated requests reach the
+    // changes themselves, not only the 404 of an unknown id.
+    let id = |table: &str| format!("SELECT id AS n FROM {table} WHERE account_id = {production} ORDER BY id LIMIT 1");
+    let mut config = String::new();
+    for (path, table) in [
+        ("images", "image_records"),
+        ("servers", "servers"),
+        ("key-pairs", "key_pairs"),
+        ("firewalls", "firewalls"),
+        ("jobs", "jobs"),
+    ] {
+        let found = diesel::sql_query(id(table)).get_result::<Id>(&mut conn).await.unwrap().n;
+        config.push_str(&format!(
+            "[[operations]]\ninclude-path-regex = '^/api/v1/{path}/\\{{id\\}}'\nparameters = {{ \"path.id\" = {found} }}\n\n"
+        ));
+    }
+    let config_path = std::env::temp_dir().join(format!("stratus-schemathesis-{}.toml", std::process::id()));
+    std::fs::write(&config_path, &config).unwrap();
 
     let doc = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().text().await.unwrap();
     let path = std::env::temp_dir().join(format!("stratus-openapi-{}.json", std::process::id()));
@@ -533,6 +562,8 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
     );
 
     let run = tokio::process::Command::new(format!("{tools}/bin/schemathesis"))
+        .arg("--config-file")
+        .arg(&config_path)
         .args(["run", &app.url("/api/v1/openapi.json"), "--header"])
         .arg(format!("Authorization: Bearer {token}"))
         .args([
@@ -555,6 +586,7 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
     println!("{output}");
     assert!(run.status.success(), "{output}");
     let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(config_path);
 }
 
 #[actix_web::test]
