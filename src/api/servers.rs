@@ -46,7 +46,7 @@ pub struct Server {
     /// Sent back with an action (optimistic concurrency).
     pub version: i32,
     /// What the token's user may do to it now: `pause`, `start`, `reboot`,
-    /// `terminate`, `image`.
+    /// `terminate`, `make-image` (the paths of these actions under the server).
     pub actions: Vec<String>,
 }
 
@@ -54,10 +54,7 @@ impl Server {
     pub(super) fn of(user: &ApiUser, row: ServerRow) -> Self {
         let progress = progress(&row);
         Server {
-            actions: server_actions(&user.rights, &ownership(&row), progress)
-                .into_iter()
-                .map(|a| a.path().to_owned())
-                .collect(),
+            actions: server_actions(&user.rights, &ownership(&row), progress).into_iter().map(action_path).collect(),
             progress: progress.title().to_owned(),
             id: row.id,
             name: row.name,
@@ -75,6 +72,14 @@ impl Server {
             ready_at: row.ready_at,
             version: row.version,
         }
+    }
+}
+
+/// The action's path under `/api/v1/servers/{id}/`.
+fn action_path(action: ServerAction) -> String {
+    match action {
+        ServerAction::MakeImage => "make-image".to_owned(),
+        other => other.path().to_owned(),
     }
 }
 

@@ -731,3 +731,71 @@ async fn a_write_token_has_no_more_rights_than_its_user_has_now() {
     .unwrap();
     assert!(is_problem(&api.get("/api/v1/images").await, StatusCode::FORBIDDEN));
 }
+
+#[actix_web::test]
+async fn pause_start_an_import_and_a_firewall_delete_through_the_api() {
+    let (app, api) = synced_with_token().await;
+    let mut conn = app.db().await;
+    let (web, _) = record(&app, "web-frontend-2026.11").await;
+    let launched = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/images/{web}/launch"),
+            Some(json!({ "name": "worker", "budget_code_id": default_code(&app).await, "product_id": "t3.micro" })),
+        )
+        .await;
+    assert_eq!(launched.status, StatusCode::ACCEPTED, "{}", launched.json);
+    let server = launched.json["servers"][0]["id"].as_i64().unwrap();
+    app.run_jobs().await;
+    let now = api.get(&format!("/api/v1/servers/{server}")).await;
+    let paused = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{server}/pause"),
+            Some(json!({ "version": now.json["version"] })),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::ACCEPTED, "{}", paused.json);
+    assert_eq!(paused.json["progress"], "pausing");
+    app.run_jobs().await;
+    let now = api.get(&format!("/api/v1/servers/{server}")).await;
+    assert_eq!(now.json["progress"], "paused", "{}", now.json);
+    assert_eq!(now.json["actions"], json!(["start", "make-image", "terminate"]), "{}", now.json);
+    let started = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{server}/start"),
+            Some(json!({ "version": now.json["version"] })),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.json);
+    for action in ["pause", "start"] {
+        let events =
+            format!("SELECT count(*) AS n FROM audit_events WHERE action = '{action}' AND resource_id = '{server}'");
+        assert_eq!(count(&mut conn, &events).await, 1, "{action}");
+    }
+
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfFrtHX+Bm9WEBJueOkw12IlEyZLGAJ0NSFLLLVngpY ops@acme.test";
+    let imported = api
+        .send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "ops-laptop", "public_key": key })))
+        .await;
+    assert_eq!(imported.status, StatusCode::ACCEPTED, "{}", imported.json);
+    assert_eq!(imported.json["state"], "PENDING");
+    assert!(imported.json.get("private_key").is_none());
+    app.run_jobs().await;
+    let listed = api.get("/api/v1/key-pairs").await;
+    let ops = listed.json["items"].as_array().unwrap().iter().find(|k| k["name"] == "ops-laptop").unwrap().clone();
+    assert_eq!(ops["state"], "ACTIVE", "{}", listed.json);
+    assert!(!ops["fingerprint"].as_str().unwrap().is_empty());
+
+    let made = api
+        .send(reqwest::Method::POST, "/api/v1/firewalls", Some(json!({ "name": "short-lived", "description": "x" })))
+        .await;
+    app.run_jobs().await;
+    let id = made.json["id"].as_i64().unwrap();
+    let deleted = api.send(reqwest::Method::DELETE, &format!("/api/v1/firewalls/{id}"), None).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+    assert_eq!(deleted.json, json!({ "name": "short-lived", "at_provider": true }));
+    let gone = api.send(reqwest::Method::DELETE, &format!("/api/v1/firewalls/{id}"), None).await;
+    assert!(is_problem(&gone, StatusCode::CONFLICT) || is_problem(&gone, StatusCode::NOT_FOUND), "{}", gone.json);
+}
