@@ -26,7 +26,10 @@ pub struct Image {
     pub id: i64,
     pub name: String,
     pub description: String,
-    /// `none`, `red`, `orange`, `yellow`, `green`, `blue` or `purple`.
+    /// One of the 25 labels: `none`, the colours `blue`, `yellow`, `green`,
+    /// `orange`, `purple`, `red`, `gray`, `white`, the flags `flagblue` …,
+    /// the icons `iconstar` … and the tags `tagblue` … (see the list's
+    /// `label` filter).
     pub label: String,
     pub deprecated_at: Option<DateTime<Utc>>,
     pub platform: String,
@@ -99,22 +102,28 @@ pub struct ImagePage {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImageParams {
-    /// `own` (default) or `shared`.
+    /// `own` (My images, the default) or `shared` (Shared with me).
     #[serde(default)]
+    #[param(pattern = "^(own|shared)$")]
     pub scope: Option<String>,
     /// Words of the name, description or provider id.
     #[serde(default)]
+    #[param(max_length = 200)]
     pub q: Option<String>,
-    /// `linux` or `windows`.
     #[serde(default)]
+    #[param(pattern = "^(UBUNTU|DEBIAN|CENT_OS|RHEL|FEDORA_CORE|SUSE|AMAZON|WINDOWS|FREE_BSD|UNKNOWN)$")]
     pub platform: Option<String>,
-    /// `x86_64` or `arm64`.
     #[serde(default)]
+    #[param(pattern = "^(i386|x86_64|arm64)$")]
     pub arch: Option<String>,
     #[serde(default)]
+    #[param(
+        pattern = "^(none|blue|yellow|green|orange|purple|red|gray|white|flag(blue|green|orange|purple|red)|icon(asterisk|bug|key|lightbulb|star)|tag(blue|green|orange|purple|red|yellow))$"
+    )]
     pub label: Option<String>,
-    /// `newest` (default), `oldest`, `name` or `name_desc`.
+    /// `name` (the default), `-name`, `-created` (newest first) or `created`.
     #[serde(default)]
+    #[param(pattern = "^-?(name|created)$")]
     pub sort: Option<String>,
     /// The `next` cursor of the page before.
     #[serde(default)]
@@ -124,11 +133,54 @@ pub struct ImageParams {
     pub before: Option<String>,
 }
 
-impl ImageParams {
-    fn parse(&self, scope: Option<String>) -> Result<ListQuery, ApiError> {
+/// A public search's parameters: at least a term or a filter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicParams {
+    /// Words of the name, description or provider id.
+    #[serde(default)]
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    #[serde(default)]
+    #[param(pattern = "^(UBUNTU|DEBIAN|CENT_OS|RHEL|FEDORA_CORE|SUSE|AMAZON|WINDOWS|FREE_BSD|UNKNOWN)$")]
+    pub platform: Option<String>,
+    #[serde(default)]
+    #[param(pattern = "^(i386|x86_64|arm64)$")]
+    pub arch: Option<String>,
+    /// `-created` (newest first, the default) or `created`.
+    #[serde(default)]
+    #[param(pattern = "^-?created$")]
+    pub sort: Option<String>,
+    /// The `next` cursor of the page before.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// The `prev` cursor of the page after.
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+impl PublicParams {
+    fn parse(&self) -> Result<ListQuery, ApiError> {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         let params = ListParams {
-            scope: scope.unwrap_or_else(|| text(&self.scope)),
+            scope: "public".into(),
+            q: text(&self.q),
+            platform: text(&self.platform),
+            arch: text(&self.arch),
+            label: String::new(),
+            sort: text(&self.sort),
+            after: text(&self.after),
+            before: text(&self.before),
+        };
+        Ok(ListQuery::parse(&params)?)
+    }
+}
+
+impl ImageParams {
+    fn parse(&self) -> Result<ListQuery, ApiError> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let params = ListParams {
+            scope: text(&self.scope),
             q: text(&self.q),
             platform: text(&self.platform),
             arch: text(&self.arch),
@@ -157,7 +209,7 @@ pub async fn list(
     params: web::Query<ImageParams>,
 ) -> Result<web::Json<ImagePage>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
-    let query = params.parse(None)?;
+    let query = params.parse()?;
     let tab = match query.scope {
         Scope::Own => RecordTab::Own,
         Scope::Shared => RecordTab::Shared,
@@ -191,8 +243,11 @@ pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) 
 #[serde(deny_unknown_fields)]
 pub struct ImagePatch {
     pub version: i32,
+    /// 1 to 255 characters, one line.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
+    /// One of the 25 labels (see `Image`).
     #[serde(default)]
     pub label: Option<String>,
 }
@@ -437,18 +492,18 @@ pub struct PublicPage {
 
 /// Search the public catalog of the account's provider and region. A
 /// search term or a filter is required, as on the page.
-#[utoipa::path(get, operation_id = "search_public_images", path = "/api/v1/public-images", tag = "images", params(ImageParams),
+#[utoipa::path(get, operation_id = "search_public_images", path = "/api/v1/public-images", tag = "images", params(PublicParams),
     responses((status = 200, description = "A page of public images", body = PublicPage)))]
 #[get("/v1/public-images")]
 pub async fn search_public(
     user: ApiUser,
     state: web::Data<AppState>,
-    params: web::Query<ImageParams>,
+    params: web::Query<PublicParams>,
 ) -> Result<web::Json<PublicPage>, ApiError> {
     if !user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic) {
         return Err(ApiError::Forbidden("Your role does not allow searching public images.".into()));
     }
-    let query = params.parse(Some("public".into()))?;
+    let query = params.parse()?;
     if query.filters.is_empty() {
         return Err(ApiError::Invalid(vec![crate::domain::ValidationError::new(
             "q",
