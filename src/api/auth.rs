@@ -69,8 +69,11 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
             "Send a personal access token as “Authorization: Bearer stc_…” (Settings › API tokens)."
         }));
     };
+    // The scheme is case-insensitive (RFC 9110).
     let token = header
-        .strip_prefix("Bearer ")
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+        .map(|_| &header[7..])
         .ok_or_else(|| unauthorized("The Authorization header must be “Bearer ” and a token."))?;
     let hash = presented(token.trim()).ok_or_else(|| unauthorized("That is not a Stratus Console API token."))?;
 

@@ -252,18 +252,15 @@ pub struct ImagePatch {
     pub label: Option<String>,
 }
 
-/// The record as it now is, for a 409 after a stale version.
-async fn stale_or(user: &ApiUser, state: &AppState, id: i64, e: ChangeError) -> ApiError {
+/// The record as it now is, for a 409 after a stale version: read on the
+/// handler's own connection (the change's transaction has rolled back).
+async fn stale_or(user: &ApiUser, conn: &mut diesel_async::AsyncPgConnection, id: i64, e: ChangeError) -> ApiError {
     if !matches!(e, ChangeError::Refused(Refusal::StaleVersion { .. })) {
         return e.into();
     }
-    let current = match state.pool.get().await {
-        Ok(mut conn) => db::images::find_record(&mut conn, user.account.id, id).await.ok(),
-        Err(_) => None,
-    };
-    match current {
-        Some(row) => ApiError::stale(Image::of(user, row)),
-        None => ApiError::NotFound,
+    match db::images::find_record(conn, user.account.id, id).await {
+        Ok(row) => ApiError::stale(Image::of(user, row)),
+        Err(e) => e.into(),
     }
 }
 
@@ -277,6 +274,7 @@ pub async fn update(
     id: web::Path<i64>,
     body: web::Json<ImagePatch>,
 ) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
     let id = id.into_inner();
     let body = body.into_inner();
     let mut errors = Vec::new();
@@ -291,7 +289,7 @@ pub async fn update(
     let mut conn = state.pool.get().await?;
     match changes::images::edit(&mut conn, &user.actor(), id, body.version, name.as_ref(), label).await {
         Ok(row) => Ok(web::Json(Image::of(&user, row))),
-        Err(e) => Err(stale_or(&user, &state, id, e).await),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
     }
 }
 
@@ -312,11 +310,12 @@ pub async fn deprecate(
     id: web::Path<i64>,
     body: web::Json<Version>,
 ) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
     match changes::images::deprecate(&mut conn, &user.actor(), &state.jobs, id, body.version).await {
         Ok(row) => Ok(web::Json(Image::of(&user, row))),
-        Err(e) => Err(stale_or(&user, &state, id, e).await),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
     }
 }
 
@@ -330,11 +329,12 @@ pub async fn undeprecate(
     id: web::Path<i64>,
     body: web::Json<Version>,
 ) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
     match changes::images::undeprecate(&mut conn, &user.actor(), &state.jobs, id, body.version).await {
         Ok(row) => Ok(web::Json(Image::of(&user, row))),
-        Err(e) => Err(stale_or(&user, &state, id, e).await),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
     }
 }
 
@@ -358,6 +358,7 @@ pub async fn remove(
     id: web::Path<i64>,
     version: web::Query<Version>,
 ) -> Result<web::Json<Deleted>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
     match changes::images::delete(&mut conn, &user.actor(), &state.jobs, id, version.version).await {
@@ -365,7 +366,7 @@ pub async fn remove(
             name: done.name,
             deregistering: done.provider_image_id.filter(|_| done.source == crate::domain::images::Source::Own),
         })),
-        Err(e) => Err(stale_or(&user, &state, id, e).await),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
     }
 }
 
@@ -413,6 +414,7 @@ pub async fn sharing(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<web::Json<SharingState>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
     let row = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
     changes::images::authorize(&user.actor(), &row, crate::domain::images::ImageAction::Sharing)?;
@@ -439,6 +441,7 @@ pub async fn share(
     id: web::Path<i64>,
     body: web::Json<SharingBody>,
 ) -> Result<web::Json<SharingState>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
     let wanted = Sharing { public: body.public, accounts: &body.account_ids };
     let shared = changes::images::save_sharing(&mut conn, &user.actor(), &state.jobs, id.into_inner(), &wanted).await?;

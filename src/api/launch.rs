@@ -329,6 +329,11 @@ pub async fn launch(
     let account = &user.account;
     let mut conn = state.pool.get().await?;
     let image = launchable(&mut conn, &user, id.into_inner(), &catalog).await?;
+    // A retry of a launch that was made answers as it did, whatever the
+    // budget says now (the first launch is in it).
+    if db::jobs::key_used(&mut conn, &format!("{key}/1")).await? {
+        return launched_answer(&user, &mut conn, key, true).await;
+    }
     let windows = image.windows();
     let options = changes::launch::options(&mut conn, &actor, image.architecture(), windows).await?;
 
@@ -361,15 +366,26 @@ pub async fn launch(
             other => other.into(),
         },
     )?;
+    launched_answer(&user, &mut conn, key, done.again).await
+}
+
+/// The servers and jobs a launch made under `key`.
+async fn launched_answer(
+    user: &ApiUser,
+    conn: &mut diesel_async::AsyncPgConnection,
+    key: uuid::Uuid,
+    replayed: bool,
+) -> Result<HttpResponse, ApiError> {
+    let account = user.account.id;
     let mut servers = Vec::new();
     let mut jobs = Vec::new();
-    for (job, server) in db::jobs::launched_under(&mut conn, account.id, &key.to_string()).await? {
+    for (job, server) in db::jobs::launched_under(conn, account, &key.to_string()).await? {
         jobs.push(job);
         if let Some(server) = server {
-            servers.push(Server::of(&user, db::servers::find(&mut conn, account.id, server).await?));
+            servers.push(Server::of(user, db::servers::find(conn, account, server).await?));
         }
     }
-    Ok(HttpResponse::Accepted().json(Launched { servers, jobs, replayed: done.again }))
+    Ok(HttpResponse::Accepted().json(Launched { servers, jobs, replayed }))
 }
 
 /// The form's field problems under the body's names.

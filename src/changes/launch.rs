@@ -123,6 +123,11 @@ pub async fn launch(
             let Some(code) = db::budget::lock_held(conn, user, launch.budget_code_id).await? else {
                 return Err(Refusal::BudgetWithdrawn.into());
             };
+            // The same form, posted twice at once, waited for that lock:
+            // the first has launched by now.
+            if db::jobs::key_used(conn, &format!("{key}/1")).await? {
+                return Err(Stop::Again);
+            }
             let figures = db::budget::figures_for(conn, vec![code], chrono::Utc::now()).await?;
             let (code, figures) = figures.first().expect("figures_for answers for every code it is given");
             let cost = &launch.rate * BigDecimal::from(u64::try_from(count).unwrap_or(u64::MAX));

@@ -93,11 +93,13 @@ pub async fn create(
 /// revoked already.
 pub async fn revoke(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
     conn.transaction(async |conn| {
-        if !db::tokens::revoke(conn, actor.user.id, id).await? {
+        let Some(account) = db::tokens::revoke(conn, actor.user.id, id).await? else {
             return Err(ChangeError::NotFound);
-        }
+        };
+        // In the token's account, where its making was recorded.
         let changes = serde_json::json!({ "token": id });
-        db::audit_log::record(conn, &actor.event("revoke_token", Resource::User, actor.user.id, changes)).await?;
+        let event = actor.event("revoke_token", Resource::User, actor.user.id, changes);
+        db::audit_log::record(conn, &db::audit_log::NewAuditEvent { account_id: Some(account), ..event }).await?;
         Ok(())
     })
     .await

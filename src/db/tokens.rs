@@ -69,18 +69,20 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<
         .await
 }
 
-/// Revokes the user's token `id`; false when the user has no such live token.
-pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<bool> {
-    let revoked = diesel::update(
+/// Revokes the user's token `id`: the account it acted in, or `None` when
+/// the user has no such live token.
+pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<Option<i64>> {
+    diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::user_id.eq(user_id))
             .filter(api_tokens::revoked_at.is_null()),
     )
     .set(api_tokens::revoked_at.eq(now))
-    .execute(conn)
-    .await?;
-    Ok(revoked == 1)
+    .returning(api_tokens::account_id)
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// Revokes every live token of the user (deactivated); how many.

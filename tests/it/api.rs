@@ -282,6 +282,30 @@ async fn deactivating_a_user_revokes_their_tokens_in_the_same_change() {
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM api_tokens WHERE revoked_at IS NULL").await, 0);
 }
 
+#[actix_web::test]
+async fn a_password_reset_by_an_administrator_revokes_the_users_tokens() {
+    let app = TestApp::spawn().await;
+    let mut manager = app.signed_in("manager@acme.test").await;
+    let api = Api::new(&app, &make_token(&mut manager, "laptop", app.demo.acme_production, "read").await);
+    // The scheme is case-insensitive.
+    let lower = api.http.get(app.url("/api/v1/images")).header("authorization", format!("bearer {}", api.token));
+    assert_eq!(lower.send().await.unwrap().status(), StatusCode::OK);
+
+    let manager_id: i64 = diesel::sql_query("SELECT id AS n FROM users WHERE email = 'manager@acme.test'")
+        .get_result::<Id>(&mut app.db().await)
+        .await
+        .unwrap()
+        .n;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    admin.get("/admin/users").await;
+    let reset = admin.post_htmx(&format!("/admin/users/{manager_id}/password"), &[]).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", text(&reset.body));
+    assert!(is_problem(&api.get("/api/v1/images").await, StatusCode::UNAUTHORIZED));
+    let mut conn = app.db().await;
+    let event = "SELECT count(*) AS n FROM audit_events WHERE action = 'reset_password' AND (changes->>'tokens_revoked')::int = 1";
+    assert_eq!(count(&mut conn, event).await, 1);
+}
+
 #[derive(diesel::QueryableByName)]
 struct Id {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -211,8 +211,14 @@ pub async fn reset_password(
         db::admin::lock_company(conn, company).await?;
         let found = db::admin::find_user(conn, company, id).await?;
         db::admin::set_password_hash(conn, found.id, password_hash).await?;
-        let ended = if found.id == actor.user.id { 0 } else { db::admin::end_sessions(conn, found.id).await? };
-        let changes = serde_json::json!({ "password": MASKED, "sessions_ended": ended });
+        // Whoever held the old password may have made tokens with it: they
+        // end with the sessions (not the actor's own, who is still here).
+        let (ended, revoked) = if found.id == actor.user.id {
+            (0, 0)
+        } else {
+            (db::admin::end_sessions(conn, found.id).await?, db::tokens::revoke_all(conn, found.id).await?)
+        };
+        let changes = serde_json::json!({ "password": MASKED, "sessions_ended": ended, "tokens_revoked": revoked });
         db::audit_log::record(conn, &actor.event("reset_password", Resource::User, found.id, changes)).await?;
         Ok(())
     })
