@@ -231,6 +231,9 @@ const GLOBEX_IMAGES: &[ImageSpec] = &[
 ];
 
 /// The image Production shares with Staging, and Staging's name for it.
+/// The Staging image the demo leaves in the recycle bin.
+const BINNED: &str = "load-test-runner";
+
 const SHARED: (&str, &str, &str) = ("api-server-base", "api-server-base (from Production)", "purple");
 
 /// What the provider made for one account: its images by name, and the
@@ -238,6 +241,8 @@ const SHARED: (&str, &str, &str) = ("api-server-base", "api-server-base (from Pr
 struct Made {
     number: String,
     images: Vec<(&'static str, ProviderImage)>,
+    /// The public image each image was made from (a server launched from it).
+    bases: Vec<(String, ProviderImage)>,
     running: Option<Running>,
 }
 
@@ -250,59 +255,79 @@ struct Running {
 
 /// Makes the demo images at the provider: a server per image, launched from
 /// a public image of the right platform and architecture, imaged, then
-/// terminated (the first server of each account keeps running).
+/// terminated (the first server of each account keeps running). The three
+/// accounts are made at once.
 async fn make_at_provider(
     settings: &JobSettings,
     numbers: &ProviderAccounts,
     external_ids: &ExternalIds,
 ) -> anyhow::Result<(Vec<Made>, Vec<ProviderImage>)> {
-    let mut made = Vec::new();
-    let mut public = Vec::new();
-    for (number, specs, external_id) in [
-        (&numbers.production, PRODUCTION_IMAGES, &external_ids.acme),
-        (&numbers.staging, STAGING_IMAGES, &external_ids.acme),
-        (&numbers.globex, GLOBEX_IMAGES, &external_ids.globex),
-    ] {
-        let credentials = Credentials::AssumeRole { role_arn: role_arn(number), external_id: external_id.clone() };
-        let ec2 = Ec2Provider::connect(&settings.reach(REGION, None, credentials)).await?;
-        if public.is_empty() {
-            public = ec2.list_public_images().await?.into_iter().filter(|i| i.public).collect();
-        }
-        let mut images = Vec::new();
-        let mut running = None;
-        for (n, spec) in specs.iter().enumerate() {
-            let base = base_image(&public, spec)?;
-            let server = ec2
-                .run_instance(&RunRequest {
-                    image_id: base.id.clone(),
-                    instance_type: builder_type(number == &numbers.staging && n == 0, spec.arch).into(),
-                    zone: None,
-                    security_groups: Vec::new(),
-                    key_name: None,
-                    user_data: None,
-                    volumes: Vec::new(),
-                    name: format!("{}-builder", spec.name),
-                    idempotency_key: format!("demo/{number}/{}", spec.name),
-                })
-                .await?;
-            let id = ec2.create_image(&server.id, spec.name, spec.description).await?;
-            if n > 0 {
-                ec2.terminate_instance(&server.id).await?;
-            } else {
-                running =
-                    Some(Running { name: format!("{}-builder", spec.name), instance: server, base: base.clone() });
-            }
-            let image = ec2.describe_image(&id).await?.ok_or_else(|| anyhow::anyhow!("image {id} vanished"))?;
-            images.push((spec.name, image));
-        }
-        if number == &numbers.production
-            && let Some((_, shared)) = images.iter().find(|(name, _)| *name == SHARED.0)
-        {
-            ec2.add_launch_permission(&shared.id, &LaunchPermission::Account(numbers.staging.clone())).await?;
-        }
-        made.push(Made { number: number.clone(), images, running });
+    let connect = async |number: &str, external_id: &str| {
+        let credentials = Credentials::AssumeRole { role_arn: role_arn(number), external_id: external_id.to_owned() };
+        Ec2Provider::connect(&settings.reach(REGION, None, credentials)).await
+    };
+    let public: Vec<ProviderImage> = connect(&numbers.production, &external_ids.acme)
+        .await?
+        .list_public_images()
+        .await?
+        .into_iter()
+        .filter(|i| i.public)
+        .collect();
+    let account = async |number: &String, specs: &'static [ImageSpec], external_id: &str| {
+        let ec2 = connect(number, external_id).await?;
+        make_account(ec2.as_ref(), number, specs, &public, number == &numbers.staging).await
+    };
+    // Boxed: three SDK call chains side by side are too big for a test thread's stack.
+    let (production, staging, globex) = tokio::try_join!(
+        Box::pin(account(&numbers.production, PRODUCTION_IMAGES, &external_ids.acme)),
+        Box::pin(account(&numbers.staging, STAGING_IMAGES, &external_ids.acme)),
+        Box::pin(account(&numbers.globex, GLOBEX_IMAGES, &external_ids.globex)),
+    )?;
+    if let Some((_, shared)) = production.images.iter().find(|(name, _)| *name == SHARED.0) {
+        let ec2 = connect(&numbers.production, &external_ids.acme).await?;
+        ec2.add_launch_permission(&shared.id, &LaunchPermission::Account(numbers.staging.clone())).await?;
     }
-    Ok((made, public))
+    Ok((vec![production, staging, globex], public))
+}
+
+/// The demo images of one account (`staging` builds its first on a bigger
+/// server, the one that puts a budget code past its quota).
+async fn make_account(
+    ec2: &Ec2Provider,
+    number: &str,
+    specs: &'static [ImageSpec],
+    public: &[ProviderImage],
+    staging: bool,
+) -> anyhow::Result<Made> {
+    let mut images = Vec::new();
+    let mut bases = Vec::new();
+    let mut running = None;
+    for (n, spec) in specs.iter().enumerate() {
+        let base = base_image(public, spec)?;
+        let server = ec2
+            .run_instance(&RunRequest {
+                image_id: base.id.clone(),
+                instance_type: builder_type(staging && n == 0, spec.arch).into(),
+                zone: None,
+                security_groups: Vec::new(),
+                key_name: None,
+                user_data: None,
+                volumes: Vec::new(),
+                name: format!("{}-builder", spec.name),
+                idempotency_key: format!("demo/{number}/{}", spec.name),
+            })
+            .await?;
+        let id = ec2.create_image(&server.id, spec.name, spec.description).await?;
+        if n > 0 {
+            ec2.terminate_instance(&server.id).await?;
+        } else {
+            running = Some(Running { name: format!("{}-builder", spec.name), instance: server, base: base.clone() });
+        }
+        let image = ec2.describe_image(&id).await?.ok_or_else(|| anyhow::anyhow!("image {id} vanished"))?;
+        images.push((spec.name, image));
+        bases.push((id, base.clone()));
+    }
+    Ok(Made { number: number.to_owned(), images, bases, running })
 }
 
 /// A public image to build a demo image from.
@@ -453,7 +478,7 @@ async fn load_in(
 
     // The provider's view first, as a sync writes it; then the console's own
     // metadata on top.
-    for (Made { number, images, running }, (account, specs)) in made.iter().zip([
+    for (Made { number, images, bases, running }, (account, specs)) in made.iter().zip([
         (acme_production, PRODUCTION_IMAGES),
         (acme_staging, STAGING_IMAGES),
         (globex_main, GLOBEX_IMAGES),
@@ -466,6 +491,9 @@ async fn load_in(
             let (user, group, globex_code) = owner_of(spec.owner);
             let budget = if globex_code != 0 { globex_code } else { code(spec.code) };
             describe(conn, account, &image.id, spec, user, group, budget).await?;
+        }
+        for (image, base) in bases {
+            record_parent(conn, &account_row, image, base).await?;
         }
         if let (Some(running), Some(first)) = (running, specs.first()) {
             let (user, group, globex_code) = owner_of(first.owner);
@@ -506,12 +534,52 @@ async fn load_in(
         .execute(conn)
         .await?;
 
+    // Staging deleted one of its images yesterday: it waits in the recycle
+    // bin for the company's retention (7 days), restorable until then.
+    let binned = made
+        .get(1)
+        .and_then(|made| made.images.iter().find(|(name, _)| *name == BINNED))
+        .map(|(_, image)| image.id.clone())
+        .expect("Staging made the binned image");
+    let now = Utc::now();
+    diesel::update(provider_images::table.filter(provider_images::provider_image_id.eq(&binned)))
+        .set((
+            provider_images::binned_at.eq(now - Duration::days(1)),
+            provider_images::binned_by.eq(admin),
+            provider_images::purge_after.eq(now + Duration::days(6)),
+        ))
+        .execute(conn)
+        .await?;
+
     let catalog: Vec<ReportedImage> = public.iter().cloned().map(reported).collect();
     crate::db::sync::public_catalog(conn, "ec2", REGION, &catalog).await?;
     for account in [acme_production, acme_staging, globex_main] {
         crate::db::sync::mark_synced(conn, account).await?;
     }
     Ok(Demo { acme_production, acme_staging, globex_main, numbers: numbers.clone() })
+}
+
+/// Records the lineage of `image_id`, made from a server launched from the
+/// public image `base`, as Make Image records it.
+async fn record_parent(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    image_id: &str,
+    base: &ProviderImage,
+) -> anyhow::Result<()> {
+    let base = reported(base.clone());
+    let parent =
+        public_image(conn, &NewProviderImage { is_public: true, ..NewProviderImage::reported(account, &base) }).await?;
+    diesel::update(
+        provider_images::table
+            .filter(provider_images::provider.eq(&account.provider))
+            .filter(provider_images::region.eq(&account.region))
+            .filter(provider_images::provider_image_id.eq(image_id)),
+    )
+    .set(provider_images::parent_id.eq(parent))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Records the server left running: launched from a public image, which

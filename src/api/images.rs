@@ -49,8 +49,19 @@ pub struct Image {
     pub created_at: DateTime<Utc>,
     /// Sent back with a change (optimistic concurrency).
     pub version: i32,
+    /// Delete, retirement and the bin's purge are refused while set.
+    pub protected: bool,
+    /// In the recycle bin (`scope=bin`): deregistered at the provider after
+    /// this moment unless restored.
+    pub purge_after: Option<DateTime<Utc>>,
+    /// Its schedule: deprecated, then retired, on these days (UTC).
+    pub deprecate_on: Option<chrono::NaiveDate>,
+    pub retire_on: Option<chrono::NaiveDate>,
+    /// Why its retirement, due, waits.
+    pub retirement_waits: Option<String>,
     /// What the token's user may do to it now: `launch`, `deprecate`,
-    /// `undeprecate`, `delete`, `sharing`; and `configure` (rename, relabel).
+    /// `undeprecate`, `protect`, `unprotect`, `delete`, `sharing`; in the
+    /// bin `restore` and `purge`; and `configure` (rename, relabel).
     pub actions: Vec<String>,
 }
 
@@ -84,6 +95,11 @@ impl Image {
             budget_code: row.budget_code_name,
             created_at: row.created_at,
             version: row.version,
+            protected: row.protected,
+            purge_after: row.purge_after,
+            deprecate_on: row.deprecate_on,
+            retire_on: row.retire_on,
+            retirement_waits: row.retirement_waits,
             actions,
         }
     }
@@ -102,9 +118,10 @@ pub struct ImagePage {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImageParams {
-    /// `own` (My images, the default) or `shared` (Shared with me).
+    /// `own` (My images, the default), `shared` (Shared with me) or `bin`
+    /// (own images deleted and waiting in the recycle bin).
     #[serde(default)]
-    #[param(pattern = "^(own|shared)$")]
+    #[param(pattern = "^(own|shared|bin)$")]
     pub scope: Option<String>,
     /// Words of the name, description or provider id.
     #[serde(default)]
@@ -213,6 +230,7 @@ pub async fn list(
     let tab = match query.scope {
         Scope::Own => RecordTab::Own,
         Scope::Shared => RecordTab::Shared,
+        Scope::Bin => RecordTab::Bin,
         Scope::Public => {
             return Err(ApiError::Invalid(vec![crate::domain::ValidationError::new(
                 "scope",
@@ -319,6 +337,122 @@ pub async fn deprecate(
     }
 }
 
+/// An own image's schedule; a day left out (or null) is none.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScheduleBody {
+    pub version: i32,
+    /// `YYYY-MM-DD`, after today.
+    #[serde(default)]
+    #[schema(pattern = r"^\d{4}-\d{2}-\d{2}$")]
+    pub deprecate_on: Option<String>,
+    /// `YYYY-MM-DD`, on or after `deprecate_on`, at most ten years ahead.
+    #[serde(default)]
+    #[schema(pattern = r"^\d{4}-\d{2}-\d{2}$")]
+    pub retire_on: Option<String>,
+}
+
+/// Schedule an own image's deprecation and retirement (disabled at the
+/// provider and moved to the recycle bin on its day, unless protected or in
+/// use, when it waits).
+#[utoipa::path(put, operation_id = "schedule_image", path = "/api/v1/images/{id}/schedule", tag = "images", params(("id" = i64, Path)), request_body = ScheduleBody,
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[put("/v1/images/{id}/schedule")]
+pub async fn schedule(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<ScheduleBody>,
+) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
+    let id = id.into_inner();
+    let day = |d: &Option<String>| d.clone().unwrap_or_default();
+    let schedule = crate::domain::images::Schedule::parse(
+        &day(&body.deprecate_on),
+        &day(&body.retire_on),
+        Utc::now().date_naive(),
+    )
+    .map_err(ApiError::Invalid)?;
+    let mut conn = state.pool.get().await?;
+    match changes::images::schedule(&mut conn, &user.actor(), id, body.version, &schedule).await {
+        Ok(row) => Ok(web::Json(Image::of(&user, row))),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
+    }
+}
+
+/// Protect an own image: delete, retirement and the bin's purge are refused
+/// until it is unprotected.
+#[utoipa::path(post, operation_id = "protect_image", path = "/api/v1/images/{id}/protect", tag = "images", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[post("/v1/images/{id}/protect")]
+pub async fn protect(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<web::Json<Image>, ApiError> {
+    set_protection(user, state, id.into_inner(), body.version, true).await
+}
+
+/// Remove an own image's protection.
+#[utoipa::path(post, operation_id = "unprotect_image", path = "/api/v1/images/{id}/unprotect", tag = "images", params(("id" = i64, Path)), request_body = Version,
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[post("/v1/images/{id}/unprotect")]
+pub async fn unprotect(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<Version>,
+) -> Result<web::Json<Image>, ApiError> {
+    set_protection(user, state, id.into_inner(), body.version, false).await
+}
+
+async fn set_protection(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: i64,
+    version: i32,
+    protected: bool,
+) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    match changes::images::set_protection(&mut conn, &user.actor(), id, version, protected).await {
+        Ok(row) => Ok(web::Json(Image::of(&user, row))),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
+    }
+}
+
+/// Bring an image back from the recycle bin with its name, label, shares
+/// and lineage.
+#[utoipa::path(post, operation_id = "restore_image", path = "/api/v1/images/{id}/restore", tag = "images", params(("id" = i64, Path)),
+    responses((status = 200, description = "The record as it now is", body = Image)))]
+#[post("/v1/images/{id}/restore")]
+pub async fn restore(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Image>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner()).await?;
+    Ok(web::Json(Image::of(&user, row)))
+}
+
+/// Delete an image in the recycle bin for good, before its retention ends:
+/// the provider deregisters it. Refused while it is protected or in use.
+#[utoipa::path(post, operation_id = "purge_image", path = "/api/v1/images/{id}/purge", tag = "images", params(("id" = i64, Path)),
+    responses((status = 200, description = "Deleted", body = Deleted)))]
+#[post("/v1/images/{id}/purge")]
+pub async fn purge(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Deleted>, ApiError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let done = changes::images::purge(&mut conn, &user.actor(), &state.jobs, id.into_inner()).await?;
+    Ok(web::Json(Deleted { name: done.name, deregistering: done.provider_image_id, purge_after: None }))
+}
+
 /// Undeprecate an own image.
 #[utoipa::path(post, operation_id = "undeprecate_image", path = "/api/v1/images/{id}/undeprecate", tag = "images", params(("id" = i64, Path)), request_body = Version,
     responses((status = 200, description = "The record as it now is", body = Image)))]
@@ -342,13 +476,19 @@ pub async fn undeprecate(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Deleted {
     pub name: String,
-    /// The image the provider deregisters (an own image), if any.
+    /// The image the provider deregisters (an own image), if any: now, or
+    /// when its time in the recycle bin ends.
     pub deregistering: Option<String>,
+    /// In the recycle bin until then (a company keeps deleted images a
+    /// while); absent when deleted at once.
+    pub purge_after: Option<DateTime<Utc>>,
 }
 
-/// Delete a record: an own image is deregistered at the provider (and every
-/// account's record of it goes); a shared or launched public image leaves
-/// this account only. Refused while live servers were launched from it.
+/// Delete a record: an own image goes to the recycle bin for the company's
+/// retention (every account's record of it leaves the lists), then the
+/// provider deregisters it; with no retention it is deregistered at once. A
+/// shared or launched public image leaves this account only. Refused while
+/// live servers were launched from it, or while it is protected.
 #[utoipa::path(delete, operation_id = "delete_image", path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path), Version),
     responses((status = 200, description = "Deleted", body = Deleted)))]
 #[delete("/v1/images/{id}")]
@@ -365,6 +505,7 @@ pub async fn remove(
         Ok(done) => Ok(web::Json(Deleted {
             name: done.name,
             deregistering: done.provider_image_id.filter(|_| done.source == crate::domain::images::Source::Own),
+            purge_after: done.purge_after,
         })),
         Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
     }

@@ -36,7 +36,8 @@ pub use problem::ApiError;
         version = "1"
     ),
     paths(
-        images::list, images::get, images::update, images::deprecate, images::undeprecate, images::remove,
+        images::list, images::get, images::update, images::deprecate, images::undeprecate, images::protect, images::unprotect,
+        images::restore, images::purge, images::schedule, images::remove,
         images::sharing, images::share, images::search_public, launch::launch_options, launch::launch,
         servers::list, servers::get, servers::pause, servers::start, servers::reboot, servers::terminate,
         servers::make_image,
@@ -122,6 +123,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(images::remove)
         .service(images::deprecate)
         .service(images::undeprecate)
+        .service(images::protect)
+        .service(images::unprotect)
+        .service(images::restore)
+        .service(images::purge)
+        .service(images::schedule)
         .service(images::sharing)
         .service(images::share)
         .service(launch::launch_options)

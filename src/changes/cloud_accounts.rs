@@ -389,6 +389,31 @@ pub async fn set_enabled(
     .await
 }
 
+/// Sets how many days the company's deleted images wait in the recycle
+/// bin (0: deleted at once). Images in the bin keep the day they were
+/// given. Audited in every account of the company, whose bins it rules.
+pub async fn set_retention(conn: &mut AsyncPgConnection, admin: &Admin<'_>, days: i32) -> Result<(), ChangeError> {
+    admin.require(Action::Configure)?;
+    let company = admin.user.company_id;
+    conn.transaction(async |conn| {
+        db::admin::lock_company(conn, company).await?;
+        let before = db::images::set_retention_days(conn, company, days).await?;
+        if before != days {
+            let changes = serde_json::json!({ "image_retention_days": { "from": before, "to": days } });
+            for account in db::accounts::of_company(conn, company).await? {
+                let event = NewAuditEvent {
+                    resource: Resource::Image.as_str(),
+                    resource_id: None,
+                    ..admin.event("set_retention", account.id, changes.clone())
+                };
+                db::audit_log::record(conn, &event).await?;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Deletes account `id` with every record of it, in one transaction;
 /// refused while it has servers that are not terminated. Nothing happens
 /// at the provider: the cloud account itself is the company's.

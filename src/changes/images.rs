@@ -22,12 +22,12 @@ use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::Image
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
 use crate::domain::images::{
-    ImageAction, ImageFacts, ImageName, Label, Making, SharingSupport, Source, already_done, may, may_configure,
-    sharing_rights,
+    ImageAction, ImageFacts, ImageName, Label, Making, Schedule, SharingSupport, Source, already_done, may,
+    may_configure, sharing_rights,
 };
 use crate::domain::refusal::Refusal;
 use crate::jobs::JobSettings;
-use crate::jobs::images::{Deprecation, Deregister, Permission};
+use crate::jobs::images::{Availability, Deprecation, Deregister, Permission};
 
 /// How the account's provider can share images, as its kind documents it.
 /// (Sharing is not among what a worker detects: every EC2 endpoint has it.)
@@ -53,6 +53,8 @@ pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
             (false, "FAILED") => Making::Failed,
             (false, _) => Making::InProgress,
         },
+        protected: row.protected,
+        binned: row.binned_at.is_some(),
     })
 }
 
@@ -201,14 +203,16 @@ async fn set_deprecation(
     .await
 }
 
-/// A record deleted: the image deregistered at the provider (an own
-/// image), or this account's record removed.
+/// A record deleted: an own image moved to the recycle bin or deregistered
+/// at the provider, or this account's record removed.
 pub struct Deleted {
     pub name: String,
     /// The image the provider deregisters, for an own image it made; `None`
     /// for one whose making failed (there was nothing to deregister).
     pub provider_image_id: Option<String>,
     pub source: Source,
+    /// In the recycle bin until then (the provider deregisters it after).
+    pub purge_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Deletes record `id` of the actor's account at `version`. The live
@@ -235,7 +239,10 @@ pub async fn delete(
             db::images::delete_unmade(conn, row.image_pk).await?;
             let changes = serde_json::json!({ "name": row.name, "reason": "the provider could not make it" });
             db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
-            return Ok(Deleted { name: row.name, provider_image_id: None, source });
+            return Ok(Deleted { name: row.name, provider_image_id: None, source, purge_after: None });
+        }
+        if source == Source::Own && row.protected {
+            return Err(Refusal::ImageProtected { name: row.name }.into());
         }
         let alive = db::images::alive_servers(conn, &row).await?;
         if alive > 0 {
@@ -244,6 +251,10 @@ pub async fn delete(
         if source == Source::Own {
             // Before the record: the own-images sync locks in this order too.
             db::images::lock_image(conn, row.image_pk).await?;
+            let days = db::images::retention_days(conn, actor.account.company_id).await?;
+            if days > 0 {
+                return to_bin(conn, actor, row, version, days).await;
+            }
         }
         if !db::images::delete_record(conn, account, id, version).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
@@ -260,7 +271,192 @@ pub async fn delete(
             let job = Deregister { image_id: row.provider_image_id.clone() };
             db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
         }
-        Ok(Deleted { name: row.name, provider_image_id: Some(row.provider_image_id), source })
+        Ok(Deleted { name: row.name, provider_image_id: Some(row.provider_image_id), source, purge_after: None })
+    })
+    .await
+}
+
+/// Moves an own image to the recycle bin for `days`: every record of it
+/// leaves the lists, and nothing else changes until it is restored or
+/// purged.
+async fn to_bin(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    row: ImageRow,
+    version: i32,
+    days: i32,
+) -> Result<Deleted, ChangeError> {
+    if !db::images::bump_version(conn, actor.account.id, row.id, version).await? {
+        return Err(Refusal::StaleVersion { what: "image" }.into());
+    }
+    let now = chrono::Utc::now();
+    let purge_after = now + chrono::Duration::days(i64::from(days));
+    db::images::bin_image(conn, row.image_pk, Some(actor.user.id), now, purge_after).await?;
+    let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
+                                      "recycle_bin": { "purge_after": purge_after } });
+    db::audit_log::record(conn, &actor.event("delete", Resource::Image, row.id, changes)).await?;
+    Ok(Deleted {
+        name: row.name,
+        provider_image_id: Some(row.provider_image_id),
+        source: Source::Own,
+        purge_after: Some(purge_after),
+    })
+}
+
+/// The own record `id` in the bin, if the actor may restore or purge it
+/// (`IMAGE Delete`, as deleting it needed).
+async fn binned(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    action: ImageAction,
+) -> Result<ImageRow, ChangeError> {
+    let row = db::images::find_binned(conn, actor.account.id, id).await?;
+    authorize(actor, &row, action)?;
+    Ok(row)
+}
+
+/// Brings record `id`'s image back from the recycle bin with its name,
+/// label, shares and lineage: nothing of them was removed.
+pub async fn restore(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+) -> Result<ImageRow, ChangeError> {
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = binned(conn, actor, id, ImageAction::Restore).await?;
+        db::images::lock_image(conn, row.image_pk).await?;
+        db::images::restore_image(conn, row.image_pk).await?;
+        if row.retired_at.is_some() {
+            // Its retirement disabled it at the provider.
+            let job = Availability { image_id: row.provider_image_id.clone(), enabled: true };
+            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        }
+        let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
+        db::audit_log::record(conn, &actor.event("restore", Resource::Image, id, changes)).await?;
+        Ok(db::images::find_record(conn, account, id).await?)
+    })
+    .await
+}
+
+/// Deletes the binned image of record `id` for good before its retention
+/// ends (from the bin, `IMAGE Delete`): deregistered at the provider, and
+/// every record of it goes.
+pub async fn purge(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    id: i64,
+) -> Result<Deleted, ChangeError> {
+    conn.transaction(async |conn| {
+        let row = binned(conn, actor, id, ImageAction::Purge).await?;
+        db::images::lock_image(conn, row.image_pk).await?;
+        let purged = purge_binned(conn, actor.account.id, jobs, &row).await?;
+        let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
+                                          "recycle_bin": "purged" });
+        db::audit_log::record(conn, &actor.event("purge", Resource::Image, id, changes)).await?;
+        for (other, record) in purged {
+            let changes = serde_json::json!({ "provider_image_id": row.provider_image_id,
+                                              "reason": "deleted by its owner" });
+            db::audit_log::record(conn, &event_in(actor, other, "unshare", record, changes)).await?;
+        }
+        Ok(Deleted {
+            name: row.name,
+            provider_image_id: Some(row.provider_image_id),
+            source: Source::Own,
+            purge_after: None,
+        })
+    })
+    .await
+}
+
+/// Purges a binned image whose row is locked: refused while it is
+/// protected or live servers use it; else every record of it goes (the
+/// `(account, record)` pairs, other than `account`'s own, are returned for
+/// their audit events) and its deregistration is queued.
+pub async fn purge_binned(
+    conn: &mut AsyncPgConnection,
+    account: i64,
+    jobs: &JobSettings,
+    row: &ImageRow,
+) -> Result<Vec<(i64, i64)>, ChangeError> {
+    if row.protected {
+        return Err(Refusal::ImageProtected { name: row.name.clone() }.into());
+    }
+    let alive = db::images::alive_servers(conn, row).await?;
+    if alive > 0 {
+        return Err(Refusal::ImageInUse(alive).into());
+    }
+    let removed = db::images::retire_image(conn, row.image_pk).await?;
+    let job = Deregister { image_id: row.provider_image_id.clone() };
+    db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+    Ok(removed.into_iter().filter(|(other, _)| *other != account).collect())
+}
+
+/// Sets the schedule of own record `id`'s image, at `version`: the days it
+/// is deprecated and retired (either may be unset; both unset clears it).
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    version: i32,
+    schedule: &Schedule,
+) -> Result<ImageRow, ChangeError> {
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = db::images::find_record(conn, account, id).await?;
+        authorize(actor, &row, ImageAction::Schedule)?;
+        // The image's row before the record's, as delete and the lifecycle lock them.
+        db::images::lock_image(conn, row.image_pk).await?;
+        if !db::images::bump_version(conn, account, id, version).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
+        db::images::set_schedule(conn, row.image_pk, schedule.deprecate_on, schedule.retire_on).await?;
+        let changes = serde_json::json!({
+            "deprecate_on": { "from": row.deprecate_on, "to": schedule.deprecate_on },
+            "retire_on": { "from": row.retire_on, "to": schedule.retire_on },
+        });
+        db::audit_log::record(conn, &actor.event("schedule", Resource::Image, id, changes)).await?;
+        Ok(db::images::find_record(conn, account, id).await?)
+    })
+    .await
+}
+
+/// Protects (or unprotects) the image of own record `id`, at `version`:
+/// delete, retirement and the bin's purge are refused while it is
+/// protected. Asking for what is so already changes nothing.
+pub async fn set_protection(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    id: i64,
+    version: i32,
+    protected: bool,
+) -> Result<ImageRow, ChangeError> {
+    let account = actor.account.id;
+    conn.transaction(async |conn| {
+        let row = db::images::find_record(conn, account, id).await?;
+        let own = facts(actor.account, &row).filter(|f| f.source == Source::Own);
+        if !own.is_some_and(|f| may_configure(actor.rights, &f)) {
+            return Err(Forbidden::because(
+                "Only the account that owns an image, with IMAGE Configure, may protect it.",
+            )
+            .into());
+        }
+        if row.protected == protected {
+            return Ok(row);
+        }
+        let action = if protected { ImageAction::Protect } else { ImageAction::Unprotect };
+        // The image's row before the record's, as delete and the lifecycle lock them.
+        db::images::lock_image(conn, row.image_pk).await?;
+        if !db::images::bump_version(conn, account, id, version).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
+        db::images::set_protected(conn, row.image_pk, protected).await?;
+        let changes = serde_json::json!({ "protected": { "from": !protected, "to": protected } });
+        db::audit_log::record(conn, &actor.event(action.path(), Resource::Image, id, changes)).await?;
+        Ok(db::images::find_record(conn, account, id).await?)
     })
     .await
 }

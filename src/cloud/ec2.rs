@@ -44,7 +44,9 @@ pub const EC2_ACTIONS: &[&str] = &[
     "DescribeKeyPairs",
     "DescribeSecurityGroups",
     "DescribeVolumes",
+    "DisableImage",
     "DisableImageDeprecation",
+    "EnableImage",
     "EnableImageDeprecation",
     "ImportKeyPair",
     "ModifyImageAttribute",
@@ -69,10 +71,12 @@ impl Ec2Provider {
         let shared = sdk_config(connection).await;
         let client = Client::new(&shared);
         let deprecate = detect_deprecation(&client).await?;
+        let disable = detect_disable(&client).await?;
         let capabilities = Capabilities {
             share_with_accounts: true,
             share_publicly: true,
             deprecate,
+            disable,
             encrypted_volumes: true,
             windows_needs_key_pair: true,
         };
@@ -148,6 +152,17 @@ async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
     match probe.map_err(map_error) {
         Ok(_) => Ok(true),
         Err(CloudError::Refused { .. }) => Ok(true),
+        Err(CloudError::Unreachable(e)) => Err(CloudError::Unreachable(e)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Whether the endpoint disables images: asked of an image that does not
+/// exist, it answers with that (it knows the call) or fails otherwise.
+async fn detect_disable(client: &Client) -> CloudResult<bool> {
+    let probe = client.disable_image().image_id("ami-00000000000000000").send().await;
+    match probe.map_err(map_error) {
+        Ok(_) | Err(CloudError::Refused { .. }) => Ok(true),
         Err(CloudError::Unreachable(e)) => Err(CloudError::Unreachable(e)),
         Err(_) => Ok(false),
     }
@@ -455,6 +470,22 @@ impl CloudProvider for Ec2Provider {
                 _ => None,
             })
             .collect())
+    }
+
+    async fn disable_image(&self, image_id: &str) -> CloudResult<()> {
+        if !self.capabilities.disable {
+            return Err(CloudError::Unsupported("disabling images"));
+        }
+        self.client.disable_image().image_id(image_id).send().await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn enable_image(&self, image_id: &str) -> CloudResult<()> {
+        if !self.capabilities.disable {
+            return Err(CloudError::Unsupported("disabling images"));
+        }
+        self.client.enable_image().image_id(image_id).send().await.map_err(map_error)?;
+        Ok(())
     }
 
     async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()> {

@@ -23,6 +23,10 @@ pub struct Capabilities {
     /// The provider keeps an image's deprecation time (else the console
     /// keeps it alone).
     pub deprecate: bool,
+    /// The provider can disable an image (EC2 DisableImage: launches are
+    /// refused and it leaves other accounts' lists) when it is retired.
+    #[serde(default)]
+    pub disable: bool,
     /// Volumes can be encrypted by the provider.
     pub encrypted_volumes: bool,
     /// Windows images need a key pair to launch.
@@ -39,6 +43,7 @@ impl Capabilities {
                 share_with_accounts: true,
                 share_publicly: true,
                 deprecate: false,
+                disable: false,
                 encrypted_volumes: true,
                 windows_needs_key_pair: true,
             }),
@@ -259,6 +264,10 @@ pub trait CloudProvider: Send + Sync {
     /// Who besides the owner may launch the image.
     async fn launch_permissions(&self, image_id: &str) -> CloudResult<Vec<LaunchPermission>>;
     async fn set_deprecation(&self, image_id: &str, at: Option<DateTime<Utc>>) -> CloudResult<()>;
+    /// Disables an image (a retired one): launches are refused.
+    async fn disable_image(&self, image_id: &str) -> CloudResult<()>;
+    /// Enables a disabled image again (a retired one restored).
+    async fn enable_image(&self, image_id: &str) -> CloudResult<()>;
 
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;
     /// The given instances, or every instance of the account when none given.

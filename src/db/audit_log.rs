@@ -103,6 +103,38 @@ pub async fn page(
     Ok(Page::from_fetched(rows, request))
 }
 
+/// The latest `limit` events of one resource of the account (an image's
+/// history on its page), newest first.
+pub async fn of_resource(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    resource: &str,
+    resource_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<AuditRow>> {
+    audit_events::table
+        .left_join(users::table.on(users::id.nullable().eq(audit_events::user_id)))
+        .filter(audit_events::account_id.eq(account_id))
+        .filter(audit_events::resource.eq(resource))
+        .filter(audit_events::resource_id.eq(resource_id))
+        .select((
+            audit_events::id,
+            audit_events::created_at,
+            audit_events::user_id,
+            users::given_name.nullable(),
+            users::family_name.nullable(),
+            audit_events::action,
+            audit_events::resource,
+            audit_events::resource_id,
+            audit_events::outcome,
+            audit_events::changes,
+        ))
+        .order_by((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
 /// What the filter selects offer: the users, resources and actions the
 /// account's log holds.
 #[derive(Debug, Clone, Default)]

@@ -49,6 +49,8 @@ pub enum RecordTab {
     Own,
     /// Images other accounts shared with this one.
     Shared,
+    /// Own images deleted and waiting in the account's recycle bin.
+    Bin,
 }
 
 /// A row of the My images / Shared with me tabs.
@@ -80,6 +82,19 @@ pub struct ImageRow {
     /// The provider has the image: false for one made from a server until
     /// the provider answers, and for one whose making failed.
     pub at_provider: bool,
+    /// Delete, retirement and the bin's purge are refused while it is set.
+    pub protected: bool,
+    /// In the recycle bin since, by whom, and until when.
+    pub binned_at: Option<DateTime<Utc>>,
+    pub binned_by: Option<i64>,
+    pub purge_after: Option<DateTime<Utc>>,
+    /// Its schedule: deprecated, then retired, on these days (00:00 UTC).
+    pub deprecate_on: Option<chrono::NaiveDate>,
+    pub retire_on: Option<chrono::NaiveDate>,
+    /// Why a retirement that is due waits.
+    pub retirement_waits: Option<String>,
+    /// Retired by its schedule at (it is disabled at the provider).
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 impl ImageRow {
@@ -177,6 +192,14 @@ macro_rules! record_rows {
                 budget_codes::name.nullable(),
                 provider_images::id,
                 provider_images::provider_image_id.is_not_null(),
+                provider_images::protected,
+                provider_images::binned_at,
+                provider_images::binned_by,
+                provider_images::purge_after,
+                provider_images::deprecate_on,
+                provider_images::retire_on,
+                provider_images::retirement_waits,
+                provider_images::retired_at,
             ))
     };
 }
@@ -194,6 +217,11 @@ pub async fn list_records(
         .filter(image_records::account_id.eq(account_id))
         .filter(image_records::shared.eq(tab == RecordTab::Shared))
         .into_boxed();
+    query = if tab == RecordTab::Bin {
+        query.filter(provider_images::binned_at.is_not_null()).filter(image_records::source.eq("own"))
+    } else {
+        query.filter(provider_images::binned_at.is_null())
+    };
     if let Some(search) = &filters.search {
         let pattern = search.like_pattern();
         query = query.filter(
@@ -277,9 +305,165 @@ pub async fn search_public(
     Ok(Page::from_fetched(rows, page))
 }
 
-/// One record of the account; `NotFound` for another account's id.
+/// One record of the account; `NotFound` for another account's id, and for
+/// an image in the recycle bin (nothing but a restore or a purge reaches it:
+/// [`find_binned`]).
 pub async fn find_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
-    record_rows!().filter(image_records::account_id.eq(account_id)).filter(image_records::id.eq(id)).first(conn).await
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::id.eq(id))
+        .filter(provider_images::binned_at.is_null())
+        .first(conn)
+        .await
+}
+
+/// One own record of the account whose image is in the recycle bin.
+pub async fn find_binned(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::id.eq(id))
+        .filter(image_records::source.eq("own"))
+        .filter(provider_images::binned_at.is_not_null())
+        .first(conn)
+        .await
+}
+
+/// Sets image `image_pk`'s schedule; a retirement that waited starts over.
+pub async fn set_schedule(
+    conn: &mut AsyncPgConnection,
+    image_pk: i64,
+    deprecate_on: Option<chrono::NaiveDate>,
+    retire_on: Option<chrono::NaiveDate>,
+) -> QueryResult<()> {
+    diesel::update(provider_images::table.find(image_pk))
+        .set((
+            provider_images::deprecate_on.eq(deprecate_on),
+            provider_images::retire_on.eq(retire_on),
+            provider_images::retirement_waits.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The account's own records, out of the bin, with a deprecation or a
+/// retirement due on `today` or before.
+pub async fn scheduled_due(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    today: chrono::NaiveDate,
+) -> QueryResult<Vec<ImageRow>> {
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::source.eq("own"))
+        .filter(provider_images::binned_at.is_null())
+        .filter(provider_images::deprecate_on.le(today).or(provider_images::retire_on.le(today)))
+        .order(image_records::id)
+        .load(conn)
+        .await
+}
+
+/// The scheduled deprecation of image `image_pk` is done: record `id` is
+/// deprecated as of `at` (if it was not) and the date is cleared.
+pub async fn deprecated_on_schedule(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    image_pk: i64,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let changed = diesel::update(image_records::table.find(id).filter(image_records::deprecated_at.is_null()))
+        .set((image_records::deprecated_at.eq(at), image_records::version.eq(image_records::version + 1)))
+        .execute(conn)
+        .await?;
+    diesel::update(provider_images::table.find(image_pk))
+        .set(provider_images::deprecate_on.eq(None::<chrono::NaiveDate>))
+        .execute(conn)
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Why the due retirement of image `image_pk` waits.
+pub async fn retirement_waits(conn: &mut AsyncPgConnection, image_pk: i64, why: &str) -> QueryResult<()> {
+    diesel::update(provider_images::table.find(image_pk))
+        .set(provider_images::retirement_waits.eq(why))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Image `image_pk` is retired at `at`: its schedule is done.
+pub async fn retired(conn: &mut AsyncPgConnection, image_pk: i64, at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(provider_images::table.find(image_pk))
+        .set((
+            provider_images::retired_at.eq(at),
+            provider_images::deprecate_on.eq(None::<chrono::NaiveDate>),
+            provider_images::retire_on.eq(None::<chrono::NaiveDate>),
+            provider_images::retirement_waits.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Moves image `image_pk` to the recycle bin at `at`, by `user`, until
+/// `purge_after`, and takes it out of the public catalog meanwhile.
+pub async fn bin_image(
+    conn: &mut AsyncPgConnection,
+    image_pk: i64,
+    user: Option<i64>,
+    at: DateTime<Utc>,
+    purge_after: DateTime<Utc>,
+) -> QueryResult<()> {
+    let image: (String, String, Option<String>) = diesel::update(provider_images::table.find(image_pk))
+        .set((
+            provider_images::binned_at.eq(at),
+            provider_images::binned_by.eq(user),
+            provider_images::purge_after.eq(purge_after),
+        ))
+        .returning((provider_images::provider, provider_images::region, provider_images::provider_image_id))
+        .get_result(conn)
+        .await?;
+    leave_catalog(conn, &image).await
+}
+
+/// Takes image `image_pk` out of the recycle bin. A public one rejoins the
+/// catalog with the next catalog sync.
+pub async fn restore_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<()> {
+    diesel::update(provider_images::table.find(image_pk))
+        .set((
+            provider_images::binned_at.eq(None::<DateTime<Utc>>),
+            provider_images::binned_by.eq(None::<i64>),
+            provider_images::purge_after.eq(None::<DateTime<Utc>>),
+            provider_images::retired_at.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Sets or clears the protection of image `image_pk`.
+pub async fn set_protected(conn: &mut AsyncPgConnection, image_pk: i64, protected: bool) -> QueryResult<()> {
+    diesel::update(provider_images::table.find(image_pk))
+        .set(provider_images::protected.eq(protected))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The account's own records whose bin retention has ended by `now`, the
+/// longest waiting first.
+pub async fn due_for_purge(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<ImageRow>> {
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::source.eq("own"))
+        .filter(provider_images::purge_after.le(now))
+        .order((provider_images::purge_after.asc(), image_records::id.asc()))
+        .load(conn)
+        .await
 }
 
 /// Live servers launched from the record: from any record of an own image
@@ -329,6 +513,34 @@ pub async fn set_deprecated(
     Ok(updated == 1)
 }
 
+/// Raises a record's version if it is still at `version` (a change written
+/// elsewhere, on its image); false when someone else changed it first.
+pub async fn bump_version(conn: &mut AsyncPgConnection, account_id: i64, id: i64, version: i32) -> QueryResult<bool> {
+    let updated = diesel::update(record_at_version(account_id, id, version))
+        .set(image_records::version.eq(image_records::version + 1))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
+}
+
+/// How many days the company's deleted images wait in the recycle bin.
+pub async fn retention_days(conn: &mut AsyncPgConnection, company_id: i64) -> QueryResult<i32> {
+    use super::schema::companies;
+    companies::table.find(company_id).select(companies::image_retention_days).first(conn).await
+}
+
+/// Sets how many days the company's deleted images wait in the bin; the
+/// days it had.
+pub async fn set_retention_days(conn: &mut AsyncPgConnection, company_id: i64, days: i32) -> QueryResult<i32> {
+    use super::schema::companies;
+    let before = retention_days(conn, company_id).await?;
+    diesel::update(companies::table.find(company_id))
+        .set(companies::image_retention_days.eq(days))
+        .execute(conn)
+        .await?;
+    Ok(before)
+}
+
 /// Removes a record from its account if it is still at `version`; false when
 /// someone else changed it first.
 pub async fn delete_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64, version: i32) -> QueryResult<bool> {
@@ -349,24 +561,27 @@ pub struct PendingImage<'a> {
 }
 
 /// Writes the image being made from a server, PENDING and without a
-/// provider id (the `create_image` job fills it in), and its own record in
-/// the account, so My images lists it at once. Returns the record's id.
+/// provider id (the `create_image` job fills it in), its parent (the
+/// server's image) and its own record in the account, so My images lists it
+/// at once. Returns the record's id.
 pub async fn pending_image(conn: &mut AsyncPgConnection, image: &PendingImage<'_>) -> QueryResult<i64> {
     use super::schema::{accounts, servers};
-    let (provider, region, number, platform, architecture): (String, String, String, String, String) = servers::table
-        .inner_join(provider_images::table)
-        .inner_join(accounts::table)
-        .filter(servers::id.eq(image.server_id))
-        .filter(servers::account_id.eq(image.account_id))
-        .select((
-            accounts::provider,
-            accounts::region,
-            accounts::provider_account_number,
-            provider_images::platform,
-            provider_images::architecture,
-        ))
-        .first(conn)
-        .await?;
+    let (provider, region, number, platform, architecture, parent): (String, String, String, String, String, i64) =
+        servers::table
+            .inner_join(provider_images::table)
+            .inner_join(accounts::table)
+            .filter(servers::id.eq(image.server_id))
+            .filter(servers::account_id.eq(image.account_id))
+            .select((
+                accounts::provider,
+                accounts::region,
+                accounts::provider_account_number,
+                provider_images::platform,
+                provider_images::architecture,
+                provider_images::id,
+            ))
+            .first(conn)
+            .await?;
     let now = Utc::now();
     let pk: i64 = diesel::insert_into(provider_images::table)
         .values((
@@ -377,6 +592,9 @@ pub async fn pending_image(conn: &mut AsyncPgConnection, image: &PendingImage<'_
             provider_images::state.eq("PENDING"),
             provider_images::owner_account_number.eq(&number),
             provider_images::created_at.eq(now),
+            // Its lineage: made from the image the server was launched from.
+            provider_images::parent_id.eq(parent),
+            provider_images::name.eq(image.name),
         ))
         .returning(provider_images::id)
         .get_result(conn)
@@ -596,4 +814,34 @@ pub async fn public_search(
         Vec::new()
     };
     Ok((provided, page))
+}
+
+/// What the provider image itself says, for the image page.
+#[derive(Debug, Clone, Queryable)]
+pub struct ProviderFacts {
+    pub provider: String,
+    pub region: String,
+    pub is_public: bool,
+    pub root_device: String,
+    pub min_disk_gb: i32,
+    pub created_at: DateTime<Utc>,
+    /// The name it was made or listed with.
+    pub name: String,
+}
+
+/// The provider facts of image `image_pk`.
+pub async fn provider_facts(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<ProviderFacts> {
+    provider_images::table
+        .find(image_pk)
+        .select((
+            provider_images::provider,
+            provider_images::region,
+            provider_images::is_public,
+            provider_images::root_device,
+            provider_images::min_disk_gb,
+            provider_images::created_at,
+            provider_images::name,
+        ))
+        .first(conn)
+        .await
 }

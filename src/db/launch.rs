@@ -78,6 +78,7 @@ pub async fn record_public_launch(
         root_device: None,
         min_disk_gb: None,
         created_at: image.created_at,
+        name: &image.name,
     };
     let pk = public_image(conn, &row).await?;
     let existing: Option<i64> = image_records::table

@@ -114,6 +114,7 @@ pub mod jobs;
 pub mod keypairs;
 mod keyset;
 pub mod launch;
+pub mod lineage;
 pub mod login_attempts;
 pub mod onboarding;
 pub mod outage;

@@ -6,6 +6,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         external_id -> Text,
+        image_retention_days -> Int4,
     }
 }
 
@@ -157,6 +158,16 @@ diesel::table! {
         root_device -> Text,
         min_disk_gb -> Int4,
         created_at -> Timestamptz,
+        parent_id -> Nullable<Int8>,
+        name -> Text,
+        protected -> Bool,
+        binned_at -> Nullable<Timestamptz>,
+        binned_by -> Nullable<Int8>,
+        purge_after -> Nullable<Timestamptz>,
+        deprecate_on -> Nullable<Date>,
+        retire_on -> Nullable<Date>,
+        retirement_waits -> Nullable<Text>,
+        retired_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -57,6 +57,8 @@ pub struct NewProviderImage<'a> {
     pub root_device: Option<&'a str>,
     pub min_disk_gb: Option<i32>,
     pub created_at: DateTime<Utc>,
+    /// The name it was made or listed with.
+    pub name: &'a str,
 }
 
 impl<'a> NewProviderImage<'a> {
@@ -74,6 +76,7 @@ impl<'a> NewProviderImage<'a> {
             root_device: Some(&image.root_device),
             min_disk_gb: Some(image.min_disk_gb),
             created_at: image.created_at,
+            name: &image.name,
         }
     }
 }
@@ -589,6 +592,12 @@ pub async fn made_image(
                 .first(conn)
                 .await
                 .optional()?;
+            // Make Image wrote the lineage on the pending row.
+            let (parent, name): (Option<i64>, String) = provider_images::table
+                .find(pending)
+                .select((provider_images::parent_id, provider_images::name))
+                .first(conn)
+                .await?;
             let row = match listed {
                 Some(listed) if listed != pending => {
                     diesel::delete(
@@ -616,6 +625,8 @@ pub async fn made_image(
                     provider_images::root_device.eq(&image.root_device),
                     provider_images::min_disk_gb.eq(image.min_disk_gb),
                     provider_images::created_at.eq(image.created_at),
+                    provider_images::parent_id.eq(parent),
+                    provider_images::name.eq(name),
                 ))
                 .execute(conn)
                 .await?;

@@ -77,3 +77,13 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryRe
 pub async fn insert(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<User> {
     diesel::insert_into(users::table).values(user).returning(User::as_returning()).get_result(conn).await
 }
+
+/// "Given Family" of each of `ids` that exists.
+pub async fn names(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let rows: Vec<(i64, String, String)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::given_name, users::family_name))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(id, given, family)| (id, format!("{given} {family}"))).collect())
+}

@@ -276,6 +276,7 @@ choice_enum!(
         Own = "own" / "My images",
         Shared = "shared" / "Shared with me",
         Public = "public" / "Public catalog",
+        Bin = "bin" / "Recycle bin",
     }
 );
 
@@ -296,7 +297,7 @@ impl Sort {
     pub fn choices(scope: Scope) -> (&'static [Sort], Sort) {
         match scope {
             Scope::Public => (&[Sort::Newest, Sort::Oldest], Sort::Newest),
-            Scope::Own | Scope::Shared => (Sort::ALL, Sort::Name),
+            Scope::Own | Scope::Shared | Scope::Bin => (Sort::ALL, Sort::Name),
         }
     }
 
@@ -395,6 +396,15 @@ pub enum ImageAction {
     Undeprecate,
     Delete,
     Sharing,
+    /// Refuse delete, retirement and purge until unprotected.
+    Protect,
+    Unprotect,
+    /// Back from the recycle bin, as it was.
+    Restore,
+    /// Out of the recycle bin before its retention ends: deregistered now.
+    Purge,
+    /// Dates to deprecate and retire it on.
+    Schedule,
 }
 
 impl ImageAction {
@@ -405,12 +415,17 @@ impl ImageAction {
             ImageAction::Undeprecate => "Undeprecate",
             ImageAction::Delete => "Delete",
             ImageAction::Sharing => "Sharing",
+            ImageAction::Protect => "Protect",
+            ImageAction::Unprotect => "Unprotect",
+            ImageAction::Restore => "Restore",
+            ImageAction::Purge => "Delete now",
+            ImageAction::Schedule => "Schedule",
         }
     }
 
     /// Whether the menu item opens a dialog; otherwise it posts at once.
     pub fn needs_dialog(self) -> bool {
-        self != ImageAction::Undeprecate
+        !matches!(self, ImageAction::Undeprecate | ImageAction::Protect | ImageAction::Unprotect | ImageAction::Restore)
     }
 
     /// The action's path under `/images/{id}/`.
@@ -421,6 +436,11 @@ impl ImageAction {
             ImageAction::Undeprecate => "undeprecate",
             ImageAction::Delete => "delete",
             ImageAction::Sharing => "sharing",
+            ImageAction::Protect => "protect",
+            ImageAction::Unprotect => "unprotect",
+            ImageAction::Restore => "restore",
+            ImageAction::Purge => "purge",
+            ImageAction::Schedule => "schedule",
         }
     }
 }
@@ -456,6 +476,9 @@ pub struct ImageFacts {
     /// Whether the provider has made the image (one made from a server has
     /// a record before it has an image).
     pub making: Making,
+    pub protected: bool,
+    /// Deleted, waiting in the recycle bin.
+    pub binned: bool,
 }
 
 /// Where the making of an image from a server stands.
@@ -547,10 +570,68 @@ impl ImageName {
     }
 }
 
+/// When an own image is deprecated and then retired (the schedule dialog):
+/// either may be unset. Each date is after today and at most ten years
+/// ahead, and retirement comes on or after deprecation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    pub deprecate_on: Option<chrono::NaiveDate>,
+    pub retire_on: Option<chrono::NaiveDate>,
+}
+
+impl Schedule {
+    /// Parses the dialog's two dates (`YYYY-MM-DD`, as a date input sends
+    /// them) as of `today`; every field's problem at once.
+    pub fn parse(deprecate_on: &str, retire_on: &str, today: chrono::NaiveDate) -> Result<Self, Vec<ValidationError>> {
+        let latest = today.checked_add_months(chrono::Months::new(120)).unwrap_or(today);
+        let mut errors = Vec::new();
+        let mut date = |field: &'static str, raw: &str| {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                return None;
+            }
+            let problem = match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+                Ok(day) if day <= today => "Choose a day after today.",
+                Ok(day) if day > latest => "Choose a day at most ten years ahead.",
+                Ok(day) => return Some(day),
+                Err(_) => "Enter a date as YYYY-MM-DD.",
+            };
+            errors.push(ValidationError::new(field, problem));
+            None
+        };
+        let schedule =
+            Self { deprecate_on: date("deprecate_on", deprecate_on), retire_on: date("retire_on", retire_on) };
+        if let (Some(deprecate), Some(retire)) = (schedule.deprecate_on, schedule.retire_on)
+            && retire < deprecate
+        {
+            errors.push(ValidationError::new("retire_on", "Retire it on or after the day it is deprecated."));
+        }
+        if errors.is_empty() { Ok(schedule) } else { Err(errors) }
+    }
+}
+
+/// How many days a company's deleted images wait in the recycle bin: a
+/// whole number from 0 (deleted at once) to 365.
+pub fn parse_retention_days(raw: &str) -> Result<i32, ValidationError> {
+    let message = "Enter a number of days from 0 (delete at once) to 365.";
+    match raw.trim().parse::<i32>() {
+        Ok(days) if (0..=365).contains(&days) => Ok(days),
+        _ => Err(ValidationError::new("retention_days", message)),
+    }
+}
+
 /// The actions menu of an image: only what this user may do to this image in
 /// its state. Handlers ask the same function before acting.
 pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> {
     let may = |action| rights.allows(Resource::Image, action, &image.ownership);
+    if image.binned {
+        // What waits in the bin can only come back, or go for good.
+        return if image.source == Source::Own && may(Action::Delete) {
+            vec![ImageAction::Restore, ImageAction::Purge]
+        } else {
+            Vec::new()
+        };
+    }
     match image.making {
         Making::Done => {}
         Making::InProgress => return Vec::new(),
@@ -562,6 +643,8 @@ pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> 
     }
     if image.source == Source::Own && may(Action::Configure) {
         actions.push(if image.deprecated { ImageAction::Undeprecate } else { ImageAction::Deprecate });
+        actions.push(ImageAction::Schedule);
+        actions.push(if image.protected { ImageAction::Unprotect } else { ImageAction::Protect });
     }
     if may(Action::Delete) {
         actions.push(ImageAction::Delete);
@@ -704,7 +787,54 @@ mod tests {
             ownership: Ownership::default(),
             provider: SharingSupport { accounts: true, public: true },
             making: Making::Done,
+            protected: false,
+            binned: false,
         }
+    }
+
+    #[test]
+    fn schedules_are_in_the_future_in_order_and_within_ten_years() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        assert_eq!(
+            Schedule::parse("2026-12-03", "2027-01-01", today),
+            Ok(Schedule { deprecate_on: day("2026-12-03"), retire_on: day("2027-01-01") })
+        );
+        assert_eq!(Schedule::parse("", "", today), Ok(Schedule::default()), "no schedule");
+        assert_eq!(Schedule::parse("", "2036-12-02", today).unwrap().retire_on, day("2036-12-02"));
+        let fields = |d: &str, r: &str| -> Vec<(&'static str, String)> {
+            Schedule::parse(d, r, today).unwrap_err().into_iter().map(|e| (e.field, e.message)).collect()
+        };
+        assert_eq!(fields("2026-12-02", "")[0].1, "Choose a day after today.");
+        assert_eq!(fields("", "2036-12-03")[0].1, "Choose a day at most ten years ahead.");
+        assert_eq!(
+            fields("2027-02-01", "2027-01-01"),
+            [("retire_on", "Retire it on or after the day it is deprecated.".into())]
+        );
+        assert_eq!(fields("soon", "2026-13-01").len(), 2, "both fields at once");
+        assert_eq!(fields("2027\u{0}-01-01", "")[0].1, "Enter a date as YYYY-MM-DD.");
+    }
+
+    #[test]
+    fn retention_is_0_to_365_whole_days() {
+        assert_eq!(parse_retention_days(" 0 "), Ok(0));
+        assert_eq!(parse_retention_days("365"), Ok(365));
+        for bad in ["366", "-1", "7.5", "", "seven", "7\0"] {
+            assert_eq!(parse_retention_days(bad).unwrap_err().field, "retention_days", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_protected_image_still_offers_delete_and_a_binned_one_only_restore_and_purge() {
+        let admin = rights_of("Admin");
+        let protected = ImageFacts { protected: true, ..facts(Source::Own, false) };
+        let offered = allowed_actions(&admin, &protected);
+        assert!(offered.contains(&ImageAction::Unprotect) && !offered.contains(&ImageAction::Protect));
+        assert!(offered.contains(&ImageAction::Delete), "offered, and refused with the reason");
+        let binned = ImageFacts { binned: true, ..facts(Source::Own, false) };
+        assert_eq!(allowed_actions(&admin, &binned), [ImageAction::Restore, ImageAction::Purge]);
+        assert!(allowed_actions(&rights_of("Configurator"), &binned).is_empty());
+        assert!(!allowed_actions(&admin, &facts(Source::Shared, false)).contains(&ImageAction::Protect));
     }
 
     #[test]
@@ -749,11 +879,11 @@ mod tests {
         use ImageAction::*;
         assert_eq!(
             allowed_actions(&rights_of("Admin"), &facts(Source::Own, false)),
-            [Launch, Deprecate, Delete, Sharing]
+            [Launch, Deprecate, Schedule, Protect, Delete, Sharing]
         );
         assert_eq!(
             allowed_actions(&rights_of("Admin"), &facts(Source::Own, true)),
-            [Launch, Undeprecate, Delete, Sharing]
+            [Launch, Undeprecate, Schedule, Protect, Delete, Sharing]
         );
     }
 
@@ -765,7 +895,10 @@ mod tests {
 
     #[test]
     fn a_configurator_may_deprecate_but_not_delete_or_launch() {
-        assert_eq!(allowed_actions(&rights_of("Configurator"), &facts(Source::Own, false)), [ImageAction::Deprecate]);
+        assert_eq!(
+            allowed_actions(&rights_of("Configurator"), &facts(Source::Own, false)),
+            [ImageAction::Deprecate, ImageAction::Schedule, ImageAction::Protect]
+        );
     }
 
     #[test]

@@ -52,6 +52,11 @@ pub enum Refusal {
     /// An image record cannot be deleted while `.0` live servers were
     /// launched from it (from any record of an own image).
     ImageInUse(i64),
+    /// Delete, retirement and the bin's purge wait while an image is
+    /// protected.
+    ImageProtected {
+        name: String,
+    },
     /// Deprecating an image that is deprecated already (`deprecated`), or
     /// undeprecating one that is not: the menu was stale.
     DeprecatedAlready {
@@ -195,6 +200,9 @@ impl Refusal {
             Refusal::ImageInUse(n) => {
                 let (verb, them) = if *n == 1 { ("is", "it") } else { ("are", "them") };
                 format!("{} launched from it {verb} pending, running or paused. Terminate {them} first.", servers(*n))
+            }
+            Refusal::ImageProtected { name } => {
+                format!("“{name}” is protected: remove its protection first (image actions › Unprotect).")
             }
             Refusal::DeprecatedAlready { name, deprecated } => {
                 format!("“{name}” is {}.", if *deprecated { "already deprecated" } else { "not deprecated" })

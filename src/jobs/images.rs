@@ -12,6 +12,8 @@ use crate::db::jobs::{Job, NewJob};
 pub use crate::db::jobs::DEREGISTER_IMAGE;
 pub const LAUNCH_PERMISSION: &str = "launch_permission";
 pub const SET_DEPRECATION: &str = "set_deprecation";
+/// Disables a retired image at the provider, or enables a restored one.
+pub const SET_AVAILABILITY: &str = "set_image_availability";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deregister {
@@ -31,6 +33,20 @@ pub struct Permission {
 pub struct Deprecation {
     pub image_id: String,
     pub deprecated_at: Option<DateTime<Utc>>,
+}
+
+/// A retired image disabled at the provider (`enabled: false`), or a
+/// restored one enabled again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Availability {
+    pub image_id: String,
+    pub enabled: bool,
+}
+
+impl Availability {
+    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, SET_AVAILABILITY, self, max_attempts)
+    }
 }
 
 impl Deregister {
@@ -86,4 +102,24 @@ pub async fn deprecation(provider: &dyn CloudProvider, job: &Job) -> Result<Opti
     }
     provider.set_deprecation(&image_id, deprecated_at).await?;
     Ok(None)
+}
+
+/// Disables or enables an image at the provider. A provider that cannot
+/// disable images leaves it to the console (which keeps a retired image out
+/// of every list and refuses its launches), and the job says so.
+pub async fn availability(provider: &dyn CloudProvider, job: &Job) -> Result<Option<serde_json::Value>, JobError> {
+    let Availability { image_id, enabled } = super::payload_of(job)?;
+    if !provider.capabilities().disable {
+        return Ok(Some(serde_json::json!({
+            "note": "the provider cannot disable images; the console keeps a retired image out of every list and refuses its launches"
+        })));
+    }
+    let done = if enabled { provider.enable_image(&image_id).await } else { provider.disable_image(&image_id).await };
+    match done {
+        Ok(()) => Ok(None),
+        Err(CloudError::Refused { code, .. }) if code.starts_with("InvalidAMIID") => {
+            Ok(Some(serde_json::json!({ "note": "the image was already gone at the provider" })))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

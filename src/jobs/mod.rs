@@ -6,6 +6,7 @@
 //! periodic syncs; a reaper re-queues jobs whose process died.
 
 pub mod images;
+pub mod lifecycle;
 pub mod resources;
 pub mod servers;
 pub mod sync;
@@ -272,6 +273,16 @@ impl Runner {
         if job.kind == "noop" {
             return Ok(None);
         }
+        if job.kind == lifecycle::IMAGE_LIFECYCLE {
+            // The console's own rules: no provider call of its own (the
+            // deregistrations it decides are jobs of their own).
+            let account_id =
+                job.account_id.ok_or_else(|| JobError::Invalid("image_lifecycle needs an account".into()))?;
+            let lifecycle::Lifecycle { now } = payload_of(job)?;
+            let report = lifecycle::run(&self.pool, &self.settings, account_id, now.unwrap_or_else(Utc::now)).await?;
+            return Ok((report != lifecycle::LifecycleReport::default())
+                .then(|| serde_json::to_value(report).expect("a report is plain data")));
+        }
         let account_id = job.account_id.ok_or_else(|| JobError::Invalid(format!("{} needs an account", job.kind)))?;
         let account = {
             let mut conn = self.pool.get().await?;
@@ -301,6 +312,7 @@ impl Runner {
             images::DEREGISTER_IMAGE => images::deregister(provider.as_ref(), job).await,
             images::LAUNCH_PERMISSION => images::permission(provider.as_ref(), job).await,
             images::SET_DEPRECATION => images::deprecation(provider.as_ref(), job).await,
+            images::SET_AVAILABILITY => images::availability(provider.as_ref(), job).await,
             resources::IMPORT_KEY_PAIR => {
                 resources::import_key_pair(&self.pool, provider.as_ref(), &account, job).await
             }
@@ -373,7 +385,7 @@ impl Runner {
             tracing::warn!(jobs = requeued, "re-queued jobs whose worker stopped");
         }
         for account in db::sync::all_accounts(&mut conn).await? {
-            for &kind in sync::ALL {
+            for &kind in sync::ALL.iter().chain([&lifecycle::IMAGE_LIFECYCLE]) {
                 db::jobs::enqueue_sync(&mut conn, account.id, kind, self.settings.max_attempts).await?;
             }
         }
@@ -405,9 +417,11 @@ pub(crate) fn payload_of<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T,
 /// The sync that reads a change back from the provider once it is made.
 fn follow_up(kind: &str) -> Option<&'static str> {
     match kind {
-        images::DEREGISTER_IMAGE | images::LAUNCH_PERMISSION | images::SET_DEPRECATION | servers::CREATE_IMAGE => {
-            Some(sync::OWN_IMAGES)
-        }
+        images::DEREGISTER_IMAGE
+        | images::LAUNCH_PERMISSION
+        | images::SET_DEPRECATION
+        | images::SET_AVAILABILITY
+        | servers::CREATE_IMAGE => Some(sync::OWN_IMAGES),
         servers::RUN_INSTANCE | servers::SERVER_ACTION => Some(servers::SYNC_SERVERS),
         _ => None,
     }
@@ -424,6 +438,10 @@ pub fn describe(job: &crate::db::jobs::Job) -> String {
             format!("Deprecate {image}")
         }
         images::SET_DEPRECATION => format!("Undeprecate {image}"),
+        images::SET_AVAILABILITY if job.payload.get("enabled").and_then(serde_json::Value::as_bool) == Some(true) => {
+            format!("Enable {image} (restored)")
+        }
+        images::SET_AVAILABILITY => format!("Disable {image} (retired)"),
         images::LAUNCH_PERMISSION => {
             let grant = job.payload.get("grant").and_then(serde_json::Value::as_bool).unwrap_or(false);
             let who = match job.payload.get("account_number").and_then(|v| v.as_str()) {
@@ -439,6 +457,7 @@ pub fn describe(job: &crate::db::jobs::Job) -> String {
         self::sync::FIREWALLS => "Sync firewalls".into(),
         self::sync::KEY_PAIRS => "Sync key pairs".into(),
         "noop" => "No-op".into(),
+        lifecycle::IMAGE_LIFECYCLE => "Image lifecycle: purge the recycle bin".into(),
         servers::RUN_INSTANCE => format!("Launch server {}", text("name")),
         servers::SYNC_SERVERS => "Sync servers".into(),
         servers::SERVER_ACTION => {

@@ -84,7 +84,7 @@ pub struct EventView {
     pub changes: Vec<ChangeLine>,
 }
 
-fn view(row: AuditRow) -> EventView {
+pub fn view(row: AuditRow) -> EventView {
     let who = match (row.given_name, row.family_name) {
         (Some(given), Some(family)) => format!("{given} {family}"),
         _ if row.user_id.is_some() => "(deleted user)".into(),

@@ -71,6 +71,7 @@ impl Audit {
 /// that an administrator of the demo's Acme Production can open.
 pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
     let image = id_of(app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
+    let shared = id_of(app, "SELECT id FROM image_records WHERE source = 'public_launched' LIMIT 1").await;
     let server = id_of(app, "SELECT id FROM servers ORDER BY id LIMIT 1").await;
     let user = id_of(app, "SELECT id FROM users WHERE email = 'configurator@acme.test'").await;
     let group = id_of(app, "SELECT id FROM groups WHERE name = 'Support'").await;
@@ -81,6 +82,9 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
         "/images?scope=public&q=ubuntu".to_owned(),
         "/images?scope=shared".to_owned(),
         "/images?scope=bogus".to_owned(),
+        "/images?scope=bin".to_owned(),
+        format!("/images/{image}"),
+        format!("/images/{shared}"),
         "/no-such-page".to_owned(),
         "/servers".to_owned(),
         format!("/servers/{server}"),

@@ -11,7 +11,7 @@ use stratus_console::db::schema::{api_tokens, audit_events, image_records};
 use crate::harness::{Client, TestApp, count, text};
 
 /// A token made on the tokens page by `client` (signed in), for `account`.
-async fn make_token(client: &mut Client, name: &str, account: i64, access: &str) -> String {
+pub(crate) async fn make_token(client: &mut Client, name: &str, account: i64, access: &str) -> String {
     client.get("/settings/tokens").await;
     let page = client
         .post(
@@ -25,24 +25,24 @@ async fn make_token(client: &mut Client, name: &str, account: i64, access: &str)
     page.body[start..].split('"').next().unwrap().to_owned()
 }
 
-struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    json: Value,
+    pub(crate) json: Value,
 }
 
 impl Api {
-    fn new(app: &TestApp, token: &str) -> Self {
+    pub(crate) fn new(app: &TestApp, token: &str) -> Self {
         Self { http: reqwest::Client::new(), base: app.address.clone(), token: token.to_owned() }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
@@ -50,7 +50,7 @@ impl Api {
         read(request.send().await.expect("the API answers")).await
     }
 
-    async fn get(&self, path: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str) -> Answer {
         self.send(reqwest::Method::GET, path, None).await
     }
 }
@@ -70,7 +70,7 @@ fn is_problem(answer: &Answer, status: StatusCode) -> bool {
         && answer.json["detail"].as_str().is_some_and(|d| !d.is_empty())
 }
 
-async fn record(app: &TestApp, name: &str) -> (i64, i32) {
+pub(crate) async fn record(app: &TestApp, name: &str) -> (i64, i32) {
     image_records::table
         .filter(image_records::name.eq(name))
         .select((image_records::id, image_records::version))
@@ -350,7 +350,7 @@ async fn synced_with_token() -> (TestApp, Api) {
     (app, api)
 }
 
-async fn default_code(app: &TestApp) -> i64 {
+pub(crate) async fn default_code(app: &TestApp) -> i64 {
     use stratus_console::db::schema::budget_codes;
     budget_codes::table
         .filter(budget_codes::name.eq("Default"))
@@ -616,6 +616,7 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
 #[actix_web::test]
 async fn deprecate_share_and_delete_through_the_api_write_rows_audit_events_and_jobs() {
     let (app, api) = synced_with_token().await;
+    app.delete_images_at_once().await;
     let mut conn = app.db().await;
     let (production, staging, globex) = (app.demo.acme_production, app.demo.acme_staging, app.demo.globex_main);
     let (id, version) = record(&app, "batch-worker").await;

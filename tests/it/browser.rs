@@ -440,10 +440,24 @@ async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
     assert!(browser.body_text().await.contains("Are you sure you want to delete edge-cache-arm?"));
     browser.screenshot("delete-confirm").await;
     b.find(Locator::Css("dialog[open] button.danger")).await.unwrap().click().await.unwrap();
-    browser.wait_for_text("Deleted “edge-cache-arm”").await;
+    browser.wait_for_text("Moved “edge-cache-arm” to the recycle bin").await;
     browser.wait_dialog_closed().await;
     assert!(b.find(Locator::Css("tr:has(a[title^='Rename edge-cache-arm'])")).await.is_err(), "the row is gone");
     browser.screenshot("deleted").await;
+
+    // It waits in the recycle bin, and comes back from there as it was.
+    b.goto(&app.url("/images?scope=bin")).await.unwrap();
+    let binned = "tr:has(span.name[title='edge-cache-arm'])";
+    b.wait().for_element(Locator::Css(binned)).await.unwrap();
+    assert!(browser.body_text().await.contains("Alex Morgan"), "who deleted it");
+    browser.screenshot("recycle-bin").await;
+    b.find(Locator::Css(&format!("{binned} summary.actions-button"))).await.unwrap().click().await.unwrap();
+    let restore = format!("{binned} button[role=menuitem]");
+    b.wait().for_element(Locator::Css(&restore)).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Restored “edge-cache-arm”").await;
+    assert!(b.find(Locator::Css(binned)).await.is_err(), "it left the bin");
+    b.goto(&app.url("/images")).await.unwrap();
+    b.wait().for_element(Locator::Css("tr:has(a[title^='Rename edge-cache-arm'])")).await.unwrap();
 
     browser.row_action("batch-worker", "sharing").await;
     assert!(browser.body_text().await.contains("batch-worker: Sharing"));

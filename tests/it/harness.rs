@@ -138,6 +138,15 @@ impl<W> TestApp<W> {
         while runner.run_next("test-worker").await.expect("the queue answers") {}
     }
 
+    /// Every company deletes own images at once, as a retention of 0 days
+    /// in the recycle bin does (for the tests of deregistration itself).
+    pub async fn delete_images_at_once(&self) {
+        diesel::sql_query("UPDATE companies SET image_retention_days = 0")
+            .execute(&mut self.db().await)
+            .await
+            .expect("set the retention");
+    }
+
     pub async fn db(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.database_url).await.expect("connect to the test database")
     }

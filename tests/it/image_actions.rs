@@ -171,6 +171,7 @@ async fn an_image_deprecated_before_it_is_made_public_stays_out_of_other_account
 #[actix_web::test]
 async fn deleting_an_own_image_deregisters_it_and_a_sync_does_not_bring_it_back() {
     let app = TestApp::spawn().await;
+    app.delete_images_at_once().await;
     let mut conn = app.db().await;
     let production = app.demo.acme_production;
     let mut client = app.signed_in("manager@acme.test").await;

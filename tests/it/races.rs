@@ -48,6 +48,7 @@ fn runner(app: &TestApp) -> std::sync::Arc<Runner> {
 #[actix_web::test]
 async fn a_sync_that_read_the_provider_before_a_delete_does_not_bring_the_image_back() {
     let app = TestApp::spawn().await;
+    app.delete_images_at_once().await;
     let mut conn = app.db().await;
     let production = app.demo.acme_production;
     let account = db::accounts::find(&mut conn, production).await.unwrap();
@@ -75,6 +76,7 @@ async fn a_sync_that_read_the_provider_before_a_delete_does_not_bring_the_image_
 #[actix_web::test]
 async fn a_delete_that_commits_while_the_sync_writes_is_waited_for_and_seen() {
     let app = TestApp::spawn().await;
+    app.delete_images_at_once().await;
     let mut conn = app.db().await;
     let production = app.demo.acme_production;
     let account = db::accounts::find(&mut conn, production).await.unwrap();

@@ -162,6 +162,9 @@ struct AccountsPage {
     /// What the last test found.
     tested: Option<String>,
     keeps_secrets: bool,
+    /// Days deleted images wait in the recycle bin, as shown or as typed.
+    retention: String,
+    retention_error: Option<String>,
 }
 
 /// The JSON of the trust policy a role needs so that the console may
@@ -200,10 +203,25 @@ async fn render(
     tested: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
+    let page = page(state, user, first, form, tested).await?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(page.render()?))
+}
+
+async fn page(
+    state: &AppState,
+    user: &SignedIn,
+    first: bool,
+    form: ConnectForm,
+    tested: Option<String>,
+) -> Result<AccountsPage, WebError> {
     let company = user.user.company_id;
-    let (rows, external_id) = {
+    let (rows, external_id, retention_days) = {
         let mut conn = state.pool.get().await?;
-        (db::accounts::of_company(&mut conn, company).await?, db::accounts::external_id(&mut conn, company).await?)
+        (
+            db::accounts::of_company(&mut conn, company).await?,
+            db::accounts::external_id(&mut conn, company).await?,
+            db::images::retention_days(&mut conn, company).await?,
+        )
     };
     let may_change = user.rights.may(Resource::Account, Action::Configure);
     let own = if may_change { state.own_account().await } else { None };
@@ -217,8 +235,10 @@ async fn render(
         form,
         tested,
         keeps_secrets: state.jobs.secrets.is_some(),
+        retention: retention_days.to_string(),
+        retention_error: None,
     };
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(page.render()?))
+    Ok(page)
 }
 
 #[derive(Deserialize)]
@@ -532,4 +552,40 @@ pub async fn delete(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct RetentionForm {
+    #[serde(default)]
+    retention_days: String,
+}
+
+/// The company's recycle bin: how many days deleted images wait there.
+#[post("/admin/accounts/retention")]
+pub async fn set_retention(
+    req: HttpRequest,
+    user: SignedIn,
+    state: web::Data<AppState>,
+    form: web::Form<RetentionForm>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Account, Action::Configure)?;
+    let days = match crate::domain::images::parse_retention_days(&form.retention_days) {
+        Ok(days) => days,
+        Err(e) => {
+            let mut page = page(&state, &user, false, ConnectForm::default(), None).await?;
+            page.retention = form.retention_days.clone();
+            page.retention_error = Some(e.message);
+            let body = page.render()?;
+            return Ok(HttpResponse::UnprocessableEntity().content_type("text/html; charset=utf-8").body(body));
+        }
+    };
+    let mut conn = state.pool.get().await?;
+    cloud_accounts::set_retention(&mut conn, &admin(&user), days).await?;
+    let said = match days {
+        0 => "Deleted images are now deregistered at once, without the recycle bin.".to_owned(),
+        1 => "Deleted images now wait 1 day in the recycle bin.".to_owned(),
+        days => format!("Deleted images now wait {days} days in the recycle bin."),
+    };
+    flash_next(&req, &said)?;
+    Ok(see_other(PAGE))
 }

@@ -10,13 +10,14 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use super::{ImageView, current, done, image_view, target};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
-use crate::db;
+use crate::db::{self, images::ImageRow};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{ImageAction, Source};
 use crate::domain::refusal::Refusal;
 use crate::web::AppState;
 use crate::web::dialog::{Confirm, VersionForm};
 use crate::web::error::{WebError, change_status};
+use crate::web::layout::Moment;
 
 /// The confirm dialogs of the image actions.
 struct ConfirmDialog;
@@ -44,20 +45,36 @@ impl ConfirmDialog {
         }
     }
 
-    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, alive: i64) -> Confirm {
+    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, state: Deletable) -> Confirm {
         let mut dialog = Confirm { danger: true, ..Self::asking(req, user, view, ImageAction::Delete) };
-        if alive > 0 {
+        let refusal = match state {
+            Deletable::Protected if source == Source::Own => Some(Refusal::ImageProtected { name: view.name.clone() }),
+            Deletable::InUse(alive) if alive > 0 => Some(Refusal::ImageInUse(alive)),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
             dialog.question = format!("{} cannot be deleted now.", view.name);
-            dialog.error = Some(Refusal::ImageInUse(alive).message());
+            dialog.error = Some(refusal.message());
             dialog.allowed = false;
             return dialog;
         }
+        let retention = match state {
+            Deletable::Yes { retention_days } => retention_days,
+            _ => 0,
+        };
         dialog.question = format!("Are you sure you want to delete {}?", view.name);
         dialog.detail = Some(match source {
             Source::Own if view.state == "FAILED" => {
                 "The provider could not make this image, so there is nothing to deregister: its record is removed."
                     .into()
             }
+            Source::Own if retention > 0 => format!(
+                "It goes to the recycle bin: it leaves My images and every account it is shared with, and \
+                 cannot be launched. You can restore it as it was for {retention} day{}; then the cloud \
+                 provider deregisters {}.",
+                if retention == 1 { "" } else { "s" },
+                view.provider_image_id
+            ),
             Source::Own => format!(
                 "The image {} is deregistered at the cloud provider and disappears from every account it is \
                  shared with. This cannot be undone.",
@@ -73,6 +90,30 @@ impl ConfirmDialog {
         });
         dialog
     }
+}
+
+/// Whether a record can be deleted now, for the dialog.
+#[derive(Debug, Clone, Copy)]
+enum Deletable {
+    /// Yes: an own image waits in the bin this long first (0: at once).
+    Yes {
+        retention_days: i32,
+    },
+    Protected,
+    /// No while this many live servers were launched from it.
+    InUse(i64),
+}
+
+async fn deletable(state: &AppState, user: &CurrentUser, row: &ImageRow) -> Result<Deletable, WebError> {
+    let mut conn = state.pool.get().await?;
+    if row.protected && row.source == "own" {
+        return Ok(Deletable::Protected);
+    }
+    let alive = db::images::alive_servers(&mut conn, row).await?;
+    if alive > 0 {
+        return Ok(Deletable::InUse(alive));
+    }
+    Ok(Deletable::Yes { retention_days: db::images::retention_days(&mut conn, user.account.company_id).await? })
 }
 
 #[get("/images/{id}/deprecate")]
@@ -164,10 +205,9 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
     let (row, view) = target(&user, &state, id.into_inner(), ImageAction::Delete).await?;
-    let mut conn = state.pool.get().await?;
-    let alive = db::images::alive_servers(&mut conn, &row).await?;
+    let deletable = deletable(&state, &user, &row).await?;
     let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
-    ConfirmDialog::delete(&req, &user, &view, source, alive).respond(&req, StatusCode::OK)
+    ConfirmDialog::delete(&req, &user, &view, source, deletable).respond(&req, StatusCode::OK)
 }
 
 #[post("/images/{id}/delete")]
@@ -186,13 +226,22 @@ pub async fn delete(
     let e = match deleted {
         Ok(deleted) => {
             let message = match (deleted.source, deleted.provider_image_id) {
+                (Source::Own, Some(_)) if let Some(until) = deleted.purge_after => format!(
+                    "Moved “{}” to the recycle bin; it can be restored until {}",
+                    deleted.name,
+                    Moment::new(until).utc
+                ),
                 (Source::Own, Some(image)) => format!("Deleted “{}”; the provider deregisters {image}", deleted.name),
                 (Source::Own, None) => format!("Deleted “{}”; the provider had not made it", deleted.name),
                 _ => format!("Removed “{}” from {}", deleted.name, user.account.name),
             };
             return done(&req, None, &message);
         }
-        Err(e @ ChangeError::Refused(Refusal::ImageInUse(_) | Refusal::StaleVersion { .. })) => e,
+        Err(
+            e @ ChangeError::Refused(
+                Refusal::ImageInUse(_) | Refusal::ImageProtected { .. } | Refusal::StaleVersion { .. },
+            ),
+        ) => e,
         Err(e) => return Err(e.into()),
     };
     // The dialog again, with the record as it now is.
@@ -203,14 +252,76 @@ pub async fn delete(
     };
     let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
     let dialog = match &e {
-        ChangeError::Refused(Refusal::ImageInUse(alive)) => ConfirmDialog::delete(&req, &user, &view, source, *alive),
+        ChangeError::Refused(Refusal::ImageInUse(alive)) => {
+            ConfirmDialog::delete(&req, &user, &view, source, Deletable::InUse(*alive))
+        }
+        ChangeError::Refused(Refusal::ImageProtected { .. }) => {
+            ConfirmDialog::delete(&req, &user, &view, source, Deletable::Protected)
+        }
         _ => Confirm {
             error: Some(format!(
                 "Someone else changed this image meanwhile; it is now named “{}”. Delete it anyway?",
                 view.name
             )),
-            ..ConfirmDialog::delete(&req, &user, &view, source, 0)
+            ..ConfirmDialog::delete(&req, &user, &view, source, deletable(&state, &user, &row).await?)
         },
     };
     dialog.respond(&req, change_status(&e))
+}
+
+#[post("/images/{id}/protect")]
+pub async fn protect(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    set_protection(&req, &user, &state, id.into_inner(), form.version, true).await
+}
+
+#[post("/images/{id}/unprotect")]
+pub async fn unprotect(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<VersionForm>,
+) -> Result<HttpResponse, WebError> {
+    set_protection(&req, &user, &state, id.into_inner(), form.version, false).await
+}
+
+/// Protects or unprotects an own image from its menu; the row as it now is.
+async fn set_protection(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: i64,
+    version: i32,
+    protected: bool,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let changed = changes::images::set_protection(&mut conn, &user.actor(), id, version, protected).await;
+    drop(conn);
+    match changed {
+        Ok(row) => {
+            let current = image_view(user, row);
+            let message = if protected {
+                format!("Protected “{}”: it cannot be deleted or retired until unprotected", current.name)
+            } else {
+                format!("“{}” is no longer protected", current.name)
+            };
+            done(req, Some(current), &message)
+        }
+        Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
+            let current = current(user, state, id).await?;
+            Err(WebError::Conflict(format!(
+                "Someone else changed this image meanwhile; it is now named “{}”{}.",
+                current.name,
+                if current.protected { " and protected" } else { "" }
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

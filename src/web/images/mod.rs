@@ -9,13 +9,19 @@
 //! stale version, a refusal, a bad field) come back into the dialog itself.
 
 mod actions;
+mod bin;
 mod labels;
+mod page;
 mod rename;
+mod schedule;
 mod sharing;
 
-pub use actions::{confirm_delete, confirm_deprecate, delete, deprecate, undeprecate};
+pub use actions::{confirm_delete, confirm_deprecate, delete, deprecate, protect, undeprecate, unprotect};
+pub use bin::{confirm_purge, purge, restore};
 pub use labels::{label_picker, relabel};
+pub use page::show;
 pub use rename::{edit_name, save_name, show_name};
+pub use schedule::{save_schedule, show_schedule};
 pub use sharing::{save_sharing, show_sharing};
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -64,6 +70,24 @@ pub struct ImageView {
     pub editing: Option<NameEdit>,
     /// Sent with the actions that post straight from the menu.
     pub csrf_token: String,
+    /// Delete, retirement and the bin's purge are refused while set.
+    pub protected: bool,
+    /// In the recycle bin: since when, by whom, until when.
+    pub bin: Option<BinView>,
+    /// Days until its scheduled retirement (0: due, maybe waiting).
+    pub retiring_in: Option<i64>,
+    pub retirement_waits: Option<String>,
+}
+
+/// What the recycle bin's list shows of a deleted image.
+pub struct BinView {
+    pub deleted: Moment,
+    /// Filled in by the bin's list (one query for every row's name).
+    pub deleted_by: String,
+    deleted_by_id: Option<i64>,
+    pub purge: Moment,
+    /// Why the purge waits, once its day has come.
+    pub waiting: Option<&'static str>,
 }
 
 /// The inline rename form of a row.
@@ -90,8 +114,18 @@ pub struct PublicView {
 
 /// Actions whose pages exist in this build; the menu offers nothing that
 /// leads nowhere.
-const AVAILABLE_ACTIONS: &[ImageAction] =
-    &[ImageAction::Launch, ImageAction::Deprecate, ImageAction::Undeprecate, ImageAction::Delete, ImageAction::Sharing];
+const AVAILABLE_ACTIONS: &[ImageAction] = &[
+    ImageAction::Launch,
+    ImageAction::Deprecate,
+    ImageAction::Undeprecate,
+    ImageAction::Protect,
+    ImageAction::Unprotect,
+    ImageAction::Delete,
+    ImageAction::Sharing,
+    ImageAction::Restore,
+    ImageAction::Purge,
+    ImageAction::Schedule,
+];
 
 pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
     let facts = facts(&user.account, &row);
@@ -118,7 +152,26 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
             .map_or_else(|| row.owner_account_number.clone(), str::to_owned);
         (account, launcher)
     };
+    let bin = match (row.binned_at, row.purge_after) {
+        (Some(at), Some(until)) => Some(BinView {
+            deleted: Moment::new(at),
+            deleted_by: String::new(),
+            deleted_by_id: row.binned_by,
+            purge: Moment::new(until),
+            waiting: (until <= chrono::Utc::now()).then_some(if row.protected {
+                "Waits: it is protected"
+            } else {
+                "Waits: servers launched from it still run, or the provider has not answered yet"
+            }),
+        }),
+        _ => None,
+    };
+    let retiring_in = row.retire_on.map(|day| (day - chrono::Utc::now().date_naive()).num_days().max(0));
     ImageView {
+        retiring_in,
+        retirement_waits: row.retirement_waits.clone(),
+        protected: row.protected,
+        bin,
         id: row.id,
         label: row.label.parse().unwrap_or(Label::None),
         deprecated: row.deprecated_at.is_some(),
@@ -265,13 +318,21 @@ pub async fn index(
     let can_search_public = user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic);
 
     let (listing, (prev_url, next_url)) = match query.scope {
-        Scope::Own | Scope::Shared => {
-            let tab = if query.scope == Scope::Own { RecordTab::Own } else { RecordTab::Shared };
+        Scope::Own | Scope::Shared | Scope::Bin => {
+            let tab = match query.scope {
+                Scope::Own => RecordTab::Own,
+                Scope::Shared => RecordTab::Shared,
+                _ => RecordTab::Bin,
+            };
             let page =
                 db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page)
                     .await?;
             let links = page_links(&params, &page, |row| row.cursor(query.sort));
-            (Listing::Records(page.rows.into_iter().map(|row| image_view(&user, row)).collect()), links)
+            let mut rows: Vec<ImageView> = page.rows.into_iter().map(|row| image_view(&user, row)).collect();
+            if tab == RecordTab::Bin {
+                name_deleters(&mut conn, &mut rows).await?;
+            }
+            (Listing::Records(rows), links)
         }
         Scope::Public if query.filters.is_empty() => (Listing::PublicPrompt, (None, None)),
         Scope::Public => {
@@ -305,6 +366,19 @@ pub async fn index(
         can_launch_public,
     };
     page_or_list(&req, "image-list", || page.render(), || page.as_list().render())
+}
+
+/// Names who deleted each binned row, in one query.
+async fn name_deleters(conn: &mut diesel_async::AsyncPgConnection, rows: &mut [ImageView]) -> diesel::QueryResult<()> {
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.bin.as_ref()?.deleted_by_id).collect();
+    let names = db::users::names(conn, &ids).await?;
+    for bin in rows.iter_mut().filter_map(|r| r.bin.as_mut()) {
+        bin.deleted_by = bin
+            .deleted_by_id
+            .and_then(|id| names.iter().find(|(n, _)| *n == id).map(|(_, name)| name.clone()))
+            .unwrap_or_else(|| "(deleted user)".into());
+    }
+    Ok(())
 }
 
 /// An `<option>` of a filter select.

@@ -1,0 +1,101 @@
+//! The recycle bin's actions (`/images?scope=bin` lists it): Restore (`POST
+//! /images/{id}/restore`, at once from the row's menu) and Delete now (`GET`/
+//! `POST /images/{id}/purge`, a dialog). Both need `IMAGE Delete`, as the
+//! delete that put the image there did; the changes are
+//! `changes::images::{restore, purge}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+use super::done;
+use crate::auth::CurrentUser;
+use crate::changes::{self, ChangeError};
+use crate::db;
+use crate::domain::access::{Action, Resource};
+use crate::domain::images::ImageAction;
+use crate::web::AppState;
+use crate::web::dialog::Confirm;
+use crate::web::error::{WebError, change_status};
+
+#[post("/images/{id}/restore")]
+pub async fn restore(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner()).await?;
+    drop(conn);
+    let message = format!("Restored “{}” with its name, label and shares", row.name);
+    done(&req, None, &message)
+}
+
+/// The dialog of Delete now, with why it cannot be done when it cannot.
+fn purge_dialog(req: &HttpRequest, user: &CurrentUser, row: &db::images::ImageRow, refusal: Option<String>) -> Confirm {
+    let action = ImageAction::Purge;
+    let mut dialog = Confirm {
+        action_url: format!("/images/{}/{}", row.id, action.path()),
+        target: format!("#image-{}", row.id),
+        submit: action.title(),
+        version: row.version,
+        danger: true,
+        ..Confirm::new(req, user, "/images?scope=bin", format!("{}: {}", row.name, action.title()))
+    };
+    dialog.question = format!("Delete {} for good now?", row.name);
+    dialog.detail = Some(format!(
+        "The cloud provider deregisters {} and every account's record of it goes. This cannot be undone.",
+        row.provider_image_id
+    ));
+    if let Some(refusal) = refusal {
+        dialog.question = format!("{} cannot be deleted now.", row.name);
+        dialog.error = Some(refusal);
+        dialog.allowed = false;
+    }
+    dialog
+}
+
+#[get("/images/{id}/purge")]
+pub async fn confirm_purge(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let row = db::images::find_binned(&mut conn, user.account.id, id.into_inner()).await?;
+    changes::images::authorize(&user.actor(), &row, ImageAction::Purge)?;
+    let refusal = if row.protected {
+        Some(crate::domain::refusal::Refusal::ImageProtected { name: row.name.clone() }.message())
+    } else {
+        let alive = db::images::alive_servers(&mut conn, &row).await?;
+        (alive > 0).then(|| crate::domain::refusal::Refusal::ImageInUse(alive).message())
+    };
+    purge_dialog(&req, &user, &row, refusal).respond(&req, StatusCode::OK)
+}
+
+#[post("/images/{id}/purge")]
+pub async fn purge(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    match changes::images::purge(&mut conn, &user.actor(), &state.jobs, id).await {
+        Ok(purged) => {
+            let image = purged.provider_image_id.unwrap_or_default();
+            done(&req, None, &format!("Deleted “{}” for good; the provider deregisters {image}", purged.name))
+        }
+        Err(ChangeError::Refused(why)) => {
+            let row = db::images::find_binned(&mut conn, user.account.id, id).await?;
+            let status = change_status(&ChangeError::Refused(why.clone()));
+            purge_dialog(&req, &user, &row, Some(why.message())).respond(&req, status)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,157 @@
+//! The image page (ISSUE 17): lineage across accounts, where an image is
+//! used, its history, and who may read it.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::json;
+use stratus_console::db::schema::{image_records, provider_images};
+
+use crate::api::{Api, default_code, make_token};
+use crate::harness::{TestApp, text};
+
+async fn record_in(app: &TestApp, account: i64, name: &str) -> i64 {
+    image_records::table
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::name.eq(name))
+        .select(image_records::id)
+        .first(&mut app.db().await)
+        .await
+        .expect("the record")
+}
+
+#[actix_web::test]
+async fn an_image_made_in_staging_from_productions_shared_image_shows_its_lineage_from_both_sides() {
+    let app = TestApp::spawn().await;
+    let staging = app.demo.acme_staging;
+    let mut conn = app.db().await;
+    for kind in ["sync_products", "sync_zones", "sync_firewalls", "sync_key_pairs"] {
+        stratus_console::db::jobs::enqueue_sync(&mut conn, staging, kind, 2).await.unwrap();
+    }
+    app.run_jobs().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let api = Api::new(&app, &make_token(&mut admin, "lineage", staging, "write").await);
+
+    // Staging launches the image Production shared with it, and makes an image of the server.
+    let shared = record_in(&app, staging, "api-server-base (from Production)").await;
+    let code = default_code(&app).await;
+    let launched = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/images/{shared}/launch"),
+            Some(json!({ "name": "lineage-builder", "budget_code_id": code, "product_id": "t3.micro" })),
+        )
+        .await;
+    assert_eq!(launched.status, StatusCode::ACCEPTED, "{}", launched.json);
+    app.run_jobs().await;
+    let server = launched.json["servers"][0]["id"].as_i64().unwrap();
+    let made = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{server}/make-image"),
+            Some(json!({ "name": "lineage-child", "budget_code_id": code })),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::ACCEPTED, "{}", made.json);
+    app.run_jobs().await;
+    let child = made.json["image_id"].as_i64().unwrap();
+
+    // The parent is written on the provider image, and survives the job that filled in its id.
+    let (parent, made_at_provider): (Option<i64>, Option<String>) = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::id.eq(child))
+        .select((provider_images::parent_id, provider_images::provider_image_id))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let shared_pk: i64 =
+        image_records::table.find(shared).select(image_records::provider_image_id).first(&mut conn).await.unwrap();
+    assert_eq!(parent, Some(shared_pk));
+    assert!(made_at_provider.is_some_and(|id| id.starts_with("ami-")), "the provider made it");
+
+    // From Staging: the chain up to the root, a public image, then the shared image, then this one.
+    admin.post("/account", &[("account_id", &staging.to_string())]).await;
+    let page = admin.get(&format!("/images/{child}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", text(&page.body));
+    let shown = text(&page.body);
+    let lineage = &shown[shown.find("Lineage").unwrap()..shown.find("Built on it").unwrap()];
+    let root = lineage.find("Provided").or_else(|| lineage.find("· ")).unwrap();
+    let via = lineage.find("api-server-base (from Production)").expect("the shared image, as Staging names it");
+    let this = lineage.find("lineage-child").unwrap();
+    assert!(root < via && via < this, "root, then the shared image, then this one: {lineage}");
+    assert!(lineage.contains("Acme Production"), "the shared image's owner is named: {lineage}");
+    assert!(shown.contains("Launches 0"), "nothing was launched from the new image yet: {shown}");
+
+    // From Production: the image it shared shows what Staging built on it and the server that did.
+    admin.post("/account", &[("account_id", &app.demo.acme_production.to_string())]).await;
+    let original = record_in(&app, app.demo.acme_production, "api-server-base").await;
+    let page = admin.get(&format!("/images/{original}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let shown = text(&page.body);
+    let built = &shown[shown.find("Built on it").unwrap()..];
+    assert!(built.contains("lineage-child") && built.contains("Acme Staging"), "{built}");
+    assert!(shown.contains("Launches 1"), "{shown}");
+    assert!(shown.contains("Images built on it 1"), "{shown}");
+    assert!(shown.contains("Shared with Acme Staging"), "{shown}");
+    let servers = &shown[shown.find("Servers launched from it").unwrap()..];
+    assert!(servers.contains("lineage-builder Acme Staging"), "{servers}");
+    // A server of another account is named, not linked: its page is in Staging.
+    assert!(!page.body.contains(&format!("href=\"/servers/{server}\"")));
+
+    // The child, from Production's side, is a name without a link (Production keeps no record of it).
+    assert!(!page.body.contains(&format!("href=\"/images/{child}\"")));
+}
+
+#[actix_web::test]
+async fn every_role_reads_the_page_and_another_accounts_id_is_404() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let own = record_in(&app, production, "web-frontend-2026.11").await;
+    let globex: i64 = image_records::table
+        .filter(image_records::account_id.eq(app.demo.globex_main))
+        .select(image_records::id)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    for email in ["admin@acme.test", "manager@acme.test", "configurator@acme.test", "viewer@acme.test"] {
+        let mut client = app.signed_in(email).await;
+        let page = client.get(&format!("/images/{own}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{email}: {}", text(&page.body));
+        let shown = text(&page.body);
+        assert!(shown.contains("web-frontend-2026.11") && shown.contains("Lineage"), "{email}");
+        // The list's menu decides the page's actions: a viewer gets none; administrators and managers may delete.
+        let delete = page.body.contains(&format!("href=\"/images/{own}/delete\""));
+        assert_eq!(delete, matches!(email, "admin@acme.test" | "manager@acme.test"), "{email}");
+        let other = client.get(&format!("/images/{globex}")).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{email}: another company's image");
+        assert_eq!(client.get("/images/999999999").await.status, StatusCode::NOT_FOUND);
+    }
+    let mut hank = app.signed_in("admin@globex.test").await;
+    assert_eq!(hank.get(&format!("/images/{own}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(hank.get(&format!("/images/{globex}")).await.status, StatusCode::OK);
+    // Signed out: to the sign-in page.
+    let anonymous = app.client().get(&format!("/images/{own}")).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn the_demo_images_name_their_public_base_and_a_rename_shows_in_the_history() {
+    let app = TestApp::spawn().await;
+    let (own, version) = crate::api::record(&app, "web-frontend-2026.11").await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let page = admin.get(&format!("/images/{own}")).await;
+    let renamed = admin
+        .post(&format!("/images/{own}/name"), &[("name", "web-frontend-2026.12"), ("version", &version.to_string())])
+        .await;
+    assert!(renamed.status.is_success() || renamed.status == StatusCode::SEE_OTHER, "{}", text(&renamed.body));
+    let shown = text(&page.body);
+    let lineage = &shown[shown.find("Lineage").unwrap()..shown.find("Built on it").unwrap()];
+    assert!(lineage.contains("ami-"), "the public image it was built from: {lineage}");
+    assert!(!shown.contains("a root: the console does not know"), "{lineage}");
+
+    let page = admin.get(&format!("/images/{own}")).await;
+    let shown = text(&page.body);
+    let history = &shown[shown.find("History in").unwrap()..];
+    assert!(history.contains("Alex Morgan rename"), "{history}");
+    assert!(history.contains("web-frontend-2026.11") && history.contains("web-frontend-2026.12"), "{history}");
+}
