@@ -616,7 +616,7 @@ pub fn parse_retention_days(raw: &str) -> Result<i32, ValidationError> {
     let message = "Enter a number of days from 0 (delete at once) to 365.";
     match raw.trim().parse::<i32>() {
         Ok(days) if (0..=365).contains(&days) => Ok(days),
-        _ => Err(ValidationError::new("retention_days", message)),
+        _ => Err(ValidationError::new("bin_retention_days", message)),
     }
 }
 
@@ -820,7 +820,7 @@ mod tests {
         assert_eq!(parse_retention_days(" 0 "), Ok(0));
         assert_eq!(parse_retention_days("365"), Ok(365));
         for bad in ["366", "-1", "7.5", "", "seven", "7\0"] {
-            assert_eq!(parse_retention_days(bad).unwrap_err().field, "retention_days", "{bad:?}");
+            assert_eq!(parse_retention_days(bad).unwrap_err().field, "bin_retention_days", "{bad:?}");
         }
     }
 

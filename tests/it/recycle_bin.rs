@@ -238,21 +238,21 @@ async fn the_company_sets_its_retention_and_zero_deletes_at_once() {
     let retention = "SELECT image_retention_days::bigint AS n FROM companies WHERE name = 'Acme'";
     let mut viewer = app.signed_in("viewer@acme.test").await;
     assert_eq!(
-        viewer.post("/admin/accounts/retention", &[("retention_days", "0")]).await.status,
+        viewer.post("/admin/accounts/retention", &[("bin_retention_days", "0")]).await.status,
         StatusCode::FORBIDDEN
     );
 
     let mut admin = app.signed_in("admin@acme.test").await;
     let page = admin.get("/admin/accounts").await;
-    assert!(page.body.contains("name=\"retention_days\" value=\"7\""), "the default");
+    assert!(page.body.contains("name=\"bin_retention_days\" value=\"7\""), "the default");
     for bad in ["366", "-1", "a week", "3\u{0}"] {
-        let refused = admin.post("/admin/accounts/retention", &[("retention_days", bad)]).await;
+        let refused = admin.post("/admin/accounts/retention", &[("bin_retention_days", bad)]).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         assert!(text(&refused.body).contains("Enter a number of days from 0 (delete at once) to 365."));
         assert!(refused.body.contains("aria-invalid=\"true\""), "at the field");
     }
     assert_eq!(count(&mut conn, retention).await, 7, "nothing changed");
-    let saved = admin.post("/admin/accounts/retention", &[("retention_days", "0")]).await;
+    let saved = admin.post("/admin/accounts/retention", &[("bin_retention_days", "0")]).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     assert_eq!(count(&mut conn, retention).await, 0);
     let audited = "SELECT count(*) AS n FROM audit_events WHERE action = 'set_retention'";

@@ -557,7 +557,7 @@ pub async fn delete(
 #[derive(Deserialize)]
 pub struct RetentionForm {
     #[serde(default)]
-    retention_days: String,
+    bin_retention_days: String,
 }
 
 /// The company's recycle bin: how many days deleted images wait there.
@@ -569,11 +569,11 @@ pub async fn set_retention(
     form: web::Form<RetentionForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Account, Action::Configure)?;
-    let days = match crate::domain::images::parse_retention_days(&form.retention_days) {
+    let days = match crate::domain::images::parse_retention_days(&form.bin_retention_days) {
         Ok(days) => days,
         Err(e) => {
             let mut page = page(&state, &user, false, ConnectForm::default(), None).await?;
-            page.retention = form.retention_days.clone();
+            page.retention = form.bin_retention_days.clone();
             page.retention_error = Some(e.message);
             let body = page.render()?;
             return Ok(HttpResponse::UnprocessableEntity().content_type("text/html; charset=utf-8").body(body));
