@@ -9,10 +9,16 @@
     date: new Intl.DateTimeFormat(undefined, { dateStyle: "medium" }),
     time: new Intl.DateTimeFormat(undefined, { timeStyle: "short" }),
   };
+  // "day": a date without its year when it is this year's (dense tables).
+  const thisYear = new Date().getFullYear();
+  const dayOfThisYear = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+  function dayFormat(when) {
+    return when.getFullYear() === thisYear ? dayOfThisYear : formats.date;
+  }
   function localizeTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       const when = new Date(el.getAttribute("datetime"));
-      const format = formats[el.dataset.format] || formats.full;
+      const format = el.dataset.format === "day" ? dayFormat(when) : formats[el.dataset.format] || formats.full;
       if (!isNaN(when)) el.textContent = format.format(when);
     });
   }
@@ -181,7 +187,26 @@
     if (form) applyWhen(form);
   });
 
-  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); applyWhen(document); });
+  // Bulk selection (My images): the header's box ticks every row's box of
+  // its form, and the bar counts the boxes ticked.
+  function countTicked() {
+    const count = document.querySelector("#bulk .bulk-count");
+    if (!count) return;
+    const ticked = document.querySelectorAll("input[name=ids][form=bulk]:checked").length;
+    count.textContent = ticked ? "(" + ticked + ")" : "";
+  }
+  document.addEventListener("change", function (event) {
+    const all = event.target.closest && event.target.closest("input[data-select-all]");
+    if (all) {
+      document.querySelectorAll("input[name=ids][form=" + all.dataset.selectAll + "]").forEach(function (box) {
+        box.checked = all.checked;
+      });
+    }
+    if (all || event.target.name === "ids") countTicked();
+  });
+  document.addEventListener("htmx:afterSettle", countTicked);
+
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); applyWhen(document); countTicked(); });
   document.addEventListener("htmx:afterSettle", function (event) {
     applyWhen(document);
     // A dialog's form came back with problems: focus the first of them.

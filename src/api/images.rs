@@ -59,6 +59,13 @@ pub struct Image {
     pub retire_on: Option<chrono::NaiveDate>,
     /// Why its retirement, due, waits.
     pub retirement_waits: Option<String>,
+    /// Servers launched from it in every account of the company, and when
+    /// the last one was.
+    pub launches: i64,
+    pub last_launched_at: Option<DateTime<Utc>>,
+    /// An image of its chain of parents is retired (gone at the provider,
+    /// or retired by its schedule).
+    pub built_on_retired: bool,
     /// What the token's user may do to it now: `launch`, `deprecate`,
     /// `undeprecate`, `protect`, `unprotect`, `delete`, `sharing`; in the
     /// bin `restore` and `purge`; and `configure` (rename, relabel).
@@ -100,6 +107,9 @@ impl Image {
             deprecate_on: row.deprecate_on,
             retire_on: row.retire_on,
             retirement_waits: row.retirement_waits,
+            launches: row.usage.launches,
+            last_launched_at: row.usage.last_launched_at,
+            built_on_retired: row.usage.built_on_retired,
             actions,
         }
     }
@@ -138,9 +148,18 @@ pub struct ImageParams {
         pattern = "^(none|blue|yellow|green|orange|purple|red|gray|white|flag(blue|green|orange|purple|red)|icon(asterisk|bug|key|lightbulb|star)|tag(blue|green|orange|purple|red|yellow))$"
     )]
     pub label: Option<String>,
-    /// `name` (the default), `-name`, `-created` (newest first) or `created`.
+    /// `retiring` (a retirement is scheduled), `retired_root` (built on a
+    /// retired image), `protected`, or `unused_90d` (older than 90 days,
+    /// not launched since, no server launched from it still runs).
     #[serde(default)]
-    #[param(pattern = "^-?(name|created)$")]
+    #[param(pattern = "^(retiring|retired_root|protected|unused_90d)$")]
+    pub lifecycle: Option<String>,
+    /// `name` (the default), `-name`, `-created` (newest first), `created`,
+    /// `-last_launched` (launched most recently first; never launched sorts
+    /// last), `last_launched`, `-launches` (most launches first) or
+    /// `launches`.
+    #[serde(default)]
+    #[param(pattern = "^-?(name|created|last_launched|launches)$")]
     pub sort: Option<String>,
     /// The `next` cursor of the page before.
     #[serde(default)]
@@ -185,6 +204,7 @@ impl PublicParams {
             platform: text(&self.platform),
             arch: text(&self.arch),
             label: String::new(),
+            lifecycle: String::new(),
             sort: text(&self.sort),
             after: text(&self.after),
             before: text(&self.before),
@@ -202,6 +222,7 @@ impl ImageParams {
             platform: text(&self.platform),
             arch: text(&self.arch),
             label: text(&self.label),
+            lifecycle: text(&self.lifecycle),
             sort: text(&self.sort),
             after: text(&self.after),
             before: text(&self.before),
@@ -423,33 +444,35 @@ async fn set_protection(
 
 /// Bring an image back from the recycle bin with its name, label, shares
 /// and lineage.
-#[utoipa::path(post, operation_id = "restore_image", path = "/api/v1/images/{id}/restore", tag = "images", params(("id" = i64, Path)),
+#[utoipa::path(post, operation_id = "restore_image", path = "/api/v1/images/{id}/restore", tag = "images", params(("id" = i64, Path)), request_body = Version,
     responses((status = 200, description = "The record as it now is", body = Image)))]
 #[post("/v1/images/{id}/restore")]
 pub async fn restore(
     user: ApiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    body: web::Json<Version>,
 ) -> Result<web::Json<Image>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner()).await?;
+    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner(), body.version).await?;
     Ok(web::Json(Image::of(&user, row)))
 }
 
 /// Delete an image in the recycle bin for good, before its retention ends:
 /// the provider deregisters it. Refused while it is protected or in use.
-#[utoipa::path(post, operation_id = "purge_image", path = "/api/v1/images/{id}/purge", tag = "images", params(("id" = i64, Path)),
+#[utoipa::path(post, operation_id = "purge_image", path = "/api/v1/images/{id}/purge", tag = "images", params(("id" = i64, Path)), request_body = Version,
     responses((status = 200, description = "Deleted", body = Deleted)))]
 #[post("/v1/images/{id}/purge")]
 pub async fn purge(
     user: ApiUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    body: web::Json<Version>,
 ) -> Result<web::Json<Deleted>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let done = changes::images::purge(&mut conn, &user.actor(), &state.jobs, id.into_inner()).await?;
+    let done = changes::images::purge(&mut conn, &user.actor(), &state.jobs, id.into_inner(), body.version).await?;
     Ok(web::Json(Deleted { name: done.name, deregistering: done.provider_image_id, purge_after: None }))
 }
 

@@ -317,17 +317,22 @@ async fn binned(
 }
 
 /// Brings record `id`'s image back from the recycle bin with its name,
-/// label, shares and lineage: nothing of them was removed.
+/// label, shares and lineage (nothing of them was removed), if the record
+/// is still at `version`.
 pub async fn restore(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     jobs: &JobSettings,
     id: i64,
+    version: i32,
 ) -> Result<ImageRow, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
         let row = binned(conn, actor, id, ImageAction::Restore).await?;
         db::images::lock_image(conn, row.image_pk).await?;
+        if !db::images::bump_version(conn, account, id, version).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
         db::images::restore_image(conn, row.image_pk).await?;
         if row.retired_at.is_some() {
             // Its retirement disabled it at the provider.
@@ -342,17 +347,21 @@ pub async fn restore(
 }
 
 /// Deletes the binned image of record `id` for good before its retention
-/// ends (from the bin, `IMAGE Delete`): deregistered at the provider, and
-/// every record of it goes.
+/// ends (from the bin, `IMAGE Delete`), if the record is still at
+/// `version`: deregistered at the provider, and every record of it goes.
 pub async fn purge(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     jobs: &JobSettings,
     id: i64,
+    version: i32,
 ) -> Result<Deleted, ChangeError> {
     conn.transaction(async |conn| {
         let row = binned(conn, actor, id, ImageAction::Purge).await?;
         db::images::lock_image(conn, row.image_pk).await?;
+        if !db::images::bump_version(conn, actor.account.id, id, version).await? {
+            return Err(Refusal::StaleVersion { what: "image" }.into());
+        }
         let purged = purge_binned(conn, actor.account.id, jobs, &row).await?;
         let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                           "recycle_bin": "purged" });
@@ -559,4 +568,115 @@ pub async fn save_sharing(
         Ok(Shared { record: db::images::find_record(conn, account, id).await?, added, removed, public })
     })
     .await
+}
+
+/// What a bulk action does to each selected image (`POST /images/bulk`).
+#[derive(Debug, Clone)]
+pub enum BulkAction {
+    Label(Label),
+    Deprecate,
+    Undeprecate,
+    Protect,
+    Unprotect,
+    Delete,
+    Schedule(Schedule),
+}
+
+/// At most this many images in one bulk action (a page holds 50).
+pub const BULK_MAX: usize = 100;
+
+/// What a bulk action did.
+#[derive(Debug, Default)]
+pub struct BulkDone {
+    /// The images it changed, and those that were so already (a label they
+    /// had, a deprecation, a protection): named as the account names them.
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Own images it moved to the recycle bin (a delete).
+    pub binned: usize,
+}
+
+/// Why a bulk action changed nothing, and the image it was refused for.
+#[derive(Debug)]
+pub struct BulkRefused {
+    /// As the account names it; `None` for an id the account does not
+    /// hold, or when the transaction itself failed.
+    pub name: Option<String>,
+    pub error: ChangeError,
+}
+
+/// Does `action` to every record of `ids` in the actor's account, each as
+/// its own change does it (the same access decision, rules, audit events
+/// and provider jobs), all in one transaction: the first refusal undoes
+/// the others and is returned with its image. Images are taken in id
+/// order, so two bulk actions lock them in the same order.
+pub async fn bulk(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    ids: &[i64],
+    action: &BulkAction,
+) -> Result<BulkDone, BulkRefused> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let account = actor.account.id;
+    let mut refused_for: Option<String> = None;
+    let done = conn
+        .transaction(async |conn| {
+            let mut done = BulkDone::default();
+            for &id in &ids {
+                refused_for = None;
+                let row = db::images::find_record(conn, account, id).await?;
+                refused_for = Some(row.name.clone());
+                let unchanged = match action {
+                    BulkAction::Label(label) => row.label == label.as_str(),
+                    BulkAction::Deprecate => row.deprecated_at.is_some(),
+                    BulkAction::Undeprecate => row.deprecated_at.is_none(),
+                    BulkAction::Protect => row.protected,
+                    BulkAction::Unprotect => !row.protected,
+                    BulkAction::Delete | BulkAction::Schedule(_) => false,
+                };
+                if unchanged {
+                    // Left as it is, but only if the user may change it.
+                    match action {
+                        BulkAction::Label(_) => authorize_configure(actor, &row)?,
+                        _ => authorize_own(actor, &row)?,
+                    }
+                    done.unchanged.push(row.name);
+                    continue;
+                }
+                let version = row.version;
+                match action {
+                    BulkAction::Label(label) => drop(relabel(conn, actor, id, version, *label).await?),
+                    BulkAction::Deprecate => drop(deprecate(conn, actor, jobs, id, version).await?),
+                    BulkAction::Undeprecate => drop(undeprecate(conn, actor, jobs, id, version).await?),
+                    BulkAction::Protect => drop(set_protection(conn, actor, id, version, true).await?),
+                    BulkAction::Unprotect => drop(set_protection(conn, actor, id, version, false).await?),
+                    BulkAction::Schedule(days) => drop(schedule(conn, actor, id, version, days).await?),
+                    BulkAction::Delete => {
+                        if delete(conn, actor, jobs, id, version).await?.purge_after.is_some() {
+                            done.binned += 1;
+                        }
+                    }
+                }
+                done.changed.push(row.name);
+            }
+            Ok::<_, ChangeError>(done)
+        })
+        .await;
+    done.map_err(|error| BulkRefused { name: refused_for, error })
+}
+
+/// Whether the actor may configure the record as its owner (deprecate,
+/// protect, schedule): the rule of those menus.
+fn authorize_own(actor: &Actor<'_>, row: &ImageRow) -> Result<(), ChangeError> {
+    match facts(actor.account, row) {
+        Some(f) if f.source == Source::Own && may_configure(actor.rights, &f) => Ok(()),
+        _ => Err(Forbidden::because(format!(
+            "Only the account that owns an image, with IMAGE Configure in {}, may change its lifecycle.",
+            actor.account.name
+        ))
+        .into()),
+    }
 }

@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleA
 use super::keyset::limited;
 use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
 use super::users::lower;
-use crate::domain::images::Sort;
+use crate::domain::images::{Lifecycle, Sort};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
 pub use crate::domain::images::Filters;
@@ -95,14 +95,28 @@ pub struct ImageRow {
     pub retirement_waits: Option<String>,
     /// Retired by its schedule at (it is disabled at the provider).
     pub retired_at: Option<DateTime<Utc>>,
+    pub usage: Usage,
+}
+
+/// The company's use of a record's image, and what it was built on.
+#[derive(Debug, Clone, Queryable)]
+pub struct Usage {
+    /// Servers the record's company launched from the image, and when last.
+    pub launches: i64,
+    pub last_launched_at: Option<DateTime<Utc>>,
+    /// An image of its chain of parents is retired (see the SQL function).
+    pub built_on_retired: bool,
 }
 
 impl ImageRow {
     pub fn cursor(&self, sort: Sort) -> Cursor {
-        if sort.by_name() {
-            Cursor::by_name(self.id, self.name.to_lowercase())
-        } else {
-            Cursor::by_time(self.id, self.created_at)
+        match sort {
+            Sort::Name | Sort::NameDesc => Cursor::by_name(self.id, self.name.to_lowercase()),
+            Sort::Newest | Sort::Oldest => Cursor::by_time(self.id, self.created_at),
+            Sort::RecentlyLaunched | Sort::LongestUnlaunched => {
+                Cursor::by_time(self.id, self.usage.last_launched_at.unwrap_or(DateTime::UNIX_EPOCH))
+            }
+            Sort::MostLaunched | Sort::FewestLaunched => Cursor::by_count(self.id, self.usage.launches),
         }
     }
 }
@@ -160,8 +174,50 @@ macro_rules! keyset {
     }};
 }
 
+/// `FROM … WHERE` of the servers that the company of an image record's
+/// account launched from the record's image (`servers_by_image` answers it).
+macro_rules! company_launches {
+    () => {
+        "FROM servers s JOIN accounts a ON a.id = s.account_id
+         WHERE s.provider_image_id = image_records.provider_image_id
+           AND a.company_id = (SELECT c.company_id FROM accounts c WHERE c.id = image_records.account_id)"
+    };
+}
+
+/// How many servers the record's company launched from its image.
+fn launches() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql(concat!("(SELECT count(*) ", company_launches!(), ")"))
+}
+
+/// When the record's company last launched a server from its image.
+fn last_launched() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql(concat!("(SELECT max(s.launched_at) ", company_launches!(), ")"))
+}
+
+/// [`last_launched`] as a sort key: never launched sorts as the epoch.
+fn last_launched_key() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
+    diesel::dsl::sql(concat!("COALESCE((SELECT max(s.launched_at) ", company_launches!(), "), 'epoch')"))
+}
+
+/// Unused for 90 days: older than that, not launched since, and no server
+/// launched from it still runs.
+fn unused_90_days() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(concat!(
+        "(image_records.created_at < now() - interval '90 days' AND NOT EXISTS (SELECT ",
+        company_launches!(),
+        " AND (s.launched_at >= now() - interval '90 days' OR s.state NOT IN ('TERMINATED', 'ERROR'))))"
+    ))
+}
+
+/// Whether an image of the chain is retired; asked only of images that
+/// have a parent.
+fn built_on_retired() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("(provider_images.parent_id IS NOT NULL AND built_on_retired(provider_images.id))")
+}
+
 /// Image records joined with what a row shows: the provider image, owner,
-/// group and budget code. One definition for the list and for single rows.
+/// group and budget code, and the company's use of the image. One
+/// definition for the list and for single rows.
 macro_rules! record_rows {
     () => {
         image_records::table
@@ -200,6 +256,7 @@ macro_rules! record_rows {
                 provider_images::retire_on,
                 provider_images::retirement_waits,
                 provider_images::retired_at,
+                (launches(), last_launched(), built_on_retired()),
             ))
     };
 }
@@ -235,14 +292,32 @@ pub async fn list_records(
     if let Some(label) = filters.label {
         query = query.filter(image_records::label.eq(label.as_str()));
     }
+    query = match filters.lifecycle {
+        None => query,
+        Some(Lifecycle::Retiring) => query.filter(provider_images::retire_on.is_not_null()),
+        Some(Lifecycle::RetiredRoot) => query.filter(built_on_retired()),
+        Some(Lifecycle::Protected) => query.filter(provider_images::protected),
+        Some(Lifecycle::Unused90d) => query.filter(unused_90_days()),
+    };
     let ascending = direction(sort, page);
     let cursor = cursor_of(page);
-    let query = if sort.by_name() {
-        let cursor = cursor.map(|c| (c.name.clone().unwrap_or_default(), c.id));
-        keyset!(query, lower(image_records::name), image_records::id, diesel::sql_types::Text, cursor, ascending)
-    } else {
-        let cursor = cursor.map(|c| (c.at.unwrap_or_default(), c.id));
-        keyset!(query, image_records::created_at, image_records::id, diesel::sql_types::Timestamptz, cursor, ascending)
+    let name = || cursor.map(|c| (c.name.clone().unwrap_or_default(), c.id));
+    let at = || cursor.map(|c| (c.at.unwrap_or_default(), c.id));
+    let count = || cursor.map(|c| (c.count.unwrap_or_default(), c.id));
+    use diesel::sql_types::{BigInt, Text, Timestamptz};
+    let query = match sort {
+        Sort::Name | Sort::NameDesc => {
+            keyset!(query, lower(image_records::name), image_records::id, Text, name(), ascending)
+        }
+        Sort::Newest | Sort::Oldest => {
+            keyset!(query, image_records::created_at, image_records::id, Timestamptz, at(), ascending)
+        }
+        Sort::RecentlyLaunched | Sort::LongestUnlaunched => {
+            keyset!(query, last_launched_key(), image_records::id, Timestamptz, at(), ascending)
+        }
+        Sort::MostLaunched | Sort::FewestLaunched => {
+            keyset!(query, launches(), image_records::id, BigInt, count(), ascending)
+        }
     };
     // The best plan is the same whatever the values: walk the account's
     // index from the cursor. PostgreSQL cannot estimate a row comparison

@@ -41,6 +41,10 @@ pub struct ChainImage {
     pub name: String,
     #[diesel(sql_type = Text)]
     pub state: String,
+    /// Gone at the provider, or retired by its schedule (the rule of the
+    /// SQL function `built_on_retired`).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub retired: bool,
     #[diesel(sql_type = Text)]
     pub owner_account_number: String,
     /// The company's account that owns it, if one does.
@@ -60,7 +64,7 @@ const CHAIN_COLUMNS: &str = "
     COALESCE(
         (SELECT r.name FROM image_records r WHERE r.provider_image_id = pi.id AND r.account_id = $1),
         NULLIF(pi.name, ''), pi.provider_image_id, '') AS name,
-    pi.state, pi.owner_account_number,
+    pi.state, (pi.state = 'DELETED' OR pi.retired_at IS NOT NULL) AS retired, pi.owner_account_number,
     (SELECT a.name FROM accounts a
       WHERE a.company_id = $2 AND a.provider = pi.provider AND a.region = pi.region
         AND a.provider_account_number = pi.owner_account_number

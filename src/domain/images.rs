@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use super::ValidationError;
 use super::access::{Action, Ownership, Resource, Rights};
-use super::page::{Cursor, PageRequest};
+use super::page::{Cursor, KeyKind, PageRequest};
 use serde::{Deserialize, Serialize};
 
 /// The 25 labels of the enStratus picker: colour swatches, flags, icons, tags.
@@ -288,6 +288,20 @@ choice_enum!(
         NameDesc = "-name" / "Name Z–A",
         Newest = "-created" / "Newest first",
         Oldest = "created" / "Oldest first",
+        RecentlyLaunched = "-last_launched" / "Launched most recently",
+        LongestUnlaunched = "last_launched" / "Launched longest ago",
+        MostLaunched = "-launches" / "Most launches",
+        FewestLaunched = "launches" / "Fewest launches",
+    }
+);
+
+choice_enum!(
+    /// Where an image is in its life: the list's `lifecycle` filter.
+    Lifecycle, "lifecycle" {
+        Retiring = "retiring" / "Retirement scheduled",
+        RetiredRoot = "retired_root" / "Built on a retired image",
+        Protected = "protected" / "Protected",
+        Unused90d = "unused_90d" / "Unused for 90 days",
     }
 );
 
@@ -319,12 +333,18 @@ impl Sort {
         }
     }
 
-    pub fn by_name(self) -> bool {
-        matches!(self, Sort::Name | Sort::NameDesc)
+    /// What the order's key is: a name, a moment (created, last launched;
+    /// never launched counts as launched at the epoch) or a count.
+    pub fn key(self) -> KeyKind {
+        match self {
+            Sort::Name | Sort::NameDesc => KeyKind::Name,
+            Sort::Newest | Sort::Oldest | Sort::RecentlyLaunched | Sort::LongestUnlaunched => KeyKind::Time,
+            Sort::MostLaunched | Sort::FewestLaunched => KeyKind::Count,
+        }
     }
 
     pub fn descending(self) -> bool {
-        matches!(self, Sort::NameDesc | Sort::Newest)
+        matches!(self, Sort::NameDesc | Sort::Newest | Sort::RecentlyLaunched | Sort::MostLaunched)
     }
 }
 
@@ -380,6 +400,7 @@ pub struct Filters {
     pub platform: Option<Platform>,
     pub arch: Option<Architecture>,
     pub label: Option<Label>,
+    pub lifecycle: Option<Lifecycle>,
 }
 
 impl Filters {
@@ -671,6 +692,8 @@ pub struct ListParams {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub label: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lifecycle: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sort: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub after: String,
@@ -700,11 +723,12 @@ impl ListQuery {
             arch: optional(&params.arch)?,
             // Public images carry no labels of this account.
             label: if scope == Scope::Public { None } else { optional(&params.label)? },
+            lifecycle: if scope == Scope::Public { None } else { optional(&params.lifecycle)? },
         };
         let page = match (params.after.as_str(), params.before.as_str()) {
             ("", "") => PageRequest::First,
-            (after, "") => PageRequest::After(Cursor::decode(after, "after", sort.by_name())?),
-            ("", before) => PageRequest::Before(Cursor::decode(before, "before", sort.by_name())?),
+            (after, "") => PageRequest::After(Cursor::decode(after, "after", sort.key())?),
+            ("", before) => PageRequest::Before(Cursor::decode(before, "before", sort.key())?),
             _ => return Err(ValidationError::new("after", "Give either after or before, not both.")),
         };
         Ok(Self { scope, filters, sort, page })

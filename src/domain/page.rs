@@ -20,15 +20,42 @@ pub struct Cursor {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+}
+
+/// What a sort order's key is, and so what its cursors carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A lowercased name.
+    Name,
+    /// A moment.
+    Time,
+    /// A count.
+    Count,
 }
 
 impl Cursor {
     pub fn by_name(id: i64, lowercase_name: String) -> Self {
-        Self { id, name: Some(lowercase_name), at: None }
+        Self { id, name: Some(lowercase_name), at: None, count: None }
     }
 
     pub fn by_time(id: i64, at: DateTime<Utc>) -> Self {
-        Self { id, name: None, at: Some(at) }
+        Self { id, name: None, at: Some(at), count: None }
+    }
+
+    pub fn by_count(id: i64, count: i64) -> Self {
+        Self { id, name: None, at: None, count: Some(count) }
+    }
+
+    /// The kind of key the cursor carries, if it carries exactly one.
+    fn kind(&self) -> Option<KeyKind> {
+        match (&self.name, &self.at, &self.count) {
+            (Some(_), None, None) => Some(KeyKind::Name),
+            (None, Some(_), None) => Some(KeyKind::Time),
+            (None, None, Some(_)) => Some(KeyKind::Count),
+            _ => None,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -36,18 +63,16 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(json)
     }
 
-    /// Decodes a token from the URL; `field` names the parameter it came in.
-    pub fn decode(token: &str, field: &'static str, by_name: bool) -> Result<Self, ValidationError> {
+    /// Decodes a token from the URL for a sort whose key is a `kind`;
+    /// `field` names the parameter it came in.
+    pub fn decode(token: &str, field: &'static str, kind: KeyKind) -> Result<Self, ValidationError> {
         let invalid = || ValidationError::new(field, "This page link is not valid. Start again from the first page.");
         if token.len() > 2048 {
             return Err(invalid());
         }
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        match (by_name, &cursor.name, &cursor.at) {
-            (true, Some(_), None) | (false, None, Some(_)) => Ok(cursor),
-            _ => Err(invalid()),
-        }
+        if cursor.kind() == Some(kind) { Ok(cursor) } else { Err(invalid()) }
     }
 }
 
@@ -95,18 +120,21 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let by_name = Cursor::by_name(42, "ubuntu 24.04 – ünïcode".into());
-        assert_eq!(Cursor::decode(&by_name.encode(), "after", true), Ok(by_name));
+        assert_eq!(Cursor::decode(&by_name.encode(), "after", KeyKind::Name), Ok(by_name));
         let by_time = Cursor::by_time(7, Utc::now());
-        assert_eq!(Cursor::decode(&by_time.encode(), "after", false), Ok(by_time));
+        assert_eq!(Cursor::decode(&by_time.encode(), "after", KeyKind::Time), Ok(by_time));
+        let by_count = Cursor::by_count(9, 12);
+        assert_eq!(Cursor::decode(&by_count.encode(), "after", KeyKind::Count), Ok(by_count));
     }
 
     #[test]
     fn tampered_cursors_are_refused() {
         for token in ["", "!!!", "bm90IGpzb24", &URL_SAFE_NO_PAD.encode(r#"{"id":"x"}"#)] {
-            assert!(Cursor::decode(token, "after", true).is_err(), "{token}");
+            assert!(Cursor::decode(token, "after", KeyKind::Name).is_err(), "{token}");
         }
         let by_time = Cursor::by_time(7, Utc::now()).encode();
-        assert!(Cursor::decode(&by_time, "after", true).is_err(), "a time cursor for a name sort");
+        assert!(Cursor::decode(&by_time, "after", KeyKind::Name).is_err(), "a time cursor for a name sort");
+        assert!(Cursor::decode(&by_time, "after", KeyKind::Count).is_err(), "a time cursor for a count sort");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(login::logout)
         .service(account::switch)
         .service(images::index)
+        .service(images::apply_bulk)
         .service(images::show)
         .service(images::edit_name)
         .service(images::show_name)

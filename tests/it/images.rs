@@ -213,7 +213,7 @@ async fn pages_of_50_walk_every_image_once_forward_and_back() {
     add_images(&app, app.demo.acme_production, 120).await;
     let mut client = app.signed_in("admin@acme.test").await;
 
-    for sort in ["name", "-name", "-created", "created"] {
+    for sort in ["name", "-name", "-created", "created", "-launches", "launches", "-last_launched", "last_launched"] {
         let mut pages = Vec::new();
         let mut url = format!("/images?sort={sort}");
         loop {
@@ -379,7 +379,10 @@ async fn a_provided_image_gone_at_the_provider_shows_as_retired_and_its_server_k
     let page = client.get("/images").await;
     let shown = text(&page.body);
     assert!(shown.contains("ubuntu/images/hvm-ssd") && shown.contains("retired"), "{shown}");
-    assert!(!shown.contains("batch-worker retired"), "own images are not retired by the public catalog");
+    assert!(shown.contains("batch-worker retired base"), "an own image built on it says so, quietly: {shown}");
+    assert!(!shown.contains("batch-worker retired base retired"), "own images are not retired by the public catalog");
+    let built_on_retired = text(&client.get("/images?lifecycle=retired_root").await.body);
+    assert!(built_on_retired.contains("batch-worker"), "the filter finds it: {built_on_retired}");
     let running: i64 = servers::table
         .filter(servers::account_id.eq(app.demo.acme_production))
         .filter(servers::state.eq("RUNNING"))

@@ -34,6 +34,13 @@ async fn kept(conn: &mut AsyncPgConnection, id: i64) -> (String, String, i64, Op
     (format!("{name}/{label}"), format!("{shares} shares"), image, parent)
 }
 
+/// Record `id`'s version, in the bin or not (restore and purge send it).
+async fn version_of(conn: &mut AsyncPgConnection, id: i64) -> String {
+    let version: i32 =
+        image_records::table.find(id).select(image_records::version).first(conn).await.expect("the record");
+    version.to_string()
+}
+
 async fn bin_of(conn: &mut AsyncPgConnection, id: i64) -> Option<chrono::DateTime<Utc>> {
     image_records::table
         .inner_join(provider_images::table)
@@ -86,13 +93,20 @@ async fn a_delete_bins_the_image_in_every_account_and_a_restore_brings_it_back_a
     assert!(!admin.get("/images?scope=shared").await.body.contains(&format!("id=\"image-{shared}\"")));
     assert_eq!(admin.get(&format!("/images/{shared}/launch")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        admin.post_htmx(&format!("/images/{id}/restore"), &[]).await.status,
+        admin
+            .post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)])
+            .await
+            .status,
         StatusCode::NOT_FOUND,
         "Staging cannot restore Production's image"
     );
 
     admin.post("/account", &[("account_id", &production.to_string())]).await;
-    let restored = admin.post_htmx(&format!("/images/{id}/restore"), &[]).await;
+    let stale = admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version.to_string())]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "the version the list showed before the delete");
+    assert!(bin_of(&mut conn, id).await.is_some(), "still in the bin");
+    let restored =
+        admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
     assert_eq!(restored.status, StatusCode::OK, "{}", text(&restored.body));
     assert!(text(&restored.body).contains("Restored “api-server-base”"));
     assert_eq!(bin_of(&mut conn, id).await, None);
@@ -162,10 +176,17 @@ async fn protection_refuses_delete_with_the_reason_and_delete_now_purges_from_th
     assert!(bin_of(&mut conn, id).await.is_some());
 
     // Delete now needs IMAGE Delete; an administrator empties it from the bin.
-    assert_eq!(configurator.post_htmx(&format!("/images/{id}/purge"), &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        configurator
+            .post_htmx(&format!("/images/{id}/purge"), &[("version", &version_of(&mut conn, id).await)])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let asked = admin.get_htmx(&format!("/images/{id}/purge"), "modal").await;
     assert!(text(&asked.body).contains("Delete postgres-15-primary for good now?"), "{}", text(&asked.body));
-    let purged = admin.post_htmx(&format!("/images/{id}/purge"), &[]).await;
+    let purged =
+        admin.post_htmx(&format!("/images/{id}/purge"), &[("version", &version_of(&mut conn, id).await)]).await;
     assert_eq!(purged.status, StatusCode::OK, "{}", text(&purged.body));
     assert!(text(&purged.body).contains("Deleted “postgres-15-primary” for good"));
     assert!(record(&mut conn, production, "postgres-15-primary").await.is_none());
@@ -212,8 +233,23 @@ async fn authorization_of_every_new_route_by_role_and_account() {
             "{email}"
         );
         if !delete {
-            assert_eq!(client.post_htmx(&format!("/images/{binned}/restore"), &[]).await.status, StatusCode::FORBIDDEN);
-            assert_eq!(client.post_htmx(&format!("/images/{binned}/purge"), &[]).await.status, StatusCode::FORBIDDEN);
+            assert_eq!(
+                client
+                    .post_htmx(
+                        &format!("/images/{binned}/restore"),
+                        &[("version", &version_of(&mut conn, binned).await)]
+                    )
+                    .await
+                    .status,
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                client
+                    .post_htmx(&format!("/images/{binned}/purge"), &[("version", &version_of(&mut conn, binned).await)])
+                    .await
+                    .status,
+                StatusCode::FORBIDDEN
+            );
         }
         // Another company's ids are not found, whatever the role.
         for path in ["", "/protect", "/unprotect", "/restore", "/purge"] {
@@ -226,7 +262,9 @@ async fn authorization_of_every_new_route_by_role_and_account() {
             assert_eq!(status, StatusCode::NOT_FOUND, "{email}: {url}");
         }
     }
-    let restored = admin.post_htmx(&format!("/images/{binned}/restore"), &[]).await;
+    let restored = admin
+        .post_htmx(&format!("/images/{binned}/restore"), &[("version", &version_of(&mut conn, binned).await)])
+        .await;
     assert_eq!(restored.status, StatusCode::OK, "an administrator restores");
 }
 
@@ -389,7 +427,8 @@ async fn a_scheduled_retirement_deprecates_then_waits_for_a_live_server_then_dis
     assert_eq!(count(&mut conn, jobs).await, 1, "disabled at the provider, which can");
 
     // Restored, it is enabled again and its schedule is done.
-    let restored = admin.post_htmx(&format!("/images/{id}/restore"), &[]).await;
+    let restored =
+        admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
     assert_eq!(restored.status, StatusCode::OK);
     app.run_jobs().await;
     assert_eq!(count(&mut conn, jobs).await, 2, "enabled again");

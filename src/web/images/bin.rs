@@ -14,7 +14,7 @@ use crate::db;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::ImageAction;
 use crate::web::AppState;
-use crate::web::dialog::Confirm;
+use crate::web::dialog::{Confirm, VersionForm};
 use crate::web::error::{WebError, change_status};
 
 #[post("/images/{id}/restore")]
@@ -23,10 +23,11 @@ pub async fn restore(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    form: web::Form<VersionForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner()).await?;
+    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner(), form.version).await?;
     drop(conn);
     let message = format!("Restored “{}” with its name, label and shares", row.name);
     done(&req, None, &message)
@@ -82,11 +83,12 @@ pub async fn purge(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    form: web::Form<VersionForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    match changes::images::purge(&mut conn, &user.actor(), &state.jobs, id).await {
+    match changes::images::purge(&mut conn, &user.actor(), &state.jobs, id, form.version).await {
         Ok(purged) => {
             let image = purged.provider_image_id.unwrap_or_default();
             done(&req, None, &format!("Deleted “{}” for good; the provider deregisters {image}", purged.name))

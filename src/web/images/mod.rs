@@ -10,6 +10,7 @@
 
 mod actions;
 mod bin;
+mod bulk;
 mod labels;
 mod page;
 mod rename;
@@ -18,6 +19,7 @@ mod sharing;
 
 pub use actions::{confirm_delete, confirm_deprecate, delete, deprecate, protect, undeprecate, unprotect};
 pub use bin::{confirm_purge, purge, restore};
+pub use bulk::apply_bulk;
 pub use labels::{label_picker, relabel};
 pub use page::show;
 pub use rename::{edit_name, save_name, show_name};
@@ -35,11 +37,12 @@ use crate::changes::images::{authorize, authorize_configure, facts};
 use crate::db::{self, images::ImageRow, images::RecordTab};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{
-    Architecture, Filters, ImageAction, Label, ListParams, ListQuery, Platform, Scope, Sort, allowed_actions,
-    may_configure,
+    Architecture, Filters, ImageAction, Label, Lifecycle, ListParams, ListQuery, Platform, Scope, Sort,
+    allowed_actions, may_configure,
 };
 use crate::domain::page::{Cursor, Page};
 use crate::web::error::WebError;
+use bulk::{BulkBar, BulkForm, may_bulk};
 
 const PAGE: &str = "/images";
 
@@ -77,6 +80,14 @@ pub struct ImageView {
     /// Days until its scheduled retirement (0: due, maybe waiting).
     pub retiring_in: Option<i64>,
     pub retirement_waits: Option<String>,
+    /// Servers the company launched from it, and when last.
+    pub launches: i64,
+    pub last_launched: Option<Moment>,
+    /// An image of its chain of parents is retired.
+    pub built_on_retired: bool,
+    /// My images' bulk checkbox, and whether it is ticked; `None` where the
+    /// row has none (Shared with me, or a user with no bulk action).
+    pub select: Option<bool>,
 }
 
 /// What the recycle bin's list shows of a deleted image.
@@ -168,6 +179,10 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
     };
     let retiring_in = row.retire_on.map(|day| (day - chrono::Utc::now().date_naive()).num_days().max(0));
     ImageView {
+        select: (row.source != "shared" && may_bulk(user)).then_some(false),
+        launches: row.usage.launches,
+        last_launched: row.usage.last_launched_at.map(Moment::new),
+        built_on_retired: row.usage.built_on_retired,
         retiring_in,
         retirement_waits: row.retirement_waits.clone(),
         protected: row.protected,
@@ -235,6 +250,8 @@ struct ImagesPage {
     can_search_public: bool,
     /// Public images can be launched (`IMAGE DefineServerFromPublic` and `SERVER Start`).
     can_launch_public: bool,
+    /// My images' bulk actions, for a user who may do one of them.
+    bulk: Option<BulkBar>,
 }
 
 impl ImagesPage {
@@ -260,6 +277,10 @@ impl ImagesPage {
 
     fn label_options(&self) -> Vec<SelectOption> {
         options(&Label::ALL, &self.params.label, Label::as_str, Label::title)
+    }
+
+    fn lifecycle_options(&self) -> Vec<SelectOption> {
+        options(Lifecycle::ALL, &self.params.lifecycle, Lifecycle::as_str, Lifecycle::title)
     }
 
     fn sort_options(&self) -> Vec<SelectOption> {
@@ -312,7 +333,19 @@ pub async fn index(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
-    let params = params.into_inner();
+    let page = images_page(&user, &state, params.into_inner(), BulkForm::default()).await?;
+    page_or_list(&req, "image-list", || page.render(), || page.as_list().render())
+}
+
+/// The page for the list `params` asks for; `bulk` is the bulk form as sent
+/// (empty but for a refused bulk action, whose selection and message it
+/// keeps).
+async fn images_page(
+    user: &CurrentUser,
+    state: &AppState,
+    params: ListParams,
+    bulk: BulkForm,
+) -> Result<ImagesPage, WebError> {
     let query = ListQuery::parse(&params)?;
     let mut conn = state.pool.get().await?;
     let can_search_public = user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic);
@@ -328,7 +361,10 @@ pub async fn index(
                 db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page)
                     .await?;
             let links = page_links(&params, &page, |row| row.cursor(query.sort));
-            let mut rows: Vec<ImageView> = page.rows.into_iter().map(|row| image_view(&user, row)).collect();
+            let mut rows: Vec<ImageView> = page.rows.into_iter().map(|row| image_view(user, row)).collect();
+            for row in rows.iter_mut().filter(|r| bulk.ids.contains(&r.id)) {
+                row.select = row.select.map(|_| true);
+            }
             if tab == RecordTab::Bin {
                 name_deleters(&mut conn, &mut rows).await?;
             }
@@ -350,10 +386,11 @@ pub async fn index(
         }
     };
 
-    let frame = Frame::new(&user, PAGE);
+    let frame = Frame::new(user, PAGE);
     let ListQuery { scope, filters, sort, .. } = query;
     let can_launch_public = can_search_public && user.rights.allows_some(Resource::Server, Action::Start);
-    let page = ImagesPage {
+    let bulk = (scope == Scope::Own && may_bulk(user)).then(|| BulkBar::new(user, &params, bulk));
+    Ok(ImagesPage {
         frame,
         scope,
         params,
@@ -364,8 +401,8 @@ pub async fn index(
         next_url,
         can_search_public,
         can_launch_public,
-    };
-    page_or_list(&req, "image-list", || page.render(), || page.as_list().render())
+        bulk,
+    })
 }
 
 /// Names who deleted each binned row, in one query.

@@ -36,7 +36,8 @@ pub struct ChainView {
     pub owner: String,
     /// A public image of the operator's provided publishers.
     pub provided: bool,
-    /// Gone at the provider: its publisher or owner removed it.
+    /// Gone at the provider (its publisher or owner removed it), or retired
+    /// by its schedule.
     pub retired: bool,
     pub state: String,
     /// Its page, when the current account keeps a record of it.
@@ -49,7 +50,7 @@ impl ChainView {
         Self {
             depth: image.depth,
             provided: provided_owners.contains(&image.owner_account_number),
-            retired: image.state == "DELETED",
+            retired: image.retired,
             owner: image.owner_account.unwrap_or(image.owner_account_number),
             href: image.record_id.map(|id| format!("/images/{id}")),
             name: image.name,

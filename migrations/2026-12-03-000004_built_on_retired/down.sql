@@ -1,0 +1,1 @@
+DROP FUNCTION built_on_retired(BIGINT);

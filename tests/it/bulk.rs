@@ -1,0 +1,199 @@
+//! Bulk actions on My images (ISSUE 17): every image ticked is decided on
+//! its own by the same access decision, and the action is done to all of
+//! them in one transaction or to none.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use stratus_console::db::schema::{image_records, provider_images};
+
+use crate::harness::{TestApp, count, text};
+use crate::image_actions::record;
+
+/// The ids of `names` in Production, as form fields.
+async fn ticked(conn: &mut AsyncPgConnection, account: i64, names: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(record(conn, account, name).await.expect(name).0.to_string());
+    }
+    ids
+}
+
+fn form<'a>(ids: &'a [String], fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form: Vec<(&str, &str)> = ids.iter().map(|id| ("ids", id.as_str())).collect();
+    form.extend_from_slice(fields);
+    form
+}
+
+async fn deprecated(conn: &mut AsyncPgConnection, account: i64, name: &str) -> bool {
+    image_records::table
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::name.eq(name))
+        .select(image_records::deprecated_at.is_not_null())
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+async fn binned(conn: &mut AsyncPgConnection, account: i64, name: &str) -> bool {
+    image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::name.eq(name))
+        .select(provider_images::binned_at.is_not_null())
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_bulk_action_changes_every_image_ticked_or_none_and_says_what_it_did() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let page = admin.get("/images").await;
+    assert!(page.body.contains(r#"form="bulk""#) && page.body.contains("With the images ticked"));
+
+    // Deprecate three, one of them deprecated already.
+    let three = ticked(&mut conn, production, &["batch-worker", "edge-cache-arm", "legacy-php-app"]).await;
+    let done = admin.post_htmx("/images/bulk", &form(&three, &[("action", "deprecate")])).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", text(&done.body));
+    assert!(text(&done.body).contains("Deprecated 2 images; 1 image was deprecated already"), "{}", text(&done.body));
+    assert!(done.body.contains(r#"id="image-list""#), "the list comes back");
+    for name in ["batch-worker", "edge-cache-arm", "legacy-php-app"] {
+        assert!(deprecated(&mut conn, production, name).await, "{name}");
+    }
+    let events = "SELECT count(*) AS n FROM audit_events WHERE action = 'deprecate'";
+    assert_eq!(count(&mut conn, events).await, 2, "one event per image changed");
+    let jobs = "SELECT count(*) AS n FROM jobs WHERE kind = 'set_deprecation'";
+    assert_eq!(count(&mut conn, jobs).await, 2, "one provider job per image changed");
+
+    // Label two; protect one.
+    let two = ticked(&mut conn, production, &["batch-worker", "edge-cache-arm"]).await;
+    let labelled = admin.post_htmx("/images/bulk", &form(&two, &[("action", "label"), ("label", "red")])).await;
+    assert!(text(&labelled.body).contains("Labelled 2 images Red"), "{}", text(&labelled.body));
+    let labels: Vec<String> = image_records::table
+        .filter(image_records::account_id.eq(production))
+        .filter(image_records::name.eq_any(["batch-worker", "edge-cache-arm"]))
+        .select(image_records::label)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(labels, ["red", "red"]);
+    let one = ticked(&mut conn, production, &["edge-cache-arm"]).await;
+    admin.post_htmx("/images/bulk", &form(&one, &[("action", "protect")])).await;
+
+    // A delete that one image refuses deletes none, and says which and why.
+    let refused = admin.post_htmx("/images/bulk", &form(&two, &[("action", "delete")])).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let shown = text(&refused.body);
+    assert!(shown.contains("Nothing was changed. “edge-cache-arm”:") && shown.contains("protected"), "{shown}");
+    for id in &two {
+        assert!(
+            refused.body.contains(&format!(r#"value="{id}" form="bulk" aria-labelledby="image-{id}-name" checked"#))
+        );
+    }
+    assert!(!binned(&mut conn, production, "batch-worker").await, "not even the one that could go");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'delete'").await, 0);
+
+    // Bad dates come back in the bar, nothing saved; good ones schedule both.
+    let past = (Utc::now() - Duration::days(1)).date_naive().to_string();
+    let bad = admin
+        .post_htmx("/images/bulk", &form(&two, &[("action", "schedule"), ("deprecate_on", &past), ("retire_on", "")]))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&bad.body).contains("after today"), "{}", text(&bad.body));
+    assert!(bad.body.contains(&format!(r#"name="deprecate_on" type="date" value="{past}""#)), "as typed");
+    let on = (Utc::now() + Duration::days(30)).date_naive().to_string();
+    let scheduled = admin.post_htmx("/images/bulk", &form(&two, &[("action", "schedule"), ("retire_on", &on)])).await;
+    assert!(text(&scheduled.body).contains(&format!("Scheduled 2 images: retired on {on}")));
+    assert_eq!(text(&scheduled.body).matches("retiring in 30 days").count(), 2, "{}", text(&scheduled.body));
+
+    // Unprotected, both go to the bin in one step.
+    admin.post_htmx("/images/bulk", &form(&one, &[("action", "unprotect")])).await;
+    let deleted = admin.post_htmx("/images/bulk", &form(&two, &[("action", "delete")])).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert!(text(&deleted.body).contains("Deleted 2 images; 2 images wait in the recycle bin"));
+    assert!(
+        binned(&mut conn, production, "batch-worker").await && binned(&mut conn, production, "edge-cache-arm").await
+    );
+
+    // Without htmx: back to the list it came from, with the flash.
+    let back = admin
+        .post(
+            "/images/bulk",
+            &form(
+                &ticked(&mut conn, production, &["api-server-base"]).await,
+                &[("action", "protect"), ("list", "sort=-created&label=blue")],
+            ),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert_eq!(back.location(), Some("/images?label=blue&sort=-created"));
+}
+
+#[actix_web::test]
+async fn bulk_input_is_checked_and_every_image_is_authorized_on_its_own() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let mut conn = app.db().await;
+    let mine = ticked(&mut conn, production, &["batch-worker", "api-server-base"]).await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+
+    for (fields, status, message) in [
+        (vec![("action", "deprecate")], StatusCode::UNPROCESSABLE_ENTITY, "Tick the images to change first."),
+        (vec![("ids", mine[0].as_str()), ("action", "explode")], StatusCode::UNPROCESSABLE_ENTITY, "Choose what to do"),
+        (vec![("ids", mine[0].as_str()), ("action", "label")], StatusCode::UNPROCESSABLE_ENTITY, "Choose the label"),
+        (
+            vec![("ids", mine[0].as_str()), ("action", "label"), ("label", "chartreuse")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "is not one of the labels",
+        ),
+    ] {
+        let answer = admin.post_htmx("/images/bulk", &fields).await;
+        assert_eq!(answer.status, status, "{fields:?}");
+        assert!(text(&answer.body).contains(message), "{fields:?}: {}", text(&answer.body));
+    }
+    assert_eq!(admin.post_htmx("/images/bulk", &[("ids", "x"), ("action", "protect")]).await.status.as_u16() / 100, 4);
+
+    // Another account's id anywhere in the selection: not found, nothing done.
+    let (staging_record, _) =
+        record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.unwrap();
+    let globex: i64 = image_records::table
+        .filter(image_records::account_id.eq(app.demo.globex_main))
+        .select(image_records::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    for other in [staging_record, globex] {
+        let other = other.to_string();
+        let ids = [mine[0].clone(), other];
+        let answer = admin.post_htmx("/images/bulk", &form(&ids, &[("action", "deprecate")])).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert!(!deprecated(&mut conn, production, "batch-worker").await);
+    }
+
+    // Rights per image: a configurator may not delete; a viewer has no bulk
+    // actions at all (no boxes, and 403).
+    let mut configurator = app.signed_in("configurator@acme.test").await;
+    let refused = configurator.post_htmx("/images/bulk", &form(&mine, &[("action", "delete")])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(text(&refused.body).contains("Nothing was changed."), "{}", text(&refused.body));
+    let protected = configurator.post_htmx("/images/bulk", &form(&mine, &[("action", "protect")])).await;
+    assert_eq!(protected.status, StatusCode::OK, "{}", text(&protected.body));
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    assert!(!viewer.get("/images").await.body.contains(r#"form="bulk""#));
+    let forbidden = viewer.post_htmx("/images/bulk", &form(&mine, &[("action", "unprotect")])).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let still: i64 = count(&mut conn, "SELECT count(*) AS n FROM provider_images WHERE protected").await;
+    assert_eq!(still, 2, "the viewer changed nothing");
+
+    // A shared record in My images' company is not the account's to deprecate.
+    let mut staging_admin = app.signed_in("admin@acme.test").await;
+    staging_admin.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
+    let shared = [staging_record.to_string()];
+    let answer = staging_admin.post_htmx("/images/bulk", &form(&shared, &[("action", "deprecate")])).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", text(&answer.body));
+}
