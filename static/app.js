@@ -205,6 +205,21 @@
     if (all || event.target.name === "ids") countTicked();
   });
   document.addEventListener("htmx:afterSettle", countTicked);
+  // The list comes back after a bulk action: focus returns to the button
+  // that was pressed, in the new bar.
+  let bulkAction = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.target.id !== "bulk") return;
+    const submit = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    const pressed = (submit && submit.submitter) || document.activeElement;
+    bulkAction = pressed && pressed.name === "action" ? pressed.value : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!bulkAction) return;
+    const button = document.querySelector("#bulk button[name=action][value=" + bulkAction + "]");
+    bulkAction = null;
+    if (button) button.focus();
+  });
 
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); applyWhen(document); countTicked(); });
   document.addEventListener("htmx:afterSettle", function (event) {

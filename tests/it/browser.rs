@@ -97,12 +97,13 @@ impl Browser {
     }
 
     async fn tab_to(&self, wanted: &str) {
-        // A page of 50 editable rows has two stops a row.
-        for _ in 0..250 {
+        // A page of 50 editable rows has up to six stops a row (a box, the
+        // name, the label, the ID, actions), and the bulk bar has twelve.
+        for _ in 0..400 {
             self.keys(&char::from(Key::Tab).to_string()).await;
             let active = self.client.active_element().await.unwrap();
             let mut label = active.text().await.unwrap_or_default();
-            for attr in ["id", "name", "aria-label"] {
+            for attr in ["id", "name", "aria-label", "aria-labelledby"] {
                 label.push(' ');
                 label.push_str(&active.attr(attr).await.ok().flatten().unwrap_or_default());
             }
@@ -111,6 +112,20 @@ impl Browser {
             }
         }
         panic!("Tab never reached {wanted}");
+    }
+
+    /// Shift+Tab until the focused element's text or label contains `wanted`.
+    async fn tab_back_to(&self, wanted: &str) {
+        let back = format!("{}{}", char::from(Key::Shift), char::from(Key::Tab));
+        for _ in 0..100 {
+            self.keys(&back).await;
+            let active = self.client.active_element().await.unwrap();
+            let label = active.text().await.unwrap_or_default();
+            if label.contains(wanted) {
+                return;
+            }
+        }
+        panic!("Shift+Tab never reached {wanted}");
     }
 
     pub(crate) async fn wait_for_text(&self, wanted: &str) {
@@ -819,5 +834,91 @@ async fn browser_onboarding_from_an_empty_console_to_a_first_launch() {
     b.goto(&app.url("/servers")).await.unwrap();
     browser.wait_for_text("first-web").await;
     browser.screenshot("onboarded-servers").await;
+    b.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let record =
+        |name: &str| format!("SELECT id FROM image_records WHERE name = '{name}' AND account_id = {production}");
+    let batch = id_of(&app, &record("batch-worker")).await;
+    let edge = id_of(&app, &record("edge-cache-arm")).await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+
+    // Tick two rows with Space, go back up to the bar and press Protect.
+    let space = " ";
+    browser.tab_to(&format!("image-{batch}-name")).await;
+    browser.keys(space).await;
+    browser.tab_to(&format!("image-{edge}-name")).await;
+    browser.keys(space).await;
+    browser.wait_for_text("With the images ticked (2)").await;
+    browser.tab_back_to("Protect").await;
+    browser.screenshot("bulk-ticked").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("Protected 2 images").await;
+    browser.screenshot("bulk-done").await;
+    assert_eq!(browser.focused_label().await, "Protect", "focus is back on the button pressed");
+    let protected = id_of(&app, "SELECT count(*) AS id FROM provider_images WHERE protected").await;
+    assert_eq!(protected, 2);
+
+    // The header's box ticks every row and unticks them again.
+    browser.tab_to("Tick every image").await;
+    browser.keys(space).await;
+    let all = "return [...document.querySelectorAll('input[name=ids]')].every(b => b.checked)";
+    assert!(browser.script_bool(all).await, "every row ticked");
+    browser.wait_for_text("With the images ticked (10)").await;
+    browser.keys(space).await;
+    let none = "return [...document.querySelectorAll('input[name=ids]')].every(b => !b.checked)";
+    assert!(browser.script_bool(none).await, "none ticked");
+
+    // A delete one of them refuses changes nothing and says why, in the bar.
+    browser.tab_to(&format!("image-{batch}-name")).await;
+    browser.keys(space).await;
+    let delete = b.find(Locator::Css("#bulk button[value=delete]")).await.unwrap();
+    delete.click().await.unwrap();
+    let mut asked = false;
+    for _ in 0..50 {
+        if b.accept_alert().await.is_ok() {
+            asked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(asked, "the browser asks before a bulk delete");
+    browser.wait_for_text("Nothing was changed: “batch-worker” is protected").await;
+    browser.screenshot("bulk-refused").await;
+
+    // The image page, from the row's ID.
+    b.find(Locator::Css(&format!("a[href='/images/{batch}']"))).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Lineage").await;
+    let page = browser.body_text().await;
+    for part in ["At the provider", "In Acme Production", "Use", "Servers launched from it", "History"] {
+        assert!(page.contains(part), "{part}: {page}");
+    }
+    assert!(page.contains("protected"), "{page}");
+    browser.screenshot("image-page").await;
+
+    // Its Schedule dialog (a page of its own here): a problem at its field, then saved.
+    b.find(Locator::LinkText("Schedule…")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Css("dialog input[name=retire_on]")).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let (early, late) = (today + chrono::Duration::days(10), today + chrono::Duration::days(40));
+    let set = |name: &str, day: chrono::NaiveDate| {
+        format!("document.querySelector('dialog input[name={name}]').value = '{day}'; return true")
+    };
+    browser.script_bool(&set("deprecate_on", late)).await;
+    browser.script_bool(&set("retire_on", early)).await;
+    b.find(Locator::Css("dialog button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Retire it on or after the day it is deprecated.").await;
+    browser.screenshot("schedule-error").await;
+    browser.script_bool(&set("deprecate_on", early)).await;
+    browser.script_bool(&set("retire_on", late)).await;
+    b.find(Locator::Css("dialog button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text(&format!("“batch-worker” will be deprecated on {early} and retired on {late}")).await;
+    browser.wait_for_text("retiring in 40 days").await;
     b.clone().close().await.unwrap();
 }

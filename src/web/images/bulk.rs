@@ -156,8 +156,8 @@ fn refusal_message(refused: &BulkRefused) -> String {
         other => other.to_string(),
     };
     match &refused.name {
-        Some(name) => format!("Nothing was changed. “{name}”: {why}"),
-        None => format!("Nothing was changed: {why}"),
+        Some(name) if !why.contains(&format!("“{name}”")) => format!("Nothing was changed. “{name}”: {why}"),
+        _ => format!("Nothing was changed: {why}"),
     }
 }
 
