@@ -251,8 +251,29 @@ async fn authorization_of_every_new_route_by_role_and_account() {
                 StatusCode::FORBIDDEN
             );
         }
+        // The schedule dialog and a bulk action need IMAGE Configure on the image.
+        let schedule = client.get_htmx(&format!("/images/{page}/schedule"), "modal").await.status;
+        assert_eq!(schedule, expect(configure), "{email}: schedule");
+        let (_, v) = record(&mut conn, production, "web-frontend-2026.11").await.unwrap();
+        let saved = client
+            .post_htmx(
+                &format!("/images/{page}/schedule"),
+                &[("version", &v.to_string()), ("deprecate_on", ""), ("retire_on", "")],
+            )
+            .await;
+        assert_eq!(saved.status, expect(configure), "{email}: save a schedule");
+        let page_id = page.to_string();
+        let bulk = client.post_htmx("/images/bulk", &[("ids", page_id.as_str()), ("action", "protect")]).await;
+        assert_eq!(bulk.status, expect(configure), "{email}: bulk protect");
+        let bulk = client.post_htmx("/images/bulk", &[("ids", page_id.as_str()), ("action", "unprotect")]).await;
+        assert_eq!(bulk.status, expect(configure), "{email}: bulk unprotect");
+
         // Another company's ids are not found, whatever the role.
-        for path in ["", "/protect", "/unprotect", "/restore", "/purge"] {
+        let globex_id = globex.to_string();
+        let bulk = client.post_htmx("/images/bulk", &[("ids", globex_id.as_str()), ("action", "protect")]).await;
+        assert_eq!(bulk.status, StatusCode::NOT_FOUND, "{email}: bulk with another company's id");
+        assert_eq!(client.get_htmx(&format!("/images/{globex}/schedule"), "modal").await.status, StatusCode::NOT_FOUND);
+        for path in ["", "/protect", "/unprotect", "/restore", "/purge", "/schedule"] {
             let url = format!("/images/{globex}{path}");
             let status = if path.is_empty() {
                 client.get(&url).await.status
