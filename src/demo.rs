@@ -233,6 +233,9 @@ const GLOBEX_IMAGES: &[ImageSpec] = &[
 /// The image Production shares with Staging, and Staging's name for it.
 /// The Staging image the demo leaves in the recycle bin.
 const BINNED: &str = "load-test-runner";
+/// The Production image the demo protects, and the one it schedules to retire.
+const PROTECTED: &str = "rhel-9-sap-base";
+const RETIRING: &str = "legacy-php-app";
 
 const SHARED: (&str, &str, &str) = ("api-server-base", "api-server-base (from Production)", "purple");
 
@@ -548,6 +551,20 @@ async fn load_in(
             provider_images::binned_by.eq(admin),
             provider_images::purge_after.eq(now + Duration::days(6)),
         ))
+        .execute(conn)
+        .await?;
+
+    // Production keeps its SAP base protected, and has scheduled the
+    // retirement of its deprecated PHP image a month ahead.
+    let production_image = |name: &str| {
+        made[0].images.iter().find(|(n, _)| *n == name).map(|(_, image)| image.id.clone()).expect("Production made it")
+    };
+    diesel::update(provider_images::table.filter(provider_images::provider_image_id.eq(production_image(PROTECTED))))
+        .set(provider_images::protected.eq(true))
+        .execute(conn)
+        .await?;
+    diesel::update(provider_images::table.filter(provider_images::provider_image_id.eq(production_image(RETIRING))))
+        .set(provider_images::retire_on.eq(now.date_naive() + Duration::days(30)))
         .execute(conn)
         .await?;
 

@@ -221,7 +221,14 @@
     if (button) button.focus();
   });
 
-  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); applyWhen(document); countTicked(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    localizeTimes(document);
+    applyWhen(document);
+    countTicked();
+    // A dialog served as a page with problems: focus the first of them.
+    const invalid = document.querySelector("dialog[open] [aria-invalid=true]");
+    if (invalid) invalid.focus();
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     applyWhen(document);
     // A dialog's form came back with problems: focus the first of them.

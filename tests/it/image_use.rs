@@ -95,14 +95,15 @@ async fn launches_count_the_companys_servers_sort_the_list_and_lifecycle_filters
             .map(|(at, m)| body[at + m.len()..].split('"').next().unwrap().parse().unwrap())
             .collect()
     };
-    assert_eq!(rows(&admin.get("/images?lifecycle=protected").await.body), [postgres]);
-    assert_eq!(rows(&admin.get("/images?lifecycle=retiring").await.body), [rhel]);
-    let unused = admin.get("/images?lifecycle=unused_90d").await.body;
     let (legacy, _) = record(&mut conn, production, "legacy-php-app").await.unwrap();
+    // The demo protects rhel-9-sap-base and schedules legacy-php-app's retirement.
+    assert_eq!(rows(&admin.get("/images?lifecycle=protected").await.body), [postgres, rhel]);
+    assert_eq!(rows(&admin.get("/images?lifecycle=retiring").await.body), [legacy, rhel]);
+    let unused = admin.get("/images?lifecycle=unused_90d").await.body;
     assert!(rows(&unused).contains(&legacy), "made over a year ago and never launched");
     assert!(!rows(&unused).contains(&base) && !rows(&unused).contains(&batch), "launched today");
     let api_protected = prod_api.get("/api/v1/images?lifecycle=protected").await;
-    assert_eq!(names(&api_protected.json), ["postgres-15-primary"]);
+    assert_eq!(names(&api_protected.json), ["postgres-15-primary", "rhel-9-sap-base"]);
     assert_eq!(item(&api_protected.json, "postgres-15-primary")["built_on_retired"], false);
 
     let bogus = admin.get("/images?lifecycle=soon").await;

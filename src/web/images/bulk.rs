@@ -144,6 +144,10 @@ fn summary(action: &BulkAction, done: &BulkDone) -> String {
             BulkAction::Protect => format!("{was} protected"),
             _ => format!("{was} not protected"),
         };
+        if done.changed.is_empty() {
+            let which = if n == 1 { "the image".to_owned() } else { format!("all {n} images") };
+            return format!("Nothing to change: {which} {so} already");
+        }
         message.push_str(&format!("; {} {so} already", images(n)));
     }
     message
