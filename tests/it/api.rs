@@ -597,8 +597,11 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
             "examples,coverage,fuzzing",
             "--max-examples",
             "100",
+            // One worker: with two threads, CPython 3.11's parser raced inside
+            // hypothesis ("AST constructor recursion depth mismatch") once in
+            // five runs, an engine error and not a finding about the API.
             "--workers",
-            "2",
+            "1",
             "--seed",
             "1",
         ])
