@@ -134,6 +134,10 @@ async fn a_bulk_action_changes_every_image_ticked_or_none_and_says_what_it_did()
         .await;
     assert_eq!(back.status, StatusCode::SEE_OTHER);
     assert_eq!(back.location(), Some("/images?label=blue&sort=-created"));
+    // A list query that does not parse (a NUL in the search) shows My images from the start.
+    let ids = ticked(&mut conn, production, &["api-server-base"]).await;
+    let odd = admin.post_htmx("/images/bulk", &form(&ids, &[("action", "unprotect"), ("list", "q=a%00b")])).await;
+    assert_eq!(odd.status, StatusCode::OK, "{}", text(&odd.body));
 }
 
 #[actix_web::test]

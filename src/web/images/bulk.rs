@@ -178,6 +178,11 @@ pub async fn apply_bulk(
     // shows My images from the start.
     let mut params: ListParams = serde_urlencoded::from_str(&form.list).unwrap_or_default();
     params.scope.clear();
+    // Checked before the change, so a bad `list` never answers an error
+    // after the images were changed.
+    if crate::domain::images::ListQuery::parse(&params).is_err() {
+        params = ListParams::default();
+    }
     let outcome = match parse(&form) {
         Ok(action) => {
             let mut conn = state.pool.get().await?;
