@@ -91,6 +91,7 @@ impl Application {
         let setup = std::sync::Arc::new(setup);
         let own_account = std::sync::Arc::new(tokio::sync::OnceCell::new());
         let api_rate = std::sync::Arc::new(api::RateLimit::new(config.api_rate_per_minute));
+        let access = std::sync::Arc::new(auth::current::AccessCache::default());
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
@@ -103,6 +104,7 @@ impl Application {
                 setup: setup.clone(),
                 own_account: own_account.clone(),
                 api_rate: api_rate.clone(),
+                access: access.clone(),
             });
             let sessions = SessionMiddleware::builder(PgSessionStore::new(pool), key.clone())
                 .cookie_name(auth::SESSION_COOKIE.into())

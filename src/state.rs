@@ -23,6 +23,8 @@ pub struct AppState {
     pub own_account: std::sync::Arc<tokio::sync::OnceCell<String>>,
     /// Each API token's allowance of requests, shared by the workers.
     pub api_rate: std::sync::Arc<crate::api::RateLimit>,
+    /// Signed-in users' authorization contexts, shared by the workers.
+    pub access: std::sync::Arc<crate::auth::current::AccessCache>,
 }
 
 impl AppState {

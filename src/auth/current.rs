@@ -1,15 +1,17 @@
 //! The signed-in user in the current account, as an extractor: a handler
 //! that takes a `CurrentUser` cannot run for an anonymous request.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web::Data};
 
 use super::AuthError;
 use super::csrf;
-use super::session_store::USER_ID;
+use super::session_store::{self, USER_ID};
 use crate::changes::Actor;
 use crate::db::{self, accounts::Account, users::User};
 use crate::domain::access::{Action, Forbidden, Resource, Rights};
@@ -114,6 +116,59 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// Each signed-in user's authorization context, kept by the process with
+/// the access version of their company it was read at. The session lookup
+/// reads the version now (`session_store::access_version`): while it is the
+/// same, nothing that decides the user's rights has changed, and the page
+/// view needs no second round trip; after any change, the next request
+/// reads the context afresh.
+#[derive(Default)]
+pub struct AccessCache {
+    contexts: Mutex<HashMap<i64, (i64, Arc<db::access::AuthContext>)>>,
+}
+
+impl AccessCache {
+    /// More users than this in one process: start again (each costs one
+    /// read on their next request).
+    const MAX_USERS: usize = 10_000;
+
+    fn get(&self, user_id: i64, version: i64) -> Option<Arc<db::access::AuthContext>> {
+        let contexts = self.contexts.lock().unwrap_or_else(PoisonError::into_inner);
+        contexts.get(&user_id).filter(|(kept, _)| *kept == version).map(|(_, context)| context.clone())
+    }
+
+    /// Keeps `context`, read after the session lookup that returned
+    /// `version`: it is at least as new as the version says.
+    fn keep(&self, user_id: i64, version: i64, context: Arc<db::access::AuthContext>) {
+        let mut contexts = self.contexts.lock().unwrap_or_else(PoisonError::into_inner);
+        if contexts.len() >= Self::MAX_USERS && !contexts.contains_key(&user_id) {
+            contexts.clear();
+        }
+        contexts.insert(user_id, (version, context));
+    }
+}
+
+/// The user's authorization context: the one kept at this access version,
+/// or read now. `None` when the user no longer exists or is not active.
+async fn context_of(state: &AppState, user_id: i64) -> Result<Option<Arc<db::access::AuthContext>>, AuthError> {
+    let version = session_store::access_version();
+    if let Some(context) = version.and_then(|version| state.access.get(user_id, version)) {
+        return Ok(Some(context));
+    }
+    // Once more on a fresh connection if the pooled one broke (PostgreSQL
+    // restarted).
+    let read =
+        db::outage::read::<_, AuthError>(&state.pool, async |conn| db::access::auth_context(conn, user_id).await);
+    let Some(context) = read.await?.filter(|context| context.user.is_active()) else {
+        return Ok(None);
+    };
+    let context = Arc::new(context);
+    if let Some(version) = version {
+        state.access.keep(user_id, version, context.clone());
+    }
+    Ok(Some(context))
+}
+
 async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
     let session = req.get_session();
     let had_cookie = req.cookie(super::SESSION_COOKIE).is_some();
@@ -122,16 +177,9 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
         return Err(signed_out);
     };
     let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
-    // Every page reads this first: once more on a fresh connection if the
-    // pooled one broke (PostgreSQL restarted).
-    let context =
-        db::outage::read::<_, AuthError>(&state.pool, async |conn| db::access::auth_context(conn, user_id).await);
-    let context = match context.await? {
-        Some(context) if context.user.is_active() => context,
-        _ => {
-            session.purge();
-            return Err(signed_out);
-        }
+    let Some(context) = context_of(state, user_id).await? else {
+        session.purge();
+        return Err(signed_out);
     };
     let wanted = session.get::<i64>(ACCOUNT_ID).ok().flatten();
     let account = context.accounts.iter().find(|a| Some(a.id) == wanted).or_else(|| context.accounts.first()).cloned();
@@ -139,7 +187,7 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
         Some(account) => context.rights_in(account.id),
         None => context.rights_in_new_account(),
     };
-    let db::access::AuthContext { user, accounts, .. } = context;
+    let (user, accounts) = (context.user.clone(), context.accounts.clone());
     if !rights.allows_some(Resource::Console, Action::Access) {
         return Err(match account {
             Some(account) => AuthError::NoConsoleAccess { account: account.name },

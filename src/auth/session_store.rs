@@ -10,6 +10,11 @@
 //! store instead notes the outage for the request ([`watch`]) and lets
 //! `web::error::session_outage` answer 503 (try again), as every other page
 //! does when the database is away.
+//!
+//! The same lookup reads the access version of the user's company, and
+//! leaves it for the request ([`access_version`]): with it `auth::current`
+//! knows whether the user's authorization context it keeps is still right,
+//! so a page view costs one round trip before the page's own queries.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -29,17 +34,27 @@ pub const USER_ID: &str = "user_id";
 tokio::task_local! {
     /// Whether the store met a database outage while serving this request.
     static OUTAGE: Cell<bool>;
+    /// The access version the session lookup read for this request.
+    static ACCESS_VERSION: Cell<Option<i64>>;
 }
 
 /// Runs `request` (the session middleware and all within it), and says
 /// whether the session store met a database outage meanwhile.
 pub async fn watch<T>(request: impl Future<Output = T>) -> (T, bool) {
+    let request = ACCESS_VERSION.scope(Cell::new(None), request);
     OUTAGE
         .scope(Cell::new(false), async {
             let answer = request.await;
             (answer, OUTAGE.with(Cell::get))
         })
         .await
+}
+
+/// The access version of the signed-in user's company, as the session
+/// lookup of this request read it; `None` outside [`watch`] or without a
+/// signed-in session (then nothing kept may be trusted).
+pub fn access_version() -> Option<i64> {
+    ACCESS_VERSION.try_with(Cell::get).ok().flatten()
 }
 
 /// Whether the store's error `e` is a database outage (no connection, or it
@@ -93,15 +108,17 @@ impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         let hash = key_hash(session_key.as_ref());
         let read = db::outage::read::<_, anyhow::Error>(&self.pool, async |conn| db::sessions::load(conn, &hash).await);
-        let state = match read.await {
-            Ok(state) => state,
+        let loaded = match read.await {
+            Ok(loaded) => loaded,
             Err(e) if is_outage(&e) => {
                 noted(e);
                 return Ok(None);
             }
             Err(e) => return Err(LoadError::Other(e)),
         };
-        state.map(serde_json::from_value).transpose().map_err(|e| LoadError::Deserialization(e.into()))
+        let Some(loaded) = loaded else { return Ok(None) };
+        let _ = ACCESS_VERSION.try_with(|version| version.set(loaded.access_version));
+        serde_json::from_value(loaded.state).map(Some).map_err(|e| LoadError::Deserialization(e.into()))
     }
 
     async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {

@@ -211,6 +211,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_versions (company_id) {
+        company_id -> Int8,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
     sessions (key_hash) {
         key_hash -> Text,
         state -> Jsonb,
@@ -369,6 +376,7 @@ diesel::joinable!(image_records -> groups (owner_group_id));
 diesel::joinable!(image_records -> budget_codes (budget_code_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    access_versions,
     companies,
     accounts,
     users,

@@ -4,17 +4,29 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::schema::sessions;
+use super::schema::{access_versions, sessions, users};
 
-/// The state of a live (unexpired) session.
-pub async fn load(conn: &mut AsyncPgConnection, key_hash: &str) -> QueryResult<Option<serde_json::Value>> {
-    sessions::table
-        .find(key_hash)
+/// A live session as read.
+pub struct Loaded {
+    pub state: serde_json::Value,
+    /// The access version of the signed-in user's company (see the
+    /// migration `access_version`); `None` without a user.
+    pub access_version: Option<i64>,
+}
+
+/// The state of a live (unexpired) session, and in the same statement the
+/// access version of its user's company.
+pub async fn load(conn: &mut AsyncPgConnection, key_hash: &str) -> QueryResult<Option<Loaded>> {
+    let found: Option<(serde_json::Value, Option<i64>, Option<i64>)> = sessions::table
+        .left_join(users::table.on(users::id.nullable().eq(sessions::user_id)))
+        .left_join(access_versions::table.on(access_versions::company_id.eq(users::company_id)))
+        .filter(sessions::key_hash.eq(key_hash))
         .filter(sessions::expires_at.gt(Utc::now()))
-        .select(sessions::state)
+        .select((sessions::state, users::company_id.nullable(), access_versions::version.nullable()))
         .first(conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(found.map(|(state, company, version)| Loaded { state, access_version: company.map(|_| version.unwrap_or(0)) }))
 }
 
 pub async fn insert(

@@ -211,3 +211,59 @@ async fn the_switcher_lists_only_the_users_accounts() {
     assert!(page.contains("Globex Main"));
     assert!(!page.contains("Acme Production") && !page.contains("Acme Staging"));
 }
+
+async fn run(app: &TestApp, sql: &str) {
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.db().await).await.unwrap();
+}
+
+/// What a signed-in user may do is read once and kept by the process while
+/// their company's access version stands, so a page view costs one round
+/// trip before its own queries; anything that decides the rights counts as
+/// a change, and the next request sees it.
+#[actix_web::test]
+async fn rights_are_kept_between_requests_until_anything_that_decides_them_changes() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    assert!(text(&viewer.get("/images").await.body).contains("Acme Production"));
+
+    // Changed with the counting switched off: the kept context still
+    // answers, so no second statement was sent.
+    run(&app, "ALTER TABLE accounts DISABLE TRIGGER accounts_access").await;
+    run(&app, &format!("UPDATE accounts SET name = 'Acme Unseen' WHERE id = {production}")).await;
+    run(&app, "ALTER TABLE accounts ENABLE TRIGGER accounts_access").await;
+    let page = text(&viewer.get("/images").await.body);
+    assert!(page.contains("Acme Production") && !page.contains("Acme Unseen"), "kept: {page}");
+
+    // Counted, as every change is: the next request reads it afresh.
+    run(&app, &format!("UPDATE accounts SET name = 'Acme Main' WHERE id = {production}")).await;
+    assert!(text(&viewer.get("/images").await.body).contains("Acme Main"));
+
+    // A right given to the viewer's role, and taken back.
+    assert!(!text(&viewer.get("/keypairs").await.body).contains("New key pair"));
+    run(
+        &app,
+        "INSERT INTO access_rights (role_id, resource, action, qualifier)
+         SELECT r.id, 'KEYPAIR', 'Configure', 'ANY' FROM roles r JOIN group_roles gr ON gr.role_id = r.id
+         JOIN group_members gm ON gm.group_id = gr.group_id JOIN users u ON u.id = gm.user_id
+         WHERE u.email = 'viewer@acme.test' AND gr.account_id = (SELECT id FROM accounts WHERE name = 'Acme Main')",
+    )
+    .await;
+    assert!(text(&viewer.get("/keypairs").await.body).contains("New key pair"), "given");
+    run(&app, "DELETE FROM access_rights WHERE resource = 'KEYPAIR' AND action = 'Configure' AND qualifier = 'ANY'")
+        .await;
+    assert!(!text(&viewer.get("/keypairs").await.body).contains("New key pair"), "taken back");
+
+    // Out of the group: no role in the account, so no console.
+    run(&app, "DELETE FROM group_members WHERE user_id = (SELECT id FROM users WHERE email = 'viewer@acme.test')")
+        .await;
+    assert_eq!(viewer.get("/images").await.status, StatusCode::FORBIDDEN);
+
+    // Deactivated: signed out on the next request.
+    let mut manager = app.signed_in("manager@acme.test").await;
+    assert_eq!(manager.get("/images").await.status, StatusCode::OK);
+    run(&app, "UPDATE users SET status = 'inactive' WHERE email = 'manager@acme.test'").await;
+    let after = manager.get("/images").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert!(after.location().is_some_and(|l| l.starts_with("/login")));
+}

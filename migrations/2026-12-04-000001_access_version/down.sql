@@ -1,0 +1,11 @@
+DROP TRIGGER users_access ON users;
+DROP TRIGGER accounts_access ON accounts;
+DROP TRIGGER groups_access ON groups;
+DROP TRIGGER roles_access ON roles;
+DROP TRIGGER account_memberships_access ON account_memberships;
+DROP TRIGGER group_members_access ON group_members;
+DROP TRIGGER user_budget_codes_access ON user_budget_codes;
+DROP TRIGGER group_roles_access ON group_roles;
+DROP TRIGGER access_rights_access ON access_rights;
+DROP FUNCTION note_access_change();
+DROP TABLE access_versions;
