@@ -155,29 +155,75 @@ pub async fn own_images(
             .load::<i64>(conn)
             .await?;
         let deregistered = super::jobs::deregistrations(conn, account.id).await?;
-        let mut added = 0;
-        for image in images.iter().filter(|i| !deregistered.contains(&i.provider_image_id)) {
-            let id: i64 = diesel::insert_into(provider_images::table)
-                .values(NewProviderImage::reported(account, image))
+        // Each image once: one statement cannot update a row twice.
+        let mut seen = std::collections::HashSet::new();
+        let kept: Vec<&ReportedImage> = images
+            .iter()
+            .filter(|i| !deregistered.contains(&i.provider_image_id) && seen.insert(i.provider_image_id.as_str()))
+            .collect();
+        // 1,000 rows a statement; a row the provider reports as it is
+        // stored is left alone, so a sync that finds nothing new writes
+        // nothing.
+        for chunk in kept.chunks(1000) {
+            let rows: Vec<_> = chunk.iter().map(|image| NewProviderImage::reported(account, image)).collect();
+            let upsert = diesel::insert_into(provider_images::table)
+                .values(&rows)
                 .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
                 .do_update()
                 .set((
                     provider_images::state.eq(excluded(provider_images::state)),
                     provider_images::is_public.eq(excluded(provider_images::is_public)),
                     provider_images::min_disk_gb.eq(excluded(provider_images::min_disk_gb)),
-                ))
-                .returning(provider_images::id)
-                .get_result(conn)
-                .await?;
+                ));
+            // The DO UPDATE's WHERE (not QueryDsl's `filter`, for queries).
+            diesel::query_dsl::methods::FilterDsl::filter(
+                upsert,
+                provider_images::state
+                    .is_distinct_from(excluded(provider_images::state))
+                    .or(provider_images::is_public.is_distinct_from(excluded(provider_images::is_public)))
+                    .or(provider_images::min_disk_gb.is_distinct_from(excluded(provider_images::min_disk_gb))),
+            )
+            .execute(conn)
+            .await?;
+        }
+        // A record in the account for each image it does not have one of.
+        let kept_ids: Vec<&str> = kept.iter().map(|i| i.provider_image_id.as_str()).collect();
+        let unrecorded: Vec<(i64, String)> = provider_images::table
+            .filter(provider_images::provider.eq(&account.provider))
+            .filter(provider_images::region.eq(&account.region))
+            .filter(provider_images::provider_image_id.eq_any(&kept_ids))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                image_records::table
+                    .filter(image_records::account_id.eq(account.id))
+                    .filter(image_records::provider_image_id.eq(provider_images::id)),
+            )))
+            .select((provider_images::id, provider_images::provider_image_id.assume_not_null()))
+            .load(conn)
+            .await?;
+        let reported: std::collections::HashMap<&str, &ReportedImage> =
+            kept.iter().map(|i| (i.provider_image_id.as_str(), *i)).collect();
+        let mut added = 0;
+        for chunk in unrecorded.chunks(1000) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .filter_map(|(id, provider_image_id)| {
+                    let image = reported.get(provider_image_id.as_str())?;
+                    Some((
+                        image_records::account_id.eq(account.id),
+                        image_records::provider_image_id.eq(*id),
+                        image_records::name.eq(if image.name.is_empty() {
+                            &image.provider_image_id
+                        } else {
+                            &image.name
+                        }),
+                        image_records::description.eq(&image.description),
+                        image_records::source.eq("own"),
+                        image_records::created_at.eq(image.created_at),
+                    ))
+                })
+                .collect();
             added += diesel::insert_into(image_records::table)
-                .values((
-                    image_records::account_id.eq(account.id),
-                    image_records::provider_image_id.eq(id),
-                    image_records::name.eq(if image.name.is_empty() { &image.provider_image_id } else { &image.name }),
-                    image_records::description.eq(&image.description),
-                    image_records::source.eq("own"),
-                    image_records::created_at.eq(image.created_at),
-                ))
+                .values(rows)
                 .on_conflict((image_records::account_id, image_records::provider_image_id))
                 .do_nothing()
                 .execute(conn)
@@ -193,7 +239,8 @@ pub async fn own_images(
             public_images::table
                 .filter(public_images::provider.eq(&account.provider))
                 .filter(public_images::region.eq(&account.region))
-                .filter(public_images::provider_image_id.eq_any(&private)),
+                .filter(public_images::provider_image_id.eq_any(&private))
+                .filter(public_images::state.ne("DELETED")),
         )
         .set(public_images::state.eq("DELETED"))
         .execute(conn)
@@ -279,7 +326,8 @@ pub async fn public_catalog(
     .await
 }
 
-/// Adds or updates public catalog rows, 1,000 a statement.
+/// Adds or updates public catalog rows, 1,000 a statement; a row listed as
+/// it is stored is not written.
 async fn upsert_public(
     conn: &mut AsyncPgConnection,
     provider: &str,
@@ -306,7 +354,7 @@ async fn upsert_public(
                 )
             })
             .collect();
-        diesel::insert_into(public_images::table)
+        let upsert = diesel::insert_into(public_images::table)
             .values(rows)
             .on_conflict((public_images::provider, public_images::region, public_images::provider_image_id))
             .do_update()
@@ -315,9 +363,17 @@ async fn upsert_public(
                 public_images::description.eq(excluded(public_images::description)),
                 public_images::state.eq(excluded(public_images::state)),
                 public_images::deprecated_at.eq(excluded(public_images::deprecated_at)),
-            ))
-            .execute(conn)
-            .await?;
+            ));
+        diesel::query_dsl::methods::FilterDsl::filter(
+            upsert,
+            public_images::name
+                .is_distinct_from(excluded(public_images::name))
+                .or(public_images::description.is_distinct_from(excluded(public_images::description)))
+                .or(public_images::state.is_distinct_from(excluded(public_images::state)))
+                .or(public_images::deprecated_at.is_distinct_from(excluded(public_images::deprecated_at))),
+        )
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }

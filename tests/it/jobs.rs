@@ -123,6 +123,23 @@ async fn sync_adds_updates_and_retires_images() {
     let synced: Option<chrono::DateTime<chrono::Utc>> =
         accounts::table.find(account).select(accounts::synced_at).first(&mut conn).await.unwrap();
     assert!(synced.is_some(), "the account shows when it was last synced");
+
+    // Nothing changed at the provider: the sync writes no image row (each
+    // row's xmin, the transaction that last wrote it, stays as it was).
+    let versions = format!(
+        "SELECT string_agg(p.xmin::text || '/' || r.xmin::text, ',' ORDER BY p.id) AS versions
+         FROM provider_images p JOIN image_records r ON r.provider_image_id = p.id WHERE r.account_id = {account}"
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Versions {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        versions: String,
+    }
+    let before = diesel::sql_query(&versions).get_result::<Versions>(&mut conn).await.unwrap().versions;
+    enqueue(&mut conn, account, sync::OWN_IMAGES).await;
+    drain(&runner).await;
+    let after = diesel::sql_query(&versions).get_result::<Versions>(&mut conn).await.unwrap().versions;
+    assert_eq!(before, after, "a sync that finds nothing new writes nothing");
 }
 
 #[actix_web::test]
