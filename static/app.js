@@ -19,7 +19,10 @@
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       const when = new Date(el.getAttribute("datetime"));
       const format = el.dataset.format === "day" ? dayFormat(when) : formats[el.dataset.format] || formats.full;
-      if (!isNaN(when)) el.textContent = format.format(when);
+      if (isNaN(when)) return;
+      // Dense tables send the UTC text only once, as the content.
+      if (!el.title) el.title = el.textContent;
+      el.textContent = format.format(when);
     });
   }
 
@@ -49,13 +52,45 @@
     }
   });
 
+  // Menus whose items are loaded when they first open (a page of rows does
+  // not carry a menu for each): the panel marked data-lazy holds a link,
+  // which a browser without JavaScript follows; opened, htmx fetches it and
+  // the answer takes the panel's place.
+  document.addEventListener("toggle", function (event) {
+    const menu = event.target;
+    if (!menu.matches || !menu.matches("details.menu") || !menu.open) return;
+    const panel = menu.querySelector(":scope > [data-lazy]");
+    const link = panel && panel.querySelector("a[href]");
+    if (!link) return;
+    panel.removeAttribute("data-lazy");
+    htmx.ajax("GET", link.getAttribute("href"), { source: panel, target: panel, swap: "outerHTML" }).then(function () {
+      // An arrow key pressed while it loaded moves to the first item now.
+      if (menu.dataset.focusFirst) {
+        delete menu.dataset.focusFirst;
+        const first = menu.querySelector("[role=menuitem], [role=menuitemradio]");
+        if (first && menu.open) first.focus();
+      }
+    });
+  }, true);
+
+  // Truncated cells show their whole text on hover.
+  document.addEventListener("mouseover", function (event) {
+    const clip = event.target.closest && event.target.closest(".clip");
+    if (clip && !clip.title && clip.scrollWidth > clip.clientWidth) clip.title = clip.textContent;
+  });
+
   // Menus: arrow keys move between the items of an open menu.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
     const menu = document.activeElement && document.activeElement.closest("details.menu[open]");
     if (!menu) return;
     const items = Array.from(menu.querySelectorAll("[role=menuitem], [role=menuitemradio]"));
-    if (!items.length) return;
+    if (!items.length) {
+      // Still loading (see above).
+      menu.dataset.focusFirst = "1";
+      event.preventDefault();
+      return;
+    }
     event.preventDefault();
     const at = items.indexOf(document.activeElement);
     const next = event.key === "ArrowDown" ? (at + 1) % items.length : (at - 1 + items.length) % items.length;

@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(images::show_name)
         .service(images::save_name)
         .service(images::label_picker)
+        .service(images::actions_menu)
         .service(images::relabel)
         .service(images::confirm_deprecate)
         .service(images::deprecate)

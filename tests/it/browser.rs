@@ -96,6 +96,13 @@ impl Browser {
         active.send_keys(keys).await.expect("typing");
     }
 
+    /// Enter on a menu button: opens the menu, and waits for its items (a
+    /// row's menu loads them when it first opens).
+    async fn open_menu(&self) {
+        self.keys(&char::from(ENTER).to_string()).await;
+        self.client.wait().for_element(Locator::Css("details.menu[open] [role^=menuitem]")).await.unwrap();
+    }
+
     async fn tab_to(&self, wanted: &str) {
         // What identifies the focused element, read in one round trip.
         const FOCUSED: &str = "const e = document.activeElement; return [e.innerText || '', e.id, \
@@ -385,7 +392,7 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
 
     // Enter opens the menu, arrows move in it, Enter opens the dialog.
     browser.tab_to("Actions for batch-worker").await;
-    browser.keys(&enter).await;
+    browser.open_menu().await;
     browser.keys(&down).await;
     assert_eq!(browser.focused_label().await, "Launch…");
     browser.keys(&down).await;
@@ -411,7 +418,7 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
     assert!(!browser.script_bool("return !!document.querySelector('del')?.textContent.includes('batch-worker')").await);
 
     // Again, and confirm.
-    browser.keys(&enter).await;
+    browser.open_menu().await;
     browser.keys(&down).await;
     browser.keys(&down).await;
     browser.keys(&enter).await;
@@ -425,7 +432,7 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
 
     // Undeprecate posts straight from the menu.
     browser.tab_to("Actions for batch-worker").await;
-    browser.keys(&enter).await;
+    browser.open_menu().await;
     browser.keys(&down).await;
     browser.keys(&down).await;
     assert_eq!(browser.focused_label().await, "Undeprecate");
@@ -608,7 +615,7 @@ async fn browser_the_seed_workflow_launch_a_public_image_make_an_image_and_launc
 
     b.goto(&app.url("/images")).await.unwrap();
     // Listed while the provider makes it; launchable once it is made.
-    browser.wait_reloading("tr:has(a[title^='Rename seed-web-golden']) [role=menuitem][href$='/launch']").await;
+    browser.wait_reloading("tr:has(a[title^='Rename seed-web-golden']):not(:has(.state-pending))").await;
     browser.row_action("seed-web-golden", "launch").await;
     browser.fill("#launch-name", "from-golden").await;
     browser.click("form.launch-form button[value=launch]").await;
@@ -629,7 +636,7 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
     let (down, enter) = (char::from(Key::Down).to_string(), char::from(ENTER).to_string());
 
     browser.tab_to("Actions for batch-worker").await;
-    browser.keys(&enter).await;
+    browser.open_menu().await;
     browser.keys(&down).await;
     assert_eq!(browser.focused_label().await, "Launch…");
     browser.keys(&enter).await;

@@ -87,8 +87,8 @@ async fn deprecate_asks_first_strikes_the_name_and_undeprecate_restores_it() {
     .await;
     assert_eq!(still, 1, "the sync after the job keeps the console's deprecation");
 
-    let page = client.get("/images").await;
-    assert!(page.body.contains(&format!(r#"action="/images/{id}/undeprecate""#)), "the menu offers Undeprecate");
+    let menu = client.get_htmx(&format!("/images/{id}/actions"), "").await;
+    assert!(menu.body.contains(&format!(r#"action="/images/{id}/undeprecate""#)), "the menu offers Undeprecate");
     let restored =
         post(&mut client, &format!("/images/{id}/undeprecate"), &[("version", &(version + 1).to_string())]).await;
     assert_eq!(restored.status, StatusCode::OK);
@@ -522,4 +522,43 @@ struct Copied {
     image: i64,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     version: i32,
+}
+
+#[actix_web::test]
+async fn a_rows_actions_menu_is_loaded_when_it_opens_with_what_the_user_may_do_to_it() {
+    let app = TestApp::spawn().await;
+    let (id, version) = record(&mut app.db().await, 1, "batch-worker").await.unwrap();
+    let mut admin = app.signed_in("admin@acme.test").await;
+
+    // The list carries no menu items: each row's menu is fetched when opened.
+    let list = admin.get("/images").await;
+    let rows = list.body.split("<tbody").nth(1).expect("the list's rows");
+    assert!(!rows.contains(r#"role="menuitem""#), "no menu items in the rows");
+    assert!(rows.contains(r#"aria-label="Actions for batch-worker""#));
+    assert!(rows.contains(&format!(r#"<div class="menu-list" data-lazy><a href="/images/{id}/actions">"#)));
+
+    let menu = admin.get_htmx(&format!("/images/{id}/actions"), "").await;
+    assert_eq!(menu.status, StatusCode::OK);
+    assert!(menu.body.trim_start().starts_with(r#"<ul class="menu-list" role="menu">"#), "{}", menu.body);
+    let items = text(&menu.body);
+    for item in ["Launch…", "Deprecate…", "Protect", "Schedule…", "Delete…", "Sharing…"] {
+        assert!(items.contains(item), "{item} in {items}");
+    }
+    assert!(menu.body.contains(&format!(r#"name="version" value="{version}""#)), "posts the row's version");
+
+    // Without htmx, the image's page, which offers the same actions.
+    let plain = admin.get(&format!("/images/{id}/actions")).await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER);
+    assert_eq!(plain.location(), Some(format!("/images/{id}").as_str()));
+
+    // A configurator's menu holds only what they may do: no Delete.
+    let mut configurator = app.signed_in("configurator@acme.test").await;
+    let menu = configurator.get_htmx(&format!("/images/{id}/actions"), "").await;
+    assert_eq!(menu.status, StatusCode::OK);
+    assert!(text(&menu.body).contains("Protect") && !text(&menu.body).contains("Delete"), "{}", menu.body);
+
+    // Another company's record is not found, with or without htmx.
+    let mut globex = app.signed_in("admin@globex.test").await;
+    assert_eq!(globex.get_htmx(&format!("/images/{id}/actions"), "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(globex.get(&format!("/images/{id}/actions")).await.status, StatusCode::NOT_FOUND);
 }

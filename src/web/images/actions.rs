@@ -1,4 +1,5 @@
-//! The actions of a row's menu that change the record's state: deprecate
+//! A row's actions menu (`GET /images/{id}/actions`, loaded when it opens),
+//! and the actions of the menu that change the record's state: deprecate
 //! and undeprecate (`GET`/`POST /images/{id}/deprecate`, `POST
 //! /images/{id}/undeprecate`) and delete (`GET`/`POST /images/{id}/delete`),
 //! each posting the record's `version`. The changes are
@@ -7,6 +8,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
+use askama::Template;
+
 use super::{ImageView, current, done, image_view, target};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
@@ -14,10 +17,11 @@ use crate::db::{self, images::ImageRow};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{ImageAction, Source};
 use crate::domain::refusal::Refusal;
-use crate::web::AppState;
 use crate::web::dialog::{Confirm, VersionForm};
 use crate::web::error::{WebError, change_status};
 use crate::web::layout::Moment;
+use crate::web::respond::html;
+use crate::web::{AppState, is_htmx, see_other};
 
 /// The confirm dialogs of the image actions.
 struct ConfirmDialog;
@@ -114,6 +118,32 @@ async fn deletable(state: &AppState, user: &CurrentUser, row: &ImageRow) -> Resu
         return Ok(Deletable::InUse(alive));
     }
     Ok(Deletable::Yes { retention_days: db::images::retention_days(&mut conn, user.account.company_id).await? })
+}
+
+/// The items of a row's actions menu: what the user may do to the record
+/// now, asked of the same rule as the actions themselves.
+#[derive(Template)]
+#[template(path = "images/actions_menu.html")]
+struct ActionsMenu {
+    row: ImageView,
+}
+
+/// A row's actions menu, loaded when it opens, so that a page of rows does
+/// not carry fifty menus. Without htmx, the image's page, which offers the
+/// same actions as buttons.
+#[get("/images/{id}/actions")]
+pub async fn actions_menu(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    let row = current(&user, &state, id.into_inner()).await?;
+    if !is_htmx(&req) {
+        return Ok(see_other(&format!("/images/{}", row.id)));
+    }
+    html(StatusCode::OK, ActionsMenu { row }.render())
 }
 
 #[get("/images/{id}/deprecate")]

@@ -21,7 +21,7 @@ use crate::web::{AppState, is_htmx, see_other};
 
 /// The label picker of a row (loaded when it is opened).
 #[derive(Template)]
-#[template(path = "images/label_picker.html")]
+#[template(path = "images/label_menu.html")]
 struct LabelPicker {
     row: ImageView,
     csrf_token: String,

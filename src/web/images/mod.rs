@@ -17,7 +17,9 @@ mod rename;
 mod schedule;
 mod sharing;
 
-pub use actions::{confirm_delete, confirm_deprecate, delete, deprecate, protect, undeprecate, unprotect};
+pub use actions::{
+    actions_menu, confirm_delete, confirm_deprecate, delete, deprecate, protect, undeprecate, unprotect,
+};
 pub use bin::{confirm_purge, purge, restore};
 pub use bulk::apply_bulk;
 pub use labels::{label_picker, relabel};
