@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection as _};
 
+use super::fixed_sql::{Fixed, fixed};
 use super::keyset::limited;
 use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
 use super::users::lower;
@@ -185,24 +186,24 @@ macro_rules! company_launches {
 }
 
 /// How many servers the record's company launched from its image.
-fn launches() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
-    diesel::dsl::sql(concat!("(SELECT count(*) ", company_launches!(), ")"))
+fn launches() -> Fixed<diesel::sql_types::BigInt> {
+    fixed(concat!("(SELECT count(*) ", company_launches!(), ")"))
 }
 
 /// When the record's company last launched a server from its image.
-fn last_launched() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
-    diesel::dsl::sql(concat!("(SELECT max(s.launched_at) ", company_launches!(), ")"))
+fn last_launched() -> Fixed<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    fixed(concat!("(SELECT max(s.launched_at) ", company_launches!(), ")"))
 }
 
 /// [`last_launched`] as a sort key: never launched sorts as the epoch.
-fn last_launched_key() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
-    diesel::dsl::sql(concat!("COALESCE((SELECT max(s.launched_at) ", company_launches!(), "), 'epoch')"))
+fn last_launched_key() -> Fixed<diesel::sql_types::Timestamptz> {
+    fixed(concat!("COALESCE((SELECT max(s.launched_at) ", company_launches!(), "), 'epoch')"))
 }
 
 /// Unused for 90 days: older than that, not launched since, and no server
 /// launched from it still runs.
-fn unused_90_days() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql(concat!(
+fn unused_90_days() -> Fixed<diesel::sql_types::Bool> {
+    fixed(concat!(
         "(image_records.created_at < now() - interval '90 days' AND NOT EXISTS (SELECT ",
         company_launches!(),
         " AND (s.launched_at >= now() - interval '90 days' OR s.state NOT IN ('TERMINATED', 'ERROR'))))"
@@ -211,8 +212,8 @@ fn unused_90_days() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
 
 /// Whether an image of the chain is retired; asked only of images that
 /// have a parent.
-fn built_on_retired() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql("(provider_images.parent_id IS NOT NULL AND built_on_retired(provider_images.id))")
+fn built_on_retired() -> Fixed<diesel::sql_types::Bool> {
+    fixed("(provider_images.parent_id IS NOT NULL AND built_on_retired(provider_images.id))")
 }
 
 /// Image records joined with what a row shows: the provider image, owner,

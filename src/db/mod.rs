@@ -109,6 +109,7 @@ pub mod audit_log;
 pub mod budget;
 pub mod budget_codes;
 pub mod firewalls;
+mod fixed_sql;
 pub mod images;
 pub mod jobs;
 pub mod keypairs;
