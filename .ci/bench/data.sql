@@ -1,6 +1,7 @@
--- Bench data: 1,000,000 public catalog rows and 10,000 own images of Acme
+-- Bench data: :public public catalog rows and :own own images of Acme
 -- Production, with the naming habits of real publishers. Loaded once into
--- the bench database (on top of the demo data).
+-- a bench database, on top of the demo data:
+--   psql -v public=1000000 -v own=50000 -f data.sql
 \set ON_ERROR_STOP on
 BEGIN;
 INSERT INTO public_images (provider, region, provider_image_id, name, description, platform, architecture,
@@ -25,7 +26,7 @@ SELECT 'ec2', 'us-east-1',
        (ARRAY['099720109477', '136693071363', '137112412989', '801119661308', '309956199498', '013907871322', '979382823631', '679593333241', '125523088429', '137112412989'])[1 + g % 10],
        (ARRAY['Canonical', 'Debian', 'amazon', 'amazon', 'Red Hat', 'SUSE', 'Bitnami', 'aws-marketplace', 'Fedora', 'amazon'])[1 + g % 10],
        timestamptz '2026-11-01' - (g % 2000) * interval '1 day'
-FROM generate_series(1, 1000000) g
+FROM generate_series(1, :public) g
 CROSS JOIN LATERAL (SELECT CASE WHEN g % 4 = 3 THEN 'arm64' ELSE 'x86_64' END AS arch,
                            CASE WHEN g % 4 = 3 THEN 'arm64' ELSE 'amd64' END AS deb) a
 CROSS JOIN LATERAL (SELECT to_char(date '2020-01-01' + (g % 2000), 'YYYYMMDD') AS day) d;
@@ -41,7 +42,7 @@ WITH acme AS (SELECT id, provider_account_number FROM accounts WHERE name = 'Acm
               (ARRAY['UBUNTU', 'DEBIAN', 'AMAZON', 'WINDOWS', 'RHEL'])[1 + g % 5],
               CASE WHEN g % 3 = 0 THEN 'arm64' ELSE 'x86_64' END, 'ACTIVE', (SELECT provider_account_number FROM acme),
               timestamptz '2026-11-01' - g * interval '37 minutes'
-       FROM generate_series(1, 10000) g
+       FROM generate_series(1, :own) g
        RETURNING id, provider_image_id, created_at)
 INSERT INTO image_records (account_id, provider_image_id, name, description, label, owner_user_id, owner_group_id,
                            budget_code_id, source, created_at)

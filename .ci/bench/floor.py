@@ -11,9 +11,14 @@ variables, one `-D` argument each, NUL-separated, to DEFINES, so that
 parameters, planned the same way.
 
 With a third argument, also writes each statement with its parameters
-inlined as literals to LITERAL, one a line, for EXPLAIN.
+inlined as literals to LITERAL, one a line, for EXPLAIN; with a fourth, the
+page's data statements alone (those that read image records or the public
+catalog) as a script DATA taking the same variables: what any design of the
+page must pay. Prints how many statements the view sent, how many of them
+were the page's data, and how many transaction control (BEGIN, SET LOCAL,
+COMMIT).
 
-usage: floor.py SCRIPT DEFINES [LITERAL] < server.log
+usage: floor.py SCRIPT DEFINES [LITERAL [DATA]] < server.log
 """
 import re
 import sys
@@ -39,7 +44,11 @@ def entries(lines):
         yield current
 
 
-def main(script_path, defines_path, literal_path=None):
+DATA = re.compile(r'\b(image_records|public_images)\b')
+CONTROL = re.compile(r'^(BEGIN|COMMIT|ROLLBACK|SET LOCAL)\b')
+
+
+def main(script_path, defines_path, literal_path=None, data_path=None):
     statements, defines, literals = [], [], []
     pending = None
     for level, text in entries(sys.stdin):
@@ -50,6 +59,10 @@ def main(script_path, defines_path, literal_path=None):
             for number, value in values.items():
                 if value == "NULL":
                     sys.exit(f"statement {n} has a NULL parameter, which pgbench cannot pass")
+                if value == "''":
+                    # pgbench cannot define an empty variable: written in.
+                    statements[-1] = re.sub(rf":s{n}p{number}\b", "''", statements[-1])
+                    continue
                 defines.append(f"s{n}p{number}={value[1:-1].replace(chr(39) * 2, chr(39))}")
             continue
         if level != "LOG":
@@ -76,6 +89,12 @@ def main(script_path, defines_path, literal_path=None):
     if literal_path:
         with open(literal_path, "w") as out:
             out.writelines(f"{sql}\n" for sql in literals)
+    if data_path:
+        data = [sql for sql in statements if DATA.search(sql)]
+        with open(data_path, "w") as script:
+            script.writelines(f"{sql};\n" for sql in data)
+        control = [sql for sql in statements if CONTROL.match(sql)]
+        print(len(statements), len(data), len(control))
 
 
 if __name__ == "__main__":
