@@ -155,11 +155,15 @@ pub async fn own_images(
             .load::<i64>(conn)
             .await?;
         let deregistered = super::jobs::deregistrations(conn, account.id).await?;
-        // Each image once: one statement cannot update a row twice.
-        let mut seen = std::collections::HashSet::new();
+        // Each image once (one statement cannot update a row twice), in the
+        // provider's order, and by its id for the records below.
+        let mut reported = std::collections::HashMap::new();
         let kept: Vec<&ReportedImage> = images
             .iter()
-            .filter(|i| !deregistered.contains(&i.provider_image_id) && seen.insert(i.provider_image_id.as_str()))
+            .filter(|i| {
+                !deregistered.contains(&i.provider_image_id)
+                    && reported.insert(i.provider_image_id.as_str(), *i).is_none()
+            })
             .collect();
         // 1,000 rows a statement; a row the provider reports as it is
         // stored is left alone, so a sync that finds nothing new writes
@@ -187,7 +191,7 @@ pub async fn own_images(
             .await?;
         }
         // A record in the account for each image it does not have one of.
-        let kept_ids: Vec<&str> = kept.iter().map(|i| i.provider_image_id.as_str()).collect();
+        let kept_ids: Vec<&str> = reported.keys().copied().collect();
         let unrecorded: Vec<(i64, String)> = provider_images::table
             .filter(provider_images::provider.eq(&account.provider))
             .filter(provider_images::region.eq(&account.region))
@@ -200,8 +204,6 @@ pub async fn own_images(
             .select((provider_images::id, provider_images::provider_image_id.assume_not_null()))
             .load(conn)
             .await?;
-        let reported: std::collections::HashMap<&str, &ReportedImage> =
-            kept.iter().map(|i| (i.provider_image_id.as_str(), *i)).collect();
         let mut added = 0;
         for chunk in unrecorded.chunks(1000) {
             let rows: Vec<_> = chunk
