@@ -95,8 +95,10 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let pool = db::pool(&database_url, per_worker).expect("the database URL was checked at start");
+            let lists = db::list_pool(&database_url, per_worker).expect("the database URL was checked at start");
             let state = actix_web::web::Data::new(state::AppState {
                 pool: pool.clone(),
+                lists,
                 jobs: settings.clone(),
                 providers: providers.clone(),
                 provided_owners: provided_owners.clone(),

@@ -8,6 +8,8 @@ use crate::db::Pool;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: Pool,
+    /// Connections for the keyset lists of image records (`db::ListPool`).
+    pub lists: crate::db::ListPool,
     /// How jobs queued by pages are run, and how providers are reached.
     pub jobs: crate::jobs::JobSettings,
     /// Provider connections of this process, shared by its workers; pages

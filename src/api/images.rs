@@ -259,7 +259,7 @@ pub async fn list(
             )]));
         }
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.lists.get().await?;
     let page =
         db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page).await?;
     let (next, prev) = cursors(&page, |row| row.cursor(query.sort));

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection as _};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::fixed_sql::{Fixed, fixed};
 use super::keyset::limited;
@@ -262,9 +262,10 @@ macro_rules! record_rows {
     };
 }
 
-/// One page of an account's image records.
+/// One page of an account's image records, on a connection that plans it
+/// once for any values (see [`super::ListPool`]).
 pub async fn list_records(
-    conn: &mut AsyncPgConnection,
+    conn: &mut super::ListConnection,
     account_id: i64,
     tab: RecordTab,
     filters: &Filters,
@@ -320,16 +321,7 @@ pub async fn list_records(
             keyset!(query, launches(), image_records::id, BigInt, count(), ascending)
         }
     };
-    // The best plan is the same whatever the values: walk the account's
-    // index from the cursor. PostgreSQL cannot estimate a row comparison
-    // without them, so left alone it would plan every page afresh, which
-    // costs more than reading it.
-    let rows = conn
-        .transaction(async |conn| {
-            conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan").await?;
-            limited(query, PAGE_SIZE + 1).load(conn).await
-        })
-        .await?;
+    let rows = limited(query, PAGE_SIZE + 1).load(&mut **conn).await?;
     Ok(Page::from_fetched(rows, page))
 }
 

@@ -14,8 +14,8 @@
 //! bench`). With the page size in the text the generic plan of a first page
 //! wins after five executions and is never planned again on its connection.
 //! A row comparison still leaves the generic estimate too high, so the
-//! records list, whose right plan never depends on the values, also asks
-//! for the generic plan (`images::list_records`).
+//! records list, whose right plan never depends on the values, runs on
+//! connections that always take the generic plan (`db::ListPool`).
 
 use diesel::expression::{AppearsOnTable, Expression, ValidGrouping, is_aggregate};
 use diesel::pg::Pg;

@@ -150,6 +150,14 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<Pool, deadpool::Build
     // on every checkout would add a round trip to each of a page's queries.
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    build(database_url, config, max_size)
+}
+
+fn build(
+    database_url: &str,
+    config: ManagerConfig<AsyncPgConnection>,
+    max_size: usize,
+) -> Result<Pool, deadpool::BuildError> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
@@ -157,6 +165,56 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<Pool, deadpool::Build
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(::deadpool::Runtime::Tokio1)
         .build()
+}
+
+/// Connections that plan each statement once, whatever its values
+/// (`plan_cache_mode = force_generic_plan`, set when the connection opens),
+/// for the keyset lists of image records: their best plan walks the
+/// account's index from the cursor for any values, and PostgreSQL, left to
+/// choose, would plan every page afresh, which costs more than reading it
+/// (`make bench`). A pool of their own keeps the rest of the console's
+/// statements planned for their values, such as the job queue's partial
+/// indexes and the public search's choice of index by term.
+#[derive(Clone)]
+pub struct ListPool(Pool);
+
+/// A connection of the [`ListPool`].
+pub struct ListConnection(PooledConnection);
+
+impl ListPool {
+    pub async fn get(&self) -> Result<ListConnection, PoolError> {
+        Ok(ListConnection(self.0.get().await?))
+    }
+}
+
+impl std::ops::Deref for ListConnection {
+    type Target = AsyncPgConnection;
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ListConnection {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.0
+    }
+}
+
+/// Builds the [`ListPool`]; like [`pool`], it connects lazily.
+pub fn list_pool(database_url: &str, max_size: usize) -> Result<ListPool, deadpool::BuildError> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|url| {
+        Box::pin(async move {
+            use diesel_async::{AsyncConnection as _, SimpleAsyncConnection as _};
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    build(database_url, config, max_size).map(ListPool)
 }
 
 /// Applies pending migrations. Runs synchronous diesel on a blocking thread:

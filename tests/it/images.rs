@@ -412,3 +412,27 @@ async fn a_public_image_launched_here_shows_this_account_and_its_publisher() {
     assert!(row.contains("099720109477"), "its publisher is the owner: {row}");
     assert!(!row.contains("Alex Morgan"), "{row}");
 }
+
+/// The records lists run on connections that plan each statement once for
+/// any values, with no transaction around the read; every other statement
+/// keeps a plan for its values (the public search chooses its index by term).
+#[actix_web::test]
+async fn the_records_list_has_connections_that_plan_it_once() {
+    async fn plan_mode(conn: &mut diesel_async::AsyncPgConnection) -> String {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_setting('plan_cache_mode')"))
+            .get_result(conn)
+            .await
+            .unwrap()
+    }
+    let app = TestApp::spawn().await;
+    let lists = stratus_console::db::list_pool(&app.database_url, 1).unwrap();
+    assert_eq!(plan_mode(&mut lists.get().await.unwrap()).await, "force_generic_plan");
+    let pool = stratus_console::db::pool(&app.database_url, 1).unwrap();
+    assert_eq!(plan_mode(&mut pool.get().await.unwrap()).await, "auto");
+
+    // The page reads through them, every sort and tab.
+    let mut client = app.signed_in("manager@acme.test").await;
+    for path in ["/images?sort=-launches", "/images?scope=shared&sort=last_launched", "/images?scope=bin"] {
+        assert_eq!(client.get(path).await.status, StatusCode::OK, "{path}");
+    }
+}

@@ -349,7 +349,6 @@ async fn images_page(
     bulk: BulkForm,
 ) -> Result<ImagesPage, WebError> {
     let query = ListQuery::parse(&params)?;
-    let mut conn = state.pool.get().await?;
     let can_search_public = user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic);
 
     let (listing, (prev_url, next_url)) = match query.scope {
@@ -359,6 +358,7 @@ async fn images_page(
                 Scope::Shared => RecordTab::Shared,
                 _ => RecordTab::Bin,
             };
+            let mut conn = state.lists.get().await?;
             let page =
                 db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page)
                     .await?;
@@ -374,6 +374,7 @@ async fn images_page(
         }
         Scope::Public if query.filters.is_empty() => (Listing::PublicPrompt, (None, None)),
         Scope::Public => {
+            let mut conn = state.pool.get().await?;
             let (provided, page) =
                 db::images::public_search(&mut conn, &user.account, &query, &state.provided_owners).await?;
             let links = page_links(&params, &page, |row| row.cursor());
