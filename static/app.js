@@ -18,7 +18,9 @@
   function localizeTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       const when = new Date(el.getAttribute("datetime"));
-      const format = el.dataset.format === "day" ? dayFormat(when) : formats[el.dataset.format] || formats.full;
+      // A table of dense rows says its format once (data-times).
+      const times = el.dataset.format || (el.closest("[data-times]") || el).dataset.times;
+      const format = times === "day" ? dayFormat(when) : formats[times] || formats.full;
       if (isNaN(when)) return;
       // Dense tables send the UTC text only once, as the content.
       if (!el.title) el.title = el.textContent;
@@ -73,6 +75,52 @@
     });
   }, true);
 
+  // A row's menus arrive as links (a page of rows does not carry a menu for
+  // each; without JavaScript the link leads to a page that offers the same).
+  // Used, the link becomes its menu: a <details> marked with its data-menu,
+  // its summary the link's content and attributes, opened at once, and its
+  // panel the link, which the handler above loads.
+  function menuFor(link) {
+    const menu = document.createElement("details");
+    menu.className = "menu " + link.dataset.menu;
+    const summary = document.createElement("summary");
+    Array.from(link.attributes).forEach(function (attr) {
+      if (attr.name !== "href" && attr.name !== "data-menu") summary.setAttribute(attr.name, attr.value);
+    });
+    if (!summary.hasAttribute("aria-label") && link.title) summary.setAttribute("aria-label", link.title);
+    summary.append.apply(summary, Array.from(link.childNodes));
+    const panel = document.createElement("div");
+    panel.className = "menu-list";
+    panel.dataset.lazy = "";
+    const fallback = document.createElement("a");
+    fallback.href = link.getAttribute("href");
+    fallback.textContent = "Loading…";
+    panel.append(fallback);
+    menu.append(summary, panel);
+    link.replaceWith(menu);
+    return menu;
+  }
+  function plainClick(event) {
+    return event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey && !event.altKey;
+  }
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("a[data-menu]");
+    if (!link || !plainClick(event)) return;
+    event.preventDefault();
+    const menu = menuFor(link);
+    closeMenus(menu);
+    menu.open = true;
+    menu.querySelector("summary").focus();
+  });
+
+  // A rename link opens its form in the row (the tbody names the target).
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("a.rename");
+    if (!link || !plainClick(event)) return;
+    event.preventDefault();
+    htmx.ajax("GET", link.getAttribute("href"), { source: link, target: link.closest("tr"), swap: "outerHTML" });
+  });
+
   // Truncated cells show their whole text on hover.
   document.addEventListener("mouseover", function (event) {
     const clip = event.target.closest && event.target.closest(".clip");
@@ -117,7 +165,7 @@
   }
   function restoreFocus() {
     const row = openerRow && document.getElementById(openerRow);
-    const target = (row && (row.querySelector("summary.actions-button") || row.querySelector("a.rename")))
+    const target = (row && (row.querySelector(".actions-button") || row.querySelector("a.rename")))
       || document.getElementById("main");
     if (target) target.focus();
     openerRow = null;

@@ -155,12 +155,7 @@ async fn axe_finds_nothing_against_wcag_21_aa_on_any_page_or_dialog() {
     b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
     browser.wait_dialog_closed().await;
 
-    b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) details.label-picker summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) .label-button")).await.unwrap().click().await.unwrap();
     b.wait().for_element(Locator::Css(".label-choices button[value=red]")).await.unwrap();
     audit.check(&browser, "label picker open").await;
     b.goto(&app.url("/images")).await.unwrap();

@@ -106,7 +106,7 @@ impl Browser {
     async fn tab_to(&self, wanted: &str) {
         // What identifies the focused element, read in one round trip.
         const FOCUSED: &str = "const e = document.activeElement; return [e.innerText || '', e.id, \
-            e.getAttribute('name'), e.getAttribute('aria-label'), e.getAttribute('aria-labelledby')].join(' ')";
+            e.getAttribute('name'), e.getAttribute('aria-label'), e.getAttribute('aria-labelledby'), e.title].join(' ')";
         // A page of 50 editable rows has up to six stops a row (a box, the
         // name, the label, the ID, actions), and the bulk bar has twelve.
         for _ in 0..400 {
@@ -367,14 +367,16 @@ impl Browser {
 
     async fn focused_label(&self) -> String {
         let active = self.client.active_element().await.unwrap();
+        // As an accessible name: aria-label, else the text, else the title.
         let label = active.attr("aria-label").await.ok().flatten().unwrap_or_default();
-        if label.is_empty() { active.text().await.unwrap_or_default() } else { label }
+        let text = if label.is_empty() { active.text().await.unwrap_or_default() } else { label };
+        if text.trim().is_empty() { active.attr("title").await.ok().flatten().unwrap_or_default() } else { text }
     }
 
     /// Clicks an item of a row's actions menu.
     pub(crate) async fn row_action(&self, image: &str, action: &str) {
         let row = format!("tr:has(a[title^='Rename {image}'])");
-        self.client.find(Locator::Css(&format!("{row} summary.actions-button"))).await.unwrap().click().await.unwrap();
+        self.client.find(Locator::Css(&format!("{row} .actions-button"))).await.unwrap().click().await.unwrap();
         let item = format!("{row} [role=menuitem][href$='/{action}']");
         self.client.wait().for_element(Locator::Css(&item)).await.unwrap().click().await.unwrap();
         self.client.wait().for_element(Locator::Css("dialog[open]")).await.unwrap();

@@ -71,7 +71,7 @@ async fn my_images_shows_the_enstratus_columns_and_the_accounts_images() {
     assert!(!seen.contains("staging-web-frontend"), "another account's image");
     assert!(page.body.contains("<del>legacy-php-app</del>"), "deprecated names are struck through");
     assert!(page.body.contains(r#"class="label-swatch label-green""#));
-    assert!(page.body.contains("<title>Red flag</title>"));
+    assert!(page.body.contains(r#"title="Label: Red flag. Change the label""#));
     // Nine made in the account, and the public image its running server was launched from.
     assert_eq!(row_ids(&page.body).len(), 10);
     assert!(seen.contains("ubuntu/images/hvm-ssd"), "a public image launched here is in My images");
