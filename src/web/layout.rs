@@ -1,6 +1,8 @@
 //! The frame around every signed-in page: top bar with the account switcher,
 //! and the left navigation showing only the sections the user may see.
 
+use std::fmt;
+
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::auth::{CurrentUser, SignedIn};
@@ -123,24 +125,109 @@ struct Who<'a> {
 
 /// A point in time as a page shows it: UTC in the text and on hover (the
 /// script rewrites the text into the reader's locale), ISO 8601 for machines.
-/// Formatted by hand: a page of rows formats many, and chrono's format
-/// strings are parsed anew on every call.
+/// Each form is written when the page is rendered, straight into it, and
+/// only where the page shows it: a page of rows shows a hundred moments.
+#[derive(Clone, Copy, Debug)]
 pub struct Moment {
-    pub iso: String,
-    pub utc: String,
-    /// Hours and minutes in UTC, for short mentions.
-    pub time: String,
+    /// `2026-03-07T09:05:30Z`
+    pub iso: Written<Iso>,
+    /// `2026-03-07 09:05 UTC`
+    pub utc: Written<Text>,
+    /// Hours and minutes in UTC, for short mentions: `09:05 UTC`.
+    pub time: Written<Time>,
 }
 
 impl Moment {
     pub fn new(at: DateTime<Utc>) -> Self {
-        let (year, month, day) = (at.year(), at.month(), at.day());
-        let (hour, minute, second) = (at.hour(), at.minute(), at.second());
-        Self {
-            iso: format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"),
-            utc: format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC"),
-            time: format!("{hour:02}:{minute:02} UTC"),
+        let parts = Parts {
+            year: at.year(),
+            month: at.month(),
+            day: at.day(),
+            hour: at.hour(),
+            minute: at.minute(),
+            second: at.second(),
+        };
+        Self { iso: Written(parts, Iso), utc: Written(parts, Text), time: Written(parts, Time) }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Parts {
+    year: i32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+/// A moment in one of its forms ([`Iso`], [`Text`], [`Time`]), written by
+/// its `Display`.
+#[derive(Clone, Copy, Debug)]
+pub struct Written<F>(Parts, F);
+
+#[derive(Clone, Copy, Debug)]
+pub struct Iso;
+#[derive(Clone, Copy, Debug)]
+pub struct Text;
+#[derive(Clone, Copy, Debug)]
+pub struct Time;
+
+impl Parts {
+    /// Writes the two digits of `value` at `at`.
+    fn two(buf: &mut [u8], at: usize, value: u32) {
+        buf[at] = b'0' + (value / 10 % 10) as u8;
+        buf[at + 1] = b'0' + (value % 10) as u8;
+    }
+
+    /// `YYYY-MM-DD` into the start of `buf`, if the year has four digits.
+    fn date(&self, buf: &mut [u8]) -> bool {
+        let Ok(year @ 0..=9999) = u32::try_from(self.year) else { return false };
+        Self::two(buf, 0, year / 100);
+        Self::two(buf, 2, year % 100);
+        Self::two(buf, 5, self.month);
+        Self::two(buf, 8, self.day);
+        true
+    }
+
+    fn write(f: &mut fmt::Formatter<'_>, buf: &[u8]) -> fmt::Result {
+        f.write_str(std::str::from_utf8(buf).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Display for Written<Iso> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Parts { year, month, day, hour, minute, second } = self.0;
+        let mut buf = *b"0000-00-00T00:00:00Z";
+        if !self.0.date(&mut buf) {
+            return write!(f, "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
         }
+        Parts::two(&mut buf, 11, hour);
+        Parts::two(&mut buf, 14, minute);
+        Parts::two(&mut buf, 17, second);
+        Parts::write(f, &buf)
+    }
+}
+
+impl fmt::Display for Written<Text> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Parts { year, month, day, hour, minute, .. } = self.0;
+        let mut buf = *b"0000-00-00 00:00 UTC";
+        if !self.0.date(&mut buf) {
+            return write!(f, "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC");
+        }
+        Parts::two(&mut buf, 11, hour);
+        Parts::two(&mut buf, 14, minute);
+        Parts::write(f, &buf)
+    }
+}
+
+impl fmt::Display for Written<Time> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = *b"00:00 UTC";
+        Parts::two(&mut buf, 0, self.0.hour);
+        Parts::two(&mut buf, 3, self.0.minute);
+        Parts::write(f, &buf)
     }
 }
 
@@ -154,8 +241,14 @@ mod tests {
     fn moments_read_in_utc() {
         let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 30).unwrap();
         let moment = Moment::new(at);
-        assert_eq!(moment.iso, "2026-03-07T09:05:30Z");
-        assert_eq!(moment.utc, "2026-03-07 09:05 UTC");
-        assert_eq!(moment.iso, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        assert_eq!(moment.iso.to_string(), "2026-03-07T09:05:30Z");
+        assert_eq!(moment.utc.to_string(), "2026-03-07 09:05 UTC");
+        assert_eq!(moment.time.to_string(), "09:05 UTC");
+        assert_eq!(moment.iso.to_string(), at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let late = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(Moment::new(late).iso.to_string(), late.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        // Years of other than four digits are written in full.
+        let far = Utc.with_ymd_and_hms(12026, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(Moment::new(far).utc.to_string(), "12026-01-02 03:04 UTC");
     }
 }
