@@ -77,10 +77,9 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         .ok_or_else(|| unauthorized("The Authorization header must be “Bearer ” and a token."))?;
     let hash = presented(token.trim()).ok_or_else(|| unauthorized("That is not a Stratus Console API token."))?;
 
-    let mut conn = state.pool.get().await?;
-    let token = db::tokens::find_by_hash(&mut conn, &hash)
-        .await?
-        .ok_or_else(|| unauthorized("This token is not known: it may have been mistyped or deleted."))?;
+    let found = db::outage::read::<_, ApiError>(&state.pool, async |conn| db::tokens::find_by_hash(conn, &hash).await);
+    let (token, access_version) =
+        found.await?.ok_or_else(|| unauthorized("This token is not known: it may have been mistyped or deleted."))?;
     if token.revoked_at.is_some() {
         return Err(unauthorized("This token was revoked."));
     }
@@ -88,8 +87,8 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         return Err(unauthorized(&format!("This token expired on {}.", token.expires_at.format("%Y-%m-%d %H:%M UTC"))));
     }
     state.api_rate.take(token.id)?;
-    let context = db::access::auth_context(&mut conn, token.user_id).await?;
-    let Some(context) = context.filter(|c| c.user.is_active()) else {
+    let context = crate::auth::current::context_of::<ApiError>(state, token.user_id, Some(access_version)).await?;
+    let Some(context) = context else {
         return Err(unauthorized("This token's user is no longer active."));
     };
     let Some(account) = context.accounts.iter().find(|a| a.id == token.account_id).cloned() else {
@@ -105,8 +104,10 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     if !reads && TokenAccess::from_stored(&token.access) == TokenAccess::Read {
         return Err(ApiError::Forbidden("This token is read-only: it cannot change anything.".into()));
     }
-    db::tokens::touch(&mut conn, token.id).await?;
-    let db::access::AuthContext { user, accounts, .. } = context;
+    if db::tokens::needs_touch(&token) {
+        db::tokens::touch(&mut *state.pool.get().await?, token.id).await?;
+    }
+    let (user, accounts) = (context.user.clone(), context.accounts.clone());
     Ok(ApiUser { user, account, accounts, rights, token })
 }
 

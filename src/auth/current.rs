@@ -148,17 +148,24 @@ impl AccessCache {
     }
 }
 
-/// The user's authorization context: the one kept at this access version,
-/// or read now. `None` when the user no longer exists or is not active.
-async fn context_of(state: &AppState, user_id: i64) -> Result<Option<Arc<db::access::AuthContext>>, AuthError> {
-    let version = session_store::access_version();
+/// The user's authorization context: the one kept at `version`, the
+/// access version of their company read in this request (by the session or
+/// token lookup), or read now. `None` when the user no longer exists or is
+/// not active.
+pub async fn context_of<E>(
+    state: &AppState,
+    user_id: i64,
+    version: Option<i64>,
+) -> Result<Option<Arc<db::access::AuthContext>>, E>
+where
+    E: From<diesel::result::Error> + From<db::PoolError>,
+{
     if let Some(context) = version.and_then(|version| state.access.get(user_id, version)) {
         return Ok(Some(context));
     }
     // Once more on a fresh connection if the pooled one broke (PostgreSQL
     // restarted).
-    let read =
-        db::outage::read::<_, AuthError>(&state.pool, async |conn| db::access::auth_context(conn, user_id).await);
+    let read = db::outage::read::<_, E>(&state.pool, async |conn| db::access::auth_context(conn, user_id).await);
     let Some(context) = read.await?.filter(|context| context.user.is_active()) else {
         return Ok(None);
     };
@@ -177,7 +184,7 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
         return Err(signed_out);
     };
     let state = req.app_data::<Data<AppState>>().expect("AppState is registered in Application::build");
-    let Some(context) = context_of(state, user_id).await? else {
+    let Some(context) = context_of::<AuthError>(state, user_id, session_store::access_version()).await? else {
         session.purge();
         return Err(signed_out);
     };

@@ -6,7 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::schema::{accounts, api_tokens};
+use super::schema::{access_versions, accounts, api_tokens, users};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
@@ -38,13 +38,27 @@ pub async fn insert(conn: &mut AsyncPgConnection, token: &NewToken<'_>) -> Query
 }
 
 /// The token with this hash, whatever its state (the caller says why an
-/// expired or revoked one is refused).
-pub async fn find_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<TokenRow>> {
-    api_tokens::table.filter(api_tokens::token_hash.eq(hash)).select(TokenRow::as_select()).first(conn).await.optional()
+/// expired or revoked one is refused), and in the same statement the access
+/// version of its user's company (`auth::current::AccessCache`).
+pub async fn find_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<(TokenRow, i64)>> {
+    let found: Option<(TokenRow, Option<i64>)> = api_tokens::table
+        .inner_join(users::table)
+        .left_join(access_versions::table.on(access_versions::company_id.eq(users::company_id)))
+        .filter(api_tokens::token_hash.eq(hash))
+        .select((TokenRow::as_select(), access_versions::version.nullable()))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.map(|(token, version)| (token, version.unwrap_or(0))))
 }
 
-/// Notes a use of the token, at most once a minute (a write per request
-/// would cost more than the request).
+/// A use of the token is noted at most once a minute: a write per request
+/// would cost more than the request.
+pub fn needs_touch(token: &TokenRow) -> bool {
+    token.last_used_at.is_none_or(|at| at < Utc::now() - chrono::Duration::minutes(1))
+}
+
+/// Notes a use of the token, at most once a minute (see [`needs_touch`]).
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
     let a_minute_ago = Utc::now() - chrono::Duration::minutes(1);
     diesel::update(

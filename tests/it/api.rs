@@ -760,6 +760,45 @@ async fn a_write_token_has_no_more_rights_than_its_user_has_now() {
     assert!(is_problem(&api.get("/api/v1/images").await, StatusCode::FORBIDDEN));
 }
 
+/// A token's request reads its user's rights in the token lookup's one
+/// statement while nothing that decides them has changed (the access
+/// version, as for a session), and afresh after any change.
+#[actix_web::test]
+async fn a_tokens_rights_are_kept_between_requests_until_anything_that_decides_them_changes() {
+    async fn run(app: &TestApp, sql: &str) {
+        diesel::sql_query(sql).execute(&mut app.db().await).await.unwrap();
+    }
+    let app = TestApp::spawn().await;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let api = Api::new(&app, &make_token(&mut viewer, "viewer", app.demo.acme_production, "write").await);
+    let (id, _) = record(&app, "batch-worker").await;
+    let actions = async || {
+        let listed = api.get("/api/v1/images").await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.json);
+        let batch = listed.json["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap().clone();
+        batch["actions"].clone()
+    };
+    assert!(!actions().await.as_array().unwrap().contains(&json!("configure")));
+
+    // Given with the counting switched off: the kept rights still answer.
+    let give = "INSERT INTO access_rights (role_id, resource, action, qualifier)
+         SELECT DISTINCT r.id, 'IMAGE', 'Configure', 'ANY' FROM roles r JOIN group_roles gr ON gr.role_id = r.id
+         JOIN group_members gm ON gm.group_id = gr.group_id JOIN users u ON u.id = gm.user_id
+         WHERE u.email = 'viewer@acme.test'";
+    run(&app, "ALTER TABLE access_rights DISABLE TRIGGER access_rights_access").await;
+    run(&app, give).await;
+    run(&app, "ALTER TABLE access_rights ENABLE TRIGGER access_rights_access").await;
+    assert!(!actions().await.as_array().unwrap().contains(&json!("configure")), "kept");
+
+    // Any counted change: the next request reads them afresh.
+    run(&app, "UPDATE users SET given_name = 'Val' WHERE email = 'viewer@acme.test'").await;
+    assert!(actions().await.as_array().unwrap().contains(&json!("configure")), "read afresh");
+
+    // Deactivated in SQL (no token revoked): refused on the next request.
+    run(&app, "UPDATE users SET status = 'inactive' WHERE email = 'viewer@acme.test'").await;
+    assert!(is_problem(&api.get("/api/v1/images").await, StatusCode::UNAUTHORIZED));
+}
+
 #[actix_web::test]
 async fn pause_start_an_import_and_a_firewall_delete_through_the_api() {
     let (app, api) = synced_with_token().await;
