@@ -29,6 +29,7 @@ pub struct Urls {
     pub css: String,
     pub app_js: String,
     pub htmx_js: String,
+    pub icon: String,
 }
 
 fn fingerprinted(name: &str) -> String {
@@ -41,6 +42,7 @@ pub static URLS: LazyLock<Urls> = LazyLock::new(|| Urls {
     css: fingerprinted("app.css"),
     app_js: fingerprinted("app.js"),
     htmx_js: fingerprinted("htmx.min.js"),
+    icon: fingerprinted("icon.svg"),
 });
 
 #[get("/static/{hash}/{name}")]

@@ -59,6 +59,18 @@ async fn static_assets_are_fingerprinted_cached_for_a_year_and_compressed() {
 }
 
 #[actix_web::test]
+async fn pages_name_their_icon_so_browsers_do_not_ask_for_a_favicon() {
+    let app = TestApp::spawn().await;
+    let login = app.client().get("/login").await.body;
+    let link = login.find(r#"<link rel="icon" type="image/svg+xml" href=""#).expect("an icon link");
+    let path: String = login[link..].split("href=\"").nth(1).unwrap().chars().take_while(|c| *c != '"').collect();
+    let response = app.client().http.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get("content-type").unwrap(), "image/svg+xml");
+    assert!(response.text().await.unwrap().starts_with("<svg"));
+}
+
+#[actix_web::test]
 async fn an_unknown_path_is_a_404_page() {
     let app = TestApp::spawn().await;
     let response = app.client().get("/no/such/page").await;
