@@ -120,10 +120,10 @@ pub struct Listed {
     pub failure: Option<String>,
     pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
     pub version: i32,
-    #[diesel(select_expression = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+    #[diesel(select_expression = super::fixed_sql::fixed::<diesel::sql_types::BigInt>(
         "(SELECT count(*) FROM account_memberships m WHERE m.account_id = accounts.id)"
     ))]
-    #[diesel(select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::BigInt>)]
+    #[diesel(select_expression_type = super::fixed_sql::Fixed<diesel::sql_types::BigInt>)]
     pub members: i64,
 }
 

@@ -407,7 +407,7 @@ pub async fn mark_unreachable(conn: &mut AsyncPgConnection, account_id: i64) -> 
 pub async fn mark_failing(conn: &mut AsyncPgConnection, account_id: i64, reason: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(account_id))
         .set((
-            accounts::unreachable_since.eq(diesel::dsl::sql::<
+            accounts::unreachable_since.eq(super::fixed_sql::fixed::<
                 diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
             >("coalesce(unreachable_since, now())")),
             accounts::failure.eq(reason),
