@@ -148,9 +148,13 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<Pool, deadpool::Build
     // Fast recycling: a connection whose socket closed (say, PostgreSQL
     // restarted) is already known to be broken and replaced; a test query
     // on every checkout would add a round trip to each of a page's queries.
+    build(database_url, fast_recycling(), max_size)
+}
+
+fn fast_recycling() -> ManagerConfig<AsyncPgConnection> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
-    build(database_url, config, max_size)
+    config
 }
 
 fn build(
@@ -202,8 +206,7 @@ impl std::ops::DerefMut for ListConnection {
 
 /// Builds the [`ListPool`]; like [`pool`], it connects lazily.
 pub fn list_pool(database_url: &str, max_size: usize) -> Result<ListPool, deadpool::BuildError> {
-    let mut config = ManagerConfig::default();
-    config.recycling_method = RecyclingMethod::Fast;
+    let mut config = fast_recycling();
     config.custom_setup = Box::new(|url| {
         Box::pin(async move {
             use diesel_async::{AsyncConnection as _, SimpleAsyncConnection as _};

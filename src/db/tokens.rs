@@ -52,19 +52,22 @@ pub async fn find_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryRes
     Ok(found.map(|(token, version)| (token, version.unwrap_or(0))))
 }
 
-/// A use of the token is noted at most once a minute: a write per request
+/// A use of the token is noted at most this often: a write per request
 /// would cost more than the request.
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Whether the token row just read says its use is due to be noted.
 pub fn needs_touch(token: &TokenRow) -> bool {
-    token.last_used_at.is_none_or(|at| at < Utc::now() - chrono::Duration::minutes(1))
+    token.last_used_at.is_none_or(|at| at < Utc::now() - TOUCH_EVERY)
 }
 
 /// Notes a use of the token, at most once a minute (see [`needs_touch`]).
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
-    let a_minute_ago = Utc::now() - chrono::Duration::minutes(1);
+    let due = Utc::now() - TOUCH_EVERY;
     diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
-            .filter(api_tokens::last_used_at.is_null().or(api_tokens::last_used_at.lt(a_minute_ago))),
+            .filter(api_tokens::last_used_at.is_null().or(api_tokens::last_used_at.lt(due))),
     )
     .set(api_tokens::last_used_at.eq(now))
     .execute(conn)
