@@ -77,12 +77,14 @@
 
   // A row's menus arrive as links (a page of rows does not carry a menu for
   // each; without JavaScript the link leads to a page that offers the same).
-  // Used, the link becomes its menu: a <details> marked with its data-menu,
-  // its summary the link's content and attributes, opened at once, and its
-  // panel the link, which the handler above loads.
+  // Used, the link (marked data-menu) becomes its menu: a <details> of the
+  // kind its class names, its summary the link's content and attributes,
+  // opened at once, and its panel the link, which the handler above loads.
+  const MENU_LINKS = { "label-button": "label-picker", "actions-button": "actions-menu" };
   function menuFor(link) {
     const menu = document.createElement("details");
-    menu.className = "menu " + link.dataset.menu;
+    const kind = Object.keys(MENU_LINKS).find(function (name) { return link.classList.contains(name); });
+    menu.className = "menu " + MENU_LINKS[kind];
     const summary = document.createElement("summary");
     Array.from(link.attributes).forEach(function (attr) {
       if (attr.name !== "href" && attr.name !== "data-menu") summary.setAttribute(attr.name, attr.value);

@@ -101,7 +101,8 @@ impl Label {
         name.strip_prefix("flag").or_else(|| name.strip_prefix("tag")).unwrap_or(name)
     }
 
-    /// The SVG symbol that draws a flag, tag or icon label.
+    /// The SVG symbol that draws a flag, tag or icon label: a fragment of
+    /// `static/labels.svg` (`URLS.labels`).
     pub fn symbol(self) -> &'static str {
         match self {
             Label::IconAsterisk => "#i-asterisk",

@@ -30,6 +30,8 @@ pub struct Urls {
     pub app_js: String,
     pub htmx_js: String,
     pub icon: String,
+    /// The flag, tag and icon labels' symbols (`Label::symbol` names one).
+    pub labels: String,
 }
 
 fn fingerprinted(name: &str) -> String {
@@ -43,6 +45,7 @@ pub static URLS: LazyLock<Urls> = LazyLock::new(|| Urls {
     app_js: fingerprinted("app.js"),
     htmx_js: fingerprinted("htmx.min.js"),
     icon: fingerprinted("icon.svg"),
+    labels: fingerprinted("labels.svg"),
 });
 
 #[get("/static/{hash}/{name}")]

@@ -89,3 +89,18 @@ async fn only_those_who_may_configure_relabel_and_only_in_their_account() {
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     assert_eq!(record(&app, "batch-worker").await.2, "iconstar");
 }
+
+#[actix_web::test]
+async fn a_label_icon_is_drawn_from_the_labels_sprite_the_console_serves() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let list = client.get("/images").await;
+    // batch-worker carries the star.
+    let at = list.body.find("labels.svg#i-star").expect("the star drawn from the labels sprite");
+    let start = list.body[..at].rfind("href=\"").expect("the use element's href") + "href=\"".len();
+    let sprite = app.client().http.get(app.url(&list.body[start..at + "labels.svg".len()])).send().await.unwrap();
+    assert_eq!(sprite.status(), StatusCode::OK);
+    assert_eq!(sprite.headers().get("content-type").unwrap(), "image/svg+xml");
+    assert!(sprite.text().await.unwrap().contains(r#"<symbol id="i-star""#));
+    assert!(!list.body.contains(r#"<symbol id="i-star""#), "the page no longer carries the label symbols");
+}
