@@ -115,6 +115,16 @@
     menu.querySelector("summary").focus();
   });
 
+  // A row that refreshes itself (a server still changing) skips its refresh
+  // while its menu is open: the new row would close the menu under the
+  // pointer. It refreshes again at the next tick after the menu closes.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const row = event.detail.elt;
+    if (row.matches && row.matches("tr[hx-trigger^='every']") && row.querySelector("details.menu[open]")) {
+      event.preventDefault();
+    }
+  });
+
   // A rename link opens its form in the row (the tbody names the target).
   document.addEventListener("click", function (event) {
     const link = event.target.closest && event.target.closest("a.rename");

@@ -930,3 +930,60 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
     browser.wait_for_text("retiring in 40 days").await;
     b.clone().close().await.unwrap();
 }
+
+/// A server's row that refreshes itself every 2 s keeps its actions menu open
+/// while the user is in it, and refreshes again once the menu closes.
+#[actix_web::test]
+async fn browser_a_changing_servers_row_keeps_its_menu_open_until_it_is_closed() {
+    use diesel::{ExpressionMethods as _, QueryDsl as _};
+    use diesel_async::RunQueryDsl as _;
+    use stratus_console::db::schema::servers;
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let id: i64 = servers::table
+        .filter(servers::account_id.eq(app.demo.acme_production))
+        .filter(servers::state.eq("RUNNING"))
+        .select(servers::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    // Running but not yet ready: its row asks for itself, and offers actions.
+    diesel::update(servers::table.find(id))
+        .set(servers::ready_at.eq(None::<chrono::DateTime<chrono::Utc>>))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+    b.goto(&app.url("/servers")).await.unwrap();
+    let row = format!("#server-{id}");
+    b.find(Locator::Css(&format!("{row} summary.actions-button"))).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Css(&format!("{row} details.menu[open] [role=menuitem]"))).await.unwrap();
+    // Marked, so that a row swapped in (its menu closed) would show.
+    b.execute(&format!("document.querySelector('{row}').dataset.first = 'yes'"), vec![]).await.unwrap();
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let kept = format!("return !!document.querySelector('{row}[data-first] details.menu[open]')");
+    assert!(browser.script_bool(&kept).await, "the menu stayed open through two refreshes");
+    browser.screenshot("servers-menu-kept-open").await;
+
+    // Closed, the row refreshes at the next tick and shows what changed.
+    diesel::update(servers::table.find(id))
+        .set(servers::ready_at.eq(diesel::dsl::now))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    browser.keys(&char::from(Key::Escape).to_string()).await;
+    let ready = format!(
+        "const r = document.querySelector('{row}'); return !!r && !r.dataset.first && r.innerText.includes('ready')"
+    );
+    for _ in 0..50 {
+        if browser.script_bool(&ready).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the row did not refresh once its menu closed: {}", browser.body_text().await);
+}
