@@ -49,6 +49,14 @@ pub enum Refusal {
         right: AccessRight,
         account: Option<String>,
     },
+    /// User `user` holds `right` in `account` (the current one when
+    /// `None`), which the acting user does not: changing their password,
+    /// groups or status would reach past the actor's own rights.
+    Outranked {
+        user: String,
+        right: AccessRight,
+        account: Option<String>,
+    },
     /// An image record cannot be deleted while `.0` live servers were
     /// launched from it (from any record of an own image).
     ImageInUse(i64),
@@ -194,6 +202,14 @@ impl Refusal {
                 let place = account.as_deref().unwrap_or("this account");
                 format!(
                     "You cannot grant {} {} {}: your own rights in {place} do not include it.",
+                    right.resource, right.action, right.qualifier
+                )
+            }
+            Refusal::Outranked { user, right, account } => {
+                let place = account.as_deref().unwrap_or("this account");
+                format!(
+                    "You cannot change {user}: they hold {} {} {} in {place}, which your own rights there do not \
+                     include. An administrator who holds it can.",
                     right.resource, right.action, right.qualifier
                 )
             }

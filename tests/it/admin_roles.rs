@@ -544,6 +544,9 @@ async fn rights_granted_in_another_account_are_checked_against_the_administrator
     give_in(&mut conn, day, production, admins).await;
     let manager: i64 =
         users::table.filter(users::email.eq("manager@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    // The manager is in Support alone, so within the viewer's reach.
+    diesel::delete(group_members::table.filter(group_members::user_id.eq(manager))).execute(&mut conn).await.unwrap();
+    crate::admin_users::join(&mut conn, support, manager).await;
     let mut viewer = app.signed_in("viewer@acme.test").await;
     let before = fingerprint(&mut conn).await;
 

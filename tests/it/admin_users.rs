@@ -377,7 +377,7 @@ async fn the_last_administrator_cannot_be_deactivated_or_taken_out_of_admin() {
 }
 
 #[actix_web::test]
-async fn the_last_administrator_of_one_account_is_kept_while_another_account_has_one() {
+async fn the_last_administrator_of_one_account_is_kept_and_an_administrator_of_another_cannot_reach_them() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
     // The manager administers Production (a group with Admin there only);
@@ -410,22 +410,16 @@ async fn the_last_administrator_of_one_account_is_kept_while_another_account_has
         text(&demoted.body)
     );
 
+    // An administrator of Production alone cannot reach Staging's: deactivating
+    // them is refused before the last-administrator rule is asked.
     let deactivated = boss.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
-    assert_eq!(deactivated.status, StatusCode::CONFLICT, "{}", deactivated.body);
-    assert!(text(&deactivated.body).contains("This would leave Acme Staging without an administrator"));
+    assert_eq!(deactivated.status, StatusCode::FORBIDDEN, "{}", deactivated.body);
+    assert!(
+        text(&deactivated.body).contains("You cannot change Alex Morgan: they hold ANY ANY ANY in Acme Staging"),
+        "{}",
+        deactivated.body
+    );
     assert_eq!(before, fingerprint(&mut conn).await, "nothing written, the sessions kept");
-
-    // A second administrator of Staging lets the first go; then they are the last one.
-    let stage_admins = admins_of(&mut conn, "Staging admins", app.demo.acme_staging).await;
-    let configurator = user_id(&mut conn, "configurator@acme.test").await;
-    join(&mut conn, stage_admins, configurator).await;
-    let first = boss.post_htmx(&format!("/admin/users/{me}/deactivate"), &[]).await;
-    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
-    let before = fingerprint(&mut conn).await;
-    let second = boss.post_htmx(&format!("/admin/users/{configurator}/deactivate"), &[]).await;
-    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
-    assert!(text(&second.body).contains("This would leave Acme Staging without an administrator"));
-    assert_eq!(before, fingerprint(&mut conn).await);
 }
 
 /// The version an edit dialog carries.
@@ -565,17 +559,15 @@ async fn escalation_every_users_post_by_each_non_admin_role_is_forbidden_and_cha
     }
 }
 
-#[actix_web::test]
-async fn a_user_administrator_cannot_put_people_into_groups_with_more_rights_than_their_own() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db().await;
-    // Support gets a role that administers users and nothing else.
+/// Gives Support (the viewer's group) a role that administers users and
+/// nothing else; the group's id.
+async fn support_administers_users(conn: &mut AsyncPgConnection) -> i64 {
     let acme: i64 =
-        companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(&mut conn).await.unwrap();
+        companies::table.filter(companies::name.eq("Acme")).select(companies::id).first(conn).await.unwrap();
     let role: i64 = diesel::insert_into(roles::table)
         .values((roles::company_id.eq(acme), roles::name.eq("UserAdmin")))
         .returning(roles::id)
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .unwrap();
     for (resource, action) in [("CONSOLE", "Access"), ("IMAGE", "Access"), ("USER", "ANY")] {
@@ -586,16 +578,24 @@ async fn a_user_administrator_cannot_put_people_into_groups_with_more_rights_tha
                 access_rights::action.eq(action),
                 access_rights::qualifier.eq("ANY"),
             ))
-            .execute(&mut conn)
+            .execute(conn)
             .await
             .unwrap();
     }
-    let support = group_id(&mut conn, "Acme", "Support").await;
+    let support = group_id(conn, "Acme", "Support").await;
     diesel::update(group_roles::table.filter(group_roles::group_id.eq(support)))
         .set(group_roles::role_id.eq(role))
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .unwrap();
+    support
+}
+
+#[actix_web::test]
+async fn a_user_administrator_cannot_put_people_into_groups_with_more_rights_than_their_own() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let support = support_administers_users(&mut conn).await;
     let mut viewer = app.signed_in("viewer@acme.test").await;
     assert_eq!(viewer.get("/admin/users").await.status, StatusCode::OK);
     let before = fingerprint(&mut conn).await;
@@ -617,6 +617,51 @@ async fn a_user_administrator_cannot_put_people_into_groups_with_more_rights_tha
         )
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "rights they hold themselves may be given: {}", allowed.body);
+}
+
+#[actix_web::test]
+async fn a_user_administrator_cannot_reset_edit_or_deactivate_someone_who_holds_more_than_they_do() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let support = support_administers_users(&mut conn).await.to_string();
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let admin = user_id(&mut conn, "admin@acme.test").await;
+    let version: i32 = users::table.find(admin).select(users::version).first(&mut conn).await.unwrap();
+    let version = version.to_string();
+    let before = fingerprint(&mut conn).await;
+
+    let edit = [
+        ("given_name", "Avery"),
+        ("family_name", "Admin"),
+        ("email", "admin@acme.test"),
+        ("group_ids", &support),
+        ("version", &version),
+    ];
+    for (path, form) in [
+        (format!("/admin/users/{admin}/password"), &[][..]),
+        (format!("/admin/users/{admin}/deactivate"), &[][..]),
+        (format!("/admin/users/{admin}"), &edit[..]),
+    ] {
+        let refused = viewer.post(&path, form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "POST {path}: {}", refused.body);
+        assert!(text(&refused.body).contains("You cannot change"), "POST {path}: {}", refused.body);
+        assert!(text(&refused.body).contains("ANY ANY ANY"), "it names the right: {}", refused.body);
+    }
+    assert_eq!(before, fingerprint(&mut conn).await, "the administrator's password, groups and status are kept");
+    let mut admin_client = app.signed_in("admin@acme.test").await;
+    assert_eq!(admin_client.get("/admin/users").await.status, StatusCode::OK, "and they can still sign in");
+
+    // Someone who holds no more than the user administrator stays in reach.
+    let form = [("given_name", "Eve"), ("family_name", "M"), ("email", "eve@acme.test"), ("group_ids", &support)];
+    assert_eq!(viewer.post("/admin/users", &form).await.status, StatusCode::OK);
+    let eve = user_id(&mut conn, "eve@acme.test").await;
+    let reset = viewer.post(&format!("/admin/users/{eve}/password"), &[]).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert!(text(&reset.body).contains("New password of eve@acme.test"), "{}", reset.body);
+    // And an Admin keeps reaching everyone: the administrator resets the user administrator's password.
+    let viewer_id = user_id(&mut conn, "viewer@acme.test").await;
+    let reset = admin_client.post(&format!("/admin/users/{viewer_id}/password"), &[]).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
 }
 
 #[actix_web::test]

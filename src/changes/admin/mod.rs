@@ -14,6 +14,12 @@
 //!   someone exceed the acting administrator's own, in this account or in
 //!   any other account the change reaches (groups and roles are
 //!   company-wide).
+//! - **No reaching above** ([`within_reach`]): editing a user, resetting
+//!   their password and deactivating them are refused
+//!   (`Refusal::Outranked`, 403) when they hold a right, in any account they
+//!   work in, that the acting administrator does not hold there: a user
+//!   administrator must not take over, lock out or demote an Admin, nor an
+//!   administrator of one account one of another.
 //! - **Last administrator** ([`keeping_admins`]): no change may leave an
 //!   account of the company that has an administrator without one
 //!   (`Refusal::LastAdmin` naming the account, 409). Accounts are counted
@@ -79,13 +85,53 @@ pub(crate) async fn escalation_check(
     account: i64,
     wanted: &[AccessRight],
 ) -> Result<(), ChangeError> {
+    match beyond_actor(conn, actor, account, wanted).await? {
+        Some((right, account)) => Err(Refusal::Escalation { right, account }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Refused when user `target` (named `name`) holds, through their groups,
+/// a right the acting user does not hold, in any account the target works
+/// in.
+pub(crate) async fn within_reach(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    target: i64,
+    name: &str,
+) -> Result<(), ChangeError> {
+    let groups = db::admin::user_groups(conn, target).await?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    // Their groups' roles reach them where they are a member; the current
+    // account first, so the refusal names another only when this one holds.
+    let mut accounts = db::admin::member_accounts(conn, target).await?;
+    accounts.sort_by_key(|account| *account != actor.account.id);
+    for account in accounts {
+        let held = db::admin::rights_of_groups(conn, account, &groups).await?;
+        if let Some((right, account)) = beyond_actor(conn, actor, account, &held).await? {
+            return Err(Refusal::Outranked { user: name.to_owned(), right, account }.into());
+        }
+    }
+    Ok(())
+}
+
+/// The first of `wanted` the acting user does not hold in `account`, with
+/// the account's name when it is not the current one.
+async fn beyond_actor(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    account: i64,
+    wanted: &[AccessRight],
+) -> Result<Option<(AccessRight, Option<String>)>, ChangeError> {
     let held = db::admin::rights_in(conn, account, actor.user.id).await?;
     let Some(right) = exceeds(&held, wanted) else {
-        return Ok(());
+        return Ok(None);
     };
     let elsewhere =
         if account == actor.account.id { None } else { Some(db::accounts::find(conn, account).await?.name) };
-    Err(Refusal::Escalation { right: *right, account: elsewhere }.into())
+    Ok(Some((*right, elsewhere)))
 }
 
 /// Runs `write` (inside the caller's transaction, under the company's

@@ -10,7 +10,7 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{escalation_check, keeping_admins, known, names, no_escalation, unique};
+use super::{escalation_check, keeping_admins, known, names, no_escalation, unique, within_reach};
 use crate::changes::{Actor, ChangeError};
 use crate::db;
 use crate::domain::ValidationError;
@@ -139,8 +139,9 @@ pub async fn create(
 /// Saves user `id` of the actor's company over version `version` (what the
 /// edit form was read at): names, email, groups and codes. A stale form is
 /// refused before anything else is looked at, so the dialog can show what
-/// the user holds now. Groups added must not raise anyone above the actor;
-/// groups taken away must leave every account its administrator.
+/// the user holds now. A user who holds more than the actor is out of their
+/// reach; groups added must not raise anyone above the actor; groups taken
+/// away must leave every account its administrator.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -154,6 +155,7 @@ pub async fn update(
         db::admin::lock_company(conn, company).await?;
         let db::users::VersionedUser { user: found, version: current } =
             db::admin::find_versioned_user(conn, company, id).await?;
+        within_reach(conn, actor, found.id, &found.full_name()).await?;
         Refusal::stale_unless(current == version, "user")?;
         let Wanted { all_groups, all_codes, all_accounts, group_ids, code_ids, account_ids } =
             wanted(conn, company, input).await?;
@@ -197,8 +199,9 @@ pub async fn update(
     .await
 }
 
-/// Gives user `id` the password whose hash is `password_hash`; their
-/// sessions end (unless it is the actor's own: they stay signed in).
+/// Gives user `id` the password whose hash is `password_hash`, unless they
+/// hold more than the actor; their sessions end (unless it is the actor's
+/// own: they stay signed in).
 pub async fn reset_password(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -210,6 +213,7 @@ pub async fn reset_password(
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
         let found = db::admin::find_user(conn, company, id).await?;
+        within_reach(conn, actor, found.id, &found.full_name()).await?;
         db::admin::set_password_hash(conn, found.id, password_hash).await?;
         // Whoever held the old password may have made tokens with it: they
         // end with the sessions (not the actor's own, who is still here).
@@ -225,7 +229,8 @@ pub async fn reset_password(
     .await
 }
 
-/// Deactivates user `id`, ends their sessions and revokes their API tokens.
+/// Deactivates user `id`, unless they hold more than the actor; ends their
+/// sessions and revokes their API tokens.
 pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
     actor.require(Resource::User, Action::Configure)?;
     let company = actor.account.company_id;
@@ -233,6 +238,7 @@ pub async fn deactivate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64
         db::admin::lock_company(conn, company).await?;
         let found = db::admin::find_user(conn, company, id).await?;
         deactivation(actor.user.id, found.id, found.is_active(), &found.full_name())?;
+        within_reach(conn, actor, found.id, &found.full_name()).await?;
         keeping_admins(conn, company, async |conn| {
             Ok(db::admin::set_status(conn, found.id, UserStatus::Inactive).await?)
         })

@@ -58,8 +58,8 @@ pub(super) enum Shown {
 }
 
 /// Where `e` shows on a form with `fields`. Input no page's form can send
-/// (an id that does not exist) is a 400; an escalation, and everything else
-/// that no form shows, is an error page.
+/// (an id that does not exist) is a 400; a refusal only a higher role could
+/// overcome (403), and everything else that no form shows, is an error page.
 pub(super) fn shown(e: ChangeError, fields: &[&str]) -> Result<Shown, WebError> {
     if let Some(errors) = e.field_errors() {
         if let Some(forged) = errors.iter().find(|e| !fields.contains(&e.field)) {
@@ -68,7 +68,7 @@ pub(super) fn shown(e: ChangeError, fields: &[&str]) -> Result<Shown, WebError> 
         return Ok(Shown::Fields(errors));
     }
     match e {
-        ChangeError::Refused(refusal) if !matches!(refusal, Refusal::Escalation { .. }) => {
+        ChangeError::Refused(refusal) if refusal_status(&refusal) != StatusCode::FORBIDDEN => {
             Ok(Shown::Refused(refusal.message(), refusal_status(&refusal)))
         }
         other => Err(other.into()),
