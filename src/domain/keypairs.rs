@@ -74,6 +74,12 @@ impl PublicKey {
                  the private key to yourself.",
             ));
         }
+        if text.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                "public_key",
+                "A public key is one line of printable text; this one holds a line break or a control character.",
+            ));
+        }
         let key = SshPublicKey::from_openssh(text).map_err(|_| {
             // Only the algorithms the provider takes are decoded; name the others.
             match text.split_whitespace().next().map(Algorithm::new) {

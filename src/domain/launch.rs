@@ -8,6 +8,7 @@ use super::ValidationError;
 use super::budget::{BudgetFigures, OverHardQuota, cents};
 use super::cloud_init::{ConfigForm, ConfigManagement, Encryption, VolumeForm, VolumeGroup, user_data};
 use super::images::Label;
+use super::text::refuse_control_in_text;
 
 /// A server's name: 1 to 100 characters of letters, digits, `-`, `.`, `_`
 /// and space, after trimming (PRODUCT 3.4).
@@ -169,6 +170,8 @@ pub fn validate(
     let count = Count::parse(form.count).map_err(|e| errors.0.push(e)).ok();
     if form.description.chars().count() > 1000 {
         errors.push("description", "A description has at most 1,000 characters.");
+    } else if let Err(e) = refuse_control_in_text("description", form.description, "description") {
+        errors.0.push(e);
     }
     let label = if form.label.is_empty() { Ok(Label::None) } else { form.label.parse::<Label>() };
     let label = label.map_err(|e| errors.0.push(e)).unwrap_or(Label::None);

@@ -843,6 +843,10 @@ async fn pause_start_an_import_and_a_firewall_delete_through_the_api() {
     }
 
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfFrtHX+Bm9WEBJueOkw12IlEyZLGAJ0NSFLLLVngpY ops@acme.test";
+    let nul = key.replace("ops@", "ops\u{0}@");
+    let refused =
+        api.send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "nul", "public_key": nul }))).await;
+    assert!(is_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY), "{}", refused.json);
     let imported = api
         .send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "ops-laptop", "public_key": key })))
         .await;

@@ -212,6 +212,12 @@ async fn bad_names_and_keys_are_refused_at_the_field_and_change_nothing() {
     assert!(field_error(&private, "public-key").starts_with("This is a private key."));
     assert!(!private.body.contains("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"), "never echoed");
 
+    // A real key whose comment holds a NUL (PostgreSQL refuses it in text).
+    let nul = format!("{} a\u{0}b", ED25519.rsplit_once(' ').unwrap().0);
+    let control = client.post_htmx("/keypairs", &[("name", "nul"), ("public_key", &nul)]).await;
+    assert_eq!(control.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", control.body);
+    assert!(field_error(&control, "public-key").contains("a control character"), "{}", control.body);
+
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM key_pairs").await, 0);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs").await, 0);
 

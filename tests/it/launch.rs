@@ -213,6 +213,8 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
         ([&group[..], &[("raid_level", "5")]].concat(), "tab-volumes", "RAID 5"),
         ([&group[..], &[("mount_point", "data")]].concat(), "tab-volumes", "absolute"),
         (vec![("config_type", "script"), ("script", &long_script)], "tab-config", "16 KB"),
+        // PostgreSQL refuses NUL in text: it is refused at the field, never sent.
+        (vec![("description", "a\u{0}b")], "tab-general", "The description cannot contain control characters."),
     ];
     for (with, tab, message) in cases {
         let response = post(&mut w.client, &path, &form(&w.base, &with)).await;
