@@ -139,6 +139,7 @@ impl Application {
                     actix_web::web::scope("")
                         .app_data(web::form_config())
                         .app_data(web::query_config())
+                        .app_data(web::path_config())
                         .wrap(from_fn(auth::csrf::verify))
                         .wrap(from_fn(web::utf8::require))
                         .wrap(from_fn(web::error::htmx_errors))

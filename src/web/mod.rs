@@ -159,6 +159,12 @@ pub fn query_config() -> web::QueryConfig {
         .error_handler(|e, _| WebError::BadRequest(format!("The address could not be read: {e}")).into())
 }
 
+/// An id in the path that is not a number (`/images/abc`, or one past
+/// `i64`) names nothing: the page's 404, as an id that does not exist.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| WebError::NotFound.into())
+}
+
 /// A urlencoded form whose fields may repeat (`account_ids=1&account_ids=2`,
 /// as checkboxes and multiple selects send them), which `web::Form` cannot
 /// read. A malformed form is a 400.

@@ -77,3 +77,18 @@ async fn an_unknown_path_is_a_404_page() {
     assert_eq!(response.status, StatusCode::NOT_FOUND);
     assert!(text(&response.body).contains("Not found"));
 }
+
+#[actix_web::test]
+async fn an_id_in_the_path_that_is_not_a_number_is_the_404_page() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    for path in ["/images/abc", "/images/99999999999999999999", "/images/1%00", "/admin/users/abc/edit"] {
+        let response = client.get(path).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(response.body.contains("<!doctype html>"), "{path}: the page, not text: {}", response.body);
+        assert!(!response.body.contains("can not parse"), "{path}: no parser's words");
+    }
+    let posted = client.post("/admin/users/abc/deactivate", &[]).await;
+    assert_eq!(posted.status, StatusCode::NOT_FOUND);
+    assert!(!posted.body.contains("can not parse"));
+}
