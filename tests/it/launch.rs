@@ -249,6 +249,19 @@ async fn next_validates_the_tab_it_leaves() {
 }
 
 #[actix_web::test]
+async fn only_the_launch_button_launches() {
+    let mut w = world().await;
+    let path = format!("/images/{}/launch", w.image);
+    for step in ["bogus", ""] {
+        let sent = post(&mut w.client, &path, &form(&w.base, &[("step", step)])).await;
+        assert_eq!(sent.status, StatusCode::BAD_REQUEST, "step {step:?}: {}", sent.body);
+    }
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
+    assert_eq!(post(&mut w.client, &path, &form(&w.base, &[])).await.status, StatusCode::OK, "the form launches");
+    assert!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await > 0);
+}
+
+#[actix_web::test]
 async fn windows_images_need_a_key_pair_and_a_new_one_is_offered_once() {
     let mut w = world().await;
     let windows = record_id(&mut w.conn, w.app.demo.acme_production, "windows-build-agent").await;

@@ -178,11 +178,11 @@ pub async fn submit(
                 (errors, current, StatusCode::UNPROCESSABLE_ENTITY)
             }
         }
-        (_, Err(errors)) => {
+        ("launch", Err(errors)) => {
             let tab = errors.first_tab().unwrap_or(current);
             (errors, tab, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        (_, Ok(launch)) => {
+        ("launch", Ok(launch)) => {
             let Ok(key) = uuid::Uuid::parse_str(&form.idempotency_key) else {
                 return Err(WebError::BadRequest("The form lacks its launch key; open the dialog again.".into()));
             };
@@ -203,6 +203,8 @@ pub async fn submit(
                 },
             }
         }
+        // Only the Launch button launches; no button of the dialog sends another step.
+        _ => return Err(WebError::BadRequest("The form names no step of the dialog; open it again.".into())),
     };
     LaunchDialog::with_options(&user, image, form, options, errors, tab).respond(&req, status)
 }
