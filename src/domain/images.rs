@@ -10,6 +10,7 @@ use std::str::FromStr;
 use super::ValidationError;
 use super::access::{Action, Ownership, Resource, Rights};
 use super::page::{Cursor, KeyKind, PageRequest};
+use super::text::is_invisible;
 use serde::{Deserialize, Serialize};
 
 /// The 25 labels of the enStratus picker: colour swatches, flags, icons, tags.
@@ -147,6 +148,13 @@ impl Label {
     }
 }
 
+/// What a refusal may quote of a value typed: itself in quotes when it is
+/// short, printable text, else "This" (never an escape sequence).
+fn shown(value: &str) -> String {
+    let printable = !value.chars().any(|c| c.is_control() || is_invisible(c));
+    if printable && value.chars().count() <= 40 { format!("“{value}”") } else { "This".to_owned() }
+}
+
 impl FromStr for Label {
     type Err = ValidationError;
 
@@ -154,7 +162,7 @@ impl FromStr for Label {
         Label::ALL
             .into_iter()
             .find(|label| label.as_str() == s)
-            .ok_or_else(|| ValidationError::new("label", format!("{s:?} is not one of the labels")))
+            .ok_or_else(|| ValidationError::new("label", format!("{} is not one of the labels.", shown(s))))
     }
 }
 
@@ -747,6 +755,15 @@ mod tests {
         }
         let names: std::collections::HashSet<_> = Label::ALL.iter().map(|l| l.as_str()).collect();
         assert_eq!(names.len(), 25);
+    }
+
+    #[test]
+    fn an_unknown_label_is_quoted_only_when_it_is_short_printable_text() {
+        let message = |raw: &str| raw.parse::<Label>().unwrap_err().message;
+        assert_eq!(message("pink"), "“pink” is not one of the labels.");
+        for raw in ["\u{0}", "a\u{1}", "\u{202e}red", &"x".repeat(41)] {
+            assert_eq!(message(raw), "This is not one of the labels.", "{raw:?}");
+        }
     }
 
     #[test]

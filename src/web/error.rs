@@ -290,6 +290,11 @@ fn html(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
 /// Middleware: for htmx requests, turns an error into a fragment for the
 /// flash area, and a sign-in redirect into `HX-Redirect` (a 303 would be
 /// followed by the browser and swapped in as if it were the fragment).
+///
+/// A redirect that answers an error (a signed-out request to `/login`, a
+/// company without an account to its first account) is how those requests
+/// are served, not a failure: it goes on without the error, which the
+/// request log would record as one.
 pub async fn htmx_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -301,6 +306,13 @@ pub async fn htmx_errors(
             .as_error::<WebError>()
             .map(fragment)
             .or_else(|| e.as_error::<AuthError>().map(|e| fragment(&web_error(e)))),
+        Some(_) if res.status().is_redirection() => {
+            let mut redirect = HttpResponse::build(res.status());
+            for (name, value) in res.headers() {
+                redirect.append_header((name.clone(), value.clone()));
+            }
+            Some(redirect.finish())
+        }
         _ => None,
     };
     Ok(match replacement {
