@@ -11,6 +11,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
+use super::ValidationError;
+
 /// What a right is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
@@ -144,6 +146,42 @@ pub struct AccessRight {
 impl AccessRight {
     pub const fn new(resource: Resource, action: Action, qualifier: Qualifier) -> Self {
         Self { resource, action, qualifier }
+    }
+
+    /// Refused when the right names an action its resource does not have
+    /// (PRODUCT 1: IMAGE's and SERVER's own actions; every other resource is
+    /// seen, configured and deleted), or limits by owner, group or budget
+    /// code a resource that has none (the console, cloud accounts, the
+    /// administration). `ANY` fits every resource, and the resource `ANY`
+    /// takes every action and qualifier.
+    pub fn meaningful(&self) -> Result<(), ValidationError> {
+        use Action::*;
+        let actions: &[Action] = match self.resource {
+            Resource::Any => return Ok(()),
+            Resource::Image => {
+                &[Any, Access, Configure, Delete, DefineServer, DefineServerFromPublic, ShareLocal, SharePublic]
+            }
+            Resource::Server => &[Any, Access, Start, Configure, Image, Pause, Terminate],
+            _ => &[Any, Access, Configure, Delete],
+        };
+        if !actions.contains(&self.action) {
+            let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+            return Err(ValidationError::new(
+                "action",
+                format!("{} has no action {}: choose one of {}.", self.resource, self.action, names.join(", ")),
+            ));
+        }
+        let owned = !matches!(
+            self.resource,
+            Resource::Console | Resource::Account | Resource::User | Resource::Group | Resource::Role
+        );
+        if !owned && self.qualifier != Qualifier::Any {
+            return Err(ValidationError::new(
+                "qualifier",
+                format!("{} has no owner, group or budget code to limit it by: its qualifier is ANY.", self.resource),
+            ));
+        }
+        Ok(())
     }
 
     fn covers(&self, resource: Resource, action: Action) -> bool {
@@ -327,6 +365,24 @@ pub fn default_roles() -> Vec<(&'static str, &'static str, Vec<AccessRight>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_right_names_an_action_of_its_resource_and_a_qualifier_it_can_have() {
+        let right = |r: &str, a: &str, q: &str| {
+            AccessRight::new(r.parse().unwrap(), a.parse().unwrap(), q.parse().unwrap()).meaningful()
+        };
+        for ok in [("IMAGE", "SharePublic", "MINE"), ("SERVER", "Pause", "GROUP"), ("ANY", "ANY", "ANY")] {
+            assert!(right(ok.0, ok.1, ok.2).is_ok(), "{ok:?}");
+        }
+        assert!(right("FIREWALL", "Delete", "BILLING").is_ok());
+        assert!(right("USER", "ANY", "ANY").is_ok());
+        let pause = right("IMAGE", "Pause", "ANY").unwrap_err();
+        assert_eq!(pause.field, "action");
+        assert!(pause.message.starts_with("IMAGE has no action Pause: choose one of ANY, Access, Configure"));
+        assert_eq!(right("ACCOUNT", "Image", "ANY").unwrap_err().field, "action");
+        assert_eq!(right("ACCOUNT", "Configure", "MINE").unwrap_err().field, "qualifier");
+        assert_eq!(right("CONSOLE", "Access", "GROUP").unwrap_err().field, "qualifier");
+    }
 
     const QA: i64 = 1;
     const DEV: i64 = 2;

@@ -598,3 +598,30 @@ async fn rights_granted_in_another_account_are_checked_against_the_administrator
         .await;
     assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
 }
+
+#[actix_web::test]
+async fn a_right_its_resource_cannot_have_is_refused_in_the_dialog() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let csr = role_id(&mut conn, "Acme", "CSR").await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let rights = "SELECT count(*) AS n FROM access_rights";
+    let before = count(&mut conn, rights).await;
+
+    for (resource, action, qualifier, says) in [
+        ("IMAGE", "Pause", "ANY", "IMAGE has no action Pause: choose one of"),
+        ("ACCOUNT", "Image", "ANY", "ACCOUNT has no action Image"),
+        ("ACCOUNT", "Configure", "MINE", "ACCOUNT has no owner, group or budget code to limit it by"),
+    ] {
+        let form = [("resource", resource), ("action", action), ("qualifier", qualifier)];
+        let refused = admin.post_htmx(&format!("/admin/roles/{csr}/rights"), &form).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {}", refused.body);
+        assert!(text(&refused.body).contains(says), "{form:?}: {}", text(&refused.body));
+        assert!(refused.body.contains("Access Rights"), "the dialog again");
+    }
+    assert_eq!(count(&mut conn, rights).await, before, "nothing added");
+    let worded =
+        admin.post_htmx(&format!("/admin/roles/{csr}/rights"), &[("resource", "IMAGE"), ("action", "Fly")]).await;
+    assert_eq!(worded.status, StatusCode::BAD_REQUEST);
+    assert!(text(&worded.body).contains("Choose an action from the list."));
+}

@@ -22,8 +22,8 @@ fn right_json(right: &AccessRight) -> serde_json::Value {
     serde_json::json!({ "resource": right.resource.as_str(), "action": right.action.as_str(), "qualifier": right.qualifier.as_str() })
 }
 
-/// Gives role `id` of the actor's company the access right `right`; the
-/// role.
+/// Gives role `id` of the actor's company the access right `right` (one
+/// that means something: `AccessRight::meaningful`); the role.
 pub async fn add_right(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -31,6 +31,7 @@ pub async fn add_right(
     right: &AccessRight,
 ) -> Result<RoleRow, ChangeError> {
     actor.require(Resource::Role, Action::Configure)?;
+    right.meaningful()?;
     let company = actor.account.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;

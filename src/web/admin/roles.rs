@@ -254,11 +254,11 @@ async fn rights_changed(
 }
 
 fn parse_right(form: &RightForm) -> Result<AccessRight, WebError> {
-    let bad = |what: &str| WebError::BadRequest(format!("Choose a {what} from the list."));
+    let bad = |what: &str| WebError::BadRequest(format!("Choose {what} from the list."));
     Ok(AccessRight::new(
-        form.resource.parse().map_err(|_| bad("resource"))?,
-        form.action.parse().map_err(|_| bad("action"))?,
-        form.qualifier.parse().map_err(|_| bad("qualifier"))?,
+        form.resource.parse().map_err(|_| bad("a resource"))?,
+        form.action.parse().map_err(|_| bad("an action"))?,
+        form.qualifier.parse().map_err(|_| bad("a qualifier"))?,
     ))
 }
 
@@ -292,13 +292,15 @@ async fn rights_refused(
     typed: &RightForm,
     e: ChangeError,
 ) -> Result<HttpResponse, WebError> {
-    match shown(e, &[])? {
-        Shown::Refused(reason, status) => {
-            let dialog = rights_dialog(req, user, state, role, typed, Some(reason)).await?;
-            respond_rights(req, &dialog, status, String::new())
+    let (reason, status) = match shown(e, &["action", "qualifier"])? {
+        Shown::Refused(reason, status) => (reason, status),
+        // A right its resource cannot have: the selects offer every name.
+        Shown::Fields(errors) => {
+            (errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" "), StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Shown::Fields(errors) => Err(ChangeError::Invalid(errors).into()),
-    }
+    };
+    let dialog = rights_dialog(req, user, state, role, typed, Some(reason)).await?;
+    respond_rights(req, &dialog, status, String::new())
 }
 
 #[post("/admin/roles/{id}/rights/{right_id}/delete")]
