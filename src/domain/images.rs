@@ -565,8 +565,10 @@ pub fn already_done(rights: &Rights, image: &ImageFacts, action: ImageAction) ->
     }
 }
 
+/// May the user rename and relabel the image? Not while it waits in the
+/// recycle bin: there it can only be restored or purged.
 pub fn may_configure(rights: &Rights, image: &ImageFacts) -> bool {
-    rights.allows(Resource::Image, Action::Configure, &image.ownership)
+    !image.binned && rights.allows(Resource::Image, Action::Configure, &image.ownership)
 }
 
 /// An image's name in an account: 1 to 255 characters after trimming, no
@@ -875,6 +877,7 @@ mod tests {
         assert!(offered.contains(&ImageAction::Delete), "offered, and refused with the reason");
         let binned = ImageFacts { binned: true, ..facts(Source::Own, false) };
         assert_eq!(allowed_actions(&admin, &binned), [ImageAction::Restore, ImageAction::Purge]);
+        assert!(!may_configure(&admin, &binned), "no rename or relabel in the bin");
         assert!(allowed_actions(&rights_of("Configurator"), &binned).is_empty());
         assert!(!allowed_actions(&admin, &facts(Source::Shared, false)).contains(&ImageAction::Protect));
     }

@@ -870,3 +870,15 @@ async fn pause_start_an_import_and_a_firewall_delete_through_the_api() {
     let gone = api.send(reqwest::Method::DELETE, &format!("/api/v1/firewalls/{id}"), None).await;
     assert!(is_problem(&gone, StatusCode::CONFLICT) || is_problem(&gone, StatusCode::NOT_FOUND), "{}", gone.json);
 }
+
+#[actix_web::test]
+async fn an_image_in_the_bin_offers_only_what_the_bin_allows() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let token = make_token(&mut client, "bin", app.demo.acme_staging, "write").await;
+    let api = Api::new(&app, &token);
+    let bin = api.get("/api/v1/images?scope=bin").await;
+    assert_eq!(bin.status, StatusCode::OK, "{}", bin.json);
+    let runner = bin.json["items"].as_array().unwrap().iter().find(|i| i["name"] == "load-test-runner").unwrap();
+    assert_eq!(runner["actions"], json!(["restore", "purge"]), "no rename or relabel in the bin: {runner}");
+}
