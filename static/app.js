@@ -61,11 +61,13 @@
   document.addEventListener("toggle", function (event) {
     const menu = event.target;
     if (!menu.matches || !menu.matches("details.menu") || !menu.open) return;
+    place(menu);
     const panel = menu.querySelector(":scope > [data-lazy]");
     const link = panel && panel.querySelector("a[href]");
     if (!link) return;
     panel.removeAttribute("data-lazy");
     htmx.ajax("GET", link.getAttribute("href"), { source: panel, target: panel, swap: "outerHTML" }).then(function () {
+      place(menu);
       // An arrow key pressed while it loaded moves to the first item now.
       if (menu.dataset.focusFirst) {
         delete menu.dataset.focusFirst;
@@ -74,6 +76,19 @@
       }
     });
   }, true);
+
+  // An open menu that would run past the bottom of the window opens upward
+  // when there is room above its button (the last rows of a list), so it
+  // is seen without scrolling.
+  function place(menu) {
+    const list = menu.querySelector(":scope > .menu-list");
+    if (!list) return;
+    menu.classList.remove("menu-up");
+    const past = list.getBoundingClientRect().bottom > window.innerHeight;
+    const topbar = document.querySelector(".topbar");
+    const above = menu.getBoundingClientRect().top - (topbar ? topbar.offsetHeight : 0);
+    if (past && above > list.offsetHeight + 8) menu.classList.add("menu-up");
+  }
 
   // A row's menus arrive as links (a page of rows does not carry a menu for
   // each; without JavaScript the link leads to a page that offers the same).
