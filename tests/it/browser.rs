@@ -25,6 +25,23 @@ mod tempdir {
     }
 }
 
+impl Drop for Browser {
+    /// chromedriver is killed with its handle, which leaves the Chromium it
+    /// started running (a test that ends without `close`, or panics, would
+    /// leave one per test): every process of this browser's profile ends too.
+    fn drop(&mut self) {
+        let marker = format!("--user-data-dir={}", self._profile.0.display());
+        let Ok(processes) = std::fs::read_dir("/proc") else { return };
+        for process in processes.flatten() {
+            let Ok(pid) = process.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(cmdline) = std::fs::read(process.path().join("cmdline")) else { continue };
+            if cmdline.split(|b| *b == 0).any(|arg| arg == marker.as_bytes()) {
+                let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
