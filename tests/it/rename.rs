@@ -139,6 +139,8 @@ async fn another_accounts_image_is_not_found() {
 
     assert_eq!(edit.status, StatusCode::NOT_FOUND);
     assert_eq!(post.status, StatusCode::NOT_FOUND);
+    // Cancel without htmx leads back to the list, but not for someone else's image.
+    assert_eq!(globex.get(&format!("/images/{id}/name")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(name_of(&app, id).await, "batch-worker");
 }
 

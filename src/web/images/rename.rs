@@ -61,7 +61,8 @@ pub async fn edit_name(
     edit_response(&req, &user, row, value, None, StatusCode::OK)
 }
 
-/// The row as it is (Cancel of an inline rename).
+/// The row as it is (Cancel of an inline rename); without htmx, back to
+/// the list. An id not of this account is a 404 either way.
 #[get("/images/{id}/name")]
 pub async fn show_name(
     req: HttpRequest,
@@ -70,12 +71,12 @@ pub async fn show_name(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    let record = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
     if !is_htmx(&req) {
         return Ok(see_other(PAGE));
     }
-    let mut conn = state.pool.get().await?;
-    let row = image_view(&user, db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?);
-    html(StatusCode::OK, RowFragment { row }.render())
+    html(StatusCode::OK, RowFragment { row: image_view(&user, record) }.render())
 }
 
 #[derive(Deserialize)]
