@@ -191,22 +191,29 @@ pub fn secret_access_key(raw: &str) -> Result<crate::cloud::Secret, ValidationEr
 }
 
 /// An EC2-compatible endpoint: empty (AWS's own), or an http(s) URL with a
-/// host.
+/// host and no user name or password in it, read by the WHATWG parser
+/// (`url`), as a client will read it.
 pub fn endpoint(raw: &str) -> Result<Option<String>, ValidationError> {
-    let url = raw.trim();
-    if url.is_empty() {
+    let text = raw.trim();
+    if text.is_empty() {
         return Ok(None);
     }
     let invalid = || Err(ValidationError::new("endpoint", "An endpoint is an address like https://ec2.example.com."));
-    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
-        return invalid();
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_ok = !host.is_empty() && !host.contains('@') && !host.starts_with(':');
-    if !host_ok || url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // The parser drops tabs and line breaks silently: refuse them first.
+    if text.len() > 2048 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return invalid();
     }
-    Ok(Some(url.trim_end_matches('/').to_owned()))
+    let Ok(url) = url::Url::parse(text) else {
+        return invalid();
+    };
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !usable {
+        return invalid();
+    }
+    Ok(Some(url.as_str().trim_end_matches('/').to_owned()))
 }
 
 /// The name of a cloud account, as the switcher shows it.
@@ -296,7 +303,17 @@ mod tests {
     fn endpoints_are_http_urls() {
         assert_eq!(endpoint("").unwrap(), None);
         assert_eq!(endpoint(" http://127.0.0.1:5000/ ").unwrap().as_deref(), Some("http://127.0.0.1:5000"));
-        for bad in ["ftp://x", "http://", "file:///etc/passwd", "http://user@host", "http://a b"] {
+        assert_eq!(endpoint("https://EC2.example.com").unwrap().as_deref(), Some("https://ec2.example.com"));
+        assert_eq!(endpoint("http://[::1]:4566").unwrap().as_deref(), Some("http://[::1]:4566"));
+        for bad in [
+            "ftp://x",
+            "http://",
+            "file:///etc/passwd",
+            "http://user@host",
+            "http://a b",
+            "http://[::1",
+            "http://h:99999",
+        ] {
             assert!(endpoint(bad).is_err(), "{bad}");
         }
     }
