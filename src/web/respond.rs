@@ -16,6 +16,14 @@ pub fn html(status: StatusCode, body: askama::Result<String>) -> Result<HttpResp
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body?))
 }
 
+/// Renders `template` into a buffer of `capacity` bytes: a long page is then
+/// written once, instead of copied each time a small buffer doubles.
+pub fn render_sized(template: &impl Template, capacity: usize) -> askama::Result<String> {
+    let mut html = String::with_capacity(capacity);
+    template.render_into(&mut html)?;
+    Ok(html)
+}
+
 /// A flash message swapped into the page's flash area out of band.
 #[derive(Template)]
 #[template(

@@ -33,7 +33,7 @@ use askama::Template;
 
 use super::AppState;
 use super::layout::{Frame, Moment};
-use super::respond::{FlashFragment, page_or_list};
+use super::respond::{FlashFragment, page_or_list, render_sized};
 use crate::auth::CurrentUser;
 use crate::changes::images::{authorize, authorize_configure, facts};
 use crate::db::{self, images::ImageRow, images::RecordTab};
@@ -293,6 +293,16 @@ impl ImagesPage {
         url_with(&ListParams { scope: self.params.scope.clone(), ..ListParams::default() }, |_| {})
     }
 
+    /// About the bytes of the page: its frame and filters, and its rows.
+    fn size_hint(&self) -> usize {
+        let rows = match &self.listing {
+            Listing::Records(rows) => rows.len(),
+            Listing::Public { provided, rows } => provided.len() + rows.len(),
+            Listing::PublicPrompt => 0,
+        };
+        16 * 1024 + rows * 1536
+    }
+
     fn filtered(&self) -> bool {
         !self.filters.is_empty()
     }
@@ -336,7 +346,8 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
     let page = images_page(&user, &state, params.into_inner(), BulkForm::default()).await?;
-    page_or_list(&req, "image-list", || page.render(), || page.as_list().render())
+    let capacity = page.size_hint();
+    page_or_list(&req, "image-list", || render_sized(&page, capacity), || render_sized(&page.as_list(), capacity))
 }
 
 /// The page for the list `params` asks for; `bulk` is the bulk form as sent
