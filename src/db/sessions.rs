@@ -26,7 +26,10 @@ pub async fn load(conn: &mut AsyncPgConnection, key_hash: &str) -> QueryResult<O
         .first(conn)
         .await
         .optional()?;
-    Ok(found.map(|(state, company, version)| Loaded { state, access_version: company.map(|_| version.unwrap_or(0)) }))
+    Ok(found.map(|(state, company, version)| Loaded {
+        state,
+        access_version: company.map(|_| super::access_version_or_first(version)),
+    }))
 }
 
 pub async fn insert(

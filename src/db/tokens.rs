@@ -49,7 +49,7 @@ pub async fn find_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryRes
         .first(conn)
         .await
         .optional()?;
-    Ok(found.map(|(token, version)| (token, version.unwrap_or(0))))
+    Ok(found.map(|(token, version)| (token, super::access_version_or_first(version))))
 }
 
 /// A use of the token is noted at most this often: a write per request

@@ -253,7 +253,7 @@ async fn browser_sign_in_switch_search_filter_and_page_with_the_keyboard_only() 
     browser.wait_for_text("ubuntu-xenial").await;
     browser.screenshot("images-public-search").await;
     b.goto(&app.url("/jobs")).await.unwrap();
-    browser.wait_for_text("Provider jobs").await;
+    browser.wait_for_text("Provider Jobs").await;
     browser.screenshot("jobs").await;
     b.clone().close().await.unwrap();
 }

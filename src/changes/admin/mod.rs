@@ -91,30 +91,40 @@ pub(crate) async fn escalation_check(
     }
 }
 
+/// What [`within_reach`] read of its target, for a change that goes on to
+/// alter it.
+pub(crate) struct Standing {
+    /// The groups the target is in.
+    pub groups: Vec<i64>,
+    /// The accounts the target is a member of.
+    pub accounts: Vec<i64>,
+}
+
 /// Refused when user `target` (named `name`) holds, through their groups,
 /// a right the acting user does not hold, in any account the target works
-/// in.
+/// in; else the target's groups and accounts.
 pub(crate) async fn within_reach(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     target: i64,
     name: &str,
-) -> Result<(), ChangeError> {
+) -> Result<Standing, ChangeError> {
     let groups = db::admin::user_groups(conn, target).await?;
-    if groups.is_empty() {
-        return Ok(());
-    }
-    // Their groups' roles reach them where they are a member; the current
-    // account first, so the refusal names another only when this one holds.
-    let mut accounts = db::admin::member_accounts(conn, target).await?;
-    accounts.sort_by_key(|account| *account != actor.account.id);
-    for account in accounts {
-        let held = db::admin::rights_of_groups(conn, account, &groups).await?;
-        if let Some((right, account)) = beyond_actor(conn, actor, account, &held).await? {
-            return Err(Refusal::Outranked { user: name.to_owned(), right, account }.into());
+    let accounts = db::admin::member_accounts(conn, target).await?;
+    if !groups.is_empty() {
+        // Their groups' roles reach them where they are a member; the
+        // current account first, so the refusal names another only when
+        // this one holds.
+        let mut current_first = accounts.clone();
+        current_first.sort_by_key(|account| *account != actor.account.id);
+        for account in current_first {
+            let held = db::admin::rights_of_groups(conn, account, &groups).await?;
+            if let Some((right, account)) = beyond_actor(conn, actor, account, &held).await? {
+                return Err(Refusal::Outranked { user: name.to_owned(), right, account }.into());
+            }
         }
     }
-    Ok(())
+    Ok(Standing { groups, accounts })
 }
 
 /// The first of `wanted` the acting user does not hold in `account`, with

@@ -10,7 +10,7 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{escalation_check, keeping_admins, known, names, no_escalation, unique, within_reach};
+use super::{Standing, escalation_check, keeping_admins, known, names, no_escalation, unique, within_reach};
 use crate::changes::{Actor, ChangeError};
 use crate::db;
 use crate::domain::ValidationError;
@@ -155,14 +155,13 @@ pub async fn update(
         db::admin::lock_company(conn, company).await?;
         let db::users::VersionedUser { user: found, version: current } =
             db::admin::find_versioned_user(conn, company, id).await?;
-        within_reach(conn, actor, found.id, &found.full_name()).await?;
+        let Standing { groups: old_groups, accounts: old_accounts } =
+            within_reach(conn, actor, found.id, &found.full_name()).await?;
         Refusal::stale_unless(current == version, "user")?;
         let Wanted { all_groups, all_codes, all_accounts, group_ids, code_ids, account_ids } =
             wanted(conn, company, input).await?;
         email_free(conn, company, &input.email, Some(found.id)).await?;
-        let old_groups = db::admin::user_groups(conn, found.id).await?;
         let old_codes = db::admin::user_codes(conn, found.id).await?;
-        let old_accounts = db::admin::member_accounts(conn, found.id).await?;
         let added: Vec<i64> = group_ids.iter().copied().filter(|g| !old_groups.contains(g)).collect();
         no_escalation(conn, actor, &added, Some(found.id)).await?;
         let new_accounts = account_ids.unwrap_or_else(|| old_accounts.clone());
