@@ -78,6 +78,27 @@ async fn my_images_shows_the_enstratus_columns_and_the_accounts_images() {
 }
 
 #[actix_web::test]
+async fn an_image_no_one_keeps_shows_a_dash_for_its_owner_group_and_budget_code() {
+    let app = TestApp::spawn().await;
+    // As a sync finds an image made outside the console: no one keeps it yet.
+    diesel::sql_query(
+        "UPDATE image_records SET owner_user_id = NULL, owner_group_id = NULL, budget_code_id = NULL
+         WHERE name = 'api-server-base'",
+    )
+    .execute(&mut app.db().await)
+    .await
+    .unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+
+    let page = client.get("/images").await;
+
+    let row = page.body.split("<tr id=\"image-").find(|row| row.contains(">api-server-base<")).expect("its row");
+    let row = &row[..row.find("</tr>").expect("the row ends")];
+    assert_eq!(row.matches(r#"<td><span class="muted">—</span></td>"#).count(), 3, "{row}");
+    assert!(row.contains(r#"<span class="clip">Acme Production</span>"#), "the account is named as before");
+}
+
+#[actix_web::test]
 async fn the_shared_tab_shows_images_shared_with_the_account_under_their_own_name() {
     let app = TestApp::spawn().await;
     let mut client = app.signed_in("admin@acme.test").await;
