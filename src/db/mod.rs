@@ -138,6 +138,7 @@ pub use diesel_async::pooled_connection::deadpool::PoolError;
 pub use outage::Outage;
 
 pub type Pool = deadpool::Pool<AsyncPgConnection>;
+pub type PooledConnection = deadpool::Object<AsyncPgConnection>;
 
 /// A company's access version as read beside a session or a token (left
 /// joined): a company whose rights have never changed has no row yet, and
@@ -145,7 +146,6 @@ pub type Pool = deadpool::Pool<AsyncPgConnection>;
 fn access_version_or_first(read: Option<i64>) -> i64 {
     read.unwrap_or(0)
 }
-pub type PooledConnection = deadpool::Object<AsyncPgConnection>;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
