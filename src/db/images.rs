@@ -385,6 +385,18 @@ pub async fn find_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64)
         .await
 }
 
+/// The account's records of these ids, by name; an id of another account,
+/// or of an image in the recycle bin, is left out.
+pub async fn find_records(conn: &mut AsyncPgConnection, account_id: i64, ids: &[i64]) -> QueryResult<Vec<ImageRow>> {
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::id.eq_any(ids))
+        .filter(provider_images::binned_at.is_null())
+        .order((image_records::name.asc(), image_records::id.asc()))
+        .load(conn)
+        .await
+}
+
 /// One own record of the account whose image is in the recycle bin.
 pub async fn find_binned(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
     record_rows!()

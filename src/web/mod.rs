@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(account::switch)
         .service(images::index)
         .service(images::apply_bulk)
+        .service(images::ask_bulk_delete)
         .service(images::show)
         .service(images::edit_name)
         .service(images::show_name)

@@ -171,7 +171,7 @@ async fn axe_finds_nothing_against_wcag_21_aa_on_any_page_or_dialog() {
         audit.check(&browser, &format!("launch dialog, tab {name}")).await;
     }
 
-    // The bulk bar with a problem in it, and the bin's Delete now dialog in
+    // The bulk bar with a problem in it, its Delete dialog, and the bin's Delete now dialog in
     // Staging (the demo leaves an image in its bin).
     b.goto(&app.url("/images")).await.unwrap();
     browser.wait_for_text("batch-worker").await;
@@ -179,6 +179,11 @@ async fn axe_finds_nothing_against_wcag_21_aa_on_any_page_or_dialog() {
     b.find(Locator::Css("#bulk button[value=label]")).await.unwrap().click().await.unwrap();
     browser.wait_for_text("Choose the label to set.").await;
     audit.check(&browser, "bulk bar with a problem").await;
+    b.find(Locator::Css("#bulk button.danger")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Css("dialog[open] ul.doomed")).await.unwrap();
+    audit.check(&browser, "bulk delete dialog").await;
+    b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
+    browser.wait_dialog_closed().await;
     let staging = app.demo.acme_staging;
     b.find(Locator::Css("details.account-switcher summary")).await.unwrap().click().await.unwrap();
     let switch = format!("button[name=account_id][value='{staging}']");

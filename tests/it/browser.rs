@@ -870,6 +870,7 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
         |name: &str| format!("SELECT id FROM image_records WHERE name = '{name}' AND account_id = {production}");
     let batch = id_of(&app, &record("batch-worker")).await;
     let edge = id_of(&app, &record("edge-cache-arm")).await;
+    let postgres = id_of(&app, &record("postgres-15-primary")).await;
     let browser = Browser::start().await;
     let b = &browser.client;
     browser.sign_in(&app, "admin@acme.test").await;
@@ -900,22 +901,41 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
     let none = "return [...document.querySelectorAll('input[name=ids]')].every(b => !b.checked)";
     assert!(browser.script_bool(none).await, "none ticked");
 
-    // A delete one of them refuses changes nothing and says why, in the bar.
+    // Delete asks first, in a dialog that names the images; one of them
+    // protected, it only says so.
+    let binned = "SELECT count(*) AS id FROM provider_images WHERE binned_at IS NOT NULL";
+    let in_bin = id_of(&app, binned).await;
     browser.tab_to(&format!("image-{batch}-name")).await;
     browser.keys(space).await;
-    let delete = b.find(Locator::Css("#bulk button[value=delete]")).await.unwrap();
-    delete.click().await.unwrap();
-    let mut asked = false;
+    b.find(Locator::Css("#bulk button.danger")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("This image cannot be deleted now.").await;
+    let dialog = b.find(Locator::Css("#modal dialog[open]")).await.unwrap().text().await.unwrap();
+    assert!(dialog.contains("batch-worker") && dialog.contains("protected"), "{dialog}");
+    assert!(b.find(Locator::Css("#modal dialog button[type=submit]")).await.is_err(), "nothing to confirm");
+    browser.screenshot("bulk-delete-refused").await;
+    b.find(Locator::LinkText("Close")).await.unwrap().click().await.unwrap();
+    let open = "return document.querySelector('#modal dialog[open]') !== null";
     for _ in 0..50 {
-        if b.accept_alert().await.is_ok() {
-            asked = true;
+        if !browser.script_bool(open).await {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(asked, "the browser asks before a bulk delete");
-    browser.wait_for_text("Nothing was changed: “batch-worker” is protected").await;
-    browser.screenshot("bulk-refused").await;
+    assert!(!browser.script_bool(open).await, "Close closes it");
+    assert_eq!(id_of(&app, binned).await, in_bin, "nothing deleted");
+
+    // Untick it, tick an unprotected one: asked, then deleted to the bin.
+    browser.tab_to(&format!("image-{batch}-name")).await;
+    browser.keys(space).await;
+    browser.tab_to(&format!("image-{postgres}-name")).await;
+    browser.keys(space).await;
+    b.find(Locator::Css("#bulk button.danger")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Are you sure you want to delete this image?").await;
+    browser.screenshot("bulk-delete-dialog").await;
+    b.find(Locator::Css("#modal dialog button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Deleted 1 image; it waits in the recycle bin").await;
+    assert!(!browser.script_bool(open).await, "the dialog closed");
+    assert_eq!(id_of(&app, binned).await, in_bin + 1, "postgres-15-primary");
 
     // The image page, from the row's ID.
     b.find(Locator::Css(&format!("a[href='/images/{batch}']"))).await.unwrap().click().await.unwrap();

@@ -117,7 +117,7 @@ async fn a_bulk_action_changes_every_image_ticked_or_none_and_says_what_it_did()
     admin.post_htmx("/images/bulk", &form(&one, &[("action", "unprotect")])).await;
     let deleted = admin.post_htmx("/images/bulk", &form(&two, &[("action", "delete")])).await;
     assert_eq!(deleted.status, StatusCode::OK);
-    assert!(text(&deleted.body).contains("Deleted 2 images; 2 images wait in the recycle bin"));
+    assert!(text(&deleted.body).contains("Deleted 2 images; they wait in the recycle bin"));
     assert!(
         binned(&mut conn, production, "batch-worker").await && binned(&mut conn, production, "edge-cache-arm").await
     );
@@ -202,4 +202,89 @@ async fn bulk_input_is_checked_and_every_image_is_authorized_on_its_own() {
     let shared = [staging_record.to_string()];
     let answer = staging_admin.post_htmx("/images/bulk", &form(&shared, &[("action", "deprecate")])).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", text(&answer.body));
+}
+
+#[actix_web::test]
+async fn bulk_delete_asks_first_naming_each_image_and_what_deleting_does_to_it() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let mut conn = app.db().await;
+    let two = ticked(&mut conn, production, &["batch-worker", "edge-cache-arm"]).await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+
+    // The bar's Delete asks: a dialog naming both, nothing deleted yet.
+    let list = admin.get("/images").await;
+    assert!(list.body.contains(r##"hx-post="/images/bulk/delete" hx-target="#modal""##), "the bar's Delete asks first");
+    let asked = admin.post_htmx("/images/bulk/delete", &form(&two, &[("list", "sort=-created")])).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", text(&asked.body));
+    let shown = text(&asked.body);
+    assert!(shown.contains("Are you sure you want to delete these 2 images?"), "{shown}");
+    for name in ["batch-worker", "edge-cache-arm"] {
+        assert!(shown.contains(name), "{name}: {shown}");
+        assert!(!binned(&mut conn, production, name).await, "{name}: asking deletes nothing");
+    }
+    assert_eq!(shown.matches("to the recycle bin").count(), 2, "{shown}");
+    assert!(shown.contains("You can restore it as it was for 7 days"), "{shown}");
+    for id in &two {
+        assert!(asked.body.contains(&format!(r#"<input type="hidden" name="ids" value="{id}">"#)), "{}", asked.body);
+    }
+    assert!(asked.body.contains(r#"<input type="hidden" name="action" value="delete">"#));
+    assert!(asked.body.contains(r#"<input type="hidden" name="list" value="sort=-created">"#));
+    assert!(
+        asked.body.contains(r##"hx-post="/images/bulk" hx-target="#image-list""##),
+        "its form posts the bulk action"
+    );
+    assert!(shown.contains("Delete all 2"), "{shown}");
+
+    // Its form, sent: both go, and the dialog closes.
+    let deleted = admin.post_htmx("/images/bulk", &form(&two, &[("action", "delete")])).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", text(&deleted.body));
+    assert_eq!(deleted.headers.get("hx-trigger").map(|v| v.to_str().unwrap()), Some("close-dialog"));
+    assert!(
+        binned(&mut conn, production, "batch-worker").await && binned(&mut conn, production, "edge-cache-arm").await
+    );
+
+    // Nothing ticked: the reason in the bar, where the list is.
+    let none = admin.post_htmx("/images/bulk/delete", &[("list", "")]).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&none.body).contains("Tick the images to change first."), "{}", text(&none.body));
+    assert_eq!(none.headers.get("hx-retarget").map(|v| v.to_str().unwrap()), Some("#image-list"));
+
+    // Another account's id, or one in the bin already: not found.
+    let (staging_record, _) =
+        record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.unwrap();
+    let mine = ticked(&mut conn, production, &["api-server-base"]).await;
+    for other in [staging_record.to_string(), two[0].clone()] {
+        let answer = admin.post_htmx("/images/bulk/delete", &form(&[mine[0].clone(), other], &[])).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    }
+
+    // A protected image stops it: the dialog says so and offers nothing to confirm.
+    let protected = ticked(&mut conn, production, &["api-server-base", "rhel-9-sap-base"]).await;
+    let blocked = admin.post_htmx("/images/bulk/delete", &form(&protected, &[])).await;
+    assert_eq!(blocked.status, StatusCode::OK);
+    assert!(text(&blocked.body).contains("These images cannot be deleted now."), "{}", text(&blocked.body));
+    assert!(text(&blocked.body).contains("rhel-9-sap-base ami-") && text(&blocked.body).contains("protected"));
+    assert!(!blocked.body.contains(r#"<button type="submit""#), "{}", blocked.body);
+
+    // Without htmx, a page of its own whose Cancel leads back to the list.
+    let page = admin.post("/images/bulk/delete", &form(&mine, &[("list", "label=blue")])).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"<dialog class="modal" aria-labelledby="dialog-title" open>"#), "{}", page.body);
+    assert!(page.body.contains(r#"<a class="button" href="/images?label=blue" data-close>Cancel</a>"#));
+
+    // A record shared with Staging is only removed from it.
+    let mut staging_admin = app.signed_in("admin@acme.test").await;
+    staging_admin.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
+    let shared = staging_admin.post_htmx("/images/bulk/delete", &form(&[staging_record.to_string()], &[])).await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", text(&shared.body));
+    assert!(text(&shared.body).contains("removed from Acme Staging"), "{}", text(&shared.body));
+    assert!(text(&shared.body).contains("its owner keeps it"), "{}", text(&shared.body));
+
+    // Who may delete nothing is not asked.
+    for who in ["viewer@acme.test", "configurator@acme.test"] {
+        let mut user = app.signed_in(who).await;
+        let answer = user.post_htmx("/images/bulk/delete", &form(&mine, &[])).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{who}");
+    }
 }

@@ -4,9 +4,11 @@
 //! same access decision of every image and does all of it in one
 //! transaction or nothing. The answer is the list again: with a summary
 //! (a flash) when done; with the selection kept and the reason in the bar
-//! when not.
+//! when not. Delete asks first (`POST /images/bulk/delete`): a dialog names
+//! the images and what deleting does to each, and posts them here.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use askama::Template;
 use chrono::{Months, Utc};
@@ -16,10 +18,12 @@ use super::{ImagesPage, SelectOption, images_page, options};
 use crate::auth::CurrentUser;
 use crate::changes::images::{BULK_MAX, BulkAction, BulkDone, BulkRefused};
 use crate::changes::{self, ChangeError};
+use crate::db;
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::images::{Label, ListParams, Schedule};
+use crate::domain::images::{Label, ListParams, Schedule, Source};
 use crate::web::error::{WebError, change_status};
+use crate::web::layout::Frame;
 use crate::web::respond::{FlashFragment, html, is_htmx};
 use crate::web::{AppState, HtmlForm, see_other};
 
@@ -84,14 +88,20 @@ impl BulkBar {
     }
 }
 
-/// The action the form asks for, with its fields parsed.
-fn parse(form: &BulkForm) -> Result<BulkAction, ValidationError> {
-    if form.ids.is_empty() {
+/// Some images are ticked, and not too many.
+fn check_ids(ids: &[i64]) -> Result<(), ValidationError> {
+    if ids.is_empty() {
         return Err(ValidationError::new("ids", "Tick the images to change first."));
     }
-    if form.ids.len() > BULK_MAX {
+    if ids.len() > BULK_MAX {
         return Err(ValidationError::new("ids", format!("Change at most {BULK_MAX} images at once.")));
     }
+    Ok(())
+}
+
+/// The action the form asks for, with its fields parsed.
+fn parse(form: &BulkForm) -> Result<BulkAction, ValidationError> {
+    check_ids(&form.ids)?;
     Ok(match form.action.as_str() {
         "label" if form.label.is_empty() => return Err(ValidationError::new("label", "Choose the label to set.")),
         "label" => BulkAction::Label(form.label.parse()?),
@@ -132,7 +142,12 @@ fn summary(action: &BulkAction, done: &BulkDone) -> String {
             (Some(d), Some(r)) => format!("Scheduled {n}: deprecated on {d}, retired on {r}"),
         },
         BulkAction::Delete if done.binned == 0 => format!("Deleted {n}"),
-        BulkAction::Delete => format!("Deleted {n}; {} wait in the recycle bin", images(done.binned)),
+        BulkAction::Delete if done.binned == 1 && done.changed.len() == 1 => {
+            format!("Deleted {n}; it waits in the recycle bin")
+        }
+        BulkAction::Delete if done.binned == 1 => format!("Deleted {n}; 1 of them waits in the recycle bin"),
+        BulkAction::Delete if done.binned == done.changed.len() => format!("Deleted {n}; they wait in the recycle bin"),
+        BulkAction::Delete => format!("Deleted {n}; {} of them wait in the recycle bin", done.binned),
     };
     if !done.unchanged.is_empty() {
         let n = done.unchanged.len();
@@ -173,16 +188,8 @@ pub async fn apply_bulk(
     form: HtmlForm<BulkForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
-    let mut form = form.0;
-    // The list it came from, always My images; a query that does not parse
-    // shows My images from the start.
-    let mut params: ListParams = serde_urlencoded::from_str(&form.list).unwrap_or_default();
-    params.scope.clear();
-    // Checked before the change, so a bad `list` never answers an error
-    // after the images were changed.
-    if crate::domain::images::ListQuery::parse(&params).is_err() {
-        params = ListParams::default();
-    }
+    let form = form.0;
+    let params = list_of(&form);
     let outcome = match parse(&form) {
         Ok(action) => {
             let mut conn = state.pool.get().await?;
@@ -208,14 +215,164 @@ pub async fn apply_bulk(
         Ok(message) => {
             let page = images_page(&user, &state, params, BulkForm::default()).await?;
             let flash = FlashFragment { message: &message }.render()?;
-            html(StatusCode::OK, page.as_list().render().map(|list| list + &flash))
+            let mut response = html(StatusCode::OK, page.as_list().render().map(|list| list + &flash))?;
+            close_dialog(&mut response);
+            Ok(response)
         }
-        Err((status, message)) => {
-            form.error = Some(message);
-            let page: ImagesPage = images_page(&user, &state, params, form).await?;
-            html(status, if is_htmx(&req) { page.as_list().render() } else { page.render() })
-        }
+        Err((status, message)) => in_the_bar(&req, &user, &state, params, form, status, message).await,
     }
+}
+
+/// The list the form came from, always My images; a query that does not
+/// parse shows My images from the start. Read before any change, so a bad
+/// `list` never answers an error after the images were changed.
+fn list_of(form: &BulkForm) -> ListParams {
+    let mut params: ListParams = serde_urlencoded::from_str(&form.list).unwrap_or_default();
+    params.scope.clear();
+    if crate::domain::images::ListQuery::parse(&params).is_err() {
+        return ListParams::default();
+    }
+    params
+}
+
+/// Nothing was done: the list again with the selection kept and `message`
+/// in the bar. With htmx the list answers wherever the form was aimed (the
+/// bar's Delete aims at the dialog it asks for), and a dialog still open
+/// closes.
+async fn in_the_bar(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    params: ListParams,
+    mut form: BulkForm,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, WebError> {
+    form.error = Some(message);
+    let page: ImagesPage = images_page(user, state, params, form).await?;
+    if !is_htmx(req) {
+        return html(status, page.render());
+    }
+    let mut response = html(status, page.as_list().render())?;
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#image-list"));
+    headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("outerHTML"));
+    close_dialog(&mut response);
+    Ok(response)
+}
+
+/// The answer to the delete dialog's form closes it (app.js).
+fn close_dialog(response: &mut HttpResponse) {
+    response.headers_mut().insert(HeaderName::from_static("hx-trigger"), HeaderValue::from_static("close-dialog"));
+}
+
+/// One image the delete dialog names, and what deleting does to it.
+pub struct Doomed {
+    pub id: i64,
+    pub name: String,
+    pub provider_image_id: String,
+    pub fate: Fate,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// An image of this account: to the recycle bin, or deregistered at once
+    /// when the company keeps none.
+    Binned,
+    Deregistered,
+    /// The provider never made it: only its record goes.
+    RecordOnly,
+    /// Shared with or launched in this account: removed from it, its owner
+    /// keeps it.
+    Removed,
+    /// Protected: deleting is refused until it is unprotected.
+    Protected,
+}
+
+/// The question before the images ticked are deleted.
+#[derive(Template)]
+#[template(path = "images/bulk_delete.html", blocks = ["dialog"])]
+struct BulkDeleteDialog {
+    frame: Frame,
+    modal: bool,
+    title: String,
+    submit: String,
+    images: Vec<Doomed>,
+    retention_days: i32,
+    account: String,
+    list: String,
+    back_url: String,
+    csrf_token: String,
+}
+
+impl BulkDeleteDialog {
+    fn any(&self, fate: Fate) -> bool {
+        self.images.iter().any(|image| image.fate == fate)
+    }
+}
+
+/// The bar's Delete: a dialog that names the images ticked and says what
+/// deleting does to each; its Delete posts them to `/images/bulk`. Deleting
+/// itself is decided there, by the same rule as every bulk action; the
+/// dialog only says beforehand that a protected image stops it, as the
+/// single image's dialog does. An id of another account is not found.
+#[post("/images/bulk/delete")]
+pub async fn ask_bulk_delete(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: HtmlForm<BulkForm>,
+) -> Result<HttpResponse, WebError> {
+    user.require(Resource::Image, Action::Access)?;
+    if !user.rights.allows_some(Resource::Image, Action::Delete) {
+        return Err(WebError::Forbidden(format!("Your roles do not allow deleting images in {}.", user.account.name)));
+    }
+    let form = form.0;
+    let params = list_of(&form);
+    if let Err(invalid) = check_ids(&form.ids) {
+        return in_the_bar(&req, &user, &state, params, form, StatusCode::UNPROCESSABLE_ENTITY, invalid.message).await;
+    }
+    let mut ids = form.ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    let (rows, retention_days) = {
+        let mut conn = state.pool.get().await?;
+        let rows = db::images::find_records(&mut conn, user.account.id, &ids).await?;
+        (rows, db::images::retention_days(&mut conn, user.account.company_id).await?)
+    };
+    if rows.len() != ids.len() {
+        return Err(WebError::NotFound);
+    }
+    let images: Vec<Doomed> = rows
+        .into_iter()
+        .map(|row| Doomed {
+            fate: match Source::from_stored(&row.source) {
+                _ if !row.at_provider => Fate::RecordOnly,
+                Some(Source::Own) if row.protected => Fate::Protected,
+                Some(Source::Own) if retention_days > 0 => Fate::Binned,
+                Some(Source::Own) => Fate::Deregistered,
+                _ => Fate::Removed,
+            },
+            id: row.id,
+            name: row.name,
+            provider_image_id: row.provider_image_id,
+        })
+        .collect();
+    let n = images.len();
+    let dialog = BulkDeleteDialog {
+        frame: Frame::new(&user, "/images"),
+        modal: is_htmx(&req),
+        title: if n == 1 { "Delete 1 image".into() } else { format!("Delete {n} images") },
+        submit: if n == 1 { "Delete it".into() } else { format!("Delete all {n}") },
+        images,
+        retention_days,
+        account: user.account.name.clone(),
+        list: form.list,
+        back_url: url(&params),
+        csrf_token: user.csrf_token.clone(),
+    };
+    let body = if dialog.modal { dialog.as_dialog().render() } else { dialog.render() };
+    crate::web::dialog::respond(&req, StatusCode::OK, body)
 }
 
 fn url(params: &ListParams) -> String {

@@ -21,7 +21,7 @@ pub use actions::{
     actions_menu, confirm_delete, confirm_deprecate, delete, deprecate, protect, undeprecate, unprotect,
 };
 pub use bin::{confirm_purge, purge, restore};
-pub use bulk::apply_bulk;
+pub use bulk::{apply_bulk, ask_bulk_delete};
 pub use labels::{label_picker, relabel};
 pub use page::show;
 pub use rename::{edit_name, save_name, show_name};
