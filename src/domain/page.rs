@@ -72,7 +72,17 @@ impl Cursor {
         }
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        if cursor.kind() == Some(kind) { Ok(cursor) } else { Err(invalid()) }
+        if cursor.kind() == Some(kind) && cursor.could_be_a_row() { Ok(cursor) } else { Err(invalid()) }
+    }
+
+    /// Whether a row could sit at this position: a name without control
+    /// characters (PostgreSQL refuses a NUL in text) and a moment within the
+    /// years the console stores (PostgreSQL's own range ends at 4713 BC).
+    fn could_be_a_row(&self) -> bool {
+        use chrono::Datelike as _;
+        let name_ok = self.name.as_deref().is_none_or(|name| !name.chars().any(char::is_control));
+        let at_ok = self.at.is_none_or(|at| (1..=9999).contains(&at.year()));
+        name_ok && at_ok
     }
 }
 
@@ -131,6 +141,11 @@ mod tests {
     fn tampered_cursors_are_refused() {
         for token in ["", "!!!", "bm90IGpzb24", &URL_SAFE_NO_PAD.encode(r#"{"id":"x"}"#)] {
             assert!(Cursor::decode(token, "after", KeyKind::Name).is_err(), "{token}");
+        }
+        // Keys no row has, which would reach the database: a NUL, a year before PostgreSQL's.
+        for json in [r#"{"id":1,"name":"a\u0000b"}"#, r#"{"id":1,"at":"-200000-01-01T00:00:00Z"}"#] {
+            let kind = if json.contains("name") { KeyKind::Name } else { KeyKind::Time };
+            assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode(json), "after", kind).is_err(), "{json}");
         }
         let by_time = Cursor::by_time(7, Utc::now()).encode();
         assert!(Cursor::decode(&by_time, "after", KeyKind::Name).is_err(), "a time cursor for a name sort");

@@ -509,12 +509,21 @@ async fn audit_events_are_for_administrators_and_secrets_stay_masked() {
     let mut viewer = app.signed_in("viewer@acme.test").await;
     let viewer_api = Api::new(&app, &make_token(&mut viewer, "mine", app.demo.acme_production, "read").await);
     assert!(is_problem(&viewer_api.get("/api/v1/audit-events").await, StatusCode::FORBIDDEN));
-    let bad = api.get("/api/v1/audit-events?after=not-a-cursor").await;
-    assert!(
-        is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY) || is_problem(&bad, StatusCode::BAD_REQUEST),
-        "{}",
-        bad.json
-    );
+    // A cursor that does not decode, or carries a key no row has (a year before PostgreSQL's range).
+    let ancient = "eyJpZCI6MSwiYXQiOiItMjAwMDAwLTAxLTAxVDAwOjAwOjAwWiJ9";
+    for path in [
+        "/api/v1/audit-events?after=not-a-cursor".to_owned(),
+        format!("/api/v1/audit-events?after={ancient}"),
+        format!("/api/v1/images?sort=-created&after={ancient}"),
+        format!("/api/v1/public-images?q=x&sort=created&after={ancient}"),
+    ] {
+        let bad = api.get(&path).await;
+        assert!(
+            is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY) || is_problem(&bad, StatusCode::BAD_REQUEST),
+            "{path}: {}",
+            bad.json
+        );
+    }
 }
 
 #[actix_web::test]
