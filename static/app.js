@@ -175,8 +175,10 @@
   // Dialogs arrive in #modal through htmx. They open as modals over a dimmed
   // page with focus inside, close on Escape, Cancel or when their action is
   // done (the server sends the "close-dialog" event), and give focus back
-  // to the row that opened them.
+  // to the row that opened them, or to the control that did if it has an id
+  // (either may have been swapped for a new one meanwhile).
   let openerRow = null;
+  let openerId = null;
   function focusables(root) {
     return Array.from(root.querySelectorAll(
       "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled])"
@@ -193,15 +195,18 @@
   function restoreFocus() {
     const row = openerRow && document.getElementById(openerRow);
     const target = (row && (row.querySelector(".actions-button") || row.querySelector("a.rename")))
+      || (openerId && document.getElementById(openerId))
       || document.getElementById("main");
     if (target) target.focus();
     openerRow = null;
+    openerId = null;
   }
   document.addEventListener("htmx:beforeRequest", function (event) {
     const target = event.detail.target;
     if (target && target.id === "modal" && !event.target.closest("dialog")) {
       const row = event.target.closest("tr");
       openerRow = row ? row.id : null;
+      openerId = event.target.id || null;
     }
   });
   document.addEventListener("htmx:afterSwap", function (event) {

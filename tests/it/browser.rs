@@ -891,6 +891,17 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
     let protected = id_of(&app, "SELECT count(*) AS id FROM provider_images WHERE protected").await;
     assert_eq!(protected, 3, "the two, and the demo's rhel-9-sap-base");
 
+    // Choosing a label in the bar keeps the rows ticked (it is not one of the
+    // filters, which reload the list); Set label labels them.
+    browser.tab_to(&format!("image-{edge}-name")).await;
+    browser.keys(space).await;
+    b.find(Locator::Css("#bulk-label")).await.unwrap().select_by_value("red").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let ticked = format!("return document.querySelector('input[name=ids][value=\"{edge}\"]').checked");
+    assert!(browser.script_bool(&ticked).await, "still ticked after choosing a label");
+    b.find(Locator::Css("#bulk button[value=label]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Labelled 1 image “Red”").await;
+
     // The header's box ticks every row and unticks them again.
     browser.tab_to("Tick every image").await;
     browser.keys(space).await;
@@ -922,6 +933,8 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!browser.script_bool(open).await, "Close closes it");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(browser.focused_label().await, "Delete…", "focus is back on the button that opened it");
     assert_eq!(id_of(&app, binned).await, in_bin, "nothing deleted");
 
     // Untick it, tick an unprotected one: asked, then deleted to the bin.

@@ -73,7 +73,7 @@ async fn a_bulk_action_changes_every_image_ticked_or_none_and_says_what_it_did()
     // Label two; protect one.
     let two = ticked(&mut conn, production, &["batch-worker", "edge-cache-arm"]).await;
     let labelled = admin.post_htmx("/images/bulk", &form(&two, &[("action", "label"), ("label", "red")])).await;
-    assert!(text(&labelled.body).contains("Labelled 2 images Red"), "{}", text(&labelled.body));
+    assert!(text(&labelled.body).contains("Labelled 2 images “Red”"), "{}", text(&labelled.body));
     let labels: Vec<String> = image_records::table
         .filter(image_records::account_id.eq(production))
         .filter(image_records::name.eq_any(["batch-worker", "edge-cache-arm"]))
@@ -110,7 +110,7 @@ async fn a_bulk_action_changes_every_image_ticked_or_none_and_says_what_it_did()
     assert!(bad.body.contains(&format!(r#"name="deprecate_on" type="date" value="{past}""#)), "as typed");
     let on = (Utc::now() + Duration::days(45)).date_naive().to_string();
     let scheduled = admin.post_htmx("/images/bulk", &form(&two, &[("action", "schedule"), ("retire_on", &on)])).await;
-    assert!(text(&scheduled.body).contains(&format!("Scheduled 2 images: retired on {on}")));
+    assert!(text(&scheduled.body).contains(&format!("Scheduled 2 images: retire on {on}")));
     assert_eq!(text(&scheduled.body).matches("retiring in 45 days").count(), 2, "{}", text(&scheduled.body));
 
     // Unprotected, both go to the bin in one step.
@@ -263,9 +263,26 @@ async fn bulk_delete_asks_first_naming_each_image_and_what_deleting_does_to_it()
     let protected = ticked(&mut conn, production, &["api-server-base", "rhel-9-sap-base"]).await;
     let blocked = admin.post_htmx("/images/bulk/delete", &form(&protected, &[])).await;
     assert_eq!(blocked.status, StatusCode::OK);
-    assert!(text(&blocked.body).contains("These images cannot be deleted now."), "{}", text(&blocked.body));
+    assert!(text(&blocked.body).contains("1 of these 2 images cannot be deleted now."), "{}", text(&blocked.body));
     assert!(text(&blocked.body).contains("rhel-9-sap-base ami-") && text(&blocked.body).contains("protected"));
     assert!(!blocked.body.contains(r#"<button type="submit""#), "{}", blocked.body);
+
+    // So does a record that a live server was launched from, and the dialog says which of the two stop it.
+    let in_use = count(
+        &mut conn,
+        &format!(
+            "SELECT min(r.id) AS n FROM image_records r JOIN servers s ON s.image_record_id = r.id
+             WHERE r.account_id = {production} AND s.state <> 'TERMINATED'"
+        ),
+    )
+    .await
+    .to_string();
+    let three = [mine[0].clone(), in_use, protected[1].clone()];
+    let blocked = admin.post_htmx("/images/bulk/delete", &form(&three, &[])).await;
+    let shown = text(&blocked.body);
+    assert!(shown.contains("2 of these 3 images cannot be deleted now."), "{shown}");
+    assert!(shown.contains("1 server runs from it") && shown.contains("terminate them first"), "{shown}");
+    assert!(!blocked.body.contains(r#"<button type="submit""#));
 
     // Without htmx, a page of its own whose Cancel leads back to the list.
     let page = admin.post("/images/bulk/delete", &form(&mine, &[("list", "label=blue")])).await;

@@ -252,7 +252,7 @@ async fn a_tampered_page_cursor_is_a_bad_request() {
         .post_htmx("/images/bulk", &[("ids", &id), ("action", "label"), ("label", "green"), ("list", &list)])
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", text(&done.body));
-    assert!(text(&done.body).contains("Labelled 1 image Green"), "{}", text(&done.body));
+    assert!(text(&done.body).contains("Labelled 1 image “Green”"), "{}", text(&done.body));
 }
 
 #[actix_web::test]

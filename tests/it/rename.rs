@@ -70,7 +70,9 @@ async fn rename_with_stale_version_is_a_conflict_that_shows_the_current_name() {
         .await;
 
     assert_eq!(stale.status, StatusCode::CONFLICT);
-    assert!(text(&stale.body).contains("Someone else changed this image meanwhile; its name is now “batch-a”"));
+    assert!(
+        text(&stale.body).contains("Someone else changed this image meanwhile; its name as it is now is “batch-a”")
+    );
     assert!(stale.body.contains(r#"value="batch-a""#), "the form shows the current value");
     assert_eq!(name_of(&app, id).await, "batch-a");
 }
@@ -162,7 +164,7 @@ async fn two_browsers_renaming_at_once_one_wins_and_the_other_sees_the_conflict(
     assert_eq!(statuses, [200, 409], "exactly one wins");
     let (winner, loser) = if a.status == StatusCode::OK { ("from-first", &b) } else { ("from-second", &a) };
     assert_eq!(name_of(&app, id).await, winner, "the winner's name is kept");
-    assert!(text(&loser.body).contains(&format!("its name is now “{winner}”")), "{}", loser.body);
+    assert!(text(&loser.body).contains(&format!("its name as it is now is “{winner}”")), "{}", loser.body);
     let renames = crate::harness::count(
         &mut app.db().await,
         &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'rename' AND resource_id = '{id}'"),

@@ -212,9 +212,9 @@ async fn set_deprecation(
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(user, state, id).await?;
             let message = format!(
-                "Someone else changed this image meanwhile; it is now named “{}”{}.",
+                "Someone else changed this image meanwhile (it is “{}”{} now).",
                 current.name,
-                if current.deprecated { " and deprecated" } else { "" }
+                if current.deprecated { ", deprecated" } else { "" }
             );
             if deprecated && !current.deprecated {
                 let dialog = Confirm { error: Some(message), ..ConfirmDialog::deprecate(req, user, &current) };
@@ -290,7 +290,7 @@ pub async fn delete(
         }
         _ => Confirm {
             error: Some(format!(
-                "Someone else changed this image meanwhile; it is now named “{}”. Delete it anyway?",
+                "Someone else changed this image (“{}”) meanwhile. Delete it as it is now?",
                 view.name
             )),
             ..ConfirmDialog::delete(&req, &user, &view, source, deletable(&state, &user, &row).await?)
@@ -347,9 +347,9 @@ async fn set_protection(
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(user, state, id).await?;
             Err(WebError::Conflict(format!(
-                "Someone else changed this image meanwhile; it is now named “{}”{}.",
+                "Someone else changed this image meanwhile (it is “{}”{} now).",
                 current.name,
-                if current.protected { " and protected" } else { "" }
+                if current.protected { ", protected" } else { "" }
             )))
         }
         Err(e) => Err(e.into()),

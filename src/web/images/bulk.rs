@@ -51,8 +51,11 @@ pub struct BulkForm {
 /// Whether the user may do one of the bulk actions somewhere in the account
 /// (each image is still decided on its own).
 pub fn may_bulk(user: &CurrentUser) -> bool {
-    user.rights.allows_some(Resource::Image, Action::Configure)
-        || user.rights.allows_some(Resource::Image, Action::Delete)
+    user.rights.allows_some(Resource::Image, Action::Configure) || may_delete_some(user)
+}
+
+fn may_delete_some(user: &CurrentUser) -> bool {
+    user.rights.allows_some(Resource::Image, Action::Delete)
 }
 
 /// The bar above My images: what to do with the rows ticked.
@@ -66,6 +69,10 @@ pub struct BulkBar {
     pub max: String,
     pub error: Option<String>,
     pub csrf_token: String,
+    /// Which of its buttons the user may use somewhere in the account (each
+    /// image is still decided on its own).
+    pub can_configure: bool,
+    pub can_delete: bool,
 }
 
 impl BulkBar {
@@ -80,6 +87,8 @@ impl BulkBar {
             max: today.checked_add_months(Months::new(120)).unwrap_or(today).to_string(),
             error: form.error,
             csrf_token: user.csrf_token.clone(),
+            can_configure: user.rights.allows_some(Resource::Image, Action::Configure),
+            can_delete: may_delete_some(user),
         }
     }
 
@@ -130,16 +139,17 @@ fn images(n: usize) -> String {
 fn summary(action: &BulkAction, done: &BulkDone) -> String {
     let n = images(done.changed.len());
     let mut message = match action {
-        BulkAction::Label(label) => format!("Labelled {n} {}", label.title()),
+        BulkAction::Label(Label::None) => format!("Took the label off {n}"),
+        BulkAction::Label(label) => format!("Labelled {n} “{}”", label.title()),
         BulkAction::Deprecate => format!("Deprecated {n}"),
         BulkAction::Undeprecate => format!("Undeprecated {n}"),
         BulkAction::Protect => format!("Protected {n}"),
         BulkAction::Unprotect => format!("Unprotected {n}"),
         BulkAction::Schedule(s) => match (s.deprecate_on, s.retire_on) {
             (None, None) => format!("Cleared the schedule of {n}"),
-            (Some(d), None) => format!("Scheduled {n}: deprecated on {d}"),
-            (None, Some(r)) => format!("Scheduled {n}: retired on {r}"),
-            (Some(d), Some(r)) => format!("Scheduled {n}: deprecated on {d}, retired on {r}"),
+            (Some(d), None) => format!("Scheduled {n}: deprecate on {d}"),
+            (None, Some(r)) => format!("Scheduled {n}: retire on {r}"),
+            (Some(d), Some(r)) => format!("Scheduled {n}: deprecate on {d}, retire on {r}"),
         },
         BulkAction::Delete if done.binned == 0 => format!("Deleted {n}"),
         BulkAction::Delete if done.binned == 1 && done.changed.len() == 1 => {
@@ -153,17 +163,21 @@ fn summary(action: &BulkAction, done: &BulkDone) -> String {
         let n = done.unchanged.len();
         let was = if n == 1 { "was" } else { "were" };
         let so = match action {
-            BulkAction::Label(_) => "had that label".to_owned(),
-            BulkAction::Deprecate => format!("{was} deprecated"),
+            BulkAction::Label(_) => "had that label already".to_owned(),
+            BulkAction::Deprecate => format!("{was} deprecated already"),
             BulkAction::Undeprecate => format!("{was} not deprecated"),
-            BulkAction::Protect => format!("{was} protected"),
+            BulkAction::Protect => format!("{was} protected already"),
             _ => format!("{was} not protected"),
         };
         if done.changed.is_empty() {
-            let which = if n == 1 { "the image".to_owned() } else { format!("all {n} images") };
-            return format!("Nothing to change: {which} {so} already");
+            let which = match n {
+                1 => "the image".to_owned(),
+                2 => "both images".to_owned(),
+                _ => format!("all {n} images"),
+            };
+            return format!("Nothing to change: {which} {so}");
         }
-        message.push_str(&format!("; {} {so} already", images(n)));
+        message.push_str(&format!("; {} {so}", images(n)));
     }
     message
 }
@@ -287,6 +301,15 @@ pub enum Fate {
     Removed,
     /// Protected: deleting is refused until it is unprotected.
     Protected,
+    /// This many servers launched from it are pending, running or paused:
+    /// deleting is refused until they are terminated.
+    InUse(i64),
+}
+
+impl Fate {
+    fn stops_it(self) -> bool {
+        matches!(self, Fate::Protected | Fate::InUse(_))
+    }
 }
 
 /// The question before the images ticked are deleted.
@@ -309,13 +332,23 @@ impl BulkDeleteDialog {
     fn any(&self, fate: Fate) -> bool {
         self.images.iter().any(|image| image.fate == fate)
     }
+
+    fn in_use(&self) -> bool {
+        self.images.iter().any(|image| matches!(image.fate, Fate::InUse(_)))
+    }
+
+    /// How many of the images stop the delete.
+    fn stopping(&self) -> usize {
+        self.images.iter().filter(|image| image.fate.stops_it()).count()
+    }
 }
 
 /// The bar's Delete: a dialog that names the images ticked and says what
 /// deleting does to each; its Delete posts them to `/images/bulk`. Deleting
 /// itself is decided there, by the same rule as every bulk action; the
-/// dialog only says beforehand that a protected image stops it, as the
-/// single image's dialog does. An id of another account is not found.
+/// dialog only says beforehand that a protected image, or one servers still
+/// run from, stops it, as the single image's dialog does. An id of another
+/// account is not found.
 #[post("/images/bulk/delete")]
 pub async fn ask_bulk_delete(
     req: HttpRequest,
@@ -324,7 +357,7 @@ pub async fn ask_bulk_delete(
     form: HtmlForm<BulkForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
-    if !user.rights.allows_some(Resource::Image, Action::Delete) {
+    if !may_delete_some(&user) {
         return Err(WebError::Forbidden(format!("Your roles do not allow deleting images in {}.", user.account.name)));
     }
     let form = form.0;
@@ -335,29 +368,30 @@ pub async fn ask_bulk_delete(
     let mut ids = form.ids.clone();
     ids.sort_unstable();
     ids.dedup();
-    let (rows, retention_days) = {
-        let mut conn = state.pool.get().await?;
-        let rows = db::images::find_records(&mut conn, user.account.id, &ids).await?;
-        (rows, db::images::retention_days(&mut conn, user.account.company_id).await?)
-    };
+    let mut conn = state.pool.get().await?;
+    let rows = db::images::find_records(&mut conn, user.account.id, &ids).await?;
     if rows.len() != ids.len() {
         return Err(WebError::NotFound);
     }
-    let images: Vec<Doomed> = rows
-        .into_iter()
-        .map(|row| Doomed {
-            fate: match Source::from_stored(&row.source) {
-                _ if !row.at_provider => Fate::RecordOnly,
-                Some(Source::Own) if row.protected => Fate::Protected,
-                Some(Source::Own) if retention_days > 0 => Fate::Binned,
-                Some(Source::Own) => Fate::Deregistered,
-                _ => Fate::Removed,
-            },
-            id: row.id,
-            name: row.name,
-            provider_image_id: row.provider_image_id,
-        })
-        .collect();
+    let retention_days = db::images::retention_days(&mut conn, user.account.company_id).await?;
+    let mut images = Vec::with_capacity(rows.len());
+    for row in rows {
+        let source = Source::from_stored(&row.source);
+        let fate = if !row.at_provider {
+            Fate::RecordOnly
+        } else if source == Some(Source::Own) && row.protected {
+            Fate::Protected
+        } else {
+            match db::images::alive_servers(&mut conn, &row).await? {
+                0 if source != Some(Source::Own) => Fate::Removed,
+                0 if retention_days > 0 => Fate::Binned,
+                0 => Fate::Deregistered,
+                alive => Fate::InUse(alive),
+            }
+        };
+        images.push(Doomed { id: row.id, name: row.name, provider_image_id: row.provider_image_id, fate });
+    }
+    drop(conn);
     let n = images.len();
     let dialog = BulkDeleteDialog {
         frame: Frame::new(&user, "/images"),

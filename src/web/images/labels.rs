@@ -96,6 +96,7 @@ pub async fn relabel(
     drop(conn);
     match relabelled {
         Ok(_) if !is_htmx(&req) => Ok(see_other(PAGE)),
+        Ok(row) if label == Label::None => saved_row(image_view(&user, row), "Label removed"),
         Ok(row) => saved_row(image_view(&user, row), &format!("Label set to {}", label.title())),
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(&user, &state, id).await?;

@@ -114,7 +114,7 @@ pub async fn save_name(
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(&user, &state, id).await?;
             let message = format!(
-                "Someone else changed this image meanwhile; its name is now “{}”. Edit it again or cancel.",
+                "Someone else changed this image meanwhile; its name as it is now is “{}”. Edit it again or cancel.",
                 current.name
             );
             let value = current.name.clone();

@@ -139,7 +139,7 @@ pub async fn save_schedule(
             let (row, _) = target(&user, &state, id, ImageAction::Schedule).await?;
             let dialog = ScheduleDialog {
                 error: Some(format!(
-                    "Someone else changed this image meanwhile; it is now named “{}”. Here is its schedule now.",
+                    "Someone else changed this image (“{}”) meanwhile. Here is its schedule as it is now.",
                     now.name
                 )),
                 ..ScheduleDialog::new(&req, &user, &row)
