@@ -140,6 +140,25 @@
     }
   });
 
+  // An action taken in a row (a label chosen, Protect from its menu) swaps the
+  // row for a new one, and what had focus goes with it: focus moves to the
+  // same cell of the new row, so a keyboard user keeps their place.
+  let focusCell = null;
+  document.addEventListener("htmx:beforeRequest", function () {
+    const active = document.activeElement;
+    const cell = active && active.closest && active.closest("tr[id] > td");
+    focusCell = cell ? { row: cell.parentElement.id, index: cell.cellIndex } : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    const row = focusCell && lost && document.getElementById(focusCell.row);
+    const cell = row && row.cells[focusCell.index];
+    const target = (cell && cell.querySelector("a[href], button:not([disabled]), input:not([type=hidden])"))
+      || (row && row.querySelector(".actions-button"));
+    focusCell = null;
+    if (target) target.focus();
+  });
+
   // A rename link opens its form in the row (the tbody names the target).
   document.addEventListener("click", function (event) {
     const link = event.target.closest && event.target.closest("a.rename");

@@ -351,6 +351,8 @@ async fn browser_relabel_from_the_picker_with_the_keyboard() {
     browser.tab_to("Red").await;
     browser.keys(&char::from(ENTER).to_string()).await;
     browser.wait_for_text("Label set to Red").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(browser.focused_label().await, "Label: Red. Change the label", "focus stays on the row's label");
     let label = b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) .label-swatch")).await.unwrap();
     assert_eq!(label.attr("class").await.unwrap().as_deref(), Some("label-swatch label-red"));
     browser.screenshot("label-set").await;
@@ -458,6 +460,8 @@ async fn browser_deprecate_and_undeprecate_from_the_actions_menu_with_the_keyboa
     browser.keys(&enter).await;
     browser.wait_for_text("“batch-worker” is no longer deprecated").await;
     assert!(b.find(Locator::Css("tr:has(a[title^='Rename batch-worker']) del")).await.is_err());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(browser.focused_label().await, "Actions for batch-worker", "focus stays on the row's menu button");
     b.clone().close().await.unwrap();
 }
 
