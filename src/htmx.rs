@@ -1,4 +1,8 @@
-//! What htmx tells the server about a request.
+//! What htmx tells the server about a request, and what the server tells
+//! htmx to do with its answer.
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{HeaderName, HeaderValue};
 
 /// Whether htmx sent the request (it then wants a fragment, not a page).
 pub fn is_htmx(req: &actix_web::HttpRequest) -> bool {
@@ -9,4 +13,19 @@ pub fn is_htmx(req: &actix_web::HttpRequest) -> bool {
 /// list that refreshes itself does.
 pub fn targets(req: &actix_web::HttpRequest, id: &str) -> bool {
     req.headers().get("HX-Target").is_some_and(|t| t == id)
+}
+
+/// Has htmx swap the answer into `target` (a selector) by `swap`, in place
+/// of where the request aimed it: a dialog again in `#modal`, a refusal in
+/// the list.
+pub fn retarget(response: &mut HttpResponse, target: &'static str, swap: &'static str) {
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static(target));
+    headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static(swap));
+}
+
+/// Closes the dialog open over the page when the answer arrives (app.js
+/// listens for the `close-dialog` event).
+pub fn close_dialog(response: &mut HttpResponse) {
+    response.headers_mut().insert(HeaderName::from_static("hx-trigger"), HeaderValue::from_static("close-dialog"));
 }

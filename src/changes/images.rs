@@ -15,6 +15,7 @@
 //! goes too; deleting a shared or launched public image removes this
 //! account's record only. Neither while live servers were launched from it.
 
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use super::{Actor, ChangeError};
@@ -22,7 +23,7 @@ use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::Image
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
 use crate::domain::images::{
-    ImageAction, ImageFacts, ImageName, Label, Making, Schedule, SharingSupport, Source, already_done, may,
+    DeleteFate, ImageAction, ImageFacts, ImageName, Label, Making, Schedule, SharingSupport, Source, already_done, may,
     may_configure, sharing_rights,
 };
 use crate::domain::refusal::Refusal;
@@ -215,9 +216,33 @@ pub struct Deleted {
     pub purge_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Deletes record `id` of the actor's account at `version`. The live
-/// servers launched from it are counted inside the transaction that acts on
-/// the answer.
+/// What deleting `row` would do now, as [`delete`] decides it.
+pub async fn delete_fate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, row: &ImageRow) -> QueryResult<DeleteFate> {
+    let mut fates = delete_fates(conn, actor, std::slice::from_ref(row)).await?;
+    Ok(fates.pop().unwrap_or(DeleteFate::RecordOnly))
+}
+
+/// What deleting each of `rows` would do now, in their order: for the
+/// dialogs that ask before a delete. The live servers of them all are
+/// counted in one statement.
+pub async fn delete_fates(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    rows: &[ImageRow],
+) -> QueryResult<Vec<DeleteFate>> {
+    let alive = db::images::alive_servers_of(conn, rows).await?;
+    let days = db::images::retention_days(conn, actor.account.company_id).await?;
+    Ok(rows.iter().zip(alive).map(|(row, alive)| fate_of(row, alive, days)).collect())
+}
+
+fn fate_of(row: &ImageRow, alive_servers: i64, retention_days: i32) -> DeleteFate {
+    let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
+    DeleteFate::of(source, row.at_provider, row.protected, alive_servers, retention_days)
+}
+
+/// Deletes record `id` of the actor's account at `version`, as its
+/// [`DeleteFate`] says. The live servers launched from it are counted
+/// inside the transaction that acts on the answer.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -230,7 +255,13 @@ pub async fn delete(
         let row = db::images::find_record(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Delete)?;
         let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
-        if !row.at_provider {
+        let alive = if row.at_provider { db::images::alive_servers(conn, &row).await? } else { 0 };
+        let days = db::images::retention_days(conn, actor.account.company_id).await?;
+        let fate = fate_of(&row, alive, days);
+        if let Some(refusal) = fate.refusal(&row.name) {
+            return Err(refusal.into());
+        }
+        if fate == DeleteFate::RecordOnly {
             // Its making failed (the only unmade image Delete is offered
             // for): nothing at the provider to deregister.
             if !db::images::delete_record(conn, account, id, version).await? {
@@ -241,27 +272,19 @@ pub async fn delete(
             db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
             return Ok(Deleted { name: row.name, provider_image_id: None, source, purge_after: None });
         }
-        if source == Source::Own && row.protected {
-            return Err(Refusal::ImageProtected { name: row.name }.into());
-        }
-        let alive = db::images::alive_servers(conn, &row).await?;
-        if alive > 0 {
-            return Err(Refusal::ImageInUse(alive).into());
-        }
         if source == Source::Own {
             // Before the record: the own-images sync locks in this order too.
             db::images::lock_image(conn, row.image_pk).await?;
-            let days = db::images::retention_days(conn, actor.account.company_id).await?;
-            if days > 0 {
-                return to_bin(conn, actor, row, version, days).await;
-            }
+        }
+        if let DeleteFate::Binned { days } = fate {
+            return to_bin(conn, actor, row, version, days).await;
         }
         if !db::images::delete_record(conn, account, id, version).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
         let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
         db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
-        if source == Source::Own {
+        if fate == DeleteFate::Deregistered {
             // The image goes at the provider, so every account's record of it goes too.
             for (other, record) in db::images::retire_image(conn, row.image_pk).await? {
                 let changes = serde_json::json!({ "provider_image_id": row.provider_image_id,

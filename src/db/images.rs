@@ -556,6 +556,27 @@ pub async fn alive_servers(conn: &mut AsyncPgConnection, row: &ImageRow) -> Quer
     }
 }
 
+/// [`alive_servers`] of each of `rows`, in their order, in one statement.
+pub async fn alive_servers_of(conn: &mut AsyncPgConnection, rows: &[ImageRow]) -> QueryResult<Vec<i64>> {
+    use super::schema::servers;
+    let (own, others): (Vec<&ImageRow>, Vec<&ImageRow>) = rows.iter().partition(|row| row.source == "own");
+    let images: Vec<i64> = own.iter().map(|row| row.image_pk).collect();
+    let records: Vec<i64> = others.iter().map(|row| row.id).collect();
+    let alive: Vec<(i64, Option<i64>)> = servers::table
+        .filter(servers::state.eq_any(super::servers::alive()))
+        .filter(servers::provider_image_id.eq_any(&images).or(servers::image_record_id.eq_any(&records)))
+        .select((servers::provider_image_id, servers::image_record_id))
+        .load(conn)
+        .await?;
+    let count = |row: &ImageRow| {
+        let from = |&&(image, record): &&(i64, Option<i64>)| {
+            if row.source == "own" { image == row.image_pk } else { record == Some(row.id) }
+        };
+        alive.iter().filter(from).count() as i64
+    };
+    Ok(rows.iter().map(count).collect())
+}
+
 /// Changes a record's name and label if it is still at `version`; false when
 /// someone else changed it first.
 pub async fn update_record(

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use super::ValidationError;
 use super::access::{Action, Ownership, Resource, Rights};
 use super::page::{Cursor, KeyKind, PageRequest};
+use super::refusal::Refusal;
 use super::text::is_invisible;
 use serde::{Deserialize, Serialize};
 
@@ -523,6 +524,54 @@ pub enum Making {
     Failed,
 }
 
+/// What deleting an image record does now, or what stops it: the one
+/// answer the delete dialogs give beforehand and `changes::images::delete`
+/// acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteFate {
+    /// The provider could not make it: only its record goes.
+    RecordOnly,
+    /// An own image goes to the recycle bin for this many days, then the
+    /// provider deregisters it.
+    Binned { days: i32 },
+    /// An own image of a company that keeps no recycle bin: the provider
+    /// deregisters it at once.
+    Deregistered,
+    /// Shared with or launched in this account: only this account's record
+    /// goes; its owner keeps the image.
+    Removed,
+    /// Refused: an own image is protected.
+    Protected,
+    /// Refused while this many servers launched from it are pending,
+    /// running or paused.
+    InUse(i64),
+}
+
+impl DeleteFate {
+    /// In the order the delete asks: an unmade image has nothing at the
+    /// provider to protect or launch from; protection comes before the
+    /// servers, which come before where the image goes.
+    pub fn of(source: Source, made: bool, protected: bool, alive_servers: i64, retention_days: i32) -> Self {
+        match source {
+            _ if !made => DeleteFate::RecordOnly,
+            Source::Own if protected => DeleteFate::Protected,
+            _ if alive_servers > 0 => DeleteFate::InUse(alive_servers),
+            Source::Own if retention_days > 0 => DeleteFate::Binned { days: retention_days },
+            Source::Own => DeleteFate::Deregistered,
+            Source::Shared | Source::PublicLaunched => DeleteFate::Removed,
+        }
+    }
+
+    /// Why the delete is refused, if it is.
+    pub fn refusal(self, name: &str) -> Option<Refusal> {
+        match self {
+            DeleteFate::Protected => Some(Refusal::ImageProtected { name: name.to_owned() }),
+            DeleteFate::InUse(alive) => Some(Refusal::ImageInUse(alive)),
+            _ => None,
+        }
+    }
+}
+
 /// How a provider can share images.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SharingSupport {
@@ -749,6 +798,21 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delete_asks_what_stops_it_before_where_the_image_goes() {
+        use DeleteFate::*;
+        let fate = |source, made, protected, alive, days| DeleteFate::of(source, made, protected, alive, days);
+        assert_eq!(fate(Source::Own, false, true, 0, 7), RecordOnly, "nothing at the provider to protect");
+        assert_eq!(fate(Source::Own, true, true, 2, 7), Protected);
+        assert_eq!(fate(Source::Own, true, false, 2, 7), InUse(2));
+        assert_eq!(fate(Source::Shared, true, true, 1, 7), InUse(1), "protection is the owner's");
+        assert_eq!(fate(Source::Own, true, false, 0, 7), Binned { days: 7 });
+        assert_eq!(fate(Source::Own, true, false, 0, 0), Deregistered);
+        assert_eq!(fate(Source::PublicLaunched, true, false, 0, 7), Removed);
+        assert_eq!(InUse(1).refusal("x"), Some(Refusal::ImageInUse(1)));
+        assert_eq!(Binned { days: 7 }.refusal("x"), None);
+    }
 
     #[test]
     fn there_are_25_distinct_labels_that_parse_back() {

@@ -3,7 +3,6 @@
 //! in `#modal`; without it, it is a page of its own.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -79,9 +78,7 @@ impl Confirm {
 pub fn respond(req: &HttpRequest, status: StatusCode, body: askama::Result<String>) -> Result<HttpResponse, WebError> {
     let mut response = html(status, body)?;
     if is_htmx(req) && !status.is_success() {
-        let headers = response.headers_mut();
-        headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#modal"));
-        headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("innerHTML"));
+        crate::htmx::retarget(&mut response, "#modal", "innerHTML");
     }
     Ok(response)
 }
@@ -94,8 +91,7 @@ pub fn done(req: &HttpRequest, fragment: String, message: &str, page: &str) -> R
         return Ok(see_other(page));
     }
     let flash = FlashFragment { message }.render()?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("HX-Trigger", "close-dialog"))
-        .body(fragment + &flash))
+    let mut response = html(StatusCode::OK, Ok(fragment + &flash))?;
+    crate::htmx::close_dialog(&mut response);
+    Ok(response)
 }

@@ -354,8 +354,6 @@ fn fragment(error: &WebError) -> HttpResponse {
     let page = ErrorPage { status: status.as_u16(), title: error.title(), message: &message };
     let body = page.as_flash().render();
     let mut response = retry_later(html(status, body));
-    let headers = response.headers_mut();
-    headers.insert(header::HeaderName::from_static("hx-retarget"), header::HeaderValue::from_static("#flash"));
-    headers.insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static("innerHTML"));
+    crate::htmx::retarget(&mut response, "#flash", "innerHTML");
     response
 }

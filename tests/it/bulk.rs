@@ -304,4 +304,22 @@ async fn bulk_delete_asks_first_naming_each_image_and_what_deleting_does_to_it()
         let answer = user.post_htmx("/images/bulk/delete", &form(&mine, &[])).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{who}");
     }
+
+    // Who may delete only their own images is told which of those ticked are not theirs to delete.
+    diesel::sql_query(
+        "INSERT INTO access_rights (role_id, resource, action, qualifier)
+         SELECT gr.role_id, 'IMAGE', 'Delete', 'MINE' FROM group_roles gr JOIN groups g ON g.id = gr.group_id
+         WHERE g.name = 'Config' GROUP BY gr.role_id",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut configurator = app.signed_in("configurator@acme.test").await;
+    let asked = configurator.post_htmx("/images/bulk/delete", &form(&mine, &[])).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", text(&asked.body));
+    let shown = text(&asked.body);
+    assert!(shown.contains("This image cannot be deleted now."), "{shown}");
+    assert!(shown.contains("api-server-base") && shown.contains("you may not delete it"), "{shown}");
+    assert!(shown.contains("do not allow deleting an image marked so"), "{shown}");
+    assert!(!asked.body.contains(r#"<button type="submit""#), "nothing to confirm");
 }

@@ -11,7 +11,6 @@
 //! administrator) with 409 and their reason in the dialog.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -214,9 +213,7 @@ fn respond_rights(
         return html(status, dialog.render());
     }
     let mut response = html(status, dialog.as_dialog().render().map(|body| body + &extra))?;
-    let headers = response.headers_mut();
-    headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#modal"));
-    headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("innerHTML"));
+    crate::htmx::retarget(&mut response, "#modal", "innerHTML");
     Ok(response)
 }
 

@@ -15,7 +15,7 @@ use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow};
 use crate::domain::access::{Action, Resource};
-use crate::domain::images::{ImageAction, Source};
+use crate::domain::images::{DeleteFate, ImageAction, Source};
 use crate::domain::refusal::Refusal;
 use crate::web::dialog::{Confirm, VersionForm};
 use crate::web::error::{WebError, change_status};
@@ -49,75 +49,46 @@ impl ConfirmDialog {
         }
     }
 
-    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, state: Deletable) -> Confirm {
+    fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, fate: DeleteFate) -> Confirm {
         let mut dialog = Confirm { danger: true, ..Self::asking(req, user, view, ImageAction::Delete) };
-        let refusal = match state {
-            Deletable::Protected if source == Source::Own => Some(Refusal::ImageProtected { name: view.name.clone() }),
-            Deletable::InUse(alive) if alive > 0 => Some(Refusal::ImageInUse(alive)),
-            _ => None,
-        };
-        if let Some(refusal) = refusal {
+        if let Some(refusal) = fate.refusal(&view.name) {
             dialog.question = format!("{} cannot be deleted now.", view.name);
             dialog.error = Some(refusal.message());
             dialog.allowed = false;
             return dialog;
         }
-        let retention = match state {
-            Deletable::Yes { retention_days } => retention_days,
-            _ => 0,
-        };
         dialog.question = format!("Are you sure you want to delete {}?", view.name);
-        dialog.detail = Some(match source {
-            Source::Own if view.state == "FAILED" => {
+        dialog.detail = Some(match fate {
+            DeleteFate::RecordOnly => {
                 "The provider could not make this image, so there is nothing to deregister: its record is removed."
                     .into()
             }
-            Source::Own if retention > 0 => format!(
+            DeleteFate::Binned { days } => format!(
                 "It goes to the recycle bin: it leaves My images and every account it is shared with, and \
-                 cannot be launched. You can restore it as it was for {retention} day{}; then the cloud \
+                 cannot be launched. You can restore it as it was for {days} day{}; then the cloud \
                  provider deregisters {}.",
-                if retention == 1 { "" } else { "s" },
+                if days == 1 { "" } else { "s" },
                 view.provider_image_id
             ),
-            Source::Own => format!(
+            DeleteFate::Deregistered => format!(
                 "The image {} is deregistered at the cloud provider and disappears from every account it is \
                  shared with. This cannot be undone.",
                 view.provider_image_id
             ),
-            Source::Shared => {
-                format!("It is removed from {} only; the account that shared it keeps it.", user.account.name)
-            }
-            Source::PublicLaunched => format!(
+            _ if source == Source::PublicLaunched => format!(
                 "It is removed from {}'s images only; the public image stays in the public catalog.",
                 user.account.name
             ),
+            _ => format!("It is removed from {} only; the account that shared it keeps it.", user.account.name),
         });
         dialog
     }
 }
 
-/// Whether a record can be deleted now, for the dialog.
-#[derive(Debug, Clone, Copy)]
-enum Deletable {
-    /// Yes: an own image waits in the bin this long first (0: at once).
-    Yes {
-        retention_days: i32,
-    },
-    Protected,
-    /// No while this many live servers were launched from it.
-    InUse(i64),
-}
-
-async fn deletable(state: &AppState, user: &CurrentUser, row: &ImageRow) -> Result<Deletable, WebError> {
+/// What deleting the record would do now.
+async fn fate(state: &AppState, user: &CurrentUser, row: &ImageRow) -> Result<DeleteFate, WebError> {
     let mut conn = state.pool.get().await?;
-    if row.protected && row.source == "own" {
-        return Ok(Deletable::Protected);
-    }
-    let alive = db::images::alive_servers(&mut conn, row).await?;
-    if alive > 0 {
-        return Ok(Deletable::InUse(alive));
-    }
-    Ok(Deletable::Yes { retention_days: db::images::retention_days(&mut conn, user.account.company_id).await? })
+    Ok(changes::images::delete_fate(&mut conn, &user.actor(), row).await?)
 }
 
 /// The items of a row's actions menu: what the user may do to the record
@@ -235,9 +206,9 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
     let (row, view) = target(&user, &state, id.into_inner(), ImageAction::Delete).await?;
-    let deletable = deletable(&state, &user, &row).await?;
+    let fate = fate(&state, &user, &row).await?;
     let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
-    ConfirmDialog::delete(&req, &user, &view, source, deletable).respond(&req, StatusCode::OK)
+    ConfirmDialog::delete(&req, &user, &view, source, fate).respond(&req, StatusCode::OK)
 }
 
 #[post("/images/{id}/delete")]
@@ -281,21 +252,11 @@ pub async fn delete(
         (row.clone(), image_view(&user, row))
     };
     let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
-    let dialog = match &e {
-        ChangeError::Refused(Refusal::ImageInUse(alive)) => {
-            ConfirmDialog::delete(&req, &user, &view, source, Deletable::InUse(*alive))
-        }
-        ChangeError::Refused(Refusal::ImageProtected { .. }) => {
-            ConfirmDialog::delete(&req, &user, &view, source, Deletable::Protected)
-        }
-        _ => Confirm {
-            error: Some(format!(
-                "Someone else changed this image (“{}”) meanwhile. Delete it as it is now?",
-                view.name
-            )),
-            ..ConfirmDialog::delete(&req, &user, &view, source, deletable(&state, &user, &row).await?)
-        },
-    };
+    let mut dialog = ConfirmDialog::delete(&req, &user, &view, source, fate(&state, &user, &row).await?);
+    if matches!(e, ChangeError::Refused(Refusal::StaleVersion { .. })) && dialog.allowed {
+        dialog.error =
+            Some(format!("Someone else changed this image (“{}”) meanwhile. Delete it as it is now?", view.name));
+    }
     dialog.respond(&req, change_status(&e))
 }
 

@@ -8,7 +8,6 @@
 //! the images and what deleting does to each, and posts them here.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use askama::Template;
 use chrono::{Months, Utc};
@@ -21,7 +20,7 @@ use crate::changes::{self, ChangeError};
 use crate::db;
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::images::{Label, ListParams, Schedule, Source};
+use crate::domain::images::{DeleteFate, ImageAction, Label, ListParams, Schedule};
 use crate::web::error::{WebError, change_status};
 use crate::web::layout::Frame;
 use crate::web::respond::{FlashFragment, html, is_htmx};
@@ -230,7 +229,7 @@ pub async fn apply_bulk(
             let page = images_page(&user, &state, params, BulkForm::default()).await?;
             let flash = FlashFragment { message: &message }.render()?;
             let mut response = html(StatusCode::OK, page.as_list().render().map(|list| list + &flash))?;
-            close_dialog(&mut response);
+            crate::htmx::close_dialog(&mut response);
             Ok(response)
         }
         Err((status, message)) => in_the_bar(&req, &user, &state, params, form, status, message).await,
@@ -268,16 +267,9 @@ async fn in_the_bar(
         return html(status, page.render());
     }
     let mut response = html(status, page.as_list().render())?;
-    let headers = response.headers_mut();
-    headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#image-list"));
-    headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("outerHTML"));
-    close_dialog(&mut response);
+    crate::htmx::retarget(&mut response, "#image-list", "outerHTML");
+    crate::htmx::close_dialog(&mut response);
     Ok(response)
-}
-
-/// The answer to the delete dialog's form closes it (app.js).
-fn close_dialog(response: &mut HttpResponse) {
-    response.headers_mut().insert(HeaderName::from_static("hx-trigger"), HeaderValue::from_static("close-dialog"));
 }
 
 /// One image the delete dialog names, and what deleting does to it.
@@ -285,30 +277,15 @@ pub struct Doomed {
     pub id: i64,
     pub name: String,
     pub provider_image_id: String,
-    pub fate: Fate,
+    pub fate: DeleteFate,
+    /// Whether the user may delete it (the one access decision).
+    pub allowed: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    /// An image of this account: to the recycle bin, or deregistered at once
-    /// when the company keeps none.
-    Binned,
-    Deregistered,
-    /// The provider never made it: only its record goes.
-    RecordOnly,
-    /// Shared with or launched in this account: removed from it, its owner
-    /// keeps it.
-    Removed,
-    /// Protected: deleting is refused until it is unprotected.
-    Protected,
-    /// This many servers launched from it are pending, running or paused:
-    /// deleting is refused until they are terminated.
-    InUse(i64),
-}
-
-impl Fate {
-    fn stops_it(self) -> bool {
-        matches!(self, Fate::Protected | Fate::InUse(_))
+impl Doomed {
+    /// Whether this image stops the delete of them all.
+    fn stops_it(&self) -> bool {
+        !self.allowed || self.fate.refusal(&self.name).is_some()
     }
 }
 
@@ -321,7 +298,6 @@ struct BulkDeleteDialog {
     title: String,
     submit: String,
     images: Vec<Doomed>,
-    retention_days: i32,
     account: String,
     list: String,
     back_url: String,
@@ -329,17 +305,29 @@ struct BulkDeleteDialog {
 }
 
 impl BulkDeleteDialog {
-    fn any(&self, fate: Fate) -> bool {
-        self.images.iter().any(|image| image.fate == fate)
+    fn any(&self, fate: DeleteFate) -> bool {
+        self.images.iter().any(|image| image.allowed && image.fate == fate)
+    }
+
+    /// How long the images that go to the recycle bin wait there, if any do.
+    fn retention_days(&self) -> Option<i32> {
+        self.images.iter().find_map(|image| match image.fate {
+            DeleteFate::Binned { days } if image.allowed => Some(days),
+            _ => None,
+        })
     }
 
     fn in_use(&self) -> bool {
-        self.images.iter().any(|image| matches!(image.fate, Fate::InUse(_)))
+        self.images.iter().any(|image| image.allowed && matches!(image.fate, DeleteFate::InUse(_)))
+    }
+
+    fn forbidden(&self) -> bool {
+        self.images.iter().any(|image| !image.allowed)
     }
 
     /// How many of the images stop the delete.
     fn stopping(&self) -> usize {
-        self.images.iter().filter(|image| image.fate.stops_it()).count()
+        self.images.iter().filter(|image| image.stops_it()).count()
     }
 }
 
@@ -373,24 +361,19 @@ pub async fn ask_bulk_delete(
     if rows.len() != ids.len() {
         return Err(WebError::NotFound);
     }
-    let retention_days = db::images::retention_days(&mut conn, user.account.company_id).await?;
-    let mut images = Vec::with_capacity(rows.len());
-    for row in rows {
-        let source = Source::from_stored(&row.source);
-        let fate = if !row.at_provider {
-            Fate::RecordOnly
-        } else if source == Some(Source::Own) && row.protected {
-            Fate::Protected
-        } else {
-            match db::images::alive_servers(&mut conn, &row).await? {
-                0 if source != Some(Source::Own) => Fate::Removed,
-                0 if retention_days > 0 => Fate::Binned,
-                0 => Fate::Deregistered,
-                alive => Fate::InUse(alive),
-            }
-        };
-        images.push(Doomed { id: row.id, name: row.name, provider_image_id: row.provider_image_id, fate });
-    }
+    let actor = user.actor();
+    let fates = changes::images::delete_fates(&mut conn, &actor, &rows).await?;
+    let images: Vec<Doomed> = rows
+        .into_iter()
+        .zip(fates)
+        .map(|(row, fate)| Doomed {
+            allowed: changes::images::authorize(&actor, &row, ImageAction::Delete).is_ok(),
+            id: row.id,
+            name: row.name,
+            provider_image_id: row.provider_image_id,
+            fate,
+        })
+        .collect();
     drop(conn);
     let n = images.len();
     let dialog = BulkDeleteDialog {
@@ -399,7 +382,6 @@ pub async fn ask_bulk_delete(
         title: if n == 1 { "Delete 1 image".into() } else { format!("Delete {n} images") },
         submit: if n == 1 { "Delete it".into() } else { format!("Delete all {n}") },
         images,
-        retention_days,
         account: user.account.name.clone(),
         list: form.list,
         back_url: url(&params),

@@ -219,11 +219,10 @@ fn launched(req: &HttpRequest, count: usize) -> Result<HttpResponse, WebError> {
         return Ok(see_other("/servers"));
     }
     let flash = FlashFragment { message: &message }.render()?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("HX-Trigger", "close-dialog"))
-        .insert_header(("HX-Reswap", "none"))
-        .body(flash))
+    let mut response =
+        HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("HX-Reswap", "none")).body(flash);
+    crate::htmx::close_dialog(&mut response);
+    Ok(response)
 }
 
 /// The cost panel for the choices so far (updated as they change).

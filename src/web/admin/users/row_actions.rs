@@ -2,7 +2,6 @@
 //! reset password, deactivate, reactivate, add to this account.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
@@ -157,9 +156,7 @@ pub async fn row_action(
         let mut response = no_store(html(StatusCode::OK, body)?);
         if is_htmx(&req) {
             // The form targets the list; the password opens in the modal.
-            let headers = response.headers_mut();
-            headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#modal"));
-            headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("innerHTML"));
+            crate::htmx::retarget(&mut response, "#modal", "innerHTML");
         }
         return Ok(response);
     }
