@@ -34,7 +34,7 @@ pub struct Confirm {
     pub action_url: String,
     pub target: String,
     /// Where Cancel leads without htmx.
-    pub back_url: &'static str,
+    pub back_url: String,
     pub submit: &'static str,
     pub danger: bool,
     /// False when the action is refused: the dialog only explains.
@@ -55,7 +55,7 @@ impl Confirm {
             error: None,
             action_url: String::new(),
             target: String::new(),
-            back_url: page,
+            back_url: page.to_owned(),
             submit: "OK",
             danger: false,
             allowed: true,

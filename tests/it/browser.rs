@@ -981,7 +981,9 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
     browser.script_bool(&set("retire_on", late)).await;
     b.find(Locator::Css("dialog button[type=submit]")).await.unwrap().click().await.unwrap();
     browser.wait_for_text(&format!("“batch-worker” will be deprecated on {early} and retired on {late}")).await;
-    browser.wait_for_text("retiring in 40 days").await;
+    // Back on the image page it was opened from, which shows the schedule.
+    browser.wait_for_text(&format!("deprecate on {early}, retire on {late}")).await;
+    assert!(b.current_url().await.unwrap().path().ends_with(&format!("/images/{batch}")));
     b.clone().close().await.unwrap();
 }
 

@@ -562,3 +562,48 @@ async fn a_rows_actions_menu_is_loaded_when_it_opens_with_what_the_user_may_do_t
     assert_eq!(globex.get_htmx(&format!("/images/{id}/actions"), "").await.status, StatusCode::NOT_FOUND);
     assert_eq!(globex.get(&format!("/images/{id}/actions")).await.status, StatusCode::NOT_FOUND);
 }
+
+#[actix_web::test]
+async fn actions_started_on_the_image_page_lead_back_to_it() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (id, version) = record(&mut conn, app.demo.acme_production, "batch-worker").await.unwrap();
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let page = format!("/images/{id}");
+
+    let shown = admin.get(&page).await;
+    for action in ["deprecate", "schedule", "delete", "sharing"] {
+        let link = format!(r#"href="/images/{id}/{action}?from=image""#);
+        assert!(shown.body.contains(&link), "{link} on the image page");
+    }
+    assert!(shown.body.contains(&format!(r#"action="/images/{id}/protect?from=image""#)));
+
+    // A dialog opened there posts with its origin, and Cancel leads back to the page.
+    for action in ["deprecate", "schedule", "delete", "sharing"] {
+        let dialog = admin.get(&format!("/images/{id}/{action}?from=image")).await;
+        assert_eq!(dialog.status, StatusCode::OK, "{action}");
+        assert!(dialog.body.contains(&format!(r#"action="/images/{id}/{action}?from=image""#)), "{action}");
+        assert!(dialog.body.contains(&format!(r#"<a class="button" href="{page}" data-close>Cancel</a>"#)), "{action}");
+    }
+    // From the list, Cancel leads to the list.
+    let dialog = admin.get(&format!("/images/{id}/deprecate")).await;
+    assert!(dialog.body.contains(r#"<a class="button" href="/images" data-close>Cancel</a>"#));
+
+    // Done: back on the image page, whose flash says what was done.
+    let protected = admin.post(&format!("/images/{id}/protect?from=image"), &[("version", &version.to_string())]).await;
+    assert_eq!(protected.status, StatusCode::SEE_OTHER);
+    assert_eq!(protected.location(), Some(page.as_str()));
+    assert!(text(&admin.get(&page).await.body).contains("Protected “batch-worker”"));
+    let v = (version + 1).to_string();
+    let deprecated = admin.post(&format!("/images/{id}/deprecate?from=image"), &[("version", &v)]).await;
+    assert_eq!(deprecated.location(), Some(page.as_str()));
+    let unprotected =
+        admin.post(&format!("/images/{id}/unprotect?from=image"), &[("version", &(version + 2).to_string())]).await;
+    assert_eq!(unprotected.location(), Some(page.as_str()));
+
+    // A deleted image has no page: back to My images.
+    let deleted =
+        admin.post(&format!("/images/{id}/delete?from=image"), &[("version", &(version + 3).to_string())]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(deleted.location(), Some("/images"));
+}

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use askama::Template;
 
-use super::{ImageView, current, done, image_view, target};
+use super::{ImageView, Origin, current, done, image_view, target};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow};
@@ -28,11 +28,13 @@ struct ConfirmDialog;
 
 impl ConfirmDialog {
     fn asking(req: &HttpRequest, user: &CurrentUser, view: &ImageView, action: ImageAction) -> Confirm {
+        let origin = Origin::of(req);
         Confirm {
-            action_url: format!("/images/{}/{}", view.id, action.path()),
+            action_url: format!("/images/{}/{}{}", view.id, action.path(), origin.query()),
             target: format!("#image-{}", view.id),
             submit: action.title(),
             version: view.version,
+            back_url: origin.page(view.id),
             ..Confirm::new(req, user, "/images", format!("{}: {}", view.name, action.title()))
         }
     }

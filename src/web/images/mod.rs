@@ -501,12 +501,55 @@ async fn current(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageV
     Ok(image_view(user, db::images::find_record(&mut conn, user.account.id, id).await?))
 }
 
+/// The page an image's action was started from: My images, or the image's
+/// own page, whose actions carry `?from=image`. Cancel and the answer lead
+/// back there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Origin {
+    #[default]
+    List,
+    Image,
+}
+
+impl Origin {
+    /// The origin the request's query names (My images when it names none).
+    fn of(req: &HttpRequest) -> Self {
+        #[derive(serde::Deserialize)]
+        struct From {
+            from: Origin,
+        }
+        web::Query::<From>::from_query(req.query_string()).map(|q| q.from).unwrap_or_default()
+    }
+
+    /// The page to go back to, for record `id`.
+    fn page(self, id: i64) -> String {
+        match self {
+            Origin::List => PAGE.to_owned(),
+            Origin::Image => format!("{PAGE}/{id}"),
+        }
+    }
+
+    /// What an action's address carries to keep its origin.
+    fn query(self) -> &'static str {
+        match self {
+            Origin::List => "",
+            Origin::Image => "?from=image",
+        }
+    }
+}
+
 /// Done: the row as it now is (none when it is gone) and a flash; the dialog
-/// closes. Without htmx, back to the list with the flash.
+/// closes. Without htmx, back with the flash to the page the action was
+/// started from (My images when the record is gone).
 fn done(req: &HttpRequest, row: Option<ImageView>, message: &str) -> Result<HttpResponse, WebError> {
+    let back = match &row {
+        Some(row) => Origin::of(req).page(row.id),
+        None => PAGE.to_owned(),
+    };
     let row = match row {
         Some(row) if super::is_htmx(req) => RowFragment { row }.render()?,
         _ => String::new(),
     };
-    super::dialog::done(req, row, message, PAGE)
+    super::dialog::done(req, row, message, &back)
 }

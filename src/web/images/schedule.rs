@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::{Months, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::{PAGE, current, done, image_view, target};
+use super::{Origin, PAGE, current, done, image_view, target};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db::images::ImageRow;
@@ -28,6 +28,7 @@ struct ScheduleDialog {
     frame: Frame,
     modal: bool,
     id: i64,
+    origin: Origin,
     name: String,
     version: String,
     deprecate_on: String,
@@ -50,6 +51,7 @@ impl ScheduleDialog {
             frame: Frame::new(user, PAGE),
             modal: is_htmx(req),
             id: row.id,
+            origin: Origin::of(req),
             name: row.name.clone(),
             version: row.version.to_string(),
             deprecate_on: day(row.deprecate_on),

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{PAGE, done, image_view, target};
+use super::{Origin, PAGE, done, image_view, target};
 use crate::auth::CurrentUser;
 use crate::changes::images::{Shared, Sharing, facts, share_targets};
 use crate::changes::{self, ChangeError};
@@ -36,6 +36,7 @@ struct SharingDialog {
     frame: Frame,
     modal: bool,
     id: i64,
+    origin: Origin,
     name: String,
     public: bool,
     may_share_accounts: bool,
@@ -86,6 +87,7 @@ async fn sharing_dialog(
         frame: Frame::new(user, PAGE),
         modal: is_htmx(req),
         id: row.id,
+        origin: Origin::of(req),
         name: row.name.clone(),
         public,
         may_share_accounts: rights.accounts,
