@@ -12,19 +12,39 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 
+use crate::api::problem::ApiError;
 use crate::web::error::WebError;
 
-/// Middleware: refuses a query string or form body that is not UTF-8.
+/// Middleware for the pages: refuses a query string or form body that is
+/// not UTF-8 with an error page.
 pub async fn require(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let refuse = |req: ServiceRequest, what: &str| {
+    if let Some(what) = not_utf8(&mut req).await? {
         let error = WebError::BadRequest(format!("The {what} is not valid UTF-8 text; send it as UTF-8."));
-        Ok(req.error_response(error).map_into_right_body())
-    };
+        return Ok(req.error_response(error).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The same for the API, which answers with a problem document.
+pub async fn require_for_api(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    if let Some(what) = not_utf8(&mut req).await? {
+        let error = ApiError::BadRequest(format!("The {what} is not valid UTF-8 text; send it as UTF-8."));
+        return Ok(req.error_response(error).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// What of the request is not UTF-8 text, if any: its address (query
+/// string) or its urlencoded form body, which is read and put back.
+async fn not_utf8(req: &mut ServiceRequest) -> Result<Option<&'static str>, actix_web::Error> {
     if !is_utf8_urlencoded(req.query_string().as_bytes()) {
-        return refuse(req, "address");
+        return Ok(Some("address"));
     }
     let form = req
         .headers()
@@ -36,10 +56,10 @@ pub async fn require(
         let ok = is_utf8_urlencoded(&body);
         req.set_payload(Payload::from(body));
         if !ok {
-            return refuse(req, "form");
+            return Ok(Some("form"));
         }
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    Ok(None)
 }
 
 /// Whether every name and value of `application/x-www-form-urlencoded`

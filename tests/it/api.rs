@@ -524,6 +524,12 @@ async fn audit_events_are_for_administrators_and_secrets_stay_masked() {
             bad.json
         );
     }
+    // A query that is not UTF-8 is refused, not read with replacement characters.
+    for path in ["/api/v1/images?q=%FF", "/api/v1/public-images?q=caf%E9"] {
+        let bad = api.get(path).await;
+        assert!(is_problem(&bad, StatusCode::BAD_REQUEST), "{path}: {}", bad.json);
+        assert!(bad.json["detail"].as_str().unwrap().contains("not valid UTF-8"), "{}", bad.json);
+    }
 }
 
 #[actix_web::test]
