@@ -208,7 +208,9 @@
     if (!dialog) return;
     closeMenus(null);
     if (!dialog.open) dialog.showModal();
-    const first = dialog.querySelector("[autofocus]:not([disabled])") || focusables(dialog)[0];
+    // A form that came back with problems: the first of them; else where it asks to start.
+    const first = dialog.querySelector("[aria-invalid=true]:not([disabled])")
+      || dialog.querySelector("[autofocus]:not([disabled])") || focusables(dialog)[0];
     if (first) first.focus();
   }
   function restoreFocus() {

@@ -954,6 +954,22 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
     assert!(!browser.script_bool(open).await, "the dialog closed");
     assert_eq!(id_of(&app, binned).await, in_bin + 1, "postgres-15-primary");
 
+    // The row's Schedule dialog: a problem comes back into it, with focus on its field.
+    browser.row_action("batch-worker", "schedule").await;
+    b.wait().for_element(Locator::Css("#modal dialog input[name=retire_on]")).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let bad = format!(
+        "document.querySelector('dialog input[name=deprecate_on]').value = '{}'; \
+         document.querySelector('dialog input[name=retire_on]').value = '{}'; return true",
+        today + chrono::Duration::days(20),
+        today + chrono::Duration::days(5)
+    );
+    browser.script_bool(&bad).await;
+    b.find(Locator::Css("#modal dialog button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Retire it on or after the day it is deprecated.").await;
+    assert!(browser.script_bool("return document.activeElement.id === 'retire-on'").await, "focus on the problem");
+    b.find(Locator::Css("#modal dialog a[data-close]")).await.unwrap().click().await.unwrap();
+
     // The image page, from the row's ID.
     b.find(Locator::Css(&format!("a[href='/images/{batch}']"))).await.unwrap().click().await.unwrap();
     browser.wait_for_text("Lineage").await;
@@ -977,6 +993,7 @@ async fn browser_bulk_selection_the_image_page_and_the_schedule_dialog() {
     b.find(Locator::Css("dialog button[type=submit]")).await.unwrap().click().await.unwrap();
     browser.wait_for_text("Retire it on or after the day it is deprecated.").await;
     browser.screenshot("schedule-error").await;
+    assert!(browser.script_bool("return document.activeElement.id === 'retire-on'").await, "focus on the problem");
     browser.script_bool(&set("deprecate_on", early)).await;
     browser.script_bool(&set("retire_on", late)).await;
     b.find(Locator::Css("dialog button[type=submit]")).await.unwrap().click().await.unwrap();
