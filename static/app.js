@@ -142,21 +142,44 @@
 
   // An action taken in a row (a label chosen, Protect from its menu) swaps the
   // row for a new one, and what had focus goes with it: focus moves to the
-  // same cell of the new row, so a keyboard user keeps their place.
+  // same cell of the new row, so a keyboard user keeps their place. A row that
+  // left the list (Restore, Delete) hands focus to the row after it, or
+  // before it.
+  function placeOf(row) {
+    const id = function (el) { return el && el.id ? el.id : null; };
+    return { row: row.id, next: id(row.nextElementSibling), previous: id(row.previousElementSibling) };
+  }
+  function rowAt(place) {
+    return place && (document.getElementById(place.row) || (place.next && document.getElementById(place.next))
+      || (place.previous && document.getElementById(place.previous)));
+  }
   let focusCell = null;
   document.addEventListener("htmx:beforeRequest", function () {
     const active = document.activeElement;
     const cell = active && active.closest && active.closest("tr[id] > td");
-    focusCell = cell ? { row: cell.parentElement.id, index: cell.cellIndex } : null;
+    focusCell = cell ? Object.assign(placeOf(cell.parentElement), { index: cell.cellIndex }) : null;
   });
   document.addEventListener("htmx:afterSettle", function () {
     const lost = !document.activeElement || document.activeElement === document.body;
-    const row = focusCell && lost && document.getElementById(focusCell.row);
-    const cell = row && row.cells[focusCell.index];
+    const row = lost && rowAt(focusCell);
+    const cell = row && row.id === focusCell.row && row.cells[focusCell.index];
     const target = (cell && cell.querySelector("a[href], button:not([disabled]), input:not([type=hidden])"))
       || (row && row.querySelector(".actions-button"));
     focusCell = null;
     if (target) target.focus();
+  });
+  // The last row of a list's page left it: the list again, which says it is
+  // empty or brings the rows of the page before.
+  let refilled = 0;
+  document.addEventListener("htmx:afterSettle", function () {
+    const list = document.getElementById("image-list");
+    const rows = list && list.querySelector("table tbody");
+    if (!rows || rows.querySelector("tr") || Date.now() - refilled < 2000) return;
+    refilled = Date.now();
+    htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#image-list", swap: "outerHTML" })
+      .then(function () {
+        if (!document.activeElement || document.activeElement === document.body) document.getElementById("main").focus();
+      });
   });
 
   // A rename link opens its form in the row (the tbody names the target).
@@ -214,7 +237,7 @@
     if (first) first.focus();
   }
   function restoreFocus() {
-    const row = openerRow && document.getElementById(openerRow);
+    const row = rowAt(openerRow);
     const target = (row && (row.querySelector(".actions-button") || row.querySelector("a.rename")))
       || (openerId && document.getElementById(openerId))
       || document.getElementById("main");
@@ -225,8 +248,8 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     const target = event.detail.target;
     if (target && target.id === "modal" && !event.target.closest("dialog")) {
-      const row = event.target.closest("tr");
-      openerRow = row ? row.id : null;
+      const row = event.target.closest("tr[id]");
+      openerRow = row ? placeOf(row) : null;
       openerId = event.target.id || null;
     }
   });

@@ -488,17 +488,38 @@ async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
     assert!(b.find(Locator::Css("tr:has(a[title^='Rename edge-cache-arm'])")).await.is_err(), "the row is gone");
     browser.screenshot("deleted").await;
 
-    // It waits in the recycle bin, and comes back from there as it was.
+    // A second one, so that the bin holds two.
+    browser.row_action("postgres-15-primary", "delete").await;
+    b.find(Locator::Css("dialog[open] button.danger")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Moved “postgres-15-primary” to the recycle bin").await;
+    browser.wait_dialog_closed().await;
+
+    // They wait in the recycle bin, and come back from there as they were.
     b.goto(&app.url("/images?scope=bin")).await.unwrap();
-    let binned = "tr:has(span.name[title='edge-cache-arm'])";
-    b.wait().for_element(Locator::Css(binned)).await.unwrap();
+    let binned = |name: &str| format!("tr:has(span.name[title='{name}'])");
+    b.wait().for_element(Locator::Css(&binned("edge-cache-arm"))).await.unwrap();
     assert!(browser.body_text().await.contains("Alex Morgan"), "who deleted it");
     browser.screenshot("recycle-bin").await;
-    b.find(Locator::Css(&format!("{binned} summary.actions-button"))).await.unwrap().click().await.unwrap();
-    let restore = format!("{binned} button[role=menuitem]");
-    b.wait().for_element(Locator::Css(&restore)).await.unwrap().click().await.unwrap();
-    browser.wait_for_text("Restored “edge-cache-arm”").await;
-    assert!(b.find(Locator::Css(binned)).await.is_err(), "it left the bin");
+    let restore = async |name: &str| {
+        let row = binned(name);
+        b.find(Locator::Css(&format!("{row} summary.actions-button"))).await.unwrap().click().await.unwrap();
+        b.wait()
+            .for_element(Locator::Css(&format!("{row} button[role=menuitem]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser.wait_for_text(&format!("Restored “{name}”")).await;
+        assert!(b.find(Locator::Css(&row)).await.is_err(), "{name} left the bin");
+    };
+    restore("edge-cache-arm").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(browser.focused_label().await, "Actions for postgres-15-primary", "focus on the row that is left");
+    // The last one: the bin says it is empty, rather than show an empty table.
+    restore("postgres-15-primary").await;
+    browser.wait_for_text("The recycle bin of Acme Production is empty").await;
+    browser.screenshot("recycle-bin-emptied").await;
     b.goto(&app.url("/images")).await.unwrap();
     b.wait().for_element(Locator::Css("tr:has(a[title^='Rename edge-cache-arm'])")).await.unwrap();
 
