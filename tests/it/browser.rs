@@ -329,6 +329,10 @@ async fn browser_rename_in_place_with_the_keyboard() {
     input.send_keys(&char::from(ENTER).to_string()).await.unwrap();
     browser.wait_for_text("A name has at most 255 characters.").await;
     browser.screenshot("rename-error").await;
+    // Its message wraps in the name's column: at 1280 px the table still fits, actions and all.
+    b.set_window_size(1280, 900).await.unwrap();
+    let fits = "const t = document.querySelector('.table-wrap'); return t.scrollWidth <= t.clientWidth";
+    assert!(browser.script_bool(fits).await, "the message does not widen the table");
     b.clone().close().await.unwrap();
 }
 
