@@ -28,6 +28,8 @@ pub struct Confirm {
     pub modal: bool,
     pub title: String,
     pub question: String,
+    /// The provider's ID of what the question is about, shown whole under it.
+    pub provider_id: Option<String>,
     pub detail: Option<String>,
     pub error: Option<String>,
     /// Where the form posts, and what the answer replaces (a row).
@@ -51,6 +53,7 @@ impl Confirm {
             modal: is_htmx(req),
             title,
             question: String::new(),
+            provider_id: None,
             detail: None,
             error: None,
             action_url: String::new(),

@@ -181,7 +181,8 @@ async fn deleting_an_own_image_deregisters_it_and_a_sync_does_not_bring_it_back(
 
     let dialog = client.get_htmx(&format!("/images/{id}/delete"), "modal").await;
     assert!(text(&dialog.body).contains("Are you sure you want to delete api-server-base?"));
-    assert!(text(&dialog.body).contains(&format!("The image {ami} is deregistered at the cloud provider")));
+    assert!(text(&dialog.body).contains(&format!("Provider ID {ami}")), "{}", dialog.body);
+    assert!(text(&dialog.body).contains("The cloud provider deregisters it at once"));
 
     let done = post(&mut client, &format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
     assert_eq!(done.status, StatusCode::OK);

@@ -60,6 +60,9 @@ impl ConfirmDialog {
             return dialog;
         }
         dialog.question = format!("Are you sure you want to delete {}?", view.name);
+        if !view.provider_image_id.is_empty() {
+            dialog.provider_id = Some(view.provider_image_id.clone());
+        }
         dialog.detail = Some(match fate {
             DeleteFate::RecordOnly => {
                 "The provider could not make this image, so there is nothing to deregister: its record is removed."
@@ -68,15 +71,12 @@ impl ConfirmDialog {
             DeleteFate::Binned { days } => format!(
                 "It goes to the recycle bin: it leaves My images and every account it is shared with, and \
                  cannot be launched. You can restore it as it was for {days} day{}; then the cloud \
-                 provider deregisters {}.",
+                 provider deregisters it.",
                 if days == 1 { "" } else { "s" },
-                view.provider_image_id
             ),
-            DeleteFate::Deregistered => format!(
-                "The image {} is deregistered at the cloud provider and disappears from every account it is \
-                 shared with. This cannot be undone.",
-                view.provider_image_id
-            ),
+            DeleteFate::Deregistered => "The cloud provider deregisters it at once, and it disappears from every \
+                                         account it is shared with. This cannot be undone."
+                .into(),
             _ if source == Source::PublicLaunched => format!(
                 "It is removed from {}'s images only; the public image stays in the public catalog.",
                 user.account.name

@@ -45,10 +45,9 @@ fn purge_dialog(req: &HttpRequest, user: &CurrentUser, row: &db::images::ImageRo
         ..Confirm::new(req, user, "/images?scope=bin", format!("{}: {}", row.name, action.title()))
     };
     dialog.question = format!("Delete {} for good now?", row.name);
-    dialog.detail = Some(format!(
-        "The cloud provider deregisters {} and every account's record of it goes. This cannot be undone.",
-        row.provider_image_id
-    ));
+    dialog.provider_id = Some(row.provider_image_id.clone());
+    dialog.detail =
+        Some("The cloud provider deregisters it and every account's record of it goes. This cannot be undone.".into());
     if let Some(refusal) = refusal {
         dialog.question = format!("{} cannot be deleted now.", row.name);
         dialog.error = Some(refusal);
