@@ -168,18 +168,22 @@
     focusCell = null;
     if (target) target.focus();
   });
-  // The last row of a list's page left it: the list again, which says it is
-  // empty or brings the rows of the page before.
-  let refilled = 0;
+  // The last row of a list's page left it: the page before it, if there is
+  // one, else the list again, which says it is empty. (The server never
+  // answers a table without rows.)
+  let refilling = false;
   document.addEventListener("htmx:afterSettle", function () {
     const list = document.getElementById("image-list");
     const rows = list && list.querySelector("table tbody");
-    if (!rows || rows.querySelector("tr") || Date.now() - refilled < 2000) return;
-    refilled = Date.now();
-    htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#image-list", swap: "outerHTML" })
-      .then(function () {
-        if (!document.activeElement || document.activeElement === document.body) document.getElementById("main").focus();
-      });
+    if (refilling || !rows || rows.querySelector("tr")) return;
+    const previous = list.querySelector("a[rel=prev]");
+    const url = previous ? previous.getAttribute("href") : window.location.pathname + window.location.search;
+    if (previous) history.replaceState(history.state, "", url);
+    refilling = true;
+    htmx.ajax("GET", url, { target: "#image-list", swap: "outerHTML" }).finally(function () {
+      refilling = false;
+      if (!document.activeElement || document.activeElement === document.body) document.getElementById("main").focus();
+    });
   });
 
   // A rename link opens its form in the row (the tbody names the target).

@@ -216,10 +216,12 @@ pub struct Deleted {
     pub purge_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// What deleting `row` would do now, as [`delete`] decides it.
+/// What deleting `row` would do now: [`delete`] acts on it, and the delete
+/// dialog says it beforehand.
 pub async fn delete_fate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, row: &ImageRow) -> QueryResult<DeleteFate> {
-    let mut fates = delete_fates(conn, actor, std::slice::from_ref(row)).await?;
-    Ok(fates.pop().unwrap_or(DeleteFate::RecordOnly))
+    let alive = if row.at_provider { db::images::alive_servers(conn, row).await? } else { 0 };
+    let days = db::images::retention_days(conn, actor.account.company_id).await?;
+    Ok(fate_of(row, alive, days))
 }
 
 /// What deleting each of `rows` would do now, in their order: for the
@@ -255,9 +257,7 @@ pub async fn delete(
         let row = db::images::find_record(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Delete)?;
         let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
-        let alive = if row.at_provider { db::images::alive_servers(conn, &row).await? } else { 0 };
-        let days = db::images::retention_days(conn, actor.account.company_id).await?;
-        let fate = fate_of(&row, alive, days);
+        let fate = delete_fate(conn, actor, &row).await?;
         if let Some(refusal) = fate.refusal(&row.name) {
             return Err(refusal.into());
         }

@@ -74,6 +74,8 @@ pub struct ImageRow {
     pub architecture: String,
     pub state: String,
     pub owner_account_number: String,
+    /// The provider's name for the owner, for a public image ("amazon").
+    pub owner_alias: Option<String>,
     pub owner_given_name: Option<String>,
     pub owner_family_name: Option<String>,
     pub group_name: Option<String>,
@@ -243,6 +245,7 @@ macro_rules! record_rows {
                 provider_images::architecture,
                 provider_images::state,
                 provider_images::owner_account_number,
+                provider_images::owner_alias,
                 users::given_name.nullable(),
                 users::family_name.nullable(),
                 groups::name.nullable(),
@@ -559,22 +562,29 @@ pub async fn alive_servers(conn: &mut AsyncPgConnection, row: &ImageRow) -> Quer
 /// [`alive_servers`] of each of `rows`, in their order, in one statement.
 pub async fn alive_servers_of(conn: &mut AsyncPgConnection, rows: &[ImageRow]) -> QueryResult<Vec<i64>> {
     use super::schema::servers;
-    let (own, others): (Vec<&ImageRow>, Vec<&ImageRow>) = rows.iter().partition(|row| row.source == "own");
-    let images: Vec<i64> = own.iter().map(|row| row.image_pk).collect();
-    let records: Vec<i64> = others.iter().map(|row| row.id).collect();
-    let alive: Vec<(i64, Option<i64>)> = servers::table
+    use std::collections::HashMap;
+    let images: Vec<i64> = rows.iter().filter(|row| row.source == "own").map(|row| row.image_pk).collect();
+    let records: Vec<i64> = rows.iter().filter(|row| row.source != "own").map(|row| row.id).collect();
+    let counts: Vec<(i64, Option<i64>, i64)> = servers::table
         .filter(servers::state.eq_any(super::servers::alive()))
         .filter(servers::provider_image_id.eq_any(&images).or(servers::image_record_id.eq_any(&records)))
-        .select((servers::provider_image_id, servers::image_record_id))
+        .group_by((servers::provider_image_id, servers::image_record_id))
+        .select((servers::provider_image_id, servers::image_record_id, diesel::dsl::count_star()))
         .load(conn)
         .await?;
-    let count = |row: &ImageRow| {
-        let from = |&&(image, record): &&(i64, Option<i64>)| {
-            if row.source == "own" { image == row.image_pk } else { record == Some(row.id) }
-        };
-        alive.iter().filter(from).count() as i64
+    let mut by_image: HashMap<i64, i64> = HashMap::new();
+    let mut by_record: HashMap<i64, i64> = HashMap::new();
+    for (image, record, n) in counts {
+        *by_image.entry(image).or_default() += n;
+        if let Some(record) = record {
+            *by_record.entry(record).or_default() += n;
+        }
+    }
+    let alive = |row: &ImageRow| {
+        let count = if row.source == "own" { by_image.get(&row.image_pk) } else { by_record.get(&row.id) };
+        count.copied().unwrap_or(0)
     };
-    Ok(rows.iter().map(count).collect())
+    Ok(rows.iter().map(alive).collect())
 }
 
 /// Changes a record's name and label if it is still at `version`; false when

@@ -74,6 +74,7 @@ pub async fn record_public_launch(
         architecture: &image.architecture,
         state: "ACTIVE",
         owner_account_number: &image.owner_account_number,
+        owner_alias: image.owner_alias.as_deref(),
         is_public: true,
         root_device: None,
         min_disk_gb: None,

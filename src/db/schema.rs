@@ -168,6 +168,7 @@ diesel::table! {
         retire_on -> Nullable<Date>,
         retirement_waits -> Nullable<Text>,
         retired_at -> Nullable<Timestamptz>,
+        owner_alias -> Nullable<Text>,
     }
 }
 

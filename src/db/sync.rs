@@ -53,6 +53,8 @@ pub struct NewProviderImage<'a> {
     pub architecture: &'a str,
     pub state: &'a str,
     pub owner_account_number: &'a str,
+    /// The provider's name for the owner ("amazon"), if it gives one.
+    pub owner_alias: Option<&'a str>,
     pub is_public: bool,
     pub root_device: Option<&'a str>,
     pub min_disk_gb: Option<i32>,
@@ -72,6 +74,7 @@ impl<'a> NewProviderImage<'a> {
             architecture: &image.architecture,
             state: image.state,
             owner_account_number: &image.owner_account_number,
+            owner_alias: image.owner_alias.as_deref(),
             is_public: image.is_public,
             root_device: Some(&image.root_device),
             min_disk_gb: Some(image.min_disk_gb),
@@ -114,7 +117,7 @@ pub async fn public_image(conn: &mut AsyncPgConnection, row: &NewProviderImage<'
         .values(row)
         .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
         .do_update()
-        .set(provider_images::is_public.eq(true))
+        .set((provider_images::is_public.eq(true), provider_images::owner_alias.eq(row.owner_alias)))
         .returning(provider_images::id)
         .get_result(conn)
         .await

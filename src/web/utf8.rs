@@ -28,13 +28,15 @@ pub async fn require(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-/// The same for the API, which answers with a problem document.
+/// The same for the API, which answers with a problem document. It reads
+/// JSON bodies only (serde_json refuses bad UTF-8 itself): the query string
+/// is what needs checking.
 pub async fn require_for_api(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    if let Some(what) = not_utf8(&mut req).await? {
-        let error = ApiError::BadRequest(format!("The {what} is not valid UTF-8 text; send it as UTF-8."));
+    if !is_utf8_urlencoded(req.query_string().as_bytes()) {
+        let error = ApiError::BadRequest("The address is not valid UTF-8 text; send it as UTF-8.".into());
         return Ok(req.error_response(error).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())

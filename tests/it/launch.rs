@@ -317,21 +317,32 @@ async fn a_public_image_launch_adds_it_to_my_images() {
         .first(&mut w.conn)
         .await
         .unwrap();
+    // Its publisher goes by a name at the provider, as Amazon's images do ("amazon").
+    diesel::update(public_images::table.find(public))
+        .set(public_images::owner_alias.eq("example-publisher"))
+        .execute(&mut w.conn)
+        .await
+        .unwrap();
     let path = format!("/images/{public}/launch?catalog=public");
     let dialog = w.client.get_htmx(&path, "modal").await;
     assert!(text(&dialog.body).contains("This image is a public image. Launch only images whose origin you trust."));
     let launched =
         post(&mut w.client, &path, &w.base.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<Vec<_>>()).await;
     assert_eq!(launched.status, StatusCode::OK, "{}", text(&launched.body));
-    let source: String = image_records::table
+    let (record, source): (i64, String) = image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::account_id.eq(w.app.demo.acme_production))
         .filter(provider_images::provider_image_id.eq(&provider_id))
-        .select(image_records::source)
+        .select((image_records::id, image_records::source))
         .first(&mut w.conn)
         .await
         .unwrap();
     assert_eq!(source, "public_launched");
+    // My images names its owner as the public catalog does.
+    let page = w.client.get("/images").await.body;
+    let start = page.find(&format!("<tr id=\"image-{record}\"")).expect("the row is listed");
+    let row = text(&page[start..start + page[start..].find("</tr>").unwrap()]);
+    assert!(row.contains("example-publisher"), "{row}");
 
     let mut viewer = w.app.signed_in("viewer@acme.test").await;
     assert_eq!(viewer.get_htmx(&path, "modal").await.status, StatusCode::FORBIDDEN);

@@ -120,7 +120,7 @@ async fn every_role_reads_the_page_and_another_accounts_id_is_404() {
         let shown = text(&page.body);
         assert!(shown.contains("web-frontend-2026.11") && shown.contains("Lineage"), "{email}");
         // The list's menu decides the page's actions: a viewer gets none; administrators and managers may delete.
-        let delete = page.body.contains(&format!("href=\"/images/{own}/delete\""));
+        let delete = page.body.contains(&format!("href=\"/images/{own}/delete?from=image\""));
         assert_eq!(delete, matches!(email, "admin@acme.test" | "manager@acme.test"), "{email}");
         let other = client.get(&format!("/images/{globex}")).await;
         assert_eq!(other.status, StatusCode::NOT_FOUND, "{email}: another company's image");

@@ -53,17 +53,17 @@ impl ConfirmDialog {
 
     fn delete(req: &HttpRequest, user: &CurrentUser, view: &ImageView, source: Source, fate: DeleteFate) -> Confirm {
         let mut dialog = Confirm { danger: true, ..Self::asking(req, user, view, ImageAction::Delete) };
-        if let Some(refusal) = fate.refusal(&view.name) {
-            dialog.question = format!("{} cannot be deleted now.", view.name);
-            dialog.error = Some(refusal.message());
-            dialog.allowed = false;
-            return dialog;
-        }
-        dialog.question = format!("Are you sure you want to delete {}?", view.name);
         if !view.provider_image_id.is_empty() {
             dialog.provider_id = Some(view.provider_image_id.clone());
         }
+        dialog.question = format!("Are you sure you want to delete {}?", view.name);
         dialog.detail = Some(match fate {
+            DeleteFate::Protected | DeleteFate::InUse(_) => {
+                dialog.question = format!("{} cannot be deleted now.", view.name);
+                dialog.error = fate.refusal(&view.name).map(|refusal| refusal.message());
+                dialog.allowed = false;
+                return dialog;
+            }
             DeleteFate::RecordOnly => {
                 "The provider could not make this image, so there is nothing to deregister: its record is removed."
                     .into()
@@ -77,11 +77,13 @@ impl ConfirmDialog {
             DeleteFate::Deregistered => "The cloud provider deregisters it at once, and it disappears from every \
                                          account it is shared with. This cannot be undone."
                 .into(),
-            _ if source == Source::PublicLaunched => format!(
+            DeleteFate::Removed if source == Source::PublicLaunched => format!(
                 "It is removed from {}'s images only; the public image stays in the public catalog.",
                 user.account.name
             ),
-            _ => format!("It is removed from {} only; the account that shared it keeps it.", user.account.name),
+            DeleteFate::Removed => {
+                format!("It is removed from {} only; the account that shared it keeps it.", user.account.name)
+            }
         });
         dialog
     }
@@ -255,7 +257,8 @@ pub async fn delete(
     };
     let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
     let mut dialog = ConfirmDialog::delete(&req, &user, &view, source, fate(&state, &user, &row).await?);
-    if matches!(e, ChangeError::Refused(Refusal::StaleVersion { .. })) && dialog.allowed {
+    // Refused a moment ago, allowed now (or stale): it changed meanwhile.
+    if dialog.allowed {
         dialog.error =
             Some(format!("Someone else changed this image (“{}”) meanwhile. Delete it as it is now?", view.name));
     }

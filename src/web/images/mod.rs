@@ -158,7 +158,7 @@ pub fn image_view(user: &CurrentUser, row: db::images::ImageRow) -> ImageView {
     // Own and shared images are owned by the account whose number they
     // carry, and Owner names the person who keeps the record.
     let (account, owner) = if row.source == "public_launched" {
-        (user.account.name.clone(), row.owner_account_number.clone())
+        (user.account.name.clone(), row.owner_alias.clone().unwrap_or_else(|| row.owner_account_number.clone()))
     } else {
         let account = user
             .account_name_for_number(&row.owner_account_number)

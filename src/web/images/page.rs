@@ -151,7 +151,9 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
         .collect();
     let owner_at_provider = user
         .account_name_for_number(&row.owner_account_number)
-        .map_or_else(|| row.owner_account_number.clone(), str::to_owned);
+        .map(str::to_owned)
+        .or_else(|| row.owner_alias.clone())
+        .unwrap_or_else(|| row.owner_account_number.clone());
     let keeper = match (&row.owner_given_name, &row.owner_family_name) {
         (Some(given), Some(family)) => Some(format!("{given} {family}")),
         _ => None,
