@@ -388,15 +388,14 @@
     localizeTimes(document);
     applyWhen(document);
     countTicked();
-    // A dialog served as a page with problems: focus the first of them.
-    const invalid = document.querySelector("dialog[open] [aria-invalid=true]");
-    if (invalid) invalid.focus();
+    // A form served again with problems (a page, or a dialog as a page): focus the first of them.
+    const invalid = document.querySelector("main [aria-invalid=true]:not([disabled])");
+    if (invalid && invalid.offsetParent !== null) invalid.focus();
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     applyWhen(document);
-    // A dialog's form came back with problems: focus the first of them.
-    const invalid = event.target.closest && event.target.closest("dialog")
-      && event.target.querySelector("[aria-invalid=true]:not([hidden])");
+    // A form came back with problems (in a dialog or on the page): focus the first of them.
+    const invalid = event.target.querySelector && event.target.querySelector("[aria-invalid=true]:not([disabled])");
     if (invalid && invalid.offsetParent !== null) invalid.focus();
   });
   document.addEventListener("htmx:afterSettle", function (event) {

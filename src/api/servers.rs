@@ -15,7 +15,7 @@ use crate::changes::{self, ChangeError};
 use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::images::ImageName;
+use crate::domain::images::MadeImageName;
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::{ServerAction, server_actions};
 use crate::state::AppState;
@@ -218,7 +218,7 @@ pub async fn make_image(
     // Not found and forbidden come before a bad field, as on the page.
     let row = db::servers::find(&mut conn, user.account.id, id).await?;
     changes::servers::check(&user.actor(), &row, ServerAction::MakeImage)?;
-    let name = ImageName::parse(&body.name).map_err(|e: ValidationError| ApiError::Invalid(vec![e]))?;
+    let name = MadeImageName::parse(&body.name).map_err(|e: ValidationError| ApiError::Invalid(vec![e]))?;
     let image = NewImage { name, budget_code_id: body.budget_code_id, group_id: body.group_id };
     let made = changes::servers::make_image(&mut conn, &user.actor(), &state.jobs, id, &image).await?;
     Ok(HttpResponse::Accepted().json(ImageMaking {

@@ -14,7 +14,7 @@ use super::{Actor, ChangeError};
 use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
-use crate::domain::images::ImageName;
+use crate::domain::images::MadeImageName;
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::{NotOffered, Progress, ServerAction, may_act};
 use crate::jobs::JobSettings;
@@ -99,7 +99,7 @@ pub struct ImageMade {
 /// The new image of [`make_image`]: its name, and the budget code and group
 /// (of the actor's) it is owned by.
 pub struct NewImage {
-    pub name: ImageName,
+    pub name: MadeImageName,
     pub budget_code_id: i64,
     pub group_id: Option<i64>,
 }

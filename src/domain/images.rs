@@ -651,6 +651,38 @@ impl ImageName {
     }
 }
 
+/// The name a new image is made with at the provider (Make image): EC2's
+/// CreateImage takes 3 to 128 letters, digits, spaces and `( ) [ ] . / - '
+/// @ _`, and refuses anything else when the job runs, long after the
+/// dialog closed. So the dialog refuses it first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeImageName(ImageName);
+
+impl MadeImageName {
+    const OTHER_CHARS: &str = " ()[]./-'@_";
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let name = ImageName::parse(raw)?;
+        if !(3..=128).contains(&name.as_str().chars().count()) {
+            return Err(ValidationError::new("name", "The provider names an image with 3 to 128 characters."));
+        }
+        if let Some(bad) = name.as_str().chars().find(|c| !c.is_ascii_alphanumeric() && !Self::OTHER_CHARS.contains(*c))
+        {
+            return Err(ValidationError::new(
+                "name",
+                format!(
+                    "The provider does not take “{bad}” in an image's name: use letters, digits, spaces and ( ) [ ] . / - ' @ _."
+                ),
+            ));
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
 /// When an own image is deprecated and then retired (the schedule dialog):
 /// either may be unset. Each date is after today and at most ten years
 /// ahead, and retirement comes on or after deprecation.
@@ -970,6 +1002,14 @@ mod tests {
         assert!(ImageName::parse(&"x".repeat(256)).unwrap_err().message.contains("at most 255"));
         assert!(ImageName::parse("web\tserver").is_err());
         assert!(ImageName::parse("ünïcödé 🚀").is_ok());
+        assert_eq!(
+            MadeImageName::parse(" web-2026.12 (base) [x86]/v1 'a'@b_c ").unwrap().as_str(),
+            "web-2026.12 (base) [x86]/v1 'a'@b_c"
+        );
+        assert!(MadeImageName::parse("ab").unwrap_err().message.contains("3 to 128"));
+        assert!(MadeImageName::parse(&"x".repeat(129)).is_err());
+        assert!(MadeImageName::parse("bad/name!!<>").unwrap_err().message.contains("“!”"));
+        assert!(MadeImageName::parse("ünïcödé").is_err());
     }
 
     #[test]

@@ -227,8 +227,9 @@ impl Refusal {
             Refusal::BudgetCodeInactive { name } => format!("{name} is inactive already."),
             Refusal::ReplacementInactive => "That budget code was deactivated meanwhile; choose another one.".into(),
             Refusal::CompanyNameTaken { what, name } => format!("Your company has a {what} named “{name}” already."),
-            Refusal::EmailTaken { colleague: true } => "A user of your company has this email already. To let them \
-                                                        into this account, choose “Add to this account” in their row."
+            Refusal::EmailTaken { colleague: true } => "A user of your company has this email already: find them \
+                                                        in the list. If they are not in this account yet, “Add to \
+                                                        this account…” in their row lets them in."
                 .into(),
             Refusal::EmailTaken { colleague: false } => "This email is already in use.".into(),
             Refusal::SelfDeactivation => "You cannot deactivate yourself.".into(),

@@ -22,7 +22,7 @@ use crate::changes::{self, ChangeError};
 use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
-use crate::domain::images::{ImageName, Label, Platform};
+use crate::domain::images::{Label, MadeImageName, Platform};
 use crate::domain::servers::{Progress, ServerAction, server_actions};
 use crate::web::error::WebError;
 
@@ -300,7 +300,7 @@ pub async fn make_image(
     let (row, shown) = target(&user, &state, id.into_inner(), ServerAction::MakeImage).await?;
     let form = form.into_inner();
     let mut errors = Vec::new();
-    let name = ImageName::parse(&form.name).map_err(|e| errors.push(e)).ok();
+    let name = MadeImageName::parse(&form.name).map_err(|e| errors.push(e)).ok();
     let mut conn = state.pool.get().await?;
     let codes = db::budget::codes_of_user(&mut conn, user.user.id).await?;
     let code = codes.iter().find(|c| c.id.to_string() == form.budget_code_id).map(|c| c.id);

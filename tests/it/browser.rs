@@ -485,6 +485,8 @@ async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
 
     browser.row_action("edge-cache-arm", "delete").await;
     assert!(browser.body_text().await.contains("Are you sure you want to delete edge-cache-arm?"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(browser.focused_label().await, "Cancel", "a stray Enter must not delete");
     browser.screenshot("delete-confirm").await;
     b.find(Locator::Css("dialog[open] button.danger")).await.unwrap().click().await.unwrap();
     browser.wait_for_text("Moved “edge-cache-arm” to the recycle bin").await;

@@ -559,7 +559,14 @@ async fn an_account_with_live_servers_is_not_deleted_and_one_without_is_removed_
     .await;
     let mut acme = app.signed_in("admin@acme.test").await;
     let before = accounts_state(&mut conn).await;
-    let refused = acme.post(&format!("/admin/accounts/{busy}/delete"), &[("version", "1")]).await;
+    let busy_name: String = {
+        use diesel::QueryDsl as _;
+        use diesel_async::RunQueryDsl as _;
+        use stratus_console::db::schema::accounts;
+        accounts::table.find(busy).select(accounts::name).first(&mut conn).await.unwrap()
+    };
+    let refused =
+        acme.post(&format!("/admin/accounts/{busy}/delete"), &[("version", "1"), ("confirm_name", &busy_name)]).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(text(&refused.body).contains("not terminated: terminate"), "{}", text(&refused.body));
     assert_eq!(accounts_state(&mut conn).await, before);
@@ -569,7 +576,18 @@ async fn an_account_with_live_servers_is_not_deleted_and_one_without_is_removed_
     let terminated = format!("UPDATE servers SET state = 'TERMINATED' WHERE account_id = {globex}");
     diesel_async::RunQueryDsl::execute(diesel::sql_query(terminated), &mut conn).await.unwrap();
     let mut hank = app.signed_in("admin@globex.test").await;
-    let deleted = hank.post(&format!("/admin/accounts/{globex}/delete"), &[("version", "1")]).await;
+    // The name must be typed again; anything else deletes nothing.
+    for typed in ["", "globex main", "Acme Production"] {
+        let asked =
+            hank.post(&format!("/admin/accounts/{globex}/delete"), &[("version", "1"), ("confirm_name", typed)]).await;
+        assert_eq!(asked.status, StatusCode::UNPROCESSABLE_ENTITY, "{typed:?}");
+        assert!(text(&asked.body).contains("Type the account's name, “Globex Main”, to delete it."));
+        assert!(asked.body.contains(r#"id="confirm-name" name="confirm_name" type="text" value="" maxlength="100" autocomplete="off" required aria-invalid="true""#));
+    }
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM accounts WHERE id = {globex}")).await, 1);
+    let deleted = hank
+        .post(&format!("/admin/accounts/{globex}/delete"), &[("version", "1"), ("confirm_name", " Globex Main ")])
+        .await;
     assert_eq!((deleted.status, deleted.location()), (StatusCode::SEE_OTHER, Some("/admin/accounts")));
     for table in [
         "accounts WHERE id",

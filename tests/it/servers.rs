@@ -180,6 +180,19 @@ async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chose
             && shown.contains("Choose one of your budget codes.")
             && shown.contains("Choose one of your groups")
     );
+    // A name EC2's CreateImage would refuse when the job runs is refused here, at its field.
+    let unmakeable = client
+        .post_htmx(
+            &format!("/servers/{id}/image"),
+            &[("name", "bad/name!!<>"), ("budget_code_id", &operations.to_string())],
+        )
+        .await;
+    assert_eq!(unmakeable.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(&unmakeable.body).contains("The provider does not take “!” in an image's name"),
+        "{}",
+        unmakeable.body
+    );
 
     let made = client
         .post_htmx(

@@ -529,18 +529,33 @@ pub async fn set_enabled(
     Ok(see_other(PAGE))
 }
 
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    version: Option<i32>,
+    /// The account's name, typed again: deleting removes all the console
+    /// keeps of it, so one click on the wrong page must not.
+    #[serde(default)]
+    confirm_name: String,
+}
+
 #[post("/admin/accounts/{id}/delete")]
 pub async fn delete(
     req: HttpRequest,
     user: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    form: web::Form<VersionData>,
+    form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
     user.require(Resource::Account, Action::Delete)?;
     let version = super::sent_version(form.version)?;
     let mut conn = state.pool.get().await?;
+    let found = db::accounts::find_listed(&mut conn, user.user.company_id, id).await?;
+    if form.confirm_name.trim() != found.name {
+        drop(conn);
+        let error = format!("Type the account's name, “{}”, to delete it.", found.name);
+        return render_edit_page(&state, &user, id, current, Some(error), StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
     match cloud_accounts::delete(&mut conn, &admin(&user), id, version).await {
         Ok(name) => {
             flash_next(&req, &format!("Deleted {name} from the console. Nothing was changed at the provider."))?;
