@@ -228,7 +228,7 @@
   function focusables(root) {
     return Array.from(root.querySelectorAll(
       "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled])"
-    )).filter(function (el) { return el.offsetParent !== null; });
+    )).filter(function (el) { return el.offsetParent !== null && el.tabIndex >= 0; });
   }
   function openDialog(modal) {
     const dialog = modal.querySelector("dialog");
