@@ -140,6 +140,16 @@
     }
   });
 
+  // What the last action said goes when the next form is sent: its answer
+  // brings its own message, and an old "Created …" must not stand above a
+  // new error.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    const sent = elt && (elt.tagName === "FORM" || elt.form);
+    const flash = sent && !elt.closest("form.filters") && document.getElementById("flash");
+    if (flash) flash.replaceChildren();
+  });
+
   // An action taken in a row (a label chosen, Protect from its menu) swaps the
   // row for a new one, and what had focus goes with it: focus moves to the
   // same cell of the new row, so a keyboard user keeps their place. A row that

@@ -404,6 +404,10 @@ async fn browser_create_import_and_delete_key_pairs_and_create_a_firewall() {
     submit().await;
     browser.wait_for_text("already has a key pair named “deploy”").await;
     browser.screenshot("keypairs-duplicate").await;
+    let flash = b.find(Locator::Id("flash")).await.unwrap().text().await.unwrap();
+    assert!(!flash.contains("Created key pair"), "the last action's message went: {flash}");
+    let focused = b.active_element().await.unwrap().attr("id").await.unwrap();
+    assert_eq!(focused.as_deref(), Some("keypair-name"), "focus on the field in error");
 
     // Import a public key: it waits for its job, and the list follows.
     let name = b.find(Locator::Id("keypair-name")).await.unwrap();
