@@ -288,7 +288,7 @@ async fn bulk_delete_asks_first_naming_each_image_and_what_deleting_does_to_it()
     let page = admin.post("/images/bulk/delete", &form(&mine, &[("list", "label=blue")])).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(r#"<dialog class="modal" aria-labelledby="dialog-title" open>"#), "{}", page.body);
-    assert!(page.body.contains(r#"<a class="button" href="/images?label=blue" data-close>Cancel</a>"#));
+    assert!(page.body.contains(r#"<a class="button" href="/images?label=blue" data-close autofocus>Cancel</a>"#));
 
     // A record shared with Staging is only removed from it.
     let mut staging_admin = app.signed_in("admin@acme.test").await;
