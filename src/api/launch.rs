@@ -5,7 +5,9 @@
 //!
 //! An `Idempotency-Key` header makes a retried request launch once: the
 //! key (scoped to the token) becomes the launch's key, and a second request
-//! with it answers with the servers of the first.
+//! with it answers with the servers of the first. The key is for one
+//! request: sent again with another image or body, it is refused (422)
+//! rather than answered with servers that request did not ask for.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -32,7 +34,7 @@ pub struct Catalog {
 }
 
 /// A volume group: several volumes in one RAID, formatted and mounted.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Volumes {
     pub count: u8,
@@ -47,7 +49,7 @@ pub struct Volumes {
 }
 
 /// Configuration management at first boot.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Configuration {
     /// `script`, `chef`, `puppet` or `ansible`.
@@ -77,7 +79,7 @@ pub struct Configuration {
 }
 
 /// A launch: the launch dialog's fields.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchBody {
     /// The server's name; with `count` > 1, a number is added to each.
@@ -181,17 +183,42 @@ pub struct Launched {
     pub replayed: bool,
 }
 
-/// The launch's key: the client's `Idempotency-Key` scoped to the token,
-/// or a new one.
-fn launch_key(req: &HttpRequest, token: i64) -> Result<uuid::Uuid, ApiError> {
-    let Some(header) = req.headers().get("Idempotency-Key") else { return Ok(uuid::Uuid::new_v4()) };
+/// The client's `Idempotency-Key` scoped to the token, when it sent one.
+fn launch_key(req: &HttpRequest, token: i64) -> Result<Option<uuid::Uuid>, ApiError> {
+    let Some(header) = req.headers().get("Idempotency-Key") else { return Ok(None) };
     let key = header.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
         ApiError::BadRequest("The Idempotency-Key header is 1 to 255 visible ASCII characters.".into())
     })?;
     let digest = Sha256::digest(format!("{token}:{key}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    Ok(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    Ok(Some(uuid::Builder::from_random_bytes(bytes).into_uuid()))
+}
+
+/// What a launch request asks, as a digest: the image, its catalog and the
+/// body as read (so spacing, key order and defaults written out do not
+/// make another request).
+fn request_digest(id: i64, catalog: &Catalog, body: &LaunchBody) -> Vec<u8> {
+    let mut digest = Sha256::new();
+    digest.update(format!("{id}\n{}\n", catalog.catalog.as_deref().unwrap_or_default()));
+    digest.update(serde_json::to_vec(body).unwrap_or_default());
+    digest.finalize().to_vec()
+}
+
+/// A retried launch: its key must have been used for this request.
+async fn same_request(
+    conn: &mut diesel_async::AsyncPgConnection,
+    key: uuid::Uuid,
+    digest: &[u8],
+) -> Result<(), ApiError> {
+    match db::launch::launch_key_matches(conn, key, digest).await? {
+        Some(false) => Err(ApiError::Invalid(vec![ValidationError::new(
+            "Idempotency-Key",
+            "This Idempotency-Key was used for another launch request: nothing was launched. Send a new key \
+             for a new request.",
+        )])),
+        _ => Ok(()),
+    }
 }
 
 /// The image a launch starts from: a record of the token's account, or an
@@ -312,7 +339,7 @@ pub async fn launch_options(
 /// (`?catalog=public`).
 #[utoipa::path(post, operation_id = "launch_image", path = "/api/v1/images/{id}/launch", tag = "images",
     params(("id" = i64, Path), Catalog,
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request launch once")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request launch once; the same key with another request is refused (422)")),
     request_body = LaunchBody,
     responses((status = 202, description = "Launching", body = Launched)))]
 #[post("/v1/images/{id}/launch")]
@@ -324,20 +351,24 @@ pub async fn launch(
     catalog: web::Query<Catalog>,
     body: web::Json<LaunchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = launch_key(&req, user.token.id)?;
+    let given = launch_key(&req, user.token.id)?;
+    let key = given.unwrap_or_else(uuid::Uuid::new_v4);
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let digest = request_digest(id, &catalog, &body);
     let actor = user.actor();
     let account = &user.account;
     let mut conn = state.pool.get().await?;
-    let image = launchable(&mut conn, &user, id.into_inner(), &catalog).await?;
+    let image = launchable(&mut conn, &user, id, &catalog).await?;
     // A retry of a launch that was made answers as it did, whatever the
     // budget says now (the first launch is in it).
     if db::jobs::key_used(&mut conn, &format!("{key}/1")).await? {
+        same_request(&mut conn, key, &digest).await?;
         return launched_answer(&user, &mut conn, key, true).await;
     }
     let windows = image.windows();
     let options = changes::launch::options(&mut conn, &actor, image.architecture(), windows).await?;
 
-    let body = body.into_inner();
     let (volumes, config) = body.forms();
     let strings = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>();
     let firewall_ids = strings(&body.firewall_ids);
@@ -366,6 +397,13 @@ pub async fn launch(
             other => other.into(),
         },
     )?;
+    if given.is_some() {
+        if done.again {
+            same_request(&mut conn, key, &digest).await?;
+        } else {
+            db::launch::note_launch_key(&mut conn, key, user.token.id, &digest).await?;
+        }
+    }
     launched_answer(&user, &mut conn, key, done.again).await
 }
 

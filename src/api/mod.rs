@@ -58,19 +58,24 @@ pub use problem::ApiError;
 pub struct ApiDoc;
 
 /// The problems an operation may answer, in order of status; those in
-/// [`CHANGES_ONLY`] only from a change.
+/// [`CHANGES_ONLY`] only from a change, those in [`BODIES_ONLY`] only from
+/// an operation with a request body.
 pub const PROBLEMS: &[(&str, &str)] = &[
     ("400", "The request could not be read"),
     ("401", "No token, or one that is malformed, unknown, expired or revoked"),
     ("403", "The token's user may not do this here, or the token is read-only"),
     ("404", "Not in the token's account"),
     ("409", "Changed meanwhile (`current` has it as it now is), or refused by the rules now"),
+    ("413", "The body is larger than 256 KiB"),
+    ("415", "The body is not sent as `application/json`"),
     ("422", "A field breaks a rule; every field's problem is in `errors`"),
     ("429", "Past the token's rate; `Retry-After` says when to try again"),
     ("502", "The provider refused or failed a call this change waited for"),
     ("503", "The database or the provider is not answering; try again"),
 ];
 const CHANGES_ONLY: &[&str] = &["409", "502"];
+/// Those only an operation that takes a body answers.
+const BODIES_ONLY: &[&str] = &["413", "415"];
 
 /// What every operation shares: the bearer scheme, and the problem
 /// documents any request may answer (and a change's conflicts).
@@ -89,14 +94,16 @@ impl utoipa::Modify for Conventions {
                 .content(problem::CONTENT_TYPE, Content::new(Some(Ref::from_schema_name("Problem"))))
                 .build()
         };
-        let (changes, every): (Vec<_>, Vec<_>) =
-            PROBLEMS.iter().copied().partition(|(status, _)| CHANGES_ONLY.contains(status));
+        let of = |list: &[&str], status: &str| list.contains(&status);
         for item in openapi.paths.paths.values_mut() {
             let reads = [&mut item.get].into_iter().flatten();
             let writes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten();
             for (operation, changing) in reads.map(|o| (o, false)).chain(writes.map(|o| (o, true))) {
-                let add = if changing { [&every[..], &changes[..]].concat() } else { every.clone() };
-                for (status, description) in add {
+                let body = operation.request_body.is_some();
+                let add = PROBLEMS.iter().filter(|(status, _)| {
+                    (changing || !of(CHANGES_ONLY, status)) && (body || !of(BODIES_ONLY, status))
+                });
+                for &(status, description) in add {
                     operation
                         .responses
                         .responses

@@ -55,6 +55,11 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// A body that is not JSON by its `Content-Type`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge,
     #[error("invalid input")]
     Invalid(Vec<ValidationError>),
     /// Changed meanwhile: a stale version, with the resource as it now is.
@@ -88,6 +93,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound => "Not found",
             ApiError::BadRequest(_) => "Bad request",
+            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::PayloadTooLarge => "Content too large",
             ApiError::Invalid(_) => "Invalid input",
             ApiError::Stale { .. } => "Changed meanwhile",
             ApiError::Refused(_) => "Refused",
@@ -102,6 +109,8 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::BadRequest(m) => m.clone(),
             ApiError::NotFound => "There is no such resource in the token's account.".into(),
+            ApiError::UnsupportedMediaType => "Send the body as JSON, with `Content-Type: application/json`.".into(),
+            ApiError::PayloadTooLarge => format!("The body is larger than {} KiB.", BODY_LIMIT / 1024),
             ApiError::Invalid(errors) => errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "),
             ApiError::Stale { detail, .. } => detail.clone(),
             ApiError::Refused(refusal) => refusal.message(),
@@ -147,6 +156,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Stale { .. } => StatusCode::CONFLICT,
             ApiError::Refused(refusal) => refusal_status(refusal),
@@ -224,11 +235,22 @@ impl From<Outage> for ApiError {
     }
 }
 
+/// The largest body a request may send.
+const BODY_LIMIT: usize = 256 * 1024;
+
 /// Bodies, query strings and paths that cannot be read are problems too.
 pub fn json_config() -> actix_web::web::JsonConfig {
-    actix_web::web::JsonConfig::default()
-        .limit(256 * 1024)
-        .error_handler(|e, _| ApiError::BadRequest(format!("The JSON body could not be read: {e}")).into())
+    use actix_web::error::JsonPayloadError;
+    actix_web::web::JsonConfig::default().limit(BODY_LIMIT).error_handler(|e, _| {
+        match e {
+            JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge
+            }
+            e => ApiError::BadRequest(format!("The JSON body could not be read: {e}")),
+        }
+        .into()
+    })
 }
 
 pub fn query_config() -> actix_web::web::QueryConfig {

@@ -106,3 +106,37 @@ pub async fn record_public_launch(
         .await?;
     Ok((record, pk))
 }
+
+/// What an API launch key was first used for: `None` when it is unused,
+/// else whether `digest` is that request's.
+pub async fn launch_key_matches(
+    conn: &mut AsyncPgConnection,
+    key: uuid::Uuid,
+    digest: &[u8],
+) -> QueryResult<Option<bool>> {
+    use super::schema::launch_keys;
+    let stored: Option<Vec<u8>> =
+        launch_keys::table.find(key).select(launch_keys::request_digest).first(conn).await.optional()?;
+    Ok(stored.map(|stored| stored == digest))
+}
+
+/// Notes the request an API launch key launched; a key already noted keeps
+/// its first request.
+pub async fn note_launch_key(
+    conn: &mut AsyncPgConnection,
+    key: uuid::Uuid,
+    token_id: i64,
+    digest: &[u8],
+) -> QueryResult<()> {
+    use super::schema::launch_keys;
+    diesel::insert_into(launch_keys::table)
+        .values((
+            launch_keys::launch_key.eq(key),
+            launch_keys::token_id.eq(token_id),
+            launch_keys::request_digest.eq(digest),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -338,6 +338,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    launch_keys (launch_key) {
+        launch_key -> Uuid,
+        token_id -> Int8,
+        request_digest -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Int8,
         user_id -> Int8,
@@ -353,6 +362,7 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(launch_keys -> api_tokens (token_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
 diesel::joinable!(accounts -> companies (company_id));
 diesel::joinable!(servers -> accounts (account_id));
@@ -403,4 +413,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_pairs,
     servers,
     api_tokens,
+    launch_keys,
 );

@@ -323,6 +323,9 @@ async fn the_api_describes_itself_in_openapi_3_1_and_renders_it_for_people() {
         assert!(doc.json["paths"][path].is_object(), "{path} is described");
     }
     assert!(doc.json["paths"]["/api/v1/images"]["get"]["responses"]["429"].is_object());
+    // 413 and 415 only where a body is read.
+    assert!(doc.json["paths"]["/api/v1/images"]["get"]["responses"]["415"].is_null());
+    assert!(doc.json["paths"]["/api/v1/images/{id}/launch"]["post"]["responses"]["415"].is_object());
 
     let docs = http.get(app.url("/api/docs")).send().await.unwrap();
     assert_eq!(docs.status(), StatusCode::OK);
@@ -394,14 +397,17 @@ async fn a_launch_checks_every_field_at_once_and_an_idempotency_key_launches_onc
 
     let body =
         json!({ "name": "canary", "count": 2, "budget_code_id": code, "product_id": "t3.micro", "label": "green" });
-    let send = || async {
+    let send_as = |body: String| {
         let request = api
             .http
             .post(format!("{}{path}", api.base))
             .bearer_auth(&api.token)
-            .header("Idempotency-Key", "release-42");
-        read(request.header("content-type", "application/json").body(body.to_string()).send().await.unwrap()).await
+            .header("Idempotency-Key", "release-42")
+            .header("content-type", "application/json")
+            .body(body);
+        async { read(request.send().await.unwrap()).await }
     };
+    let send = || send_as(body.to_string());
     let first = send().await;
     assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.json);
     assert_eq!(first.json["replayed"], false);
@@ -415,6 +421,29 @@ async fn a_launch_checks_every_field_at_once_and_an_idempotency_key_launches_onc
     assert_eq!(again.json["servers"], first.json["servers"], "the same servers answer the retry");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM servers").await, servers_before + 2, "launched once");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'launch'").await, 2);
+    // The same request written otherwise (key order, spacing, a default
+    // spelled out) is the same request; another with the key is refused.
+    let respelled = format!(
+        r#"{{ "label": "green", "product_id": "t3.micro", "budget_code_id": {code}, "count": 2, "name": "canary", "firewall_ids": [] }}"#
+    );
+    let again = send_as(respelled).await;
+    assert_eq!((again.status, &again.json["replayed"]), (StatusCode::ACCEPTED, &json!(true)), "{}", again.json);
+    let mut other = body.clone();
+    other["count"] = json!(3);
+    let reused = send_as(other.to_string()).await;
+    assert!(is_problem(&reused, StatusCode::UNPROCESSABLE_ENTITY), "{}", reused.json);
+    assert_eq!(reused.json["errors"][0]["field"], "Idempotency-Key", "{}", reused.json);
+    assert!(reused.json["detail"].as_str().unwrap().contains("nothing was launched"), "{}", reused.json);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM servers").await, servers_before + 2, "still once");
+    // A body that is not sent as JSON is 415.
+    let plain = api
+        .http
+        .post(format!("{}{path}", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "text/plain")
+        .body(body.to_string());
+    let plain = read(plain.send().await.unwrap()).await;
+    assert!(is_problem(&plain, StatusCode::UNSUPPORTED_MEDIA_TYPE), "{}", plain.json);
 
     // The job is polled until the provider has the server.
     let job = first.json["jobs"][0].as_i64().unwrap();

@@ -1,0 +1,1 @@
+DROP TABLE launch_keys;
