@@ -86,6 +86,22 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<
         .await
 }
 
+/// The user's token `id`, with its account's name.
+pub async fn find_of_user(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    id: i64,
+) -> QueryResult<Option<(TokenRow, String)>> {
+    api_tokens::table
+        .inner_join(accounts::table)
+        .filter(api_tokens::user_id.eq(user_id))
+        .filter(api_tokens::id.eq(id))
+        .select((TokenRow::as_select(), accounts::name))
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Revokes the user's token `id`: the account it acted in, or `None` when
 /// the user has no such live token.
 pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<Option<i64>> {

@@ -124,6 +124,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(audit_log::index)
         .service(settings::index)
         .service(settings::create)
+        .service(settings::revoke_dialog)
         .service(settings::revoke)
         .route("/", web::get().to(|| async { see_other("/images") }))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));

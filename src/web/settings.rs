@@ -1,7 +1,8 @@
 //! Settings › API tokens (`/settings/tokens`): the user's personal access
 //! tokens for the JSON API. Making one (`POST`, fields `name`,
 //! `expires_days`, `account_id`, `access`) answers with the page showing
-//! the token once (`no-store`); revoking is `POST /settings/tokens/{id}/revoke`.
+//! the token once (`no-store`); revoking is `POST /settings/tokens/{id}/revoke`,
+//! asked first by the dialog `GET` of the same path.
 //! The changes are `changes::tokens`.
 
 use actix_web::http::StatusCode;
@@ -10,6 +11,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
+use super::dialog::{Confirm, done};
 use super::error::{WebError, change_status};
 use super::layout::{Frame, Moment};
 use super::respond::{html, no_store};
@@ -18,6 +20,7 @@ use crate::changes::{self, tokens::TokenInput};
 use crate::db;
 use crate::domain::ValidationError;
 use crate::domain::tokens::{MAX_DAYS, TokenAccess};
+use diesel_async::AsyncPgConnection;
 
 const PAGE: &str = "/settings/tokens";
 
@@ -43,6 +46,32 @@ pub struct TokenView {
     pub last_used: Option<Moment>,
     /// `live`, `expired` or `revoked`.
     pub state: &'static str,
+}
+
+impl TokenView {
+    fn of(row: db::tokens::TokenRow, account: String, now: chrono::DateTime<chrono::Utc>) -> Self {
+        TokenView {
+            id: row.id,
+            state: match (row.revoked_at, row.expires_at <= now) {
+                (Some(_), _) => "revoked",
+                (None, true) => "expired",
+                (None, false) => "live",
+            },
+            name: row.name,
+            account,
+            access: TokenAccess::from_stored(&row.access).title(),
+            created: Moment::new(row.created_at),
+            expires: Moment::new(row.expires_at),
+            last_used: row.last_used_at.map(Moment::new),
+        }
+    }
+}
+
+/// A token's row: the answer to its revoke.
+#[derive(Template)]
+#[template(path = "settings_token_row.html")]
+struct TokenRowFragment {
+    token: TokenView,
 }
 
 pub struct AccountOption {
@@ -86,20 +115,7 @@ async fn page(
     let tokens = db::tokens::of_user(&mut conn, user.user.id)
         .await?
         .into_iter()
-        .map(|(row, account)| TokenView {
-            id: row.id,
-            state: match (row.revoked_at, row.expires_at <= now) {
-                (Some(_), _) => "revoked",
-                (None, true) => "expired",
-                (None, false) => "live",
-            },
-            name: row.name,
-            account,
-            access: TokenAccess::from_stored(&row.access).title(),
-            created: Moment::new(row.created_at),
-            expires: Moment::new(row.expires_at),
-            last_used: row.last_used_at.map(Moment::new),
-        })
+        .map(|(row, account)| TokenView::of(row, account, now))
         .collect();
     let chosen = form.account_id.parse::<i64>().unwrap_or(user.account.id);
     let accounts = user
@@ -155,6 +171,40 @@ pub async fn create(
     }
 }
 
+/// The user's token `id` as its row shows it; 404 for another's.
+async fn token_of(conn: &mut AsyncPgConnection, user: &CurrentUser, id: i64) -> Result<TokenView, WebError> {
+    let (row, account) = db::tokens::find_of_user(conn, user.user.id, id).await?.ok_or(WebError::NotFound)?;
+    Ok(TokenView::of(row, account, chrono::Utc::now()))
+}
+
+/// Revoking asks first: scripts that use the token stop working.
+#[get("/settings/tokens/{id}/revoke")]
+pub async fn revoke_dialog(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let token = token_of(&mut *state.pool.get().await?, &user, id.into_inner()).await?;
+    let mut dialog = Confirm::new(&req, &user, PAGE, format!("Revoke the token “{}”", token.name));
+    dialog.action_url = format!("{PAGE}/{}/revoke", token.id);
+    dialog.target = format!("#token-{}", token.id);
+    dialog.submit = "Revoke";
+    dialog.danger = true;
+    if token.state == "live" {
+        dialog.question = format!("Revoke “{}”?", token.name);
+        dialog.detail = Some(format!(
+            "Scripts and pipelines that send it are refused from their next request, in {}. A revoked token \
+             cannot be used again: make a new one for whatever still needs the API.",
+            token.account
+        ));
+    } else {
+        dialog.allowed = false;
+        dialog.question = format!("“{}” is {} already: it no longer works.", token.name, token.state);
+    }
+    dialog.respond(&req, StatusCode::OK)
+}
+
 #[post("/settings/tokens/{id}/revoke")]
 pub async fn revoke(
     req: HttpRequest,
@@ -162,7 +212,9 @@ pub async fn revoke(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    changes::tokens::revoke(&mut *state.pool.get().await?, &user.actor(), id.into_inner()).await?;
-    crate::auth::current::flash_next(&req, "Token revoked: it no longer works.")?;
-    Ok(super::see_other(PAGE))
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    changes::tokens::revoke(&mut conn, &user.actor(), id).await?;
+    let row = TokenRowFragment { token: token_of(&mut conn, &user, id).await? }.render()?;
+    done(&req, row, "Token revoked: it no longer works.", PAGE)
 }

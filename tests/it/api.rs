@@ -106,8 +106,29 @@ async fn a_token_is_shown_once_stored_as_its_hash_lists_its_use_and_stops_when_r
     assert!(used.is_some(), "its use is noted");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'create_token'").await, 1);
 
-    let revoked = client.post(&format!("/settings/tokens/{id}/revoke"), &[]).await;
-    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    // Revoke asks first, in a dialog that says what it does; another user's
+    // token is not found.
+    assert!(listing.body.contains(&format!("hx-get=\"/settings/tokens/{id}/revoke\"")), "{}", listing.body);
+    let asked = client.get_htmx(&format!("/settings/tokens/{id}/revoke"), "modal").await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(text(&asked.body).contains("Revoke “image pipeline”? Scripts and pipelines that send it are refused"));
+    assert!(
+        asked.body.contains("class=\"button\" href=\"/settings/tokens\" data-close autofocus"),
+        "Cancel has the focus"
+    );
+    let mut other = app.signed_in("manager@acme.test").await;
+    assert_eq!(other.get(&format!("/settings/tokens/{id}/revoke")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.post(&format!("/settings/tokens/{id}/revoke"), &[]).await.status, StatusCode::NOT_FOUND);
+    let api_still = api.get("/api/v1/images").await;
+    assert_eq!(api_still.status, StatusCode::OK, "asking revoked nothing");
+
+    let revoked = client.post_htmx(&format!("/settings/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert!(revoked.body.starts_with(&format!("<tr id=\"token-{id}\" class=\"inactive\">")), "{}", revoked.body);
+    assert!(text(&revoked.body).contains("revoked") && !revoked.body.contains("Revoke…"), "{}", revoked.body);
+    assert!(text(&revoked.body).contains("Token revoked: it no longer works."));
+    let again = client.get(&format!("/settings/tokens/{id}/revoke")).await;
+    assert!(text(&again.body).contains("“image pipeline” is revoked already"), "{}", text(&again.body));
     let refused = api.get("/api/v1/images").await;
     assert!(is_problem(&refused, StatusCode::UNAUTHORIZED), "{}", refused.json);
     assert!(refused.json["detail"].as_str().unwrap().contains("revoked"));
