@@ -78,7 +78,7 @@ pub async fn create(
                 },
             )
             .await?;
-            let changes = serde_json::json!({ "token": row.id, "name": row.name, "access": row.access,
+            let changes = serde_json::json!({ "id": row.id, "name": row.name, "access": row.access,
                                               "expires_at": row.expires_at });
             let event = actor.event("create_token", Resource::User, actor.user.id, changes);
             db::audit_log::record(conn, &db::audit_log::NewAuditEvent { account_id: Some(row.account_id), ..event })
@@ -93,11 +93,12 @@ pub async fn create(
 /// revoked already.
 pub async fn revoke(conn: &mut AsyncPgConnection, actor: &Actor<'_>, id: i64) -> Result<(), ChangeError> {
     conn.transaction(async |conn| {
-        let Some(account) = db::tokens::revoke(conn, actor.user.id, id).await? else {
+        let Some((account, name)) = db::tokens::revoke(conn, actor.user.id, id).await? else {
             return Err(ChangeError::NotFound);
         };
-        // In the token's account, where its making was recorded.
-        let changes = serde_json::json!({ "token": id });
+        // In the token's account, where its making was recorded. Not under
+        // a key named `token`: the log masks those as secrets.
+        let changes = serde_json::json!({ "id": id, "name": name });
         let event = actor.event("revoke_token", Resource::User, actor.user.id, changes);
         db::audit_log::record(conn, &db::audit_log::NewAuditEvent { account_id: Some(account), ..event }).await?;
         Ok(())

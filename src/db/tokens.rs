@@ -102,9 +102,9 @@ pub async fn find_of_user(
         .optional()
 }
 
-/// Revokes the user's token `id`: the account it acted in, or `None` when
-/// the user has no such live token.
-pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<Option<i64>> {
+/// Revokes the user's token `id`: the account it acted in and its name, or
+/// `None` when the user has no such live token.
+pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> QueryResult<Option<(i64, String)>> {
     diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
@@ -112,7 +112,7 @@ pub async fn revoke(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Quer
             .filter(api_tokens::revoked_at.is_null()),
     )
     .set(api_tokens::revoked_at.eq(now))
-    .returning(api_tokens::account_id)
+    .returning((api_tokens::account_id, api_tokens::name))
     .get_result(conn)
     .await
     .optional()

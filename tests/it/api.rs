@@ -129,6 +129,9 @@ async fn a_token_is_shown_once_stored_as_its_hash_lists_its_use_and_stops_when_r
     assert!(text(&revoked.body).contains("Token revoked: it no longer works."));
     let again = client.get(&format!("/settings/tokens/{id}/revoke")).await;
     assert!(text(&again.body).contains("“image pipeline” is revoked already"), "{}", text(&again.body));
+    // The log names the token: its id and name are no secret.
+    let log = text(&client.get("/audit?action=revoke_token").await.body);
+    assert!(log.contains(&format!("revoke_token USER 1 success id {id} name image pipeline")), "{log}");
     let refused = api.get("/api/v1/images").await;
     assert!(is_problem(&refused, StatusCode::UNAUTHORIZED), "{}", refused.json);
     assert!(refused.json["detail"].as_str().unwrap().contains("revoked"));
