@@ -229,7 +229,11 @@ pub fn validate(
             errors.push("new_key_name", "Create the key pair first (Create Key Pair), then launch.");
             None
         }
-        _ => None,
+        "none" | "" => None,
+        _ => {
+            errors.push("key_choice", "Choose no key pair, an existing one or a new one.");
+            None
+        }
     };
     if key_name.is_none() && windows && !errors.on_key_pair() {
         errors.push("key_choice", "Windows images need a key pair: the administrator password is encrypted with it.");
@@ -376,6 +380,21 @@ mod tests {
         assert_eq!(fields, ["name", "group_id", "product_id", "firewall_ids", "key_choice"]);
         assert!(errors[2].message.contains("too little memory for Windows"));
         assert!(errors[4].message.contains("Windows images need a key pair"));
+    }
+
+    #[test]
+    fn a_key_choice_the_form_does_not_offer_is_refused() {
+        let (firewalls, volumes, config) = (Vec::new(), VolumeForm::default(), ConfigForm::default());
+        let mut form = input(&firewalls, &volumes, &config);
+        form.key_choice = "borrowed";
+        for windows in [false, true] {
+            let errors = validate(&form, windows, &options("1000"), Encryption::Provider).unwrap_err();
+            let found: Vec<_> = errors.iter().map(|e| (e.field, e.message.as_str())).collect();
+            assert_eq!(found, [("key_choice", "Choose no key pair, an existing one or a new one.")]);
+        }
+        form.key_choice = "";
+        let launch = validate(&form, false, &options("1000"), Encryption::Provider).unwrap();
+        assert!(launch.key_name.is_none(), "no choice sent is none");
     }
 
     #[test]
