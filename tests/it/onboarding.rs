@@ -199,6 +199,9 @@ async fn the_first_account_is_tested_then_connected_and_its_images_arrive() {
     assert_eq!((connected.status, connected.location()), (StatusCode::SEE_OTHER, Some("/admin/accounts")));
     let listed = client.get("/admin/accounts").await;
     assert!(text(&listed.body).contains("Connected Production."), "{}", text(&listed.body));
+    // The role by its name; its whole ARN (its account is in the row) on hover.
+    let role_name = role.rsplit('/').next().unwrap();
+    assert!(listed.body.contains(&format!("<td class=\"auth-cell\" title=\"{role}\">Assumes role {role_name}</td>")));
     for (sql, wanted) in [
         (format!("SELECT count(*) AS n FROM accounts WHERE name = 'Production' AND provider_account_number = '{number}' AND auth = 'assume_role'"), 1),
         ("SELECT count(*) AS n FROM account_memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'peter@initech.test'".into(), 1),

@@ -51,6 +51,10 @@ pub struct AccountRow {
     /// How the console signs in, shortly, and in full (the role's ARN).
     pub auth: String,
     pub auth_detail: String,
+    /// Whether the list shows `auth_detail` under `auth` (an access key's
+    /// id), rather than only on hover (a role's ARN: its account and name
+    /// are in the row already).
+    pub auth_detail_shown: bool,
     pub state: State,
     pub synced: Option<Moment>,
     pub members: i64,
@@ -92,6 +96,7 @@ impl AccountRow {
             number: a.provider_account_number,
             endpoint: a.endpoint,
             auth,
+            auth_detail_shown: a.auth == "access_key",
             auth_detail,
             state,
             synced: a.synced_at.map(Moment::new),
