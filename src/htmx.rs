@@ -24,6 +24,17 @@ pub fn retarget(response: &mut HttpResponse, target: &'static str, swap: &'stati
     headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static(swap));
 }
 
+/// Has htmx swap nothing where the request aimed: the answer carries only
+/// what goes elsewhere (out of band, like the flash).
+pub fn swap_nothing(response: &mut HttpResponse) {
+    response.headers_mut().insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("none"));
+}
+
+/// Has htmx load the page `to` whole, in place of swapping the answer.
+pub fn redirect(response: &mut HttpResponse, to: &'static str) {
+    response.headers_mut().insert(HeaderName::from_static("hx-redirect"), HeaderValue::from_static(to));
+}
+
 /// Closes the dialog open over the page when the answer arrives (app.js
 /// listens for the `close-dialog` event).
 pub fn close_dialog(response: &mut HttpResponse) {

@@ -240,14 +240,22 @@
       "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled])"
     )).filter(function (el) { return el.offsetParent !== null && el.tabIndex >= 0; });
   }
+  // A form that came back with problems (a dialog, a page, a fragment):
+  // focus the first of them; false when there is none to focus.
+  function focusFirstProblem(root) {
+    const invalid = root && root.querySelector && root.querySelector("[aria-invalid=true]:not([disabled])");
+    if (!invalid || invalid.offsetParent === null) return false;
+    invalid.focus();
+    return true;
+  }
   function openDialog(modal) {
     const dialog = modal.querySelector("dialog");
     if (!dialog) return;
     closeMenus(null);
     if (!dialog.open) dialog.showModal();
-    // A form that came back with problems: the first of them; else where it asks to start.
-    const first = dialog.querySelector("[aria-invalid=true]:not([disabled])")
-      || dialog.querySelector("[autofocus]:not([disabled])") || focusables(dialog)[0];
+    if (focusFirstProblem(dialog)) return;
+    // Else where it asks to start.
+    const first = dialog.querySelector("[autofocus]:not([disabled])") || focusables(dialog)[0];
     if (first) first.focus();
   }
   function restoreFocus() {
@@ -398,18 +406,13 @@
     localizeTimes(document);
     applyWhen(document);
     countTicked();
-    // A form served again with problems (a page, or a dialog as a page): focus the first of them.
-    const invalid = document.querySelector("main [aria-invalid=true]:not([disabled])");
-    if (invalid && invalid.offsetParent !== null) invalid.focus();
+    // A page served again with problems, or a dialog as a page.
+    focusFirstProblem(document.querySelector("main"));
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     applyWhen(document);
-    // A form came back with problems (in a dialog or on the page): focus the first of them.
-    const invalid = event.target.querySelector && event.target.querySelector("[aria-invalid=true]:not([disabled])");
-    if (invalid && invalid.offsetParent !== null) invalid.focus();
-  });
-  document.addEventListener("htmx:afterSettle", function (event) {
     localizeTimes(event.target);
+    focusFirstProblem(event.target);
     // After an inline edit, focus goes back to the name it edited.
     const row = event.target.closest && event.target.closest("tr");
     if (row && !row.querySelector("form.rename-form") && event.detail.requestConfig

@@ -552,11 +552,7 @@ pub async fn due_for_purge(
 /// Live servers launched from the record: from any record of an own image
 /// (whichever account launched them), else from this record.
 pub async fn alive_servers(conn: &mut AsyncPgConnection, row: &ImageRow) -> QueryResult<i64> {
-    if row.source == "own" {
-        super::servers::alive_from_image(conn, row.image_pk).await
-    } else {
-        super::servers::alive_from_record(conn, row.id).await
-    }
+    Ok(alive_servers_of(conn, std::slice::from_ref(row)).await?.into_iter().next().unwrap_or(0))
 }
 
 /// [`alive_servers`] of each of `rows`, in their order, in one statement.

@@ -12,27 +12,6 @@ pub fn alive() -> Vec<&'static str> {
     ServerState::ALL.into_iter().filter(|state| state.alive()).map(ServerState::as_str).collect()
 }
 
-/// Servers launched from this record that are pending, running or paused.
-pub async fn alive_from_record(conn: &mut AsyncPgConnection, record_id: i64) -> QueryResult<i64> {
-    servers::table
-        .filter(servers::image_record_id.eq(record_id))
-        .filter(servers::state.eq_any(alive()))
-        .count()
-        .get_result(conn)
-        .await
-}
-
-/// Servers launched from this provider image, in any account, that are
-/// pending, running or paused.
-pub async fn alive_from_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<i64> {
-    servers::table
-        .filter(servers::provider_image_id.eq(image_pk))
-        .filter(servers::state.eq_any(alive()))
-        .count()
-        .get_result(conn)
-        .await
-}
-
 /// A server as it is recorded at launch.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = servers)]

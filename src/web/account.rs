@@ -28,7 +28,9 @@ pub async fn switch(
     session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
     if super::is_htmx(&req) {
         // A full reload: every part of the page belongs to the old account.
-        return Ok(HttpResponse::NoContent().insert_header(("HX-Redirect", "/images")).finish());
+        let mut response = HttpResponse::NoContent().finish();
+        crate::htmx::redirect(&mut response, "/images");
+        return Ok(response);
     }
     Ok(see_other("/images"))
 }

@@ -347,7 +347,9 @@ pub async fn session_outage(
 fn fragment(error: &WebError) -> HttpResponse {
     if let WebError::Unauthorized { session_ended } = error {
         let to = if *session_ended { "/login?ended=1" } else { "/login" };
-        return HttpResponse::Unauthorized().insert_header(("HX-Redirect", to)).finish();
+        let mut response = HttpResponse::Unauthorized().finish();
+        crate::htmx::redirect(&mut response, to);
+        return response;
     }
     let status = error.status_code();
     let message = error.message();

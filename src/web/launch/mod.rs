@@ -218,9 +218,8 @@ fn launched(req: &HttpRequest, count: usize) -> Result<HttpResponse, WebError> {
         crate::auth::current::flash_next(req, &message)?;
         return Ok(see_other("/servers"));
     }
-    let flash = FlashFragment { message: &message }.render()?;
-    let mut response =
-        HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("HX-Reswap", "none")).body(flash);
+    let mut response = html(StatusCode::OK, FlashFragment { message: &message }.render())?;
+    crate::htmx::swap_nothing(&mut response);
     crate::htmx::close_dialog(&mut response);
     Ok(response)
 }
