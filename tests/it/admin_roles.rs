@@ -304,6 +304,10 @@ async fn admins_rights_cannot_be_reduced_and_the_last_admin_right_cannot_go() {
         .await
         .unwrap();
     let before = fingerprint(&mut conn).await;
+    // Its dialog offers neither Delete nor Add: it holds everything.
+    let dialog = admin.get_htmx(&format!("/admin/roles/{admin_role}/rights"), "modal").await;
+    assert!(text(&dialog.body).contains("The default Admin role holds everything"), "{}", dialog.body);
+    assert!(!dialog.body.contains("id=\"add-right\"") && !dialog.body.contains(">Delete</button>"), "{}", dialog.body);
 
     let refused = admin.post_htmx(&format!("/admin/roles/{admin_role}/rights/{right}/delete"), &[]).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
