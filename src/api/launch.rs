@@ -34,7 +34,7 @@ pub struct Catalog {
 }
 
 /// A volume group: several volumes in one RAID, formatted and mounted.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Volumes {
     pub count: u8,
@@ -49,7 +49,7 @@ pub struct Volumes {
 }
 
 /// Configuration management at first boot.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Configuration {
     /// `script`, `chef`, `puppet` or `ansible`.
@@ -79,7 +79,7 @@ pub struct Configuration {
 }
 
 /// A launch: the launch dialog's fields.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchBody {
     /// The server's name; with `count` > 1, a number is added to each.
@@ -88,25 +88,25 @@ pub struct LaunchBody {
     pub count: u16,
     #[serde(default)]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// One of the user's budget codes.
     pub budget_code_id: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<i64>,
     /// A data center of the account; any when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
     /// The hardware size, e.g. `t3.micro`.
     pub product_id: String,
     #[serde(default)]
     pub firewall_ids: Vec<i64>,
     /// One of the account's key pairs; required for Windows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pair: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Volumes>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<Configuration>,
 }
 
@@ -195,14 +195,15 @@ fn launch_key(req: &HttpRequest, token: i64) -> Result<Option<uuid::Uuid>, ApiEr
     Ok(Some(uuid::Builder::from_random_bytes(bytes).into_uuid()))
 }
 
-/// What a launch request asks, as a digest: the image, its catalog and the
-/// body as read (so spacing, key order and defaults written out do not
-/// make another request).
+/// What a launch request asks, as a digest: the image, whether it is the
+/// public catalog's, and the body as read, an empty label or zone being
+/// none (so spacing, key order, defaults written out and absent options,
+/// a field added later among them, do not make another request).
 fn request_digest(id: i64, catalog: &Catalog, body: &LaunchBody) -> Vec<u8> {
-    let mut digest = Sha256::new();
-    digest.update(format!("{id}\n{}\n", catalog.catalog.as_deref().unwrap_or_default()));
-    digest.update(serde_json::to_vec(body).unwrap_or_default());
-    digest.finalize().to_vec()
+    let public = catalog.catalog.as_deref() == Some("public");
+    let empty_is_none = |o: &Option<String>| o.clone().filter(|v| !v.is_empty());
+    let body = LaunchBody { label: empty_is_none(&body.label), zone: empty_is_none(&body.zone), ..body.clone() };
+    Sha256::digest(serde_json::to_vec(&(id, public, body)).unwrap_or_default()).to_vec()
 }
 
 /// A retried launch: its key must have been used for this request.
@@ -391,18 +392,17 @@ pub async fn launch(
     };
     let checked = validate(&input, windows, &options, changes::launch::encryption(account));
     let launch = checked.map_err(invalid)?;
-    let done = changes::launch::launch(&mut conn, &actor, &state.jobs, image.source(), &launch, key).await.map_err(
-        |e| match e {
+    let request = given.map(|_| changes::launch::KeyedRequest { token_id: user.token.id, digest: &digest });
+    let done = changes::launch::launch(&mut conn, &actor, &state.jobs, image.source(), &launch, key, request.as_ref())
+        .await
+        .map_err(|e| match e {
             changes::ChangeError::Invalid(errors) => invalid(errors),
             other => other.into(),
-        },
-    )?;
-    if given.is_some() {
-        if done.again {
-            same_request(&mut conn, key, &digest).await?;
-        } else {
-            db::launch::note_launch_key(&mut conn, key, user.token.id, &digest).await?;
-        }
+        })?;
+    // Launched meanwhile under the key, by a request that committed its
+    // digest with its jobs: this one must be the same.
+    if done.again {
+        same_request(&mut conn, key, &digest).await?;
     }
     launched_answer(&user, &mut conn, key, done.again).await
 }

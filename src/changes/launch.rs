@@ -100,8 +100,17 @@ impl From<Refusal> for Stop {
     }
 }
 
+/// What an API client's `Idempotency-Key` was sent with: its token and a
+/// digest of the request, noted with the launch it makes.
+pub struct KeyedRequest<'a> {
+    pub token_id: i64,
+    pub digest: &'a [u8],
+}
+
 /// Writes the servers of `launch` from `source`, their launch jobs and audit
-/// events in one transaction, keyed by the form's idempotency `key`.
+/// events in one transaction, keyed by the form's idempotency `key` (and,
+/// for the API, noting the `request` the key came with in the same
+/// transaction, so a key is never used without it).
 pub async fn launch(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -109,6 +118,7 @@ pub async fn launch(
     source: Source<'_>,
     launch: &Launch,
     key: uuid::Uuid,
+    request: Option<&KeyedRequest<'_>>,
 ) -> Result<Launched, ChangeError> {
     authorize(actor, source)?;
     let account = actor.account;
@@ -194,6 +204,9 @@ pub async fn launch(
                     "volumes": volume_config, "configuration": config_management,
                 });
                 db::audit_log::record(conn, &actor.event("launch", Resource::Server, server, changes)).await?;
+            }
+            if let Some(request) = request {
+                db::launch::note_launch_key(conn, key, request.token_id, request.digest).await?;
             }
             Ok(())
         })

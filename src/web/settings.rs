@@ -16,7 +16,7 @@ use super::error::{WebError, change_status};
 use super::layout::{Frame, Moment};
 use super::respond::{html, no_store};
 use crate::auth::CurrentUser;
-use crate::changes::{self, tokens::TokenInput};
+use crate::changes::{self, ChangeError, tokens::TokenInput};
 use crate::db;
 use crate::domain::ValidationError;
 use crate::domain::tokens::{MAX_DAYS, TokenAccess};
@@ -214,7 +214,18 @@ pub async fn revoke(
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    changes::tokens::revoke(&mut conn, &user.actor(), id).await?;
-    let row = TokenRowFragment { token: token_of(&mut conn, &user, id).await? }.render()?;
-    done(&req, row, "Token revoked: it no longer works.", PAGE)
+    let revoked_now = match changes::tokens::revoke(&mut conn, &user.actor(), id).await {
+        Ok(()) => true,
+        // Revoked meanwhile (in another tab, say); another user's is 404 below.
+        Err(ChangeError::NotFound) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let token = token_of(&mut conn, &user, id).await?;
+    let message = if revoked_now {
+        "Token revoked: it no longer works.".to_owned()
+    } else {
+        format!("“{}” was {} already: it no longer works.", token.name, token.state)
+    };
+    let row = TokenRowFragment { token }.render()?;
+    done(&req, row, &message, PAGE)
 }

@@ -129,6 +129,11 @@ async fn a_token_is_shown_once_stored_as_its_hash_lists_its_use_and_stops_when_r
     assert!(text(&revoked.body).contains("Token revoked: it no longer works."));
     let again = client.get(&format!("/settings/tokens/{id}/revoke")).await;
     assert!(text(&again.body).contains("“image pipeline” is revoked already"), "{}", text(&again.body));
+    // A dialog left open elsewhere answers with the row as it is.
+    let stale = client.post_htmx(&format!("/settings/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert!(text(&stale.body).contains("“image pipeline” was revoked already: it no longer works."));
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'revoke_token'").await, 1);
     // The log names the token: its id and name are no secret.
     let log = text(&client.get("/audit?action=revoke_token").await.body);
     assert!(log.contains(&format!("revoke_token USER 1 success id {id} name image pipeline")), "{log}");
@@ -448,7 +453,7 @@ async fn a_launch_checks_every_field_at_once_and_an_idempotency_key_launches_onc
     // The same request written otherwise (key order, spacing, a default
     // spelled out) is the same request; another with the key is refused.
     let respelled = format!(
-        r#"{{ "label": "green", "product_id": "t3.micro", "budget_code_id": {code}, "count": 2, "name": "canary", "firewall_ids": [] }}"#
+        r#"{{ "label": "green", "product_id": "t3.micro", "budget_code_id": {code}, "count": 2, "name": "canary", "firewall_ids": [], "zone": "" }}"#
     );
     let again = send_as(respelled).await;
     assert_eq!((again.status, &again.json["replayed"]), (StatusCode::ACCEPTED, &json!(true)), "{}", again.json);

@@ -96,7 +96,7 @@ impl AccountRow {
             number: a.provider_account_number,
             endpoint: a.endpoint,
             auth,
-            auth_detail_shown: a.auth == "access_key",
+            auth_detail_shown: a.auth == "access_key" && !auth_detail.is_empty(),
             auth_detail,
             state,
             synced: a.synced_at.map(Moment::new),

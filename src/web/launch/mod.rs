@@ -188,7 +188,7 @@ pub async fn submit(
             };
             let mut conn = state.pool.get().await?;
             let actor = user.actor();
-            match changes::launch::launch(&mut conn, &actor, &state.jobs, image.source()?, &launch, key).await {
+            match changes::launch::launch(&mut conn, &actor, &state.jobs, image.source()?, &launch, key, None).await {
                 Ok(done) => return launched(&req, done.count),
                 // The code changed after the form was checked: the dialog
                 // again, with the codes as they are now.
