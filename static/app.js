@@ -243,8 +243,11 @@
   // A form that came back with problems (a dialog, a page, a fragment):
   // focus the first of them; false when there is none to focus.
   function focusFirstProblem(root) {
-    const invalid = root && root.querySelector && root.querySelector("[aria-invalid=true]:not([disabled])");
-    if (!invalid || invalid.offsetParent === null) return false;
+    if (!root || !root.querySelectorAll) return false;
+    // The first one shown: a problem on a hidden tab waits for its tab.
+    const invalid = Array.from(root.querySelectorAll("[aria-invalid=true]:not([disabled])"))
+      .find(function (el) { return el.offsetParent !== null; });
+    if (!invalid) return false;
     invalid.focus();
     return true;
   }
