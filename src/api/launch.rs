@@ -310,7 +310,9 @@ pub struct LaunchOptions {
 /// pairs, groups and budget codes.
 #[utoipa::path(get, operation_id = "get_launch_options", path = "/api/v1/images/{id}/launch", tag = "images",
     params(("id" = i64, Path), Catalog),
-    responses((status = 200, description = "The choices", body = LaunchOptions)))]
+    responses((status = 200, description = "The choices", body = LaunchOptions),
+              (status = 409, description = "The image is not available at the provider (pending, failed…)",
+               body = super::problem::Problem, content_type = "application/problem+json")))]
 #[get("/v1/images/{id}/launch")]
 pub async fn launch_options(
     user: ApiUser,

@@ -23,7 +23,7 @@ use crate::cloud::Volume;
 use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
 use crate::domain::access::{Action, Forbidden, Resource};
 use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
-use crate::domain::images::{ImageAction, may};
+use crate::domain::images::{ImageAction, ImageFacts, may};
 use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, unfit_reason};
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::ServerState;
@@ -48,20 +48,33 @@ impl Source<'_> {
 
 /// Whether the actor may launch the image: IMAGE DefineServer on the record
 /// (`domain::images::may`), or DefineServerFromPublic and SERVER Start for a
-/// public image.
-pub fn authorize(actor: &Actor<'_>, source: Source<'_>) -> Result<(), Forbidden> {
+/// public image. A record the role could launch but that is not available
+/// (pending, failed, deregistered) is refused for that, not forbidden.
+pub fn authorize(actor: &Actor<'_>, source: Source<'_>) -> Result<(), ChangeError> {
     match source {
         Source::Public(_) => {
             let allowed = actor.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic)
                 && actor.rights.allows_some(Resource::Server, Action::Start);
-            if allowed { Ok(()) } else { Err(Forbidden::because("Your role does not allow launching public images.")) }
-        }
-        Source::Record(row) => {
-            if facts(actor.account, row).is_some_and(|f| may(actor.rights, &f, ImageAction::Launch)) {
+            if allowed {
                 Ok(())
             } else {
-                Err(Forbidden::because("Your role does not allow launching this image."))
+                Err(Forbidden::because("Your role does not allow launching public images.").into())
             }
+        }
+        Source::Record(row) => {
+            let Some(facts) = facts(actor.account, row) else {
+                return Err(Forbidden::because("Your role does not allow launching this image.").into());
+            };
+            if may(actor.rights, &facts, ImageAction::Launch) {
+                return Ok(());
+            }
+            // Not offered because of its state, not the role: say which.
+            let available = ImageFacts { active: true, ..facts };
+            if !facts.active && may(actor.rights, &available, ImageAction::Launch) {
+                let state = row.state.to_lowercase();
+                return Err(Refusal::ImageNotAvailable { name: row.name.clone(), state }.into());
+            }
+            Err(Forbidden::because("Your role does not allow launching this image.").into())
         }
     }
 }

@@ -148,6 +148,12 @@ pub enum Refusal {
     ServerNotAtProvider {
         name: String,
     },
+    /// Image `name` is `state` (pending, failed, deregistered…): only an
+    /// available image can be launched, whatever the user's role.
+    ImageNotAvailable {
+        name: String,
+        state: String,
+    },
 }
 
 impl Refusal {
@@ -263,6 +269,9 @@ impl Refusal {
             }
             Refusal::ServerChanged { name, progress } => {
                 format!("{name} changed meanwhile; it is {progress} now. Try again.")
+            }
+            Refusal::ImageNotAvailable { name, state } => {
+                format!("“{name}” is {state} at the provider: only an available image can be launched.")
             }
             Refusal::ServerNotAtProvider { name } => {
                 format!("{name} is not at the provider yet; try again in a moment.")

@@ -262,6 +262,33 @@ async fn only_the_launch_button_launches() {
 }
 
 #[actix_web::test]
+async fn an_image_that_is_not_available_says_so_rather_than_blaming_the_role() {
+    let mut w = world().await;
+    let path = format!("/images/{}/launch", w.image);
+    let pending = format!(
+        "UPDATE provider_images SET state = 'PENDING' WHERE id = (SELECT provider_image_id FROM image_records WHERE id = {})",
+        w.image
+    );
+    w.conn.batch_execute(&pending).await.unwrap();
+    let shown = w.client.get(&path).await;
+    assert_eq!(shown.status, StatusCode::CONFLICT, "{}", text(&shown.body));
+    assert!(
+        text(&shown.body)
+            .contains("“web-frontend-2026.11” is pending at the provider: only an available image can be launched."),
+        "{}",
+        text(&shown.body)
+    );
+    let sent = post(&mut w.client, &path, &form(&w.base, &[])).await;
+    assert_eq!(sent.status, StatusCode::CONFLICT);
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
+    // A role that may not launch is still told so.
+    let mut viewer = w.app.signed_in("viewer@acme.test").await;
+    let refused = viewer.get(&path).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(text(&refused.body).contains("Your role does not allow launching this image."));
+}
+
+#[actix_web::test]
 async fn windows_images_need_a_key_pair_and_a_new_one_is_offered_once() {
     let mut w = world().await;
     let windows = record_id(&mut w.conn, w.app.demo.acme_production, "windows-build-agent").await;
