@@ -139,6 +139,13 @@ pub(super) fn static_key(
     ))
 }
 
+/// A capability probe is asked once: an endpoint that fails it lacks the
+/// capability, and waiting for the SDK's retries of that failure (a second
+/// or more, on every connection) would learn nothing more.
+fn probe_once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::new().retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+}
+
 /// EC2 keeps deprecation times; some compatible endpoints (moto) fail on
 /// them. Asking about an image that cannot exist tells which without
 /// touching anything: EC2 answers "not found", moto fails.
@@ -147,6 +154,8 @@ async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
         .enable_image_deprecation()
         .image_id("ami-00000000000000000")
         .deprecate_at(AwsDateTime::from_secs(4_102_444_800))
+        .customize()
+        .config_override(probe_once())
         .send()
         .await;
     match probe.map_err(map_error) {
@@ -160,7 +169,8 @@ async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
 /// Whether the endpoint disables images: asked of an image that does not
 /// exist, it answers with that (it knows the call) or fails otherwise.
 async fn detect_disable(client: &Client) -> CloudResult<bool> {
-    let probe = client.disable_image().image_id("ami-00000000000000000").send().await;
+    let probe =
+        client.disable_image().image_id("ami-00000000000000000").customize().config_override(probe_once()).send().await;
     match probe.map_err(map_error) {
         Ok(_) | Err(CloudError::Refused { .. }) => Ok(true),
         Err(CloudError::Unreachable(e)) => Err(CloudError::Unreachable(e)),
