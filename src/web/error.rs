@@ -171,7 +171,9 @@ impl WebError {
             WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
             WebError::TooManyRequests(_) => "Too many attempts",
             WebError::Conflict(_) => "Changed meanwhile",
-            WebError::Unprocessable(_) | WebError::Refused(_) => "That could not be saved",
+            WebError::Unprocessable(_) => "That could not be saved",
+            // Said of a page (a dialog that cannot open) as of a change.
+            WebError::Refused(_) => "That cannot be done",
             WebError::Provider(_) => "The cloud provider did not do it",
             WebError::Unavailable => "Temporarily unavailable",
             WebError::Internal(_) => "Something went wrong",

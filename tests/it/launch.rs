@@ -274,7 +274,7 @@ async fn an_image_that_is_not_available_says_so_rather_than_blaming_the_role() {
     assert_eq!(shown.status, StatusCode::CONFLICT, "{}", text(&shown.body));
     assert!(
         text(&shown.body)
-            .contains("“web-frontend-2026.11” is pending at the provider: only an available image can be launched."),
+            .contains("That cannot be done. “web-frontend-2026.11” is pending at the provider: only an available image can be launched."),
         "{}",
         text(&shown.body)
     );
