@@ -77,6 +77,17 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
     let group = id_of(app, "SELECT id FROM groups WHERE name = 'Support'").await;
     let role = id_of(app, "SELECT id FROM roles WHERE name = 'CloudManager' LIMIT 1").await;
     let code = id_of(app, "SELECT id FROM budget_codes ORDER BY id LIMIT 1").await;
+    // An API token of the administrator's, for its Revoke dialog (the demo has none).
+    let token = id_of(
+        app,
+        &format!(
+            "INSERT INTO api_tokens (user_id, account_id, name, token_hash, access, expires_at)
+             SELECT id, {}, 'image pipeline', sha256('walk'), 'write', now() + interval '30 days'
+               FROM users WHERE email = 'admin@acme.test' RETURNING id",
+            app.demo.acme_production
+        ),
+    )
+    .await;
     vec![
         "/images".to_owned(),
         "/images?scope=public&q=ubuntu".to_owned(),
@@ -120,6 +131,7 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
         format!("/admin/roles/{role}/delete"),
         format!("/admin/budget-codes/{code}/edit"),
         format!("/admin/budget-codes/{code}/deactivate"),
+        format!("/settings/tokens/{token}/revoke"),
     ]
 }
 
