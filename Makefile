@@ -66,17 +66,22 @@ run: system-packages $(HTMX) $(LOCAL)/session.key $(LOCAL)/secrets.key
 # The suite runs against a fresh throw-away cluster without fsync; every test
 # (or those TESTS selects, e.g. `make test TESTS="-E test(firewall)"`)
 # clones its own database from the migrated template `stratus_template`.
-test: system-packages browser-packages $(HTMX) $(AXE) lint
+# The build is the lint: clippy compiles the console's own crates as it
+# checks them (.ci/clippy-deny), so the dependencies are compiled once, not
+# once checked for `cargo clippy` and once built for the tests.
+LINTED := RUSTC_WORKSPACE_WRAPPER=$(CURDIR)/.ci/clippy-deny
+test: system-packages browser-packages $(HTMX) $(AXE)
+	cargo fmt --check
+	$(LINTED) cargo build --quiet --bins --tests
 	@.ci/local-pg reset $(LOCAL)/pg-test; \
 	base=$$(.ci/local-pg start $(LOCAL)/pg-test --fast); \
 	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \
-	cargo build --quiet --bins --tests; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
 	ec2=$$(MOTO_CATALOG=small .ci/local-moto start $(LOCAL)/moto 2); \
 	tools=$$(.ci/api-tools $(LOCAL)/python); \
 	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server \
 		TEST_API_TOOLS="$$tools" \
-		$(LOCAL_ENDPOINT_CREDENTIALS) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
+		$(LOCAL_ENDPOINT_CREDENTIALS) $(LINTED) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
 	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.
