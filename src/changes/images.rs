@@ -23,8 +23,8 @@ use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::Image
 use crate::domain::ValidationError;
 use crate::domain::access::{Forbidden, Ownership, Resource};
 use crate::domain::images::{
-    DeleteFate, ImageAction, ImageFacts, ImageName, Label, Making, Schedule, SharingSupport, Source, already_done, may,
-    may_configure, sharing_rights,
+    DeleteFate, ImageAction, ImageFacts, ImageName, Label, Making, NotOffered, Schedule, SharingSupport, Source,
+    may_configure, not_offered, sharing_rights,
 };
 use crate::domain::refusal::Refusal;
 use crate::jobs::JobSettings;
@@ -60,22 +60,37 @@ pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
 }
 
 /// Whether the actor may do `action` (from the menu) to the record: the
-/// rule that built the menu. Deprecating what is deprecated already (or the
-/// other way round) is a refusal, a stale menu; anything else not offered is
-/// forbidden.
+/// rule that built the menu. What the image's state stops (a stale menu, a
+/// link to an image in the bin or still being made) is refused as a
+/// conflict that says which state; what the role stops is forbidden.
 pub fn authorize(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Result<(), ChangeError> {
-    match facts(actor.account, row) {
-        Some(facts) if may(actor.rights, &facts, action) => Ok(()),
-        Some(facts) if already_done(actor.rights, &facts, action) => {
-            Err(Refusal::DeprecatedAlready { name: row.name.clone(), deprecated: facts.deprecated }.into())
-        }
-        _ => Err(Forbidden::because(format!(
+    let forbidden = || {
+        Forbidden::because(format!(
             "Your role in {} does not allow “{}” on this image.",
             actor.account.name,
             action.title()
         ))
-        .into()),
-    }
+        .into()
+    };
+    let Some(facts) = facts(actor.account, row) else { return Err(forbidden()) };
+    let Some(reason) = not_offered(actor.rights, &facts, action) else { return Ok(()) };
+    let name = row.name.clone();
+    let refusal = match reason {
+        NotOffered::Role => return Err(forbidden()),
+        // Only deprecation is refused when done already: asking for the
+        // protection an image has changes nothing (`set_protection`).
+        NotOffered::Already => Refusal::DeprecatedAlready { name, deprecated: facts.deprecated },
+        NotOffered::InBin => Refusal::ImageInBin { name },
+        NotOffered::NotInBin => Refusal::ImageNotInBin { name },
+        NotOffered::BeingMade => Refusal::ImageBeingMade { name },
+        NotOffered::MakingFailed => Refusal::ImageMakingFailed { name },
+        NotOffered::NotAvailable => Refusal::ImageNotAvailable {
+            name,
+            state: row.state.to_lowercase(),
+            launching: action == ImageAction::Launch,
+        },
+    };
+    Err(refusal.into())
 }
 
 /// Whether the actor may rename and relabel the record.
@@ -469,17 +484,12 @@ pub async fn set_protection(
     let account = actor.account.id;
     conn.transaction(async |conn| {
         let row = db::images::find_record(conn, account, id).await?;
-        let own = facts(actor.account, &row).filter(|f| f.source == Source::Own);
-        if !own.is_some_and(|f| may_configure(actor.rights, &f)) {
-            return Err(Forbidden::because(
-                "Only the account that owns an image, with IMAGE Configure, may protect it.",
-            )
-            .into());
-        }
-        if row.protected == protected {
+        let action = if protected { ImageAction::Protect } else { ImageAction::Unprotect };
+        let reason = facts(actor.account, &row).and_then(|f| not_offered(actor.rights, &f, action));
+        if reason == Some(NotOffered::Already) {
             return Ok(row);
         }
-        let action = if protected { ImageAction::Protect } else { ImageAction::Unprotect };
+        authorize(actor, &row, action)?;
         // The image's row before the record's, as delete and the lifecycle lock them.
         db::images::lock_image(conn, row.image_pk).await?;
         if !db::images::bump_version(conn, account, id, version).await? {

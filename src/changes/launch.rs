@@ -17,13 +17,12 @@
 use bigdecimal::BigDecimal;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::images::facts;
 use super::{Actor, ChangeError};
 use crate::cloud::Volume;
 use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
 use crate::domain::access::{Action, Forbidden, Resource};
 use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
-use crate::domain::images::{ImageAction, ImageFacts, may};
+use crate::domain::images::ImageAction;
 use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, unfit_reason};
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::ServerState;
@@ -46,10 +45,10 @@ impl Source<'_> {
     }
 }
 
-/// Whether the actor may launch the image: IMAGE DefineServer on the record
-/// (`domain::images::may`), or DefineServerFromPublic and SERVER Start for a
-/// public image. A record the role could launch but that is not available
-/// (pending, failed, deregistered) is refused for that, not forbidden.
+/// Whether the actor may launch the image: the menu's rule for the record
+/// (`images::authorize`: a record not available, in the bin or still being
+/// made is refused for that, not forbidden), or DefineServerFromPublic and
+/// SERVER Start for a public image.
 pub fn authorize(actor: &Actor<'_>, source: Source<'_>) -> Result<(), ChangeError> {
     match source {
         Source::Public(_) => {
@@ -61,21 +60,12 @@ pub fn authorize(actor: &Actor<'_>, source: Source<'_>) -> Result<(), ChangeErro
                 Err(Forbidden::because("Your role does not allow launching public images.").into())
             }
         }
-        Source::Record(row) => {
-            let Some(facts) = facts(actor.account, row) else {
-                return Err(Forbidden::because("Your role does not allow launching this image.").into());
-            };
-            if may(actor.rights, &facts, ImageAction::Launch) {
-                return Ok(());
+        Source::Record(row) => match super::images::authorize(actor, row, ImageAction::Launch) {
+            Err(ChangeError::Forbidden(_)) => {
+                Err(Forbidden::because("Your role does not allow launching this image.").into())
             }
-            // Not offered because of its state, not the role: say which.
-            let available = ImageFacts { active: true, ..facts };
-            if !facts.active && may(actor.rights, &available, ImageAction::Launch) {
-                let state = row.state.to_lowercase();
-                return Err(Refusal::ImageNotAvailable { name: row.name.clone(), state }.into());
-            }
-            Err(Forbidden::because("Your role does not allow launching this image.").into())
-        }
+            decided => decided,
+        },
     }
 }
 

@@ -600,18 +600,60 @@ pub fn may(rights: &Rights, image: &ImageFacts, action: ImageAction) -> bool {
     allowed_actions(rights, image).contains(&action)
 }
 
-/// May the user rename and relabel this record? Names and labels belong to
-/// the account's record, so any record qualifies, whatever its source.
-/// Whether `action` is refused only because the image is in the state it
-/// asks for already: deprecating a deprecated image (the menu offers
-/// Undeprecate) or the other way round. That is a conflict with the current
-/// state (a stale menu), not a lack of rights.
-pub fn already_done(rights: &Rights, image: &ImageFacts, action: ImageAction) -> bool {
-    match action {
-        ImageAction::Deprecate => may(rights, image, ImageAction::Undeprecate),
-        ImageAction::Undeprecate => may(rights, image, ImageAction::Deprecate),
-        _ => false,
+/// Why the menu leaves an action out for an image: the user's role, which
+/// no state of the image would change, or the image's state, which time,
+/// another action or a fresher page may. A handler refuses the role's
+/// reason as forbidden (403) and a state's as a conflict with the image as
+/// it is now (409): an administrator following a stale link is not told
+/// that their role forbids it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotOffered {
+    /// The role does not allow it, whatever the image's state.
+    Role,
+    /// Done already: deprecating a deprecated image, protecting a protected
+    /// one, or the other way round.
+    Already,
+    /// Deleted, waiting in the recycle bin: it can only be restored or purged.
+    InBin,
+    /// Restore and purge are for an image in the recycle bin.
+    NotInBin,
+    /// The provider is still making it.
+    BeingMade,
+    /// The provider could not make it: it can only be deleted.
+    MakingFailed,
+    /// Not available at the provider (pending, failed, deregistered): it
+    /// can be neither launched nor shared.
+    NotAvailable,
+}
+
+/// Why `action` is not offered on `image`; `None` when it is (`may`).
+pub fn not_offered(rights: &Rights, image: &ImageFacts, action: ImageAction) -> Option<NotOffered> {
+    if may(rights, image, action) {
+        return None;
     }
+    // The image available and settled, and each state an action toggles.
+    let settled = ImageFacts { active: true, binned: false, making: Making::Done, ..*image };
+    let states = [
+        settled,
+        ImageFacts { deprecated: !image.deprecated, ..settled },
+        ImageFacts { protected: !image.protected, ..settled },
+        ImageFacts { binned: true, ..settled },
+    ];
+    if !states.iter().any(|state| may(rights, state, action)) {
+        return Some(NotOffered::Role);
+    }
+    Some(if image.binned {
+        NotOffered::InBin
+    } else if matches!(action, ImageAction::Restore | ImageAction::Purge) {
+        NotOffered::NotInBin
+    } else {
+        match image.making {
+            Making::InProgress => NotOffered::BeingMade,
+            Making::Failed => NotOffered::MakingFailed,
+            Making::Done if !image.active => NotOffered::NotAvailable,
+            Making::Done => NotOffered::Already,
+        }
+    })
 }
 
 /// May the user rename and relabel the image? Not while it waits in the
@@ -1067,14 +1109,35 @@ mod tests {
     }
 
     #[test]
-    fn deprecating_a_deprecated_image_is_already_done_not_forbidden() {
+    fn an_action_not_offered_says_whether_the_role_or_the_state_stops_it() {
+        use ImageAction::*;
         let admin = rights_of("Admin");
+        let own = facts(Source::Own, false);
         let deprecated = facts(Source::Own, true);
-        assert!(!may(&admin, &deprecated, ImageAction::Deprecate));
-        assert!(already_done(&admin, &deprecated, ImageAction::Deprecate));
-        assert!(!already_done(&admin, &deprecated, ImageAction::Undeprecate));
-        assert!(already_done(&admin, &facts(Source::Own, false), ImageAction::Undeprecate));
-        assert!(!already_done(&rights_of("CSR"), &deprecated, ImageAction::Deprecate), "no right either way");
-        assert!(!already_done(&admin, &deprecated, ImageAction::Delete));
+        assert_eq!(not_offered(&admin, &own, Deprecate), None);
+        assert_eq!(not_offered(&admin, &deprecated, Deprecate), Some(NotOffered::Already));
+        assert_eq!(not_offered(&admin, &own, Undeprecate), Some(NotOffered::Already));
+        assert_eq!(not_offered(&admin, &ImageFacts { protected: true, ..own }, Protect), Some(NotOffered::Already));
+        assert_eq!(not_offered(&admin, &own, Unprotect), Some(NotOffered::Already));
+        let binned = ImageFacts { binned: true, ..own };
+        assert_eq!(not_offered(&admin, &binned, Deprecate), Some(NotOffered::InBin));
+        assert_eq!(not_offered(&admin, &binned, Launch), Some(NotOffered::InBin));
+        assert_eq!(not_offered(&admin, &own, Restore), Some(NotOffered::NotInBin));
+        let making = ImageFacts { making: Making::InProgress, active: false, ..own };
+        assert_eq!(not_offered(&admin, &making, Sharing), Some(NotOffered::BeingMade));
+        let failed = ImageFacts { making: Making::Failed, active: false, ..own };
+        assert_eq!(not_offered(&admin, &failed, Launch), Some(NotOffered::MakingFailed));
+        assert_eq!(not_offered(&admin, &failed, Delete), None);
+        let pending = ImageFacts { active: false, ..own };
+        assert_eq!(not_offered(&admin, &pending, Launch), Some(NotOffered::NotAvailable));
+        assert_eq!(not_offered(&admin, &pending, Sharing), Some(NotOffered::NotAvailable));
+        // No state gives a role what it lacks.
+        let csr = rights_of("CSR");
+        for action in [Launch, Deprecate, Undeprecate, Delete, Sharing, Protect, Restore, Purge, Schedule] {
+            assert_eq!(not_offered(&csr, &deprecated, action), Some(NotOffered::Role), "{action:?}");
+            assert_eq!(not_offered(&csr, &binned, action), Some(NotOffered::Role), "{action:?}");
+        }
+        assert_eq!(not_offered(&rights_of("Configurator"), &pending, Launch), Some(NotOffered::Role));
+        assert_eq!(not_offered(&admin, &facts(Source::Shared, false), Deprecate), Some(NotOffered::Role));
     }
 }

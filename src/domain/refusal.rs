@@ -148,11 +148,30 @@ pub enum Refusal {
     ServerNotAtProvider {
         name: String,
     },
+    /// Image `name` waits in the recycle bin, where it can only be restored
+    /// or purged.
+    ImageInBin {
+        name: String,
+    },
+    /// Restoring or purging image `name`, which is not in the recycle bin.
+    ImageNotInBin {
+        name: String,
+    },
+    /// The provider is still making image `name`.
+    ImageBeingMade {
+        name: String,
+    },
+    /// The provider could not make image `name`: it can only be deleted.
+    ImageMakingFailed {
+        name: String,
+    },
     /// Image `name` is `state` (pending, failed, deregistered…): only an
-    /// available image can be launched, whatever the user's role.
+    /// available image can be launched (`launching`) or shared, whatever
+    /// the user's role.
     ImageNotAvailable {
         name: String,
         state: String,
+        launching: bool,
     },
 }
 
@@ -270,9 +289,18 @@ impl Refusal {
             Refusal::ServerChanged { name, progress } => {
                 format!("{name} changed meanwhile; it is {progress} now. Try again.")
             }
-            Refusal::ImageNotAvailable { name, state } => {
-                format!("“{name}” is {state} at the provider: only an available image can be launched.")
+            Refusal::ImageInBin { name } => format!("“{name}” is in the recycle bin: restore it first."),
+            Refusal::ImageNotInBin { name } => format!("“{name}” is not in the recycle bin."),
+            Refusal::ImageBeingMade { name } => {
+                format!("The provider is still making “{name}”; try again when it is available.")
             }
+            Refusal::ImageMakingFailed { name } => {
+                format!("The provider could not make “{name}”: it can only be deleted.")
+            }
+            Refusal::ImageNotAvailable { name, state, launching } => format!(
+                "“{name}” is {state} at the provider: only an available image can be {}.",
+                if *launching { "launched" } else { "shared" }
+            ),
             Refusal::ServerNotAtProvider { name } => {
                 format!("{name} is not at the provider yet; try again in a moment.")
             }

@@ -609,3 +609,41 @@ async fn actions_started_on_the_image_page_lead_back_to_it() {
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert_eq!(deleted.location(), Some("/images"));
 }
+
+/// A stale menu or link meets the image's state, not a verdict on the role:
+/// acting on an image the provider is still making answers 409 with the
+/// reason and writes nothing; a role that may not act is still told so
+/// (403).
+#[actix_web::test]
+async fn an_action_the_images_state_stops_is_a_conflict_that_says_why() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    // An image the provider is still making (made from a server a moment ago).
+    let (making, version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    diesel::sql_query(format!(
+        "UPDATE provider_images SET provider_image_id = NULL, state = 'PENDING'
+          WHERE id = (SELECT provider_image_id FROM image_records WHERE id = {making})"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let jobs = "SELECT count(*) AS n FROM jobs";
+    let before = count(&mut conn, jobs).await;
+    let version = version.to_string();
+    for action in ["deprecate", "protect", "delete"] {
+        let refused = admin.post_htmx(&format!("/images/{making}/{action}"), &[("version", &version)]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{action}: {}", text(&refused.body));
+        assert!(
+            text(&refused.body)
+                .contains("The provider is still making “api-server-base”; try again when it is available."),
+            "{action}: {}",
+            text(&refused.body)
+        );
+    }
+    assert_eq!(count(&mut conn, jobs).await, before, "no job written");
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let forbidden = viewer.post_htmx(&format!("/images/{making}/deprecate"), &[("version", &version)]).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN, "{}", text(&forbidden.body));
+}
