@@ -64,22 +64,36 @@ pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
 /// link to an image in the bin or still being made) is refused as a
 /// conflict that says which state; what the role stops is forbidden.
 pub fn authorize(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Result<(), ChangeError> {
-    let forbidden = || {
-        Forbidden::because(format!(
-            "Your role in {} does not allow “{}” on this image.",
-            actor.account.name,
-            action.title()
-        ))
-        .into()
-    };
-    let Some(facts) = facts(actor.account, row) else { return Err(forbidden()) };
-    let Some(reason) = not_offered(actor.rights, &facts, action) else { return Ok(()) };
+    match not_offered_on(actor, row, action) {
+        None => Ok(()),
+        Some(reason) => Err(refusal(actor, row, action, reason)),
+    }
+}
+
+/// Why the record's menu leaves `action` out for the actor (`None`: it
+/// offers it); a record of unknown source offers nothing.
+fn not_offered_on(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Option<NotOffered> {
+    match facts(actor.account, row) {
+        Some(facts) => not_offered(actor.rights, &facts, action),
+        None => Some(NotOffered::Role),
+    }
+}
+
+/// The answer to `action` on the record, not offered for `reason`.
+fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOffered) -> ChangeError {
     let name = row.name.clone();
     let refusal = match reason {
-        NotOffered::Role => return Err(forbidden()),
+        NotOffered::Role => {
+            return Forbidden::because(format!(
+                "Your role in {} does not allow “{}” on this image.",
+                actor.account.name,
+                action.title()
+            ))
+            .into();
+        }
         // Only deprecation is refused when done already: asking for the
         // protection an image has changes nothing (`set_protection`).
-        NotOffered::Already => Refusal::DeprecatedAlready { name, deprecated: facts.deprecated },
+        NotOffered::Already => Refusal::DeprecatedAlready { name, deprecated: row.deprecated_at.is_some() },
         NotOffered::InBin => Refusal::ImageInBin { name },
         NotOffered::NotInBin => Refusal::ImageNotInBin { name },
         NotOffered::BeingMade => Refusal::ImageBeingMade { name },
@@ -90,7 +104,7 @@ pub fn authorize(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Resu
             launching: action == ImageAction::Launch,
         },
     };
-    Err(refusal.into())
+    refusal.into()
 }
 
 /// Whether the actor may rename and relabel the record.
@@ -485,11 +499,11 @@ pub async fn set_protection(
     conn.transaction(async |conn| {
         let row = db::images::find_record(conn, account, id).await?;
         let action = if protected { ImageAction::Protect } else { ImageAction::Unprotect };
-        let reason = facts(actor.account, &row).and_then(|f| not_offered(actor.rights, &f, action));
-        if reason == Some(NotOffered::Already) {
-            return Ok(row);
+        match not_offered_on(actor, &row, action) {
+            None => {}
+            Some(NotOffered::Already) => return Ok(row),
+            Some(reason) => return Err(refusal(actor, &row, action, reason)),
         }
-        authorize(actor, &row, action)?;
         // The image's row before the record's, as delete and the lifecycle lock them.
         db::images::lock_image(conn, row.image_pk).await?;
         if !db::images::bump_version(conn, account, id, version).await? {
