@@ -92,17 +92,18 @@
 
   // A row's menus arrive as links (a page of rows does not carry a menu for
   // each; without JavaScript the link leads to a page that offers the same).
-  // Used, the link (marked data-menu) becomes its menu: a <details> of the
+  // Used, the link (its class one of MENU_LINKS) becomes its menu: a <details> of the
   // kind its class names, its summary the link's content and attributes,
   // opened at once, and its panel the link, which the handler above loads.
   const MENU_LINKS = { "label-button": "label-picker", "actions-button": "actions-menu" };
+  const MENU_SELECTOR = Object.keys(MENU_LINKS).map(function (name) { return "a." + name; }).join(", ");
   function menuFor(link) {
     const menu = document.createElement("details");
     const kind = Object.keys(MENU_LINKS).find(function (name) { return link.classList.contains(name); });
     menu.className = "menu " + MENU_LINKS[kind];
     const summary = document.createElement("summary");
     Array.from(link.attributes).forEach(function (attr) {
-      if (attr.name !== "href" && attr.name !== "data-menu") summary.setAttribute(attr.name, attr.value);
+      if (attr.name !== "href") summary.setAttribute(attr.name, attr.value);
     });
     if (!summary.hasAttribute("aria-label") && link.title) summary.setAttribute("aria-label", link.title);
     summary.append.apply(summary, Array.from(link.childNodes));
@@ -121,7 +122,7 @@
     return event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey && !event.altKey;
   }
   document.addEventListener("click", function (event) {
-    const link = event.target.closest && event.target.closest("a[data-menu]");
+    const link = event.target.closest && event.target.closest(MENU_SELECTOR);
     if (!link || !plainClick(event)) return;
     event.preventDefault();
     const menu = menuFor(link);
@@ -174,7 +175,7 @@
     const row = lost && rowAt(focusCell);
     const cell = row && row.id === focusCell.row && row.cells[focusCell.index];
     const target = (cell && cell.querySelector("a[href], button:not([disabled]), input:not([type=hidden])"))
-      || (row && row.querySelector(".actions-button"));
+      || (row && row.querySelector(".actions-button, .launch-button"));
     focusCell = null;
     if (target) target.focus();
   });
@@ -263,7 +264,7 @@
   }
   function restoreFocus() {
     const row = rowAt(openerRow);
-    const target = (row && (row.querySelector(".actions-button") || row.querySelector("a.rename")))
+    const target = (row && (row.querySelector(".actions-button, .launch-button") || row.querySelector("a.rename")))
       || (openerId && document.getElementById(openerId))
       || document.getElementById("main");
     if (target) target.focus();

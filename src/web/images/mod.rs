@@ -92,6 +92,15 @@ pub struct ImageView {
     pub select: Option<bool>,
 }
 
+impl ImageView {
+    /// The name cell shows a badge beside the name (protected, retiring, built on a retired image, or a
+    /// state other than available): the cell may then wrap, badges below the name, rather than widen
+    /// the table past a 1280-pixel screen.
+    pub fn marked(&self) -> bool {
+        self.protected || self.retiring_in.is_some() || self.built_on_retired || self.retired || self.state != "ACTIVE"
+    }
+}
+
 /// What the recycle bin's list shows of a deleted image.
 pub struct BinView {
     pub deleted: Moment,
