@@ -745,11 +745,11 @@ impl Schedule {
             if raw.is_empty() {
                 return None;
             }
-            let problem = match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Ok(day) if day <= today => "Choose a day after today.",
-                Ok(day) if day > latest => "Choose a day at most ten years ahead.",
+            let problem = match full_date(raw) {
+                Ok(day) if day <= today => "Choose a day after today.".to_owned(),
+                Ok(day) if day > latest => "Choose a day at most ten years ahead.".to_owned(),
                 Ok(day) => return Some(day),
-                Err(_) => "Enter a date as YYYY-MM-DD.",
+                Err(problem) => problem,
             };
             errors.push(ValidationError::new(field, problem));
             None
@@ -763,6 +763,17 @@ impl Schedule {
         }
         if errors.is_empty() { Ok(schedule) } else { Err(errors) }
     }
+}
+
+/// A day written `YYYY-MM-DD` (RFC 3339's full-date, what a date input sends and the API documents),
+/// nothing looser: chrono's `%Y-%m-%d` alone also takes `2027-1-1` and `+2027-01-01`.
+fn full_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    let shaped = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shaped {
+        return Err("Enter a date as YYYY-MM-DD.".to_owned());
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| format!("There is no day {raw} in the calendar."))
 }
 
 /// How many days a company's deleted images wait in the recycle bin: a
@@ -995,6 +1006,10 @@ mod tests {
         );
         assert_eq!(fields("soon", "2026-13-01").len(), 2, "both fields at once");
         assert_eq!(fields("2027\u{0}-01-01", "")[0].1, "Enter a date as YYYY-MM-DD.");
+        for loose in ["2027-1-1", "+2027-01-01", "2027-01-1", " 2027-01-01x", "２０２７-01-01"] {
+            assert_eq!(fields(loose, "")[0].1, "Enter a date as YYYY-MM-DD.", "{loose:?}");
+        }
+        assert_eq!(fields("2027-02-30", "")[0].1, "There is no day 2027-02-30 in the calendar.");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! purges it when its retention ends (evaluated at a "now" the test gives),
 //! and the provider deregisters it only then.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
@@ -367,6 +367,13 @@ async fn the_schedule_dialog_checks_its_dates_at_their_fields_and_saves_them() {
         (String::new(), day(4000), "retire-on", "Choose a day at most ten years ahead."),
         (day(10), day(5), "retire-on", "Retire it on or after the day it is deprecated."),
         ("next week".to_owned(), String::new(), "deprecate-on", "Enter a date as YYYY-MM-DD."),
+        (format!("{}-1-1", today.year() + 1), String::new(), "deprecate-on", "Enter a date as YYYY-MM-DD."),
+        (
+            String::new(),
+            format!("{}-02-30", today.year() + 1),
+            "retire-on",
+            &format!("There is no day {}-02-30 in the calendar.", today.year() + 1),
+        ),
     ] {
         let refused = configurator
             .post_htmx(&format!("/images/{id}/schedule"), &[("version", &v), ("deprecate_on", &d), ("retire_on", &r)])
