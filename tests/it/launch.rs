@@ -285,7 +285,7 @@ async fn an_image_that_is_not_available_says_so_rather_than_blaming_the_role() {
     let mut viewer = w.app.signed_in("viewer@acme.test").await;
     let refused = viewer.get(&path).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(text(&refused.body).contains("Your role does not allow launching this image."));
+    assert!(text(&refused.body).contains("Your role in Acme Production does not allow “Launch” on this image."));
 }
 
 #[actix_web::test]
