@@ -41,37 +41,51 @@ fn nasty() -> Vec<String> {
 /// attempts are written by reading pages and signing in, so they are left
 /// out; so are sign-in events of the audit log, and the provider's catalog
 /// (public images, sizes, zones), which only sync jobs write (no job runs
-/// here) and which holds most of the rows.
-async fn fingerprint(app: &TestApp) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct Print {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        print: String,
+/// here) and which holds most of the rows. The walk takes one after each of
+/// its thousands of requests: the statement is written once, on a
+/// connection of its own.
+struct Fingerprint {
+    conn: diesel_async::AsyncPgConnection,
+    sql: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Print {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    print: String,
+}
+
+impl Fingerprint {
+    async fn of(app: &TestApp) -> Self {
+        use diesel_async::RunQueryDsl as _;
+        let mut conn = app.db().await;
+        let tables: Vec<Print> = diesel::sql_query(
+            "SELECT table_name::text AS print FROM information_schema.tables
+              WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+                AND table_name NOT IN ('sessions', 'login_attempts', '__diesel_schema_migrations',
+                                       'public_images', 'products', 'zones')
+              ORDER BY table_name",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
+        let parts: Vec<String> = tables
+            .iter()
+            .map(|t| {
+                let filter = if t.print == "audit_events" { " WHERE x.action <> 'sign_in'" } else { "" };
+                format!(
+                    "SELECT '{0}:' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM {0} x{filter}",
+                    t.print
+                )
+            })
+            .collect();
+        Self { conn, sql: format!("SELECT concat_ws(' ', ({})) AS print", parts.join("), (")) }
     }
-    use diesel_async::RunQueryDsl as _;
-    let mut conn = app.db().await;
-    let tables: Vec<Print> = diesel::sql_query(
-        "SELECT table_name::text AS print FROM information_schema.tables
-          WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-            AND table_name NOT IN ('sessions', 'login_attempts', '__diesel_schema_migrations',
-                                   'public_images', 'products', 'zones')
-          ORDER BY table_name",
-    )
-    .load(&mut conn)
-    .await
-    .unwrap();
-    let parts: Vec<String> = tables
-        .iter()
-        .map(|t| {
-            let filter = if t.print == "audit_events" { " WHERE x.action <> 'sign_in'" } else { "" };
-            format!(
-                "SELECT '{0}:' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM {0} x{filter}",
-                t.print
-            )
-        })
-        .collect();
-    let sql = format!("SELECT concat_ws(' ', ({})) AS print", parts.join("), ("));
-    diesel::sql_query(sql).get_result::<Print>(&mut conn).await.unwrap().print
+
+    async fn take(&mut self) -> String {
+        use diesel_async::RunQueryDsl as _;
+        diesel::sql_query(&self.sql).get_result::<Print>(&mut self.conn).await.unwrap().print
+    }
 }
 
 /// The POST forms on the page as the browser would send them.
@@ -162,7 +176,8 @@ async fn no_generated_input_over_any_form_gets_a_5xx_or_half_writes() {
     pages.extend([format!("/images/{image}/name/edit"), format!("/images/{image}/label"), "/login".to_owned()]);
     let mut seen = std::collections::HashSet::new();
     // The database as the last answer left it: a refusal must not change it.
-    let mut before = fingerprint(&app).await;
+    let mut fingerprint = Fingerprint::of(&app).await;
+    let mut before = fingerprint.take().await;
     for path in pages {
         if path == "/login" {
             b.delete_all_cookies().await.unwrap();
@@ -191,7 +206,7 @@ async fn no_generated_input_over_any_form_gets_a_5xx_or_half_writes() {
                 for (what, variant) in variants(&fields, at > 0) {
                     let (status, body) = send(&browser, &action, &variant).await;
                     sent += 1;
-                    let after = fingerprint(&app).await;
+                    let after = fingerprint.take().await;
                     if status >= 500 || status == 0 {
                         let _ = writeln!(failures, "POST {action} with {what}: {status} {body:?}");
                     } else if (400..500).contains(&status) {
@@ -256,7 +271,8 @@ async fn a_form_body_that_is_not_utf8_is_a_400() {
     let app = TestApp::spawn().await;
     let mut client = app.signed_in("admin@acme.test").await;
     let token = client.csrf.clone().unwrap();
-    let before = fingerprint(&app).await;
+    let mut fingerprint = Fingerprint::of(&app).await;
+    let before = fingerprint.take().await;
     for body in [format!("name=caf%E9&description=&csrf_token={token}"), format!("name=%FF%FE&csrf_token={token}")] {
         let response = client
             .http
@@ -269,7 +285,7 @@ async fn a_form_body_that_is_not_utf8_is_a_400() {
         assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
         assert!(response.text().await.unwrap().contains("UTF-8"));
     }
-    assert_eq!(fingerprint(&app).await, before, "nothing was written");
+    assert_eq!(fingerprint.take().await, before, "nothing was written");
     let _ = client.get("/firewalls").await;
 }
 
@@ -283,7 +299,8 @@ async fn names_that_hide_or_reverse_their_text_are_refused_at_the_field() {
         "SELECT version::bigint AS id FROM image_records WHERE name = 'batch-worker' LIMIT 1",
     )
     .await;
-    let before = fingerprint(&app).await;
+    let mut fingerprint = Fingerprint::of(&app).await;
+    let before = fingerprint.take().await;
     for name in ["\u{202e}gnp.exe", "adm\u{200b}in", "\u{feff}Default", "caf\u{fffd}"] {
         let version = version.to_string();
         let forms: [(&str, Vec<(&str, &str)>); 5] = [
@@ -320,5 +337,5 @@ async fn names_that_hide_or_reverse_their_text_are_refused_at_the_field() {
             );
         }
     }
-    assert_eq!(fingerprint(&app).await, before, "nothing was written");
+    assert_eq!(fingerprint.take().await, before, "nothing was written");
 }
