@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiUser;
 use super::images::Version;
@@ -16,6 +16,7 @@ use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::MadeImageName;
+use crate::domain::page::{KeyKind, PageRequest};
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::{ServerAction, server_actions};
 use crate::state::AppState;
@@ -83,20 +84,43 @@ fn action_path(action: ServerAction) -> String {
     }
 }
 
+/// A page of the account's servers. `next` and `prev` are cursors for
+/// `after` and `before`; absent at the ends.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerList {
-    /// Newest first: every live server, and those that ended within a day.
+    /// Newest first, 50 a page: every live server, and those that ended
+    /// within a day.
     pub items: Vec<Server>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+}
+
+/// Which page of the servers.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServerListQuery {
+    /// The `next` cursor of the page before.
+    pub after: Option<String>,
+    /// The `prev` cursor of the page after.
+    pub before: Option<String>,
 }
 
 /// The account's servers, as the Servers page lists them.
-#[utoipa::path(get, operation_id = "list_servers", path = "/api/v1/servers", tag = "servers",
-    responses((status = 200, description = "The servers", body = ServerList)))]
+#[utoipa::path(get, operation_id = "list_servers", path = "/api/v1/servers", tag = "servers", params(ServerListQuery),
+    responses((status = 200, description = "A page of servers", body = ServerList)))]
 #[get("/v1/servers")]
-pub async fn list(user: ApiUser, state: web::Data<AppState>) -> Result<web::Json<ServerList>, ApiError> {
+pub async fn list(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    query: web::Query<ServerListQuery>,
+) -> Result<web::Json<ServerList>, ApiError> {
     user.require(Resource::Server, Action::Access)?;
-    let rows = db::servers::list(&mut *state.pool.get().await?, user.account.id, 500).await?;
-    Ok(web::Json(ServerList { items: rows.into_iter().map(|row| Server::of(&user, row)).collect() }))
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let request = PageRequest::from_params(&text(&query.after), &text(&query.before), KeyKind::Id)?;
+    let page = db::servers::page(&mut *state.pool.get().await?, user.account.id, &request).await?;
+    let next = page.rows.last().filter(|_| page.has_next).map(|row| row.cursor().encode());
+    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| row.cursor().encode());
+    Ok(web::Json(ServerList { items: page.rows.into_iter().map(|row| Server::of(&user, row)).collect(), next, prev }))
 }
 
 /// One server of the account.

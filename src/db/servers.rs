@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{budget_codes, image_records, provider_images, servers};
+use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
 
 /// The stored states in which a server still exists at the provider (or is
@@ -212,6 +213,13 @@ pub struct ServerRow {
     pub budget_code: String,
 }
 
+impl ServerRow {
+    /// The row's place in the list ([`page`]).
+    pub fn cursor(&self) -> Cursor {
+        Cursor::by_id(self.id)
+    }
+}
+
 macro_rules! server_rows {
     () => {
         servers::table
@@ -244,17 +252,27 @@ macro_rules! server_rows {
     };
 }
 
-/// The account's servers, newest first: every live one, and those that
-/// ended within the last day.
-pub async fn list(conn: &mut AsyncPgConnection, account_id: i64, limit: i64) -> QueryResult<Vec<ServerRow>> {
+/// A page of the account's servers, newest first (by id, the order they
+/// were launched in): every live one, and those that ended within the last
+/// day. The index `servers_by_account` (`account_id, id`) serves every page.
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    request: &PageRequest,
+) -> QueryResult<Page<ServerRow>> {
     let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
-    server_rows!()
+    let query = server_rows!()
         .filter(servers::account_id.eq(account_id))
         .filter(servers::terminated_at.is_null().or(servers::terminated_at.gt(day_ago)))
-        .order(servers::id.desc())
-        .limit(limit)
-        .load(conn)
-        .await
+        .into_boxed();
+    // Newest first: forward pages walk down the ids, the previous page up.
+    let query = match request {
+        PageRequest::First => query.order(servers::id.desc()),
+        PageRequest::After(cursor) => query.filter(servers::id.lt(cursor.id)).order(servers::id.desc()),
+        PageRequest::Before(cursor) => query.filter(servers::id.gt(cursor.id)).order(servers::id.asc()),
+    };
+    let rows = query.limit(PAGE_SIZE + 1).load(conn).await?;
+    Ok(Page::from_fetched(rows, request))
 }
 
 /// One server of the account; `NotFound` for another account's id.

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use super::ValidationError;
 use super::access::{Action, Ownership, Resource, Rights};
-use super::page::{Cursor, KeyKind, PageRequest};
+use super::page::{KeyKind, PageRequest};
 use super::refusal::Refusal;
 use super::text::is_invisible;
 use serde::{Deserialize, Serialize};
@@ -870,12 +870,7 @@ impl ListQuery {
             label: if scope == Scope::Public { None } else { optional(&params.label)? },
             lifecycle: if scope == Scope::Public { None } else { optional(&params.lifecycle)? },
         };
-        let page = match (params.after.as_str(), params.before.as_str()) {
-            ("", "") => PageRequest::First,
-            (after, "") => PageRequest::After(Cursor::decode(after, "after", sort.key())?),
-            ("", before) => PageRequest::Before(Cursor::decode(before, "before", sort.key())?),
-            _ => return Err(ValidationError::new("after", "Give either after or before, not both.")),
-        };
+        let page = PageRequest::from_params(&params.after, &params.before, sort.key())?;
         Ok(Self { scope, filters, sort, page })
     }
 }

@@ -33,6 +33,8 @@ pub enum KeyKind {
     Time,
     /// A count.
     Count,
+    /// The id alone: a list in the order rows were made (newest first).
+    Id,
 }
 
 impl Cursor {
@@ -48,12 +50,17 @@ impl Cursor {
         Self { id, name: None, at: None, count: Some(count) }
     }
 
+    pub fn by_id(id: i64) -> Self {
+        Self { id, name: None, at: None, count: None }
+    }
+
     /// The kind of key the cursor carries, if it carries exactly one.
     fn kind(&self) -> Option<KeyKind> {
         match (&self.name, &self.at, &self.count) {
             (Some(_), None, None) => Some(KeyKind::Name),
             (None, Some(_), None) => Some(KeyKind::Time),
             (None, None, Some(_)) => Some(KeyKind::Count),
+            (None, None, None) => Some(KeyKind::Id),
             _ => None,
         }
     }
@@ -97,6 +104,19 @@ pub enum PageRequest {
     Before(Cursor),
 }
 
+impl PageRequest {
+    /// The page a list's `after` and `before` parameters ask for (both empty:
+    /// the first), for a sort whose key is a `kind`.
+    pub fn from_params(after: &str, before: &str, kind: KeyKind) -> Result<Self, ValidationError> {
+        match (after, before) {
+            ("", "") => Ok(PageRequest::First),
+            (after, "") => Ok(PageRequest::After(Cursor::decode(after, "after", kind)?)),
+            ("", before) => Ok(PageRequest::Before(Cursor::decode(before, "before", kind)?)),
+            _ => Err(ValidationError::new("after", "Give either after or before, not both.")),
+        }
+    }
+}
+
 /// One page of rows and whether there are more on either side.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -135,6 +155,8 @@ mod tests {
         assert_eq!(Cursor::decode(&by_time.encode(), "after", KeyKind::Time), Ok(by_time));
         let by_count = Cursor::by_count(9, 12);
         assert_eq!(Cursor::decode(&by_count.encode(), "after", KeyKind::Count), Ok(by_count));
+        let by_id = Cursor::by_id(3);
+        assert_eq!(Cursor::decode(&by_id.encode(), "after", KeyKind::Id), Ok(by_id));
     }
 
     #[test]
@@ -150,6 +172,8 @@ mod tests {
         let by_time = Cursor::by_time(7, Utc::now()).encode();
         assert!(Cursor::decode(&by_time, "after", KeyKind::Name).is_err(), "a time cursor for a name sort");
         assert!(Cursor::decode(&by_time, "after", KeyKind::Count).is_err(), "a time cursor for a count sort");
+        assert!(Cursor::decode(&by_time, "after", KeyKind::Id).is_err(), "a time cursor for a list by id");
+        assert!(Cursor::decode(&Cursor::by_id(3).encode(), "after", KeyKind::Time).is_err(), "an id for a time sort");
     }
 
     #[test]

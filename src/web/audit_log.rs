@@ -23,7 +23,7 @@ use crate::db::{
 };
 use crate::domain::ValidationError;
 use crate::domain::audit_log::{ChangeLine, change_lines, may_read};
-use crate::domain::page::{Cursor, KeyKind, Page, PageRequest};
+use crate::domain::page::{KeyKind, Page, PageRequest};
 use crate::web::error::WebError;
 
 const PAGE: &str = "/audit";
@@ -62,13 +62,7 @@ pub fn parse(params: &AuditParams) -> Result<(AuditFilter, PageRequest), Validat
     };
     let filter =
         AuditFilter { user_id, resource: name("resource", &params.resource)?, action: name("action", &params.action)? };
-    let page = match (params.after.as_str(), params.before.as_str()) {
-        ("", "") => PageRequest::First,
-        (after, "") => PageRequest::After(Cursor::decode(after, "after", KeyKind::Time)?),
-        ("", before) => PageRequest::Before(Cursor::decode(before, "before", KeyKind::Time)?),
-        _ => return Err(ValidationError::new("after", "Give either after or before, not both.")),
-    };
-    Ok((filter, page))
+    Ok((filter, PageRequest::from_params(&params.after, &params.before, KeyKind::Time)?))
 }
 
 /// A row of the log, ready to show.

@@ -23,6 +23,7 @@ use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{Label, MadeImageName, Platform};
+use crate::domain::page::{KeyKind, PageRequest};
 use crate::domain::servers::{Progress, ServerAction, server_actions};
 use crate::web::error::WebError;
 
@@ -85,6 +86,9 @@ struct ServersPage {
     rows: Vec<ServerView>,
     /// Showing one server (`GET /servers/{id}` without htmx).
     single: bool,
+    first_page: bool,
+    prev_url: Option<String>,
+    next_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -97,12 +101,43 @@ fn row_html(row: ServerView) -> Result<String, WebError> {
     Ok(RowFragment { row }.render()?)
 }
 
+/// Which page of the list: after or before a server (the cursors of the
+/// pager's links).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    pub after: String,
+    #[serde(default)]
+    pub before: String,
+}
+
 #[get("/servers")]
-pub async fn index(user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn index(
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, WebError> {
     user.require(Resource::Server, Action::Access)?;
+    let request = PageRequest::from_params(&params.after, &params.before, KeyKind::Id)?;
     let mut conn = state.pool.get().await?;
-    let rows = db::servers::list(&mut conn, user.account.id, 500).await?.into_iter().map(|r| view(&user, r)).collect();
-    html(StatusCode::OK, ServersPage { frame: Frame::new(&user, "/servers"), rows, single: false }.render())
+    let page = db::servers::page(&mut conn, user.account.id, &request).await?;
+    drop(conn);
+    let prev_url =
+        page.rows.first().filter(|_| page.has_prev).map(|row| format!("/servers?before={}", row.cursor().encode()));
+    let next_url =
+        page.rows.last().filter(|_| page.has_next).map(|row| format!("/servers?after={}", row.cursor().encode()));
+    html(
+        StatusCode::OK,
+        ServersPage {
+            frame: Frame::new(&user, "/servers"),
+            rows: page.rows.into_iter().map(|r| view(&user, r)).collect(),
+            single: false,
+            first_page: request == PageRequest::First,
+            prev_url,
+            next_url,
+        }
+        .render(),
+    )
 }
 
 #[get("/servers/{id}")]
@@ -118,7 +153,9 @@ pub async fn show(
     if is_htmx(&req) {
         return html(StatusCode::OK, RowFragment { row }.render());
     }
-    html(StatusCode::OK, ServersPage { frame: Frame::new(&user, "/servers"), rows: vec![row], single: true }.render())
+    let frame = Frame::new(&user, "/servers");
+    let page = ServersPage { frame, rows: vec![row], single: true, first_page: true, prev_url: None, next_url: None };
+    html(StatusCode::OK, page.render())
 }
 
 /// The server `id` of the account, if the user may do `action` to it now.

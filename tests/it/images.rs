@@ -13,7 +13,7 @@ fn row_ids(body: &str) -> Vec<i64> {
 }
 
 /// The href of the pager link with `rel`, unescaped.
-fn link(body: &str, rel: &str) -> Option<String> {
+pub(crate) fn link(body: &str, rel: &str) -> Option<String> {
     let end = body.find(&format!("\" rel=\"{rel}\""))?;
     let start = body[..end].rfind("href=\"")? + 6;
     Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))

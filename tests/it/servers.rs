@@ -287,3 +287,93 @@ async fn an_image_the_provider_cannot_make_stays_listed_as_failed_with_the_reaso
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM provider_images WHERE provider_image_id IS NULL").await, 0);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'deregister_image'").await, 0);
 }
+
+/// The ids of the servers' rows on a page, in order.
+fn server_ids(body: &str) -> Vec<i64> {
+    body.split("<tr id=\"server-").skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
+}
+
+#[actix_web::test]
+async fn the_servers_list_pages_fifty_newest_first_on_the_page_and_in_the_api() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let (template, _) = running_server(&mut conn, account).await;
+    // 120 servers that ended an hour ago (listed for a day) and one that ended two days ago (not listed).
+    diesel::sql_query(
+        "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, description, label, product_id,
+                              firewall_ids, owner_user_id, owner_group_id, budget_code_id, hourly_rate, state,
+                              version, launched_at, terminated_at)
+         SELECT account_id, image_record_id, provider_image_id, 'paged-' || n, '', label, product_id, '{}',
+                owner_user_id, owner_group_id, budget_code_id, hourly_rate, 'TERMINATED', 1,
+                now() - interval '3 days',
+                now() - CASE WHEN n = 0 THEN interval '2 days' ELSE interval '1 hour' END
+           FROM servers, generate_series(0, 120) AS n
+          WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(template)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let listed = count(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM servers WHERE account_id = {account}
+               AND (terminated_at IS NULL OR terminated_at > now() - interval '1 day')"
+        ),
+    )
+    .await;
+    let gone = count(&mut conn, "SELECT id AS n FROM servers WHERE name = 'paged-0'").await;
+    let mut client = app.signed_in("viewer@acme.test").await;
+
+    let mut pages = Vec::new();
+    let mut url = "/servers".to_owned();
+    loop {
+        let page = client.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK);
+        pages.push(server_ids(&page.body));
+        match crate::images::link(&page.body, "next") {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    let all = pages.concat();
+    assert_eq!(sizes[..2], [50, 50]);
+    assert_eq!(all.len() as i64, listed, "every listed server once: {sizes:?}");
+    assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first, none twice");
+    assert!(!all.contains(&gone), "a server that ended two days ago is not listed");
+    // And back from the last page.
+    let last = client.get(&url).await;
+    let middle = client.get(&crate::images::link(&last.body, "prev").expect("a newer page")).await;
+    assert_eq!(server_ids(&middle.body), pages[1]);
+    assert!(text(&middle.body).contains("← Newer") && text(&middle.body).contains("Older →"));
+
+    // The API pages the same way.
+    let token = crate::api::make_token(&mut client, "servers", account, "read").await;
+    let api = crate::api::Api::new(&app, &token);
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/servers".to_owned();
+    let mut cursors = Vec::new();
+    loop {
+        let answer = api.get(&path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+        seen.extend(answer.json["items"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()));
+        cursors.push(answer.json["prev"].as_str().map(str::to_owned));
+        match answer.json["next"].as_str() {
+            Some(next) => path = format!("/api/v1/servers?after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all, "the API's pages hold the page's servers in the same order");
+    assert_eq!(cursors[0], None, "the first page has none before it");
+    let back = api.get(&format!("/api/v1/servers?before={}", cursors[1].as_deref().unwrap())).await;
+    let first: Vec<i64> = back.json["items"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    assert_eq!(first, pages[0]);
+
+    // A link that is not one of the pager's is refused where it is read.
+    let bad = client.get("/servers?after=not-a-cursor").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(text(&bad.body).contains("This page link is not valid."));
+    assert_eq!(api.get("/api/v1/servers?after=not-a-cursor").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
