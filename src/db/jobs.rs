@@ -6,7 +6,9 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 
+use super::keyset::{beyond, limited};
 use super::schema::jobs;
+use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = jobs)]
@@ -177,15 +179,39 @@ pub async fn requeue_stale(conn: &mut AsyncPgConnection, before: DateTime<Utc>) 
         .await
 }
 
-/// The newest jobs of an account, for its jobs view.
-pub async fn recent_for_account(conn: &mut AsyncPgConnection, account_id: i64, limit: i64) -> QueryResult<Vec<Job>> {
-    jobs::table
-        .filter(jobs::account_id.eq(account_id))
-        .order((jobs::created_at.desc(), jobs::id.desc()))
-        .limit(limit)
-        .select(Job::as_select())
-        .load(conn)
-        .await
+impl Job {
+    /// The job's place in its account's list ([`page_for_account`]).
+    pub fn cursor(&self) -> Cursor {
+        Cursor::by_time(self.id, self.created_at)
+    }
+}
+
+/// A page of an account's jobs, newest first (the index `jobs_account`:
+/// `account_id, created_at DESC, id DESC`).
+pub async fn page_for_account(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    request: &PageRequest,
+) -> QueryResult<Page<Job>> {
+    let mut query = jobs::table.filter(jobs::account_id.eq(account_id)).select(Job::as_select()).into_boxed();
+    // Newest first: forward pages walk down, the previous page walks up.
+    let upwards = matches!(request, PageRequest::Before(_));
+    if let PageRequest::After(cursor) | PageRequest::Before(cursor) = request {
+        query = query.filter(beyond(
+            jobs::created_at,
+            jobs::id,
+            diesel::IntoSql::into_sql::<diesel::sql_types::Timestamptz>(cursor.at.unwrap_or_default()),
+            diesel::IntoSql::into_sql::<diesel::sql_types::BigInt>(cursor.id),
+            upwards,
+        ));
+    }
+    query = if upwards {
+        query.order((jobs::created_at.asc(), jobs::id.asc()))
+    } else {
+        query.order((jobs::created_at.desc(), jobs::id.desc()))
+    };
+    let rows = limited(query, PAGE_SIZE + 1).load(conn).await?;
+    Ok(Page::from_fetched(rows, request))
 }
 
 /// The job kind that deregisters an image. The queue knows it by name

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::keyset::limited;
 use super::schema::{budget_codes, image_records, provider_images, servers};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
@@ -271,7 +272,7 @@ pub async fn page(
         PageRequest::After(cursor) => query.filter(servers::id.lt(cursor.id)).order(servers::id.desc()),
         PageRequest::Before(cursor) => query.filter(servers::id.gt(cursor.id)).order(servers::id.asc()),
     };
-    let rows = query.limit(PAGE_SIZE + 1).load(conn).await?;
+    let rows = limited(query, PAGE_SIZE + 1).load(conn).await?;
     Ok(Page::from_fetched(rows, request))
 }
 

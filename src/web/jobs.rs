@@ -7,9 +7,11 @@ use askama::Template;
 use super::AppState;
 use super::layout::{Frame, Moment};
 use crate::auth::CurrentUser;
-use crate::db;
+use crate::db::{self, jobs::Job};
 use crate::domain::access::{Action, Resource};
+use crate::domain::page::{KeyKind, PageRequest};
 use crate::web::error::WebError;
+use crate::web::pager::{self, PageParams};
 
 pub struct JobView {
     pub id: i64,
@@ -28,14 +30,25 @@ pub struct JobView {
 struct JobsPage {
     frame: Frame,
     jobs: Vec<JobView>,
+    first_page: bool,
+    prev_url: Option<String>,
+    next_url: Option<String>,
 }
 
 #[get("/jobs")]
-pub async fn index(user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn index(
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, WebError> {
     user.require(Resource::Console, Action::Access)?;
+    let request = params.request(KeyKind::Time)?;
     let mut conn = state.pool.get().await?;
-    let jobs = db::jobs::recent_for_account(&mut conn, user.account.id, 100)
-        .await?
+    let page = db::jobs::page_for_account(&mut conn, user.account.id, &request).await?;
+    drop(conn);
+    let (prev_url, next_url) = pager::links("/jobs", &page, Job::cursor);
+    let jobs = page
+        .rows
         .into_iter()
         .map(|job| JobView {
             id: job.id,
@@ -48,7 +61,8 @@ pub async fn index(user: CurrentUser, state: web::Data<AppState>) -> Result<Http
             state: job.state,
         })
         .collect();
-    let page = JobsPage { frame: Frame::new(&user, "/jobs"), jobs };
+    let first_page = request == PageRequest::First;
+    let page = JobsPage { frame: Frame::new(&user, "/jobs"), jobs, first_page, prev_url, next_url };
     let body = page.render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }

@@ -16,6 +16,7 @@ pub mod keypairs;
 pub mod launch;
 pub mod layout;
 pub mod login;
+pub mod pager;
 pub mod resources;
 pub mod respond;
 pub mod servers;

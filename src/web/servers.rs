@@ -26,6 +26,7 @@ use crate::domain::images::{Label, MadeImageName, Platform};
 use crate::domain::page::{KeyKind, PageRequest};
 use crate::domain::servers::{Progress, ServerAction, server_actions};
 use crate::web::error::WebError;
+use crate::web::pager::{self, PageParams};
 
 /// A server as its row shows it.
 pub struct ServerView {
@@ -101,31 +102,18 @@ fn row_html(row: ServerView) -> Result<String, WebError> {
     Ok(RowFragment { row }.render()?)
 }
 
-/// Which page of the list: after or before a server (the cursors of the
-/// pager's links).
-#[derive(Debug, Default, Deserialize)]
-pub struct ListParams {
-    #[serde(default)]
-    pub after: String,
-    #[serde(default)]
-    pub before: String,
-}
-
 #[get("/servers")]
 pub async fn index(
     user: CurrentUser,
     state: web::Data<AppState>,
-    params: web::Query<ListParams>,
+    params: web::Query<PageParams>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Server, Action::Access)?;
-    let request = PageRequest::from_params(&params.after, &params.before, KeyKind::Id)?;
+    let request = params.request(KeyKind::Id)?;
     let mut conn = state.pool.get().await?;
     let page = db::servers::page(&mut conn, user.account.id, &request).await?;
     drop(conn);
-    let prev_url =
-        page.rows.first().filter(|_| page.has_prev).map(|row| format!("/servers?before={}", row.cursor().encode()));
-    let next_url =
-        page.rows.last().filter(|_| page.has_next).map(|row| format!("/servers?after={}", row.cursor().encode()));
+    let (prev_url, next_url) = pager::links("/servers", &page, ServerRow::cursor);
     html(
         StatusCode::OK,
         ServersPage {

@@ -447,3 +447,54 @@ async fn a_launch_job_run_again_after_an_outage_or_a_lost_answer_starts_one_serv
     let provider = Ec2Provider::connect(&connection(&number, format!("http://127.0.0.1:{port}"))).await.unwrap();
     assert_eq!(provider.describe_instances(&[]).await.unwrap().len(), 1, "one server at the provider");
 }
+
+#[actix_web::test]
+async fn the_jobs_page_pages_fifty_newest_first_and_back() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    // 120 finished syncs, two queued in each minute: equal times are ordered by id.
+    diesel::sql_query(
+        "INSERT INTO jobs (account_id, kind, state, created_at, finished_at)
+         SELECT $1, 'sync_images', 'COMPLETE', now() - interval '1 day' + (n / 2) * interval '1 minute', now()
+           FROM generate_series(1, 120) AS n",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(account)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let listed = count(&mut conn, &format!("SELECT count(*) AS n FROM jobs WHERE account_id = {account}")).await;
+    let newest_first: Vec<i64> = jobs::table
+        .filter(jobs::account_id.eq(account))
+        .order((jobs::created_at.desc(), jobs::id.desc()))
+        .select(jobs::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let ids = |body: &str| -> Vec<i64> {
+        body.split("<tr id=\"job-").skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
+    };
+    let mut client = app.signed_in("viewer@acme.test").await;
+
+    let mut pages = Vec::new();
+    let mut url = "/jobs".to_owned();
+    loop {
+        let page = client.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK);
+        pages.push(ids(&page.body));
+        match crate::images::link(&page.body, "next") {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).take(2).collect::<Vec<_>>(), [50, 50]);
+    assert_eq!(pages.concat(), newest_first, "every job of the account once, newest first ({listed})");
+    let last = client.get(&url).await;
+    let middle = client.get(&crate::images::link(&last.body, "prev").expect("a newer page")).await;
+    assert_eq!(ids(&middle.body), pages[1]);
+    assert!(text(&middle.body).contains("← Newer") && text(&middle.body).contains("Older →"));
+
+    let bad = client.get("/jobs?before=not-a-cursor").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(text(&bad.body).contains("This page link is not valid."));
+}
