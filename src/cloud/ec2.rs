@@ -386,14 +386,9 @@ impl Ec2Provider {
         Ok(())
     }
 
-    async fn instances_by(&self, filter: Option<Filter>, ids: &[String]) -> CloudResult<Vec<Instance>> {
-        let mut pages = self
-            .client
-            .describe_instances()
-            .set_filters(filter.map(|f| vec![f]))
-            .set_instance_ids((!ids.is_empty()).then(|| ids.to_vec()))
-            .into_paginator()
-            .send();
+    /// The account's instances that `filter` selects (every one without).
+    async fn instances_by(&self, filter: Option<Filter>) -> CloudResult<Vec<Instance>> {
+        let mut pages = self.client.describe_instances().set_filters(filter.map(|f| vec![f])).into_paginator().send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             for reservation in page.map_err(map_error)?.reservations() {
@@ -522,7 +517,7 @@ impl CloudProvider for Ec2Provider {
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance> {
         // A retry after a lost answer finds the first launch by its tag.
         let tagged = Filter::builder().name(format!("tag:{IDEMPOTENCY_TAG}")).values(&request.idempotency_key).build();
-        if let Some(existing) = self.instances_by(Some(tagged), &[]).await?.into_iter().next() {
+        if let Some(existing) = self.instances_by(Some(tagged)).await?.into_iter().next() {
             return Ok(existing);
         }
         let tags = TagSpecification::builder()
@@ -566,8 +561,22 @@ impl CloudProvider for Ec2Provider {
         out.instances().iter().find_map(instance).ok_or_else(|| CloudError::Failed("no instance in the answer".into()))
     }
 
+    /// Asked with an `instance-id` filter rather than `InstanceIds`: given
+    /// an id it does not know (EC2 forgets a terminated instance after about
+    /// an hour, and one may be terminated outside the console), EC2 refuses
+    /// the whole call with InvalidInstanceID.NotFound, where a filter leaves
+    /// that one out and the sync marks it terminated. A filter takes at most
+    /// 200 values.
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>> {
-        self.instances_by(None, instance_ids).await
+        if instance_ids.is_empty() {
+            return self.instances_by(None).await;
+        }
+        let mut found = Vec::new();
+        for ids in instance_ids.chunks(200) {
+            let filter = Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build();
+            found.extend(self.instances_by(Some(filter)).await?);
+        }
+        Ok(found)
     }
 
     async fn ready_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<String>> {

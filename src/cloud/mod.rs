@@ -270,7 +270,8 @@ pub trait CloudProvider: Send + Sync {
     async fn enable_image(&self, image_id: &str) -> CloudResult<()>;
 
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;
-    /// The given instances, or every instance of the account when none given.
+    /// The given instances the provider has (an id it does not know is left
+    /// out, not an error), or every instance of the account when none given.
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>>;
     /// Of the given instances, those whose status checks pass: ready for use.
     async fn ready_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<String>>;

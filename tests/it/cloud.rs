@@ -102,6 +102,11 @@ async fn a_retried_launch_with_the_same_idempotency_key_starts_one_server() {
     assert_ne!(first.id, other.id);
     let all = ec2.describe_instances(&[first.id.clone(), other.id.clone()]).await.unwrap();
     assert_eq!(all.len(), 2);
+    // An id the provider does not know (terminated long ago, or never its) is left out, not an error
+    // that hides the others.
+    let gone = "i-0123456789abcdef0".to_owned();
+    let found = ec2.describe_instances(&[gone, first.id.clone()]).await.unwrap();
+    assert_eq!(found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [first.id.as_str()]);
 }
 
 #[actix_web::test]

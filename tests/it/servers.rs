@@ -377,3 +377,46 @@ async fn the_servers_list_pages_fifty_newest_first_on_the_page_and_in_the_api() 
     assert!(text(&bad.body).contains("This page link is not valid."));
     assert_eq!(api.get("/api/v1/servers?after=not-a-cursor").await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[actix_web::test]
+async fn a_server_the_provider_no_longer_knows_is_marked_terminated_and_the_others_still_sync() {
+    use stratus_console::jobs::servers::SYNC_SERVERS;
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let (running, _) = running_server(&mut conn, account).await;
+    // A server terminated outside the console long enough ago that the provider has forgotten it.
+    diesel::sql_query(
+        "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, description, label, product_id,
+                              firewall_ids, owner_user_id, owner_group_id, budget_code_id, hourly_rate, state,
+                              version, launched_at, provider_instance_id)
+         SELECT account_id, image_record_id, provider_image_id, 'forgotten', '', label, product_id, '{}',
+                owner_user_id, owner_group_id, budget_code_id, hourly_rate, 'RUNNING', 1, now() - interval '1 day',
+                'i-0123456789abcdef0'
+           FROM servers WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(running)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert!(stratus_console::db::jobs::enqueue_sync(&mut conn, account, SYNC_SERVERS, 2).await.unwrap());
+
+    app.run_jobs().await;
+
+    let sync_state: String = jobs::table
+        .filter(jobs::kind.eq(SYNC_SERVERS))
+        .filter(jobs::account_id.eq(account))
+        .order(jobs::id.desc())
+        .select(jobs::state)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(sync_state, "COMPLETE", "the sync is not held up by the server it cannot find");
+    let forgotten: String =
+        servers::table.filter(servers::name.eq("forgotten")).select(servers::state).first(&mut conn).await.unwrap();
+    assert_eq!(forgotten, "TERMINATED");
+    assert_eq!(state_of(&mut conn, running).await.0, "RUNNING", "the server the provider has is still observed");
+    let mut client = app.signed_in("viewer@acme.test").await;
+    let page = text(&client.get("/servers").await.body);
+    assert!(page.contains("forgotten") && page.contains("terminated"), "{page}");
+}
