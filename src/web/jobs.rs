@@ -1,5 +1,6 @@
 //! `GET /jobs`: the current account's work at its provider: what is queued,
-//! running, done, and what failed and why.
+//! running, done, and what failed and why; 50 a page, newest first
+//! (`?after=`/`?before=` a job).
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;

@@ -1,6 +1,7 @@
-//! `GET /servers`: the account's servers with live progress, and what can be
-//! done to them: pause, start, reboot, terminate (after a confirm), and make
-//! an image of one.
+//! `GET /servers`: the account's servers with live progress, 50 a page,
+//! newest first (`?after=`/`?before=` a server), and what can be done to
+//! them: pause, start, reboot, terminate (after a confirm), and make an image
+//! of one.
 //!
 //! A row that is still changing asks for itself every two seconds
 //! (`GET /servers/{id}` answers htmx with the row) and stops once it
