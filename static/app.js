@@ -205,9 +205,10 @@
     htmx.ajax("GET", link.getAttribute("href"), { source: link, target: link.closest("tr"), swap: "outerHTML" });
   });
 
-  // Truncated cells show their whole text on hover.
+  // Truncated cells show their whole text on hover (an images table's text
+  // cells are clipped by their place in the row: app.css).
   document.addEventListener("mouseover", function (event) {
-    const clip = event.target.closest && event.target.closest(".clip");
+    const clip = event.target.closest && event.target.closest(".clip, .grid.images td");
     if (clip && !clip.title && clip.scrollWidth > clip.clientWidth) clip.title = clip.textContent;
   });
 

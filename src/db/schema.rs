@@ -334,6 +334,7 @@ diesel::table! {
         launched_at -> Timestamptz,
         ready_at -> Nullable<Timestamptz>,
         terminated_at -> Nullable<Timestamptz>,
+        instance_recorded_at -> Nullable<Timestamptz>,
     }
 }
 

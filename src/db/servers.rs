@@ -57,6 +57,7 @@ pub async fn launched(
     diesel::update(servers::table.find(id))
         .set((
             servers::provider_instance_id.eq(instance_id),
+            servers::instance_recorded_at.eq(diesel::dsl::now),
             servers::state.eq(state.as_str()),
             servers::private_ip.eq(&addresses.private_ip),
             servers::public_ip.eq(&addresses.public_ip),
@@ -79,6 +80,8 @@ pub struct LiveServer {
     /// only over that version (see [`observed`]).
     pub version: i32,
     pub addresses: Addresses,
+    /// When its instance's id was recorded (at launch).
+    pub instance_recorded_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The account's servers that exist at the provider and are not gone.
@@ -93,6 +96,7 @@ pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> Query
             servers::state,
             servers::version,
             (servers::private_ip, servers::public_ip),
+            servers::instance_recorded_at,
         ))
         .load(conn)
         .await

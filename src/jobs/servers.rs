@@ -152,6 +152,13 @@ fn state_of(instance: &Instance) -> ServerState {
     }
 }
 
+/// How long EC2 may leave an instance it has just launched out of
+/// DescribeInstances' answers (its API is eventually consistent; AWS speaks of
+/// seconds to minutes). A server the provider does not report is taken as
+/// terminated once its instance is older than this; until then the sync
+/// follows it as still settling.
+const CONSISTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 /// Reads the state of the account's live servers from the provider; returns
 /// how many are still on their way (the job then runs again shortly).
 pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<usize, JobError> {
@@ -169,8 +176,14 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
     let ready = provider.ready_instances(&running).await?;
     let mut conn = pool.get().await?;
     let mut unsettled = 0;
+    let now = chrono::Utc::now();
     for server in &live {
         let reported = instances.iter().find(|i| i.id == server.instance_id);
+        if reported.is_none() && server.instance_recorded_at.is_some_and(|at| now - at < CONSISTENCY_WINDOW) {
+            // Launched a moment ago: not reported yet, rather than gone.
+            unsettled += 1;
+            continue;
+        }
         let state = reported.map_or(ServerState::Terminated, state_of);
         let is_ready = ready.contains(&server.instance_id);
         let addresses = reported.map(addresses).unwrap_or_default();

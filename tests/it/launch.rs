@@ -150,6 +150,8 @@ async fn a_launch_writes_servers_jobs_and_audit_once_and_the_provider_gets_every
         .await
         .unwrap();
     assert!(states.iter().all(|(state, id, ready)| state == "RUNNING" && id.is_some() && *ready), "{states:?}");
+    let recorded = "SELECT count(*) AS n FROM servers WHERE name LIKE 'web-_' AND instance_recorded_at IS NOT NULL";
+    assert_eq!(count(&mut w.conn, recorded).await, 2, "when the instances' ids came is kept (the sync's grace)");
 
     let ec2 = Ec2Provider::connect(&connection(&w.app.demo.numbers.production, endpoint())).await.unwrap();
     let instance = states[0].1.clone().unwrap();

@@ -385,38 +385,48 @@ async fn a_server_the_provider_no_longer_knows_is_marked_terminated_and_the_othe
     let mut conn = app.db().await;
     let account = app.demo.acme_production;
     let (running, _) = running_server(&mut conn, account).await;
-    // A server terminated outside the console long enough ago that the provider has forgotten it.
-    diesel::sql_query(
-        "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, description, label, product_id,
-                              firewall_ids, owner_user_id, owner_group_id, budget_code_id, hourly_rate, state,
-                              version, launched_at, provider_instance_id)
-         SELECT account_id, image_record_id, provider_image_id, 'forgotten', '', label, product_id, '{}',
-                owner_user_id, owner_group_id, budget_code_id, hourly_rate, 'RUNNING', 1, now() - interval '1 day',
-                'i-0123456789abcdef0'
-           FROM servers WHERE id = $1",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(running)
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    // Two servers the provider does not report: one terminated outside the console long enough ago
+    // that the provider has forgotten it, and one whose instance was launched a moment ago (EC2's
+    // DescribeInstances may not show it yet).
+    for (name, instance, recorded) in
+        [("forgotten", "i-0123456789abcdef0", "1 day"), ("just-launched", "i-0fedcba9876543210", "1 second")]
+    {
+        diesel::sql_query(format!(
+            "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, description, label,
+                                  product_id, firewall_ids, owner_user_id, owner_group_id, budget_code_id,
+                                  hourly_rate, state, version, launched_at, provider_instance_id, instance_recorded_at)
+             SELECT account_id, image_record_id, provider_image_id, '{name}', '', label, product_id, '{{}}',
+                    owner_user_id, owner_group_id, budget_code_id, hourly_rate, 'RUNNING', 1,
+                    now() - interval '{recorded}', '{instance}', now() - interval '{recorded}'
+               FROM servers WHERE id = $1"
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(running)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
     assert!(stratus_console::db::jobs::enqueue_sync(&mut conn, account, SYNC_SERVERS, 2).await.unwrap());
 
     app.run_jobs().await;
 
-    let sync_state: String = jobs::table
+    let (sync_state, sync_error): (String, Option<String>) = jobs::table
         .filter(jobs::kind.eq(SYNC_SERVERS))
         .filter(jobs::account_id.eq(account))
         .order(jobs::id.desc())
-        .select(jobs::state)
+        .select((jobs::state, jobs::last_error))
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!(sync_state, "COMPLETE", "the sync is not held up by the server it cannot find");
-    let forgotten: String =
-        servers::table.filter(servers::name.eq("forgotten")).select(servers::state).first(&mut conn).await.unwrap();
-    assert_eq!(forgotten, "TERMINATED");
+    assert_ne!(sync_state, "ERROR", "the sync is not held up by the server it cannot find: {sync_error:?}");
+    assert_eq!(sync_error, None);
+    let state_named = async |conn: &mut AsyncPgConnection, name: &str| -> String {
+        servers::table.filter(servers::name.eq(name)).select(servers::state).first(conn).await.unwrap()
+    };
+    assert_eq!(state_named(&mut conn, "forgotten").await, "TERMINATED");
+    assert_eq!(state_named(&mut conn, "just-launched").await, "RUNNING", "followed until the provider shows it");
     assert_eq!(state_of(&mut conn, running).await.0, "RUNNING", "the server the provider has is still observed");
     let mut client = app.signed_in("viewer@acme.test").await;
-    let page = text(&client.get("/servers").await.body);
-    assert!(page.contains("forgotten") && page.contains("terminated"), "{page}");
+    let page = client.get("/servers").await.body;
+    let forgotten = page.split("<tr id=\"server-").find(|row| row.contains(">forgotten<")).expect("its row");
+    assert!(text(forgotten).contains("terminated"), "{}", text(forgotten));
 }
