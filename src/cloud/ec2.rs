@@ -583,13 +583,20 @@ impl CloudProvider for Ec2Provider {
         if instance_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let out = self
+        let asked = self
             .client
             .describe_instance_status()
             .set_instance_ids(Some(instance_ids.to_vec()))
             .send()
             .await
-            .map_err(map_error)?;
+            .map_err(map_error);
+        let out = match asked {
+            Ok(out) => out,
+            // One of them went (and was forgotten) since it was reported
+            // running: none is known ready this round; the sync asks again.
+            Err(CloudError::Refused { code, .. }) if code.starts_with("InvalidInstanceID") => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
         let ok = |s: Option<&aws_sdk_ec2::types::InstanceStatusSummary>| {
             s.and_then(|s| s.status()).is_some_and(|s| *s == aws_sdk_ec2::types::SummaryStatus::Ok)
         };

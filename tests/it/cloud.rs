@@ -107,6 +107,9 @@ async fn a_retried_launch_with_the_same_idempotency_key_starts_one_server() {
     let gone = "i-0123456789abcdef0".to_owned();
     let found = ec2.describe_instances(&[gone, first.id.clone()]).await.unwrap();
     assert_eq!(found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [first.id.as_str()]);
+    // Nor does it fail the readiness check, which names its instances: none is known ready this round.
+    let ready = ec2.ready_instances(&["i-0123456789abcdef0".to_owned(), first.id.clone()]).await;
+    assert!(ready.is_ok(), "{ready:?}");
 }
 
 #[actix_web::test]
