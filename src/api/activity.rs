@@ -127,8 +127,7 @@ pub async fn audit_events(
     };
     let (filter, request) = crate::web::audit_log::parse(&params)?;
     let page = db::audit_log::page(&mut *state.pool.get().await?, user.account.id, &filter, &request).await?;
-    let next = page.rows.last().filter(|_| page.has_next).map(|row| row.cursor().encode());
-    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| row.cursor().encode());
+    let (prev, next) = page.prev_and_next(db::audit_log::AuditRow::cursor);
     let items = page
         .rows
         .into_iter()

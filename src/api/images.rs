@@ -16,7 +16,6 @@ use crate::domain::access::{Action, Resource};
 use crate::domain::images::{
     ImageName, Label, ListParams, ListQuery, Scope, allowed_actions, may_configure, sharing_rights,
 };
-use crate::domain::page::Page;
 use crate::domain::refusal::Refusal;
 use crate::state::AppState;
 
@@ -231,12 +230,6 @@ impl ImageParams {
     }
 }
 
-fn cursors<T>(page: &Page<T>, cursor: impl Fn(&T) -> crate::domain::page::Cursor) -> (Option<String>, Option<String>) {
-    let next = page.rows.last().filter(|_| page.has_next).map(|row| cursor(row).encode());
-    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| cursor(row).encode());
-    (next, prev)
-}
-
 /// List the account's images.
 #[utoipa::path(get, operation_id = "list_images", path = "/api/v1/images", tag = "images", params(ImageParams),
     responses((status = 200, description = "A page of image records", body = ImagePage)))]
@@ -262,7 +255,7 @@ pub async fn list(
     let mut conn = state.lists.get().await?;
     let page =
         db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page).await?;
-    let (next, prev) = cursors(&page, |row| row.cursor(query.sort));
+    let (prev, next) = page.prev_and_next(|row| row.cursor(query.sort));
     Ok(web::Json(ImagePage { items: page.rows.into_iter().map(|row| Image::of(&user, row)).collect(), next, prev }))
 }
 
@@ -679,7 +672,7 @@ pub async fn search_public(
     }
     let mut conn = state.pool.get().await?;
     let (provided, page) = db::images::public_search(&mut conn, &user.account, &query, &state.provided_owners).await?;
-    let (next, prev) = cursors(&page, PublicImageRow::cursor);
+    let (prev, next) = page.prev_and_next(PublicImageRow::cursor);
     Ok(web::Json(PublicPage {
         provided: provided.into_iter().map(|row| PublicImage::of(row, true)).collect(),
         items: page.rows.into_iter().map(|row| PublicImage::of(row, false)).collect(),

@@ -118,8 +118,7 @@ pub async fn list(
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let request = PageRequest::from_params(&text(&query.after), &text(&query.before), KeyKind::Id)?;
     let page = db::servers::page(&mut *state.pool.get().await?, user.account.id, &request).await?;
-    let next = page.rows.last().filter(|_| page.has_next).map(|row| row.cursor().encode());
-    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| row.cursor().encode());
+    let (prev, next) = page.prev_and_next(ServerRow::cursor);
     Ok(web::Json(ServerList { items: page.rows.into_iter().map(|row| Server::of(&user, row)).collect(), next, prev }))
 }
 

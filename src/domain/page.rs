@@ -141,6 +141,14 @@ impl<T> Page<T> {
             }
         }
     }
+
+    /// The tokens of the page's links: `before` its first row when a page
+    /// precedes it, `after` its last when one follows.
+    pub fn prev_and_next(&self, cursor: impl Fn(&T) -> Cursor) -> (Option<String>, Option<String>) {
+        let prev = self.rows.first().filter(|_| self.has_prev).map(|row| cursor(row).encode());
+        let next = self.rows.last().filter(|_| self.has_next).map(|row| cursor(row).encode());
+        (prev, next)
+    }
 }
 
 #[cfg(test)]

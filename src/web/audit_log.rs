@@ -125,15 +125,14 @@ fn url_with(params: &AuditParams, change: impl FnOnce(&mut AuditParams)) -> Stri
 }
 
 fn page_links(params: &AuditParams, page: &Page<AuditRow>) -> (Option<String>, Option<String>) {
-    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| {
-        let token = row.cursor().encode();
+    let (prev, next) = page.prev_and_next(AuditRow::cursor);
+    let prev = prev.map(|token| {
         url_with(params, |p| {
             p.after.clear();
             p.before = token;
         })
     });
-    let next = page.rows.last().filter(|_| page.has_next).map(|row| {
-        let token = row.cursor().encode();
+    let next = next.map(|token| {
         url_with(params, |p| {
             p.before.clear();
             p.after = token;

@@ -25,7 +25,6 @@ impl PageParams {
 /// The pager's links of `page` of the list at `path`: to the page before
 /// and the page after, where there is one.
 pub fn links<T>(path: &str, page: &Page<T>, cursor: impl Fn(&T) -> Cursor) -> (Option<String>, Option<String>) {
-    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| format!("{path}?before={}", cursor(row).encode()));
-    let next = page.rows.last().filter(|_| page.has_next).map(|row| format!("{path}?after={}", cursor(row).encode()));
-    (prev, next)
+    let (prev, next) = page.prev_and_next(cursor);
+    (prev.map(|token| format!("{path}?before={token}")), next.map(|token| format!("{path}?after={token}")))
 }

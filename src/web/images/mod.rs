@@ -329,15 +329,14 @@ fn page_links<T>(
     page: &Page<T>,
     cursor: impl Fn(&T) -> Cursor,
 ) -> (Option<String>, Option<String>) {
-    let prev = page.rows.first().filter(|_| page.has_prev).map(|row| {
-        let token = cursor(row).encode();
+    let (prev, next) = page.prev_and_next(cursor);
+    let prev = prev.map(|token| {
         url_with(params, |p| {
             p.after.clear();
             p.before = token;
         })
     });
-    let next = page.rows.last().filter(|_| page.has_next).map(|row| {
-        let token = cursor(row).encode();
+    let next = next.map(|token| {
         url_with(params, |p| {
             p.before.clear();
             p.after = token;
