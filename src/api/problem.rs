@@ -169,8 +169,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(e) = self {
-            tracing::error!(error = ?e, "an API request failed");
+        match self {
+            ApiError::Internal(e) => tracing::error!(error = ?e, "an API request failed"),
+            ApiError::Provider(e) => tracing::warn!(error = %e, "the provider failed an API request"),
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         response.content_type(CONTENT_TYPE);

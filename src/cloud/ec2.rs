@@ -193,7 +193,10 @@ where
         SdkError::TimeoutError(_) => CloudError::Unreachable("no answer in time".into()),
         SdkError::ServiceError(service) => {
             let err = service.err();
-            tracing::warn!(
+            // Many refusals are expected and handled by the caller (a lookup
+            // of an image that is gone, a capability probe); one that fails a
+            // request or a job is logged at WARN where it does.
+            tracing::debug!(
                 code = err.code().unwrap_or("none"),
                 request_id = err.meta().request_id().unwrap_or("none"),
                 "the provider refused a call"

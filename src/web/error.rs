@@ -228,8 +228,10 @@ impl ResponseError for WebError {
     }
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        if let WebError::Internal(e) = self {
-            tracing::error!(error = ?e, "request failed");
+        match self {
+            WebError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            WebError::Provider(e) => tracing::warn!(error = %e, "the provider failed a request"),
+            _ => {}
         }
         if let WebError::Unauthorized { session_ended } = self {
             let to = if *session_ended { "/login?ended=1" } else { "/login" };
