@@ -334,11 +334,18 @@ pub async fn update(
             .into());
         }
         let people = db::accounts::people(conn, company).await?;
-        let members = super::admin::known(&input.member_ids, &people, "member_ids", "user")?;
+        let chosen = super::admin::known(&input.member_ids, &people, "member_ids", "user")?;
         let old_members = db::accounts::members(conn, id).await?;
+        // The form offers active users only: deactivated members stay.
+        let deactivated = old_members.iter().copied().filter(|m| !people.iter().any(|(id, _)| id == m));
+        let members = super::admin::unique(&[chosen, deactivated.collect()].concat());
+        members_within_reach(conn, admin, id, &old_members, &members, &people).await?;
         let saved = db::accounts::update(conn, id, input.version, &input.name, stored.as_ref()).await?;
         crate::domain::refusal::Refusal::stale_unless(saved, "account")?;
-        db::accounts::set_members(conn, id, &members).await?;
+        super::admin::keeping_admins(conn, company, async |conn| {
+            Ok(db::accounts::set_members(conn, id, &members).await?)
+        })
+        .await?;
         let mut changes = serde_json::Map::new();
         if found.name != input.name {
             changes.insert("name".into(), serde_json::json!({ "from": found.name, "to": input.name }));
@@ -354,6 +361,39 @@ pub async fn update(
         Ok(())
     })
     .await
+}
+
+/// The users page's rules for the same memberships (`changes::admin`):
+/// refused when someone made a member of `account` would hold there, through
+/// their groups, a right the administrator does not hold there
+/// (`Refusal::Escalation`), or someone taken out holds one
+/// (`Refusal::Outranked`): an administrator of one account neither hands out
+/// nor takes away another's.
+async fn members_within_reach(
+    conn: &mut AsyncPgConnection,
+    admin: &Admin<'_>,
+    account: i64,
+    before: &[i64],
+    after: &[i64],
+    people: &[(i64, String)],
+) -> Result<(), ChangeError> {
+    use crate::domain::refusal::Refusal;
+    let here = admin.account.map(|a| a.id);
+    for &added in after.iter().filter(|m| !before.contains(m)) {
+        let groups = db::admin::user_groups(conn, added).await?;
+        let wanted = db::admin::rights_of_groups(conn, account, &groups).await?;
+        if let Some((right, account)) = super::admin::beyond(conn, admin.user.id, here, account, &wanted).await? {
+            return Err(Refusal::Escalation { right, account }.into());
+        }
+    }
+    for &removed in before.iter().filter(|m| !after.contains(m)) {
+        let held = db::admin::rights_in(conn, account, removed).await?;
+        if let Some((right, account)) = super::admin::beyond(conn, admin.user.id, here, account, &held).await? {
+            let user = super::admin::names(&[removed], people).join("");
+            return Err(Refusal::Outranked { user, right, account }.into());
+        }
+    }
+    Ok(())
 }
 
 /// Disables account `id` (its jobs wait, it leaves its members' switcher)

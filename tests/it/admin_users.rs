@@ -1,7 +1,8 @@
 //! The Users page: the list, adding a user with a password shown once,
 //! editing, resetting a password, deactivating (which ends live sessions)
 //! and reactivating; bad input at the field; no escalation; the last
-//! administrator; and another company's ids.
+//! administrator; and another company's ids. The same rules for the
+//! members chosen on Cloud Accounts' edit page.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -792,4 +793,83 @@ async fn browser_admin_adds_a_user_and_edits_a_roles_access_rights() {
     )
     .await;
     assert_eq!(left, 0);
+}
+
+/// The members of `account`, by user id.
+async fn members_of(conn: &mut AsyncPgConnection, account: i64) -> Vec<i64> {
+    stratus_console::db::accounts::members(conn, account).await.unwrap()
+}
+
+/// Posts Cloud Accounts' edit form of `account` (name and credentials
+/// kept) with `members`.
+async fn save_members(
+    client: &mut Client,
+    conn: &mut AsyncPgConnection,
+    account: i64,
+    members: &[i64],
+) -> crate::harness::Response {
+    let (name, version): (String, i32) =
+        accounts::table.find(account).select((accounts::name, accounts::version)).first(conn).await.unwrap();
+    let mut form = vec![("name", name), ("auth", "keep".to_owned()), ("version", version.to_string())];
+    form.extend(members.iter().map(|m| ("member_ids", m.to_string())));
+    post_form(client, &format!("/admin/accounts/{account}"), &form).await
+}
+
+#[actix_web::test]
+async fn a_cloud_accounts_members_are_chosen_under_the_users_pages_rules() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let staging = app.demo.acme_staging;
+    // The manager administers Production only; the configurator, in Admin,
+    // is not a member of Staging, whose one administrator is the demo's.
+    let prod_admins = admins_of(&mut conn, "Production admins", app.demo.acme_production).await;
+    let manager = user_id(&mut conn, "manager@acme.test").await;
+    join(&mut conn, prod_admins, manager).await;
+    let configurator = user_id(&mut conn, "configurator@acme.test").await;
+    let admins = group_id(&mut conn, "Acme", "Admin").await;
+    join(&mut conn, admins, configurator).await;
+    diesel::delete(account_memberships::table.find((staging, configurator))).execute(&mut conn).await.unwrap();
+    let me = user_id(&mut conn, "admin@acme.test").await;
+    let members = members_of(&mut conn, staging).await;
+    let without = |gone: i64| members.iter().copied().filter(|m| *m != gone).collect::<Vec<_>>();
+    let mut boss = app.signed_in("manager@acme.test").await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    // An administrator of Production neither takes Staging's from it…
+    let ousted = save_members(&mut boss, &mut conn, staging, &without(me)).await;
+    assert_eq!(ousted.status, StatusCode::FORBIDDEN, "{}", text(&ousted.body));
+    assert!(
+        text(&ousted.body)
+            .contains("You cannot change Alex Morgan &#60;admin@acme.test&#62;: they hold ANY ANY ANY in Acme Staging"),
+        "{}",
+        text(&ousted.body)
+    );
+    assert!(ousted.body.contains("name=\"member_ids\""), "said on the edit form");
+    // …nor lets an administrator in.
+    let let_in = save_members(&mut boss, &mut conn, staging, &[members.clone(), vec![configurator]].concat()).await;
+    assert_eq!(let_in.status, StatusCode::FORBIDDEN, "{}", text(&let_in.body));
+    assert!(text(&let_in.body).contains("your own rights in Acme Staging do not include it"), "{}", text(&let_in.body));
+    assert_eq!(before, fingerprint(&mut conn).await);
+
+    // Its own administrator may not leave Staging without one…
+    let orphaned = save_members(&mut admin, &mut conn, staging, &without(me)).await;
+    assert_eq!(orphaned.status, StatusCode::CONFLICT, "{}", text(&orphaned.body));
+    assert!(text(&orphaned.body).contains("This would leave Acme Staging without an administrator"));
+    assert_eq!(before, fingerprint(&mut conn).await);
+    // …but lets another in, and then may leave.
+    let joined = save_members(&mut admin, &mut conn, staging, &[members.clone(), vec![configurator]].concat()).await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", text(&joined.body));
+    let left = save_members(&mut admin, &mut conn, staging, &[without(me), vec![configurator]].concat()).await;
+    assert_eq!(left.status, StatusCode::SEE_OTHER, "{}", text(&left.body));
+    assert!(!members_of(&mut conn, staging).await.contains(&me));
+
+    // A deactivated member, whom the form does not offer, stays one.
+    let viewer = user_id(&mut conn, "viewer@acme.test").await;
+    diesel::update(users::table.find(viewer)).set(users::status.eq("inactive")).execute(&mut conn).await.unwrap();
+    let mut config = app.signed_in("configurator@acme.test").await;
+    let offered: Vec<i64> = members_of(&mut conn, staging).await.into_iter().filter(|m| *m != viewer).collect();
+    let saved = save_members(&mut config, &mut conn, staging, &offered).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", text(&saved.body));
+    assert!(members_of(&mut conn, staging).await.contains(&viewer));
 }

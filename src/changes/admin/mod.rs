@@ -9,13 +9,15 @@
 //! `domain::admin`):
 //! - **No escalation** ([`no_escalation`], [`escalation_check`]): putting a
 //!   user into groups (adding, editing, reactivating, adding to this
-//!   account), setting a role on a group and adding a right to a role are
+//!   account), making them a member of a cloud account, setting a role on
+//!   a group and adding a right to a role are
 //!   refused (`Refusal::Escalation`, 403) when the rights that reach
 //!   someone exceed the acting administrator's own, in this account or in
 //!   any other account the change reaches (groups and roles are
 //!   company-wide).
 //! - **No reaching above** ([`within_reach`]): editing a user, resetting
-//!   their password and deactivating them are refused
+//!   their password, deactivating them and taking them out of a cloud
+//!   account are refused
 //!   (`Refusal::Outranked`, 403) when they hold a right, in any account they
 //!   work in, that the acting administrator does not hold there: a user
 //!   administrator must not take over, lock out or demote an Admin, nor an
@@ -135,12 +137,23 @@ async fn beyond_actor(
     account: i64,
     wanted: &[AccessRight],
 ) -> Result<Option<(AccessRight, Option<String>)>, ChangeError> {
-    let held = db::admin::rights_in(conn, account, actor.user.id).await?;
+    beyond(conn, actor.user.id, Some(actor.account.id), account, wanted).await
+}
+
+/// The first of `wanted` that user `acting` does not hold in `account`,
+/// with the account's name when it is not `here` (the account they work in).
+pub(crate) async fn beyond(
+    conn: &mut AsyncPgConnection,
+    acting: i64,
+    here: Option<i64>,
+    account: i64,
+    wanted: &[AccessRight],
+) -> Result<Option<(AccessRight, Option<String>)>, ChangeError> {
+    let held = db::admin::rights_in(conn, account, acting).await?;
     let Some(right) = exceeds(&held, wanted) else {
         return Ok(None);
     };
-    let elsewhere =
-        if account == actor.account.id { None } else { Some(db::accounts::find(conn, account).await?.name) };
+    let elsewhere = if here == Some(account) { None } else { Some(db::accounts::find(conn, account).await?.name) };
     Ok(Some((*right, elsewhere)))
 }
 

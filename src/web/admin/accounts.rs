@@ -31,7 +31,8 @@ use crate::db::accounts::Listed;
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::onboarding::{REGIONS, region_name};
-use crate::web::error::WebError;
+use crate::domain::refusal::Refusal;
+use crate::web::error::{WebError, refusal_status};
 use crate::web::layout::{Frame, Moment};
 use crate::web::{AppState, HtmlForm, see_other};
 
@@ -470,24 +471,32 @@ pub async fn update(
             Err(ChangeError::Invalid(name.err().into_iter().chain(credentials.err().into_iter().flatten()).collect()))
         }
     };
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let errors = match outcome {
         Ok(()) => {
             flash_next(&req, &format!("Saved {}.", form.name.trim()))?;
             return Ok(see_other(PAGE));
         }
-        Err(ChangeError::Refused(crate::domain::refusal::Refusal::StaleVersion { .. })) => {
+        Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
+            status = StatusCode::CONFLICT;
             vec![ValidationError::new(
                 "form",
                 "Someone else changed this account meanwhile: here is what it holds now.",
             )]
+        }
+        // Refused for the members chosen: said above the members' list.
+        Err(ChangeError::Refused(
+            refusal @ (Refusal::Escalation { .. } | Refusal::Outranked { .. } | Refusal::LastAdmin { .. }),
+        )) => {
+            status = refusal_status(&refusal);
+            vec![ValidationError::new("member_ids", refusal.message())]
         }
         Err(e) => match e.field_errors() {
             Some(errors) => errors,
             None => return Err(e.into()),
         },
     };
-    let stale = errors.iter().any(|e| e.field == "form");
-    let status = if stale { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let stale = status == StatusCode::CONFLICT && errors.iter().any(|e| e.field == "form");
     let typed = |found: &Listed, people: &[(i64, String)], members: &[i64]| {
         if stale {
             EditForm { errors, ..current(found, people, members) }
