@@ -223,7 +223,10 @@ pub async fn connect(
         let mut created = Vec::new();
         for (region, name) in input.regions.iter().zip(&names) {
             let endpoint = input.endpoint.as_deref();
-            if let Some(existing) = db::accounts::already_connected(conn, company, &number, region, endpoint).await? {
+            let default = settings.provider_endpoint.as_deref();
+            if let Some(existing) =
+                db::accounts::already_connected(conn, company, &number, region, endpoint, default).await?
+            {
                 return Err(ValidationError::new(
                     "regions",
                     format!("Provider account {number} in {region} is already connected as “{existing}”."),

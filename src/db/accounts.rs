@@ -155,16 +155,19 @@ pub async fn already_connected(
     number: &str,
     region: &str,
     endpoint: Option<&str>,
+    default_endpoint: Option<&str>,
 ) -> QueryResult<Option<String>> {
-    accounts::table
+    // No endpoint means the console's own (`PROVIDER_ENDPOINT`, else AWS's):
+    // an account stored with that endpoint written out is the same one.
+    let reached = |e: Option<&str>| e.or(default_endpoint).map(|e| e.trim_end_matches('/').to_owned());
+    let found: Vec<(String, Option<String>)> = accounts::table
         .filter(accounts::company_id.eq(company))
         .filter(accounts::provider_account_number.eq(number))
         .filter(accounts::region.eq(region))
-        .filter(accounts::endpoint.is_not_distinct_from(endpoint))
-        .select(accounts::name)
-        .first(conn)
-        .await
-        .optional()
+        .select((accounts::name, accounts::endpoint))
+        .load(conn)
+        .await?;
+    Ok(found.into_iter().find(|(_, e)| reached(e.as_deref()) == reached(endpoint)).map(|(name, _)| name))
 }
 
 /// Whether another account of the company has this name.

@@ -244,6 +244,13 @@ async fn several_regions_make_one_account_each_and_a_connected_one_is_refused() 
     let again = client.post("/admin/accounts", &by_role("Prod again", &role, &["us-east-1"])).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&again.body).contains("is already connected as “Prod · us-east-1”"), "{}", text(&again.body));
+    // The console's own endpoint written out is the same place.
+    let own_endpoint = crate::cloud::endpoint();
+    let spelled_out =
+        [by_role("Prod again", &role, &["us-east-1"]), vec![("endpoint", own_endpoint.as_str())]].concat();
+    let again = client.post("/admin/accounts", &spelled_out).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", text(&again.body));
+    assert!(text(&again.body).contains("is already connected as “Prod · us-east-1”"), "{}", text(&again.body));
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM accounts").await, 2);
 }
 
