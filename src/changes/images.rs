@@ -586,7 +586,12 @@ pub async fn save_sharing(
             job.job(account, jobs.max_attempts)
         };
         for target in &add {
-            let record = db::images::add_share(conn, target.id, row.image_pk, &row.name, &row.description).await?;
+            let Some(record) =
+                db::images::add_share(conn, target.id, row.image_pk, &row.name, &row.description).await?
+            else {
+                let why = format!("{} is the provider account that owns this image: it needs no share.", target.name);
+                return Err(ValidationError::new("account_ids", why).into());
+            };
             let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
             db::audit_log::record(conn, &event_in(actor, target.id, "share", record, changes)).await?;
             db::jobs::enqueue(conn, &permission(true, Some(&target.provider_account_number))).await?;

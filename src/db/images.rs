@@ -773,25 +773,44 @@ pub async fn shares(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<
 }
 
 /// Gives another account a record of a shared image, named as the owner
-/// names it; returns the record's id.
+/// names it; returns the record's id. A record the account has from
+/// launching the image from the public catalog becomes the share (it keeps
+/// its name and label there). `None` when the account has the image as its
+/// own: it is the owner's provider account.
 pub async fn add_share(
     conn: &mut AsyncPgConnection,
     account_id: i64,
     image_pk: i64,
     name: &str,
     description: &str,
-) -> QueryResult<i64> {
-    diesel::insert_into(image_records::table)
-        .values((
-            image_records::account_id.eq(account_id),
-            image_records::provider_image_id.eq(image_pk),
-            image_records::name.eq(name),
-            image_records::description.eq(description),
-            image_records::source.eq("shared"),
-        ))
-        .returning(image_records::id)
-        .get_result(conn)
+) -> QueryResult<Option<i64>> {
+    let held: Option<(i64, String)> = image_records::table
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::provider_image_id.eq(image_pk))
+        .select((image_records::id, image_records::source))
+        .for_update()
+        .first(conn)
         .await
+        .optional()?;
+    match held {
+        Some((id, source)) if source == "public_launched" => {
+            diesel::update(image_records::table.find(id)).set(image_records::source.eq("shared")).execute(conn).await?;
+            Ok(Some(id))
+        }
+        Some(_) => Ok(None),
+        None => diesel::insert_into(image_records::table)
+            .values((
+                image_records::account_id.eq(account_id),
+                image_records::provider_image_id.eq(image_pk),
+                image_records::name.eq(name),
+                image_records::description.eq(description),
+                image_records::source.eq("shared"),
+            ))
+            .returning(image_records::id)
+            .get_result(conn)
+            .await
+            .map(Some),
+    }
 }
 
 /// Removes a shared record from an account; returns its id if there was one.

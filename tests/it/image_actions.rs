@@ -360,6 +360,59 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
 }
 
 #[actix_web::test]
+async fn sharing_with_an_account_that_launched_the_image_from_the_catalog_makes_its_record_the_share() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    // Staging launched it while it was public: it has a record of it, named its own way.
+    let theirs = count(
+        &mut conn,
+        &format!(
+            "INSERT INTO image_records (account_id, provider_image_id, name, description, source, label)
+             SELECT {staging}, provider_image_id, 'batch (from the catalog)', '', 'public_launched', 'green'
+               FROM image_records WHERE id = {id} RETURNING id AS n"
+        ),
+    )
+    .await;
+
+    let shared = post(
+        &mut client,
+        &format!("/images/{id}/sharing"),
+        &[("share_type", "private"), ("account_ids", &staging.to_string())],
+    )
+    .await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", text(&shared.body));
+    assert!(text(&shared.body).contains("“batch-worker”: shared with Acme Staging"), "{}", text(&shared.body));
+    let held: Vec<(i64, String, String, String)> = image_records::table
+        .filter(image_records::account_id.eq(staging))
+        .filter(image_records::name.like("batch%"))
+        .select((image_records::id, image_records::name, image_records::source, image_records::label))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(held, [(theirs, "batch (from the catalog)".into(), "shared".into(), "green".into())]);
+
+    // An account that holds it as its own is its owner's provider account.
+    diesel::update(image_records::table.find(theirs))
+        .set(image_records::source.eq("own"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let before = count(&mut conn, "SELECT count(*) AS n FROM jobs").await;
+    let refused = post(
+        &mut client,
+        &format!("/images/{id}/sharing"),
+        &[("share_type", "private"), ("account_ids", &staging.to_string())],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", text(&refused.body));
+    assert!(text(&refused.body).contains("Acme Staging is the provider account that owns this image"));
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs").await, before, "nothing queued");
+}
+
+#[actix_web::test]
 async fn a_bad_sharing_form_comes_back_with_the_message_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
