@@ -667,6 +667,48 @@ pub struct PendingImage<'a> {
     pub budget_code_id: i64,
 }
 
+/// Whether a record of `account` other than `except` holds the provider's
+/// image `provider_image_id`.
+pub async fn recorded_elsewhere(
+    conn: &mut AsyncPgConnection,
+    account: i64,
+    provider_image_id: &str,
+    except: Option<i64>,
+) -> QueryResult<bool> {
+    let mut held = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::account_id.eq(account))
+        .filter(provider_images::provider_image_id.eq(provider_image_id))
+        .select(image_records::id)
+        .into_boxed();
+    if let Some(except) = except {
+        held = held.filter(image_records::id.ne(except));
+    }
+    diesel::select(diesel::dsl::exists(held)).get_result(conn).await
+}
+
+/// Whether the provider account of `account` already has, in its region,
+/// an image named `name` that is not deleted or failed: EC2 refuses a
+/// second image of the same name in an account and region.
+pub async fn own_image_named(conn: &mut AsyncPgConnection, account: i64, name: &str) -> QueryResult<bool> {
+    use super::schema::accounts;
+    let (provider, region, number): (String, String, String) = accounts::table
+        .find(account)
+        .select((accounts::provider, accounts::region, accounts::provider_account_number))
+        .first(conn)
+        .await?;
+    diesel::select(diesel::dsl::exists(
+        provider_images::table
+            .filter(provider_images::provider.eq(provider))
+            .filter(provider_images::region.eq(region))
+            .filter(provider_images::owner_account_number.eq(number))
+            .filter(provider_images::name.eq(name))
+            .filter(provider_images::state.ne_all(["DELETED", "FAILED"])),
+    ))
+    .get_result(conn)
+    .await
+}
+
 /// Writes the image being made from a server, PENDING and without a
 /// provider id (the `create_image` job fills it in), its parent (the
 /// server's image) and its own record in the account, so My images lists it

@@ -225,11 +225,17 @@ pub async fn action(provider: &dyn CloudProvider, job: &Job) -> Result<Option<se
     }
 }
 
+/// How far the provider's clock may be from ours when an image's creation
+/// time is compared with a job's.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 /// Makes an image from a server and fills in its pending record (written by
 /// Make Image) with the provider's id; the image stays PENDING until the
 /// provider has it ready (the images sync then says ACTIVE). A retry after a
-/// lost answer finds the image by its name. If the job gives up, [`failed`]
-/// marks the record FAILED with the provider's reason.
+/// lost answer finds the image by its name (EC2 refuses a second image of a
+/// name), unless that one was made before the job was queued or another
+/// record has it: then it is another image, and the job fails. If the job
+/// gives up, [`failed`] marks the record FAILED with the provider's reason.
 pub async fn create_image(
     pool: &Pool,
     provider: &dyn CloudProvider,
@@ -239,13 +245,22 @@ pub async fn create_image(
     let p: CreateImagePayload = super::payload_of(job)?;
     let image_id = match provider.create_image(&p.instance_id, &p.name, &p.description).await {
         Ok(id) => id,
-        Err(CloudError::Refused { code, .. }) if code == "InvalidAMIName.Duplicate" => provider
-            .list_own_images()
-            .await?
-            .into_iter()
-            .find(|i| i.name == p.name)
-            .map(|i| i.id)
-            .ok_or_else(|| JobError::Invalid(format!("an image named {} exists but cannot be found", p.name)))?,
+        Err(CloudError::Refused { code, .. }) if code == "InvalidAMIName.Duplicate" => {
+            let found =
+                provider.list_own_images().await?.into_iter().find(|i| i.name == p.name).ok_or_else(|| {
+                    JobError::Invalid(format!("an image named {} exists but cannot be found", p.name))
+                })?;
+            let made_before = found.created_at.is_some_and(|at| at < job.created_at - CLOCK_SKEW);
+            let recorded =
+                db::images::recorded_elsewhere(&mut *pool.get().await?, account.id, &found.id, p.record_id).await?;
+            if made_before || recorded {
+                return Err(JobError::Invalid(format!(
+                    "the account already has another image named {} ({}): choose another name",
+                    p.name, found.id
+                )));
+            }
+            found.id
+        }
         Err(e) => return Err(e.into()),
     };
     let image = provider

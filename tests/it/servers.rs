@@ -240,6 +240,12 @@ async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chose
     assert_eq!(state, "ACTIVE", "the provider has it ready");
     let page = text(&client.get("/images").await.body);
     assert!(page.contains("frontend-golden"));
+
+    // The provider takes one image of a name: a second is refused at its field.
+    let form = [("name", "frontend-golden"), ("budget_code_id", &operations.to_string())];
+    let twice = client.post_htmx(&format!("/servers/{id}/image"), &form).await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&twice.body).contains("The account already has an image named “frontend-golden”"));
 }
 
 #[actix_web::test]
