@@ -498,3 +498,25 @@ async fn the_jobs_page_pages_fifty_newest_first_and_back() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(text(&bad.body).contains("This page link is not valid."));
 }
+
+#[actix_web::test]
+async fn the_schedulers_rounds_keep_one_pending_job_of_each_kind_per_account() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let pool = stratus_console::db::pool(&app.database_url, 2).unwrap();
+    let runner = Runner::new(pool, JobSettings::default());
+    for _ in 0..3 {
+        runner.queue_syncs().await.unwrap();
+    }
+    let piled = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM (SELECT account_id, kind FROM jobs WHERE state IN ('QUEUED', 'RUNNING')
+           GROUP BY account_id, kind HAVING count(*) > 1) piled",
+    )
+    .await;
+    assert_eq!(piled, 0, "three rounds, one pending job of a kind per account");
+    let lifecycles =
+        count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'image_lifecycle' AND state = 'QUEUED'").await;
+    let accounts = count(&mut conn, "SELECT count(*) AS n FROM accounts WHERE disabled_at IS NULL").await;
+    assert_eq!(lifecycles, accounts);
+}
