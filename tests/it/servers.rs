@@ -73,6 +73,32 @@ async fn the_servers_page_lists_the_accounts_servers_and_changing_rows_poll() {
 }
 
 #[actix_web::test]
+async fn a_server_action_the_provider_refuses_for_good_leaves_the_server_as_the_provider_has_it() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("manager@acme.test").await;
+    let (id, version) = running_server(&mut conn, app.demo.acme_production).await;
+    // The provider forgot the instance long ago: it refuses to stop it.
+    diesel::update(servers::table.find(id))
+        .set((
+            servers::provider_instance_id.eq("i-0123456789abcdef0"),
+            servers::instance_recorded_at.eq(chrono::Utc::now() - chrono::Duration::hours(2)),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let paused = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    assert_eq!(state_of(&mut conn, id).await.0, "PAUSING");
+    app.run_jobs().await;
+    let failed = "SELECT count(*) AS n FROM jobs WHERE kind = 'server_action' AND state = 'ERROR'";
+    assert_eq!(count(&mut conn, failed).await, 1);
+    // Not left "pausing" until the next periodic sync: read back at once.
+    assert_eq!(state_of(&mut conn, id).await.0, "TERMINATED");
+}
+
+#[actix_web::test]
 async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
