@@ -675,7 +675,15 @@ pub async fn search_public(
     let (prev, next) = page.prev_and_next(PublicImageRow::cursor);
     Ok(web::Json(PublicPage {
         provided: provided.into_iter().map(|row| PublicImage::of(row, true)).collect(),
-        items: page.rows.into_iter().map(|row| PublicImage::of(row, false)).collect(),
+        // Older provided images are listed with the others, marked too.
+        items: page
+            .rows
+            .into_iter()
+            .map(|row| {
+                let provided = state.provided_owners.contains(&row.owner_account_number);
+                PublicImage::of(row, provided)
+            })
+            .collect(),
         next,
         prev,
     }))

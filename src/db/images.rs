@@ -345,7 +345,7 @@ pub async fn search_public(
     filters: &Filters,
     sort: Sort,
     page: &PageRequest,
-    except_owners: &[String],
+    except: &Provided<'_>,
 ) -> QueryResult<Page<PublicImageRow>> {
     let mut query = public_images::table
         .filter(public_images::provider.eq(provider))
@@ -361,8 +361,15 @@ pub async fn search_public(
         )
         .select(PublicImageRow::as_select())
         .into_boxed();
-    if !except_owners.is_empty() {
-        query = query.filter(public_images::owner_account_number.ne_all(except_owners));
+    if !except.owners.is_empty() {
+        let others = public_images::owner_account_number.ne_all(except.owners);
+        query = match except.shown_down_to {
+            None => query.filter(others),
+            // Those past the section's last are listed with the others.
+            Some((at, id)) => query.filter(others.or(
+                public_images::created_at.lt(at).or(public_images::created_at.eq(at).and(public_images::id.lt(id))),
+            )),
+        };
     }
     if let Some(search) = &filters.search {
         query = query.filter(public_images::search_text.like(search.like_pattern()));
@@ -953,11 +960,21 @@ pub async fn search_provided(
 }
 
 /// How many provided images a public search answers above the rest.
-pub const PROVIDED_SHOWN: i64 = 20;
+pub const PROVIDED_SHOWN: usize = 20;
+
+/// The provided images a public search offers apart, above the rest: those
+/// of `owners`, all of them unless more match than the section shows; then
+/// only those down to `shown_down_to` (the section's last: time, id), and
+/// the older ones are listed with the others.
+pub struct Provided<'a> {
+    pub owners: &'a [String],
+    pub shown_down_to: Option<(DateTime<Utc>, i64)>,
+}
 
 /// A public search of the account's provider and region as the page and the
-/// API answer it: on the first page, the provided images that match (at
-/// most [`PROVIDED_SHOWN`]); then the page of the others.
+/// API answer it: on the first page, the newest [`PROVIDED_SHOWN`] provided
+/// images that match; then the page of the others, older provided images
+/// among them.
 pub async fn public_search(
     conn: &mut AsyncPgConnection,
     account: &super::accounts::Account,
@@ -965,6 +982,15 @@ pub async fn public_search(
     provided_owners: &[String],
 ) -> QueryResult<(Vec<PublicImageRow>, Page<PublicImageRow>)> {
     let (provider, region) = (&account.provider, &account.region);
+    // Every page asks where the section ends, so that each provided image
+    // is on exactly one page.
+    let limit = i64::try_from(PROVIDED_SHOWN + 1).expect("a small number");
+    let mut provided = search_provided(conn, provider, region, provided_owners, &query.filters, limit).await?;
+    let shown_down_to = (provided.len() > PROVIDED_SHOWN).then(|| {
+        provided.truncate(PROVIDED_SHOWN);
+        provided.last().map(|last| (last.created_at, last.id))
+    });
+    let except = Provided { owners: provided_owners, shown_down_to: shown_down_to.flatten() };
     let page = search_public(
         conn,
         provider,
@@ -973,14 +999,12 @@ pub async fn public_search(
         &query.filters,
         query.sort,
         &query.page,
-        provided_owners,
+        &except,
     )
     .await?;
-    let provided = if matches!(query.page, PageRequest::First) {
-        search_provided(conn, provider, region, provided_owners, &query.filters, PROVIDED_SHOWN).await?
-    } else {
-        Vec::new()
-    };
+    if !matches!(query.page, PageRequest::First) {
+        provided.clear();
+    }
     Ok((provided, page))
 }
 

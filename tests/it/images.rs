@@ -358,8 +358,10 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
     assert_eq!(by_name.status, StatusCode::BAD_REQUEST);
     assert!(text(&by_name.body).contains("Public catalog cannot be sorted by Name A–Z"));
 
-    let mut url = "/images?scope=public&q=amzn".to_owned();
+    // "a": more provided images match than the first page offers apart.
+    let mut url = "/images?scope=public&q=a".to_owned();
     let mut seen = Vec::new();
+    let mut provided_rows = 0;
     loop {
         let page = client.get(&url).await;
         assert_eq!(page.status, StatusCode::OK);
@@ -369,9 +371,13 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
             .skip(1)
             .filter_map(|s| Some(s.split('<').next()?.to_owned()))
             .collect();
-        // The first page also offers the provided images, above the 50.
-        let provided = page.body.matches("badge-provided\"").count();
-        assert!(ids.len() - provided <= 50);
+        // The first page also offers the newest 20 provided images, above
+        // the 50; the older ones are listed among the others.
+        let section = page.body.find("<tbody class=\"provided\">").map_or("", |at| &page.body[at..]);
+        let section = section.split("</tbody>").next().unwrap_or_default();
+        let provided = section.matches("badge-provided\"").count();
+        assert!(provided <= 20 && ids.len() - provided <= 50, "{provided} {}", ids.len());
+        provided_rows += page.body.matches("badge-provided\"").count();
         seen.extend(ids);
         match link(&page.body, "next") {
             Some(next) => url = next,
@@ -381,12 +387,20 @@ async fn the_public_catalog_pages_newest_first_and_refuses_a_name_sort() {
     let expected = usize::try_from(
         crate::harness::count(
             &mut app.db().await,
-            "SELECT count(*) AS n FROM public_images WHERE state = 'ACTIVE' AND search_text LIKE '%amzn%'",
+            "SELECT count(*) AS n FROM public_images WHERE state = 'ACTIVE' AND search_text LIKE '%a%'",
         )
         .await,
     )
     .unwrap();
     assert!(expected > 100, "{expected}");
+    let provided_expected = crate::harness::count(
+        &mut app.db().await,
+        "SELECT count(*) AS n FROM public_images WHERE state = 'ACTIVE' AND search_text LIKE '%a%'
+            AND owner_account_number IN ('137112412989', '099720109477')",
+    )
+    .await;
+    assert!(provided_expected > 20, "{provided_expected}");
+    assert_eq!(i64::try_from(provided_rows).unwrap(), provided_expected, "every provided image, once");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
@@ -402,8 +416,10 @@ async fn provided_images_are_badged_offered_first_and_their_launch_repeats_the_a
     let provided_at = page.body.find("Provided images").expect("a provided section");
     let others_at = page.body.find("Other public images").expect("the other images after it");
     assert!(provided_at < others_at);
-    let badges = page.body.matches(r#"class="badge badge-provided""#).count();
-    assert!(badges > 0 && page.body[..others_at].matches("badge-provided").count() == badges, "badges only up top");
+    let section = &page.body[provided_at..others_at];
+    let badges = section.matches(r#"class="badge badge-provided""#).count();
+    assert!(badges > 0 && badges <= 20, "{badges}");
+    assert_eq!(section.matches("launch-button").count(), badges, "only provided images up top");
 
     let mut conn = app.db().await;
     let provided: i64 = stratus_console::db::schema::public_images::table

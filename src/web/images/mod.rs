@@ -397,11 +397,15 @@ async fn images_page(
             let (provided, page) =
                 db::images::public_search(&mut conn, &user.account, &query, &state.provided_owners).await?;
             let links = page_links(&params, &page, |row| row.cursor());
-            let view = |provided| move |row| public_view(row, provided);
+            // Older provided images are listed with the others, badged too.
+            let view = |row: db::images::PublicImageRow| {
+                let provided = state.provided_owners.contains(&row.owner_account_number);
+                public_view(row, provided)
+            };
             (
                 Listing::Public {
-                    provided: provided.into_iter().map(view(true)).collect(),
-                    rows: page.rows.into_iter().map(view(false)).collect(),
+                    provided: provided.into_iter().map(view).collect(),
+                    rows: page.rows.into_iter().map(view).collect(),
                 },
                 links,
             )
