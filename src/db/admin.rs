@@ -55,7 +55,7 @@ macro_rules! company_named {
         ) -> QueryResult<bool> {
             let n: i64 = $table::table
                 .filter($table::company_id.eq(company))
-                .filter(lower($table::name).eq(name.to_lowercase()))
+                .filter(lower($table::name).eq(lower(name)))
                 .filter($table::id.ne(except.unwrap_or(0)))
                 .count()
                 .get_result(conn)
@@ -293,7 +293,7 @@ pub async fn find_user(conn: &mut AsyncPgConnection, company: i64, id: i64) -> Q
 /// The id of the user with this email (ignoring case), other than `except`.
 pub async fn email_owner(conn: &mut AsyncPgConnection, email: &str, except: Option<i64>) -> QueryResult<Option<i64>> {
     users::table
-        .filter(lower(users::email).eq(email.to_lowercase()))
+        .filter(lower(users::email).eq(lower(email)))
         .filter(users::id.ne(except.unwrap_or(0)))
         .select(users::id)
         .first(conn)

@@ -114,7 +114,7 @@ pub struct Usage {
 impl ImageRow {
     pub fn cursor(&self, sort: Sort) -> Cursor {
         match sort {
-            Sort::Name | Sort::NameDesc => Cursor::by_name(self.id, self.name.to_lowercase()),
+            Sort::Name | Sort::NameDesc => Cursor::by_name(self.id, self.name.clone()),
             Sort::Newest | Sort::Oldest => Cursor::by_time(self.id, self.created_at),
             Sort::RecentlyLaunched | Sort::LongestUnlaunched => {
                 Cursor::by_time(self.id, self.usage.last_launched_at.unwrap_or(DateTime::UNIX_EPOCH))
@@ -162,13 +162,19 @@ fn cursor_of(page: &PageRequest) -> Option<&Cursor> {
 /// Filters `$query` to the rows after `$cursor` in the query's direction (a
 /// row comparison the index answers) and orders it that way.
 macro_rules! keyset {
-    ($query:expr, $key:expr, $id:expr, $key_type:ty, $cursor:expr, $ascending:expr) => {{
+    ($query:expr, $key:expr, $id:expr, $key_type:ty, $cursor:expr, $ascending:expr) => {
+        keyset!($query, $key, $id, $key_type, $cursor, $ascending, |key| key)
+    };
+    // `$bind` makes the cursor's value into the key as the database computes
+    // it (a name is lowercased by PostgreSQL, never by Rust, whose
+    // lowercase differs: "İ").
+    ($query:expr, $key:expr, $id:expr, $key_type:ty, $cursor:expr, $ascending:expr, $bind:expr) => {{
         let mut query = $query;
         if let Some((key, id)) = $cursor {
             query = query.filter(super::keyset::beyond(
                 $key,
                 $id,
-                diesel::IntoSql::into_sql::<$key_type>(key),
+                ($bind)(diesel::IntoSql::into_sql::<$key_type>(key)),
                 diesel::IntoSql::into_sql::<diesel::sql_types::BigInt>(id),
                 $ascending,
             ));
@@ -312,7 +318,7 @@ pub async fn list_records(
     use diesel::sql_types::{BigInt, Text, Timestamptz};
     let query = match sort {
         Sort::Name | Sort::NameDesc => {
-            keyset!(query, lower(image_records::name), image_records::id, Text, name(), ascending)
+            keyset!(query, lower(image_records::name), image_records::id, Text, name(), ascending, lower)
         }
         Sort::Newest | Sort::Oldest => {
             keyset!(query, image_records::created_at, image_records::id, Timestamptz, at(), ascending)

@@ -21,7 +21,7 @@ pub async fn failures_for_email(
     since: DateTime<Utc>,
 ) -> QueryResult<Failures> {
     let (count, oldest) = login_attempts::table
-        .filter(lower(login_attempts::email).eq(email.to_lowercase()))
+        .filter(lower(login_attempts::email).eq(lower(email)))
         .filter(login_attempts::attempted_at.gt(since))
         .filter(login_attempts::succeeded.eq(false))
         .select((count_star(), min(login_attempts::attempted_at)))

@@ -66,12 +66,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 /// Looks a user up by email, ignoring case.
 pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(lower(users::email).eq(email.to_lowercase()))
-        .select(User::as_select())
-        .first(conn)
-        .await
-        .optional()
+    users::table.filter(lower(users::email).eq(lower(email))).select(User::as_select()).first(conn).await.optional()
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<User> {
