@@ -250,12 +250,11 @@ pub async fn options(
         .collect();
     let now = chrono::Utc::now();
     let held = db::budget::codes_of_user(conn, actor.user.id).await?;
-    let codes = db::budget::figures_for(conn, held, now)
+    let (codes, exhausted): (Vec<_>, Vec<_>) = db::budget::figures_for(conn, held, now)
         .await?
         .into_iter()
-        .filter(|(_, figures)| figures.offered_at_launch())
         .map(|(code, figures)| CodeOption { id: code.id, name: code.name, figures })
-        .collect();
+        .partition(|code| code.figures.offered_at_launch());
     Ok(Options {
         products,
         zones: db::launch::zones(conn, account.id).await?,
@@ -273,6 +272,7 @@ pub async fn options(
             .collect(),
         groups: db::launch::groups_of_user(conn, actor.user.id).await?,
         codes,
+        exhausted: exhausted.into_iter().map(|code| (code.id, code.name)).collect(),
     })
 }
 

@@ -138,6 +138,8 @@ pub struct Options {
     pub groups: Vec<(i64, String)>,
     /// The user's active codes not in HARD_ALARM.
     pub codes: Vec<CodeOption>,
+    /// The user's codes in HARD_ALARM: not offered, and refused with why.
+    pub exhausted: Vec<(i64, String)>,
 }
 
 /// A launch that passed every check.
@@ -178,7 +180,13 @@ pub fn validate(
 
     let code = options.codes.iter().find(|c| c.id.to_string() == form.budget_code_id);
     if code.is_none() {
-        errors.push("budget_code_id", "Choose one of your budget codes.");
+        match options.exhausted.iter().find(|(id, _)| id.to_string() == form.budget_code_id) {
+            Some((_, name)) => errors.push(
+                "budget_code_id",
+                format!("“{name}” has reached its hard quota: no server may be launched on it. Choose another code."),
+            ),
+            None => errors.push("budget_code_id", "Choose one of your budget codes."),
+        }
     }
     let group_id = match form.group_id {
         "" => None,
@@ -334,6 +342,7 @@ mod tests {
                 name: "Operations".into(),
                 figures: BudgetFigures::new(&[], quotas, Utc::now()),
             }],
+            exhausted: vec![(9, "Exhausted".into())],
         }
     }
 

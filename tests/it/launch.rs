@@ -411,6 +411,15 @@ async fn a_launch_past_the_hard_quota_is_refused_and_codes_in_hard_alarm_are_not
     );
     let exhausted = code_id(&mut w.conn, "Exhausted").await;
     assert!(!dialog.body.contains(&format!(r#"<option value="{exhausted}""#)), "Exhausted is never offered");
+    // Sent anyway (a stale dialog, a script): refused with why.
+    let fields = form(&w.base, &[("budget_code_id", &exhausted.to_string())]);
+    let refused = post(&mut w.client, &path, &fields).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(&refused.body).contains("“Exhausted” has reached its hard quota: no server may be launched on it."),
+        "{}",
+        text(&refused.body)
+    );
 }
 
 #[actix_web::test]
