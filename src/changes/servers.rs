@@ -132,7 +132,7 @@ pub async fn make_image(
         {
             errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
         }
-        if db::images::own_image_named(conn, account, image.name.as_str()).await? {
+        if db::images::own_image_named(conn, actor.account, image.name.as_str()).await? {
             errors.push(ValidationError::new(
                 "name",
                 format!("The account already has an image named “{}”: choose another name.", image.name.as_str()),

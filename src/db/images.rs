@@ -703,18 +703,16 @@ pub async fn recorded_elsewhere(
 /// Whether the provider account of `account` already has, in its region,
 /// an image named `name` that is not deleted or failed: EC2 refuses a
 /// second image of the same name in an account and region.
-pub async fn own_image_named(conn: &mut AsyncPgConnection, account: i64, name: &str) -> QueryResult<bool> {
-    use super::schema::accounts;
-    let (provider, region, number): (String, String, String) = accounts::table
-        .find(account)
-        .select((accounts::provider, accounts::region, accounts::provider_account_number))
-        .first(conn)
-        .await?;
+pub async fn own_image_named(
+    conn: &mut AsyncPgConnection,
+    account: &super::accounts::Account,
+    name: &str,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         provider_images::table
-            .filter(provider_images::provider.eq(provider))
-            .filter(provider_images::region.eq(region))
-            .filter(provider_images::owner_account_number.eq(number))
+            .filter(provider_images::provider.eq(&account.provider))
+            .filter(provider_images::region.eq(&account.region))
+            .filter(provider_images::owner_account_number.eq(&account.provider_account_number))
             .filter(provider_images::name.eq(name))
             .filter(provider_images::state.ne_all(["DELETED", "FAILED"])),
     ))
