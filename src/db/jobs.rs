@@ -84,8 +84,17 @@ pub async fn enqueue_sync(
     Ok(false)
 }
 
+/// The kinds of job that change one image at the provider (its id is the
+/// payload's `image_id`). Those of one image run in the order they were
+/// queued: a share undone before its grant ran (or while the grant waits to
+/// retry) must not be granted again after the revoke.
+pub const IMAGE_CHANGES: [&str; 4] = [DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_DEPRECATION, SET_AVAILABILITY];
+
 /// Takes the next ready job for this worker, if any. Concurrent workers skip
-/// the rows others hold, so no job is taken twice.
+/// the rows others hold, so no job is taken twice. A change to an image
+/// waits while an earlier change to it is queued or running (see
+/// [`IMAGE_CHANGES`]); a claim that runs at the same instant sees the
+/// earlier row as queued, so it waits too.
 pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Option<Job>> {
     // Diesel's DSL cannot put a locking subquery in an UPDATE's filter.
     diesel::sql_query(
@@ -94,11 +103,19 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
                        -- A disabled account's jobs wait until it is enabled.
                        AND NOT EXISTS (SELECT 1 FROM accounts a
                                        WHERE a.id = jobs.account_id AND a.disabled_at IS NOT NULL)
+                       AND NOT (jobs.kind = ANY($2) AND EXISTS (
+                                SELECT 1 FROM jobs earlier
+                                 WHERE earlier.account_id = jobs.account_id
+                                   AND earlier.payload->>'image_id' = jobs.payload->>'image_id'
+                                   AND earlier.id < jobs.id
+                                   AND earlier.state IN ('QUEUED', 'RUNNING')
+                                   AND earlier.kind = ANY($2)))
                      ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
                    created_at, finished_at, result",
     )
     .bind::<diesel::sql_types::Text, _>(worker)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&IMAGE_CHANGES[..])
     .get_result(conn)
     .await
     .optional()
@@ -217,6 +234,11 @@ pub async fn page_for_account(
 /// The job kind that deregisters an image. The queue knows it by name
 /// because a sync must respect it (see [`deregistrations`]).
 pub const DEREGISTER_IMAGE: &str = "deregister_image";
+/// Grants or revokes launching an image (see [`IMAGE_CHANGES`]).
+pub const LAUNCH_PERMISSION: &str = "launch_permission";
+pub const SET_DEPRECATION: &str = "set_deprecation";
+/// Disables a retired image at the provider, or enables a restored one.
+pub const SET_AVAILABILITY: &str = "set_image_availability";
 
 /// The provider image ids whose deregistration the account asked for and
 /// that did not fail: a sync must not bring them back.

@@ -9,11 +9,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, LaunchPermission};
 use crate::db::jobs::{Job, NewJob};
 
-pub use crate::db::jobs::DEREGISTER_IMAGE;
-pub const LAUNCH_PERMISSION: &str = "launch_permission";
-pub const SET_DEPRECATION: &str = "set_deprecation";
-/// Disables a retired image at the provider, or enables a restored one.
-pub const SET_AVAILABILITY: &str = "set_image_availability";
+pub use crate::db::jobs::{DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_AVAILABILITY, SET_DEPRECATION};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deregister {

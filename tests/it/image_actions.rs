@@ -359,6 +359,59 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
 }
 
+/// A share undone while its grant waits to be retried: the revoke waits for
+/// the grant, so the provider ends as the console shows it, unshared. (Run
+/// first, the revoke would be undone by the grant's retry.)
+#[actix_web::test]
+async fn a_share_and_its_undoing_reach_the_provider_in_the_order_they_were_made() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let ami = provider_id(&mut conn, id).await;
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+    app.run_jobs().await;
+
+    let staging_id = staging.to_string();
+    let path = format!("/images/{id}/sharing");
+    let shared = post(&mut client, &path, &[("share_type", "private"), ("account_ids", &staging_id)]).await;
+    assert_eq!(shared.status, StatusCode::OK);
+    let unshared = post(&mut client, &path, &[("share_type", "private")]).await;
+    assert_eq!(unshared.status, StatusCode::OK);
+    let permission_jobs = jobs::table
+        .filter(jobs::kind.eq("launch_permission"))
+        .filter(jobs::payload.retrieve_as_text("image_id").eq(&ami))
+        .order(jobs::id)
+        .select((jobs::id, jobs::payload.retrieve_as_object("grant"), jobs::state, jobs::finished_at));
+    let made: Vec<(i64, serde_json::Value, String, Option<chrono::DateTime<chrono::Utc>>)> =
+        permission_jobs.load(&mut conn).await.unwrap();
+    let [(grant, granting, ..), (revoke, revoking, ..)] = &made[..] else { panic!("two jobs: {made:?}") };
+    assert_eq!((granting, revoking), (&serde_json::json!(true), &serde_json::json!(false)));
+    // The grant failed once and waits for its retry.
+    diesel::update(jobs::table.find(grant))
+        .set((jobs::attempts.eq(1), jobs::run_after.eq(chrono::Utc::now() + chrono::Duration::hours(1))))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let state: String = jobs::table.find(revoke).select(jobs::state).first(&mut conn).await.unwrap();
+    assert_eq!(state, "QUEUED", "the revoke waits for the grant before it");
+
+    diesel::update(jobs::table.find(grant))
+        .set(jobs::run_after.eq(chrono::Utc::now()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let ran: Vec<(i64, serde_json::Value, String, Option<chrono::DateTime<chrono::Utc>>)> =
+        permission_jobs.load(&mut conn).await.unwrap();
+    let [(_, _, granted, Some(grant_done)), (_, _, revoked, Some(revoke_done))] = &ran[..] else { panic!("{ran:?}") };
+    assert_eq!((granted.as_str(), revoked.as_str()), ("COMPLETE", "COMPLETE"));
+    assert!(grant_done <= revoke_done, "the grant ran first");
+    assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), [], "unshared at the provider, as in the console");
+}
+
 #[actix_web::test]
 async fn sharing_with_an_account_that_launched_the_image_from_the_catalog_makes_its_record_the_share() {
     let app = TestApp::spawn().await;

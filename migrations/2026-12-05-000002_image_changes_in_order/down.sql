@@ -1,0 +1,1 @@
+DROP INDEX jobs_pending_by_image;
