@@ -286,6 +286,11 @@ pub async fn delete(
         let row = db::images::find_record(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Delete)?;
         let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
+        // The image's row before its servers are counted (and before the
+        // record's, as the own-images sync locks them): a launch holds it
+        // while it writes its servers, so the count sees them, or the
+        // launch, waiting, then finds the record gone.
+        db::images::lock_image(conn, row.image_pk).await?;
         let fate = delete_fate(conn, actor, &row).await?;
         if let Some(refusal) = fate.refusal(&row.name) {
             return Err(refusal.into());
@@ -300,10 +305,6 @@ pub async fn delete(
             let changes = serde_json::json!({ "name": row.name, "reason": "the provider could not make it" });
             db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
             return Ok(Deleted { name: row.name, provider_image_id: None, source, purge_after: None });
-        }
-        if source == Source::Own {
-            // Before the record: the own-images sync locks in this order too.
-            db::images::lock_image(conn, row.image_pk).await?;
         }
         if let DeleteFate::Binned { days } = fate {
             return to_bin(conn, actor, row, version, days).await;

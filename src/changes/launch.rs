@@ -143,7 +143,15 @@ pub async fn launch(
                 return Err(Refusal::PastHardQuota { code: code.name.clone(), over }.into());
             }
             let (record, image_pk) = match source {
-                Source::Record(record) => (record.id, record.image_pk),
+                Source::Record(record) => {
+                    // Read again under the image's row: a delete or a change
+                    // that committed since the form was read is seen, and
+                    // one that comes after waits for these servers.
+                    db::images::hold_image(conn, record.image_pk).await?;
+                    let now = db::images::find_record(conn, account.id, record.id).await?;
+                    super::images::authorize(actor, &now, ImageAction::Launch).map_err(Stop::Change)?;
+                    (now.id, now.image_pk)
+                }
                 Source::Public(public) => db::launch::record_public_launch(conn, account, public, user).await?,
             };
             let volume_config = launch.volume_group.as_ref().map(describe_volumes);

@@ -798,6 +798,19 @@ pub async fn lock_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryRes
         .map(drop)
 }
 
+/// Holds the provider image's row against changes for the rest of the
+/// transaction, as a launch does while it writes its servers: a delete,
+/// which locks it ([`lock_image`]) before counting them, waits.
+pub async fn hold_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<()> {
+    provider_images::table
+        .find(image_pk)
+        .select(provider_images::id)
+        .for_share()
+        .get_result::<i64>(conn)
+        .await
+        .map(drop)
+}
+
 /// The image is gone (deregistration queued): every account's record of it
 /// goes, and it leaves the public catalog. Returns the `(account, record)`
 /// pairs removed, for their audit events.

@@ -333,3 +333,29 @@ impl std::io::Write for LogWriter {
         Ok(())
     }
 }
+
+/// A user acting in one of their accounts, as a request of theirs does:
+/// for tests that call a change directly (to hold its transaction open).
+pub struct Acting {
+    context: stratus_console::db::access::AuthContext,
+    account: stratus_console::db::accounts::Account,
+    rights: stratus_console::domain::access::Rights,
+}
+
+impl Acting {
+    pub async fn as_user(conn: &mut AsyncPgConnection, user_id: i64, account_id: i64) -> Self {
+        let context = stratus_console::db::access::auth_context(conn, user_id).await.unwrap().expect("an active user");
+        let account = context.accounts.iter().find(|a| a.id == account_id).expect("a member of the account").clone();
+        let rights = context.rights_in(account_id);
+        Self { context, account, rights }
+    }
+
+    pub fn actor(&self) -> stratus_console::changes::Actor<'_> {
+        stratus_console::changes::Actor {
+            user: &self.context.user,
+            account: &self.account,
+            accounts: &self.context.accounts,
+            rights: &self.rights,
+        }
+    }
+}

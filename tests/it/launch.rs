@@ -10,7 +10,7 @@ use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{Client, Response, TestApp, count, text};
+use crate::harness::{Acting, Client, Response, TestApp, count, text};
 
 async fn record_id(conn: &mut AsyncPgConnection, account: i64, name: &str) -> i64 {
     image_records::table
@@ -508,4 +508,130 @@ async fn the_fields_of_a_choice_not_taken_are_ignored() {
     assert!(details.volumes.is_empty(), "no volume group: {:?}", details.volumes);
     let user_data = details.user_data.expect("the script");
     assert!(!user_data.contains("chef") && !user_data.contains("../../etc"), "{user_data}");
+}
+
+/// Waits until some statement of the test database waits on a lock.
+async fn until_one_waits(conn: &mut AsyncPgConnection, what: &str) {
+    let since = std::time::Instant::now();
+    let sql =
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    while count(conn, sql).await == 0 {
+        assert!(since.elapsed() < Duration::from_secs(30), "{what} never waited");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A launch and a delete of the same image at the same instant: whichever
+/// holds the image first, the other sees what it did. A delete that waited
+/// counts the launch's server and is refused; a launch that waited finds
+/// the image gone and answers 404, writing nothing.
+#[actix_web::test]
+async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
+    use diesel_async::AsyncConnection as _;
+    use stratus_console::changes::{self, launch::Source};
+    use stratus_console::domain::{cloud_init::ConfigManagement, images::Label};
+
+    let mut w = world().await;
+    let production = w.app.demo.acme_production;
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut w.conn).await.unwrap();
+    let version = || async {
+        let mut conn = w.app.db().await;
+        image_records::table.find(w.image).select(image_records::version).first::<i32>(&mut conn).await.unwrap()
+    };
+    let servers_of_image = format!("SELECT count(*) AS n FROM servers WHERE image_record_id = {}", w.image);
+
+    // The launch first, held open; the delete waits for it and counts its server.
+    let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
+    let (launched_tx, launched_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut launch_conn = w.app.db().await;
+    let image = w.image;
+    let launch = actix_web::rt::spawn(async move {
+        let acting = Acting::as_user(&mut launch_conn, admin, production).await;
+        let actor = acting.actor();
+        let row = db::images::find_record(&mut launch_conn, production, image).await.unwrap();
+        let launch = stratus_console::domain::launch::Launch {
+            names: vec!["held".to_owned()],
+            description: String::new(),
+            label: Label::None,
+            budget_code_id: code,
+            group_id: None,
+            zone: None,
+            product_id: "t3.micro".to_owned(),
+            rate: "0.0104".parse().unwrap(),
+            firewalls: Vec::new(),
+            key_name: None,
+            volume_group: None,
+            config: ConfigManagement::None,
+            user_data: None,
+        };
+        launch_conn
+            .transaction::<_, changes::ChangeError, _>(async |c| {
+                let settings = stratus_console::jobs::JobSettings::default();
+                changes::launch::launch(
+                    c,
+                    &actor,
+                    &settings,
+                    Source::Record(&row),
+                    &launch,
+                    uuid::Uuid::new_v4(),
+                    None,
+                )
+                .await?;
+                launched_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    launched_rx.await.unwrap();
+    let mut deleter = w.app.signed_in("admin@acme.test").await;
+    let delete_path = format!("/images/{}/delete", w.image);
+    let at = version().await.to_string();
+    let delete = actix_web::rt::spawn(async move { deleter.post_htmx(&delete_path, &[("version", &at)]).await });
+    until_one_waits(&mut w.conn, "the delete").await;
+    commit_tx.send(()).unwrap();
+    launch.await.unwrap();
+    let refused = delete.await.unwrap();
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(text(&refused.body).contains("1 server launched from it is pending"), "{}", refused.body);
+    assert_eq!(count(&mut w.conn, &servers_of_image).await, 1);
+
+    // The delete first (the server gone, it moves the image to the bin),
+    // held open; the launch waits, then finds the image gone.
+    diesel::sql_query(format!("UPDATE servers SET state = 'TERMINATED' WHERE image_record_id = {}", w.image))
+        .execute(&mut w.conn)
+        .await
+        .unwrap();
+    let (deleted_tx, deleted_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut delete_conn = w.app.db().await;
+    let at = version().await;
+    let delete = actix_web::rt::spawn(async move {
+        let acting = Acting::as_user(&mut delete_conn, admin, production).await;
+        let actor = acting.actor();
+        delete_conn
+            .transaction::<_, changes::ChangeError, _>(async |c| {
+                let settings = stratus_console::jobs::JobSettings::default();
+                changes::images::delete(c, &actor, &settings, image, at).await?;
+                deleted_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    deleted_rx.await.unwrap();
+    let path = format!("/images/{}/launch", w.image);
+    let fields = form(&w.base, &[]);
+    let mut client = w.client;
+    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
+    until_one_waits(&mut w.conn, "the launch").await;
+    commit_tx.send(()).unwrap();
+    delete.await.unwrap();
+    let refused = launch.await.unwrap();
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+    assert_eq!(count(&mut w.conn, &servers_of_image).await, 1, "no server more");
 }

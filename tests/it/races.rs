@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
-use stratus_console::changes::{self, Actor};
+use stratus_console::changes;
 use stratus_console::cloud::CloudProvider as _;
 use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*, sync::ReportedImage};
 use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{TestApp, count};
+use crate::harness::{Acting, TestApp, count};
 use crate::image_actions::record;
 
 /// The own-images sync's read: what the provider lists for the account now.
@@ -90,10 +90,8 @@ async fn a_delete_that_commits_while_the_sync_writes_is_waited_for_and_seen() {
     let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
     let mut delete_conn = app.db().await;
     let delete = actix_web::rt::spawn(async move {
-        let context = db::access::auth_context(&mut delete_conn, admin).await.unwrap().unwrap();
-        let here = context.accounts.iter().find(|a| a.id == production).unwrap().clone();
-        let rights = context.rights_in(production);
-        let actor = Actor { user: &context.user, account: &here, accounts: &context.accounts, rights: &rights };
+        let acting = Acting::as_user(&mut delete_conn, admin, production).await;
+        let actor = acting.actor();
         delete_conn
             .transaction::<_, changes::ChangeError, _>(async |c| {
                 changes::images::delete(c, &actor, &JobSettings::default(), id, version).await?;
