@@ -259,14 +259,14 @@ pub async fn list(
     Ok(web::Json(ImagePage { items: page.rows.into_iter().map(|row| Image::of(&user, row)).collect(), next, prev }))
 }
 
-/// One image record of the account.
+/// One image record of the account, in My images or its recycle bin.
 #[utoipa::path(get, operation_id = "get_image", path = "/api/v1/images/{id}", tag = "images", params(("id" = i64, Path)),
     responses((status = 200, description = "The image record", body = Image)))]
 #[get("/v1/images/{id}")]
 pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Image>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let row = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
+    let row = db::images::find_listed(&mut conn, user.account.id, id.into_inner()).await?;
     Ok(web::Json(Image::of(&user, row)))
 }
 
@@ -290,7 +290,7 @@ async fn stale_or(user: &ApiUser, conn: &mut diesel_async::AsyncPgConnection, id
     if !matches!(e, ChangeError::Refused(Refusal::StaleVersion { .. })) {
         return e.into();
     }
-    match db::images::find_record(conn, user.account.id, id).await {
+    match db::images::find_listed(conn, user.account.id, id).await {
         Ok(row) => ApiError::stale(Image::of(user, row)),
         Err(e) => e.into(),
     }
@@ -447,9 +447,12 @@ pub async fn restore(
     body: web::Json<Version>,
 ) -> Result<web::Json<Image>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
+    let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    let row = changes::images::restore(&mut conn, &user.actor(), &state.jobs, id.into_inner(), body.version).await?;
-    Ok(web::Json(Image::of(&user, row)))
+    match changes::images::restore(&mut conn, &user.actor(), &state.jobs, id, body.version).await {
+        Ok(row) => Ok(web::Json(Image::of(&user, row))),
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
+    }
 }
 
 /// Delete an image in the recycle bin for good, before its retention ends:
@@ -464,9 +467,14 @@ pub async fn purge(
     body: web::Json<Version>,
 ) -> Result<web::Json<Deleted>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
+    let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    let done = changes::images::purge(&mut conn, &user.actor(), &state.jobs, id.into_inner(), body.version).await?;
-    Ok(web::Json(Deleted { name: done.name, deregistering: done.provider_image_id, purge_after: None }))
+    match changes::images::purge(&mut conn, &user.actor(), &state.jobs, id, body.version).await {
+        Ok(done) => {
+            Ok(web::Json(Deleted { name: done.name, deregistering: done.provider_image_id, purge_after: None }))
+        }
+        Err(e) => Err(stale_or(&user, &mut conn, id, e).await),
+    }
 }
 
 /// Undeprecate an own image.

@@ -364,7 +364,7 @@ async fn binned(
     id: i64,
     action: ImageAction,
 ) -> Result<ImageRow, ChangeError> {
-    let row = db::images::find_binned(conn, actor.account.id, id).await?;
+    let row = db::images::find_listed(conn, actor.account.id, id).await?;
     authorize(actor, &row, action)?;
     Ok(row)
 }

@@ -391,7 +391,7 @@ pub async fn search_public(
 
 /// One record of the account; `NotFound` for another account's id, and for
 /// an image in the recycle bin (nothing but a restore or a purge reaches it:
-/// [`find_binned`]).
+/// [`find_listed`]).
 pub async fn find_record(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
     record_rows!()
         .filter(image_records::account_id.eq(account_id))
@@ -410,6 +410,18 @@ pub async fn find_records(conn: &mut AsyncPgConnection, account_id: i64, ids: &[
         .filter(provider_images::binned_at.is_null())
         .order((image_records::name.asc(), image_records::id.asc()))
         .load(conn)
+        .await
+}
+
+/// One record the account lists, in My images or (its own) in its recycle
+/// bin: what a restore or a purge reads, so that one sent twice is told the
+/// image is no longer in the bin, and what the API reads by id.
+pub async fn find_listed(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ImageRow> {
+    record_rows!()
+        .filter(image_records::account_id.eq(account_id))
+        .filter(image_records::id.eq(id))
+        .filter(provider_images::binned_at.is_null().or(image_records::source.eq("own")))
+        .first(conn)
         .await
 }
 

@@ -954,4 +954,27 @@ async fn an_image_in_the_bin_offers_only_what_the_bin_allows() {
     assert_eq!(bin.status, StatusCode::OK, "{}", bin.json);
     let runner = bin.json["items"].as_array().unwrap().iter().find(|i| i["name"] == "load-test-runner").unwrap();
     assert_eq!(runner["actions"], json!(["restore", "purge"]), "no rename or relabel in the bin: {runner}");
+
+    // Read by id as listed; a stale version is answered with the record as it is.
+    let id = runner["id"].as_i64().unwrap();
+    let path = format!("/api/v1/images/{id}");
+    let read = api.get(&path).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.json);
+    assert_eq!(&read.json, runner);
+    let version = runner["version"].as_i64().unwrap();
+    for action in ["restore", "purge"] {
+        let stale =
+            api.send(reqwest::Method::POST, &format!("{path}/{action}"), Some(json!({ "version": version - 1 }))).await;
+        assert!(is_problem(&stale, StatusCode::CONFLICT), "{}", stale.json);
+        assert_eq!(&stale.json["current"], runner, "{action}: the record as it now is");
+    }
+    let restored =
+        api.send(reqwest::Method::POST, &format!("{path}/restore"), Some(json!({ "version": version }))).await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.json);
+    assert_eq!(restored.json["purge_after"], Value::Null);
+    // Sent twice: the second is told why, not that the image is unknown.
+    let again = api.send(reqwest::Method::POST, &format!("{path}/restore"), Some(json!({ "version": version }))).await;
+    assert!(is_problem(&again, StatusCode::CONFLICT), "{}", again.json);
+    assert_eq!(again.json["detail"], "“load-test-runner” is not in the recycle bin.", "{}", again.json);
+    assert_eq!(api.get(&path).await.json, restored.json);
 }

@@ -109,6 +109,13 @@ async fn a_delete_bins_the_image_in_every_account_and_a_restore_brings_it_back_a
         admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
     assert_eq!(restored.status, StatusCode::OK, "{}", text(&restored.body));
     assert!(text(&restored.body).contains("Restored “api-server-base”"));
+    // Sent twice (no JavaScript, a double click): the second is told why.
+    for action in ["restore", "purge"] {
+        let again =
+            admin.post_htmx(&format!("/images/{id}/{action}"), &[("version", &version_of(&mut conn, id).await)]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{action}");
+        assert!(text(&again.body).contains("“api-server-base” is not in the recycle bin."), "{}", text(&again.body));
+    }
     assert_eq!(bin_of(&mut conn, id).await, None);
     assert_eq!(kept(&mut conn, id).await, before);
     assert!(admin.get("/images").await.body.contains(&format!("id=\"image-{id}\"")));

@@ -65,7 +65,7 @@ pub async fn confirm_purge(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let row = db::images::find_binned(&mut conn, user.account.id, id.into_inner()).await?;
+    let row = db::images::find_listed(&mut conn, user.account.id, id.into_inner()).await?;
     changes::images::authorize(&user.actor(), &row, ImageAction::Purge)?;
     let refusal = if row.protected {
         Some(crate::domain::refusal::Refusal::ImageProtected { name: row.name.clone() }.message())
@@ -93,7 +93,7 @@ pub async fn purge(
             done(&req, None, &format!("Deleted “{}” for good; the provider deregisters {image}", purged.name))
         }
         Err(ChangeError::Refused(why)) => {
-            let row = db::images::find_binned(&mut conn, user.account.id, id).await?;
+            let row = db::images::find_listed(&mut conn, user.account.id, id).await?;
             let status = change_status(&ChangeError::Refused(why.clone()));
             purge_dialog(&req, &user, &row, Some(why.message())).respond(&req, status)
         }
