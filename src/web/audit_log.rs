@@ -22,6 +22,7 @@ use crate::db::{
     audit_log::{AuditFilter, AuditRow, FilterChoices},
 };
 use crate::domain::ValidationError;
+use crate::domain::access::Resource;
 use crate::domain::audit_log::{ChangeLine, change_lines, may_read};
 use crate::domain::page::{KeyKind, Page, PageRequest};
 use crate::web::error::WebError;
@@ -60,8 +61,12 @@ pub fn parse(params: &AuditParams) -> Result<(AuditFilter, PageRequest), Validat
         "" => None,
         raw => Some(raw.parse().map_err(|_| ValidationError::new("user", "“user” must be a user id."))?),
     };
-    let filter =
-        AuditFilter { user_id, resource: name("resource", &params.resource)?, action: name("action", &params.action)? };
+    // Every event names one of the resources; an action may be any word.
+    let resource = name("resource", &params.resource)?;
+    if resource.as_deref().is_some_and(|r| r.parse::<Resource>().is_err()) {
+        return Err(ValidationError::new("resource", "“resource” must be a resource, e.g. IMAGE, SERVER or USER."));
+    }
+    let filter = AuditFilter { user_id, resource, action: name("action", &params.action)? };
     Ok((filter, PageRequest::from_params(&params.after, &params.before, KeyKind::Time)?))
 }
 

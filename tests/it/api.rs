@@ -571,6 +571,7 @@ async fn audit_events_are_for_administrators_and_secrets_stay_masked() {
     let ancient = "eyJpZCI6MSwiYXQiOiItMjAwMDAwLTAxLTAxVDAwOjAwOjAwWiJ9";
     for path in [
         "/api/v1/audit-events?after=not-a-cursor".to_owned(),
+        "/api/v1/audit-events?resource=BOGUS".to_owned(),
         format!("/api/v1/audit-events?after={ancient}"),
         format!("/api/v1/images?sort=-created&after={ancient}"),
         format!("/api/v1/public-images?q=x&sort=created&after={ancient}"),

@@ -128,7 +128,7 @@ struct Id {
 async fn tampered_cursors_and_bad_filters_are_bad_requests() {
     let app = TestApp::spawn().await;
     let mut admin = app.signed_in("admin@acme.test").await;
-    for query in ["after=not-a-cursor", "before=eyJpZCI6MX0", "user=abc", "after=x&before=y"] {
+    for query in ["after=not-a-cursor", "before=eyJpZCI6MX0", "user=abc", "after=x&before=y", "resource=BOGUS"] {
         assert_eq!(admin.get(&format!("/audit?{query}")).await.status, StatusCode::BAD_REQUEST, "{query}");
     }
 }
