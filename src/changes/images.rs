@@ -129,7 +129,8 @@ fn event_in<'e>(
 }
 
 /// Renames and relabels record `id` of the actor's account, at `version`,
-/// in one write (either may be left as it is); the record as it now is.
+/// in one write (either may be left as it is; asking for what it is
+/// already writes nothing); the record as it now is.
 /// The page changes one at a time ([`rename`], [`relabel`]); the API may
 /// send both.
 pub async fn edit(
@@ -144,17 +145,22 @@ pub async fn edit(
     conn.transaction(async |conn| {
         let row = db::images::find_record(conn, account, id).await?;
         authorize_configure(actor, &row)?;
-        let new_name = name.map_or(row.name.as_str(), ImageName::as_str);
-        let new_label = label.map_or_else(|| row.label.clone(), |l| l.as_str().to_owned());
-        if !db::images::update_record(conn, account, id, version, new_name, &new_label).await? {
+        // Asking for the name or label it has changes nothing, as with protection.
+        let name = name.map(ImageName::as_str).filter(|n| *n != row.name);
+        let label = label.map(Label::as_str).filter(|l| *l != row.label);
+        if name.is_none() && label.is_none() {
+            return Ok(row);
+        }
+        let (new_name, new_label) = (name.unwrap_or(&row.name), label.unwrap_or(&row.label));
+        if !db::images::update_record(conn, account, id, version, new_name, new_label).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
         if let Some(name) = name {
-            let changes = serde_json::json!({ "name": { "from": row.name, "to": name.as_str() } });
+            let changes = serde_json::json!({ "name": { "from": row.name, "to": name } });
             db::audit_log::record(conn, &actor.event("rename", Resource::Image, id, changes)).await?;
         }
         if let Some(label) = label {
-            let changes = serde_json::json!({ "label": { "from": row.label, "to": label.as_str() } });
+            let changes = serde_json::json!({ "label": { "from": row.label, "to": label } });
             db::audit_log::record(conn, &actor.event("relabel", Resource::Image, id, changes)).await?;
         }
         Ok(db::images::find_record(conn, account, id).await?)

@@ -53,6 +53,23 @@ async fn renaming_in_place_returns_the_row_and_is_audited() {
         .unwrap();
     assert_eq!(changes["name"]["from"], "batch-worker");
     assert_eq!(changes["name"]["to"], "nightly batch worker");
+
+    // The name it has already: nothing is written, not even an audit event.
+    let same = client
+        .post_htmx(
+            &format!("/images/{id}/name"),
+            &[("name", "nightly batch worker"), ("version", &version.to_string())],
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.body);
+    assert_eq!(record(&app, "nightly batch worker").await.1, version + 1, "the version stays");
+    let renames: i64 = audit_events::table
+        .filter(audit_events::action.eq("rename"))
+        .count()
+        .get_result(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(renames, 1);
 }
 
 #[actix_web::test]
