@@ -417,6 +417,13 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     applyWhen(document);
     localizeTimes(event.target);
+    // A dialog's form answered in place (Next, Previous) took the focused
+    // button with it: focus goes to the first problem, else the tab shown.
+    const dialog = document.querySelector("#modal dialog[open]");
+    if (dialog && !dialog.contains(document.activeElement) && !focusFirstProblem(dialog)) {
+      const shown = dialog.querySelector("[role=tab][aria-selected=true]") || focusables(dialog)[0];
+      if (shown) shown.focus();
+    }
     focusFirstProblem(event.target);
     // After an inline edit, focus goes back to the name it edited.
     const row = event.target.closest && event.target.closest("tr");
