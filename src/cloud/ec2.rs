@@ -674,6 +674,19 @@ impl CloudProvider for Ec2Provider {
             .collect())
     }
 
+    async fn public_key(&self, name: &str) -> CloudResult<Option<String>> {
+        let asked = self.client.describe_key_pairs().key_names(name).include_public_key(true).send().await;
+        match asked.map_err(map_error) {
+            Ok(out) => Ok(out
+                .key_pairs()
+                .iter()
+                .find(|k| k.key_name() == Some(name))
+                .and_then(|k| k.public_key().map(str::to_owned))),
+            Err(CloudError::Refused { code, .. }) if code == "InvalidKeyPair.NotFound" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn list_security_groups(&self) -> CloudResult<Vec<SecurityGroup>> {
         let mut pages = self.client.describe_security_groups().into_paginator().send();
         let mut groups = Vec::new();

@@ -283,6 +283,9 @@ pub trait CloudProvider: Send + Sync {
     async fn create_key_pair(&self, name: &str) -> CloudResult<KeyPair>;
     async fn import_key_pair(&self, name: &str, public_key: &str) -> CloudResult<KeyPair>;
     async fn list_key_pairs(&self) -> CloudResult<Vec<KeyPair>>;
+    /// The public key (OpenSSH) the provider holds for key pair `name`;
+    /// `None` when it has no key pair of that name.
+    async fn public_key(&self, name: &str) -> CloudResult<Option<String>>;
     async fn list_security_groups(&self) -> CloudResult<Vec<SecurityGroup>>;
     async fn create_security_group(&self, name: &str, description: &str) -> CloudResult<SecurityGroup>;
     /// Deletes a key pair by name; one that is already gone counts as deleted.

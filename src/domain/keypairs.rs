@@ -129,6 +129,15 @@ impl PublicKey {
     }
 }
 
+/// Whether two OpenSSH public keys are the same key, whatever their
+/// comments; a text that is no key matches nothing.
+pub fn same_key(a: &str, b: &str) -> bool {
+    match (SshPublicKey::from_openssh(a.trim()), SshPublicKey::from_openssh(b.trim())) {
+        (Ok(a), Ok(b)) => a.key_data() == b.key_data(),
+        _ => false,
+    }
+}
+
 fn foreign(algorithm: &str) -> ValidationError {
     ValidationError::new(
         "public_key",
@@ -154,6 +163,14 @@ mod tests {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfFrtHX+Bm9WEBJueOkw12IlEyZLGAJ0NSFLLLVngpY ops@acme.test";
     const RSA_1024: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDXwirQcbN0Ts/9nN9GYc9JCWfs806o/gua8rzLelHDrWEFo18vIDxgdfafu/3IYV//xf5AH5BQi2DlvOhhqO91Gg6tzcCVefHNBhUQXGXYoie4Viqx8J6VC2sabN/G4qVZKzs9HcOwQjA3RKsPapSRHvAEAdbiXhLfcau8HXYIYQ== old";
     const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJs5MTL17i23LlYVwYfMN2Cg4cIoThkrsr6jrYto16dfKlecyaWcH023f36BMQuuycHRZSPWjn1eDVV11C87AoY= ec";
+
+    #[test]
+    fn the_same_key_is_the_same_whatever_its_comment() {
+        assert!(same_key(ED25519, &ED25519.replace("ops@acme.test", "other")));
+        assert!(same_key(ED25519, ED25519.rsplit_once(' ').unwrap().0), "no comment");
+        assert!(!same_key(ED25519, RSA_1024));
+        assert!(!same_key("not a key", "not a key"), "a text that is no key matches nothing");
+    }
 
     #[test]
     fn names_follow_the_launch_dialog_rule() {

@@ -20,6 +20,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, KeyPair};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
+use crate::domain::keypairs::same_key;
 use crate::domain::resource::ResourceState;
 
 pub const IMPORT_KEY_PAIR: &str = "import_key_pair";
@@ -86,7 +87,9 @@ fn for_good(job: &Job, error: &CloudError) -> bool {
 type Outcome = Result<Option<serde_json::Value>, JobError>;
 
 /// The key pair `name` at the provider: imported now, or (after a lost
-/// answer) the one that is already there.
+/// answer) the one that is already there, if it holds this public key. A
+/// key pair of that name with another key is refused: the console would
+/// show a key its user cannot sign in with.
 async fn import(
     provider: &dyn CloudProvider,
     name: &str,
@@ -95,6 +98,16 @@ async fn import(
     match provider.import_key_pair(name, public_key).await {
         Ok(key) => Ok((key, None)),
         Err(CloudError::Refused { code, .. }) if code == "InvalidKeyPair.Duplicate" => {
+            let held = provider.public_key(name).await?;
+            if !held.as_deref().is_some_and(|held| same_key(held, public_key)) {
+                return Err(CloudError::Refused {
+                    code,
+                    message: format!(
+                        "the provider already has a key pair named “{name}” with another public key: \
+                         delete it there, or import yours under another name"
+                    ),
+                });
+            }
             let key = provider.list_key_pairs().await?.into_iter().find(|k| k.name == name);
             let key =
                 key.ok_or_else(|| CloudError::Failed(format!("the key pair {name:?} exists but is not listed")))?;

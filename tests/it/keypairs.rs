@@ -176,6 +176,32 @@ async fn a_sync_before_the_import_keeps_the_waiting_row() {
     assert!(text(&client.get("/keypairs").await.body).contains("laptop importing"));
 }
 
+/// A key pair of the name already at the provider (made there, or left by
+/// an import whose answer was lost): the import takes it as its own only
+/// when it holds the same public key.
+#[actix_web::test]
+async fn an_import_takes_a_key_pair_of_its_name_at_the_provider_only_if_it_holds_the_same_key() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+    ec2.import_key_pair("laptop", RSA_3072).await.unwrap();
+    let other_comment = ED25519.replace("ops@acme.test", "someone@elsewhere");
+    ec2.import_key_pair("desktop", &other_comment).await.unwrap();
+    for name in ["laptop", "desktop"] {
+        let imported = client.post_htmx("/keypairs", &[("name", name), ("public_key", ED25519)]).await;
+        assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    }
+    app.run_jobs().await;
+
+    let states: Vec<(String, String)> = rows(&mut conn, account).await.into_iter().map(|r| (r.1, r.4)).collect();
+    assert!(states.contains(&("laptop".into(), "ERROR".into())), "another key under that name: {states:?}");
+    assert!(states.contains(&("desktop".into(), "ACTIVE".into())), "the same key: {states:?}");
+    let page = text(&client.get("/keypairs").await.body);
+    assert!(page.contains("already has a key pair named “laptop” with another public key"), "{page}");
+}
+
 /// The message at a field of the form in an answer.
 fn field_error(response: &Response, field: &str) -> String {
     let marker = format!(r#"id="keypair-{field}-error" role="alert">"#);
