@@ -359,3 +359,14 @@ impl Acting {
         }
     }
 }
+
+/// Waits until some statement of the test database waits on a lock.
+pub async fn until_one_waits(conn: &mut AsyncPgConnection, what: &str) {
+    let since = std::time::Instant::now();
+    let sql =
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    while count(conn, sql).await == 0 {
+        assert!(since.elapsed() < std::time::Duration::from_secs(30), "{what} never waited");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -359,6 +359,56 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
 }
 
+/// The sharing form saved twice at once (a double submit, an API retry):
+/// the second waits for the first and finds the share made, where it used
+/// to fail on the record's unique key with a 500.
+#[actix_web::test]
+async fn the_sharing_form_saved_twice_at_once_shares_once() {
+    use diesel_async::AsyncConnection as _;
+    use stratus_console::changes::{self, images::Sharing};
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+
+    let (saved_tx, saved_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut first_conn = app.db().await;
+    let first = actix_web::rt::spawn(async move {
+        let acting = crate::harness::Acting::as_user(&mut first_conn, admin, production).await;
+        let actor = acting.actor();
+        first_conn
+            .transaction::<_, changes::ChangeError, _>(async |c| {
+                let sharing = Sharing { public: false, accounts: &[staging] };
+                let settings = stratus_console::jobs::JobSettings::default();
+                changes::images::save_sharing(c, &actor, &settings, id, &sharing).await?;
+                saved_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    saved_rx.await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let staging_id = staging.to_string();
+    let second = actix_web::rt::spawn(async move {
+        let form = [("share_type", "private"), ("account_ids", staging_id.as_str())];
+        client.post_htmx(&format!("/images/{id}/sharing"), &form).await
+    });
+    crate::harness::until_one_waits(&mut conn, "the second save").await;
+    commit_tx.send(()).unwrap();
+    first.await.unwrap();
+    let second = second.await.unwrap();
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert!(record(&mut conn, staging, "batch-worker").await.is_some());
+    let grants = count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'launch_permission'").await;
+    assert_eq!(grants, 1, "one share, one grant");
+}
+
 /// A share undone while its grant waits to be retried: the revoke waits for
 /// the grant, so the provider ends as the console shows it, unshared. (Run
 /// first, the revoke would be undone by the grant's retry.)

@@ -10,7 +10,7 @@ use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{Acting, Client, Response, TestApp, count, text};
+use crate::harness::{Acting, Client, Response, TestApp, count, text, until_one_waits};
 
 async fn record_id(conn: &mut AsyncPgConnection, account: i64, name: &str) -> i64 {
     image_records::table
@@ -508,17 +508,6 @@ async fn the_fields_of_a_choice_not_taken_are_ignored() {
     assert!(details.volumes.is_empty(), "no volume group: {:?}", details.volumes);
     let user_data = details.user_data.expect("the script");
     assert!(!user_data.contains("chef") && !user_data.contains("../../etc"), "{user_data}");
-}
-
-/// Waits until some statement of the test database waits on a lock.
-async fn until_one_waits(conn: &mut AsyncPgConnection, what: &str) {
-    let since = std::time::Instant::now();
-    let sql =
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    while count(conn, sql).await == 0 {
-        assert!(since.elapsed() < Duration::from_secs(30), "{what} never waited");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A launch and a delete of the same image at the same instant: whichever
