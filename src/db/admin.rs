@@ -541,6 +541,14 @@ pub struct RightRow {
     pub qualifier: String,
 }
 
+impl RightRow {
+    /// The right as the access decision reads it; `None` for a stored
+    /// triple it does not know (it grants nothing).
+    pub fn right(&self) -> Option<AccessRight> {
+        Some(AccessRight::new(self.resource.parse().ok()?, self.action.parse().ok()?, self.qualifier.parse().ok()?))
+    }
+}
+
 company_named!(roles, RoleRow { company_roles, find_role, role_name_taken, insert_role, update_role });
 
 /// The company's roles, by name, with how many rights each has.

@@ -57,6 +57,13 @@ pub enum Refusal {
         right: AccessRight,
         account: Option<String>,
     },
+    /// Taking `right` away in `account` (the current one when `None`): a
+    /// right the acting user does not hold there is not theirs to withdraw
+    /// (from a role, or a group's role), as it is not theirs to grant.
+    Withdrawal {
+        right: AccessRight,
+        account: Option<String>,
+    },
     /// An image record cannot be deleted while `.0` live servers were
     /// launched from it (from any record of an own image).
     ImageInUse(i64),
@@ -235,6 +242,14 @@ impl Refusal {
                 format!(
                     "You cannot change {user}: they hold {} {} {} in {place}, which your own rights there do not \
                      include. An administrator who holds it can.",
+                    right.resource, right.action, right.qualifier
+                )
+            }
+            Refusal::Withdrawal { right, account } => {
+                let place = account.as_deref().unwrap_or("this account");
+                format!(
+                    "You cannot take {} {} {} away: your own rights in {place} do not include it. An \
+                     administrator who holds it can.",
                     right.resource, right.action, right.qualifier
                 )
             }

@@ -105,12 +105,13 @@ impl From<ChangeError> for WebError {
 }
 
 /// The status of a refusal: a field's (a taken name) is 422, one that only a
-/// higher role could overcome (escalation, a user who outranks the actor) is 403, the others (and a budget
+/// higher role could overcome (escalation, a user who outranks the actor, a
+/// right withdrawn that the actor lacks) is 403, the others (and a budget
 /// code that changed under the launch form) are conflicts with the current
 /// state (409).
 pub fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
-        Refusal::Escalation { .. } | Refusal::Outranked { .. } => StatusCode::FORBIDDEN,
+        Refusal::Escalation { .. } | Refusal::Outranked { .. } | Refusal::Withdrawal { .. } => StatusCode::FORBIDDEN,
         // Shown at the budget field, but the code changed under the form: a
         // conflict with the current state, as a stale version is.
         Refusal::BudgetWithdrawn | Refusal::PastHardQuota { .. } => StatusCode::CONFLICT,

@@ -471,6 +471,58 @@ async fn a_role_administrator_cannot_grant_rights_they_do_not_hold() {
     assert_eq!(held.status, StatusCode::OK, "a narrower right they hold may be given: {}", held.body);
 }
 
+/// Taking a role from a group, or a right from a role, demotes its members:
+/// an administrator may withdraw only what they could grant.
+#[actix_web::test]
+async fn a_role_administrator_cannot_withdraw_rights_they_do_not_hold() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let admins = make_role(
+        &mut conn,
+        "RoleAdmin",
+        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("ROLE", "ANY"), ("GROUP", "ANY")],
+    )
+    .await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    give(&mut conn, support, admins).await;
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let ops = group_id(&mut conn, "Acme", "Ops").await;
+    let cloud_manager = role_id(&mut conn, "Acme", "CloudManager").await;
+    let servers_right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(cloud_manager))
+        .filter(access_rights::resource.eq("SERVER"))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let narrower = make_role(&mut conn, "Narrow", &[("CONSOLE", "Access")]).await;
+    let before = fingerprint(&mut conn).await;
+
+    let unset = viewer.post_htmx(&format!("/admin/groups/{ops}/role"), &[("role_id", "")]).await;
+    assert_eq!(unset.status, StatusCode::FORBIDDEN, "{}", unset.body);
+    assert!(text(&unset.body).contains("away: your own rights in this account do not include it"), "{}", unset.body);
+    let replaced = viewer.post_htmx(&format!("/admin/groups/{ops}/role"), &[("role_id", &narrower.to_string())]).await;
+    assert_eq!(replaced.status, StatusCode::FORBIDDEN, "replacing it takes it away too: {}", replaced.body);
+    let taken = viewer.post_htmx(&format!("/admin/roles/{cloud_manager}/rights/{servers_right}/delete"), &[]).await;
+    assert_eq!(taken.status, StatusCode::FORBIDDEN, "{}", taken.body);
+    assert!(text(&taken.body).contains("You cannot take SERVER"), "{}", taken.body);
+    assert_eq!(before, fingerprint(&mut conn).await, "nothing changed");
+
+    // What they hold themselves is theirs to take away.
+    let day = new_group(&mut conn, "Day").await;
+    give_in(&mut conn, day, app.demo.acme_production, narrower).await;
+    let unset = viewer.post_htmx(&format!("/admin/groups/{day}/role"), &[("role_id", "")]).await;
+    assert_eq!(unset.status, StatusCode::OK, "{}", unset.body);
+    let console_right: i64 = access_rights::table
+        .filter(access_rights::role_id.eq(narrower))
+        .select(access_rights::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let taken = viewer.post_htmx(&format!("/admin/roles/{narrower}/rights/{console_right}/delete"), &[]).await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+}
+
 #[actix_web::test]
 async fn another_companys_administrator_gets_404_for_acme_groups_and_roles() {
     let app = TestApp::spawn().await;

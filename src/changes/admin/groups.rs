@@ -3,13 +3,14 @@
 //! while it has members). Creating and renaming are shared with roles
 //! (`super::create`, `super::update`).
 //!
-//! Setting a role is refused when the role holds a right the acting user
-//! does not hold in this account (no escalation), and when taking a role
-//! away would leave this account without an active administrator.
+//! Setting a role is refused when the role given holds a right the acting
+//! user does not hold in this account (no escalation), or the role taken
+//! away does (no withdrawing above), and when taking a role away would leave
+//! this account without an active administrator.
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{escalation_check, keeping_admins};
+use super::{escalation_check, keeping_admins, withdrawal_check};
 use crate::changes::{Actor, ChangeError};
 use crate::db::{self, admin::GroupRow};
 use crate::domain::ValidationError;
@@ -46,18 +47,19 @@ pub async fn set_role(
             })?),
             None => None,
         };
-        if let Some(role) = &role {
-            let rights: Vec<AccessRight> = db::admin::role_rights(conn, role.id)
-                .await?
-                .iter()
-                .filter_map(|r| {
-                    Some(AccessRight::new(r.resource.parse().ok()?, r.action.parse().ok()?, r.qualifier.parse().ok()?))
-                })
-                .collect();
-            escalation_check(conn, actor, account, &rights).await?;
-        }
-        let before = db::admin::group_role(conn, group.id, account).await?.map(|(_, name)| name);
+        let before = db::admin::group_role(conn, group.id, account).await?;
         let role_id = role.as_ref().map(|r| r.id);
+        if before.as_ref().map(|(id, _)| *id) != role_id {
+            if let Some((taken, _)) = &before {
+                let taken = rights_of_role(conn, *taken).await?;
+                withdrawal_check(conn, actor, account, &taken).await?;
+            }
+            if let Some(given) = role_id {
+                let given = rights_of_role(conn, given).await?;
+                escalation_check(conn, actor, account, &given).await?;
+            }
+        }
+        let before = before.map(|(_, name)| name);
         keeping_admins(conn, company, async |conn| {
             Ok(db::admin::set_group_role(conn, group.id, account, role_id).await?)
         })
@@ -68,6 +70,11 @@ pub async fn set_role(
         Ok(RoleSet { group: group.name, role: after })
     })
     .await
+}
+
+/// The access rights role `role` holds.
+async fn rights_of_role(conn: &mut AsyncPgConnection, role: i64) -> Result<Vec<AccessRight>, ChangeError> {
+    Ok(db::admin::role_rights(conn, role).await?.iter().filter_map(db::admin::RightRow::right).collect())
 }
 
 /// Deletes group `id` of the actor's company, unless it has members

@@ -22,6 +22,12 @@
 //!   work in, that the acting administrator does not hold there: a user
 //!   administrator must not take over, lock out or demote an Admin, nor an
 //!   administrator of one account one of another.
+//! - **No withdrawing above** ([`withdrawal_check`]): taking a role from a
+//!   group, or a right from a role, is refused (`Refusal::Withdrawal`, 403)
+//!   when what is taken holds a right the acting administrator does not
+//!   hold, here or in any account the role reaches: the members would be
+//!   demoted past the administrator's own rights, as `within_reach` refuses
+//!   for a user.
 //! - **Last administrator** ([`keeping_admins`]): no change may leave an
 //!   account of the company that has an administrator without one
 //!   (`Refusal::LastAdmin` naming the account, 409). Accounts are counted
@@ -89,6 +95,20 @@ pub(crate) async fn escalation_check(
 ) -> Result<(), ChangeError> {
     match beyond_actor(conn, actor, account, wanted).await? {
         Some((right, account)) => Err(Refusal::Escalation { right, account }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Refused when `taken` holds a right the acting user does not hold in
+/// `account`: they may withdraw only what they could grant.
+pub(crate) async fn withdrawal_check(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    account: i64,
+    taken: &[AccessRight],
+) -> Result<(), ChangeError> {
+    match beyond_actor(conn, actor, account, taken).await? {
+        Some((right, account)) => Err(Refusal::Withdrawal { right, account }.into()),
         None => Ok(()),
     }
 }

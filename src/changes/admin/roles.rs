@@ -2,8 +2,9 @@
 //! delete a role. Creating and renaming are shared with groups
 //! (`super::create`, `super::update`).
 //!
-//! Adding a right the acting user does not hold, in this account or in any
-//! account where a group has the role, is refused (no escalation). The
+//! Adding or deleting a right the acting user does not hold, in this
+//! account or in any account where a group has the role, is refused (no
+//! escalation, no withdrawing above). The
 //! default roles keep their names and cannot be deleted; a role a group has
 //! in some account cannot be deleted until no group has it; the default
 //! Admin role's rights cannot be reduced; and deleting a right is refused
@@ -11,7 +12,7 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{escalation_check, keeping_admins, this_account_and};
+use super::{escalation_check, keeping_admins, this_account_and, withdrawal_check};
 use crate::changes::{Actor, ChangeError};
 use crate::db::{self, admin::RightRow, admin::RoleRow};
 use crate::domain::access::{AccessRight, Action, Resource};
@@ -66,6 +67,11 @@ pub async fn delete_right(
         let row = db::admin::find_right(conn, role.id, right_id).await?;
         if is_admin_role(role.is_default, &role.name) {
             return Err(Refusal::AdminRoleLocked.into());
+        }
+        // The right leaves every account where a group has the role.
+        let taken: Vec<AccessRight> = row.right().into_iter().collect();
+        for account in this_account_and(actor, db::admin::role_accounts(conn, role.id).await?) {
+            withdrawal_check(conn, actor, account, &taken).await?;
         }
         keeping_admins(conn, company, async |conn| Ok(db::admin::delete_right(conn, row.id).await?)).await?;
         let changes = serde_json::json!({
