@@ -429,19 +429,22 @@ async fn escalation_every_groups_and_roles_post_by_each_non_admin_role_is_forbid
     }
 }
 
+/// The viewer, made administrator of groups and roles (through Support)
+/// and nothing more, signed in.
+async fn role_administrator(app: &TestApp, conn: &mut AsyncPgConnection) -> crate::harness::Client {
+    let admins =
+        make_role(conn, "RoleAdmin", &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("ROLE", "ANY"), ("GROUP", "ANY")])
+            .await;
+    let support = group_id(conn, "Acme", "Support").await;
+    give(conn, support, admins).await;
+    app.signed_in("viewer@acme.test").await
+}
+
 #[actix_web::test]
 async fn a_role_administrator_cannot_grant_rights_they_do_not_hold() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
-    let admins = make_role(
-        &mut conn,
-        "RoleAdmin",
-        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("ROLE", "ANY"), ("GROUP", "ANY")],
-    )
-    .await;
-    let support = group_id(&mut conn, "Acme", "Support").await;
-    give(&mut conn, support, admins).await;
-    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let mut viewer = role_administrator(&app, &mut conn).await;
     let csr = role_id(&mut conn, "Acme", "CSR").await;
     let ops = group_id(&mut conn, "Acme", "Ops").await;
     let admin_role = role_id(&mut conn, "Acme", "Admin").await;
@@ -477,15 +480,7 @@ async fn a_role_administrator_cannot_grant_rights_they_do_not_hold() {
 async fn a_role_administrator_cannot_withdraw_rights_they_do_not_hold() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
-    let admins = make_role(
-        &mut conn,
-        "RoleAdmin",
-        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("ROLE", "ANY"), ("GROUP", "ANY")],
-    )
-    .await;
-    let support = group_id(&mut conn, "Acme", "Support").await;
-    give(&mut conn, support, admins).await;
-    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let mut viewer = role_administrator(&app, &mut conn).await;
     let ops = group_id(&mut conn, "Acme", "Ops").await;
     let cloud_manager = role_id(&mut conn, "Acme", "CloudManager").await;
     let servers_right: i64 = access_rights::table
