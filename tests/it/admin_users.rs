@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
-use stratus_console::db::schema::*;
+use stratus_console::db::{self, schema::*};
 
 use crate::harness::{Client, TestApp, count, text};
 
@@ -226,6 +226,49 @@ async fn bad_input_comes_back_at_the_field_and_adds_nobody() {
     assert_eq!(elsewhere.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&elsewhere.body).contains("This email is already in use."));
     assert_eq!(before, fingerprint(&mut conn).await);
+}
+
+/// Two companies' administrators add the same email at the same moment:
+/// each check sees it free, and the second write meets the unique index. It
+/// is refused at the field as any taken email is, not answered with a 500.
+#[actix_web::test]
+async fn an_email_another_company_takes_at_the_same_moment_is_refused_at_the_field() {
+    use diesel_async::AsyncConnection as _;
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let globex: i64 =
+        companies::table.filter(companies::name.eq("Globex")).select(companies::id).first(&mut conn).await.unwrap();
+    let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut globex_conn = app.db().await;
+    let globex_admin = actix_web::rt::spawn(async move {
+        globex_conn
+            .transaction::<_, diesel::result::Error, _>(async |c| {
+                let new = db::users::NewUser::active(globex, "sam@both.test", ("Sam", "Globex"), "x");
+                db::users::insert(c, &new).await?;
+                taken_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    taken_rx.await.unwrap();
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let added = actix_web::rt::spawn(async move {
+        admin
+            .post_htmx("/admin/users", &[("given_name", "Sam"), ("family_name", "Acme"), ("email", "sam@both.test")])
+            .await
+    });
+    crate::harness::until_one_waits(&mut conn, "the second insert").await;
+    commit_tx.send(()).unwrap();
+    globex_admin.await.unwrap();
+    let refused = added.await.unwrap();
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(text(&refused.body).contains("This email is already in use."), "{}", refused.body);
+    let users = count(&mut conn, "SELECT count(*) AS n FROM users WHERE email = 'sam@both.test'").await;
+    assert_eq!(users, 1, "Globex's only");
 }
 
 #[actix_web::test]

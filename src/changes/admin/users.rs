@@ -95,6 +95,13 @@ async fn email_free(
     Err(Refusal::EmailTaken { colleague }.into())
 }
 
+/// The write of an email that [`email_free`] found free: another company's
+/// administrator may take it at the same moment (each holds only their own
+/// company's lock), and the unique index answers. The same refusal.
+fn email_raced(e: diesel::result::Error) -> ChangeError {
+    if crate::changes::unique_violation(&e) { Refusal::EmailTaken { colleague: false }.into() } else { e.into() }
+}
+
 /// Creates the user with the password whose hash is `password_hash`, a
 /// member of the actor's account, in the groups and holding the codes
 /// asked for; their id.
@@ -119,7 +126,7 @@ pub async fn create(
             (&input.given_name, &input.family_name),
             password_hash,
         );
-        let created = db::users::insert(conn, &new).await?;
+        let created = db::users::insert(conn, &new).await.map_err(email_raced)?;
         for &account in &account_ids {
             db::accounts::add_member(conn, account, created.id).await?;
         }
@@ -169,7 +176,8 @@ pub async fn update(
         let entered: Vec<i64> = new_accounts.iter().copied().filter(|a| !old_accounts.contains(a)).collect();
         no_escalation_in(conn, actor, &group_ids, &entered).await?;
         let fields = (input.given_name.as_str(), input.family_name.as_str(), input.email.as_str());
-        Refusal::stale_unless(db::admin::update_user(conn, found.id, version, fields).await?, "user")?;
+        let saved = db::admin::update_user(conn, found.id, version, fields).await.map_err(email_raced)?;
+        Refusal::stale_unless(saved, "user")?;
         keeping_admins(conn, company, async |conn| {
             db::admin::set_user_groups(conn, found.id, &group_ids).await?;
             Ok(db::admin::set_user_accounts(conn, found.id, &new_accounts).await?)
