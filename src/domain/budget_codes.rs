@@ -95,7 +95,10 @@ fn text(field: &'static str, what: &str, raw: &str, max: usize, required: bool) 
         return Err(ValidationError::new(field, format!("The {what} can be at most {max} characters long.")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, format!("The {what} cannot contain line breaks or tabs.")));
+        return Err(ValidationError::new(
+            field,
+            format!("The {what} is one line of text: it cannot contain line breaks, tabs or control characters."),
+        ));
     }
     super::text::refuse_invisible(field, value, what)?;
     Ok(value.to_owned())
@@ -232,6 +235,15 @@ mod tests {
         assert_eq!(code.name, "Research");
         assert_eq!(code.soft_quota.to_string(), "1000.00");
         assert_eq!(code.hard_quota.to_string(), "2000.50");
+    }
+
+    #[test]
+    fn one_line_fields_refuse_control_characters_at_their_own_field() {
+        for (name, finance_code, field) in [("Prod\nuction", "CC-1", "name"), ("A", "F\0", "finance_code")] {
+            let errors = parse(&RawBudgetCode { name, finance_code, ..form("1", "2") }).expect_err("refused");
+            assert_eq!(fields(&errors), [field]);
+            assert!(errors[0].message.contains("cannot contain line breaks, tabs or control characters"));
+        }
     }
 
     #[test]
