@@ -343,12 +343,13 @@ pub async fn update(
         let deactivated = old_members.iter().copied().filter(|m| !people.iter().any(|(id, _)| id == m));
         let members = super::admin::unique(&[chosen, deactivated.collect()].concat());
         members_within_reach(conn, admin, id, &old_members, &members, &people).await?;
-        let saved = db::accounts::update(conn, id, input.version, &input.name, stored.as_ref()).await?;
-        crate::domain::refusal::Refusal::stale_unless(saved, "account")?;
+        // Before the rename: a refusal names the account as it is.
         super::admin::keeping_admins(conn, company, async |conn| {
             Ok(db::accounts::set_members(conn, id, &members).await?)
         })
         .await?;
+        let saved = db::accounts::update(conn, id, input.version, &input.name, stored.as_ref()).await?;
+        crate::domain::refusal::Refusal::stale_unless(saved, "account")?;
         let mut changes = serde_json::Map::new();
         if found.name != input.name {
             changes.insert("name".into(), serde_json::json!({ "from": found.name, "to": input.name }));
