@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::see_other;
 use crate::auth::{CurrentUser, current::ACCOUNT_ID};
+use crate::web::AppState;
 use crate::web::error::WebError;
 
 #[derive(Deserialize)]
@@ -19,6 +20,7 @@ pub struct SwitchForm {
 pub async fn switch(
     req: HttpRequest,
     user: CurrentUser,
+    state: web::Data<AppState>,
     session: Session,
     form: web::Form<SwitchForm>,
 ) -> Result<HttpResponse, WebError> {
@@ -26,11 +28,29 @@ pub async fn switch(
         return Err(WebError::NotFound);
     };
     session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
+    let home = home_in(&mut *state.pool.get().await?, user.user.id, Some(account.id)).await?;
     if super::is_htmx(&req) {
         // A full reload: every part of the page belongs to the old account.
         let mut response = HttpResponse::NoContent().finish();
-        crate::htmx::redirect(&mut response, "/images");
+        crate::htmx::redirect(&mut response, home);
         return Ok(response);
     }
-    Ok(see_other("/images"))
+    Ok(see_other(home))
+}
+
+/// Where user `user_id` lands in `account` ([`super::layout::home`]); with
+/// no account yet, Machine Images, which leads to connecting one.
+pub async fn home_in(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: i64,
+    account: Option<i64>,
+) -> Result<&'static str, WebError> {
+    let context = match account {
+        Some(_) => crate::db::access::auth_context(conn, user_id).await?,
+        None => None,
+    };
+    Ok(match (account, context) {
+        (Some(account), Some(context)) => super::layout::home(&context.rights_in(account)),
+        _ => "/images",
+    })
 }

@@ -57,6 +57,13 @@ const PAGES: &[(&str, &str, &str, Resource)] = &[
     ("Activity", "Provider Jobs", "/jobs", Resource::Console),
 ];
 
+/// Where a user lands (after signing in, or switching accounts): the first
+/// page of the menu their rights open, Machine Images for most. Without
+/// any, Machine Images still, which says why it is closed to them.
+pub fn home(rights: &Rights) -> &'static str {
+    PAGES.iter().find(|page| rights.allows_some(page.3, Action::Access)).map_or("/images", |page| page.2)
+}
+
 impl Frame {
     pub fn new(user: &CurrentUser, active_href: &str) -> Self {
         Self::build(

@@ -110,7 +110,7 @@ pub async fn submit(
     audit_sign_in(&mut conn, Some(user.id), "success").await?;
     let first_account = db::accounts::for_user(&mut conn, user.id).await?.first().map(|a| a.id);
     current::sign_in(&session, user.id, first_account)?;
-    Ok(see_other("/images"))
+    Ok(see_other(super::account::home_in(&mut conn, user.id, first_account).await?))
 }
 
 async fn audit_sign_in(

@@ -26,7 +26,7 @@ async fn acme(conn: &mut AsyncPgConnection) -> i64 {
 }
 
 /// A role of Acme with these `(resource, action)` rights, all qualified `ANY`.
-async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &str)]) -> i64 {
+pub(crate) async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &str)]) -> i64 {
     let company = acme(conn).await;
     let role: i64 = diesel::insert_into(roles::table)
         .values((roles::company_id.eq(company), roles::name.eq(name)))
@@ -50,7 +50,7 @@ async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &s
 }
 
 /// Gives `group` the role in every account it has one in.
-async fn give(conn: &mut AsyncPgConnection, group: i64, role: i64) {
+pub(crate) async fn give(conn: &mut AsyncPgConnection, group: i64, role: i64) {
     diesel::update(group_roles::table.filter(group_roles::group_id.eq(group)))
         .set(group_roles::role_id.eq(role))
         .execute(conn)

@@ -267,3 +267,26 @@ async fn rights_are_kept_between_requests_until_anything_that_decides_them_chang
     assert_eq!(after.status, StatusCode::SEE_OTHER);
     assert!(after.location().is_some_and(|l| l.starts_with("/login")));
 }
+
+/// A user whose rights open some pages but not Machine Images lands on the
+/// first page of their menu, after signing in and after switching, not on
+/// a 403.
+#[actix_web::test]
+async fn a_user_lands_on_the_first_page_their_rights_open() {
+    use crate::admin_roles::{give, make_role};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let people = make_role(&mut conn, "People", &[("CONSOLE", "Access"), ("USER", "ANY")]).await;
+    let support = crate::admin_users::group_id(&mut conn, "Acme", "Support").await;
+    give(&mut conn, support, people).await;
+
+    let mut viewer = app.client();
+    let signed_in = viewer.login("viewer@acme.test", "demo-password-1").await;
+    assert_eq!(signed_in.location(), Some("/admin/users"));
+    assert_eq!(viewer.get("/admin/users").await.status, StatusCode::OK);
+    let switched = viewer.post("/account", &[("account_id", &app.demo.acme_production.to_string())]).await;
+    assert_eq!(switched.location(), Some("/admin/users"));
+
+    let mut admin = app.client();
+    assert_eq!(admin.login("admin@acme.test", "demo-password-1").await.location(), Some("/images"));
+}
