@@ -149,6 +149,23 @@ where
     let code = service.code().or(raw_code).unwrap_or_default();
     tracing::info!(code, "a connection test was refused");
     match (step, code) {
+        // No error code at all: what answered is not an AWS API.
+        (_, "") => {
+            let status = error.raw_response().map(|raw| raw.status().as_u16());
+            let answered = status.map_or_else(String::new, |status| format!(" (HTTP {status})"));
+            match &connection.endpoint {
+                Some(url) => ConnectionFailure::new(
+                    "endpoint",
+                    format!(
+                        "The endpoint {url} answered{answered}, but not as an EC2 API does. Check its address: it \
+                         is the URL of an EC2 service."
+                    ),
+                ),
+                None => {
+                    ConnectionFailure::new("auth", format!("AWS answered{answered} without saying why. Try again."))
+                }
+            }
+        }
         (_, "InvalidClientTokenId" | "UnrecognizedClientException")
         | (Step::AssumeRole | Step::Identity, "AuthFailure") => ConnectionFailure::new(
             key_field,
@@ -191,10 +208,10 @@ where
         ),
         _ => ConnectionFailure::new(
             "auth",
-            format!(
-                "The provider refused the connection: {} ({code}).",
-                service.message().unwrap_or("no reason given")
-            ),
+            match service.message().filter(|m| !m.trim().is_empty()) {
+                Some(message) => format!("The provider refused the connection: {message} ({code})."),
+                None => format!("The provider refused the connection ({code})."),
+            },
         ),
     }
 }

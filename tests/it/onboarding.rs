@@ -262,6 +262,17 @@ async fn each_connect_field_has_its_rule_and_a_failed_test_saves_nothing() {
     let role = demo::role_arn(&fresh_account());
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let closed = format!("http://{closed}");
+    // Something that answers HTTP, but is no EC2 API.
+    let not_ec2 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let not_ec2_url = format!("http://{}", not_ec2.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in not_ec2.incoming().flatten() {
+            let mut request = [0u8; 65536];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let answer = b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found";
+            let _ = std::io::Write::write_all(&mut stream, answer);
+        }
+    });
 
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (by_role("", &role, &["us-east-1"]), "Enter the account's name"),
@@ -284,6 +295,10 @@ async fn each_connect_field_has_its_rule_and_a_failed_test_saves_nothing() {
         ),
         (vec![("name", "P"), ("regions", "us-east-1"), ("auth", "telepathy")], "Choose how the console signs in"),
         ([by_role("P", &role, &["us-east-1"]), vec![("endpoint", closed.as_str())]].concat(), "did not answer"),
+        (
+            [by_role("P", &role, &["us-east-1"]), vec![("endpoint", not_ec2_url.as_str())]].concat(),
+            "answered (HTTP 404), but not as an EC2 API does",
+        ),
     ];
     for (form, message) in cases {
         let refused = client.post("/admin/accounts", &form).await;
