@@ -253,6 +253,24 @@ pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> Q
     Ok(payloads.iter().filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned)).collect())
 }
 
+/// The provider image ids whose making public or private the account asked
+/// for and the provider has not been told yet (the job is queued or
+/// running): until it has, the console's flag is the one that holds.
+pub async fn public_flag_changes(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
+    let payloads: Vec<serde_json::Value> = jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::kind.eq(LAUNCH_PERMISSION))
+        .filter(jobs::state.eq_any(["QUEUED", "RUNNING"]))
+        .select(jobs::payload)
+        .load(conn)
+        .await?;
+    Ok(payloads
+        .iter()
+        .filter(|p| p.get("account_number").is_none_or(serde_json::Value::is_null))
+        .filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned))
+        .collect())
+}
+
 /// Puts a job back in the queue to run again at `at` (work that follows
 /// something until it settles), keeping one row for it; at once if it was
 /// asked for again while it ran (`rerun`, see [`enqueue_sync`]).

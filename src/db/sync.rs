@@ -141,6 +141,8 @@ pub async fn public_image(conn: &mut AsyncPgConnection, row: &NewProviderImage<'
 /// writes that row (`db::images::retire_image`), so a delete committing
 /// while this runs is waited for, and the guard read next sees its job
 /// (under READ COMMITTED every statement sees what committed before it).
+/// The same guard keeps the public flag of an image made public or private
+/// whose launch permission job has not reached the provider yet.
 pub async fn own_images(
     conn: &mut AsyncPgConnection,
     account: &Account,
@@ -158,6 +160,26 @@ pub async fn own_images(
             .load::<i64>(conn)
             .await?;
         let deregistered = super::jobs::deregistrations(conn, account.id).await?;
+        // An image made public or private whose job has not reached the
+        // provider yet keeps the console's flag (and its place in, or out
+        // of, the catalog): the provider still reports the old one.
+        let flag_changes = super::jobs::public_flag_changes(conn, account.id).await?;
+        let images: std::borrow::Cow<'_, [ReportedImage]> = if flag_changes.is_empty() {
+            images.into()
+        } else {
+            let console_flags: std::collections::HashMap<String, bool> = provider_images::table
+                .filter(provider_images::provider.eq(&account.provider))
+                .filter(provider_images::region.eq(&account.region))
+                .filter(provider_images::provider_image_id.eq_any(&flag_changes))
+                .select((provider_images::provider_image_id.assume_not_null(), provider_images::is_public))
+                .load(conn)
+                .await?
+                .into_iter()
+                .collect();
+            let flag = |i: &ReportedImage| console_flags.get(&i.provider_image_id).copied().unwrap_or(i.is_public);
+            images.iter().map(|i| ReportedImage { is_public: flag(i), ..i.clone() }).collect::<Vec<_>>().into()
+        };
+        let images = &*images;
         // Each image once (one statement cannot update a row twice), in the
         // provider's order, and by its id for the records below.
         let mut reported = std::collections::HashMap::new();

@@ -23,7 +23,7 @@ pub(crate) async fn record(conn: &mut AsyncPgConnection, account: i64, name: &st
         .unwrap()
 }
 
-async fn provider_id(conn: &mut AsyncPgConnection, record: i64) -> String {
+pub(crate) async fn provider_id(conn: &mut AsyncPgConnection, record: i64) -> String {
     image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::id.eq(record))

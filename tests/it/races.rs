@@ -16,7 +16,7 @@ use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 
 use crate::cloud::{connection, endpoint};
 use crate::harness::{Acting, TestApp, count};
-use crate::image_actions::record;
+use crate::image_actions::{provider_id, record};
 
 /// The own-images sync's read: what the provider lists for the account now.
 async fn sync_read(number: &str) -> Vec<ReportedImage> {
@@ -54,13 +54,7 @@ async fn a_sync_that_read_the_provider_before_a_delete_does_not_bring_the_image_
     let account = db::accounts::find(&mut conn, production).await.unwrap();
     let mut client = app.signed_in("admin@acme.test").await;
     let (id, version) = record(&mut conn, production, "api-server-base").await.unwrap();
-    let ami: String = image_records::table
-        .inner_join(provider_images::table)
-        .filter(image_records::id.eq(id))
-        .select(provider_images::provider_image_id.assume_not_null())
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let ami = provider_id(&mut conn, id).await;
 
     let listed = sync_read(&app.demo.numbers.production).await;
     assert!(listed.iter().any(|i| i.provider_image_id == ami), "the sync's read saw the image");
@@ -234,4 +228,43 @@ async fn a_server_sync_that_read_before_a_pause_does_not_set_it_back_to_running(
     app.run_jobs().await;
     let state: String = servers::table.find(server.id).select(servers::state).first(&mut conn).await.unwrap();
     assert_ne!(state, "RUNNING", "the provider stopped it: {state}");
+}
+
+/// A sync that reads the provider before a made-private image's revoke has
+/// reached it: the provider still reports it public, and the sync must not
+/// make it public again nor put it back in the public catalog.
+#[actix_web::test]
+async fn a_sync_before_the_revoke_keeps_an_image_made_private_out_of_the_catalog() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let path = format!("/images/{id}/sharing");
+    let public = client.post_htmx(&path, &[("share_type", "public")]).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
+    app.run_jobs().await;
+    let ami = provider_id(&mut conn, id).await;
+    let in_catalog =
+        format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'");
+    assert_eq!(count(&mut conn, &in_catalog).await, 1, "public, and in the catalog");
+
+    let private = client.post_htmx(&path, &[("share_type", "private")]).await;
+    assert_eq!(private.status, StatusCode::OK, "{}", private.body);
+    let listed = sync_read(&app.demo.numbers.production).await;
+    assert!(listed.iter().any(|i| i.provider_image_id == ami && i.is_public), "the provider has not been told yet");
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+    let flag: bool = provider_images::table
+        .filter(provider_images::provider_image_id.eq(&ami))
+        .select(provider_images::is_public)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(!flag, "still private in the console");
+    assert_eq!(count(&mut conn, &in_catalog).await, 0, "still out of the catalog");
+
+    app.run_jobs().await;
+    let listed = sync_read(&app.demo.numbers.production).await;
+    assert!(listed.iter().any(|i| i.provider_image_id == ami && !i.is_public), "private at the provider now");
 }
