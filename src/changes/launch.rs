@@ -20,6 +20,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use super::{Actor, ChangeError};
 use crate::cloud::Volume;
 use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
+use crate::domain::ValidationError;
 use crate::domain::access::{Action, Forbidden, Resource};
 use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
 use crate::domain::images::ImageAction;
@@ -154,6 +155,19 @@ pub async fn launch(
                 }
                 Source::Public(public) => db::launch::record_public_launch(conn, account, public, user).await?,
             };
+            // Held until the servers are written, as the image is: a delete
+            // of one waits and counts them; one that came first is seen.
+            if let Some(key) = &launch.key_name
+                && !db::keypairs::hold_ready(conn, account.id, key).await?
+            {
+                let why = format!("The key pair “{key}” was deleted meanwhile: choose another.");
+                return Err(Stop::Change(ValidationError::new("key_pair", why).into()));
+            }
+            let firewalls: Vec<i64> = launch.firewalls.iter().map(|(id, _)| *id).collect();
+            if !db::firewalls::hold_ready(conn, account.id, &firewalls).await? {
+                let why = "A firewall you chose was deleted meanwhile: choose again.";
+                return Err(Stop::Change(ValidationError::new("firewall_ids", why).into()));
+            }
             let volume_config = launch.volume_group.as_ref().map(describe_volumes);
             let config_management = describe_config(&launch.config);
             for (n, name) in launch.names.iter().enumerate() {
@@ -181,7 +195,7 @@ pub async fn launch(
                     conn,
                     server,
                     launch.label.as_str(),
-                    &launch.firewalls.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                    &firewalls,
                     launch.key_name.as_deref(),
                     volume_config.clone(),
                     config_management.clone(),

@@ -29,8 +29,9 @@ use crate::domain::resource::{DeleteFacts, Deletion, ResourceAction, ResourceSta
 use crate::jobs::JobSettings;
 
 /// The parts of a [`ProviderResource`] impl that are the same for both
-/// rows: `id`, `name` and `state` are the row's fields, `find`, `mark_deleting` and
-/// `remove` are the functions of the same names in `db::$module`.
+/// rows: `id`, `name` and `state` are the row's fields, `find`,
+/// `find_for_delete`, `mark_deleting` and `remove` are the functions of the
+/// same names in `db::$module`.
 macro_rules! provider_resource_rows {
     ($module:ident) => {
         fn id(&self) -> i64 {
@@ -51,6 +52,14 @@ macro_rules! provider_resource_rows {
             id: i64,
         ) -> impl std::future::Future<Output = diesel::QueryResult<Self>> + Send {
             crate::db::$module::find(conn, account_id, id)
+        }
+
+        fn find_for_delete(
+            conn: &mut diesel_async::AsyncPgConnection,
+            account_id: i64,
+            id: i64,
+        ) -> impl std::future::Future<Output = diesel::QueryResult<Self>> + Send {
+            crate::db::$module::find_for_delete(conn, account_id, id)
         }
 
         fn mark_deleting(
@@ -94,6 +103,14 @@ pub trait ProviderResource: Sized + Send + Sync {
     /// A listed row of the account; `NotFound` for any other id.
     fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> impl Future<Output = QueryResult<Self>> + Send;
 
+    /// [`Self::find`], locked until the transaction ends: a launch that
+    /// holds it is waited for, so its servers are counted.
+    fn find_for_delete(
+        conn: &mut AsyncPgConnection,
+        account_id: i64,
+        id: i64,
+    ) -> impl Future<Output = QueryResult<Self>> + Send;
+
     /// Live servers of the account that use it.
     fn live_servers_using(
         &self,
@@ -136,6 +153,24 @@ pub async fn delete_target<R: ProviderResource>(
     id: i64,
 ) -> QueryResult<(R, DeleteFacts)> {
     let row = R::find(conn, account_id, id).await?;
+    facts_of(conn, account_id, row).await
+}
+
+/// [`delete_target`], locked for the delete that acts on it.
+async fn locked_target<R: ProviderResource>(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+) -> QueryResult<(R, DeleteFacts)> {
+    let row = R::find_for_delete(conn, account_id, id).await?;
+    facts_of(conn, account_id, row).await
+}
+
+async fn facts_of<R: ProviderResource>(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    row: R,
+) -> QueryResult<(R, DeleteFacts)> {
     let used = row.live_servers_using(conn, account_id).await?;
     let facts = row.delete_facts(used);
     Ok((row, facts))
@@ -160,7 +195,7 @@ pub async fn delete<R: ProviderResource>(
     actor.require(R::RESOURCE, ResourceAction::Delete.right())?;
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let (row, facts) = delete_target::<R>(conn, account, id).await?;
+        let (row, facts) = locked_target::<R>(conn, account, id).await?;
         let refused = |why| ChangeError::from(Refusal::Undeletable { what: R::WHAT, why });
         let decision = deletion(actor.rights, R::RESOURCE, &facts);
         match decision {

@@ -71,6 +71,40 @@ pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> Que
     visible(account_id).filter(firewalls::id.eq(id)).select(FirewallRow::as_select()).first(conn).await
 }
 
+/// Holds the account's ready firewalls `ids` against a delete for the rest
+/// of the transaction (a launch that uses them); false when one is no
+/// longer ready. A delete locks it first ([`find_for_delete`]).
+pub async fn hold_ready(conn: &mut AsyncPgConnection, account_id: i64, ids: &[i64]) -> QueryResult<bool> {
+    let held: Vec<i64> = firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::active.eq(true))
+        .filter(firewalls::id.eq_any(ids))
+        .filter(firewalls::state.eq(ResourceState::Active.as_str()))
+        .filter(firewalls::provider_id.is_not_null())
+        .order(firewalls::id)
+        .select(firewalls::id)
+        .for_share()
+        .load(conn)
+        .await?;
+    Ok(ids.iter().all(|id| held.contains(id)))
+}
+
+/// [`find`], locked for a delete, which counts the servers using it next:
+/// a launch holding it ([`hold_ready`]) is waited for, and its servers
+/// counted.
+pub async fn find_for_delete(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<FirewallRow> {
+    // `visible`, unboxed: a boxed query cannot lock.
+    firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::active.eq(true))
+        .filter(firewalls::state.ne(ResourceState::Deleting.as_str()))
+        .filter(firewalls::id.eq(id))
+        .select(FirewallRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
 /// Locks the account's row until the transaction ends, so two new firewalls
 /// of one name cannot both pass [`name_taken`]. (It does not hold up reads,
 /// nor rows that merely refer to the account.)

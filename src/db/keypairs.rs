@@ -67,6 +67,39 @@ pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> Que
     visible(account_id).filter(key_pairs::id.eq(id)).select(KeyPairRow::as_select()).first(conn).await
 }
 
+/// Holds the account's ready key pair `name` against a delete for the rest
+/// of the transaction (a launch that names it); false when it is no longer
+/// ready. A delete locks it first ([`find_for_delete`]).
+pub async fn hold_ready(conn: &mut AsyncPgConnection, account_id: i64, name: &str) -> QueryResult<bool> {
+    let held: Option<i64> = key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::active.eq(true))
+        .filter(key_pairs::name.eq(name))
+        .filter(key_pairs::state.eq(ResourceState::Active.as_str()))
+        .select(key_pairs::id)
+        .for_share()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(held.is_some())
+}
+
+/// [`find`], locked for a delete, which counts the servers using it next:
+/// a launch holding it ([`hold_ready`]) is waited for, and its servers
+/// counted.
+pub async fn find_for_delete(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<KeyPairRow> {
+    // `visible`, unboxed: a boxed query cannot lock.
+    key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::active.eq(true))
+        .filter(key_pairs::state.ne(ResourceState::Deleting.as_str()))
+        .filter(key_pairs::id.eq(id))
+        .select(KeyPairRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
 /// The state of the account's key pair called `name` that still counts
 /// (listed, or being deleted), if there is one.
 pub async fn name_taken(

@@ -624,3 +624,124 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     assert_eq!(count(&mut w.conn, &servers_of_image).await, 1, "no server more");
 }
+
+/// A launch and a delete of the key pair it names, at once: as with the
+/// image, the delete that waited counts the launch's server, and the launch
+/// that waited finds the key pair gone and says so at its field.
+#[actix_web::test]
+async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
+    use diesel_async::AsyncConnection as _;
+    use stratus_console::changes::{self, launch::Source};
+    use stratus_console::db::keypairs::KeyPairRow;
+    use stratus_console::domain::{cloud_init::ConfigManagement, images::Label};
+
+    let mut w = world().await;
+    let production = w.app.demo.acme_production;
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut w.conn).await.unwrap();
+    let made = w.client.post_htmx("/keypairs", &[("name", "build-agents")]).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let key: i64 = key_pairs::table
+        .filter(key_pairs::account_id.eq(production))
+        .filter(key_pairs::name.eq("build-agents"))
+        .select(key_pairs::id)
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let firewall: (i64, Option<String>) = firewalls::table
+        .filter(firewalls::account_id.eq(production))
+        .filter(firewalls::name.eq("default"))
+        .select((firewalls::id, firewalls::provider_id))
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
+    let using_key = "SELECT count(*) AS n FROM servers WHERE key_pair_name = 'build-agents'";
+
+    // The launch first, held open; the delete waits and counts its server.
+    let (launched_tx, launched_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut launch_conn = w.app.db().await;
+    let image = w.image;
+    let launch = actix_web::rt::spawn(async move {
+        let acting = Acting::as_user(&mut launch_conn, admin, production).await;
+        let actor = acting.actor();
+        let row = db::images::find_record(&mut launch_conn, production, image).await.unwrap();
+        let launch = stratus_console::domain::launch::Launch {
+            names: vec!["held".to_owned()],
+            description: String::new(),
+            label: Label::None,
+            budget_code_id: code,
+            group_id: None,
+            zone: None,
+            product_id: "t3.micro".to_owned(),
+            rate: "0.0104".parse().unwrap(),
+            firewalls: vec![(firewall.0, firewall.1.unwrap())],
+            key_name: Some("build-agents".to_owned()),
+            volume_group: None,
+            config: ConfigManagement::None,
+            user_data: None,
+        };
+        launch_conn
+            .transaction::<_, changes::ChangeError, _>(async |c| {
+                let settings = stratus_console::jobs::JobSettings::default();
+                changes::launch::launch(
+                    c,
+                    &actor,
+                    &settings,
+                    Source::Record(&row),
+                    &launch,
+                    uuid::Uuid::new_v4(),
+                    None,
+                )
+                .await?;
+                launched_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    launched_rx.await.unwrap();
+    let mut deleter = w.app.signed_in("admin@acme.test").await;
+    let delete = actix_web::rt::spawn(async move { deleter.post_htmx(&format!("/keypairs/{key}/delete"), &[]).await });
+    until_one_waits(&mut w.conn, "the delete").await;
+    commit_tx.send(()).unwrap();
+    launch.await.unwrap();
+    let refused = delete.await.unwrap();
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(text(&refused.body).contains("Terminate it first"), "{}", refused.body);
+
+    // The delete first (the server gone), held open; the launch waits, then
+    // finds the key pair gone.
+    diesel::sql_query("UPDATE servers SET state = 'TERMINATED'").execute(&mut w.conn).await.unwrap();
+    let (deleted_tx, deleted_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut delete_conn = w.app.db().await;
+    let delete = actix_web::rt::spawn(async move {
+        let acting = Acting::as_user(&mut delete_conn, admin, production).await;
+        let actor = acting.actor();
+        delete_conn
+            .transaction::<_, changes::ChangeError, _>(async |c| {
+                let settings = stratus_console::jobs::JobSettings::default();
+                changes::resources::delete::<KeyPairRow>(c, &actor, &settings, key).await?;
+                deleted_tx.send(()).unwrap();
+                commit_rx.await.unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    deleted_rx.await.unwrap();
+    let path = format!("/images/{}/launch", w.image);
+    let fields = form(&w.base, &[("key_choice", "existing"), ("key_pair", "build-agents")]);
+    let mut client = w.client;
+    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
+    until_one_waits(&mut w.conn, "the launch").await;
+    commit_tx.send(()).unwrap();
+    delete.await.unwrap();
+    let refused = launch.await.unwrap();
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(text(&refused.body).contains("The key pair “build-agents” was deleted meanwhile"), "{}", refused.body);
+    assert_eq!(count(&mut w.conn, using_key).await, 1, "no server more");
+}
