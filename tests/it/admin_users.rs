@@ -233,28 +233,15 @@ async fn bad_input_comes_back_at_the_field_and_adds_nobody() {
 /// is refused at the field as any taken email is, not answered with a 500.
 #[actix_web::test]
 async fn an_email_another_company_takes_at_the_same_moment_is_refused_at_the_field() {
-    use diesel_async::AsyncConnection as _;
-
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
     let globex: i64 =
         companies::table.filter(companies::name.eq("Globex")).select(companies::id).first(&mut conn).await.unwrap();
-    let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut globex_conn = app.db().await;
-    let globex_admin = actix_web::rt::spawn(async move {
-        globex_conn
-            .transaction::<_, diesel::result::Error, _>(async |c| {
-                let new = db::users::NewUser::active(globex, "sam@both.test", ("Sam", "Globex"), "x");
-                db::users::insert(c, &new).await?;
-                taken_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    taken_rx.await.unwrap();
+    let globex_admin = crate::harness::hold_open(&app, async move |c| {
+        let new = db::users::NewUser::active(globex, "sam@both.test", ("Sam", "Globex"), "x");
+        db::users::insert(c, &new).await.unwrap();
+    })
+    .await;
     let mut admin = app.signed_in("admin@acme.test").await;
     let added = actix_web::rt::spawn(async move {
         admin
@@ -262,8 +249,7 @@ async fn an_email_another_company_takes_at_the_same_moment_is_refused_at_the_fie
             .await
     });
     crate::harness::until_one_waits(&mut conn, "the second insert").await;
-    commit_tx.send(()).unwrap();
-    globex_admin.await.unwrap();
+    globex_admin.commit().await;
     let refused = added.await.unwrap();
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(text(&refused.body).contains("This email is already in use."), "{}", refused.body);

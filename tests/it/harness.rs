@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager as _};
 use reqwest::StatusCode;
 use stratus_console::jobs::JobSettings;
 use stratus_console::secrets::SecretsKey;
@@ -369,4 +369,40 @@ pub async fn until_one_waits(conn: &mut AsyncPgConnection, what: &str) {
         assert!(since.elapsed() < std::time::Duration::from_secs(30), "{what} never waited");
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// A change made on a connection of its own, its transaction held open
+/// (its locks held) until [`Held::commit`]: for the tests that make two
+/// changes meet in a fixed order.
+pub struct Held {
+    commit: tokio::sync::oneshot::Sender<()>,
+    done: actix_web::rt::task::JoinHandle<()>,
+}
+
+impl Held {
+    /// Commits the held transaction, and waits until it has.
+    pub async fn commit(self) {
+        self.commit.send(()).expect("the held transaction waits");
+        self.done.await.expect("the held change ran");
+    }
+}
+
+/// Runs `change` in a transaction on a new connection and returns once it
+/// has run, the transaction still open.
+pub async fn hold_open<W>(app: &TestApp<W>, change: impl AsyncFnOnce(&mut AsyncPgConnection) + 'static) -> Held {
+    let mut conn = app.db().await;
+    let (ran_tx, ran_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commit, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let done = actix_web::rt::spawn(async move {
+        // Begun through the connection's transaction manager, so the
+        // change's own transaction nests in it as a savepoint.
+        type Manager = <AsyncPgConnection as AsyncConnection>::TransactionManager;
+        Manager::begin_transaction(&mut conn).await.expect("begin");
+        change(&mut conn).await;
+        ran_tx.send(()).expect("the test waits for the change");
+        commit_rx.await.expect("the test commits");
+        Manager::commit_transaction(&mut conn).await.expect("the held transaction commits");
+    });
+    ran_rx.await.expect("the held change ran");
+    Held { commit, done }
 }

@@ -364,7 +364,6 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
 /// to fail on the record's unique key with a 500.
 #[actix_web::test]
 async fn the_sharing_form_saved_twice_at_once_shares_once() {
-    use diesel_async::AsyncConnection as _;
     use stratus_console::changes::{self, images::Sharing};
 
     let app = TestApp::spawn().await;
@@ -374,25 +373,13 @@ async fn the_sharing_form_saved_twice_at_once_shares_once() {
     let admin: i64 =
         users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut conn).await.unwrap();
 
-    let (saved_tx, saved_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut first_conn = app.db().await;
-    let first = actix_web::rt::spawn(async move {
-        let acting = crate::harness::Acting::as_user(&mut first_conn, admin, production).await;
-        let actor = acting.actor();
-        first_conn
-            .transaction::<_, changes::ChangeError, _>(async |c| {
-                let sharing = Sharing { public: false, accounts: &[staging] };
-                let settings = stratus_console::jobs::JobSettings::default();
-                changes::images::save_sharing(c, &actor, &settings, id, &sharing).await?;
-                saved_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    saved_rx.await.unwrap();
+    let first = crate::harness::hold_open(&app, async move |c| {
+        let acting = crate::harness::Acting::as_user(c, admin, production).await;
+        let sharing = Sharing { public: false, accounts: &[staging] };
+        let settings = stratus_console::jobs::JobSettings::default();
+        changes::images::save_sharing(c, &acting.actor(), &settings, id, &sharing).await.unwrap();
+    })
+    .await;
     let mut client = app.signed_in("admin@acme.test").await;
     let staging_id = staging.to_string();
     let second = actix_web::rt::spawn(async move {
@@ -400,8 +387,7 @@ async fn the_sharing_form_saved_twice_at_once_shares_once() {
         client.post_htmx(&format!("/images/{id}/sharing"), &form).await
     });
     crate::harness::until_one_waits(&mut conn, "the second save").await;
-    commit_tx.send(()).unwrap();
-    first.await.unwrap();
+    first.commit().await;
     let second = second.await.unwrap();
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     assert!(record(&mut conn, staging, "batch-worker").await.is_some());

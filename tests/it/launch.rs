@@ -10,7 +10,7 @@ use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, schema::*};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{Acting, Client, Response, TestApp, count, text, until_one_waits};
+use crate::harness::{Acting, Client, Held, Response, TestApp, count, hold_open, text, until_one_waits};
 
 async fn record_id(conn: &mut AsyncPgConnection, account: i64, name: &str) -> i64 {
     image_records::table
@@ -510,15 +510,52 @@ async fn the_fields_of_a_choice_not_taken_are_ignored() {
     assert!(!user_data.contains("chef") && !user_data.contains("../../etc"), "{user_data}");
 }
 
+/// A launch of one server "held" from `image`, as `user` in `account`, made
+/// directly and held open (see `hold_open`), with the firewalls and key pair
+/// given.
+async fn launch_held_open(
+    app: &TestApp,
+    (user, account, image): (i64, i64, i64),
+    code: i64,
+    firewalls: Vec<(i64, String)>,
+    key_name: Option<&str>,
+) -> Held {
+    use stratus_console::changes::{self, launch::Source};
+    use stratus_console::domain::{cloud_init::ConfigManagement, images::Label, launch::Launch};
+    let launch = Launch {
+        names: vec!["held".to_owned()],
+        description: String::new(),
+        label: Label::None,
+        budget_code_id: code,
+        group_id: None,
+        zone: None,
+        product_id: "t3.micro".to_owned(),
+        rate: "0.0104".parse().unwrap(),
+        firewalls,
+        key_name: key_name.map(str::to_owned),
+        volume_group: None,
+        config: ConfigManagement::None,
+        user_data: None,
+    };
+    hold_open(app, async move |c| {
+        let acting = Acting::as_user(c, user, account).await;
+        let row = db::images::find_record(c, account, image).await.unwrap();
+        let settings = stratus_console::jobs::JobSettings::default();
+        let source = Source::Record(&row);
+        changes::launch::launch(c, &acting.actor(), &settings, source, &launch, uuid::Uuid::new_v4(), None)
+            .await
+            .unwrap();
+    })
+    .await
+}
+
 /// A launch and a delete of the same image at the same instant: whichever
 /// holds the image first, the other sees what it did. A delete that waited
 /// counts the launch's server and is refused; a launch that waited finds
 /// the image gone and answers 404, writing nothing.
 #[actix_web::test]
 async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
-    use diesel_async::AsyncConnection as _;
-    use stratus_console::changes::{self, launch::Source};
-    use stratus_console::domain::{cloud_init::ConfigManagement, images::Label};
+    use stratus_console::changes;
 
     let mut w = world().await;
     let production = w.app.demo.acme_production;
@@ -532,57 +569,13 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
 
     // The launch first, held open; the delete waits for it and counts its server.
     let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
-    let (launched_tx, launched_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut launch_conn = w.app.db().await;
-    let image = w.image;
-    let launch = actix_web::rt::spawn(async move {
-        let acting = Acting::as_user(&mut launch_conn, admin, production).await;
-        let actor = acting.actor();
-        let row = db::images::find_record(&mut launch_conn, production, image).await.unwrap();
-        let launch = stratus_console::domain::launch::Launch {
-            names: vec!["held".to_owned()],
-            description: String::new(),
-            label: Label::None,
-            budget_code_id: code,
-            group_id: None,
-            zone: None,
-            product_id: "t3.micro".to_owned(),
-            rate: "0.0104".parse().unwrap(),
-            firewalls: Vec::new(),
-            key_name: None,
-            volume_group: None,
-            config: ConfigManagement::None,
-            user_data: None,
-        };
-        launch_conn
-            .transaction::<_, changes::ChangeError, _>(async |c| {
-                let settings = stratus_console::jobs::JobSettings::default();
-                changes::launch::launch(
-                    c,
-                    &actor,
-                    &settings,
-                    Source::Record(&row),
-                    &launch,
-                    uuid::Uuid::new_v4(),
-                    None,
-                )
-                .await?;
-                launched_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    launched_rx.await.unwrap();
+    let launch = launch_held_open(&w.app, (admin, production, w.image), code, Vec::new(), None).await;
     let mut deleter = w.app.signed_in("admin@acme.test").await;
     let delete_path = format!("/images/{}/delete", w.image);
     let at = version().await.to_string();
     let delete = actix_web::rt::spawn(async move { deleter.post_htmx(&delete_path, &[("version", &at)]).await });
     until_one_waits(&mut w.conn, "the delete").await;
-    commit_tx.send(()).unwrap();
-    launch.await.unwrap();
+    launch.commit().await;
     let refused = delete.await.unwrap();
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(text(&refused.body).contains("1 server launched from it is pending"), "{}", refused.body);
@@ -594,32 +587,20 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
         .execute(&mut w.conn)
         .await
         .unwrap();
-    let (deleted_tx, deleted_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut delete_conn = w.app.db().await;
     let at = version().await;
-    let delete = actix_web::rt::spawn(async move {
-        let acting = Acting::as_user(&mut delete_conn, admin, production).await;
-        let actor = acting.actor();
-        delete_conn
-            .transaction::<_, changes::ChangeError, _>(async |c| {
-                let settings = stratus_console::jobs::JobSettings::default();
-                changes::images::delete(c, &actor, &settings, image, at).await?;
-                deleted_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    deleted_rx.await.unwrap();
+    let image = w.image;
+    let delete = hold_open(&w.app, async move |c| {
+        let acting = Acting::as_user(c, admin, production).await;
+        let settings = stratus_console::jobs::JobSettings::default();
+        changes::images::delete(c, &acting.actor(), &settings, image, at).await.unwrap();
+    })
+    .await;
     let path = format!("/images/{}/launch", w.image);
     let fields = form(&w.base, &[]);
     let mut client = w.client;
     let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
     until_one_waits(&mut w.conn, "the launch").await;
-    commit_tx.send(()).unwrap();
-    delete.await.unwrap();
+    delete.commit().await;
     let refused = launch.await.unwrap();
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     assert_eq!(count(&mut w.conn, &servers_of_image).await, 1, "no server more");
@@ -630,10 +611,8 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
 /// that waited finds the key pair gone and says so at its field.
 #[actix_web::test]
 async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
-    use diesel_async::AsyncConnection as _;
-    use stratus_console::changes::{self, launch::Source};
+    use stratus_console::changes;
     use stratus_console::db::keypairs::KeyPairRow;
-    use stratus_console::domain::{cloud_init::ConfigManagement, images::Label};
 
     let mut w = world().await;
     let production = w.app.demo.acme_production;
@@ -659,55 +638,18 @@ async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
     let using_key = "SELECT count(*) AS n FROM servers WHERE key_pair_name = 'build-agents'";
 
     // The launch first, held open; the delete waits and counts its server.
-    let (launched_tx, launched_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut launch_conn = w.app.db().await;
-    let image = w.image;
-    let launch = actix_web::rt::spawn(async move {
-        let acting = Acting::as_user(&mut launch_conn, admin, production).await;
-        let actor = acting.actor();
-        let row = db::images::find_record(&mut launch_conn, production, image).await.unwrap();
-        let launch = stratus_console::domain::launch::Launch {
-            names: vec!["held".to_owned()],
-            description: String::new(),
-            label: Label::None,
-            budget_code_id: code,
-            group_id: None,
-            zone: None,
-            product_id: "t3.micro".to_owned(),
-            rate: "0.0104".parse().unwrap(),
-            firewalls: vec![(firewall.0, firewall.1.unwrap())],
-            key_name: Some("build-agents".to_owned()),
-            volume_group: None,
-            config: ConfigManagement::None,
-            user_data: None,
-        };
-        launch_conn
-            .transaction::<_, changes::ChangeError, _>(async |c| {
-                let settings = stratus_console::jobs::JobSettings::default();
-                changes::launch::launch(
-                    c,
-                    &actor,
-                    &settings,
-                    Source::Record(&row),
-                    &launch,
-                    uuid::Uuid::new_v4(),
-                    None,
-                )
-                .await?;
-                launched_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    launched_rx.await.unwrap();
+    let launch = launch_held_open(
+        &w.app,
+        (admin, production, w.image),
+        code,
+        vec![(firewall.0, firewall.1.unwrap())],
+        Some("build-agents"),
+    )
+    .await;
     let mut deleter = w.app.signed_in("admin@acme.test").await;
     let delete = actix_web::rt::spawn(async move { deleter.post_htmx(&format!("/keypairs/{key}/delete"), &[]).await });
     until_one_waits(&mut w.conn, "the delete").await;
-    commit_tx.send(()).unwrap();
-    launch.await.unwrap();
+    launch.commit().await;
     let refused = delete.await.unwrap();
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(text(&refused.body).contains("Terminate it first"), "{}", refused.body);
@@ -715,31 +657,18 @@ async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
     // The delete first (the server gone), held open; the launch waits, then
     // finds the key pair gone.
     diesel::sql_query("UPDATE servers SET state = 'TERMINATED'").execute(&mut w.conn).await.unwrap();
-    let (deleted_tx, deleted_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut delete_conn = w.app.db().await;
-    let delete = actix_web::rt::spawn(async move {
-        let acting = Acting::as_user(&mut delete_conn, admin, production).await;
-        let actor = acting.actor();
-        delete_conn
-            .transaction::<_, changes::ChangeError, _>(async |c| {
-                let settings = stratus_console::jobs::JobSettings::default();
-                changes::resources::delete::<KeyPairRow>(c, &actor, &settings, key).await?;
-                deleted_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    deleted_rx.await.unwrap();
+    let delete = hold_open(&w.app, async move |c| {
+        let acting = Acting::as_user(c, admin, production).await;
+        let settings = stratus_console::jobs::JobSettings::default();
+        changes::resources::delete::<KeyPairRow>(c, &acting.actor(), &settings, key).await.unwrap();
+    })
+    .await;
     let path = format!("/images/{}/launch", w.image);
     let fields = form(&w.base, &[("key_choice", "existing"), ("key_pair", "build-agents")]);
     let mut client = w.client;
     let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
     until_one_waits(&mut w.conn, "the launch").await;
-    commit_tx.send(()).unwrap();
-    delete.await.unwrap();
+    delete.commit().await;
     let refused = launch.await.unwrap();
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(text(&refused.body).contains("The key pair “build-agents” was deleted meanwhile"), "{}", refused.body);

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::changes;
 use stratus_console::cloud::CloudProvider as _;
@@ -15,7 +15,7 @@ use stratus_console::db::{self, schema::*, sync::ReportedImage};
 use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{Acting, TestApp, count};
+use crate::harness::{Acting, TestApp, count, hold_open};
 use crate::image_actions::{provider_id, record};
 
 /// The own-images sync's read: what the provider lists for the account now.
@@ -80,23 +80,11 @@ async fn a_delete_that_commits_while_the_sync_writes_is_waited_for_and_seen() {
     let listed = sync_read(&app.demo.numbers.production).await;
 
     // The delete, made and held open: its transaction commits only when told.
-    let (deleted_tx, deleted_rx) = tokio::sync::oneshot::channel::<()>();
-    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut delete_conn = app.db().await;
-    let delete = actix_web::rt::spawn(async move {
-        let acting = Acting::as_user(&mut delete_conn, admin, production).await;
-        let actor = acting.actor();
-        delete_conn
-            .transaction::<_, changes::ChangeError, _>(async |c| {
-                changes::images::delete(c, &actor, &JobSettings::default(), id, version).await?;
-                deleted_tx.send(()).unwrap();
-                commit_rx.await.unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    deleted_rx.await.unwrap();
+    let delete = hold_open(&app, async move |c| {
+        let acting = Acting::as_user(c, admin, production).await;
+        changes::images::delete(c, &acting.actor(), &JobSettings::default(), id, version).await.unwrap();
+    })
+    .await;
 
     // The sync writes what it read; it waits on the delete's lock.
     let mut sync_conn = app.db().await;
@@ -118,8 +106,7 @@ async fn a_delete_that_commits_while_the_sync_writes_is_waited_for_and_seen() {
         assert!(since.elapsed() < Duration::from_secs(30), "the sync's write never waited for the delete");
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-    commit_tx.send(()).unwrap();
-    delete.await.unwrap();
+    delete.commit().await;
     write.await.unwrap().unwrap();
 
     assert!(record(&mut conn, production, "api-server-base").await.is_none(), "the record stays deleted");
