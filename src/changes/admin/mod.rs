@@ -93,10 +93,7 @@ pub(crate) async fn escalation_check(
     account: i64,
     wanted: &[AccessRight],
 ) -> Result<(), ChangeError> {
-    match beyond_actor(conn, actor, account, wanted).await? {
-        Some((right, account)) => Err(Refusal::Escalation { right, account }.into()),
-        None => Ok(()),
-    }
+    refuse_beyond(conn, actor, account, wanted, |right, account| Refusal::Escalation { right, account }).await
 }
 
 /// Refused when `taken` holds a right the acting user does not hold in
@@ -107,8 +104,20 @@ pub(crate) async fn withdrawal_check(
     account: i64,
     taken: &[AccessRight],
 ) -> Result<(), ChangeError> {
-    match beyond_actor(conn, actor, account, taken).await? {
-        Some((right, account)) => Err(Refusal::Withdrawal { right, account }.into()),
+    refuse_beyond(conn, actor, account, taken, |right, account| Refusal::Withdrawal { right, account }).await
+}
+
+/// `refusal` of the first of `rights` the acting user does not hold in
+/// `account`, if any.
+async fn refuse_beyond(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    account: i64,
+    rights: &[AccessRight],
+    refusal: fn(AccessRight, Option<String>) -> Refusal,
+) -> Result<(), ChangeError> {
+    match beyond_actor(conn, actor, account, rights).await? {
+        Some((right, account)) => Err(refusal(right, account).into()),
         None => Ok(()),
     }
 }
