@@ -247,6 +247,13 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// How long EC2 may leave what it has just made, an instance launched or an
+/// image created, out of its listings (DescribeInstances and DescribeImages
+/// are eventually consistent; AWS speaks of seconds to minutes). A sync
+/// takes something the provider does not list as gone only once the console
+/// has known its id for longer than this.
+pub const LISTING_LAG: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 #[async_trait]
 pub trait CloudProvider: Send + Sync {
     fn capabilities(&self) -> Capabilities;

@@ -169,6 +169,7 @@ diesel::table! {
         retirement_waits -> Nullable<Text>,
         retired_at -> Nullable<Timestamptz>,
         owner_alias -> Nullable<Text>,
+        id_recorded_at -> Nullable<Timestamptz>,
     }
 }
 

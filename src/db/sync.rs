@@ -126,7 +126,9 @@ pub async fn public_image(conn: &mut AsyncPgConnection, row: &NewProviderImage<'
 /// Stores the account's own images: every image gets a provider row and a
 /// record in the account (named as at the provider the first time; the
 /// console's own name and label are kept after that). Images of the account
-/// that the provider no longer lists are marked DELETED. Images the console
+/// that the provider no longer lists are marked DELETED, unless the console
+/// recorded their id (Make Image) within `cloud::LISTING_LAG`: the listing
+/// may have been read before that, or not show them yet. Images the console
 /// has asked the provider to deregister stay gone, even when the provider
 /// still lists them. One transaction.
 ///
@@ -280,7 +282,15 @@ pub async fn own_images(
                 .filter(provider_images::state.ne("DELETED"))
                 // One being made from a server has no id yet to be listed by.
                 .filter(provider_images::provider_image_id.is_not_null())
-                .filter(provider_images::provider_image_id.ne_all(&listed)),
+                .filter(provider_images::provider_image_id.ne_all(&listed))
+                // One made a moment ago may be missing from a listing read
+                // before its id was recorded, or from the provider's
+                // eventually consistent answer: not gone.
+                .filter(
+                    provider_images::id_recorded_at
+                        .is_null()
+                        .or(provider_images::id_recorded_at.lt(Utc::now() - crate::cloud::LISTING_LAG)),
+                ),
         )
         .set(provider_images::state.eq("DELETED"))
         .execute(conn)
@@ -710,13 +720,14 @@ pub async fn made_image(
                     provider_images::created_at.eq(image.created_at),
                     provider_images::parent_id.eq(parent),
                     provider_images::name.eq(name),
+                    provider_images::id_recorded_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)
                 .await?;
             return Ok(record);
         }
         let id: i64 = diesel::insert_into(provider_images::table)
-            .values(NewProviderImage::reported(account, image))
+            .values((NewProviderImage::reported(account, image), provider_images::id_recorded_at.eq(diesel::dsl::now)))
             .on_conflict((provider_images::provider, provider_images::region, provider_images::provider_image_id))
             .do_update()
             .set(provider_images::platform.eq(image.platform))

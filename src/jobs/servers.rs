@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::JobError;
-use crate::cloud::{CloudError, CloudProvider, Instance, InstanceState, RunRequest, Volume};
+use crate::cloud::{CloudError, CloudProvider, Instance, InstanceState, LISTING_LAG, RunRequest, Volume};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
 use crate::domain::servers::ServerState;
@@ -152,13 +152,6 @@ fn state_of(instance: &Instance) -> ServerState {
     }
 }
 
-/// How long EC2 may leave an instance it has just launched out of
-/// DescribeInstances' answers (its API is eventually consistent; AWS speaks of
-/// seconds to minutes). A server the provider does not report is taken as
-/// terminated once its instance is older than this; until then the sync
-/// follows it as still settling.
-const CONSISTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
-
 /// Reads the state of the account's live servers from the provider; returns
 /// how many are still on their way (the job then runs again shortly).
 pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<usize, JobError> {
@@ -179,7 +172,10 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
     let now = chrono::Utc::now();
     for server in &live {
         let reported = instances.iter().find(|i| i.id == server.instance_id);
-        if reported.is_none() && server.instance_recorded_at.is_some_and(|at| now - at < CONSISTENCY_WINDOW) {
+        // A server the provider does not report is taken as terminated once
+        // its instance is older than the listing lag; until then the sync
+        // follows it as still settling.
+        if reported.is_none() && server.instance_recorded_at.is_some_and(|at| now - at < LISTING_LAG) {
             // Launched a moment ago: not reported yet, rather than gone.
             unsettled += 1;
             continue;

@@ -17,6 +17,7 @@ use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 use crate::cloud::{connection, endpoint};
 use crate::harness::{Acting, TestApp, count, hold_open};
 use crate::image_actions::{provider_id, record};
+use crate::servers::{made_record, running_server};
 
 /// The own-images sync's read: what the provider lists for the account now.
 async fn sync_read(number: &str) -> Vec<ReportedImage> {
@@ -254,4 +255,51 @@ async fn a_sync_before_the_revoke_keeps_an_image_made_private_out_of_the_catalog
     app.run_jobs().await;
     let listed = sync_read(&app.demo.numbers.production).await;
     assert!(listed.iter().any(|i| i.provider_image_id == ami && !i.is_public), "private at the provider now");
+}
+
+/// A sync that read the provider before an image made from a server got its
+/// id (or that EC2's eventually consistent listing answered without it) must
+/// not retire the new image; once its id is older than the listing lag, an
+/// image the provider does not list is gone.
+#[actix_web::test]
+async fn a_sync_that_read_the_provider_before_an_image_was_made_keeps_it() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (server, _) = running_server(&mut conn, production).await;
+    let code: i64 = budget_codes::table
+        .filter(budget_codes::name.eq("Operations"))
+        .select(budget_codes::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+
+    let listed = sync_read(&app.demo.numbers.production).await;
+    let made = client
+        .post_htmx(
+            &format!("/servers/{server}/image"),
+            &[("name", "made-after-the-read"), ("budget_code_id", &code.to_string())],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    app.run_jobs().await;
+    let (record, (_, ami)) = made_record(&mut conn, "made-after-the-read").await;
+    let ami = ami.expect("the provider made it");
+    assert!(!listed.iter().any(|i| i.provider_image_id == ami), "the sync's read is older than the image");
+
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+    assert_ne!(image_state(&mut conn, &ami).await, "DELETED", "a listing older than the image does not retire it");
+    assert!(client.get("/images").await.body.contains(&format!(r#"id="image-{record}""#)), "still in My images");
+
+    // The same listing, once the console has known the id for longer than
+    // the provider may take to list it: the image is gone at the provider.
+    diesel::update(provider_images::table.filter(provider_images::provider_image_id.eq(&ami)))
+        .set(provider_images::id_recorded_at.eq(chrono::Utc::now() - stratus_console::cloud::LISTING_LAG * 2))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+    assert_eq!(image_state(&mut conn, &ami).await, "DELETED");
 }

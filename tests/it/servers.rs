@@ -9,7 +9,7 @@ use stratus_console::db::schema::*;
 use crate::harness::{TestApp, count, text};
 
 /// The demo server kept running in Acme Production: `(id, version)`.
-async fn running_server(conn: &mut AsyncPgConnection, account: i64) -> (i64, i32) {
+pub(crate) async fn running_server(conn: &mut AsyncPgConnection, account: i64) -> (i64, i32) {
     servers::table
         .filter(servers::account_id.eq(account))
         .filter(servers::state.eq("RUNNING"))
@@ -21,7 +21,7 @@ async fn running_server(conn: &mut AsyncPgConnection, account: i64) -> (i64, i32
 
 /// The record of an image made from a server, by name: its id, and its
 /// image's state and provider id.
-async fn made_record(conn: &mut AsyncPgConnection, name: &str) -> (i64, (String, Option<String>)) {
+pub(crate) async fn made_record(conn: &mut AsyncPgConnection, name: &str) -> (i64, (String, Option<String>)) {
     image_records::table
         .inner_join(provider_images::table)
         .filter(image_records::name.eq(name))

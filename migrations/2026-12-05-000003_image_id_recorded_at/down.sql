@@ -1,0 +1,1 @@
+ALTER TABLE provider_images DROP COLUMN id_recorded_at;
