@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::accounts::Account;
-use super::schema::{group_members, groups, image_records, prices, products, zones};
+use super::schema::{group_members, groups, image_records, prices, products, provider_images, zones};
 use super::sync::{NewProviderImage, public_image};
 
 /// A hardware size with its hourly rate. Only priced sizes are offered: a
@@ -82,6 +82,14 @@ pub async fn record_public_launch(
         name: &image.name,
     };
     let pk = public_image(conn, &row).await?;
+    // The upsert holds the image's row: a delete that put it in the bin
+    // first is seen here (the catalog kept it in a form opened before), and
+    // one that comes after waits and counts these servers.
+    let binned: bool =
+        provider_images::table.find(pk).select(provider_images::binned_at.is_not_null()).first(conn).await?;
+    if binned {
+        return Err(diesel::result::Error::NotFound);
+    }
     let existing: Option<i64> = image_records::table
         .filter(image_records::account_id.eq(account.id))
         .filter(image_records::provider_image_id.eq(pk))

@@ -364,13 +364,26 @@ pub async fn public_catalog(
 }
 
 /// Adds or updates public catalog rows, 1,000 a statement; a row listed as
-/// it is stored is not written.
+/// it is stored is not written. An image in the recycle bin stays out of
+/// the catalog (`db::images::bin_image` took it out), though the provider
+/// still lists it public: nobody finds or launches it until it is restored.
 async fn upsert_public(
     conn: &mut AsyncPgConnection,
     provider: &str,
     region: &str,
     images: &[ReportedImage],
 ) -> QueryResult<()> {
+    let binned: std::collections::HashSet<String> = provider_images::table
+        .filter(provider_images::provider.eq(provider))
+        .filter(provider_images::region.eq(region))
+        .filter(provider_images::binned_at.is_not_null())
+        .filter(provider_images::provider_image_id.is_not_null())
+        .select(provider_images::provider_image_id.assume_not_null())
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let images: Vec<&ReportedImage> = images.iter().filter(|i| !binned.contains(&i.provider_image_id)).collect();
     for chunk in images.chunks(1000) {
         let rows: Vec<_> = chunk
             .iter()

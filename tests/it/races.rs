@@ -303,3 +303,63 @@ async fn a_sync_that_read_the_provider_before_an_image_was_made_keeps_it() {
     db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
     assert_eq!(image_state(&mut conn, &ami).await, "DELETED");
 }
+
+/// A public image put in the recycle bin leaves the catalog, and the syncs
+/// that read the provider afterwards (which still lists it public) leave it
+/// out: no account, of any company, finds or launches it until it is
+/// restored. A launch from a catalog form read before the delete finds it
+/// in the bin.
+#[actix_web::test]
+async fn a_public_image_in_the_bin_stays_out_of_the_catalog_whatever_the_syncs_read() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let globex = db::accounts::find(&mut conn, app.demo.globex_main).await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let public = client.post_htmx(&format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
+    app.run_jobs().await;
+    let ami = provider_id(&mut conn, id).await;
+    let in_catalog =
+        format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'");
+    assert_eq!(count(&mut conn, &in_catalog).await, 1, "public, and in the catalog");
+    let entry: i64 = public_images::table
+        .filter(public_images::provider_image_id.eq(&ami))
+        .select(public_images::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let form_read = db::images::find_public(&mut conn, &globex.provider, &globex.region, entry).await.unwrap();
+
+    let (_, version) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let binned = client.post_htmx(&format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(binned.status, StatusCode::OK, "{}", binned.body);
+    assert_eq!(count(&mut conn, &in_catalog).await, 0, "out of the catalog at once");
+
+    let own = sync_read(&app.demo.numbers.production).await;
+    assert!(own.iter().any(|i| i.provider_image_id == ami && i.is_public), "the provider still lists it public");
+    db::sync::own_images(&mut conn, &account, &own).await.unwrap();
+    // The region's catalog sync, as the owner's account reads it.
+    let ec2 = Ec2Provider::connect(&connection(&app.demo.numbers.production, endpoint())).await.unwrap();
+    let catalog: Vec<ReportedImage> = ec2.list_public_images().await.unwrap().into_iter().map(sync::reported).collect();
+    assert!(catalog.iter().any(|i| i.provider_image_id == ami), "the catalog's listing has it");
+    db::sync::public_catalog(&mut conn, &account.provider, &account.region, &catalog).await.unwrap();
+    assert_eq!(count(&mut conn, &in_catalog).await, 0, "the syncs leave it out");
+
+    let mut other = app.signed_in("admin@globex.test").await;
+    let dialog = other.get_htmx(&format!("/images/{entry}/launch?catalog=public"), "modal").await;
+    assert_eq!(dialog.status, StatusCode::NOT_FOUND, "nobody launches it from the catalog");
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@globex.test")).select(users::id).first(&mut conn).await.unwrap();
+    let late = db::launch::record_public_launch(&mut conn, &globex, &form_read, admin).await;
+    assert!(matches!(late, Err(diesel::result::Error::NotFound)), "a form read before the delete: {late:?}");
+
+    // Restored, the next sync puts it back.
+    let version: i32 = image_records::table.find(id).select(image_records::version).first(&mut conn).await.unwrap();
+    let restored = client.post_htmx(&format!("/images/{id}/restore"), &[("version", &version.to_string())]).await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
+    db::sync::public_catalog(&mut conn, &account.provider, &account.region, &catalog).await.unwrap();
+    assert_eq!(count(&mut conn, &in_catalog).await, 1, "back in the catalog");
+}
