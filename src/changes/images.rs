@@ -378,6 +378,14 @@ async fn binned(
 /// Brings record `id`'s image back from the recycle bin with its name,
 /// label, shares and lineage (nothing of them was removed), if the record
 /// is still at `version`.
+///
+/// A retirement day that passed while the image was in the bin is dropped:
+/// a restore keeps the image, where the lifecycle would retire it again at
+/// once. A deprecation day that passed is kept, so the image is deprecated
+/// as scheduled (a deprecated image still launches). A retired image is
+/// enabled again, and its shares and public launch permission are granted
+/// again: EC2's DisableImage took them all, and EnableImage does not give
+/// them back.
 pub async fn restore(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -393,12 +401,32 @@ pub async fn restore(
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
         db::images::restore_image(conn, row.image_pk).await?;
-        if row.retired_at.is_some() {
-            // Its retirement disabled it at the provider.
-            let job = Availability { image_id: row.provider_image_id.clone(), enabled: true };
-            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        let lapsed = row.retire_on.filter(|day| *day <= chrono::Utc::now().date_naive());
+        if lapsed.is_some() {
+            db::images::set_schedule(conn, row.image_pk, row.deprecate_on, None).await?;
         }
-        let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
+        if row.retired_at.is_some() {
+            // Its retirement disabled it at the provider, which took every
+            // launch permission; the jobs of one image run in order.
+            let image_id = &row.provider_image_id;
+            let job = Availability { image_id: image_id.clone(), enabled: true };
+            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            let mut grants = Vec::new();
+            for (target, _) in db::images::shares(conn, row.image_pk).await? {
+                grants.push(Some(db::accounts::find(conn, target).await?.provider_account_number));
+            }
+            if db::images::is_public(conn, row.image_pk).await? {
+                grants.push(None);
+            }
+            for account_number in grants {
+                let job = Permission { image_id: image_id.clone(), grant: true, account_number };
+                db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            }
+        }
+        let mut changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
+        if let Some(day) = lapsed {
+            changes["retire_on"] = serde_json::json!({ "from": day, "to": null });
+        }
         db::audit_log::record(conn, &actor.event("restore", Resource::Image, id, changes)).await?;
         Ok(db::images::find_record(conn, account, id).await?)
     })

@@ -527,3 +527,74 @@ async fn live_server_from(conn: &mut AsyncPgConnection, account: i64, id: i64) -
     .await
     .unwrap()
 }
+
+/// A retirement day that passed while the image was in the bin does not
+/// retire it again the moment it is restored; a deprecation day that passed
+/// still deprecates it, as scheduled.
+#[actix_web::test]
+async fn a_restore_drops_a_retirement_day_that_passed_in_the_bin() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let (id, version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let binned = admin.post_htmx(&format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(binned.status, StatusCode::OK, "{}", text(&binned.body));
+    let today = Utc::now().date_naive();
+    let (deprecate_on, retire_on) = (today - Duration::days(2), today - Duration::days(1));
+    let (_, _, image, _) = kept(&mut conn, id).await;
+    diesel::update(provider_images::table.find(image))
+        .set((provider_images::deprecate_on.eq(deprecate_on), provider_images::retire_on.eq(retire_on)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let restored =
+        admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", text(&restored.body));
+    assert_eq!(schedule_of(&mut conn, id).await, (Some(deprecate_on), None, None));
+    let said = "SELECT count(*) AS n FROM audit_events WHERE action = 'restore' AND changes->'retire_on'->>'to' IS NULL \
+                AND changes->'retire_on'->>'from' IS NOT NULL";
+    assert_eq!(count(&mut conn, said).await, 1, "the restore's event says the day was dropped");
+    lifecycle_at(&app, production, Utc::now()).await;
+    assert!(bin_of(&mut conn, id).await.is_none(), "restored, it stays");
+    assert!(deprecated(&mut conn, id).await, "deprecated as scheduled");
+}
+
+/// A retirement disables the image at the provider, which takes every
+/// launch permission it had (EC2's DisableImage); a restore enables it and
+/// grants its shares again.
+#[actix_web::test]
+async fn a_restore_of_a_retired_image_grants_its_shares_again() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let (id, _) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let (_, shares, image, _) = kept(&mut conn, id).await;
+    assert_eq!(shares, "1 shares", "shared with Staging");
+    diesel::update(provider_images::table.find(image))
+        .set(provider_images::retire_on.eq(Utc::now().date_naive()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    lifecycle_at(&app, production, Utc::now() + Duration::days(1)).await;
+    assert!(bin_of(&mut conn, id).await.is_some(), "retired into the bin");
+
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let restored =
+        admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", text(&restored.body));
+    let staging = &app.demo.numbers.staging;
+    let grant = format!(
+        "SELECT count(*) AS n FROM jobs WHERE kind = 'launch_permission' AND payload->>'grant' = 'true' \
+         AND payload->>'account_number' = '{staging}'"
+    );
+    let queued = format!("{grant} AND state = 'QUEUED'");
+    assert_eq!(count(&mut conn, &queued).await, 1, "a grant to Staging is queued");
+    app.run_jobs().await;
+    assert_eq!(count(&mut conn, &queued).await, 0);
+    assert!(count(&mut conn, &format!("{grant} AND state = 'COMPLETE'")).await >= 1, "and granted");
+    let enabled =
+        "SELECT count(*) AS n FROM jobs WHERE kind = 'set_image_availability' AND payload->>'enabled' = 'true'";
+    assert_eq!(count(&mut conn, enabled).await, 1, "enabled first");
+}
