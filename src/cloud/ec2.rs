@@ -239,6 +239,20 @@ fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
     text.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
 
+/// The deprecation time to send for one wanted `at`. EC2 refuses a time in
+/// the past and rounds to the minute, and a deprecation "now" reaches it
+/// only when its job runs, a poll or a retry later: a time less than a
+/// minute ahead of `now` is sent as the first whole minute at least a
+/// minute ahead.
+fn deprecate_at(at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let soonest = now + chrono::TimeDelta::minutes(1);
+    if at >= soonest {
+        return at;
+    }
+    let secs = soonest.timestamp() + i64::from(soonest.timestamp_subsec_nanos() > 0);
+    DateTime::from_timestamp((secs + 59).div_euclid(60) * 60, 0).unwrap_or(soonest)
+}
+
 fn aws_time(at: &AwsDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(at.secs(), at.subsec_nanos())
 }
@@ -505,7 +519,7 @@ impl CloudProvider for Ec2Provider {
                 self.client
                     .enable_image_deprecation()
                     .image_id(image_id)
-                    .deprecate_at(AwsDateTime::from_secs(at.timestamp()))
+                    .deprecate_at(AwsDateTime::from_secs(deprecate_at(at, Utc::now()).timestamp()))
                     .send()
                     .await
                     .map_err(map_error)?;
@@ -762,7 +776,24 @@ impl CloudProvider for Ec2Provider {
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::EC2_ACTIONS;
+    use chrono::{DateTime, Utc};
+
+    use super::{EC2_ACTIONS, deprecate_at};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_deprecation_time_is_never_sent_in_the_past() {
+        let now = at("2026-12-05T10:00:30Z");
+        // Asked "now" by a job that ran later: the next whole minute a minute ahead.
+        assert_eq!(deprecate_at(at("2026-12-05T09:58:00Z"), now), at("2026-12-05T10:02:00Z"));
+        assert_eq!(deprecate_at(now, now), at("2026-12-05T10:02:00Z"));
+        assert_eq!(deprecate_at(at("2026-12-05T10:01:00Z"), at("2026-12-05T10:00:00Z")), at("2026-12-05T10:01:00Z"));
+        // A day ahead is sent as asked.
+        assert_eq!(deprecate_at(at("2026-12-06T00:00:00Z"), now), at("2026-12-06T00:00:00Z"));
+    }
 
     /// The operations this file calls on the EC2 client (the method right
     /// after the client, on its line or the next), as IAM names them.
