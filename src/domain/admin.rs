@@ -134,6 +134,9 @@ impl TryFrom<String> for UserStatus {
 pub struct Email(String);
 
 impl Email {
+    /// The longest address there is (RFC 5321's path limit), in bytes.
+    pub const MAX_BYTES: usize = 254;
+
     /// A plausible address: one `@`, something before it, a domain with a
     /// dot after it, no spaces. Whether it receives mail is not ours to know.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
@@ -142,7 +145,7 @@ impl Email {
         if email.is_empty() {
             return invalid("Enter an email address.");
         }
-        if email.len() > 254 {
+        if email.len() > Self::MAX_BYTES {
             return invalid("An email address has at most 254 characters.");
         }
         let Some((local, domain)) = email.split_once('@') else {

@@ -77,6 +77,12 @@ pub async fn submit(
         );
     }
 
+    // Longer than any user's address (`Email`): nobody's, and too long for
+    // the index of sign-in attempts. Answered as any unknown address is.
+    if email.len() > crate::domain::admin::Email::MAX_BYTES {
+        return again(WRONG.into(), actix_web::http::StatusCode::UNAUTHORIZED);
+    }
+
     let since = Utc::now() - throttle::window();
     let by_email = db::login_attempts::failures_for_email(&mut conn, &email, since).await?;
     let by_ip = db::login_attempts::failures_for_ip(&mut conn, &ip, since).await?;

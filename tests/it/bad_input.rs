@@ -28,6 +28,7 @@ fn nasty() -> Vec<String> {
         "a\u{200b}b".into(),
         "\u{fffd}".into(),
         "x".repeat(5000),
+        incompressible(3000),
         "-1".into(),
         "99999999999999999999999".into(),
         "1e309".into(),
@@ -35,6 +36,23 @@ fn nasty() -> Vec<String> {
         " ".into(),
         "<script>alert(1)</script>".into(),
     ]
+}
+
+/// `len` letters and digits that do not compress: an index entry of them is
+/// over PostgreSQL's limit (2,704 bytes), where "x" × 5,000 compresses to a
+/// few bytes and passes.
+fn incompressible(len: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            // xorshift64: the same text every run.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(CHARS[(state % CHARS.len() as u64) as usize])
+        })
+        .collect()
 }
 
 /// A fingerprint of every table a change may write. Sessions and sign-in
