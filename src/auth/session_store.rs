@@ -144,9 +144,13 @@ impl SessionStore for PgSessionStore {
         if updated {
             Ok(session_key)
         } else {
-            // The session expired or was ended meanwhile: start a new one
-            // rather than resurrect the old key.
+            // The session expired or was ended meanwhile (a sign-out, a
+            // password reset, a deactivation) while this request ran: a new
+            // one starts, signed out, rather than resurrect the old key or
+            // sign the user in again.
             drop(conn);
+            let mut state = state;
+            state.remove(USER_ID);
             self.save(state, ttl).await.map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
         }
     }

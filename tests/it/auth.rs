@@ -290,3 +290,36 @@ async fn a_user_lands_on_the_first_page_their_rights_open() {
     let mut admin = app.client();
     assert_eq!(admin.login("admin@acme.test", "demo-password-1").await.location(), Some("/images"));
 }
+
+/// A request that loaded its session before a password reset (or a
+/// sign-out, or a deactivation) ended it, and writes the session as it
+/// finishes: the store starts a new session, signed out, rather than sign
+/// the user in again under a new key.
+#[actix_web::test]
+async fn a_session_ended_while_a_request_ran_is_not_brought_back_signed_in() {
+    use actix_session::storage::SessionStore;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use stratus_console::auth::session_store::{PgSessionStore, USER_ID};
+    use stratus_console::db::{self, schema::users};
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let manager: i64 =
+        users::table.filter(users::email.eq("manager@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    let store = PgSessionStore::new(db::pool(&app.database_url, 2).unwrap());
+    let ttl = actix_web::cookie::time::Duration::hours(1);
+    let state = std::collections::HashMap::from([
+        (USER_ID.to_owned(), manager.to_string()),
+        ("csrf_token".to_owned(), "t".to_owned()),
+    ]);
+    let key = store.save(state.clone(), &ttl).await.unwrap();
+
+    db::admin::end_sessions(&mut conn, manager).await.unwrap();
+    let after = store.update(key, state, &ttl).await.unwrap();
+
+    let kept = SessionStore::load(&store, &after).await.unwrap().expect("a new session");
+    assert!(!kept.contains_key(USER_ID), "signed out: {kept:?}");
+    let signed_in = format!("SELECT count(*) AS n FROM sessions WHERE user_id = {manager}");
+    assert_eq!(count(&mut conn, &signed_in).await, 0);
+}
