@@ -613,10 +613,12 @@ pub async fn firewalls(
 /// a private key.
 ///
 /// Key pairs imported on the Key Pairs page are ahead of the provider (see
-/// `db::keypairs`): one the provider lists is ready, whatever its job has
-/// done so far, and one waiting for its import (or whose import failed) is
-/// never marked gone. A key pair being deleted keeps its state, so it stays
-/// hidden even while the provider lists it.
+/// `db::keypairs`): one waiting for its import, or whose import failed, keeps
+/// its state and is never marked gone. Only its job, which compares the
+/// public key, makes it ready: a key pair of that name the provider lists
+/// may hold another key (made there, out of the console's sight), which its
+/// user could not sign in with. A key pair being deleted keeps its state, so
+/// it stays hidden even while the provider lists it.
 pub async fn key_pairs(
     conn: &mut AsyncPgConnection,
     account_id: i64,
@@ -638,15 +640,6 @@ pub async fn key_pairs(
             .collect();
         upsert_listed!(conn, key_pairs by name, rows, update(fingerprint, provider_id))?;
         let listed: Vec<&str> = reported.iter().map(|(name, _, _)| name.as_str()).collect();
-        diesel::update(
-            key_pairs::table
-                .filter(key_pairs::account_id.eq(account_id))
-                .filter(key_pairs::state.eq_any([ResourceState::Pending.as_str(), ResourceState::Error.as_str()]))
-                .filter(key_pairs::name.eq_any(&listed)),
-        )
-        .set((key_pairs::state.eq(ResourceState::Active.as_str()), key_pairs::last_error.eq(None::<String>)))
-        .execute(conn)
-        .await?;
         let can_be_gone = key_pairs::state.eq_any([ResourceState::Active.as_str(), ResourceState::Deleting.as_str()]);
         retire_unlisted!(conn, key_pairs by name, account_id, &listed, only: can_be_gone).map(drop)
     })

@@ -262,6 +262,7 @@ impl Runner {
                 db::jobs::fail(&mut conn, job.id, &error.to_string(), retry_at).await?;
                 if !retry {
                     servers::failed(&self.pool, job, &error.to_string()).await?;
+                    resources::failed(&self.pool, job, &error.to_string()).await?;
                     // What the provider holds now, whatever was asked of it:
                     // a server refused a stop is not left "pausing".
                     if let (Some(kind), Some(account)) = (follow_up(&job.kind), job.account_id) {

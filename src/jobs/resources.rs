@@ -8,10 +8,10 @@
 //! key pair or group of that name, as the provider lists it. A delete of
 //! something already gone counts as done.
 //!
-//! When a job fails for good (the provider refused, or the attempts are
-//! spent), the row says so: a failed import or create moves to `ERROR` with
-//! the provider's reason, a failed delete shows its row again with the
-//! reason. (Creating a key pair is no job: the page does it, because the
+//! When a job fails for good (the provider refused, the attempts are spent,
+//! or the provider could not even be reached), the row says so ([`failed`]):
+//! a failed import or create moves to `ERROR` with the reason, a failed
+//! delete shows its row again with the reason. (Creating a key pair is no job: the page does it, because the
 //! private key exists only in the provider's answer.)
 
 use serde::{Deserialize, Serialize};
@@ -79,11 +79,6 @@ impl DeleteSecurityGroup {
     }
 }
 
-/// Whether this failure is the job's last word: no retry will follow.
-fn for_good(job: &Job, error: &CloudError) -> bool {
-    !error.is_transient() || job.attempts >= job.max_attempts
-}
-
 type Outcome = Result<Option<serde_json::Value>, JobError>;
 
 /// The key pair `name` at the provider: imported now, or (after a lost
@@ -119,24 +114,7 @@ async fn import(
 
 pub async fn import_key_pair(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
     let ImportKeyPair { key_pair_id, name, public_key } = super::payload_of(job)?;
-    let (key, note) = match import(provider, &name, &public_key).await {
-        Ok(made) => made,
-        Err(error) => {
-            if for_good(job, &error) {
-                let mut conn = pool.get().await?;
-                let reason = format!("Import failed: {error}");
-                db::keypairs::failed(
-                    &mut conn,
-                    account.id,
-                    key_pair_id,
-                    (ResourceState::Pending, ResourceState::Error),
-                    &reason,
-                )
-                .await?;
-            }
-            return Err(error.into());
-        }
-    };
+    let (key, note) = import(provider, &name, &public_key).await?;
     let mut conn = pool.get().await?;
     db::keypairs::made(&mut conn, account.id, key_pair_id, &key.fingerprint, key.id.as_deref()).await?;
     Ok(Some(serde_json::json!({ "fingerprint": key.fingerprint, "key_pair_id": key.id, "note": note })))
@@ -144,21 +122,7 @@ pub async fn import_key_pair(pool: &Pool, provider: &dyn CloudProvider, account:
 
 pub async fn delete_key_pair(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
     let DeleteKeyPair { key_pair_id, name } = super::payload_of(job)?;
-    if let Err(error) = provider.delete_key_pair(&name).await {
-        if for_good(job, &error) {
-            let mut conn = pool.get().await?;
-            let reason = format!("Delete failed: {error}");
-            db::keypairs::failed(
-                &mut conn,
-                account.id,
-                key_pair_id,
-                (ResourceState::Deleting, ResourceState::Active),
-                &reason,
-            )
-            .await?;
-        }
-        return Err(error.into());
-    }
+    provider.delete_key_pair(&name).await?;
     let mut conn = pool.get().await?;
     db::keypairs::remove(&mut conn, account.id, key_pair_id, ResourceState::Deleting).await?;
     Ok(None)
@@ -185,24 +149,7 @@ async fn create_group(
 
 pub async fn create_security_group(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
     let CreateSecurityGroup { firewall_id, name, description } = super::payload_of(job)?;
-    let (group_id, note) = match create_group(provider, &name, &description).await {
-        Ok(made) => made,
-        Err(error) => {
-            if for_good(job, &error) {
-                let mut conn = pool.get().await?;
-                let reason = format!("Create failed: {error}");
-                db::firewalls::failed(
-                    &mut conn,
-                    account.id,
-                    firewall_id,
-                    (ResourceState::Pending, ResourceState::Error),
-                    &reason,
-                )
-                .await?;
-            }
-            return Err(error.into());
-        }
-    };
+    let (group_id, note) = create_group(provider, &name, &description).await?;
     let mut conn = pool.get().await?;
     db::firewalls::made(&mut conn, account.id, firewall_id, &group_id).await?;
     Ok(Some(serde_json::json!({ "group_id": group_id, "note": note })))
@@ -213,23 +160,47 @@ pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
     match provider.delete_security_group(&group_id).await {
         Ok(()) => {}
         Err(CloudError::Refused { code, .. }) if code == "InvalidGroup.NotFound" => {}
-        Err(error) => {
-            if for_good(job, &error) {
-                let mut conn = pool.get().await?;
-                let reason = format!("Delete failed: {error}");
-                db::firewalls::failed(
-                    &mut conn,
-                    account.id,
-                    firewall_id,
-                    (ResourceState::Deleting, ResourceState::Active),
-                    &reason,
-                )
-                .await?;
-            }
-            return Err(error.into());
-        }
+        Err(error) => return Err(error.into()),
     }
     let mut conn = pool.get().await?;
     db::firewalls::remove(&mut conn, account.id, firewall_id, ResourceState::Deleting).await?;
     Ok(None)
+}
+
+/// A job on a key pair or a firewall failed for good, whatever failed: the
+/// provider's refusal, the attempts spent, or no provider reached at all
+/// (then the job's own function never ran). An import or a create moves to
+/// `ERROR`, a delete shows its row again, each with the reason; without
+/// this the row would wait as importing or deleting for ever. Other jobs
+/// are not this module's.
+pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError> {
+    use ResourceState::{Active, Deleting, Error, Pending};
+    let Some(account) = job.account_id else { return Ok(()) };
+    let (key_pair, firewall, moves, what) = match job.kind.as_str() {
+        IMPORT_KEY_PAIR => {
+            (super::payload_of(job).ok().map(|p: ImportKeyPair| p.key_pair_id), None, (Pending, Error), "Import")
+        }
+        DELETE_KEY_PAIR => {
+            (super::payload_of(job).ok().map(|p: DeleteKeyPair| p.key_pair_id), None, (Deleting, Active), "Delete")
+        }
+        CREATE_SECURITY_GROUP => {
+            (None, super::payload_of(job).ok().map(|p: CreateSecurityGroup| p.firewall_id), (Pending, Error), "Create")
+        }
+        DELETE_SECURITY_GROUP => (
+            None,
+            super::payload_of(job).ok().map(|p: DeleteSecurityGroup| p.firewall_id),
+            (Deleting, Active),
+            "Delete",
+        ),
+        _ => return Ok(()),
+    };
+    let reason = format!("{what} failed: {error}");
+    let mut conn = pool.get().await?;
+    if let Some(id) = key_pair {
+        db::keypairs::failed(&mut conn, account, id, moves, &reason).await?;
+    }
+    if let Some(id) = firewall {
+        db::firewalls::failed(&mut conn, account, id, moves, &reason).await?;
+    }
+    Ok(())
 }

@@ -193,13 +193,69 @@ async fn an_import_takes_a_key_pair_of_its_name_at_the_provider_only_if_it_holds
         let imported = client.post_htmx("/keypairs", &[("name", name), ("public_key", ED25519)]).await;
         assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
     }
+    let states = async |conn: &mut AsyncPgConnection| -> Vec<(String, String)> {
+        rows(conn, account).await.into_iter().map(|r| (r.1, r.4)).collect()
+    };
+    // A sync first, the imports held back: the provider lists both names,
+    // but only the import, which compares the keys, makes a row ready.
+    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'import_key_pair'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db::jobs::enqueue_sync(&mut conn, account, "sync_key_pairs", 2).await.unwrap();
+    app.run_jobs().await;
+    let waiting = states(&mut conn).await;
+    assert!(waiting.contains(&("laptop".into(), "PENDING".into())), "{waiting:?}");
+    assert!(waiting.contains(&("desktop".into(), "PENDING".into())), "{waiting:?}");
+    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'import_key_pair'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     app.run_jobs().await;
 
-    let states: Vec<(String, String)> = rows(&mut conn, account).await.into_iter().map(|r| (r.1, r.4)).collect();
-    assert!(states.contains(&("laptop".into(), "ERROR".into())), "another key under that name: {states:?}");
-    assert!(states.contains(&("desktop".into(), "ACTIVE".into())), "the same key: {states:?}");
+    let after = states(&mut conn).await;
+    assert!(after.contains(&("laptop".into(), "ERROR".into())), "another key under that name: {after:?}");
+    assert!(after.contains(&("desktop".into(), "ACTIVE".into())), "the same key: {after:?}");
+    // A later sync leaves the refused import as it is.
+    db::jobs::enqueue_sync(&mut conn, account, "sync_key_pairs", 2).await.unwrap();
+    app.run_jobs().await;
+    assert_eq!(states(&mut conn).await, after);
     let page = text(&client.get("/keypairs").await.body);
     assert!(page.contains("already has a key pair named “laptop” with another public key"), "{page}");
+}
+
+/// An import whose job fails before it reaches its own code (no provider
+/// answers the connection) still ends: the row shows why, rather than
+/// waiting as importing for ever.
+#[actix_web::test]
+async fn an_import_whose_provider_cannot_be_reached_fails_for_good_and_says_why() {
+    use stratus_console::jobs::{JobSettings, Runner};
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let imported = client.post_htmx("/keypairs", &[("name", "laptop"), ("public_key", ED25519)]).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    diesel::sql_query("UPDATE jobs SET max_attempts = 1 WHERE kind = 'import_key_pair'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // Nothing listens on port 9 (discard): the connection is refused.
+    let settings = JobSettings {
+        workers: 0,
+        provider_endpoint: Some("http://127.0.0.1:9".to_owned()),
+        secrets: Some(crate::harness::secrets()),
+        ..JobSettings::default()
+    };
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings);
+    while runner.run_next("test-worker").await.unwrap() {}
+
+    let row = rows(&mut conn, account).await.into_iter().find(|r| r.1 == "laptop").expect("the row");
+    assert_eq!(row.4, "ERROR", "{row:?}");
+    let page = text(&client.get("/keypairs").await.body);
+    assert!(page.contains("Import failed"), "{page}");
+    assert!(!page.contains("laptop importing"), "{page}");
 }
 
 /// The message at a field of the form in an answer.
