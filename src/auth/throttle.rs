@@ -15,10 +15,11 @@ pub fn window() -> Duration {
     Duration::minutes(15)
 }
 
-/// `Err(retry_at)` when the failures within the window reached `limit`.
+/// `Err(retry_at)` when the failures within the window, this attempt's own
+/// counted with them (it is written before it is checked), pass `limit`.
 pub fn check(failures: Failures, limit: i64) -> Result<(), DateTime<Utc>> {
     match failures.oldest {
-        Some(oldest) if failures.count >= limit => Err(oldest + window()),
+        Some(oldest) if failures.count > limit => Err(oldest + window()),
         _ => Ok(()),
     }
 }
@@ -28,10 +29,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fifth_failure_locks_until_the_first_leaves_the_window() {
+    fn the_sixth_attempt_after_five_failures_waits_until_the_first_leaves_the_window() {
         let oldest = Utc::now() - Duration::minutes(3);
-        assert!(check(Failures { count: 4, oldest: Some(oldest) }, MAX_FAILURES_PER_EMAIL).is_ok());
-        let retry = check(Failures { count: 5, oldest: Some(oldest) }, MAX_FAILURES_PER_EMAIL).unwrap_err();
+        assert!(check(Failures { count: 5, oldest: Some(oldest) }, MAX_FAILURES_PER_EMAIL).is_ok());
+        let retry = check(Failures { count: 6, oldest: Some(oldest) }, MAX_FAILURES_PER_EMAIL).unwrap_err();
         assert_eq!(retry, oldest + Duration::minutes(15));
     }
 }

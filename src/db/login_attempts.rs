@@ -41,10 +41,22 @@ pub async fn failures_for_ip(conn: &mut AsyncPgConnection, ip: &str, since: Date
     Ok(Failures { count, oldest })
 }
 
-pub async fn record(conn: &mut AsyncPgConnection, email: &str, ip: &str, succeeded: bool) -> QueryResult<()> {
+/// Writes an attempt, a failure until it [`succeeded`]; its id.
+pub async fn record(conn: &mut AsyncPgConnection, email: &str, ip: &str) -> QueryResult<i64> {
     diesel::insert_into(login_attempts::table)
-        .values((login_attempts::email.eq(email), login_attempts::ip.eq(ip), login_attempts::succeeded.eq(succeeded)))
-        .execute(conn)
+        .values((login_attempts::email.eq(email), login_attempts::ip.eq(ip), login_attempts::succeeded.eq(false)))
+        .returning(login_attempts::id)
+        .get_result(conn)
         .await
-        .map(drop)
+}
+
+/// Attempt `id` signed in.
+pub async fn succeeded(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::update(login_attempts::table.find(id)).set(login_attempts::succeeded.eq(true)).execute(conn).await.map(drop)
+}
+
+/// Attempt `id` was refused before its password was checked: it counts for
+/// nothing.
+pub async fn forget(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(login_attempts::table.find(id)).execute(conn).await.map(drop)
 }

@@ -83,12 +83,18 @@ pub async fn submit(
         return again(WRONG.into(), actix_web::http::StatusCode::UNAUTHORIZED);
     }
 
+    // The attempt is written first, as a failure, and counted with the
+    // others: sign-ins at the same moment each see those written before
+    // them, so guesses sent in parallel cannot pass the limit while their
+    // passwords are hashed. A refused attempt is not counted.
+    let attempt = db::login_attempts::record(&mut conn, &email, &ip).await?;
     let since = Utc::now() - throttle::window();
     let by_email = db::login_attempts::failures_for_email(&mut conn, &email, since).await?;
     let by_ip = db::login_attempts::failures_for_ip(&mut conn, &ip, since).await?;
     let locked = throttle::check(by_email, throttle::MAX_FAILURES_PER_EMAIL)
         .and(throttle::check(by_ip, throttle::MAX_FAILURES_PER_IP));
     if let Err(retry_at) = locked {
+        db::login_attempts::forget(&mut conn, attempt).await?;
         let message = format!("Too many failed sign-ins. Try again after {} UTC.", retry_at.format("%H:%M"));
         return again(message, actix_web::http::StatusCode::TOO_MANY_REQUESTS);
     }
@@ -100,19 +106,15 @@ pub async fn submit(
     let user = match user {
         Some(user) if matches && user.is_active() => user,
         Some(user) if matches => {
-            db::login_attempts::record(&mut conn, &email, &ip, false).await?;
             audit_sign_in(&mut conn, Some(user.id), "failure").await?;
             return again(
                 "This user is inactive. Ask an administrator of your company to reactivate it.".into(),
                 actix_web::http::StatusCode::FORBIDDEN,
             );
         }
-        _ => {
-            db::login_attempts::record(&mut conn, &email, &ip, false).await?;
-            return again(WRONG.into(), actix_web::http::StatusCode::UNAUTHORIZED);
-        }
+        _ => return again(WRONG.into(), actix_web::http::StatusCode::UNAUTHORIZED),
     };
-    db::login_attempts::record(&mut conn, &email, &ip, true).await?;
+    db::login_attempts::succeeded(&mut conn, attempt).await?;
     audit_sign_in(&mut conn, Some(user.id), "success").await?;
     let first_account = db::accounts::for_user(&mut conn, user.id).await?.first().map(|a| a.id);
     current::sign_in(&session, user.id, first_account)?;

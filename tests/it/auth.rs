@@ -111,6 +111,40 @@ async fn a_client_cannot_choose_its_address_with_forwarded_headers() {
     assert_eq!(recorded, 2, "both failures count against the real address");
 }
 
+/// Guesses sent all at once, each hashing its password while the others
+/// run: no more of them are checked than of guesses sent one by one.
+#[actix_web::test]
+async fn guesses_sent_at_once_get_no_more_tries_than_guesses_sent_in_turn() {
+    let app = TestApp::spawn().await;
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        let mut client = app.client();
+        client.get("/login").await;
+        clients.push(client);
+    }
+    let guesses: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            actix_web::rt::spawn(async move {
+                client.post("/login", &[("email", "manager@acme.test"), ("password", "guess")]).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 5 && checked + throttled == 12, "{statuses:?}");
+    let failures = "SELECT count(*) AS n FROM login_attempts WHERE email = 'manager@acme.test' AND NOT succeeded";
+    assert_eq!(
+        count(&mut app.db().await, failures).await,
+        i64::try_from(checked).unwrap(),
+        "refused tries count for nothing"
+    );
+}
+
 #[actix_web::test]
 async fn the_sixth_failure_within_15_minutes_is_throttled() {
     let app = TestApp::spawn().await;
