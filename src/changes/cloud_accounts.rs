@@ -471,7 +471,9 @@ pub async fn delete(
     let company = admin.user.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
-        let found = db::accounts::find_listed(conn, company, id).await?;
+        // A launch writing its servers holds a share of the account's row
+        // (its foreign keys): the delete waits for it, then counts them.
+        let found = db::accounts::lock_for_delete(conn, company, id).await?;
         crate::domain::refusal::Refusal::stale_unless(found.version == version, "account")?;
         let live = db::accounts::live_servers(conn, id).await?;
         if live > 0 {

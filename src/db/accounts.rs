@@ -147,6 +147,20 @@ pub async fn find_listed(conn: &mut AsyncPgConnection, company: i64, id: i64) ->
         .await
 }
 
+/// Account `id` of the company, its row locked against every change and
+/// every new row that refers to it (each takes a share of that row through
+/// its foreign key) for the rest of the transaction: what a delete reads
+/// before it counts what the account still has.
+pub async fn lock_for_delete(conn: &mut AsyncPgConnection, company: i64, id: i64) -> QueryResult<Listed> {
+    accounts::table
+        .filter(accounts::company_id.eq(company))
+        .filter(accounts::id.eq(id))
+        .select(Listed::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
 /// The name of the company's account already connected to this provider
 /// account and region (at this endpoint), if there is one.
 pub async fn already_connected(

@@ -358,6 +358,15 @@ impl Acting {
             rights: &self.rights,
         }
     }
+
+    /// The same user as an administrator of cloud accounts.
+    pub fn admin(&self) -> stratus_console::changes::cloud_accounts::Admin<'_> {
+        stratus_console::changes::cloud_accounts::Admin {
+            user: &self.context.user,
+            account: Some(&self.account),
+            rights: &self.rights,
+        }
+    }
 }
 
 /// Waits until some statement of the test database waits on a lock.

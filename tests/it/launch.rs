@@ -674,3 +674,66 @@ async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
     assert!(text(&refused.body).contains("The key pair “build-agents” was deleted meanwhile"), "{}", refused.body);
     assert_eq!(count(&mut w.conn, using_key).await, 1, "no server more");
 }
+
+/// A launch and the delete of its cloud account at the same instant. A
+/// delete that comes second waits for the launch, counts its server and is
+/// refused; a launch that comes second finds what it chose gone and says
+/// so. Neither answers 500 nor leaves a server nobody follows.
+#[actix_web::test]
+async fn a_launch_and_the_delete_of_its_cloud_account_at_once_never_both_pass() {
+    use stratus_console::changes;
+
+    let mut w = world().await;
+    let production = w.app.demo.acme_production;
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut w.conn).await.unwrap();
+    // No live server in the account: only the launch's would be.
+    diesel::sql_query(format!("UPDATE servers SET state = 'TERMINATED' WHERE account_id = {production}"))
+        .execute(&mut w.conn)
+        .await
+        .unwrap();
+    let version = async |conn: &mut AsyncPgConnection| -> i32 {
+        accounts::table.find(production).select(accounts::version).first(conn).await.unwrap()
+    };
+    let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
+
+    // The launch first, held open; the delete waits for it and counts its server.
+    let launch = launch_held_open(&w.app, (admin, production, w.image), code, Vec::new(), None).await;
+    let mut deleter = w.app.signed_in("admin@acme.test").await;
+    let path = format!("/admin/accounts/{production}/delete");
+    let at = version(&mut w.conn).await.to_string();
+    let delete = actix_web::rt::spawn(async move {
+        deleter.post_htmx(&path, &[("version", &at), ("confirm_name", "Acme Production")]).await
+    });
+    until_one_waits(&mut w.conn, "the delete").await;
+    launch.commit().await;
+    let refused = delete.await.unwrap();
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(count(&mut w.conn, &format!("SELECT count(*) AS n FROM accounts WHERE id = {production}")).await, 1);
+
+    // The delete first (the server gone), held open; the launch waits, then
+    // finds the account's firewalls gone.
+    diesel::sql_query(format!("UPDATE servers SET state = 'TERMINATED' WHERE account_id = {production}"))
+        .execute(&mut w.conn)
+        .await
+        .unwrap();
+    let at = version(&mut w.conn).await;
+    let delete = hold_open(&w.app, async move |c| {
+        let acting = Acting::as_user(c, admin, production).await;
+        changes::cloud_accounts::delete(c, &acting.admin(), production, at).await.unwrap();
+    })
+    .await;
+    let path = format!("/images/{}/launch", w.image);
+    let fields = form(&w.base, &[]);
+    let mut client = w.client;
+    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
+    until_one_waits(&mut w.conn, "the launch").await;
+    delete.commit().await;
+    let refused = launch.await.unwrap();
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(text(&refused.body).contains("A firewall you chose was deleted meanwhile"), "{}", refused.body);
+    assert_eq!(
+        count(&mut w.conn, &format!("SELECT count(*) AS n FROM servers WHERE account_id = {production}")).await,
+        0
+    );
+}
