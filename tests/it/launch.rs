@@ -549,6 +549,22 @@ async fn launch_held_open(
     .await
 }
 
+/// Posts `fields` to image `image`'s launch while `held` holds what the
+/// launch needs: once the launch waits on it, commits `held`; the answer.
+async fn launch_behind(
+    mut client: Client,
+    conn: &mut AsyncPgConnection,
+    image: i64,
+    fields: Vec<(String, String)>,
+    held: Held,
+) -> Response {
+    let path = format!("/images/{image}/launch");
+    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
+    until_one_waits(conn, "the launch").await;
+    held.commit().await;
+    launch.await.unwrap()
+}
+
 /// A launch and a delete of the same image at the same instant: whichever
 /// holds the image first, the other sees what it did. A delete that waited
 /// counts the launch's server and is refused; a launch that waited finds
@@ -595,13 +611,7 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
         changes::images::delete(c, &acting.actor(), &settings, image, at).await.unwrap();
     })
     .await;
-    let path = format!("/images/{}/launch", w.image);
-    let fields = form(&w.base, &[]);
-    let mut client = w.client;
-    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
-    until_one_waits(&mut w.conn, "the launch").await;
-    delete.commit().await;
-    let refused = launch.await.unwrap();
+    let refused = launch_behind(w.client, &mut w.conn, w.image, form(&w.base, &[]), delete).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     assert_eq!(count(&mut w.conn, &servers_of_image).await, 1, "no server more");
 }
@@ -663,13 +673,14 @@ async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
         changes::resources::delete::<KeyPairRow>(c, &acting.actor(), &settings, key).await.unwrap();
     })
     .await;
-    let path = format!("/images/{}/launch", w.image);
-    let fields = form(&w.base, &[("key_choice", "existing"), ("key_pair", "build-agents")]);
-    let mut client = w.client;
-    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
-    until_one_waits(&mut w.conn, "the launch").await;
-    delete.commit().await;
-    let refused = launch.await.unwrap();
+    let refused = launch_behind(
+        w.client,
+        &mut w.conn,
+        w.image,
+        form(&w.base, &[("key_choice", "existing"), ("key_pair", "build-agents")]),
+        delete,
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(text(&refused.body).contains("The key pair “build-agents” was deleted meanwhile"), "{}", refused.body);
     assert_eq!(count(&mut w.conn, using_key).await, 1, "no server more");
@@ -723,13 +734,7 @@ async fn a_launch_and_the_delete_of_its_cloud_account_at_once_never_both_pass() 
         changes::cloud_accounts::delete(c, &acting.admin(), production, at).await.unwrap();
     })
     .await;
-    let path = format!("/images/{}/launch", w.image);
-    let fields = form(&w.base, &[]);
-    let mut client = w.client;
-    let launch = actix_web::rt::spawn(async move { post(&mut client, &path, &fields).await });
-    until_one_waits(&mut w.conn, "the launch").await;
-    delete.commit().await;
-    let refused = launch.await.unwrap();
+    let refused = launch_behind(w.client, &mut w.conn, w.image, form(&w.base, &[]), delete).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(text(&refused.body).contains("A firewall you chose was deleted meanwhile"), "{}", refused.body);
     assert_eq!(
