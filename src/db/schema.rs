@@ -336,6 +336,7 @@ diesel::table! {
         ready_at -> Nullable<Timestamptz>,
         terminated_at -> Nullable<Timestamptz>,
         instance_recorded_at -> Nullable<Timestamptz>,
+        state_since -> Timestamptz,
     }
 }
 

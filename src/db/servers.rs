@@ -82,6 +82,8 @@ pub struct LiveServer {
     pub addresses: Addresses,
     /// When its instance's id was recorded (at launch).
     pub instance_recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the console saw it enter its state.
+    pub state_since: chrono::DateTime<chrono::Utc>,
 }
 
 /// The account's servers that exist at the provider and are not gone.
@@ -97,6 +99,7 @@ pub async fn at_provider(conn: &mut AsyncPgConnection, account_id: i64) -> Query
             servers::version,
             (servers::private_ip, servers::public_ip),
             servers::instance_recorded_at,
+            servers::state_since,
         ))
         .load(conn)
         .await
@@ -139,9 +142,11 @@ pub async fn observed(
     if state == server.state && *addresses == server.addresses {
         return Ok(true);
     }
+    let since = if state == server.state { server.state_since } else { chrono::Utc::now() };
     let updated = diesel::update(as_read)
         .set((
             servers::state.eq(state.as_str()),
+            servers::state_since.eq(since),
             servers::private_ip.eq(&addresses.private_ip),
             servers::public_ip.eq(&addresses.public_ip),
             servers::version.eq(servers::version + 1),

@@ -189,15 +189,29 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
             unsettled += 1;
             continue;
         }
-        let on_its_way = matches!(
-            state,
-            ServerState::Pending | ServerState::Pausing | ServerState::Stopping | ServerState::Rebooting
-        );
-        if on_its_way || (state == ServerState::Running && !is_ready) {
+        if settling(server, state, is_ready, now) {
             unsettled += 1;
         }
     }
     Ok(unsettled)
+}
+
+/// How long a running server is followed (every [`FOLLOW_EVERY`]) until its
+/// status checks pass. EC2's pass within minutes of a boot; a server still
+/// failing them after this is impaired, and the periodic sync goes on
+/// reading it every few minutes, rather than asking EC2 twice every two
+/// seconds for as long as it runs.
+pub const READINESS_PATIENCE: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+/// Whether `server`, reported in `state` (its checks passing or not), is
+/// still on its way, so the sync follows it.
+fn settling(server: &db::servers::LiveServer, state: ServerState, ready: bool, now: chrono::DateTime<Utc>) -> bool {
+    match state {
+        ServerState::Pending | ServerState::Pausing | ServerState::Stopping | ServerState::Rebooting => true,
+        // Running since this report, or for less than the patience.
+        ServerState::Running => !ready && (server.state != state || now - server.state_since < READINESS_PATIENCE),
+        _ => false,
+    }
 }
 
 /// Pauses (stops), starts, reboots or terminates a server. A server already
@@ -300,4 +314,42 @@ pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError>
 /// The moment a follow-up sync should run.
 pub fn follow_up_at() -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(FOLLOW_EVERY).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+
+    use super::{READINESS_PATIENCE, settling};
+    use crate::db::servers::{Addresses, LiveServer};
+    use crate::domain::servers::ServerState;
+
+    fn server(state: ServerState, for_: TimeDelta) -> LiveServer {
+        LiveServer {
+            id: 1,
+            instance_id: "i-1".into(),
+            state,
+            version: 1,
+            addresses: Addresses::default(),
+            instance_recorded_at: None,
+            state_since: Utc::now() - for_,
+        }
+    }
+
+    #[test]
+    fn a_running_server_is_followed_until_its_checks_pass_or_the_patience_ends() {
+        let now = Utc::now();
+        let minute = TimeDelta::minutes(1);
+        // Just started (pending before, or running for a minute): followed.
+        assert!(settling(&server(ServerState::Pending, minute), ServerState::Running, false, now));
+        assert!(settling(&server(ServerState::Running, minute), ServerState::Running, false, now));
+        // Its checks pass: settled.
+        assert!(!settling(&server(ServerState::Running, minute), ServerState::Running, true, now));
+        // Running and failing its checks for longer than the patience: left to the periodic sync.
+        let long = READINESS_PATIENCE + minute;
+        assert!(!settling(&server(ServerState::Running, long), ServerState::Running, false, now));
+        // Whatever moves is followed, however long it has been in its state.
+        assert!(settling(&server(ServerState::Pausing, long), ServerState::Stopping, false, now));
+        assert!(!settling(&server(ServerState::Running, long), ServerState::Paused, false, now));
+    }
 }
