@@ -351,8 +351,11 @@ pub async fn deprecate(
     }
 }
 
-/// An own image's schedule; a day left out (or null) is none.
+/// An own image's schedule; a day left out (or null) is none. A field of
+/// another name is refused: a misspelt day would otherwise clear the
+/// schedule.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     pub version: i32,
     /// `YYYY-MM-DD`, after today.

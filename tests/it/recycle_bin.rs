@@ -401,6 +401,13 @@ async fn the_schedule_dialog_checks_its_dates_at_their_fields_and_saves_them() {
     assert!(text(&saved.body).contains("retiring in 30 days"), "the row's badge: {}", text(&saved.body));
     let (deprecate_on, retire_on, _) = schedule_of(&mut conn, id).await;
     assert_eq!((deprecate_on, retire_on), (Some(today + Duration::days(3)), Some(today + Duration::days(30))));
+    // A dialog refused for a bad day keeps the version it was read at: sent
+    // again, it meets the change made meanwhile instead of overwriting it.
+    let refused = configurator
+        .post_htmx(&format!("/images/{id}/schedule"), &[("version", &v), ("deprecate_on", "next week")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains(&format!(r#"name="version" value="{v}""#)), "{}", refused.body);
     let stale = configurator
         .post_htmx(&format!("/images/{id}/schedule"), &[("version", &v), ("deprecate_on", ""), ("retire_on", "")])
         .await;
@@ -597,4 +604,27 @@ async fn a_restore_of_a_retired_image_grants_its_shares_again() {
     let enabled =
         "SELECT count(*) AS n FROM jobs WHERE kind = 'set_image_availability' AND payload->>'enabled' = 'true'";
     assert_eq!(count(&mut conn, enabled).await, 1, "enabled first");
+}
+
+/// The API's schedule refuses a field it does not know: a misspelt day
+/// would otherwise be no day, and clear the schedule.
+#[actix_web::test]
+async fn the_api_refuses_a_schedule_with_a_misspelt_field_and_keeps_the_schedule() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let (id, version) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let api = crate::api::Api::new(&app, &crate::api::make_token(&mut admin, "schedule", production, "write").await);
+    let day = (Utc::now().date_naive() + Duration::days(30)).to_string();
+    let path = format!("/api/v1/images/{id}/schedule");
+    let saved =
+        api.send(reqwest::Method::PUT, &path, Some(serde_json::json!({ "version": version, "retire_on": day }))).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.json);
+    let version = saved.json["version"].as_i64().unwrap();
+
+    let misspelt =
+        api.send(reqwest::Method::PUT, &path, Some(serde_json::json!({ "version": version, "retireOn": day }))).await;
+    assert_eq!(misspelt.status, StatusCode::BAD_REQUEST, "{}", misspelt.json);
+    assert_eq!(schedule_of(&mut conn, id).await.1, Some(Utc::now().date_naive() + Duration::days(30)), "kept");
 }

@@ -94,6 +94,26 @@ async fn rename_with_stale_version_is_a_conflict_that_shows_the_current_name() {
     assert_eq!(name_of(&app, id).await, "batch-a");
 }
 
+/// A rename refused for a bad name keeps the version its form was read at:
+/// corrected and sent again, it meets a rename made meanwhile (409) rather
+/// than overwrite it.
+#[actix_web::test]
+async fn a_refused_rename_corrected_meets_a_rename_made_meanwhile() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&app, "batch-worker").await;
+    let v = version.to_string();
+    let other = client.post_htmx(&format!("/images/{id}/name"), &[("name", "batch-a"), ("version", &v)]).await;
+    assert_eq!(other.status, StatusCode::OK);
+
+    let refused = client.post_htmx(&format!("/images/{id}/name"), &[("name", "   "), ("version", &v)]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains(&format!(r#"name="version" value="{v}""#)), "{}", refused.body);
+    let corrected = client.post_htmx(&format!("/images/{id}/name"), &[("name", "batch-b"), ("version", &v)]).await;
+    assert_eq!(corrected.status, StatusCode::CONFLICT);
+    assert_eq!(name_of(&app, id).await, "batch-a");
+}
+
 #[actix_web::test]
 async fn invalid_names_are_refused_at_the_field_and_nothing_changes() {
     let app = TestApp::spawn().await;

@@ -99,8 +99,11 @@ pub async fn save_name(
     let name = match ImageName::parse(&form.name) {
         Ok(name) => name,
         Err(invalid) => {
-            // The form again, for a record the user may rename (else 404/403).
-            let row = configurable(&user, &state, id).await?;
+            // The form again, for a record the user may rename (else 404/403),
+            // at the version it was read at: a change made meanwhile is a
+            // conflict at the next save, never overwritten by it.
+            let mut row = configurable(&user, &state, id).await?;
+            row.version = form.version;
             let (value, error) = (form.name.clone(), Some(invalid.message));
             return edit_response(&req, &user, row, value, error, StatusCode::UNPROCESSABLE_ENTITY);
         }

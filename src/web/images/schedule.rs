@@ -126,9 +126,12 @@ pub async fn save_schedule(
             done(&req, Some(image_view(&user, row)), &message)
         }
         Err(ChangeError::Invalid(errors)) => {
-            // The dialog again, as typed, with each problem at its field.
+            // The dialog again, as typed, with each problem at its field, at
+            // the version it was read at: a change made meanwhile is a
+            // conflict at the next save, never overwritten by it.
             let (row, _) = target(&user, &state, id, ImageAction::Schedule).await?;
             let dialog = ScheduleDialog {
+                version: form.version.to_string(),
                 deprecate_on: form.deprecate_on.clone(),
                 retire_on: form.retire_on.clone(),
                 errors,
