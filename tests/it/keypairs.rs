@@ -158,6 +158,17 @@ async fn importing_a_public_key_is_a_job_and_the_row_waits_for_it() {
     assert_eq!(rows(&mut conn, account).await[0].0, id);
 }
 
+/// Runs the account's key pairs sync while its imports wait (held back an
+/// hour): the sync reads the provider before any import has run.
+async fn sync_before_the_imports(app: &TestApp, conn: &mut AsyncPgConnection, account: i64) {
+    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'import_key_pair'")
+        .execute(conn)
+        .await
+        .unwrap();
+    db::jobs::enqueue_sync(conn, account, "sync_key_pairs", 2).await.unwrap();
+    app.run_jobs().await;
+}
+
 #[actix_web::test]
 async fn a_sync_before_the_import_keeps_the_waiting_row() {
     let app = TestApp::spawn().await;
@@ -165,12 +176,7 @@ async fn a_sync_before_the_import_keeps_the_waiting_row() {
     let account = app.demo.acme_production;
     let mut client = app.signed_in("admin@acme.test").await;
     client.post_htmx("/keypairs", &[("name", "laptop"), ("public_key", ED25519)]).await;
-    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'import_key_pair'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    db::jobs::enqueue_sync(&mut conn, account, "sync_key_pairs", 2).await.unwrap();
-    app.run_jobs().await;
+    sync_before_the_imports(&app, &mut conn, account).await;
     let waiting = count(&mut conn, "SELECT count(*) AS n FROM key_pairs WHERE state = 'PENDING' AND active").await;
     assert_eq!(waiting, 1, "still listed as importing");
     assert!(text(&client.get("/keypairs").await.body).contains("laptop importing"));
@@ -198,12 +204,7 @@ async fn an_import_takes_a_key_pair_of_its_name_at_the_provider_only_if_it_holds
     };
     // A sync first, the imports held back: the provider lists both names,
     // but only the import, which compares the keys, makes a row ready.
-    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'import_key_pair'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    db::jobs::enqueue_sync(&mut conn, account, "sync_key_pairs", 2).await.unwrap();
-    app.run_jobs().await;
+    sync_before_the_imports(&app, &mut conn, account).await;
     let waiting = states(&mut conn).await;
     assert!(waiting.contains(&("laptop".into(), "PENDING".into())), "{waiting:?}");
     assert!(waiting.contains(&("desktop".into(), "PENDING".into())), "{waiting:?}");

@@ -15,7 +15,7 @@ use stratus_console::db::{self, schema::*, sync::ReportedImage};
 use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{Acting, TestApp, count, hold_open};
+use crate::harness::{Acting, Client, TestApp, count, hold_open};
 use crate::image_actions::{provider_id, record};
 use crate::servers::{made_record, running_server};
 
@@ -218,6 +218,20 @@ async fn a_server_sync_that_read_before_a_pause_does_not_set_it_back_to_running(
     assert_ne!(state, "RUNNING", "the provider stopped it: {state}");
 }
 
+/// Makes record `id`'s image public through its sharing form and runs the
+/// jobs: it is public at the provider and in the catalog. Its provider id,
+/// and the query that counts it ACTIVE in the catalog.
+async fn made_public(app: &TestApp, client: &mut Client, conn: &mut AsyncPgConnection, id: i64) -> (String, String) {
+    let public = client.post_htmx(&format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
+    app.run_jobs().await;
+    let ami = provider_id(conn, id).await;
+    let in_catalog =
+        format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'");
+    assert_eq!(count(conn, &in_catalog).await, 1, "public, and in the catalog");
+    (ami, in_catalog)
+}
+
 /// A sync that reads the provider before a made-private image's revoke has
 /// reached it: the provider still reports it public, and the sync must not
 /// make it public again nor put it back in the public catalog.
@@ -230,13 +244,7 @@ async fn a_sync_before_the_revoke_keeps_an_image_made_private_out_of_the_catalog
     let mut client = app.signed_in("admin@acme.test").await;
     let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
     let path = format!("/images/{id}/sharing");
-    let public = client.post_htmx(&path, &[("share_type", "public")]).await;
-    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
-    app.run_jobs().await;
-    let ami = provider_id(&mut conn, id).await;
-    let in_catalog =
-        format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'");
-    assert_eq!(count(&mut conn, &in_catalog).await, 1, "public, and in the catalog");
+    let (ami, in_catalog) = made_public(&app, &mut client, &mut conn, id).await;
 
     let private = client.post_htmx(&path, &[("share_type", "private")]).await;
     assert_eq!(private.status, StatusCode::OK, "{}", private.body);
@@ -318,13 +326,7 @@ async fn a_public_image_in_the_bin_stays_out_of_the_catalog_whatever_the_syncs_r
     let globex = db::accounts::find(&mut conn, app.demo.globex_main).await.unwrap();
     let mut client = app.signed_in("admin@acme.test").await;
     let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
-    let public = client.post_htmx(&format!("/images/{id}/sharing"), &[("share_type", "public")]).await;
-    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
-    app.run_jobs().await;
-    let ami = provider_id(&mut conn, id).await;
-    let in_catalog =
-        format!("SELECT count(*) AS n FROM public_images WHERE provider_image_id = '{ami}' AND state = 'ACTIVE'");
-    assert_eq!(count(&mut conn, &in_catalog).await, 1, "public, and in the catalog");
+    let (ami, in_catalog) = made_public(&app, &mut client, &mut conn, id).await;
     let entry: i64 = public_images::table
         .filter(public_images::provider_image_id.eq(&ami))
         .select(public_images::id)
