@@ -575,7 +575,9 @@ async fn sharing_state(
 
 /// How an own image is shared.
 #[utoipa::path(get, operation_id = "get_image_sharing", path = "/api/v1/images/{id}/sharing", tag = "images", params(("id" = i64, Path)),
-    responses((status = 200, description = "Its sharing", body = SharingState)))]
+    responses((status = 200, description = "Its sharing", body = SharingState),
+              (status = 409, description = "It cannot be shared now: in the recycle bin, not made yet, or its making failed",
+               body = super::problem::Problem, content_type = "application/problem+json")))]
 #[get("/v1/images/{id}/sharing")]
 pub async fn sharing(
     user: ApiUser,
@@ -584,7 +586,8 @@ pub async fn sharing(
 ) -> Result<web::Json<SharingState>, ApiError> {
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let row = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
+    // As listed: an image in the recycle bin is refused (409), as a change of its sharing is.
+    let row = db::images::find_listed(&mut conn, user.account.id, id.into_inner()).await?;
     changes::images::authorize(&user.actor(), &row, crate::domain::images::ImageAction::Sharing)?;
     Ok(web::Json(sharing_state(&user, &mut conn, &row).await?))
 }

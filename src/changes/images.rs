@@ -589,12 +589,14 @@ pub async fn save_sharing(
 ) -> Result<Shared, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let row = db::images::find_record(conn, account, id).await?;
+        // Read as listed: an image in the recycle bin is refused (409, it
+        // says so), not unknown.
+        let row = db::images::find_listed(conn, account, id).await?;
         // The image's row, then the record read again under it, as delete
         // takes them: two saves of the form at once, or a save and a
         // delete, go one after the other, each seeing what the other did.
         db::images::lock_image(conn, row.image_pk).await?;
-        let row = db::images::find_record(conn, account, id).await?;
+        let row = db::images::find_listed(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Sharing)?;
         if !sharing.accounts.iter().all(|chosen| share_targets(actor).any(|a| a.id == *chosen)) {
             return Err(ValidationError::new(

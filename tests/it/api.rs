@@ -355,6 +355,8 @@ async fn the_api_describes_itself_in_openapi_3_1_and_renders_it_for_people() {
     // 413 and 415 only where a body is read.
     assert!(doc.json["paths"]["/api/v1/images"]["get"]["responses"]["415"].is_null());
     assert!(doc.json["paths"]["/api/v1/images/{id}/launch"]["post"]["responses"]["415"].is_object());
+    // A read that the rules can refuse says so too.
+    assert!(doc.json["paths"]["/api/v1/images/{id}/sharing"]["get"]["responses"]["409"].is_object());
 
     let docs = http.get(app.url("/api/docs")).send().await.unwrap();
     assert_eq!(docs.status(), StatusCode::OK);
@@ -963,6 +965,17 @@ async fn an_image_in_the_bin_offers_only_what_the_bin_allows() {
     assert_eq!(read.status, StatusCode::OK, "{}", read.json);
     assert_eq!(&read.json, runner);
     let version = runner["version"].as_i64().unwrap();
+    // Its sharing is neither read nor changed in the bin, and says why.
+    let sharing = api.get(&format!("{path}/sharing")).await;
+    let shared = api
+        .send(reqwest::Method::PUT, &format!("{path}/sharing"), Some(json!({ "public": true, "account_ids": [] })))
+        .await;
+    for answer in [&sharing, &shared] {
+        assert!(is_problem(answer, StatusCode::CONFLICT), "{}", answer.json);
+        assert_eq!(answer.json["detail"], "“load-test-runner” is in the recycle bin: restore it first.");
+    }
+    let mut conn = app.db().await;
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'launch_permission'").await, 0);
     for action in ["restore", "purge"] {
         let stale =
             api.send(reqwest::Method::POST, &format!("{path}/{action}"), Some(json!({ "version": version - 1 }))).await;
