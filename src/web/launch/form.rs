@@ -121,8 +121,16 @@ impl Tab {
             f if KEY_PAIR_FIELDS.contains(&f) => Tab::KeyPair,
             "volumes" | "volume_count" | "volume_size_gb" | "raid_level" | "file_system" | "mount_point"
             | "encrypt" => Tab::Volumes,
-            "config_type" | "script" | "config_server" | "config_repository" | "run_list" | "puppet_classes"
-            | "playbook" | "config_environment" | "config_parameters" => Tab::Config,
+            "config_type"
+            | "script"
+            | "config_server"
+            | "validation_client_name"
+            | "config_repository"
+            | "run_list"
+            | "puppet_classes"
+            | "playbook"
+            | "config_environment"
+            | "config_parameters" => Tab::Config,
             _ => Tab::General,
         }
     }
@@ -175,5 +183,35 @@ impl Cost {
         let code = options.codes.iter().find(|c| c.id.to_string() == form.budget_code_id);
         let after = code.zip(hourly.as_ref()).map(|(c, rate)| c.figures.after_launch(rate));
         Self { hourly, code: code.map(|c| c.name.clone()), after }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A problem is flagged on the tab that shows its message: each one
+    /// the configuration's fields can have, whatever tool is chosen.
+    #[test]
+    fn every_problem_of_the_configuration_is_on_its_tab() {
+        let junk = || "not a valid value! ;".to_owned();
+        for config_type in ["script", "chef", "puppet", "ansible", "cfengine"] {
+            let form = ConfigForm {
+                config_type: config_type.into(),
+                script: String::new(),
+                config_server: junk(),
+                validation_client_name: junk(),
+                config_repository: junk(),
+                run_list: junk(),
+                puppet_classes: junk(),
+                playbook: junk(),
+                config_environment: junk(),
+                config_parameters: junk(),
+            };
+            let errors = form.parse().expect_err(config_type);
+            for e in &errors {
+                assert_eq!(Tab::of_field(e.field), Tab::Config, "{config_type}: {}", e.field);
+            }
+        }
     }
 }
