@@ -1048,6 +1048,8 @@ pub struct ProviderFacts {
     pub created_at: DateTime<Utc>,
     /// The name it was made or listed with.
     pub name: String,
+    /// The image it was made from, when the console knows.
+    pub parent_id: Option<i64>,
 }
 
 /// The provider facts of image `image_pk`.
@@ -1062,6 +1064,7 @@ pub async fn provider_facts(conn: &mut AsyncPgConnection, image_pk: i64) -> Quer
             provider_images::min_disk_gb,
             provider_images::created_at,
             provider_images::name,
+            provider_images::parent_id,
         ))
         .first(conn)
         .await

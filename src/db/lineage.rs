@@ -72,16 +72,30 @@ const CHAIN_COLUMNS: &str = "
     (SELECT r.id FROM image_records r WHERE r.provider_image_id = pi.id AND r.account_id = $1) AS record_id,
     pi.created_at";
 
-/// The images `image_pk` was built on, its parent first, up to the root.
+/// Whether the reader's company may know provider image `p`: one of its
+/// accounts owns it or keeps a record of it (shared with it, or launched
+/// from the catalog), or it is public. `$2` is the company.
+const KNOWN: &str = "(
+    (p.provider, p.region, p.owner_account_number) IN
+        (SELECT provider, region, provider_account_number FROM accounts WHERE company_id = $2)
+    OR p.is_public
+    OR EXISTS (SELECT 1 FROM image_records r JOIN accounts a ON a.id = r.account_id
+               WHERE r.provider_image_id = p.id AND a.company_id = $2))";
+
+/// The images `image_pk` was built on, its parent first, up to the root or
+/// to the first image the reader's company may not know (another company's
+/// private image, and all it was built on, stay unnamed; the last image
+/// returned then has a `parent_pk`).
 pub async fn ancestors(conn: &mut AsyncPgConnection, reader: &Account, image_pk: i64) -> QueryResult<Vec<ChainImage>> {
     diesel::sql_query(format!(
         "WITH RECURSIVE chain (id, depth) AS (
              SELECT parent_id, 1 FROM provider_images WHERE id = $3 AND parent_id IS NOT NULL
              UNION ALL
              SELECT p.parent_id, c.depth + 1 FROM chain c JOIN provider_images p ON p.id = c.id
-             WHERE p.parent_id IS NOT NULL AND c.depth < {MAX_DEPTH}
+             WHERE p.parent_id IS NOT NULL AND c.depth < {MAX_DEPTH} AND {KNOWN}
          )
          SELECT {CHAIN_COLUMNS} FROM chain c JOIN provider_images pi ON pi.id = c.id
+         WHERE EXISTS (SELECT 1 FROM provider_images p WHERE p.id = pi.id AND {KNOWN})
          ORDER BY c.depth"
     ))
     .bind::<BigInt, _>(reader.id)

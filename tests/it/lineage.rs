@@ -155,3 +155,72 @@ async fn the_demo_images_name_their_public_base_and_a_rename_shows_in_the_histor
     assert!(history.contains("Alex Morgan rename"), "{history}");
     assert!(history.contains("web-frontend-2026.11") && history.contains("web-frontend-2026.12"), "{history}");
 }
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+#[actix_web::test]
+async fn another_companys_private_image_stays_unnamed_in_a_lineage() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // Acme built "acme-app" on its private api-server-base and made it public;
+    // Globex launched it from the catalog, so it keeps a record of it.
+    let base = record_in(&app, app.demo.acme_production, "api-server-base").await;
+    let (base_pk, base_ami): (i64, Option<String>) = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::id.eq(base))
+        .select((provider_images::id, provider_images::provider_image_id))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let base_ami = base_ami.expect("the base is made");
+    diesel::update(provider_images::table.find(base_pk))
+        .set(provider_images::is_public.eq(false))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let app_pk = diesel::sql_query(
+        "INSERT INTO provider_images (provider, region, provider_image_id, platform, architecture, state,
+                                      owner_account_number, is_public, created_at, parent_id, name)
+         SELECT provider, region, 'ami-0acme0app000000001', platform, architecture, 'ACTIVE',
+                owner_account_number, true, now(), id, 'acme-app'
+         FROM provider_images WHERE id = $1 RETURNING id",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(base_pk)
+    .get_result::<Id>(&mut conn)
+    .await
+    .unwrap()
+    .id;
+    let launched = diesel::sql_query(
+        "INSERT INTO image_records (account_id, provider_image_id, name, source)
+         VALUES ($1, $2, 'acme-app', 'public_launched') RETURNING id",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(app.demo.globex_main)
+    .bind::<diesel::sql_types::BigInt, _>(app_pk)
+    .get_result::<Id>(&mut conn)
+    .await
+    .unwrap()
+    .id;
+
+    let mut hank = app.signed_in("admin@globex.test").await;
+    let page = hank.get(&format!("/images/{launched}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", text(&page.body));
+    let shown = text(&page.body);
+    let lineage = &shown[shown.find("Lineage").unwrap()..shown.find("Built on it").unwrap()];
+    assert!(!lineage.contains("api-server-base") && !lineage.contains(&base_ami), "Acme's private base: {lineage}");
+    assert!(lineage.contains("An image of another company's, not public: not shown"), "{lineage}");
+    assert!(!lineage.contains("a root"), "it is not a root: {lineage}");
+
+    // Once Acme makes its base public too, Globex may see it in the chain.
+    diesel::update(provider_images::table.find(base_pk))
+        .set(provider_images::is_public.eq(true))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let shown = text(&hank.get(&format!("/images/{launched}")).await.body);
+    let lineage = &shown[shown.find("Lineage").unwrap()..shown.find("Built on it").unwrap()];
+    assert!(lineage.contains(&base_ami) && !lineage.contains("not shown"), "{lineage}");
+}

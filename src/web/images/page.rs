@@ -91,6 +91,9 @@ struct ImagePage {
     retire_on: Option<chrono::NaiveDate>,
     /// The chain it was built on: the root first, its parent last.
     ancestors: Vec<ChainView>,
+    /// The chain goes on above its first image, through an image the
+    /// company may not know (another company's private image): unnamed.
+    hidden_base: bool,
     descendants: Vec<ChainView>,
     /// Whether an image of its chain is retired: the seed's "imaging
     /// problems going forward", before they happen.
@@ -129,6 +132,8 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
             .await?;
     drop(conn);
 
+    // The chain stopped below an image the company may not know.
+    let hidden_base = ancestors.last().map_or(provider.parent_id, |top| top.parent_pk).is_some();
     let provided = &state.provided_owners;
     let chain = |images: Vec<ChainImage>| images.into_iter().map(|i| ChainView::new(i, provided)).collect::<Vec<_>>();
     let mut ancestors = chain(ancestors);
@@ -172,6 +177,7 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
         retire_on: row.retire_on,
         built_on_retired: ancestors.iter().any(|a| a.retired),
         ancestors,
+        hidden_base,
         descendants: chain(descendants),
         servers,
         last_launched: launches.last_launched_at.map(Moment::new),
