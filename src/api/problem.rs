@@ -162,7 +162,9 @@ impl ResponseError for ApiError {
             ApiError::Stale { .. } => StatusCode::CONFLICT,
             ApiError::Refused(refusal) => refusal_status(refusal),
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Provider(CloudError::Unreachable(_)) | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Provider(CloudError::Unreachable(_) | CloudError::Busy(_)) | ApiError::Unavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -161,7 +161,8 @@ async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
     match probe.map_err(map_error) {
         Ok(_) => Ok(true),
         Err(CloudError::Refused { .. }) => Ok(true),
-        Err(CloudError::Unreachable(e)) => Err(CloudError::Unreachable(e)),
+        // A busy provider has not said whether it can: ask again later.
+        Err(e @ (CloudError::Unreachable(_) | CloudError::Busy(_))) => Err(e),
         Err(_) => Ok(false),
     }
 }
@@ -173,7 +174,8 @@ async fn detect_disable(client: &Client) -> CloudResult<bool> {
         client.disable_image().image_id("ami-00000000000000000").customize().config_override(probe_once()).send().await;
     match probe.map_err(map_error) {
         Ok(_) | Err(CloudError::Refused { .. }) => Ok(true),
-        Err(CloudError::Unreachable(e)) => Err(CloudError::Unreachable(e)),
+        // A busy provider has not said whether it can: ask again later.
+        Err(e @ (CloudError::Unreachable(_) | CloudError::Busy(_))) => Err(e),
         Err(_) => Ok(false),
     }
 }
@@ -201,7 +203,9 @@ where
                 request_id = err.meta().request_id().unwrap_or("none"),
                 "the provider refused a call"
             );
+            let message = err.message().unwrap_or("no message");
             match err.code() {
+                Some(code) if busy(code) => CloudError::Busy(format!("{message} ({code})")),
                 Some(code) if !code.is_empty() && !code.starts_with("InternalError") && code != "Unavailable" => {
                     CloudError::Refused {
                         code: code.to_owned(),
@@ -213,6 +217,16 @@ where
         }
         _ => CloudError::Failed(aws_sdk_ec2::error::DisplayErrorContext(&error).to_string()),
     }
+}
+
+/// Whether EC2's error `code` asks for a later try: a limit on the
+/// account's rate of requests, or a service busy for now (the codes the
+/// SDK's own retry classifier takes as throttling or transient). The SDK has
+/// retried a few times already; the job queue's backoff tries again later,
+/// where a refusal would fail the job for good at once.
+fn busy(code: &str) -> bool {
+    use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+    code == "ServiceUnavailable" || THROTTLING_ERRORS.contains(&code) || TRANSIENT_ERRORS.contains(&code)
 }
 
 /// EC2's error codes in words.
@@ -778,10 +792,22 @@ mod tests {
 
     use chrono::{DateTime, Utc};
 
-    use super::{EC2_ACTIONS, deprecate_at};
+    use super::{EC2_ACTIONS, busy, deprecate_at};
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    /// A throttled or busy provider is tried again later; a request it
+    /// refuses is not.
+    #[test]
+    fn throttling_is_busy_and_refusals_stay_refusals() {
+        for code in ["RequestLimitExceeded", "Throttling", "ServiceUnavailable", "RequestTimeout"] {
+            assert!(busy(code), "{code}");
+        }
+        for code in ["InvalidAMIID.NotFound", "UnauthorizedOperation", "InstanceLimitExceeded", "InternalError"] {
+            assert!(!busy(code), "{code}");
+        }
     }
 
     #[test]

@@ -184,6 +184,10 @@ pub enum CloudError {
     /// The provider lacks the capability.
     #[error("the cloud provider does not support {0}")]
     Unsupported(&'static str),
+    /// The provider limits the account's rate of requests, or asks for a
+    /// later try: retry later.
+    #[error("the cloud provider asks to try again later: {0}")]
+    Busy(String),
     /// Anything else the provider answered; may succeed on retry.
     #[error("the cloud provider failed: {0}")]
     Failed(String),
@@ -192,7 +196,7 @@ pub enum CloudError {
 impl CloudError {
     /// Whether a retry may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, CloudError::Unreachable(_) | CloudError::Failed(_))
+        matches!(self, CloudError::Unreachable(_) | CloudError::Busy(_) | CloudError::Failed(_))
     }
 }
 

@@ -134,11 +134,11 @@ pub fn change_status(e: &ChangeError) -> StatusCode {
     }
 }
 
-/// 503 when the provider does not answer (try again later), 502 when it
-/// answers with a refusal or a failure.
+/// 503 when the provider does not answer or asks for a later try (try
+/// again later), 502 when it answers with a refusal or a failure.
 fn provider_status(e: &CloudError) -> StatusCode {
     match e {
-        CloudError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CloudError::Unreachable(_) | CloudError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     }
 }
