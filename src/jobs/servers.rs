@@ -244,8 +244,10 @@ const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 /// provider has it ready (the images sync then says ACTIVE). A retry after a
 /// lost answer finds the image by its name (EC2 refuses a second image of a
 /// name), unless that one was made before the job was queued or another
-/// record has it: then it is another image, and the job fails. If the job
-/// gives up, [`failed`] marks the record FAILED with the provider's reason.
+/// record has it: then it is another image, and the job fails. EC2 lists
+/// and describes a new image only after a while (eventual consistency): an
+/// image not found yet is a failure the queue retries, never a refusal. If
+/// the job gives up, [`failed`] marks the record FAILED with the reason.
 pub async fn create_image(
     pool: &Pool,
     provider: &dyn CloudProvider,
@@ -256,9 +258,11 @@ pub async fn create_image(
     let image_id = match provider.create_image(&p.instance_id, &p.name, &p.description).await {
         Ok(id) => id,
         Err(CloudError::Refused { code, .. }) if code == "InvalidAMIName.Duplicate" => {
+            // EC2 lists a new image a while after making it: not found
+            // yet is tried again later, as is a description below.
             let found =
                 provider.list_own_images().await?.into_iter().find(|i| i.name == p.name).ok_or_else(|| {
-                    JobError::Invalid(format!("an image named {} exists but cannot be found", p.name))
+                    CloudError::Failed(format!("the image named {} is made but not listed yet", p.name))
                 })?;
             let made_before = found.created_at.is_some_and(|at| at < job.created_at - CLOCK_SKEW);
             let recorded =
@@ -276,7 +280,7 @@ pub async fn create_image(
     let image = provider
         .describe_image(&image_id)
         .await?
-        .ok_or_else(|| JobError::Invalid(format!("the provider lost the new image {image_id}")))?;
+        .ok_or_else(|| CloudError::Failed(format!("the new image {image_id} is not described yet")))?;
     let mut reported = super::sync::reported(image);
     reported.platform = crate::domain::images::Platform::from_stored(&p.platform).as_str();
     let mut conn = pool.get().await?;
