@@ -142,7 +142,10 @@ async fn deprecate_due(
     let Some(row) = locked(conn, account, id).await? else { return Ok(false) };
     let today = now.date_naive();
     let deprecation_due = row.deprecate_on.is_some_and(|day| day <= today);
-    let retirement_due = row.retire_on.is_some_and(|day| day <= today);
+    // A retirement deprecates once, when it falls due; one that waits has
+    // done so, and an undeprecate since is the user's to keep (else every
+    // run would deprecate it again).
+    let retirement_due = row.retire_on.is_some_and(|day| day <= today) && row.retirement_waits.is_none();
     if !deprecation_due && !retirement_due {
         return Ok(false);
     }

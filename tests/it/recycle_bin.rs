@@ -497,6 +497,15 @@ async fn a_protected_image_waits_on_its_retirement_day_and_says_why() {
     assert!(waits.as_deref().is_some_and(|w| w.contains("is protected")), "{waits:?}");
     let page = text(&admin.get(&format!("/images/{id}")).await.body);
     assert!(page.contains("Its retirement is due and waits: “postgres-15-primary” is protected"), "{page}");
+
+    // Undeprecated while it waits, it stays so: the retirement deprecated it once.
+    let version = version_of(&mut conn, id).await;
+    let undeprecated = admin.post_htmx(&format!("/images/{id}/undeprecate"), &[("version", &version)]).await;
+    assert_eq!(undeprecated.status, StatusCode::OK, "{}", text(&undeprecated.body));
+    lifecycle_at(&app, production, Utc::now() + Duration::days(3)).await;
+    assert!(!deprecated(&mut conn, id).await, "the user's undeprecate is kept");
+    let by_schedule = "SELECT count(*) AS n FROM audit_events WHERE action = 'deprecate' AND user_id IS NULL";
+    assert_eq!(count(&mut conn, by_schedule).await, 1);
 }
 
 async fn deprecated(conn: &mut AsyncPgConnection, id: i64) -> bool {
