@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::dialog::{self, Confirm, VersionForm};
 use super::layout::{Frame, Moment};
-use super::respond::html;
+use super::respond::{FlashFragment, html};
 use super::{AppState, is_htmx};
 use crate::auth::CurrentUser;
 use crate::changes::servers::{NewImage, check, ownership, progress};
@@ -25,6 +25,7 @@ use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{Label, MadeImageName, Platform};
 use crate::domain::page::{KeyKind, PageRequest};
+use crate::domain::refusal::Refusal;
 use crate::domain::servers::{Progress, ServerAction, server_actions};
 use crate::web::error::WebError;
 use crate::web::pager::{self, PageParams};
@@ -172,7 +173,20 @@ async fn act(
     action: ServerAction,
 ) -> Result<HttpResponse, WebError> {
     let mut conn = state.pool.get().await?;
-    let current = view(user, changes::servers::act(&mut conn, &user.actor(), &state.jobs, id, version, action).await?);
+    let current = match changes::servers::act(&mut conn, &user.actor(), &state.jobs, id, version, action).await {
+        Ok(row) => view(user, row),
+        // Changed since the page was read: the row as it now is (its menu
+        // carries the current version) in place of the stale one, and why,
+        // so that trying again can succeed.
+        Err(ChangeError::Refused(changed @ Refusal::ServerChanged { .. })) if is_htmx(req) => {
+            let now = view(user, db::servers::find(&mut conn, user.account.id, id).await?);
+            let flash = FlashFragment { message: &changed.to_string() }.render()?;
+            let mut response = html(StatusCode::CONFLICT, Ok(row_html(now)? + &flash))?;
+            crate::htmx::close_dialog(&mut response);
+            return Ok(response);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let message = match action {
         ServerAction::Pause => format!("Pausing {}", current.name),
         ServerAction::Start => format!("Starting {}", current.name),

@@ -104,6 +104,7 @@ async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     let mut conn = app.db().await;
     let mut client = app.signed_in("manager@acme.test").await;
     let (id, version) = running_server(&mut conn, app.demo.acme_production).await;
+    let first = version;
 
     let paused = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
     assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
@@ -120,6 +121,14 @@ async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     app.run_jobs().await;
     let (state, version) = state_of(&mut conn, id).await;
     assert_eq!(state, "RUNNING");
+
+    // A menu read before the pause and the start carries an old version: refused, with the row as
+    // it now is in its place, whose menu carries the current version, so trying again succeeds.
+    let stale = client.post_htmx(&format!("/servers/{id}/reboot"), &[("version", &first.to_string())]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(stale.body.contains(&format!(r#"<tr id="server-{id}""#)), "the row: {}", stale.body);
+    assert!(stale.body.contains(&format!(r#"name="version" value="{version}""#)), "{}", stale.body);
+    assert!(text(&stale.body).contains("web-frontend-2026.11-builder changed meanwhile"), "{}", stale.body);
 
     let rebooted = client.post_htmx(&format!("/servers/{id}/reboot"), &[("version", &version.to_string())]).await;
     assert_eq!(rebooted.status, StatusCode::OK);
