@@ -214,6 +214,15 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
         ([&group[..], &[("volume_size_gb", "1001")]].concat(), "tab-volumes", "1000"),
         ([&group[..], &[("raid_level", "5")]].concat(), "tab-volumes", "RAID 5"),
         ([&group[..], &[("mount_point", "data")]].concat(), "tab-volumes", "absolute"),
+        (
+            vec![
+                ("config_type", "chef"),
+                ("config_server", "https://chef.acme.test"),
+                ("validation_client_name", "a b"),
+            ],
+            "tab-config",
+            "A client name has only letters",
+        ),
         (vec![("config_type", "script"), ("script", &long_script)], "tab-config", "16 KB"),
         // PostgreSQL refuses NUL in text: it is refused at the field, never sent.
         (vec![("description", "a\u{0}b")], "tab-general", "The description cannot contain control characters."),
@@ -235,6 +244,13 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
         count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web' OR name LIKE 'web-_'").await,
         0
     );
+    // A field cleared is shown cleared beside its message, not filled with its default again.
+    let cleared = [&group[..], &[("volume_count", ""), ("mount_point", "")]].concat();
+    let response = post(&mut w.client, &path, &form(&w.base, &cleared)).await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.body.contains(r#"name="mount_point" type="text" value="""#), "{}", response.body);
+    assert!(response.body.contains(r#"name="volume_count" type="number" min="1" max="8" value="""#));
+    assert!(response.body.contains(r#"aria-invalid="true" aria-describedby="launch-volume-count-error""#));
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
 }
 
