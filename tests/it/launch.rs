@@ -758,3 +758,24 @@ async fn a_launch_and_the_delete_of_its_cloud_account_at_once_never_both_pass() 
         0
     );
 }
+
+#[actix_web::test]
+async fn a_user_who_may_not_make_key_pairs_is_not_offered_one() {
+    let mut w = world().await;
+    let path = format!("/images/{}/launch", w.image);
+    let offered = |body: &str| body.contains(r#"name="key_choice" value="new""#);
+    let mut manager = w.app.signed_in("manager@acme.test").await;
+    assert!(offered(&manager.get_htmx(&path, "modal").await.body), "CloudManager may");
+    // The company takes key pairs from the CloudManager role.
+    diesel::sql_query(
+        "DELETE FROM access_rights WHERE resource = 'KEYPAIR'
+           AND role_id = (SELECT r.id FROM roles r JOIN companies c ON c.id = r.company_id
+                          WHERE r.name = 'CloudManager' AND c.name = 'Acme')",
+    )
+    .execute(&mut w.conn)
+    .await
+    .unwrap();
+    let dialog = manager.get_htmx(&path, "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK, "it may still launch");
+    assert!(!offered(&dialog.body) && !dialog.body.contains("Create Key Pair"), "{}", dialog.body);
+}

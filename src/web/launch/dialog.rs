@@ -9,6 +9,7 @@ use super::LaunchImage;
 use super::form::{Cost, Errors, LaunchForm, Tab, options};
 use crate::auth::CurrentUser;
 use crate::changes::launch::encryption;
+use crate::domain::access::{Action, Resource};
 use crate::domain::cloud_init::Encryption;
 use crate::domain::images::Label;
 use crate::domain::launch::Options;
@@ -37,6 +38,9 @@ pub(super) struct LaunchDialog {
     pub(super) csrf_token: String,
     /// The provider encrypts volumes itself (else LUKS).
     pub(super) provider_encryption: bool,
+    /// The user may create a key pair here (`KEYPAIR Configure`): else the
+    /// dialog does not offer one.
+    pub(super) may_create_key: bool,
 }
 
 impl LaunchDialog {
@@ -101,6 +105,7 @@ impl LaunchDialog {
             new_key: None,
             csrf_token: user.csrf_token.clone(),
             provider_encryption: encryption(&user.account) == Encryption::Provider,
+            may_create_key: user.rights.may(Resource::Keypair, Action::Configure),
         }
     }
 
