@@ -37,8 +37,8 @@ pub async fn create(
     let account = actor.account;
     conn.transaction(async |conn| {
         db::firewalls::lock_names(conn, account.id).await?;
-        if let Some(state) = db::firewalls::name_taken(conn, account.id, name.as_str()).await? {
-            return Err(name_taken(actor, WHAT, name.as_str(), state));
+        if let Some((taken, state)) = db::firewalls::name_taken(conn, account.id, name.as_str()).await? {
+            return Err(name_taken(actor, WHAT, &taken, state));
         }
         let row = db::firewalls::NewFirewall {
             account_id: account.id,

@@ -112,22 +112,25 @@ pub async fn lock_names(conn: &mut AsyncPgConnection, account_id: i64) -> QueryR
     accounts::table.find(account_id).select(accounts::id).for_no_key_update().first::<i64>(conn).await.map(drop)
 }
 
-/// The state of a firewall called `name` that still counts (listed, or
-/// being deleted), if there is one.
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The name and state of a firewall that still counts (listed, or being
+/// deleted) and is called `name`, in any case: EC2's security group names
+/// are unique regardless of case ("web" takes "Web").
 pub async fn name_taken(
     conn: &mut AsyncPgConnection,
     account_id: i64,
     name: &str,
-) -> QueryResult<Option<ResourceState>> {
+) -> QueryResult<Option<(String, ResourceState)>> {
     firewalls::table
         .filter(firewalls::account_id.eq(account_id))
-        .filter(firewalls::name.eq(name))
+        .filter(lower(firewalls::name).eq(name.to_lowercase()))
         .filter(firewalls::active.eq(true))
-        .select(firewalls::state)
-        .first::<String>(conn)
+        .select((firewalls::name, firewalls::state))
+        .first::<(String, String)>(conn)
         .await
         .optional()
-        .map(|state| state.map(ResourceState::from))
+        .map(|taken| taken.map(|(name, state)| (name, ResourceState::from(state))))
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &NewFirewall<'_>) -> QueryResult<i64> {

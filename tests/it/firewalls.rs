@@ -141,6 +141,10 @@ async fn names_and_descriptions_follow_the_provider_rules_at_the_field() {
     let twin = client.post_htmx("/firewalls", &[("name", "web"), ("description", "again")]).await;
     assert_eq!(twin.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_error(&twin, "name"), "Acme Production already has a firewall named “web”.");
+    // EC2's group names are unique in any case: "WEB" is the same name.
+    let shouted = client.post_htmx("/firewalls", &[("name", "WEB"), ("description", "again")]).await;
+    assert_eq!(shouted.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field_error(&shouted, "name"), "Acme Production already has a firewall named “web”.");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM firewalls").await, 1);
 }
 
