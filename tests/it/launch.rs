@@ -251,6 +251,15 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
     assert!(response.body.contains(r#"name="mount_point" type="text" value="""#), "{}", response.body);
     assert!(response.body.contains(r#"name="volume_count" type="number" min="1" max="8" value="""#));
     assert!(response.body.contains(r#"aria-invalid="true" aria-describedby="launch-volume-count-error""#));
+    // Each message is tied to its field, so a screen reader reads it and focus can go to it.
+    for (with, field) in [
+        (vec![("description", "a\u{0}b")], "launch-description"),
+        (vec![("key_choice", "existing"), ("key_pair", "nobody's")], "launch-key"),
+    ] {
+        let response = post(&mut w.client, &path, &form(&w.base, &with)).await;
+        let tied = format!(r#"aria-invalid="true" aria-describedby="{field}-error""#);
+        assert!(response.body.contains(&tied) && response.body.contains(&format!(r#"id="{field}-error""#)), "{with:?}");
+    }
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
 }
 
