@@ -276,6 +276,7 @@ fn image(image: &Image) -> Option<ProviderImage> {
     let state = match image.state()? {
         S::Available => ImageState::Available,
         S::Pending | S::Transient => ImageState::Pending,
+        S::Disabled => ImageState::Disabled,
         _ => ImageState::Gone,
     };
     Some(ProviderImage {
@@ -393,6 +394,9 @@ impl Ec2Provider {
             .describe_images()
             .set_owners(owners.map(|o| vec![o.to_owned()]))
             .set_executable_users(executable_by.map(|e| vec![e.to_owned()]))
+            // EC2 leaves disabled images out unless asked: the account's
+            // retired images would read as deleted.
+            .set_include_disabled(owners.map(|_| true))
             .into_paginator()
             .send();
         let mut images = Vec::new();
@@ -450,7 +454,7 @@ impl CloudProvider for Ec2Provider {
     }
 
     async fn describe_image(&self, image_id: &str) -> CloudResult<Option<ProviderImage>> {
-        match self.client.describe_images().image_ids(image_id).send().await.map_err(map_error) {
+        match self.client.describe_images().image_ids(image_id).include_disabled(true).send().await.map_err(map_error) {
             Ok(out) => Ok(out.images().iter().find_map(image)),
             Err(CloudError::Refused { code, .. }) if code.starts_with("InvalidAMIID") => Ok(None),
             Err(e) => Err(e),

@@ -76,6 +76,9 @@ pub struct ProviderImage {
 pub enum ImageState {
     Pending,
     Available,
+    /// Kept, but nobody may launch it (EC2's DisableImage): how the
+    /// console retires an image into the recycle bin.
+    Disabled,
     Gone,
 }
 

@@ -257,18 +257,33 @@ pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> Q
 /// for and the provider has not been told yet (the job is queued or
 /// running): until it has, the console's flag is the one that holds.
 pub async fn public_flag_changes(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
-    let payloads: Vec<serde_json::Value> = jobs::table
-        .filter(jobs::account_id.eq(account_id))
-        .filter(jobs::kind.eq(LAUNCH_PERMISSION))
-        .filter(jobs::state.eq_any(["QUEUED", "RUNNING"]))
-        .select(jobs::payload)
-        .load(conn)
-        .await?;
-    Ok(payloads
+    Ok(unfinished(conn, account_id, LAUNCH_PERMISSION)
+        .await?
         .iter()
         .filter(|p| p.get("account_number").is_none_or(serde_json::Value::is_null))
         .filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned))
         .collect())
+}
+
+/// The provider image ids the account asked to disable or enable that the
+/// provider has not been told about yet (the job is queued or running).
+pub async fn availability_changes(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
+    Ok(unfinished(conn, account_id, SET_AVAILABILITY)
+        .await?
+        .iter()
+        .filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The payloads of the account's queued and running jobs of one kind.
+async fn unfinished(conn: &mut AsyncPgConnection, account_id: i64, kind: &str) -> QueryResult<Vec<serde_json::Value>> {
+    jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::kind.eq(kind))
+        .filter(jobs::state.eq_any(["QUEUED", "RUNNING"]))
+        .select(jobs::payload)
+        .load(conn)
+        .await
 }
 
 /// Puts a job back in the queue to run again at `at` (work that follows

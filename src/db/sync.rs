@@ -93,6 +93,8 @@ pub struct ReportedImage {
     pub platform: &'static str,
     pub architecture: String,
     pub state: &'static str,
+    /// Disabled at the provider (its `state` then reads DELETED).
+    pub disabled: bool,
     pub owner_account_number: String,
     pub owner_alias: Option<String>,
     pub is_public: bool,
@@ -162,6 +164,7 @@ pub async fn own_images(
             .load::<i64>(conn)
             .await?;
         let deregistered = super::jobs::deregistrations(conn, account.id).await?;
+        let retired_here = retired_by_console(conn, account, images).await?;
         // An image made public or private whose job has not reached the
         // provider yet keeps the console's flag (and its place in, or out
         // of, the catalog): the provider still reports the old one.
@@ -189,6 +192,7 @@ pub async fn own_images(
             .iter()
             .filter(|i| {
                 !deregistered.contains(&i.provider_image_id)
+                    && !retired_here.contains(&i.provider_image_id)
                     && reported.insert(i.provider_image_id.as_str(), *i).is_none()
             })
             .collect();
@@ -361,6 +365,35 @@ pub async fn public_catalog(
         Ok(SyncCounts { seen: images.len(), added: usize::try_from(after - before).unwrap_or(0), retired })
     })
     .await
+}
+
+/// The listed images that are disabled because the console retired them:
+/// in the recycle bin, or restored and not enabled at the provider yet (its
+/// job is queued or running). Their rows keep the state the console stored,
+/// as retirement is the console's to show (`retired_at`). An image disabled
+/// by anyone else cannot be launched, and reads as gone until enabled again.
+async fn retired_by_console(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    images: &[ReportedImage],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let disabled: Vec<&str> = images.iter().filter(|i| i.disabled).map(|i| i.provider_image_id.as_str()).collect();
+    if disabled.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let mut retired: std::collections::HashSet<String> = provider_images::table
+        .filter(provider_images::provider.eq(&account.provider))
+        .filter(provider_images::region.eq(&account.region))
+        .filter(provider_images::provider_image_id.eq_any(&disabled))
+        .filter(provider_images::binned_at.is_not_null())
+        .select(provider_images::provider_image_id.assume_not_null())
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let changing = super::jobs::availability_changes(conn, account.id).await?;
+    retired.extend(changing.into_iter().filter(|id| disabled.contains(&id.as_str())));
+    Ok(retired)
 }
 
 /// Adds or updates public catalog rows, 1,000 a statement; a row listed as

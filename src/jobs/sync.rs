@@ -18,8 +18,11 @@ pub fn reported(image: ProviderImage) -> ReportedImage {
         state: match image.state {
             ImageState::Pending => "PENDING",
             ImageState::Available => "ACTIVE",
-            ImageState::Gone => "DELETED",
+            // Gone from use, unless the console retired it itself
+            // (`db::sync::own_images`).
+            ImageState::Disabled | ImageState::Gone => "DELETED",
         },
+        disabled: image.state == ImageState::Disabled,
         architecture: match image.architecture.as_str() {
             "i386" | "x86_64" | "arm64" => image.architecture,
             _ => "x86_64".into(),

@@ -20,7 +20,7 @@ use crate::image_actions::{provider_id, record};
 use crate::servers::{made_record, running_server};
 
 /// The own-images sync's read: what the provider lists for the account now.
-async fn sync_read(number: &str) -> Vec<ReportedImage> {
+pub async fn sync_read(number: &str) -> Vec<ReportedImage> {
     let ec2 = Ec2Provider::connect(&connection(number, endpoint())).await.expect("the local EC2 endpoint answers");
     ec2.list_own_images().await.unwrap().into_iter().map(sync::reported).collect()
 }

@@ -59,6 +59,16 @@ async fn lifecycle_at(app: &TestApp, account: i64, now: chrono::DateTime<Utc>) {
     app.run_jobs().await;
 }
 
+/// Retires the provider image today, as the account's lifecycle job does.
+async fn retire_at_once(app: &TestApp, account: i64, image: i64) {
+    diesel::update(provider_images::table.find(image))
+        .set(provider_images::retire_on.eq(Utc::now().date_naive()))
+        .execute(&mut app.db().await)
+        .await
+        .unwrap();
+    lifecycle_at(app, account, Utc::now() + Duration::days(1)).await;
+}
+
 #[actix_web::test]
 async fn a_delete_bins_the_image_in_every_account_and_a_restore_brings_it_back_as_it_was() {
     let app = TestApp::spawn().await;
@@ -588,12 +598,7 @@ async fn a_restore_of_a_retired_image_grants_its_shares_again() {
     let (id, _) = record(&mut conn, production, "api-server-base").await.unwrap();
     let (_, shares, image, _) = kept(&mut conn, id).await;
     assert_eq!(shares, "1 shares", "shared with Staging");
-    diesel::update(provider_images::table.find(image))
-        .set(provider_images::retire_on.eq(Utc::now().date_naive()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    lifecycle_at(&app, production, Utc::now() + Duration::days(1)).await;
+    retire_at_once(&app, production, image).await;
     assert!(bin_of(&mut conn, id).await.is_some(), "retired into the bin");
 
     let mut admin = app.signed_in("admin@acme.test").await;
@@ -613,6 +618,42 @@ async fn a_restore_of_a_retired_image_grants_its_shares_again() {
     let enabled =
         "SELECT count(*) AS n FROM jobs WHERE kind = 'set_image_availability' AND payload->>'enabled' = 'true'";
     assert_eq!(count(&mut conn, enabled).await, 1, "enabled first");
+}
+
+/// A retired image is disabled at the provider, which still lists it (EC2
+/// when asked to include disabled images, the local endpoint always): a
+/// sync keeps it in the bin as the console retired it, and so does a sync
+/// that reads it still disabled after a restore, before the provider has
+/// enabled it again.
+#[actix_web::test]
+async fn a_sync_keeps_a_retired_image_that_the_provider_lists_disabled() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let (id, _) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let (_, _, image, _) = kept(&mut conn, id).await;
+    retire_at_once(&app, production, image).await;
+    assert!(bin_of(&mut conn, id).await.is_some(), "retired into the bin");
+    let state = || provider_images::table.find(image).select(provider_images::state);
+
+    let listed = crate::races::sync_read(&app.demo.numbers.production).await;
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+    assert_eq!(state().first::<String>(&mut conn).await.unwrap(), "ACTIVE", "disabled, not gone");
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let bin = text(&admin.get("/images?scope=bin").await.body);
+    assert!(bin.contains("api-server-base"), "still in the bin: {bin}");
+
+    let restored =
+        admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", text(&restored.body));
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+    assert_eq!(state().first::<String>(&mut conn).await.unwrap(), "ACTIVE", "being enabled again");
+    app.run_jobs().await;
+    let listed = crate::races::sync_read(&app.demo.numbers.production).await;
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+    assert_eq!(state().first::<String>(&mut conn).await.unwrap(), "ACTIVE");
+    assert!(text(&admin.get("/images").await.body).contains("api-server-base"), "back in My images");
 }
 
 /// The API's schedule refuses a field it does not know: a misspelt day
