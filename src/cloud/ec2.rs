@@ -158,13 +158,7 @@ async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
         .config_override(probe_once())
         .send()
         .await;
-    match probe.map_err(map_error) {
-        Ok(_) => Ok(true),
-        Err(CloudError::Refused { .. }) => Ok(true),
-        // A busy provider has not said whether it can: ask again later.
-        Err(e @ (CloudError::Unreachable(_) | CloudError::Busy(_))) => Err(e),
-        Err(_) => Ok(false),
-    }
+    capability_of(probe)
 }
 
 /// Whether the endpoint disables images: asked of an image that does not
@@ -172,10 +166,24 @@ async fn detect_deprecation(client: &Client) -> CloudResult<bool> {
 async fn detect_disable(client: &Client) -> CloudResult<bool> {
     let probe =
         client.disable_image().image_id("ami-00000000000000000").customize().config_override(probe_once()).send().await;
+    capability_of(probe)
+}
+
+/// What a capability probe's answer says. An endpoint that knows the call
+/// refuses the image that cannot exist. One that lacks it fails without an
+/// EC2 error code (the local endpoint answers 500 with a page of HTML). A
+/// provider that is busy, unreachable, or failed with an error of its own
+/// (EC2's `InternalError`) has not said whether it can: ask again later.
+fn capability_of<O, E, R>(probe: Result<O, SdkError<E, R>>) -> CloudResult<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let coded = matches!(&probe, Err(SdkError::ServiceError(e)) if e.err().code().is_some_and(|c| !c.is_empty()));
     match probe.map_err(map_error) {
         Ok(_) | Err(CloudError::Refused { .. }) => Ok(true),
-        // A busy provider has not said whether it can: ask again later.
         Err(e @ (CloudError::Unreachable(_) | CloudError::Busy(_))) => Err(e),
+        Err(CloudError::Failed(message)) if coded => Err(CloudError::Busy(message)),
         Err(_) => Ok(false),
     }
 }
@@ -796,7 +804,8 @@ mod tests {
 
     use chrono::{DateTime, Utc};
 
-    use super::{EC2_ACTIONS, busy, deprecate_at};
+    use super::{EC2_ACTIONS, SdkError, busy, capability_of, deprecate_at};
+    use crate::cloud::CloudError;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
@@ -812,6 +821,26 @@ mod tests {
         for code in ["InvalidAMIID.NotFound", "UnauthorizedOperation", "InstanceLimitExceeded", "InternalError"] {
             assert!(!busy(code), "{code}");
         }
+    }
+
+    /// A probe's failure with EC2's own error code is a provider that has
+    /// not said whether it can; one without a code is an endpoint that
+    /// lacks the call.
+    #[test]
+    fn a_probe_that_meets_an_internal_error_asks_again_later() {
+        use aws_sdk_ec2::error::ErrorMetadata;
+        use aws_sdk_ec2::operation::disable_image::DisableImageError;
+        let answer = |code: Option<&str>| {
+            let mut meta = ErrorMetadata::builder().message("We encountered an internal error.");
+            if let Some(code) = code {
+                meta = meta.code(code);
+            }
+            Err::<(), _>(SdkError::service_error(DisableImageError::generic(meta.build()), ()))
+        };
+        assert!(matches!(capability_of(answer(Some("InternalError"))), Err(CloudError::Busy(_))));
+        assert!(matches!(capability_of(answer(Some("Unavailable"))), Err(CloudError::Busy(_))));
+        assert!(matches!(capability_of(answer(None)), Ok(false)), "no EC2 code: the call is missing");
+        assert!(matches!(capability_of(answer(Some("InvalidAMIID.NotFound"))), Ok(true)));
     }
 
     #[test]
