@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::lower;
 use super::schema::{
     access_rights, account_memberships, accounts, budget_codes, companies, group_members, group_roles, groups,
     image_records, roles, servers, sessions, user_budget_codes, users,
@@ -19,8 +20,6 @@ use super::schema::{
 use super::users::{User, VersionedUser};
 use crate::domain::access::AccessRight;
 use crate::domain::admin::UserStatus;
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// Writes the queries groups and roles share, for the company-named table
 /// `$table` with its row `$row`: the company's rows by name, one of them by

@@ -19,8 +19,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::budget::BudgetCode;
+use super::lower;
 use super::schema::{budget_codes, image_records, servers, user_budget_codes};
-use super::users::lower;
 
 pub const INACTIVE: &str = "inactive";
 

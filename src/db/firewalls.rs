@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::lower;
 use super::schema::{accounts, firewalls, servers};
 use super::servers::alive;
 use crate::domain::resource::ResourceState;
@@ -111,8 +112,6 @@ pub async fn find_for_delete(conn: &mut AsyncPgConnection, account_id: i64, id: 
 pub async fn lock_names(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<()> {
     accounts::table.find(account_id).select(accounts::id).for_no_key_update().first::<i64>(conn).await.map(drop)
 }
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// The name and state of a firewall that still counts (listed, or being
 /// deleted) and is called `name`, in any case: EC2's security group names

@@ -7,8 +7,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::fixed_sql::{Fixed, fixed};
 use super::keyset::limited;
+use super::lower;
 use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
-use super::users::lower;
 use crate::domain::images::{Lifecycle, Sort};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 

@@ -5,8 +5,8 @@ use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::lower;
 use super::schema::login_attempts;
-use super::users::lower;
 
 /// Failed attempts since `since` and when the oldest of them happened.
 #[derive(Debug, Clone, Copy)]

@@ -102,6 +102,12 @@ macro_rules! resource_state_writes {
     };
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `lower(text)`: names and emails compared and sorted
+    /// regardless of case (the indexes on them are on `lower(…)` too).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 pub mod access;
 pub mod accounts;
 pub mod admin;

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::lower;
 use super::schema::users;
 use crate::domain::admin::UserStatus;
 
@@ -61,8 +62,6 @@ impl User {
         format!("{} {}", self.given_name, self.family_name)
     }
 }
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// Looks a user up by email, ignoring case.
 pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
