@@ -149,6 +149,26 @@
     const sent = elt && (elt.tagName === "FORM" || elt.form);
     const flash = sent && !elt.closest("form.filters") && document.getElementById("flash");
     if (flash) flash.replaceChildren();
+    const inDialog = sent && elt.closest("dialog");
+    const said = inDialog && inDialog.querySelector(".dialog-alert");
+    if (said) said.remove();
+  });
+
+  // An error that belongs to no field (the image went to the recycle bin
+  // meanwhile, the server was terminated) arrives in the flash area. When
+  // the form that drew it is in an open dialog, the flash is behind the
+  // dimmed page: the message moves into the dialog, under its title.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const flash = event.detail.target;
+    if (!flash || flash.id !== "flash" || !flash.firstElementChild) return;
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const dialog = elt && elt.closest && elt.closest("#modal dialog[open]");
+    const head = dialog && dialog.querySelector(".modal-head");
+    if (!head) return;
+    const alert = document.createElement("div");
+    alert.className = "dialog-alert";
+    alert.replaceChildren.apply(alert, Array.from(flash.childNodes));
+    head.after(alert);
   });
 
   // An action taken in a row (a label chosen, Protect from its menu) swaps the

@@ -529,6 +529,22 @@ async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
     b.goto(&app.url("/images")).await.unwrap();
     b.wait().for_element(Locator::Css("tr:has(a[title^='Rename edge-cache-arm'])")).await.unwrap();
 
+    // Someone else puts the image in the recycle bin while its dialog is
+    // open: the refusal shows in the dialog, not behind it.
+    browser.row_action("api-server-base", "sharing").await;
+    let (id, version) =
+        crate::image_actions::record(&mut app.db().await, app.demo.acme_production, "api-server-base").await.unwrap();
+    let mut other = app.signed_in("admin@acme.test").await;
+    let binned = other.post_htmx(&format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(binned.status, reqwest::StatusCode::OK);
+    b.find(Locator::Css("dialog[open] button.primary")).await.unwrap().click().await.unwrap();
+    let said = b.wait().for_element(Locator::Css("dialog[open] .dialog-alert [role=alert]")).await.unwrap();
+    assert!(said.text().await.unwrap().contains("is in the recycle bin: restore it first"), "in the dialog");
+    assert!(browser.script_bool("return document.getElementById('flash').children.length === 0").await);
+    browser.screenshot("dialog-refused").await;
+    b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
+    browser.wait_dialog_closed().await;
+
     browser.row_action("batch-worker", "sharing").await;
     assert!(browser.body_text().await.contains("batch-worker: Sharing"));
     browser.screenshot("sharing-dialog").await;
