@@ -239,6 +239,9 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
             "{with:?}: {tab} is shown"
         );
         assert!(response.body.contains(r#"class="invalid""#), "{with:?}: the tab is marked");
+        if let Err(untied) = messages_are_tied(&response.body) {
+            panic!("{with:?}: a message no field is described by: {untied}");
+        }
     }
     assert_eq!(
         count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web' OR name LIKE 'web-_'").await,
@@ -261,6 +264,19 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
         assert!(response.body.contains(&tied) && response.body.contains(&format!(r#"id="{field}-error""#)), "{with:?}");
     }
     assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'run_instance'").await, 0);
+}
+
+/// Every message at a field is tied to it, so a screen reader reads it with
+/// the field: it has an id that a control's `aria-describedby` names.
+fn messages_are_tied(body: &str) -> Result<(), String> {
+    for (at, _) in body.match_indices(r#"<p class="field-error""#) {
+        let tag = &body[at..at + body[at..].find('>').unwrap_or(0)];
+        let id = tag.split(r#"id=""#).nth(1).and_then(|rest| rest.split('"').next()).ok_or_else(|| tag.to_owned())?;
+        if !body.contains(&format!(r#"aria-describedby="{id}""#)) {
+            return Err(id.to_owned());
+        }
+    }
+    Ok(())
 }
 
 #[actix_web::test]
