@@ -25,6 +25,7 @@ mod jobs;
 mod keypairs;
 mod launch;
 mod lineage;
+mod markup;
 mod onboarding;
 mod outage;
 mod races;
