@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use diesel_async::AsyncConnection as _;
 use tokio::sync::Mutex;
 use tracing::Instrument as _;
 
@@ -259,15 +260,28 @@ impl Runner {
                     Utc::now() + chrono::Duration::from_std(self.settings.backoff(job.attempts)).unwrap_or_default()
                 });
                 tracing::warn!(error = %error, retry = retry, "job failed");
-                db::jobs::fail(&mut conn, job.id, &error.to_string(), retry_at).await?;
-                if !retry {
-                    servers::failed(&self.pool, job, &error.to_string()).await?;
-                    resources::failed(&self.pool, job, &error.to_string()).await?;
-                    // What the provider holds now, whatever was asked of it:
-                    // a server refused a stop is not left "pausing".
-                    if let (Some(kind), Some(account)) = (follow_up(&job.kind), job.account_id) {
-                        db::jobs::enqueue_sync(&mut conn, account, kind, self.settings.max_attempts).await?;
-                    }
+                let error = error.to_string();
+                if retry {
+                    db::jobs::fail(&mut conn, job.id, &error, retry_at).await?;
+                } else {
+                    // The job and what it was about fail together: a job
+                    // marked failed with its server still pending would
+                    // leave the server pending for good. Until this commits
+                    // the job stays claimed, and a lost worker's job runs
+                    // again.
+                    let attempts = self.settings.max_attempts;
+                    conn.transaction(async |conn| {
+                        db::jobs::fail(conn, job.id, &error, None).await?;
+                        servers::failed(conn, job, &error).await?;
+                        resources::failed(conn, job, &error).await?;
+                        // What the provider holds now, whatever was asked of
+                        // it: a server refused a stop is not left "pausing".
+                        if let (Some(kind), Some(account)) = (follow_up(&job.kind), job.account_id) {
+                            db::jobs::enqueue_sync(conn, account, kind, attempts).await?;
+                        }
+                        Ok::<_, JobError>(())
+                    })
+                    .await?;
                 }
             }
         }

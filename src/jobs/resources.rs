@@ -14,6 +14,7 @@
 //! delete shows its row again with the reason. (Creating a key pair is no job: the page does it, because the
 //! private key exists only in the provider's answer.)
 
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
 use super::JobError;
@@ -173,7 +174,7 @@ pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
 /// `ERROR`, a delete shows its row again, each with the reason; without
 /// this the row would wait as importing or deleting for ever. Other jobs
 /// are not this module's.
-pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError> {
+pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Result<(), JobError> {
     use ResourceState::{Active, Deleting, Error, Pending};
     let Some(account) = job.account_id else { return Ok(()) };
     let (key_pair, firewall, moves, what) = match job.kind.as_str() {
@@ -195,12 +196,11 @@ pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError>
         _ => return Ok(()),
     };
     let reason = format!("{what} failed: {error}");
-    let mut conn = pool.get().await?;
     if let Some(id) = key_pair {
-        db::keypairs::failed(&mut conn, account, id, moves, &reason).await?;
+        db::keypairs::failed(conn, account, id, moves, &reason).await?;
     }
     if let Some(id) = firewall {
-        db::firewalls::failed(&mut conn, account, id, moves, &reason).await?;
+        db::firewalls::failed(conn, account, id, moves, &reason).await?;
     }
     Ok(())
 }

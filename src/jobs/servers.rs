@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
 use super::JobError;
@@ -303,15 +304,14 @@ pub async fn create_image(
 /// When a job about a server failed for good, the server shows why; a
 /// launch that failed leaves the server in ERROR, and an image that could
 /// not be made shows as failed on its pending record, with the reason.
-pub async fn failed(pool: &Pool, job: &Job, error: &str) -> Result<(), JobError> {
+pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Result<(), JobError> {
     let Some(server) = server_of(job) else { return Ok(()) };
-    let mut conn = pool.get().await?;
     if job.kind == CREATE_IMAGE
         && let Ok(CreateImagePayload { record_id: Some(record), .. }) = super::payload_of(job)
     {
-        db::sync::making_failed(&mut conn, record, error).await?;
+        db::sync::making_failed(conn, record, error).await?;
     }
-    db::servers::failed(&mut conn, server, error, job.kind == RUN_INSTANCE).await?;
+    db::servers::failed(conn, server, error, job.kind == RUN_INSTANCE).await?;
     Ok(())
 }
 

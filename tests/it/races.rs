@@ -34,7 +34,7 @@ async fn image_state(conn: &mut AsyncPgConnection, provider_image_id: &str) -> S
         .unwrap()
 }
 
-fn runner(app: &TestApp) -> std::sync::Arc<Runner> {
+pub(crate) fn runner(app: &TestApp) -> std::sync::Arc<Runner> {
     let settings = JobSettings {
         workers: 0,
         provider_endpoint: Some(endpoint()),

@@ -72,30 +72,65 @@ async fn the_servers_page_lists_the_accounts_servers_and_changing_rows_poll() {
     assert_eq!(client.get(&format!("/servers/{other}")).await.status, StatusCode::NOT_FOUND);
 }
 
-#[actix_web::test]
-async fn a_server_action_the_provider_refuses_for_good_leaves_the_server_as_the_provider_has_it() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db().await;
+/// A running server whose instance the provider forgot long ago, asked to
+/// pause: the provider will refuse to stop it. Its id.
+async fn pause_a_forgotten_server(app: &TestApp, conn: &mut AsyncPgConnection) -> i64 {
     let mut client = app.signed_in("manager@acme.test").await;
-    let (id, version) = running_server(&mut conn, app.demo.acme_production).await;
-    // The provider forgot the instance long ago: it refuses to stop it.
+    let (id, version) = running_server(conn, app.demo.acme_production).await;
     diesel::update(servers::table.find(id))
         .set((
             servers::provider_instance_id.eq("i-0123456789abcdef0"),
             servers::instance_recorded_at.eq(chrono::Utc::now() - chrono::Duration::hours(2)),
         ))
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .unwrap();
-
     let paused = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
     assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
-    assert_eq!(state_of(&mut conn, id).await.0, "PAUSING");
+    assert_eq!(state_of(conn, id).await.0, "PAUSING");
+    id
+}
+
+#[actix_web::test]
+async fn a_server_action_the_provider_refuses_for_good_leaves_the_server_as_the_provider_has_it() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let id = pause_a_forgotten_server(&app, &mut conn).await;
     app.run_jobs().await;
     let failed = "SELECT count(*) AS n FROM jobs WHERE kind = 'server_action' AND state = 'ERROR'";
     assert_eq!(count(&mut conn, failed).await, 1);
     // Not left "pausing" until the next periodic sync: read back at once.
     assert_eq!(state_of(&mut conn, id).await.0, "TERMINATED");
+}
+
+/// A job that failed for good and the server it was about are written
+/// together. When the server's write fails (the database went away), the
+/// job is not marked failed either: it stays claimed, and runs again once a
+/// worker takes it up, rather than leave the server "pausing" for good.
+#[actix_web::test]
+async fn a_failure_is_recorded_with_its_server_or_not_at_all() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let id = pause_a_forgotten_server(&app, &mut conn).await;
+    for sql in [
+        "CREATE FUNCTION gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'gone'; END $$",
+        "CREATE TRIGGER gone BEFORE UPDATE OF last_error ON servers FOR EACH ROW EXECUTE FUNCTION gone()",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+
+    let runner = crate::races::runner(&app);
+    assert!(runner.run_next("worker").await.is_err(), "the failure could not be written");
+    let action = "SELECT count(*) AS n FROM jobs WHERE kind = 'server_action' AND state =";
+    assert_eq!(count(&mut conn, &format!("{action} 'RUNNING'")).await, 1, "still claimed, not failed");
+    assert_eq!(state_of(&mut conn, id).await.0, "PAUSING");
+
+    diesel::sql_query("DROP TRIGGER gone ON servers").execute(&mut conn).await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(stratus_console::db::jobs::requeue_stale(&mut conn, later).await.unwrap(), 1);
+    app.run_jobs().await;
+    assert_eq!(count(&mut conn, &format!("{action} 'ERROR'")).await, 1);
+    assert_eq!(state_of(&mut conn, id).await.0, "TERMINATED", "read back from the provider");
 }
 
 #[actix_web::test]
