@@ -26,6 +26,9 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// What a completed job produced, or a note on how it went.
     pub result: Option<serde_json::Value>,
+    /// The worker that claimed it last. Its outcome is recorded only while
+    /// that claim holds (see [`requeue_stale`]).
+    pub worker: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -112,7 +115,7 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
                                    AND earlier.kind = ANY($2)))
                      ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
-                   created_at, finished_at, result",
+                   created_at, finished_at, result, worker",
     )
     .bind::<diesel::sql_types::Text, _>(worker)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&IMAGE_CHANGES[..])
@@ -125,10 +128,16 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
 /// see [`enqueue_sync`]) goes back in the queue instead, to run at once in
 /// the same row. The row is locked first, so a sync asked for at the same
 /// moment either marks it before this reads the mark, or finds it finished
-/// and queues a new one. Returns whether the job was queued again.
-pub async fn complete(conn: &mut AsyncPgConnection, id: i64, result: Option<serde_json::Value>) -> QueryResult<bool> {
+/// and queues a new one. Returns whether the job was queued again, or
+/// [`Claim::Lost`].
+pub async fn complete(
+    conn: &mut AsyncPgConnection,
+    job: &Job,
+    result: Option<serde_json::Value>,
+) -> QueryResult<Claim<bool>> {
+    let id = job.id;
     conn.transaction(async |conn| {
-        let rerun: bool = jobs::table.find(id).select(jobs::rerun).for_update().get_result(conn).await?;
+        let Some(rerun) = held(conn, job).await? else { return Ok(Claim::Lost) };
         if rerun {
             diesel::update(jobs::table.find(id))
                 .set((
@@ -152,21 +161,52 @@ pub async fn complete(conn: &mut AsyncPgConnection, id: i64, result: Option<serd
                 .execute(conn)
                 .await?;
         }
-        Ok(rerun)
+        Ok(Claim::Held(rerun))
     })
     .await
+}
+
+/// Whether a worker's claim on a job still holds when it records how the
+/// job went. A claim whose lease ran out (the worker seemed lost) was queued
+/// again, maybe taken up by another worker: the outcome is that one's to
+/// record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Claim<T> {
+    Held(T),
+    Lost,
+}
+
+/// Locks the job if `job`'s claim on it holds (running, by the worker that
+/// claimed it); its `rerun` mark.
+async fn held(conn: &mut AsyncPgConnection, job: &Job) -> QueryResult<Option<bool>> {
+    jobs::table
+        .find(job.id)
+        .filter(jobs::state.eq("RUNNING"))
+        .filter(jobs::worker.is_not_distinct_from(job.worker.as_deref()))
+        .select(jobs::rerun)
+        .for_update()
+        .get_result(conn)
+        .await
+        .optional()
 }
 
 /// Records a failure: queued again at `retry_at`, or ERROR when `None`.
 pub async fn fail(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    job: &Job,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-) -> QueryResult<()> {
-    match retry_at {
+) -> QueryResult<Claim<()>> {
+    let claimed = || {
+        jobs::table
+            .find(job.id)
+            .filter(jobs::state.eq("RUNNING"))
+            .filter(jobs::worker.is_not_distinct_from(job.worker.as_deref()))
+    };
+    let written = match retry_at {
         Some(at) => {
-            diesel::update(jobs::table.find(id))
+            diesel::update(claimed())
                 // The retry reads the provider afresh: it sees what a rerun was asked for.
                 .set((
                     jobs::state.eq("QUEUED"),
@@ -178,22 +218,46 @@ pub async fn fail(
                 .await
         }
         None => {
-            diesel::update(jobs::table.find(id))
+            diesel::update(claimed())
                 .set((jobs::state.eq("ERROR"), jobs::finished_at.eq(now), jobs::last_error.eq(error)))
                 .execute(conn)
                 .await
         }
-    }
-    .map(drop)
+    }?;
+    Ok(if written == 1 { Claim::Held(()) } else { Claim::Lost })
+}
+
+/// The jobs [`requeue_stale`] found without a worker.
+#[derive(Debug, Default)]
+pub struct Stale {
+    /// Queued again.
+    pub requeued: usize,
+    /// Failed: their worker was lost on every attempt they had. What they
+    /// were about is the caller's to settle, in the same transaction.
+    pub given_up: Vec<Job>,
 }
 
 /// Queues again the jobs whose worker started them before `before` and
-/// never finished (the process died); returns how many.
-pub async fn requeue_stale(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(jobs::table.filter(jobs::state.eq("RUNNING")).filter(jobs::started_at.lt(before)))
+/// never finished: its process died, or it outlived its lease, and whatever
+/// it records later is ignored (its claim is lost, see [`Claim`]). A job
+/// whose worker was lost on each of its attempts fails instead (a job that
+/// brings its worker down must not run for ever).
+pub async fn requeue_stale(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<Stale> {
+    let stale = || jobs::table.filter(jobs::state.eq("RUNNING")).filter(jobs::started_at.lt(before));
+    let given_up = diesel::update(stale().filter(jobs::attempts.ge(jobs::max_attempts)))
+        .set((
+            jobs::state.eq("ERROR"),
+            jobs::finished_at.eq(now),
+            jobs::last_error.eq("its worker stopped on every attempt: given up"),
+        ))
+        .returning(Job::as_returning())
+        .get_results(conn)
+        .await?;
+    let requeued = diesel::update(stale())
         .set((jobs::state.eq("QUEUED"), jobs::run_after.eq(now), jobs::last_error.eq("the worker stopped; retrying")))
         .execute(conn)
-        .await
+        .await?;
+    Ok(Stale { requeued, given_up })
 }
 
 impl Job {
@@ -291,14 +355,14 @@ async fn unfinished(conn: &mut AsyncPgConnection, account_id: i64, kind: &str) -
 /// asked for again while it ran (`rerun`, see [`enqueue_sync`]).
 pub async fn again(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    job: &Job,
     at: DateTime<Utc>,
     result: serde_json::Value,
-) -> QueryResult<()> {
+) -> QueryResult<Claim<()>> {
     conn.transaction(async |conn| {
-        let rerun: bool = jobs::table.find(id).select(jobs::rerun).for_update().get_result(conn).await?;
+        let Some(rerun) = held(conn, job).await? else { return Ok(Claim::Lost) };
         let at = if rerun { Utc::now() } else { at };
-        diesel::update(jobs::table.find(id))
+        diesel::update(jobs::table.find(job.id))
             .set((
                 jobs::state.eq("QUEUED"),
                 jobs::run_after.eq(at),
@@ -308,8 +372,8 @@ pub async fn again(
                 jobs::result.eq(result),
             ))
             .execute(conn)
-            .await
-            .map(drop)
+            .await?;
+        Ok(Claim::Held(()))
     })
     .await
 }

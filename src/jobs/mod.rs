@@ -241,19 +241,24 @@ impl Runner {
         job: &Job,
         outcome: Result<Option<serde_json::Value>, JobError>,
     ) -> Result<(), JobError> {
+        use db::jobs::Claim::{Held, Lost};
         let mut conn = self.pool.get().await?;
-        match outcome {
+        let claim = match outcome {
             Ok(Some(result)) if job.kind == servers::SYNC_SERVERS => {
                 // Servers are on their way: follow them, in the same row.
-                db::jobs::again(&mut conn, job.id, servers::follow_up_at(), result).await?;
+                db::jobs::again(&mut conn, job, servers::follow_up_at(), result).await?
             }
-            Ok(result) => {
-                if db::jobs::complete(&mut conn, job.id, result).await? {
+            Ok(result) => match db::jobs::complete(&mut conn, job, result).await? {
+                Held(true) => {
                     tracing::info!("job complete; asked for again while it ran, so queued again");
-                } else {
-                    tracing::info!("job complete");
+                    Held(())
                 }
-            }
+                Held(false) => {
+                    tracing::info!("job complete");
+                    Held(())
+                }
+                Lost => Lost,
+            },
             Err(error) => {
                 let retry = error.is_transient() && job.attempts < job.max_attempts;
                 let retry_at = retry.then(|| {
@@ -262,7 +267,7 @@ impl Runner {
                 tracing::warn!(error = %error, retry = retry, "job failed");
                 let error = error.to_string();
                 if retry {
-                    db::jobs::fail(&mut conn, job.id, &error, retry_at).await?;
+                    db::jobs::fail(&mut conn, job, &error, retry_at).await?
                 } else {
                     // The job and what it was about fail together: a job
                     // marked failed with its server still pending would
@@ -271,19 +276,20 @@ impl Runner {
                     // again.
                     let attempts = self.settings.max_attempts;
                     conn.transaction(async |conn| {
-                        db::jobs::fail(conn, job.id, &error, None).await?;
-                        servers::failed(conn, job, &error).await?;
-                        resources::failed(conn, job, &error).await?;
-                        // What the provider holds now, whatever was asked of
-                        // it: a server refused a stop is not left "pausing".
-                        if let (Some(kind), Some(account)) = (follow_up(&job.kind), job.account_id) {
-                            db::jobs::enqueue_sync(conn, account, kind, attempts).await?;
+                        if db::jobs::fail(conn, job, &error, None).await? == Lost {
+                            return Ok(Lost);
                         }
-                        Ok::<_, JobError>(())
+                        settle_failure(conn, job, &error, attempts).await?;
+                        Ok::<_, JobError>(Held(()))
                     })
-                    .await?;
+                    .await?
                 }
             }
+        };
+        if claim == Lost {
+            // Its lease ran out while it ran: queued again, perhaps run by
+            // another worker, whose outcome is the one that counts.
+            tracing::warn!(worker = ?job.worker, "the job outlived its lease; its outcome is not recorded");
         }
         Ok(())
     }
@@ -399,10 +405,22 @@ impl Runner {
 
     pub async fn queue_syncs(&self) -> Result<(), JobError> {
         let mut conn = self.pool.get().await?;
-        let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
-        let requeued = db::jobs::requeue_stale(&mut conn, Utc::now() - lease).await?;
-        if requeued > 0 {
-            tracing::warn!(jobs = requeued, "re-queued jobs whose worker stopped");
+        let before = Utc::now() - chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+        let attempts = self.settings.max_attempts;
+        let stale = conn
+            .transaction(async |conn| {
+                let stale = db::jobs::requeue_stale(conn, before).await?;
+                for job in &stale.given_up {
+                    settle_failure(conn, job, "its worker stopped on every attempt", attempts).await?;
+                }
+                Ok::<_, JobError>(stale)
+            })
+            .await?;
+        if stale.requeued > 0 {
+            tracing::warn!(jobs = stale.requeued, "re-queued jobs whose worker stopped");
+        }
+        for job in &stale.given_up {
+            tracing::warn!(job_id = job.id, kind = %job.kind, "gave up a job whose worker stopped on every attempt");
         }
         for account in db::sync::all_accounts(&mut conn).await? {
             for &kind in sync::ALL.iter().chain([&lifecycle::IMAGE_LIFECYCLE]) {
@@ -432,6 +450,25 @@ pub(crate) fn new_job<T: serde::Serialize>(
 pub(crate) fn payload_of<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobError> {
     serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::Invalid(format!("a {} job lacks its details: {e}", job.kind)))
+}
+
+/// What a job that failed for good was about takes the failure in: a
+/// launch's server goes to ERROR, an image being made to FAILED, a key pair
+/// or firewall to where it was. Then the provider's view is read back:
+/// whatever was asked of it, a server refused a stop is not left "pausing".
+/// In the transaction that marks the job failed.
+async fn settle_failure(
+    conn: &mut diesel_async::AsyncPgConnection,
+    job: &Job,
+    error: &str,
+    max_attempts: i32,
+) -> Result<(), JobError> {
+    servers::failed(conn, job, error).await?;
+    resources::failed(conn, job, error).await?;
+    if let (Some(kind), Some(account)) = (follow_up(&job.kind), job.account_id) {
+        db::jobs::enqueue_sync(conn, account, kind, max_attempts).await?;
+    }
+    Ok(())
 }
 
 /// The sync that reads a change back from the provider once it is made.

@@ -48,6 +48,22 @@ async fn add_account(conn: &mut AsyncPgConnection, number: &str, endpoint: Optio
     id
 }
 
+/// The payload of a launch of one t3.micro, "web-1", from `image_id`.
+fn launch(image_id: String, server_id: Option<i64>) -> serde_json::Value {
+    serde_json::to_value(stratus_console::jobs::RunInstancePayload {
+        image_id,
+        instance_type: "t3.micro".into(),
+        name: "web-1".into(),
+        zone: None,
+        security_groups: vec![],
+        key_name: None,
+        user_data: None,
+        volumes: Vec::new(),
+        server_id,
+    })
+    .unwrap()
+}
+
 async fn drain(runner: &Runner) {
     while runner.run_next("test-worker").await.expect("the queue answers") {}
 }
@@ -403,18 +419,7 @@ async fn a_launch_job_run_again_after_an_outage_or_a_lost_answer_starts_one_serv
     let provider = Ec2Provider::connect(&connection(&number, ec2.url())).await.unwrap();
     let image = provider.list_public_images().await.unwrap().into_iter().find(|i| !i.windows).unwrap();
     let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
-    let payload = serde_json::to_value(stratus_console::jobs::RunInstancePayload {
-        image_id: image.id,
-        instance_type: "t3.micro".into(),
-        name: "web-1".into(),
-        zone: None,
-        security_groups: vec![],
-        key_name: None,
-        user_data: None,
-        volumes: Vec::new(),
-        server_id: None,
-    })
-    .unwrap();
+    let payload = launch(image.id, None);
     db::jobs::enqueue(
         &mut conn,
         &NewJob { account_id: Some(account), kind: stratus_console::jobs::RUN_INSTANCE, payload, max_attempts: 5 },
@@ -519,4 +524,81 @@ async fn the_schedulers_rounds_keep_one_pending_job_of_each_kind_per_account() {
         count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'image_lifecycle' AND state = 'QUEUED'").await;
     let accounts = count(&mut conn, "SELECT count(*) AS n FROM accounts WHERE disabled_at IS NULL").await;
     assert_eq!(lifecycles, accounts);
+}
+
+/// Only the job queued here waits to be claimed.
+async fn only(conn: &mut AsyncPgConnection, job: &NewJob<'_>) {
+    diesel::sql_query("UPDATE jobs SET state = 'COMPLETE' WHERE state IN ('QUEUED', 'RUNNING')")
+        .execute(conn)
+        .await
+        .unwrap();
+    db::jobs::enqueue(conn, job).await.unwrap();
+}
+
+/// A worker that outlived its lease (the reaper queued its job again, and
+/// another worker took it up) records nothing: the job's outcome is the
+/// second worker's.
+#[actix_web::test]
+async fn a_worker_that_outlived_its_lease_records_nothing_over_the_one_that_took_over() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+    only(&mut conn, &NewJob { account_id: None, kind: "noop", payload: serde_json::json!({}), max_attempts: 3 }).await;
+    let first = db::jobs::claim(&mut conn, "worker-a").await.unwrap().expect("the job");
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(db::jobs::requeue_stale(&mut conn, later).await.unwrap().requeued, 1);
+    let second = db::jobs::claim(&mut conn, "worker-b").await.unwrap().expect("queued again");
+    assert_eq!(second.id, first.id);
+
+    let invalid = stratus_console::jobs::JobError::Invalid("too late".into());
+    runner.record(&first, Err(invalid)).await.unwrap();
+    runner.record(&first, Ok(None)).await.unwrap();
+    let job = async |conn: &mut AsyncPgConnection| {
+        jobs::table.find(first.id).select((jobs::state, jobs::worker)).first::<(String, Option<String>)>(conn).await
+    };
+    assert_eq!(job(&mut conn).await.unwrap(), ("RUNNING".into(), Some("worker-b".into())), "still the second's");
+    runner.record(&second, Ok(None)).await.unwrap();
+    assert_eq!(job(&mut conn).await.unwrap().0, "COMPLETE");
+}
+
+/// A job whose worker is lost on every attempt (one that brings its
+/// process down) is given up rather than run for ever, and what it was
+/// about takes the failure in: the launch's server goes to ERROR.
+#[actix_web::test]
+async fn a_job_whose_worker_is_lost_on_every_attempt_is_given_up_with_its_server() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let (server, _) = crate::servers::running_server(&mut conn, production).await;
+    let payload = launch("ami-00000000000000000".into(), Some(server));
+    let kind = stratus_console::jobs::RUN_INSTANCE;
+    only(&mut conn, &NewJob { account_id: Some(production), kind, payload, max_attempts: 2 }).await;
+    let reaper = Runner::new(
+        db::pool(&app.database_url, 2).unwrap(),
+        JobSettings { lease: Duration::ZERO, ..settings(endpoint()) },
+    );
+    let state = async |conn: &mut AsyncPgConnection| {
+        jobs::table
+            .filter(jobs::kind.eq(kind))
+            .select((jobs::state, jobs::last_error))
+            .first::<(String, Option<String>)>(conn)
+            .await
+            .unwrap()
+    };
+    for attempt in 1..=2 {
+        let claimed = db::jobs::claim(&mut conn, &format!("worker-{attempt}")).await.unwrap().expect("the launch");
+        assert_eq!((claimed.kind.as_str(), claimed.attempts), (kind, attempt));
+        // The worker is lost; the reaper finds its job.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        reaper.queue_syncs().await.unwrap();
+    }
+    let (job_state, reason) = state(&mut conn).await;
+    assert_eq!(job_state, "ERROR");
+    assert!(reason.is_some_and(|r| r.contains("stopped on every attempt")));
+    let (server_state, server_error): (String, Option<String>) =
+        servers::table.find(server).select((servers::state, servers::last_error)).first(&mut conn).await.unwrap();
+    assert_eq!(server_state, "ERROR");
+    assert!(server_error.is_some_and(|e| e.contains("stopped on every attempt")));
+    let follow = "SELECT count(*) AS n FROM jobs WHERE kind = 'sync_servers' AND state = 'QUEUED'";
+    assert!(count(&mut conn, follow).await >= 1, "the provider's view is read back");
 }

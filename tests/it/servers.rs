@@ -127,7 +127,7 @@ async fn a_failure_is_recorded_with_its_server_or_not_at_all() {
 
     diesel::sql_query("DROP TRIGGER gone ON servers").execute(&mut conn).await.unwrap();
     let later = chrono::Utc::now() + chrono::Duration::minutes(1);
-    assert_eq!(stratus_console::db::jobs::requeue_stale(&mut conn, later).await.unwrap(), 1);
+    assert_eq!(stratus_console::db::jobs::requeue_stale(&mut conn, later).await.unwrap().requeued, 1);
     app.run_jobs().await;
     assert_eq!(count(&mut conn, &format!("{action} 'ERROR'")).await, 1);
     assert_eq!(state_of(&mut conn, id).await.0, "TERMINATED", "read back from the provider");
