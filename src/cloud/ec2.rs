@@ -557,10 +557,14 @@ impl CloudProvider for Ec2Provider {
         Ok(())
     }
 
+    async fn launched_with(&self, idempotency_key: &str) -> CloudResult<Option<Instance>> {
+        let tagged = Filter::builder().name(format!("tag:{IDEMPOTENCY_TAG}")).values(idempotency_key).build();
+        Ok(self.instances_by(Some(tagged)).await?.into_iter().next())
+    }
+
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance> {
         // A retry after a lost answer finds the first launch by its tag.
-        let tagged = Filter::builder().name(format!("tag:{IDEMPOTENCY_TAG}")).values(&request.idempotency_key).build();
-        if let Some(existing) = self.instances_by(Some(tagged)).await?.into_iter().next() {
+        if let Some(existing) = self.launched_with(&request.idempotency_key).await? {
             return Ok(existing);
         }
         let tags = TagSpecification::builder()

@@ -284,6 +284,9 @@ pub trait CloudProvider: Send + Sync {
     async fn enable_image(&self, image_id: &str) -> CloudResult<()>;
 
     async fn run_instance(&self, request: &RunRequest) -> CloudResult<Instance>;
+    /// The instance a launch with this idempotency key started, if the
+    /// provider has it: a launch whose answer was lost.
+    async fn launched_with(&self, idempotency_key: &str) -> CloudResult<Option<Instance>>;
     /// The given instances the provider has (an id it does not know is left
     /// out, not an error), or every instance of the account when none given.
     async fn describe_instances(&self, instance_ids: &[String]) -> CloudResult<Vec<Instance>>;

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::keyset::limited;
-use super::schema::{budget_codes, image_records, provider_images, servers};
+use super::schema::{budget_codes, image_records, jobs, provider_images, servers};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
 
@@ -67,6 +67,73 @@ pub async fn launched(
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// The account's launches that failed for good since `since` without an
+/// instance id: their answer may have been lost while the provider started
+/// the instance. Each server with its launch job's (of kind `launch`)
+/// idempotency key.
+pub async fn unseen_launches(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    launch: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Vec<(i64, String)>> {
+    let failed: Vec<i64> = servers::table
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::state.eq(ServerState::Error.as_str()))
+        .filter(servers::provider_instance_id.is_null())
+        .filter(servers::launched_at.gt(since))
+        .select(servers::id)
+        .load(conn)
+        .await?;
+    if failed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let launches: Vec<(serde_json::Value, String)> = jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::kind.eq(launch))
+        .filter(jobs::state.eq("ERROR"))
+        .filter(jobs::created_at.gt(since))
+        .select((jobs::payload, jobs::idempotency_key))
+        .load(conn)
+        .await?;
+    Ok(launches
+        .into_iter()
+        .filter_map(|(payload, key)| Some((payload.get("server_id")?.as_i64()?, key)))
+        .filter(|(server, _)| failed.contains(server))
+        .collect())
+}
+
+/// Records the instance found for a launch that had failed without one
+/// ([`unseen_launches`]), if the server is still as that left it; whether
+/// it was.
+pub async fn found_launch(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    instance_id: &str,
+    state: ServerState,
+    addresses: &Addresses,
+) -> QueryResult<bool> {
+    let written = diesel::update(
+        servers::table
+            .find(id)
+            .filter(servers::state.eq(ServerState::Error.as_str()))
+            .filter(servers::provider_instance_id.is_null()),
+    )
+    .set((
+        servers::provider_instance_id.eq(instance_id),
+        servers::instance_recorded_at.eq(diesel::dsl::now),
+        servers::state.eq(state.as_str()),
+        servers::state_since.eq(diesel::dsl::now),
+        servers::private_ip.eq(&addresses.private_ip),
+        servers::public_ip.eq(&addresses.public_ip),
+        servers::last_error.eq(None::<String>),
+        servers::version.eq(servers::version + 1),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(written == 1)
 }
 
 /// A server the provider knows, for the state sync.

@@ -137,6 +137,33 @@ pub async fn run_instance(
     Ok(Some(serde_json::json!({ "instance_id": instance.id })))
 }
 
+/// How long a launch that failed without an instance id is looked for at
+/// the provider.
+const LOST_LAUNCH_SEARCH: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// A launch whose answer was lost, and whose retries all failed (the
+/// provider was unreachable for longer than they lasted), left its server
+/// in ERROR with no instance id, while the provider may have started the
+/// instance: a server that runs, and costs, unseen. The sync looks for
+/// such instances by the launch's idempotency tag, for a day, and takes
+/// them in; the sync then follows them as any other.
+async fn find_lost_launches(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+    let unseen = {
+        let mut conn = pool.get().await?;
+        db::servers::unseen_launches(&mut conn, account.id, RUN_INSTANCE, Utc::now() - LOST_LAUNCH_SEARCH).await?
+    };
+    for (server, key) in unseen {
+        let Some(instance) = provider.launched_with(&key).await? else { continue };
+        let mut conn = pool.get().await?;
+        if db::servers::found_launch(&mut conn, server, &instance.id, state_of(&instance), &addresses(&instance))
+            .await?
+        {
+            tracing::warn!(server, instance = %instance.id, "found the instance of a launch whose answer was lost");
+        }
+    }
+    Ok(())
+}
+
 fn addresses(instance: &Instance) -> db::servers::Addresses {
     db::servers::Addresses { private_ip: instance.private_ip.clone(), public_ip: instance.public_ip.clone() }
 }
@@ -156,6 +183,7 @@ fn state_of(instance: &Instance) -> ServerState {
 /// Reads the state of the account's live servers from the provider; returns
 /// how many are still on their way (the job then runs again shortly).
 pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<usize, JobError> {
+    find_lost_launches(pool, provider, account).await?;
     let live = {
         let mut conn = pool.get().await?;
         db::servers::at_provider(&mut conn, account.id).await?

@@ -602,3 +602,64 @@ async fn a_job_whose_worker_is_lost_on_every_attempt_is_given_up_with_its_server
     let follow = "SELECT count(*) AS n FROM jobs WHERE kind = 'sync_servers' AND state = 'QUEUED'";
     assert!(count(&mut conn, follow).await >= 1, "the provider's view is read back");
 }
+
+/// A launch whose answer was lost, and whose retries all failed, left its
+/// server in ERROR without an instance while the provider had started one:
+/// the server sync finds the instance by the launch's idempotency tag and
+/// takes it in, so it does not run unseen.
+#[actix_web::test]
+async fn the_server_sync_finds_the_instance_of_a_launch_whose_answer_was_lost() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let (server, _) = crate::servers::running_server(&mut conn, production).await;
+    let ec2 = Ec2Provider::connect(&connection(&app.demo.numbers.production, endpoint())).await.unwrap();
+    let image = ec2.list_public_images().await.unwrap().into_iter().find(|i| !i.windows).unwrap();
+    let key = uuid::Uuid::new_v4().to_string();
+    // The launch reached the provider; its answer never came back.
+    let started = ec2
+        .run_instance(&stratus_console::cloud::RunRequest {
+            image_id: image.id.clone(),
+            instance_type: "t3.micro".into(),
+            zone: None,
+            security_groups: vec![],
+            key_name: None,
+            user_data: None,
+            volumes: vec![],
+            name: "web-1".into(),
+            idempotency_key: key.clone(),
+        })
+        .await
+        .unwrap();
+    let kind = stratus_console::jobs::RUN_INSTANCE;
+    let job = NewJob { account_id: Some(production), kind, payload: launch(image.id, Some(server)), max_attempts: 2 };
+    assert!(db::jobs::enqueue_keyed(&mut conn, &job, &key).await.unwrap());
+    diesel::update(jobs::table.filter(jobs::idempotency_key.eq(&key)))
+        .set((jobs::state.eq("ERROR"), jobs::last_error.eq("no answer in time")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(servers::table.find(server))
+        .set((
+            servers::state.eq("ERROR"),
+            servers::provider_instance_id.eq(None::<String>),
+            servers::last_error.eq("no answer in time"),
+            servers::launched_at.eq(diesel::dsl::now),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let sync = stratus_console::jobs::servers::SYNC_SERVERS;
+    db::jobs::enqueue_sync(&mut conn, production, sync, 2).await.unwrap();
+    app.run_jobs().await;
+    let (instance, state, error): (Option<String>, String, Option<String>) = servers::table
+        .find(server)
+        .select((servers::provider_instance_id, servers::state, servers::last_error))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(instance.as_deref(), Some(started.id.as_str()), "the instance is the server's");
+    assert!(["PENDING", "RUNNING"].contains(&state.as_str()), "{state}");
+    assert_eq!(error, None);
+}
