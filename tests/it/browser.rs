@@ -542,6 +542,9 @@ async fn browser_delete_and_sharing_dialogs_with_the_mouse() {
     assert!(said.text().await.unwrap().contains("is in the recycle bin: restore it first"), "in the dialog");
     assert!(browser.script_bool("return document.getElementById('flash').children.length === 0").await);
     browser.screenshot("dialog-refused").await;
+    b.set_window_size(1920, 1080).await.unwrap();
+    browser.screenshot("dialog-refused-1920").await;
+    b.set_window_size(1400, 900).await.unwrap();
     b.find(Locator::Css("dialog[open] [data-close]")).await.unwrap().click().await.unwrap();
     browser.wait_dialog_closed().await;
 
