@@ -381,19 +381,28 @@ async fn retired_by_console(
     if disabled.is_empty() {
         return Ok(std::collections::HashSet::new());
     }
-    let mut retired: std::collections::HashSet<String> = provider_images::table
-        .filter(provider_images::provider.eq(&account.provider))
-        .filter(provider_images::region.eq(&account.region))
-        .filter(provider_images::provider_image_id.eq_any(&disabled))
+    let mut retired = binned(conn, &account.provider, &account.region).await?;
+    retired.extend(super::jobs::availability_changes(conn, account.id).await?);
+    retired.retain(|id| disabled.contains(&id.as_str()));
+    Ok(retired)
+}
+
+/// The provider ids of the region's images in a recycle bin.
+async fn binned(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    region: &str,
+) -> QueryResult<std::collections::HashSet<String>> {
+    Ok(provider_images::table
+        .filter(provider_images::provider.eq(provider))
+        .filter(provider_images::region.eq(region))
         .filter(provider_images::binned_at.is_not_null())
+        .filter(provider_images::provider_image_id.is_not_null())
         .select(provider_images::provider_image_id.assume_not_null())
         .load::<String>(conn)
         .await?
         .into_iter()
-        .collect();
-    let changing = super::jobs::availability_changes(conn, account.id).await?;
-    retired.extend(changing.into_iter().filter(|id| disabled.contains(&id.as_str())));
-    Ok(retired)
+        .collect())
 }
 
 /// Adds or updates public catalog rows, 1,000 a statement; a row listed as
@@ -406,16 +415,7 @@ async fn upsert_public(
     region: &str,
     images: &[ReportedImage],
 ) -> QueryResult<()> {
-    let binned: std::collections::HashSet<String> = provider_images::table
-        .filter(provider_images::provider.eq(provider))
-        .filter(provider_images::region.eq(region))
-        .filter(provider_images::binned_at.is_not_null())
-        .filter(provider_images::provider_image_id.is_not_null())
-        .select(provider_images::provider_image_id.assume_not_null())
-        .load::<String>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let binned = binned(conn, provider, region).await?;
     let images: Vec<&ReportedImage> = images.iter().filter(|i| !binned.contains(&i.provider_image_id)).collect();
     for chunk in images.chunks(1000) {
         let rows: Vec<_> = chunk
