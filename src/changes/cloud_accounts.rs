@@ -14,6 +14,7 @@
 //! administrator works in, or, before they have one, by what their groups
 //! receive in a new account ([`Admin`]).
 
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use super::ChangeError;
@@ -23,7 +24,7 @@ use crate::db::accounts::{NewAccount, StoredCredentials};
 use crate::db::audit_log::NewAuditEvent;
 use crate::db::{self, accounts::Account, users::User};
 use crate::domain::ValidationError;
-use crate::domain::access::{Action, Forbidden, Resource, Rights};
+use crate::domain::access::{AccessRight, Action, Forbidden, Qualifier, Resource, Rights};
 use crate::domain::admin::MASKED;
 use crate::domain::onboarding::{AccessKeyId, RoleArn, account_names};
 use crate::jobs::JobSettings;
@@ -40,6 +41,33 @@ pub struct Admin<'a> {
 impl Admin<'_> {
     pub fn require(&self, action: Action) -> Result<(), Forbidden> {
         self.rights.require(Resource::Account, action)
+    }
+
+    /// Refused unless the administrator holds `ACCOUNT action` in account
+    /// `id` itself (named `name`), read in the caller's transaction. The
+    /// right where they work opens the page; an administrator of one account
+    /// neither changes nor deletes another, as with its members.
+    pub async fn require_in(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        name: &str,
+        action: Action,
+    ) -> Result<(), ChangeError> {
+        self.require(action)?;
+        if self.may_in(conn, id, action).await? {
+            Ok(())
+        } else if self.account.is_some_and(|here| here.id == id) {
+            Err(Forbidden::to(Resource::Account, action).into())
+        } else {
+            Err(Forbidden::in_account(name, Resource::Account, action).into())
+        }
+    }
+
+    /// Whether the administrator holds `ACCOUNT action` in account `id`.
+    pub async fn may_in(&self, conn: &mut AsyncPgConnection, id: i64, action: Action) -> QueryResult<bool> {
+        let held = db::admin::rights_in(conn, id, self.user.id).await?;
+        Ok(crate::domain::admin::holds(&held, &AccessRight::new(Resource::Account, action, Qualifier::Any)))
     }
 
     fn event<'e>(&self, action: &'e str, account: i64, changes: serde_json::Value) -> NewAuditEvent<'e> {
@@ -292,9 +320,13 @@ pub async fn update(
     input: &EditInput,
     settings: &JobSettings,
 ) -> Result<(), ChangeError> {
-    admin.require(Action::Configure)?;
     let company = admin.user.company_id;
-    let found = db::accounts::find_listed(&mut *pool.get().await?, company, id).await?;
+    let found = {
+        let mut conn = pool.get().await?;
+        let found = db::accounts::find_listed(&mut conn, company, id).await?;
+        admin.require_in(&mut conn, id, &found.name, Action::Configure).await?;
+        found
+    };
     crate::domain::refusal::Refusal::stale_unless(found.version == input.version, "account")?;
     let stored = match &input.credentials {
         Some(credentials) => {
@@ -329,6 +361,7 @@ pub async fn update(
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
+        admin.require_in(conn, id, &found.name, Action::Configure).await?;
         if db::accounts::name_taken(conn, company, &input.name, Some(id)).await? {
             return Err(ValidationError::new(
                 "name",
@@ -410,11 +443,11 @@ pub async fn set_enabled(
     enabled: bool,
     settings: &JobSettings,
 ) -> Result<String, ChangeError> {
-    admin.require(Action::Configure)?;
     let company = admin.user.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
         let found = db::accounts::find_listed(conn, company, id).await?;
+        admin.require_in(conn, id, &found.name, Action::Configure).await?;
         crate::domain::refusal::Refusal::stale_unless(found.version == version, "account")?;
         if found.disabled_at.is_none() == enabled {
             return Ok(found.name);
@@ -467,13 +500,13 @@ pub async fn delete(
     id: i64,
     version: i32,
 ) -> Result<String, ChangeError> {
-    admin.require(Action::Delete)?;
     let company = admin.user.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
         // A launch writing its servers holds a share of the account's row
         // (its foreign keys): the delete waits for it, then counts them.
         let found = db::accounts::lock_for_delete(conn, company, id).await?;
+        admin.require_in(conn, id, &found.name, Action::Delete).await?;
         crate::domain::refusal::Refusal::stale_unless(found.version == version, "account")?;
         let live = db::accounts::live_servers(conn, id).await?;
         if live > 0 {

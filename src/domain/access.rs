@@ -265,6 +265,16 @@ pub struct Forbidden(String);
 impl Forbidden {
     /// "Your role in this account does not allow deleting firewalls."
     pub fn to(resource: Resource, action: Action) -> Self {
+        Self(format!("Your role in this account does not allow {}.", Self::doing(resource, action)))
+    }
+
+    /// The same refusal for account `name`, when it is not the current one:
+    /// "Your role in “Acme Staging” does not allow deleting cloud accounts."
+    pub fn in_account(name: &str, resource: Resource, action: Action) -> Self {
+        Self(format!("Your role in “{name}” does not allow {}.", Self::doing(resource, action)))
+    }
+
+    fn doing(resource: Resource, action: Action) -> String {
         let things = match resource {
             Resource::Console => "the console",
             Resource::Image => "images",
@@ -279,7 +289,7 @@ impl Forbidden {
             Resource::Account => "cloud accounts",
             Resource::Any => "everything",
         };
-        let doing = match action {
+        match action {
             Action::Any => format!("everything with {things}"),
             Action::Access => format!("seeing {things}"),
             Action::Configure => format!("changing {things}"),
@@ -292,8 +302,7 @@ impl Forbidden {
             Action::Image => "making images from servers".into(),
             Action::Pause => format!("pausing {things}"),
             Action::Terminate => format!("terminating {things}"),
-        };
-        Self(format!("Your role in this account does not allow {doing}."))
+        }
     }
 
     /// A refusal the rights decide with more than a resource and an action

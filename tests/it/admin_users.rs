@@ -865,7 +865,26 @@ async fn a_cloud_accounts_members_are_chosen_under_the_users_pages_rules() {
     let mut admin = app.signed_in("admin@acme.test").await;
     let before = fingerprint(&mut conn).await;
 
-    // An administrator of Production neither takes Staging's from it…
+    // An administrator of Production may not change Staging at all…
+    let refused = save_members(&mut boss, &mut conn, staging, &members).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", text(&refused.body));
+    let said = "Your role in “Acme Staging” does not allow changing cloud accounts.";
+    assert!(text(&refused.body).contains(said), "{}", text(&refused.body));
+    assert_eq!(before, fingerprint(&mut conn).await);
+    // …and, given the right to configure it (a role of ACCOUNT ANY ANY
+    // there), neither takes Staging's administrator from it…
+    let keeper = format!(
+        "WITH r AS (INSERT INTO roles (company_id, name, description, is_default) \
+                    SELECT company_id, 'Account keeper', '', false FROM accounts WHERE id = {staging} RETURNING id), \
+              a AS (INSERT INTO access_rights (role_id, resource, action, qualifier) \
+                    SELECT id, 'ACCOUNT', 'ANY', 'ANY' FROM r), \
+              g AS (INSERT INTO groups (company_id, name) \
+                    SELECT company_id, 'Staging keepers' FROM accounts WHERE id = {staging} RETURNING id), \
+              gr AS (INSERT INTO group_roles (group_id, account_id, role_id) SELECT g.id, {staging}, r.id FROM g, r) \
+         INSERT INTO group_members (group_id, user_id) SELECT id, {manager} FROM g"
+    );
+    diesel::sql_query(keeper).execute(&mut conn).await.unwrap();
+    let before = fingerprint(&mut conn).await;
     let ousted = save_members(&mut boss, &mut conn, staging, &without(me)).await;
     assert_eq!(ousted.status, StatusCode::FORBIDDEN, "{}", text(&ousted.body));
     assert!(

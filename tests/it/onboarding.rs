@@ -457,6 +457,53 @@ async fn only_account_configure_opens_cloud_accounts_and_other_companies_ids_are
     assert!(!text(&listed.body).contains("Acme Staging"));
 }
 
+/// An administrator of one account of the company: the Config group holds
+/// Admin in Acme Staging and stays Configurator in Acme Production.
+#[actix_web::test]
+async fn an_administrator_of_one_account_neither_changes_nor_deletes_another() {
+    let app = TestApp::spawn().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut conn = app.db().await;
+    let promote = format!(
+        "UPDATE group_roles SET role_id = (SELECT id FROM roles WHERE name = 'Admin' AND company_id = \
+           (SELECT company_id FROM accounts WHERE id = {staging})) \
+         WHERE account_id = {staging} AND group_id = (SELECT id FROM groups WHERE name = 'Config')"
+    );
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(promote), &mut conn).await.unwrap();
+    let mut sam = app.signed_in("configurator@acme.test").await;
+    let switched = sam.post("/account", &[("account_id", &staging.to_string())]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+
+    // The list offers Edit and Disable for Staging only.
+    let list = sam.get("/admin/accounts").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains(&format!(r#"href="/admin/accounts/{staging}""#)));
+    assert!(!list.body.contains(&format!(r#"href="/admin/accounts/{production}""#)), "no Edit for Production");
+    assert!(!list.body.contains(&format!(r#"action="/admin/accounts/{production}/disable""#)));
+    let own = sam.get(&format!("/admin/accounts/{staging}")).await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert!(text(&own.body).contains("Delete Acme Staging"));
+
+    // Production's page and every change of it are refused, and nothing changes.
+    let before = accounts_state(&mut conn).await;
+    let refusal = "Your role in “Acme Production” does not allow changing cloud accounts.";
+    let edit = sam.get(&format!("/admin/accounts/{production}")).await;
+    assert_eq!(edit.status, StatusCode::FORBIDDEN);
+    assert!(text(&edit.body).contains(refusal), "{}", text(&edit.body));
+    let path = format!("/admin/accounts/{production}");
+    let answers = [
+        sam.post(&path, &[("name", "Mine now"), ("auth", "keep"), ("version", "1")]).await,
+        sam.post(&format!("{path}/disable"), &[("version", "1")]).await,
+        sam.post(&format!("{path}/delete"), &[("version", "1"), ("confirm_name", "Acme Production")]).await,
+    ];
+    for (answer, action) in answers.iter().zip(["changing", "changing", "deleting"]) {
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{action}: {}", text(&answer.body));
+        let said = format!("Your role in “Acme Production” does not allow {action} cloud accounts.");
+        assert!(text(&answer.body).contains(&said), "{}", text(&answer.body));
+    }
+    assert_eq!(accounts_state(&mut conn).await, before, "a refusal changes nothing");
+}
+
 #[actix_web::test]
 async fn an_account_is_renamed_given_members_rotated_and_disabled_then_enabled() {
     let app = TestApp::empty().await;

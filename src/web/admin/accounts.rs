@@ -60,6 +60,9 @@ pub struct AccountRow {
     pub synced: Option<Moment>,
     pub members: i64,
     pub version: i32,
+    /// The user holds `ACCOUNT Configure` in this account: its Edit and
+    /// Disable buttons are offered.
+    pub may_change: bool,
 }
 
 pub enum State {
@@ -69,7 +72,7 @@ pub enum State {
 }
 
 impl AccountRow {
-    fn of(a: Listed) -> Self {
+    fn of(a: Listed, may_change: bool) -> Self {
         let (auth, auth_detail) = match (a.auth.as_str(), &a.role_arn, &a.access_key_id) {
             ("assume_role", Some(arn), _) => {
                 let role = arn.rsplit('/').next().unwrap_or(arn);
@@ -103,6 +106,7 @@ impl AccountRow {
             synced: a.synced_at.map(Moment::new),
             members: a.members,
             version: a.version,
+            may_change,
         }
     }
 
@@ -221,21 +225,32 @@ async fn page(
     tested: Option<String>,
 ) -> Result<AccountsPage, WebError> {
     let company = user.user.company_id;
-    let (rows, external_id, retention_days) = {
+    let (rows, external_id, retention_days, context) = {
         let mut conn = state.pool.get().await?;
         (
             db::accounts::of_company(&mut conn, company).await?,
             db::accounts::external_id(&mut conn, company).await?,
             db::images::retention_days(&mut conn, company).await?,
+            db::access::auth_context(&mut conn, user.user.id).await?,
         )
     };
     let may_change = user.rights.may(Resource::Account, Action::Configure);
+    // Each account's buttons by the user's rights in it (what its changes ask).
+    let may_change_in = |account: i64| {
+        may_change && context.as_ref().is_some_and(|c| c.rights_in(account).may(Resource::Account, Action::Configure))
+    };
     let own = if may_change { state.own_account().await } else { None };
     let page = AccountsPage {
         frame: Frame::signed_in(user, PAGE),
         first: first && rows.is_empty(),
         may_change,
-        rows: rows.into_iter().map(AccountRow::of).collect(),
+        rows: rows
+            .into_iter()
+            .map(|a| {
+                let may = may_change_in(a.id);
+                AccountRow::of(a, may)
+            })
+            .collect(),
         trust_policy: trust_policy(own.as_deref(), &external_id),
         external_id,
         form,
@@ -392,18 +407,23 @@ async fn render_edit_page(
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
     let company = user.user.company_id;
-    let (found, people, members) = {
+    let admin = admin(user);
+    let (found, people, members, may_delete) = {
         let mut conn = state.pool.get().await?;
         let found = db::accounts::find_listed(&mut conn, company, id).await?;
-        (found, db::accounts::people(&mut conn, company).await?, db::accounts::members(&mut conn, id).await?)
+        admin.require_in(&mut conn, id, &found.name, Action::Configure).await?;
+        let may_delete =
+            user.rights.may(Resource::Account, Action::Delete) && admin.may_in(&mut conn, id, Action::Delete).await?;
+        let people = db::accounts::people(&mut conn, company).await?;
+        (found, people, db::accounts::members(&mut conn, id).await?, may_delete)
     };
     let form = form(&found, &people, &members);
     let page = EditPage {
         frame: Frame::signed_in(user, PAGE),
-        account: AccountRow::of(found),
+        account: AccountRow::of(found, true),
         form,
         keeps_secrets: state.jobs.secrets.is_some(),
-        may_delete: user.rights.may(Resource::Account, Action::Delete),
+        may_delete,
         delete_error,
     };
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(page.render()?))
