@@ -107,7 +107,7 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     if db::tokens::needs_touch(&token) {
         db::tokens::touch(&mut *state.pool.get().await?, token.id).await?;
     }
-    let (user, accounts) = (context.user.clone(), context.accounts.clone());
+    let (user, accounts) = (context.user.clone(), context.workable_accounts());
     Ok(ApiUser { user, account, accounts, rights, token })
 }
 

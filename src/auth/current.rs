@@ -188,19 +188,25 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
         session.purge();
         return Err(signed_out);
     };
+    // The session's account while it opens the console to them, else the
+    // first that does: an account where their role gives no console access
+    // never locks them out of the others.
     let wanted = session.get::<i64>(ACCOUNT_ID).ok().flatten();
-    let account = context.accounts.iter().find(|a| Some(a.id) == wanted).or_else(|| context.accounts.first()).cloned();
-    let rights = match &account {
-        Some(account) => context.rights_in(account.id),
-        None => context.rights_in_new_account(),
+    let accounts = context.workable_accounts();
+    let account = accounts.iter().find(|a| Some(a.id) == wanted).or_else(|| accounts.first()).cloned();
+    let rights = match (&account, context.accounts.first()) {
+        (Some(account), _) => context.rights_in(account.id),
+        (None, Some(member_of)) => {
+            let account =
+                if context.accounts.len() == 1 { member_of.name.clone() } else { "any of your accounts".to_owned() };
+            return Err(AuthError::NoConsoleAccess { account });
+        }
+        (None, None) => context.rights_in_new_account(),
     };
-    let (user, accounts) = (context.user.clone(), context.accounts.clone());
     if !rights.allows_some(Resource::Console, Action::Access) {
-        return Err(match account {
-            Some(account) => AuthError::NoConsoleAccess { account: account.name },
-            None => AuthError::NoAccount,
-        });
+        return Err(AuthError::NoAccount);
     }
+    let user = context.user.clone();
     let csrf_token = csrf::token(&session)?;
     let full_page = req.method() == actix_web::http::Method::GET && !crate::htmx::is_htmx(req);
     // Only a session that holds a flash is changed (and so written back):

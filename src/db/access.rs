@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::accounts::Account;
 use super::users::User;
-use crate::domain::access::{AccessRight, Grant, Rights};
+use crate::domain::access::{AccessRight, Action, Grant, Resource, Rights};
 
 #[derive(QueryableByName)]
 struct Row {
@@ -60,6 +60,9 @@ pub struct AuthContext {
     /// What the user's groups receive in an account connected from now on
     /// (account 0).
     new_account_grants: Vec<StoredGrant>,
+    /// The accounts among `accounts` whose rights open the console
+    /// (`CONSOLE Access`): those the user can work in.
+    workable: Vec<i64>,
 }
 
 impl AuthContext {
@@ -68,6 +71,13 @@ impl AuthContext {
     /// widened.
     pub fn rights_in(&self, account_id: i64) -> Rights {
         self.rights_of(self.grants.iter().filter(|g| g.0 == account_id))
+    }
+
+    /// The accounts the user can work in (their rights there open the
+    /// console), by name: where they sign in, what the account switcher
+    /// offers, what they may share with and make tokens for.
+    pub fn workable_accounts(&self) -> Vec<Account> {
+        self.accounts.iter().filter(|a| self.workable.contains(&a.id)).cloned().collect()
     }
 
     /// The rights the user would hold in an account connected now: those of
@@ -138,7 +148,7 @@ pub async fn auth_context(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
         return Ok(None);
     };
     let corrupt = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
-    Ok(Some(AuthContext {
+    let mut context = AuthContext {
         user: User {
             id: row.id,
             company_id: row.company_id,
@@ -153,5 +163,13 @@ pub async fn auth_context(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
         budget_codes: row.budget_codes,
         grants: serde_json::from_value(row.grants).map_err(corrupt)?,
         new_account_grants: serde_json::from_value(row.new_account_grants).map_err(corrupt)?,
-    }))
+        workable: Vec::new(),
+    };
+    context.workable = context
+        .accounts
+        .iter()
+        .map(|a| a.id)
+        .filter(|&id| context.rights_in(id).allows_some(Resource::Console, Action::Access))
+        .collect();
+    Ok(Some(context))
 }

@@ -281,17 +281,6 @@ impl Account {
     }
 }
 
-/// The accounts a user may enter, by name.
-pub async fn for_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Vec<Account>> {
-    accounts::table
-        .inner_join(account_memberships::table)
-        .filter(account_memberships::user_id.eq(user_id))
-        .order((accounts::name, accounts::id))
-        .select(Account::as_select())
-        .load(conn)
-        .await
-}
-
 pub async fn insert(conn: &mut AsyncPgConnection, account: &NewAccount<'_>) -> QueryResult<Account> {
     diesel::insert_into(accounts::table).values(account).returning(Account::as_returning()).get_result(conn).await
 }

@@ -116,7 +116,9 @@ pub async fn submit(
     };
     db::login_attempts::succeeded(&mut conn, attempt).await?;
     audit_sign_in(&mut conn, Some(user.id), "success").await?;
-    let first_account = db::accounts::for_user(&mut conn, user.id).await?.first().map(|a| a.id);
+    // The first account the user can work in (see `current::load`).
+    let context = db::access::auth_context(&mut conn, user.id).await?;
+    let first_account = context.and_then(|c| c.workable_accounts().first().map(|a| a.id));
     current::sign_in(&session, user.id, first_account)?;
     Ok(see_other(super::account::home_in(&mut conn, user.id, first_account).await?))
 }

@@ -246,6 +246,47 @@ async fn the_switcher_lists_only_the_users_accounts() {
     assert!(!page.contains("Acme Production") && !page.contains("Acme Staging"));
 }
 
+/// The configurator's group keeps its role in Acme Staging only; they stay
+/// a member of Acme Production, the first account by name.
+#[actix_web::test]
+async fn an_account_whose_role_does_not_open_the_console_locks_no_one_out_of_the_others() {
+    let app = TestApp::spawn().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut working = app.signed_in("configurator@acme.test").await;
+    assert!(text(&working.get("/images").await.body).contains("Acme Production ·"));
+    let no_role_in = |account: i64| {
+        format!(
+            "DELETE FROM group_roles WHERE account_id = {account} \
+             AND group_id = (SELECT id FROM groups WHERE name = 'Config')"
+        )
+    };
+    run(&app, &no_role_in(production)).await;
+
+    // Signed in before: the next page is Staging's, and so is a new sign-in.
+    let mut fresh = app.signed_in("configurator@acme.test").await;
+    for client in [&mut working, &mut fresh] {
+        let page = client.get("/images").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", text(&page.body));
+        let page = text(&page.body);
+        assert!(page.contains("Acme Staging · N. Virginia (us-east-1)"), "{page}");
+        assert!(page.contains("staging-web-frontend"));
+        // The switcher does not offer Production, and switching there is refused.
+        assert!(!page.contains("Acme Production"), "{page}");
+        let switched = client.post("/account", &[("account_id", &production.to_string())]).await;
+        assert_eq!(switched.status, StatusCode::NOT_FOUND);
+    }
+
+    // Without a role that opens the console anywhere: said, for every account.
+    run(&app, &no_role_in(staging)).await;
+    let refused = working.get("/images").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        text(&refused.body).contains("Your groups have no role that allows using the console in any of your accounts."),
+        "{}",
+        text(&refused.body)
+    );
+}
+
 async fn run(app: &TestApp, sql: &str) {
     diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.db().await).await.unwrap();
 }
