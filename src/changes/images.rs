@@ -702,7 +702,8 @@ pub struct BulkRefused {
 /// Does `action` to every record of `ids` in the actor's account, each as
 /// its own change does it (the same access decision, rules, audit events
 /// and provider jobs), all in one transaction: the first refusal undoes
-/// the others and is returned with its image. Images are taken in id
+/// the others and is returned with its image. The provider images are
+/// locked first, in their id order, and the records are taken in id
 /// order, so two bulk actions lock them in the same order.
 pub async fn bulk(
     conn: &mut AsyncPgConnection,
@@ -718,6 +719,7 @@ pub async fn bulk(
     let mut refused_for: Option<String> = None;
     let done = conn
         .transaction(async |conn| {
+            db::images::lock_images_of(conn, account, &ids).await?;
             let mut done = BulkDone::default();
             for &id in &ids {
                 refused_for = None;

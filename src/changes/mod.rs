@@ -99,6 +99,10 @@ impl From<diesel::result::Error> for ChangeError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => ChangeError::NotFound,
+            other if crate::db::outage::is_contention(&other) => {
+                tracing::info!(error = %other, "a change met another at the same rows and was undone");
+                ChangeError::Refused(Refusal::Contended)
+            }
             other => crate::db::Outage::of(&other).map_or(ChangeError::Db(other), ChangeError::Unavailable),
         }
     }

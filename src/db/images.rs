@@ -810,6 +810,25 @@ pub async fn lock_image(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryRes
         .map(drop)
 }
 
+/// Locks, in their id order, the provider images of the account's records
+/// `records`: what a bulk action takes before it changes any, so that two
+/// bulk actions over the same images (kept by two accounts, each numbering
+/// its records its own way) wait for one another instead of deadlocking.
+pub async fn lock_images_of(conn: &mut AsyncPgConnection, account: i64, records: &[i64]) -> QueryResult<()> {
+    let images = image_records::table
+        .filter(image_records::account_id.eq(account))
+        .filter(image_records::id.eq_any(records))
+        .select(image_records::provider_image_id);
+    provider_images::table
+        .filter(provider_images::id.eq_any(images))
+        .order(provider_images::id)
+        .select(provider_images::id)
+        .for_update()
+        .load::<i64>(conn)
+        .await
+        .map(drop)
+}
+
 /// Holds the provider image's row against changes for the rest of the
 /// transaction, as a launch does while it writes its servers: a delete,
 /// which locks it ([`lock_image`]) before counting them, waits.

@@ -58,6 +58,18 @@ pub fn is_broken(e: &Error) -> bool {
     }
 }
 
+/// Whether `e` says PostgreSQL undid the transaction because another held
+/// what it needed: a serialization failure (40001) or a deadlock (40P01,
+/// which diesel keeps only as the server's fixed message). Nothing was
+/// written, and the same change, tried again, can pass.
+pub fn is_contention(e: &Error) -> bool {
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => info.message().starts_with("deadlock detected"),
+        _ => false,
+    }
+}
+
 /// Runs `query`, a read, on a pooled connection, and once more on a fresh
 /// one when the first connection turns out to be broken: a page that only
 /// reads must not fail because PostgreSQL restarted since the connection was

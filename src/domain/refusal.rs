@@ -180,6 +180,10 @@ pub enum Refusal {
         state: String,
         launching: bool,
     },
+    /// Another change to the same rows ran at the same moment and
+    /// PostgreSQL undid this one (a deadlock or a serialization failure):
+    /// nothing was written, and the same request, sent again, goes through.
+    Contended,
 }
 
 impl Refusal {
@@ -219,6 +223,11 @@ impl Refusal {
                 }
             },
             Refusal::StaleVersion { what } => format!("The {what} changed meanwhile. Reload to see the change."),
+            Refusal::Contended => {
+                "Another change to the same things ran at the same moment, so this one was undone and nothing \
+                 was saved. Try again."
+                    .to_owned()
+            }
             Refusal::AccountInUse { account, servers } => format!(
                 "{account} still has {servers} server{} that {} not terminated: terminate {} first, then delete the \
                  account.",

@@ -323,3 +323,58 @@ async fn bulk_delete_asks_first_naming_each_image_and_what_deleting_does_to_it()
     assert!(shown.contains("do not allow deleting an image marked so"), "{shown}");
     assert!(!asked.body.contains(r#"<button type="submit""#), "nothing to confirm");
 }
+
+/// Locks provider image `image` on `conn`, as a change does.
+async fn lock_image(conn: &mut AsyncPgConnection, image: i64) {
+    diesel::sql_query(format!("SELECT id FROM provider_images WHERE id = {image} FOR UPDATE"))
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+/// A bulk action and another transaction that take the same two images in
+/// opposite orders: PostgreSQL undoes one of them (here the bulk action,
+/// which waited first). Its user is told to try again, with 409, not an
+/// error page; nothing of it is written.
+#[actix_web::test]
+async fn a_bulk_action_undone_by_a_deadlock_says_try_again_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let names = ["batch-worker", "edge-cache-arm"];
+    let ids = ticked(&mut conn, production, &names).await;
+    let mut images: Vec<i64> = image_records::table
+        .filter(image_records::account_id.eq(production))
+        .filter(image_records::name.eq_any(names))
+        .select(image_records::provider_image_id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    images.sort_unstable();
+    let (first, last) = (images[0], images[1]);
+
+    // The other transaction holds the last image; the bulk action takes the
+    // first and waits for the last; then the other wants the first.
+    let mut other = app.db().await;
+    diesel::sql_query("BEGIN").execute(&mut other).await.unwrap();
+    lock_image(&mut other, last).await;
+    let bulk =
+        actix_web::rt::spawn(
+            async move { admin.post_htmx("/images/bulk", &form(&ids, &[("action", "protect")])).await },
+        );
+    crate::harness::until_one_waits(&mut conn, "the bulk action").await;
+    let other = actix_web::rt::spawn(async move {
+        lock_image(&mut other, first).await;
+        diesel::sql_query("COMMIT").execute(&mut other).await.unwrap();
+    });
+    let undone = bulk.await.unwrap();
+    other.await.unwrap();
+
+    assert_eq!(undone.status, StatusCode::CONFLICT, "{}", text(&undone.body));
+    let said = "Another change to the same things ran at the same moment, so this one was undone and nothing was \
+                saved. Try again.";
+    assert!(text(&undone.body).contains(said), "{}", text(&undone.body));
+    let protected = format!("SELECT count(*) AS n FROM provider_images WHERE protected AND id IN ({first}, {last})");
+    assert_eq!(count(&mut conn, &protected).await, 0);
+}
