@@ -129,6 +129,7 @@ impl Application {
                 .wrap(web::security_headers())
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
+                .wrap(from_fn(web::head_as_get))
                 // The API reads no cookie and no CSRF token: a bearer token.
                 .service(
                     actix_web::web::scope("/api")

@@ -32,6 +32,21 @@ use error::WebError;
 pub use crate::htmx::is_htmx;
 pub use crate::state::AppState;
 
+/// Middleware: a HEAD request is answered as the GET it asks about, without
+/// the body (RFC 9110 §9.3.2), so every page and `/healthz` answer a load
+/// balancer's or a monitor's HEAD. It is routed as a GET; HTTP/1's encoder,
+/// which saw HEAD when it read the request, sends the answer's head only,
+/// its `Content-Length` that of the body left out.
+pub async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(health::healthz)

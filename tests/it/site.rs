@@ -92,3 +92,27 @@ async fn an_id_in_the_path_that_is_not_a_number_is_the_404_page() {
     assert_eq!(posted.status, StatusCode::NOT_FOUND);
     assert!(!posted.body.contains("can not parse"));
 }
+
+/// HEAD answers as GET does, without the body: a load balancer's check of
+/// `/healthz`, a monitor's of a page, a signed-in page alike.
+#[actix_web::test]
+async fn head_answers_every_get_route_with_its_head_only() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (path, status) in [("/healthz", StatusCode::OK), ("/login", StatusCode::OK), ("/images", StatusCode::SEE_OTHER)]
+    {
+        let got = client.get(app.url(path)).send().await.unwrap();
+        let (got_status, got_length) = (got.status(), got.headers().get("content-length").cloned());
+        let body = got.bytes().await.unwrap();
+        let head = client.head(app.url(path)).send().await.unwrap();
+        assert_eq!((head.status(), got_status), (status, status), "{path}");
+        assert_eq!(head.headers().get("content-length"), got_length.as_ref(), "{path}: the GET's length");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+        if status == StatusCode::OK {
+            assert!(!body.is_empty(), "{path}");
+        }
+    }
+    // A state-changing route is not reached by HEAD.
+    let head = client.head(app.url("/logout")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
+}
