@@ -37,8 +37,12 @@ pub struct Catalog {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Volumes {
-    pub count: u8,
-    pub size_gb: u16,
+    /// Read as any integer, so that one out of range is refused at its
+    /// field (422) as the dialog refuses it, not as an unreadable body.
+    #[schema(minimum = 1, maximum = 8)]
+    pub count: i64,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub size_gb: i64,
     /// `none`, `0`, `1`, `5` or `10`.
     pub raid_level: String,
     /// `xfs`, `ext4`, `ext3` or `ext2`.
@@ -84,8 +88,10 @@ pub struct Configuration {
 pub struct LaunchBody {
     /// The server's name; with `count` > 1, a number is added to each.
     pub name: String,
+    /// Any integer is read; one outside 1 to 20 is refused at `count`.
     #[serde(default = "one")]
-    pub count: u16,
+    #[schema(minimum = 1, maximum = 20)]
+    pub count: i64,
     #[serde(default)]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +116,7 @@ pub struct LaunchBody {
     pub configuration: Option<Configuration>,
 }
 
-fn one() -> u16 {
+fn one() -> i64 {
     1
 }
 

@@ -406,14 +406,17 @@ async fn a_launch_checks_every_field_at_once_and_an_idempotency_key_launches_onc
         .send(
             reqwest::Method::POST,
             &path,
-            Some(json!({ "name": "", "budget_code_id": 0, "product_id": "x9.imaginary",
-                         "volumes": { "count": 0, "size_gb": 10, "raid_level": "7", "file_system": "xfs", "mount_point": "/data" } })),
+            Some(json!({ "name": "", "budget_code_id": 0, "product_id": "x9.imaginary", "count": 99_999_999_999_i64,
+                         "volumes": { "count": 0, "size_gb": -1, "raid_level": "7", "file_system": "xfs", "mount_point": "/data" } })),
         )
         .await;
     assert!(is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY), "{}", bad.json);
     let fields: Vec<&str> =
         bad.json["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    for field in ["name", "budget_code_id", "product_id", "volumes.count", "volumes.raid_level"] {
+    // Numbers out of range, however far, are refused at their fields.
+    for field in
+        ["name", "budget_code_id", "product_id", "count", "volumes.count", "volumes.size_gb", "volumes.raid_level"]
+    {
         assert!(fields.contains(&field), "{field} in {fields:?}");
     }
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM servers").await, servers_before, "nothing was written");

@@ -214,6 +214,10 @@ async fn every_bad_field_is_refused_at_its_tab_and_nothing_is_created() {
         ([&group[..], &[("volume_size_gb", "1001")]].concat(), "tab-volumes", "1000"),
         ([&group[..], &[("raid_level", "5")]].concat(), "tab-volumes", "RAID 5"),
         ([&group[..], &[("mount_point", "data")]].concat(), "tab-volumes", "absolute"),
+        // Values no control offers, as a forged form sends them.
+        (vec![("label", "bogus")], "tab-general", "“bogus” is not one of the labels."),
+        (vec![("volumes", "bogus")], "tab-volumes", "Choose no volumes or a volume group."),
+        ([&group[..], &[("encrypt", "yes")]].concat(), "tab-volumes", "Tick the box or leave it empty."),
         (
             vec![
                 ("config_type", "chef"),
