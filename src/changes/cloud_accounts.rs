@@ -492,7 +492,8 @@ pub async fn set_retention(conn: &mut AsyncPgConnection, admin: &Admin<'_>, days
 }
 
 /// Deletes account `id` with every record of it, in one transaction;
-/// refused while it has servers that are not terminated. Nothing happens
+/// refused while it has servers that are not terminated, or changes its
+/// users made that the provider has not been told about yet. Nothing happens
 /// at the provider: the cloud account itself is the company's.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
@@ -511,6 +512,16 @@ pub async fn delete(
         let live = db::accounts::live_servers(conn, id).await?;
         if live > 0 {
             return Err(crate::domain::refusal::Refusal::AccountInUse { account: found.name, servers: live }.into());
+        }
+        let changes = db::accounts::pending_changes(conn, id).await?;
+        if changes > 0 {
+            let disabled = found.disabled_at.is_some();
+            return Err(crate::domain::refusal::Refusal::AccountChangesPending {
+                account: found.name,
+                changes,
+                disabled,
+            }
+            .into());
         }
         db::accounts::delete(conn, id).await?;
         let changes = serde_json::json!({

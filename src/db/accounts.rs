@@ -337,6 +337,21 @@ pub async fn live_servers(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<
         .await
 }
 
+/// How many changes the account's users made are still on their way to the
+/// provider (queued or running jobs); the console's own syncs and the image
+/// lifecycle's sweep, which come back on their own, are not counted.
+pub async fn pending_changes(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<i64> {
+    use super::schema::jobs;
+    use crate::jobs::{lifecycle::IMAGE_LIFECYCLE, sync::ALL as SYNCS};
+    jobs::table
+        .filter(jobs::account_id.eq(id))
+        .filter(jobs::state.eq_any(["QUEUED", "RUNNING"]))
+        .filter(jobs::kind.ne_all(SYNCS.iter().copied().chain([IMAGE_LIFECYCLE])))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// Removes account `id` and every record of it (its jobs, servers, image
 /// records, key pairs, firewalls, sizes, zones, grants and members); its
 /// audit events stay, no longer tied to it. Run inside the caller's

@@ -40,6 +40,13 @@ pub enum Refusal {
         account: String,
         servers: i64,
     },
+    /// Account `account` has `changes` still on their way to the provider
+    /// (a revoked share, a deregistration…): deleting it now would drop them.
+    AccountChangesPending {
+        account: String,
+        changes: i64,
+        disabled: bool,
+    },
     LastAdmin {
         account: String,
     },
@@ -228,6 +235,16 @@ impl Refusal {
                  was saved. Try again."
                     .to_owned()
             }
+            Refusal::AccountChangesPending { account, changes, disabled } => format!(
+                "{account} still has {changes} change{} on {} way to the provider (Provider Jobs lists {}): deleting \
+                 the account now would drop {}. Delete it once {} done.{}",
+                if *changes == 1 { "" } else { "s" },
+                if *changes == 1 { "its" } else { "their" },
+                if *changes == 1 { "it" } else { "them" },
+                if *changes == 1 { "it" } else { "them" },
+                if *changes == 1 { "it is" } else { "they are" },
+                if *disabled { " A disabled account's changes wait: enable it to let them run." } else { "" },
+            ),
             Refusal::AccountInUse { account, servers } => format!(
                 "{account} still has {servers} server{} that {} not terminated: terminate {} first, then delete the \
                  account.",

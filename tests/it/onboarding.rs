@@ -657,6 +657,23 @@ async fn an_account_with_live_servers_is_not_deleted_and_one_without_is_removed_
         assert!(asked.body.contains(r#"id="confirm-name" name="confirm_name" type="text" value="" maxlength="100" autocomplete="off" required aria-invalid="true""#));
     }
     assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM accounts WHERE id = {globex}")).await, 1);
+    // A change the provider has not been told about yet (a share revoked)
+    // would be dropped: refused until it is done. Its syncs do not count.
+    let pending = format!(
+        "INSERT INTO jobs (account_id, kind, payload, state, max_attempts, idempotency_key) \
+         VALUES ({globex}, 'launch_permission', '{{}}', 'QUEUED', 5, 'revoke-pending')"
+    );
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(pending), &mut conn).await.unwrap();
+    let refused = hank
+        .post(&format!("/admin/accounts/{globex}/delete"), &[("version", "1"), ("confirm_name", "Globex Main")])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let said = "Globex Main still has 1 change on its way to the provider (Provider Jobs lists it): deleting the \
+                account now would drop it. Delete it once it is done.";
+    assert!(text(&refused.body).contains(said), "{}", text(&refused.body));
+    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM accounts WHERE id = {globex}")).await, 1);
+    let done = "UPDATE jobs SET state = 'COMPLETE', finished_at = now() WHERE idempotency_key = 'revoke-pending'";
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(done), &mut conn).await.unwrap();
     let deleted = hank
         .post(&format!("/admin/accounts/{globex}/delete"), &[("version", "1"), ("confirm_name", " Globex Main ")])
         .await;
