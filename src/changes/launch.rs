@@ -163,6 +163,12 @@ pub async fn launch(
                 let why = format!("The key pair “{key}” was deleted meanwhile: choose another.");
                 return Err(Stop::Change(ValidationError::new("key_pair", why).into()));
             }
+            if let Some(group) = launch.group_id
+                && !db::launch::hold_group(conn, user, group).await?
+            {
+                let why = "The group you chose was deleted, or you left it, meanwhile: choose again.";
+                return Err(Stop::Change(ValidationError::new("group_id", why).into()));
+            }
             let firewalls: Vec<i64> = launch.firewalls.iter().map(|(id, _)| *id).collect();
             if !db::firewalls::hold_ready(conn, account.id, &firewalls).await? {
                 let why = "A firewall you chose was deleted meanwhile: choose again.";

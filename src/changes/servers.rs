@@ -128,7 +128,7 @@ pub async fn make_image(
             errors.push(ValidationError::new("budget_code_id", "Choose one of your budget codes."));
         }
         if let Some(group) = image.group_id
-            && !db::launch::groups_of_user(conn, user).await?.iter().any(|(id, _)| *id == group)
+            && !db::launch::hold_group(conn, user, group).await?
         {
             errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
         }

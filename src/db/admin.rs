@@ -14,8 +14,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::lower;
 use super::schema::{
-    access_rights, account_memberships, accounts, budget_codes, companies, group_members, group_roles, groups,
-    image_records, roles, servers, sessions, user_budget_codes, users,
+    access_rights, account_memberships, accounts, budget_codes, companies, group_members, group_roles, groups, roles,
+    sessions, user_budget_codes, users,
 };
 use super::users::{User, VersionedUser};
 use crate::domain::access::AccessRight;
@@ -480,16 +480,9 @@ pub async fn group_member_count(conn: &mut AsyncPgConnection, group: i64) -> Que
 }
 
 /// Deletes a group without members, with its roles in every account; the
-/// images and servers it owned keep no owning group.
+/// images and servers it owned keep no owning group (their foreign keys set
+/// it to NULL, those written while the delete waited for the group included).
 pub async fn delete_group(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
-    diesel::update(image_records::table.filter(image_records::owner_group_id.eq(id)))
-        .set(image_records::owner_group_id.eq(None::<i64>))
-        .execute(conn)
-        .await?;
-    diesel::update(servers::table.filter(servers::owner_group_id.eq(id)))
-        .set(servers::owner_group_id.eq(None::<i64>))
-        .execute(conn)
-        .await?;
     diesel::delete(group_roles::table.filter(group_roles::group_id.eq(id))).execute(conn).await?;
     diesel::delete(groups::table.find(id)).execute(conn).await.map(drop)
 }

@@ -57,6 +57,23 @@ pub async fn groups_of_user(conn: &mut AsyncPgConnection, user_id: i64) -> Query
         .await
 }
 
+/// Whether user `user_id` is in group `group`, holding the group's row (a
+/// key share) for the rest of the transaction: a launch or a made image that
+/// names the group as owner asks it before writing, so a delete of the group
+/// that came first is seen, and one that comes after waits for its rows.
+pub async fn hold_group(conn: &mut AsyncPgConnection, user_id: i64, group: i64) -> QueryResult<bool> {
+    groups::table
+        .inner_join(group_members::table)
+        .filter(groups::id.eq(group))
+        .filter(group_members::user_id.eq(user_id))
+        .select(groups::id)
+        .for_key_share()
+        .get_result::<i64>(conn)
+        .await
+        .optional()
+        .map(|found| found.is_some())
+}
+
 /// The account's record of a public image it launches, made on first
 /// launch (`public_launched`): the image joins My images. Returns
 /// `(record, provider image row)`.

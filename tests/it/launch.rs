@@ -561,7 +561,7 @@ async fn the_fields_of_a_choice_not_taken_are_ignored() {
 async fn launch_held_open(
     app: &TestApp,
     (user, account, image): (i64, i64, i64),
-    code: i64,
+    (code, group_id): (i64, Option<i64>),
     firewalls: Vec<(i64, String)>,
     key_name: Option<&str>,
 ) -> Held {
@@ -572,7 +572,7 @@ async fn launch_held_open(
         description: String::new(),
         label: Label::None,
         budget_code_id: code,
-        group_id: None,
+        group_id,
         zone: None,
         product_id: "t3.micro".to_owned(),
         rate: "0.0104".parse().unwrap(),
@@ -630,7 +630,7 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
 
     // The launch first, held open; the delete waits for it and counts its server.
     let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
-    let launch = launch_held_open(&w.app, (admin, production, w.image), code, Vec::new(), None).await;
+    let launch = launch_held_open(&w.app, (admin, production, w.image), (code, None), Vec::new(), None).await;
     let mut deleter = w.app.signed_in("admin@acme.test").await;
     let delete_path = format!("/images/{}/delete", w.image);
     let at = version().await.to_string();
@@ -696,7 +696,7 @@ async fn a_launch_and_a_delete_of_its_key_pair_at_once_never_both_pass() {
     let launch = launch_held_open(
         &w.app,
         (admin, production, w.image),
-        code,
+        (code, None),
         vec![(firewall.0, firewall.1.unwrap())],
         Some("build-agents"),
     )
@@ -754,7 +754,7 @@ async fn a_launch_and_the_delete_of_its_cloud_account_at_once_never_both_pass() 
     let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
 
     // The launch first, held open; the delete waits for it and counts its server.
-    let launch = launch_held_open(&w.app, (admin, production, w.image), code, Vec::new(), None).await;
+    let launch = launch_held_open(&w.app, (admin, production, w.image), (code, None), Vec::new(), None).await;
     let mut deleter = w.app.signed_in("admin@acme.test").await;
     let path = format!("/admin/accounts/{production}/delete");
     let at = version(&mut w.conn).await.to_string();
@@ -767,12 +767,18 @@ async fn a_launch_and_the_delete_of_its_cloud_account_at_once_never_both_pass() 
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert_eq!(count(&mut w.conn, &format!("SELECT count(*) AS n FROM accounts WHERE id = {production}")).await, 1);
 
-    // The delete first (the server gone), held open; the launch waits, then
-    // finds the account's firewalls gone.
+    // The delete first (the server gone, its launch done), held open; the
+    // launch waits, then finds the account's firewalls gone.
     diesel::sql_query(format!("UPDATE servers SET state = 'TERMINATED' WHERE account_id = {production}"))
         .execute(&mut w.conn)
         .await
         .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE jobs SET state = 'COMPLETE' WHERE account_id = {production} AND state = 'QUEUED'"
+    ))
+    .execute(&mut w.conn)
+    .await
+    .unwrap();
     let at = version(&mut w.conn).await;
     let delete = hold_open(&w.app, async move |c| {
         let acting = Acting::as_user(c, admin, production).await;
@@ -807,4 +813,47 @@ async fn a_user_who_may_not_make_key_pairs_is_not_offered_one() {
     let dialog = manager.get_htmx(&path, "modal").await;
     assert_eq!(dialog.status, StatusCode::OK, "it may still launch");
     assert!(!offered(&dialog.body) && !dialog.body.contains("Create Key Pair"), "{}", dialog.body);
+}
+
+/// A launch whose servers a group owns, while the group's last member is
+/// taken out of it and the group deleted. The launch holds the group and
+/// the launching user's place in it: taking them out waits for the launch,
+/// and the delete that follows leaves the new server without an owning
+/// group, as it leaves every other. A launch after the delete that still
+/// names the group is refused at its field.
+#[actix_web::test]
+async fn a_launch_and_a_delete_of_its_owning_group_at_once_never_fail() {
+    let mut w = world().await;
+    let production = w.app.demo.acme_production;
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut w.conn).await.unwrap();
+    let made = format!(
+        "WITH g AS (INSERT INTO groups (company_id, name) \
+                    SELECT company_id, 'Night shift' FROM accounts WHERE id = {production} RETURNING id) \
+         INSERT INTO group_members (group_id, user_id) SELECT id, {admin} FROM g RETURNING group_id AS n"
+    );
+    let group = count(&mut w.conn, &made).await;
+    let code: i64 = code_id(&mut w.conn, "Default").await.parse().unwrap();
+    let launch = launch_held_open(&w.app, (admin, production, w.image), (code, Some(group)), Vec::new(), None).await;
+    let mut other = w.app.db().await;
+    let left = actix_web::rt::spawn(async move {
+        let left = format!("DELETE FROM group_members WHERE group_id = {group}");
+        diesel::sql_query(left).execute(&mut other).await.unwrap();
+    });
+    until_one_waits(&mut w.conn, "taking the member out").await;
+    launch.commit().await;
+    left.await.unwrap();
+
+    let deleted = w.client.post(&format!("/admin/groups/{group}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", text(&deleted.body));
+    assert_eq!(count(&mut w.conn, &format!("SELECT count(*) AS n FROM groups WHERE id = {group}")).await, 0);
+    let owned = "SELECT count(*) AS n FROM servers WHERE name = 'held' AND owner_group_id IS NULL";
+    assert_eq!(count(&mut w.conn, owned).await, 1, "the server is kept, without the group");
+
+    // The group gone, a launch that still names it is refused at its field.
+    let group = group.to_string();
+    let path = format!("/images/{}/launch", w.image);
+    let refused = post(&mut w.client, &path, &form(&w.base, &[("group_id", &group)])).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", text(&refused.body));
+    assert!(text(&refused.body).contains("Choose one of your groups, or none."), "{}", text(&refused.body));
 }
