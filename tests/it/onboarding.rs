@@ -480,6 +480,9 @@ async fn an_administrator_of_one_account_neither_changes_nor_deletes_another() {
     assert!(list.body.contains(&format!(r#"href="/admin/accounts/{staging}""#)));
     assert!(!list.body.contains(&format!(r#"href="/admin/accounts/{production}""#)), "no Edit for Production");
     assert!(!list.body.contains(&format!(r#"action="/admin/accounts/{production}/disable""#)));
+    // The row says why it has no buttons.
+    let row = text(&list.body);
+    assert!(row.contains("Acme Production") && row.contains("Not administered by you"), "{row}");
     let own = sam.get(&format!("/admin/accounts/{staging}")).await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(text(&own.body).contains("Delete Acme Staging"));
