@@ -132,6 +132,7 @@ pub async fn make_image(
         {
             errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
         }
+        db::images::lock_own_image_names(conn, actor.account).await?;
         if db::images::own_image_named(conn, actor.account, image.name.as_str()).await? {
             errors.push(ValidationError::new(
                 "name",

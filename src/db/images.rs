@@ -712,6 +712,23 @@ pub async fn recorded_elsewhere(
     diesel::select(diesel::dsl::exists(held)).get_result(conn).await
 }
 
+/// Holds, until the transaction ends, the right to name a new image in the
+/// provider account and region of `account`, so two images made at once
+/// under one name cannot both pass [`own_image_named`]. A unique index
+/// cannot do it: the rows mirror the provider's images, whose states a sync
+/// learns late. The lock is a transaction-scoped advisory lock keyed by the
+/// provider account, so it serializes only the makers of images, across
+/// every console account connected to that provider account.
+pub async fn lock_own_image_names(conn: &mut AsyncPgConnection, account: &super::accounts::Account) -> QueryResult<()> {
+    use diesel::sql_types::Text;
+    let key = format!("image names {} {} {}", account.provider, account.region, account.provider_account_number);
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(key)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Whether the provider account of `account` already has, in its region,
 /// an image named `name` that is not deleted or failed: EC2 refuses a
 /// second image of the same name in an account and region.

@@ -506,3 +506,49 @@ async fn a_server_the_provider_no_longer_knows_is_marked_terminated_and_the_othe
     let forgotten = page.split("<tr id=\"server-").find(|row| row.contains(">forgotten<")).expect("its row");
     assert!(text(forgotten).contains("terminated"), "{}", text(forgotten));
 }
+
+/// Two images made at the same moment under one name: the second waits for
+/// the first, then finds the name taken and is refused at its field, so the
+/// provider is never asked for a second image of that name.
+#[actix_web::test]
+async fn two_images_made_at_once_under_one_name_are_not_both_taken() {
+    use stratus_console::changes::servers::{NewImage, make_image};
+    use stratus_console::domain::images::MadeImageName;
+
+    use crate::harness::{Acting, hold_open, until_one_waits};
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let (server, _) = running_server(&mut conn, production).await;
+    let admin = count(&mut conn, "SELECT id AS n FROM users WHERE email = 'admin@acme.test'").await;
+    let code = count(&mut conn, "SELECT id AS n FROM budget_codes WHERE name = 'Operations'").await;
+    let first = hold_open(&app, async move |c| {
+        let acting = Acting::as_user(c, admin, production).await;
+        let image =
+            NewImage { name: MadeImageName::parse("nightly-golden").unwrap(), budget_code_id: code, group_id: None };
+        let settings = stratus_console::jobs::JobSettings::default();
+        make_image(c, &acting.actor(), &settings, server, &image).await.unwrap();
+    })
+    .await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let path = format!("/servers/{server}/image");
+    let fields = [("name", "nightly-golden".to_owned()), ("budget_code_id", code.to_string())];
+    let second = actix_web::rt::spawn(async move {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        client.post_htmx(&path, &fields).await
+    });
+    until_one_waits(&mut conn, "the second image").await;
+    first.commit().await;
+    let refused = second.await.unwrap();
+
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", text(&refused.body));
+    assert!(
+        text(&refused.body).contains("The account already has an image named “nightly-golden”"),
+        "{}",
+        text(&refused.body)
+    );
+    let named = "SELECT count(*) AS n FROM provider_images WHERE name = 'nightly-golden'";
+    assert_eq!(count(&mut conn, named).await, 1, "one image, one record, one job");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'create_image'").await, 1);
+}
