@@ -17,7 +17,9 @@
 //! queue `delete_key_pair`, or remove the row of one the provider never made.
 //!
 //! Names are unique per account in the database too (`UNIQUE (account_id,
-//! name)`), so a writer the check could not see is refused by the index.
+//! name)`), so a writer the check could not see is refused by the index,
+//! except a key-pair sync that listed the key pair [`create`] had just made:
+//! its row, of the same key, is taken as the new key pair's.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use super::resources::{ProviderResource, name_taken, provider_resource_rows};
-use super::{Actor, ChangeError, unique_violation};
+use super::{Actor, ChangeError};
 use crate::cloud::{CloudError, CloudProvider};
 use crate::db::{self, jobs::NewJob, keypairs::KeyPairRow};
 use crate::domain::access::Resource;
@@ -177,11 +179,13 @@ async fn record_created(
         state: ResourceState::Active.as_str(),
     };
     conn.transaction(async |conn| {
-        let id = match db::keypairs::insert(conn, &row).await {
-            Ok(id) => id,
-            Err(e) if unique_violation(&e) => return Err(taken(actor, name, ResourceState::Active)),
-            Err(e) => return Err(e.into()),
+        // A key-pair sync that listed the new key pair before this write
+        // has written its row: the same key, so it is this key pair's.
+        let written = match db::keypairs::insert(conn, &row).await? {
+            Some(id) => Some(id),
+            None => db::keypairs::synced(conn, actor.account.id, name.as_str(), fingerprint).await?,
         };
+        let id = written.ok_or_else(|| taken(actor, name, ResourceState::Active))?;
         let changes =
             serde_json::json!({ "name": name.as_str(), "fingerprint": fingerprint, "provider_id": provider_id });
         db::audit_log::record(conn, &actor.event("create", Resource::Keypair, id, changes)).await?;
@@ -213,11 +217,7 @@ pub async fn import(
             provider_id: None,
             state: ResourceState::Pending.as_str(),
         };
-        let id = match db::keypairs::insert(conn, &row).await {
-            Ok(id) => id,
-            Err(e) if unique_violation(&e) => return Err(taken(actor, name, ResourceState::Active)),
-            Err(e) => return Err(e.into()),
-        };
+        let id = db::keypairs::insert(conn, &row).await?.ok_or_else(|| taken(actor, name, ResourceState::Active))?;
         let changes = serde_json::json!({
             "name": name.as_str(), "algorithm": key.algorithm(), "public_key_fingerprint": key.fingerprint(),
         });

@@ -119,8 +119,10 @@ pub async fn name_taken(
 }
 
 /// Writes a key pair; the row of a key pair of the same name that is gone at
-/// the provider makes way first. Returns the new row's id.
-pub async fn insert(conn: &mut AsyncPgConnection, row: &NewKeyPair<'_>) -> QueryResult<i64> {
+/// the provider makes way first. Returns the new row's id, or `None` when
+/// the account already has a key pair of that name (one written meanwhile is
+/// waited for, not failed on: see [`synced`]).
+pub async fn insert(conn: &mut AsyncPgConnection, row: &NewKeyPair<'_>) -> QueryResult<Option<i64>> {
     diesel::delete(
         key_pairs::table
             .filter(key_pairs::account_id.eq(row.account_id))
@@ -129,7 +131,35 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &NewKeyPair<'_>) -> Query
     )
     .execute(conn)
     .await?;
-    diesel::insert_into(key_pairs::table).values(row).returning(key_pairs::id).get_result(conn).await
+    diesel::insert_into(key_pairs::table)
+        .values(row)
+        .on_conflict((key_pairs::account_id, key_pairs::name))
+        .do_nothing()
+        .returning(key_pairs::id)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// The id of the account's ready key pair `name` holding the key of
+/// `fingerprint`: the row a key-pair sync wrote for a key pair the provider
+/// had just made, while the change that made it had not written it yet.
+pub async fn synced(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    name: &str,
+    fingerprint: &str,
+) -> QueryResult<Option<i64>> {
+    key_pairs::table
+        .filter(key_pairs::account_id.eq(account_id))
+        .filter(key_pairs::name.eq(name))
+        .filter(key_pairs::active.eq(true))
+        .filter(key_pairs::state.eq(ResourceState::Active.as_str()))
+        .filter(key_pairs::fingerprint.eq(fingerprint))
+        .select(key_pairs::id)
+        .first(conn)
+        .await
+        .optional()
 }
 
 // `made(fingerprint, provider_id)`, `mark_deleting`, `remove` and

@@ -531,3 +531,69 @@ async fn browser_create_import_and_delete_key_pairs_and_create_a_firewall() {
     browser.screenshot("firewalls").await;
     b.clone().close().await.unwrap();
 }
+
+/// A key-pair sync that lists a key pair the Key Pairs page has just made at
+/// the provider, and writes its row before the page does: the page takes
+/// that row, of the same key, as the key pair it made. It neither refuses
+/// the name nor deletes the key at the provider, and offers the private key.
+#[actix_web::test]
+async fn a_sync_that_writes_a_new_key_pair_before_its_create_does_is_the_create_s_row() {
+    use diesel_async::{AsyncConnection, TransactionManager as _};
+
+    use crate::harness::until_one_waits;
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let number = app.demo.numbers.production.clone();
+    // A key pair of the name gone at the provider long ago; the sync below
+    // holds its row, so the create's write waits until the sync commits.
+    let gone = format!(
+        "INSERT INTO key_pairs (account_id, name, fingerprint, active) VALUES ({account}, 'racer', 'old', false) \
+         RETURNING id AS n"
+    );
+    let gone = count(&mut conn, &gone).await;
+    let mut syncing = app.db().await;
+    let (locked_tx, locked) = tokio::sync::oneshot::channel::<()>();
+    let (go, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let sync = actix_web::rt::spawn(async move {
+        type Manager = <AsyncPgConnection as AsyncConnection>::TransactionManager;
+        Manager::begin_transaction(&mut syncing).await.unwrap();
+        let lock = format!("SELECT id AS n FROM key_pairs WHERE id = {gone} FOR UPDATE");
+        count(&mut syncing, &lock).await;
+        locked_tx.send(()).unwrap();
+        go_rx.await.unwrap();
+        let listed: Vec<_> = at_provider(&number)
+            .await
+            .list_key_pairs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.name, k.fingerprint, k.id))
+            .collect();
+        assert!(listed.iter().any(|(name, _, _)| name == "racer"), "the provider made it");
+        db::sync::key_pairs(&mut syncing, account, &listed).await.unwrap();
+        Manager::commit_transaction(&mut syncing).await.unwrap();
+    });
+    locked.await.unwrap();
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let create = actix_web::rt::spawn(async move { client.post_htmx("/keypairs", &[("name", "racer")]).await });
+    until_one_waits(&mut conn, "the create's write").await;
+    go.send(()).unwrap();
+    sync.await.unwrap();
+    let created = create.await.unwrap();
+
+    assert_eq!(created.status, StatusCode::OK, "{}", text(&created.body));
+    assert!(text(&created.body).contains("Created key pair “racer”"), "{}", text(&created.body));
+    let pem = private_key_in(&created.body).expect("the private key, offered for download");
+    assert!(pem.contains("PRIVATE KEY-----"), "{pem}");
+    let stored = rows(&mut conn, account).await;
+    let listed = at_provider(&app.demo.numbers.production).await.list_key_pairs().await.unwrap();
+    let at_provider = listed.iter().find(|k| k.name == "racer").expect("still at the provider");
+    let [(id, name, fingerprint, _, state)] = &stored[..] else { panic!("one key pair: {stored:?}") };
+    assert_eq!((name.as_str(), state.as_str(), fingerprint), ("racer", "ACTIVE", &at_provider.fingerprint));
+    let events = format!(
+        "SELECT count(*) AS n FROM audit_events WHERE resource = 'KEYPAIR' AND action = 'create' AND resource_id = '{id}'"
+    );
+    assert_eq!(count(&mut conn, &events).await, 1, "the create is audited on the row it took");
+}
