@@ -143,3 +143,72 @@ impl Config {
         }
     }
 }
+
+/// The log filter of `given` (`LOG_LEVEL`, else `RUST_LOG`), else `info`.
+///
+/// actix-http answers a malformed request itself (400, or 431 for a head
+/// too large) and then logs it at ERROR as a "stream error": anyone can send
+/// one, a request line with a control character or a URL too long, and
+/// nothing in the console failed. So its connection dispatcher's log is off
+/// unless the filter names `actix_http` itself.
+pub fn log_filter(given: Option<&str>) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    let filter = given.and_then(|f| EnvFilter::try_new(f).ok()).unwrap_or_else(|| EnvFilter::new("info"));
+    if given.is_some_and(|f| f.contains("actix_http")) {
+        filter
+    } else {
+        filter.add_directive("actix_http::h1::dispatcher=off".parse().expect("a valid directive"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::log_filter;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Lines {
+        type Writer = Self;
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    /// What the console logs under `filter`: a client's malformed request as
+    /// actix-http reports it, then an error of the console's own.
+    fn logged(filter: Option<&str>) -> String {
+        let lines = Lines::default();
+        let subscriber =
+            tracing_subscriber::fmt().with_env_filter(log_filter(filter)).with_writer(lines.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "actix_http::h1::dispatcher", "stream error: request parse error: invalid Header provided");
+            tracing::error!(target: "stratus_console::web", "the console's own error");
+        });
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_clients_malformed_request_is_not_logged_as_the_consoles_error() {
+        for filter in [None, Some("warn"), Some("stratus_console=debug,info"), Some("not a filter ===")] {
+            let logged = logged(filter);
+            assert!(!logged.contains("stream error"), "{filter:?}: {logged}");
+            assert!(logged.contains("the console's own error"), "{filter:?}: {logged}");
+        }
+        assert!(logged(Some("info,actix_http=trace")).contains("stream error"), "asked for by name");
+    }
+}

@@ -15,9 +15,8 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    let log_filter = EnvFilter::try_from_env("LOG_LEVEL")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let given = std::env::var("LOG_LEVEL").or_else(|_| std::env::var(EnvFilter::DEFAULT_ENV)).ok();
+    let log_filter = stratus_console::config::log_filter(given.as_deref());
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
     let subscriber = tracing_subscriber::fmt().with_env_filter(log_filter);
     if json {
