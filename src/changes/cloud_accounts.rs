@@ -468,16 +468,22 @@ pub async fn set_enabled(
 
 /// Sets how many days the company's deleted images wait in the recycle
 /// bin (0: deleted at once). Images in the bin keep the day they were
-/// given. Audited in every account of the company, whose bins it rules.
+/// given. It rules every account's bin, so it needs `ACCOUNT Configure` in
+/// each of them, as a change of any one account would. Audited in every
+/// account of the company.
 pub async fn set_retention(conn: &mut AsyncPgConnection, admin: &Admin<'_>, days: i32) -> Result<(), ChangeError> {
     admin.require(Action::Configure)?;
     let company = admin.user.company_id;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
+        let accounts = db::accounts::of_company(conn, company).await?;
+        for account in &accounts {
+            admin.require_in(conn, account.id, &account.name, Action::Configure).await?;
+        }
         let before = db::images::set_retention_days(conn, company, days).await?;
         if before != days {
             let changes = serde_json::json!({ "image_retention_days": { "from": before, "to": days } });
-            for account in db::accounts::of_company(conn, company).await? {
+            for account in accounts {
                 let event = NewAuditEvent {
                     resource: Resource::Image.as_str(),
                     resource_id: None,

@@ -786,6 +786,16 @@ pub fn parse_retention_days(raw: &str) -> Result<i32, ValidationError> {
     }
 }
 
+/// What happens to a deleted image under a retention of `days`, to follow
+/// "Deleted images …": "wait 7 days in the recycle bin".
+pub fn retention_phrase(days: i32) -> String {
+    match days {
+        0 => "are deregistered at once, without the recycle bin".to_owned(),
+        1 => "wait 1 day in the recycle bin".to_owned(),
+        days => format!("wait {days} days in the recycle bin"),
+    }
+}
+
 /// The actions menu of an image: only what this user may do to this image in
 /// its state. Handlers ask the same function before acting.
 pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> {

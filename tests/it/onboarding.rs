@@ -505,6 +505,16 @@ async fn an_administrator_of_one_account_neither_changes_nor_deletes_another() {
         assert!(text(&answer.body).contains(&said), "{}", text(&answer.body));
     }
     assert_eq!(accounts_state(&mut conn).await, before, "a refusal changes nothing");
+
+    // The recycle bin's retention rules Production's bin too: read, not changed.
+    assert!(!list.body.contains(r#"action="/admin/accounts/retention""#), "no retention form");
+    let said = "Deleted images wait 7 days in the recycle bin. This applies to every account of the company";
+    assert!(row.contains(said), "{row}");
+    let retention = sam.post("/admin/accounts/retention", &[("bin_retention_days", "0")]).await;
+    assert_eq!(retention.status, StatusCode::FORBIDDEN, "{}", text(&retention.body));
+    assert!(text(&retention.body).contains("Your role in “Acme Production” does not allow changing cloud accounts."));
+    let days = "SELECT image_retention_days::bigint AS n FROM companies WHERE name = 'Acme'";
+    assert_eq!(count(&mut conn, days).await, 7, "still a week in every bin");
 }
 
 #[actix_web::test]

@@ -175,6 +175,10 @@ struct AccountsPage {
     /// Days deleted images wait in the recycle bin, as shown or as typed.
     retention: String,
     retention_error: Option<String>,
+    /// The retention rules every account's bin: only an administrator of
+    /// each may change it. Others read it.
+    may_set_retention: bool,
+    retention_now: String,
 }
 
 /// The JSON of the trust policy a role needs so that the console may
@@ -240,17 +244,20 @@ async fn page(
         may_change && context.as_ref().is_some_and(|c| c.rights_in(account).may(Resource::Account, Action::Configure))
     };
     let own = if may_change { state.own_account().await } else { None };
+    let rows: Vec<AccountRow> = rows
+        .into_iter()
+        .map(|a| {
+            let may = may_change_in(a.id);
+            AccountRow::of(a, may)
+        })
+        .collect();
     let page = AccountsPage {
         frame: Frame::signed_in(user, PAGE),
         first: first && rows.is_empty(),
         may_change,
-        rows: rows
-            .into_iter()
-            .map(|a| {
-                let may = may_change_in(a.id);
-                AccountRow::of(a, may)
-            })
-            .collect(),
+        may_set_retention: may_change && rows.iter().all(|row| row.may_change),
+        retention_now: crate::domain::images::retention_phrase(retention_days),
+        rows,
         trust_policy: trust_policy(own.as_deref(), &external_id),
         external_id,
         form,
@@ -630,11 +637,6 @@ pub async fn set_retention(
     };
     let mut conn = state.pool.get().await?;
     cloud_accounts::set_retention(&mut conn, &admin(&user), days).await?;
-    let said = match days {
-        0 => "Deleted images are now deregistered at once, without the recycle bin.".to_owned(),
-        1 => "Deleted images now wait 1 day in the recycle bin.".to_owned(),
-        days => format!("Deleted images now wait {days} days in the recycle bin."),
-    };
-    flash_next(&req, &said)?;
+    flash_next(&req, &format!("Deleted images now {}.", crate::domain::images::retention_phrase(days)))?;
     Ok(see_other(PAGE))
 }
