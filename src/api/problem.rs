@@ -97,6 +97,11 @@ impl ApiError {
             ApiError::PayloadTooLarge => "Content too large",
             ApiError::Invalid(_) => "Invalid input",
             ApiError::Stale { .. } => "Changed meanwhile",
+            // A refusal at a field is answered as invalid input, as its status says.
+            ApiError::Refused(refusal) if refusal_status(refusal) == StatusCode::UNPROCESSABLE_ENTITY => {
+                "Invalid input"
+            }
+            ApiError::Refused(refusal) if refusal_status(refusal) == StatusCode::FORBIDDEN => "Forbidden",
             ApiError::Refused(_) => "Refused",
             ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::Provider(_) => "The cloud provider did not do it",

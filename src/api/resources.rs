@@ -89,7 +89,8 @@ pub async fn create_key_pair(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Resource::Keypair, ResourceAction::Create.right())?;
     let name = KeyPairName::parse(&body.name);
-    let key = body.public_key.as_deref().filter(|k| !k.trim().is_empty()).map(PublicKey::parse);
+    // Present, it is an import: an empty one is refused at its field, not taken for a create.
+    let key = body.public_key.as_deref().map(PublicKey::parse);
     let actor = user.actor();
     match (name, key) {
         (Ok(name), None) => {

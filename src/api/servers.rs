@@ -13,7 +13,6 @@ use super::problem::ApiError;
 use crate::changes::servers::{NewImage, ownership, progress};
 use crate::changes::{self, ChangeError};
 use crate::db::{self, servers::ServerRow};
-use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::MadeImageName;
 use crate::domain::page::{KeyKind, PageRequest};
@@ -241,7 +240,16 @@ pub async fn make_image(
     // Not found and forbidden come before a bad field, as on the page.
     let row = db::servers::find(&mut conn, user.account.id, id).await?;
     changes::servers::check(&user.actor(), &row, ServerAction::MakeImage)?;
-    let name = MadeImageName::parse(&body.name).map_err(|e: ValidationError| ApiError::Invalid(vec![e]))?;
+    let name = match MadeImageName::parse(&body.name) {
+        Ok(name) => name,
+        Err(e) => {
+            // Every field's problem at once, as the change would list them.
+            let mut errors = vec![e];
+            let owner = changes::servers::owner_errors(&mut conn, user.user.id, body.budget_code_id, body.group_id);
+            errors.extend(owner.await?);
+            return Err(ApiError::Invalid(errors));
+        }
+    };
     let image = NewImage { name, budget_code_id: body.budget_code_id, group_id: body.group_id };
     let made = changes::servers::make_image(&mut conn, &user.actor(), &state.jobs, id, &image).await?;
     Ok(HttpResponse::Accepted().json(ImageMaking {

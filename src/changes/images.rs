@@ -93,6 +93,14 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
         }
         // Only deprecation is refused when done already: asking for the
         // protection an image has changes nothing (`set_protection`).
+        NotOffered::NotOwn => Refusal::ImageNotOwn {
+            name,
+            action: action.title(),
+            kept_as: match Source::from_stored(&row.source) {
+                Some(Source::PublicLaunched) => "launched from the public catalog",
+                _ => "shared with it",
+            },
+        },
         NotOffered::Already => Refusal::DeprecatedAlready { name, deprecated: row.deprecated_at.is_some() },
         NotOffered::InBin => Refusal::ImageInBin { name },
         NotOffered::NotInBin => Refusal::ImageNotInBin { name },
@@ -107,9 +115,21 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
     refusal.into()
 }
 
-/// Whether the actor may rename and relabel the record.
+/// [`authorize`] for `action` done already: allowed if the actor could
+/// have done it.
+fn authorize_done(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Result<(), ChangeError> {
+    match not_offered_on(actor, row, action) {
+        None | Some(NotOffered::Already) => Ok(()),
+        Some(reason) => Err(refusal(actor, row, action, reason)),
+    }
+}
+
+/// Whether the actor may rename and relabel the record: not while it waits
+/// in the recycle bin.
 pub fn authorize_configure(actor: &Actor<'_>, row: &ImageRow) -> Result<(), ChangeError> {
-    if facts(actor.account, row).is_some_and(|facts| may_configure(actor.rights, &facts)) {
+    if row.binned_at.is_some() {
+        Err(Refusal::ImageInBin { name: row.name.clone() }.into())
+    } else if facts(actor.account, row).is_some_and(|facts| may_configure(actor.rights, &facts)) {
         Ok(())
     } else {
         Err(Forbidden::because("Your role does not allow renaming or relabelling this image.").into())
@@ -143,7 +163,7 @@ pub async fn edit(
 ) -> Result<ImageRow, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let row = db::images::find_record(conn, account, id).await?;
+        let row = db::images::find_listed(conn, account, id).await?;
         authorize_configure(actor, &row)?;
         // Asking for the name or label it has changes nothing, as with protection.
         let name = name.map(ImageName::as_str).filter(|n| *n != row.name);
@@ -225,7 +245,7 @@ async fn set_deprecation(
     let at = deprecated.then(chrono::Utc::now);
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let row = db::images::find_record(conn, account, id).await?;
+        let row = db::images::find_listed(conn, account, id).await?;
         authorize(actor, &row, action)?;
         if !db::images::set_deprecated(conn, account, id, version, at).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
@@ -289,7 +309,7 @@ pub async fn delete(
 ) -> Result<Deleted, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let row = db::images::find_record(conn, account, id).await?;
+        let row = db::images::find_listed(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Delete)?;
         let source = Source::from_stored(&row.source).unwrap_or(Source::Shared);
         // The image's row before its servers are counted (and before the
@@ -493,6 +513,7 @@ pub async fn purge_binned(
 
 /// Sets the schedule of own record `id`'s image, at `version`: the days it
 /// is deprecated and retired (either may be unset; both unset clears it).
+/// Asking for the days it has changes nothing, and keeps its version.
 pub async fn schedule(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -502,8 +523,12 @@ pub async fn schedule(
 ) -> Result<ImageRow, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let row = db::images::find_record(conn, account, id).await?;
+        let row = db::images::find_listed(conn, account, id).await?;
         authorize(actor, &row, ImageAction::Schedule)?;
+        // Asking for the days it has changes nothing, as with protection.
+        if (row.deprecate_on, row.retire_on) == (schedule.deprecate_on, schedule.retire_on) {
+            return Ok(row);
+        }
         // The image's row before the record's, as delete and the lifecycle lock them.
         db::images::lock_image(conn, row.image_pk).await?;
         if !db::images::bump_version(conn, account, id, version).await? {
@@ -532,7 +557,7 @@ pub async fn set_protection(
 ) -> Result<ImageRow, ChangeError> {
     let account = actor.account.id;
     conn.transaction(async |conn| {
-        let row = db::images::find_record(conn, account, id).await?;
+        let row = db::images::find_listed(conn, account, id).await?;
         let action = if protected { ImageAction::Protect } else { ImageAction::Unprotect };
         match not_offered_on(actor, &row, action) {
             None => {}
@@ -723,7 +748,7 @@ pub async fn bulk(
             let mut done = BulkDone::default();
             for &id in &ids {
                 refused_for = None;
-                let row = db::images::find_record(conn, account, id).await?;
+                let row = db::images::find_listed(conn, account, id).await?;
                 refused_for = Some(row.name.clone());
                 let unchanged = match action {
                     BulkAction::Label(label) => row.label == label.as_str(),
@@ -737,7 +762,10 @@ pub async fn bulk(
                     // Left as it is, but only if the user may change it.
                     match action {
                         BulkAction::Label(_) => authorize_configure(actor, &row)?,
-                        _ => authorize_own(actor, &row)?,
+                        BulkAction::Deprecate => authorize_done(actor, &row, ImageAction::Deprecate)?,
+                        BulkAction::Undeprecate => authorize_done(actor, &row, ImageAction::Undeprecate)?,
+                        BulkAction::Protect => authorize_done(actor, &row, ImageAction::Protect)?,
+                        _ => authorize_done(actor, &row, ImageAction::Unprotect)?,
                     }
                     done.unchanged.push(row.name);
                     continue;
@@ -762,17 +790,4 @@ pub async fn bulk(
         })
         .await;
     done.map_err(|error| BulkRefused { name: refused_for, error })
-}
-
-/// Whether the actor may configure the record as its owner (deprecate,
-/// protect, schedule): the rule of those menus.
-fn authorize_own(actor: &Actor<'_>, row: &ImageRow) -> Result<(), ChangeError> {
-    match facts(actor.account, row) {
-        Some(f) if f.source == Source::Own && may_configure(actor.rights, &f) => Ok(()),
-        _ => Err(Forbidden::because(format!(
-            "Only the account that owns an image, with IMAGE Configure in {}, may change its lifecycle.",
-            actor.account.name
-        ))
-        .into()),
-    }
 }

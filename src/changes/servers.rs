@@ -104,6 +104,27 @@ pub struct NewImage {
     pub group_id: Option<i64>,
 }
 
+/// What is wrong with the budget code and group a new image is to be owned
+/// by: each must be one of the user's. A group that is, is held (see
+/// `db::launch::hold_group`) until the transaction ends.
+pub async fn owner_errors(
+    conn: &mut AsyncPgConnection,
+    user: i64,
+    budget_code_id: i64,
+    group_id: Option<i64>,
+) -> diesel::QueryResult<Vec<ValidationError>> {
+    let mut errors = Vec::new();
+    if !db::budget::codes_of_user(conn, user).await?.iter().any(|c| c.id == budget_code_id) {
+        errors.push(ValidationError::new("budget_code_id", "Choose one of your budget codes."));
+    }
+    if let Some(group) = group_id
+        && !db::launch::hold_group(conn, user, group).await?
+    {
+        errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
+    }
+    Ok(errors)
+}
+
 /// Queues making an image of server `id`, and writes its record in My
 /// images at once, as pending, in the same transaction (the flash says so;
 /// a slow worker or provider must not leave the list empty meanwhile). The
@@ -123,15 +144,7 @@ pub async fn make_image(
         check(actor, &row, ServerAction::MakeImage)?;
         // The page offered the actor's codes and groups; asked again, as
         // either may have been withdrawn since.
-        let mut errors = Vec::new();
-        if !db::budget::codes_of_user(conn, user).await?.iter().any(|c| c.id == image.budget_code_id) {
-            errors.push(ValidationError::new("budget_code_id", "Choose one of your budget codes."));
-        }
-        if let Some(group) = image.group_id
-            && !db::launch::hold_group(conn, user, group).await?
-        {
-            errors.push(ValidationError::new("group_id", "Choose one of your groups, or none."));
-        }
+        let mut errors = owner_errors(conn, user, image.budget_code_id, image.group_id).await?;
         db::images::lock_own_image_names(conn, actor.account).await?;
         if db::images::own_image_named(conn, actor.account, image.name.as_str()).await? {
             errors.push(ValidationError::new(

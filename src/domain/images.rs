@@ -610,6 +610,10 @@ pub fn may(rights: &Rights, image: &ImageFacts, action: ImageAction) -> bool {
 pub enum NotOffered {
     /// The role does not allow it, whatever the image's state.
     Role,
+    /// Only the account that owns the image may do it (its lifecycle), and
+    /// this account keeps it as shared with it, or launched from the public
+    /// catalog.
+    NotOwn,
     /// Done already: deprecating a deprecated image, protecting a protected
     /// one, or the other way round.
     Already,
@@ -640,7 +644,12 @@ pub fn not_offered(rights: &Rights, image: &ImageFacts, action: ImageAction) -> 
         ImageFacts { binned: true, ..settled },
     ];
     if !states.iter().any(|state| may(rights, state, action)) {
-        return Some(NotOffered::Role);
+        let owned = ImageFacts { source: Source::Own, ..settled };
+        return Some(if image.source != Source::Own && may(rights, &owned, action) {
+            NotOffered::NotOwn
+        } else {
+            NotOffered::Role
+        });
     }
     Some(if image.binned {
         NotOffered::InBin
@@ -1158,6 +1167,7 @@ mod tests {
             assert_eq!(not_offered(&csr, &binned, action), Some(NotOffered::Role), "{action:?}");
         }
         assert_eq!(not_offered(&rights_of("Configurator"), &pending, Launch), Some(NotOffered::Role));
-        assert_eq!(not_offered(&admin, &facts(Source::Shared, false), Deprecate), Some(NotOffered::Role));
+        assert_eq!(not_offered(&admin, &facts(Source::Shared, false), Deprecate), Some(NotOffered::NotOwn));
+        assert_eq!(not_offered(&csr, &facts(Source::Shared, false), Deprecate), Some(NotOffered::Role));
     }
 }

@@ -162,6 +162,14 @@ pub enum Refusal {
     ServerNotAtProvider {
         name: String,
     },
+    /// `action` is for the account that owns image `name`; this one keeps
+    /// it as `kept_as` ("shared with it", "launched from the public
+    /// catalog").
+    ImageNotOwn {
+        name: String,
+        action: &'static str,
+        kept_as: &'static str,
+    },
     /// Image `name` waits in the recycle bin, where it can only be restored
     /// or purged.
     ImageInBin {
@@ -329,6 +337,9 @@ impl Refusal {
             }
             Refusal::ServerChanged { name, progress } => {
                 format!("{name} changed meanwhile; it is {progress} now. Try again.")
+            }
+            Refusal::ImageNotOwn { name, action, kept_as } => {
+                format!("“{action}” is for the account that owns “{name}”: this account has it {kept_as}.")
             }
             Refusal::ImageInBin { name } => format!("“{name}” is in the recycle bin: restore it first."),
             Refusal::ImageNotInBin { name } => format!("“{name}” is not in the recycle bin."),

@@ -985,6 +985,19 @@ async fn an_image_in_the_bin_offers_only_what_the_bin_allows() {
         assert!(is_problem(&stale, StatusCode::CONFLICT), "{}", stale.json);
         assert_eq!(&stale.json["current"], runner, "{action}: the record as it now is");
     }
+    // Nor is anything else done to it there: each change says why, not that it is unknown.
+    let changes = [
+        (reqwest::Method::PATCH, path.clone(), json!({ "label": "red", "version": version })),
+        (reqwest::Method::POST, format!("{path}/protect"), json!({ "version": version })),
+        (reqwest::Method::POST, format!("{path}/deprecate"), json!({ "version": version })),
+        (reqwest::Method::PUT, format!("{path}/schedule"), json!({ "version": version, "retire_on": "2030-01-01" })),
+    ];
+    for (method, to, body) in changes {
+        let refused = api.send(method, &to, Some(body)).await;
+        assert!(is_problem(&refused, StatusCode::CONFLICT), "{to}: {}", refused.json);
+        assert_eq!(refused.json["detail"], "“load-test-runner” is in the recycle bin: restore it first.", "{to}");
+    }
+    assert_eq!(api.get(&path).await.json, *runner, "nothing changed");
     let restored =
         api.send(reqwest::Method::POST, &format!("{path}/restore"), Some(json!({ "version": version }))).await;
     assert_eq!(restored.status, StatusCode::OK, "{}", restored.json);
@@ -994,4 +1007,69 @@ async fn an_image_in_the_bin_offers_only_what_the_bin_allows() {
     assert!(is_problem(&again, StatusCode::CONFLICT), "{}", again.json);
     assert_eq!(again.json["detail"], "“load-test-runner” is not in the recycle bin.", "{}", again.json);
     assert_eq!(api.get(&path).await.json, restored.json);
+}
+
+/// Refusals that say what is wrong, all of it, once: a lifecycle change of
+/// an image the account does not own, every bad field of Make Image, an
+/// empty public key, a name taken; and a schedule sent as it is changes
+/// nothing.
+#[actix_web::test]
+async fn an_api_change_that_cannot_be_done_says_why_and_changes_nothing() {
+    let (app, api) = synced_with_token().await;
+    let mut conn = app.db().await;
+
+    // Launched from the public catalog: its lifecycle is its owner's.
+    let public = "SELECT id AS n FROM image_records WHERE source = 'public_launched' AND account_id = ";
+    let public = count(&mut conn, &format!("{public}{}", app.demo.acme_production)).await;
+    let read = api.get(&format!("/api/v1/images/{public}")).await;
+    let (name, version) = (read.json["name"].as_str().unwrap().to_owned(), read.json["version"].clone());
+    let deprecate = api
+        .send(reqwest::Method::POST, &format!("/api/v1/images/{public}/deprecate"), Some(json!({ "version": version })))
+        .await;
+    assert!(is_problem(&deprecate, StatusCode::CONFLICT), "{}", deprecate.json);
+    let said = format!(
+        "“Deprecate” is for the account that owns “{name}”: this account has it launched from the public catalog."
+    );
+    assert_eq!(deprecate.json["detail"], said);
+
+    // Every bad field of Make Image in one answer.
+    let (server, _) = crate::servers::running_server(&mut conn, app.demo.acme_production).await;
+    let made = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{server}/make-image"),
+            Some(json!({ "name": "x", "budget_code_id": 999999, "group_id": 999999 })),
+        )
+        .await;
+    assert!(is_problem(&made, StatusCode::UNPROCESSABLE_ENTITY), "{}", made.json);
+    let fields: Vec<&str> =
+        made.json["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["name", "budget_code_id", "group_id"], "{}", made.json);
+
+    // A schedule sent as it is keeps the image's version.
+    let own =
+        count(&mut conn, "SELECT id AS n FROM image_records WHERE source = 'own' AND name = 'web-frontend-2026.11'")
+            .await;
+    let before = api.get(&format!("/api/v1/images/{own}")).await.json;
+    let body = json!({ "version": before["version"], "deprecate_on": before["deprecate_on"], "retire_on": before["retire_on"] });
+    let same = api.send(reqwest::Method::PUT, &format!("/api/v1/images/{own}/schedule"), Some(body)).await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.json);
+    assert_eq!(same.json, before, "unchanged, its version too");
+
+    // An empty public key is a bad import, not a request for a new key pair.
+    let empty = api
+        .send(reqwest::Method::POST, "/api/v1/key-pairs", Some(json!({ "name": "imported", "public_key": "" })))
+        .await;
+    assert!(is_problem(&empty, StatusCode::UNPROCESSABLE_ENTITY), "{}", empty.json);
+    assert_eq!(empty.json["errors"][0]["field"], "public_key", "{}", empty.json);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM key_pairs WHERE name = 'imported'").await, 0);
+
+    // A name taken is invalid input at its field, by status and by title.
+    let firewall = json!({ "name": "api-web", "description": "Web" });
+    let first = api.send(reqwest::Method::POST, "/api/v1/firewalls", Some(firewall.clone())).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.json);
+    let taken = api.send(reqwest::Method::POST, "/api/v1/firewalls", Some(firewall)).await;
+    assert!(is_problem(&taken, StatusCode::UNPROCESSABLE_ENTITY), "{}", taken.json);
+    assert_eq!(taken.json["title"], "Invalid input", "{}", taken.json);
+    assert_eq!(taken.json["errors"][0]["field"], "name", "{}", taken.json);
 }

@@ -201,7 +201,8 @@ async fn bulk_input_is_checked_and_every_image_is_authorized_on_its_own() {
     staging_admin.post("/account", &[("account_id", &app.demo.acme_staging.to_string())]).await;
     let shared = [staging_record.to_string()];
     let answer = staging_admin.post_htmx("/images/bulk", &form(&shared, &[("action", "deprecate")])).await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", text(&answer.body));
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", text(&answer.body));
+    assert!(text(&answer.body).contains("is for the account that owns"), "{}", text(&answer.body));
 }
 
 #[actix_web::test]

@@ -446,7 +446,9 @@ async fn a_scheduled_retirement_deprecates_then_waits_for_a_live_server_then_dis
     let refused = admin
         .post_htmx(&format!("/images/{id}/schedule"), &[("version", &version.to_string()), ("deprecate_on", &d)])
         .await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let said = "this account has it launched from the public catalog";
+    assert!(text(&refused.body).contains(said), "{}", text(&refused.body));
 
     let (id, version) = own;
     let saved = admin
