@@ -193,6 +193,8 @@ async fn bulk_input_is_checked_and_every_image_is_authorized_on_its_own() {
     assert!(!viewer.get("/images").await.body.contains(r#"form="bulk""#));
     let forbidden = viewer.post_htmx("/images/bulk", &form(&mine, &[("action", "unprotect")])).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let said = "Your roles do not allow changing images in Acme Production.";
+    assert!(text(&forbidden.body).contains(said), "the viewer has no bar to read it in: {}", text(&forbidden.body));
     let still: i64 = count(&mut conn, "SELECT count(*) AS n FROM provider_images WHERE protected").await;
     assert_eq!(still, 3, "the viewer changed nothing (the two, and the demo's rhel-9-sap-base)");
 

@@ -202,6 +202,14 @@ async fn protection_refuses_delete_with_the_reason_and_delete_now_purges_from_th
     );
     let asked = admin.get_htmx(&format!("/images/{id}/purge"), "modal").await;
     assert!(text(&asked.body).contains("Delete postgres-15-primary for good now?"), "{}", text(&asked.body));
+    // Sent at an older version: asked again about the image as it is now.
+    let stale = admin.post_htmx(&format!("/images/{id}/purge"), &[("version", &version.to_string())]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let said = "Someone else changed this image (“postgres-15-primary”) meanwhile. Delete it for good as it is now?";
+    assert!(text(&stale.body).contains(said), "{}", text(&stale.body));
+    let current = version_of(&mut conn, id).await;
+    assert!(stale.body.contains(&format!(r#"name="version" value="{current}""#)), "{}", stale.body);
+    assert!(record(&mut conn, production, "postgres-15-primary").await.is_some(), "nothing deleted yet");
     let purged =
         admin.post_htmx(&format!("/images/{id}/purge"), &[("version", &version_of(&mut conn, id).await)]).await;
     assert_eq!(purged.status, StatusCode::OK, "{}", text(&purged.body));
@@ -285,10 +293,12 @@ async fn authorization_of_every_new_route_by_role_and_account() {
         let bulk = client.post_htmx("/images/bulk", &[("ids", page_id.as_str()), ("action", "unprotect")]).await;
         assert_eq!(bulk.status, expect(configure), "{email}: bulk unprotect");
 
-        // Another company's ids are not found, whatever the role.
+        // Another company's ids are not found, whatever the role (a role
+        // without any bulk action is refused them before any id is read).
         let globex_id = globex.to_string();
         let bulk = client.post_htmx("/images/bulk", &[("ids", globex_id.as_str()), ("action", "protect")]).await;
-        assert_eq!(bulk.status, StatusCode::NOT_FOUND, "{email}: bulk with another company's id");
+        let not_found = if configure { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
+        assert_eq!(bulk.status, not_found, "{email}: bulk with another company's id");
         assert_eq!(client.get_htmx(&format!("/images/{globex}/schedule"), "modal").await.status, StatusCode::NOT_FOUND);
         for path in ["", "/protect", "/unprotect", "/restore", "/purge", "/schedule"] {
             let url = format!("/images/{globex}{path}");

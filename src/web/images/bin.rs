@@ -13,6 +13,7 @@ use crate::changes::{self, ChangeError};
 use crate::db;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::ImageAction;
+use crate::domain::refusal::Refusal;
 use crate::web::AppState;
 use crate::web::dialog::{Confirm, VersionForm};
 use crate::web::error::{WebError, change_status};
@@ -67,13 +68,21 @@ pub async fn confirm_purge(
     let mut conn = state.pool.get().await?;
     let row = db::images::find_listed(&mut conn, user.account.id, id.into_inner()).await?;
     changes::images::authorize(&user.actor(), &row, ImageAction::Purge)?;
-    let refusal = if row.protected {
-        Some(crate::domain::refusal::Refusal::ImageProtected { name: row.name.clone() }.message())
-    } else {
-        let alive = db::images::alive_servers(&mut conn, &row).await?;
-        (alive > 0).then(|| crate::domain::refusal::Refusal::ImageInUse(alive).message())
-    };
+    let refusal = purge_refused(&mut conn, &row).await?;
     purge_dialog(&req, &user, &row, refusal).respond(&req, StatusCode::OK)
+}
+
+/// Why the binned image of `row` cannot be deleted for good now, if it
+/// cannot: what the dialog says instead of asking.
+async fn purge_refused(
+    conn: &mut diesel_async::AsyncPgConnection,
+    row: &db::images::ImageRow,
+) -> Result<Option<String>, WebError> {
+    if row.protected {
+        return Ok(Some(Refusal::ImageProtected { name: row.name.clone() }.message()));
+    }
+    let alive = db::images::alive_servers(conn, row).await?;
+    Ok((alive > 0).then(|| Refusal::ImageInUse(alive).message()))
 }
 
 #[post("/images/{id}/purge")]
@@ -95,7 +104,20 @@ pub async fn purge(
         Err(ChangeError::Refused(why)) => {
             let row = db::images::find_listed(&mut conn, user.account.id, id).await?;
             let status = change_status(&ChangeError::Refused(why.clone()));
-            purge_dialog(&req, &user, &row, Some(why.message())).respond(&req, status)
+            if !matches!(why, Refusal::StaleVersion { .. }) {
+                return purge_dialog(&req, &user, &row, Some(why.message())).respond(&req, status);
+            }
+            // Changed meanwhile: asked again about the image as it is now,
+            // unless that is refused.
+            changes::images::authorize(&user.actor(), &row, ImageAction::Purge)?;
+            let mut dialog = purge_dialog(&req, &user, &row, purge_refused(&mut conn, &row).await?);
+            if dialog.allowed {
+                dialog.error = Some(format!(
+                    "Someone else changed this image (“{}”) meanwhile. Delete it for good as it is now?",
+                    row.name
+                ));
+            }
+            dialog.respond(&req, status)
         }
         Err(e) => Err(e.into()),
     }

@@ -201,6 +201,10 @@ pub async fn apply_bulk(
     form: HtmlForm<BulkForm>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
+    // Without the bar, its message would have nowhere to show.
+    if !may_bulk(&user) {
+        return Err(WebError::Forbidden(format!("Your roles do not allow changing images in {}.", user.account.name)));
+    }
     let form = form.0;
     let params = list_of(&form);
     let outcome = match parse(&form) {
