@@ -133,6 +133,7 @@ impl Application {
                 // The API reads no cookie and no CSRF token: a bearer token.
                 .service(
                     actix_web::web::scope("/api")
+                        .wrap(from_fn(api::auth::authenticate_first))
                         .wrap(from_fn(web::utf8::require_for_api))
                         .configure(api::routes)
                         .default_service(actix_web::web::to(api::not_found)),

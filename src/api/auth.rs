@@ -13,8 +13,11 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web::Data};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web::Data};
 
 use super::problem::ApiError;
 use crate::changes::Actor;
@@ -49,9 +52,35 @@ impl FromRequest for ApiUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Found by [`authenticate_first`] before the handler was called.
+        if let Some(user) = req.extensions_mut().remove::<ApiUser>() {
+            return Box::pin(std::future::ready(Ok(user)));
+        }
         let req = req.clone();
         Box::pin(async move { authenticate(&req).await })
     }
+}
+
+/// The API's description, its document and its page: read without a token.
+const OPEN_PATHS: [&str; 2] = ["/api/v1/openapi.json", "/api/docs"];
+
+/// Authenticates every API request to a route but the description's before its handler
+/// reads anything, and hands the handler its [`ApiUser`]. A handler's
+/// extractors run together, so without it a malformed body could be answered
+/// (400) before the token's refusal (401, or 403 for a read-only token): a
+/// token that may not do a request is told so whatever the request holds.
+pub async fn authenticate_first(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    // An address that names no route is not found, token or not.
+    if !OPEN_PATHS.contains(&req.path()) && req.resource_map().has_resource(req.path()) {
+        match authenticate(req.request()).await {
+            Ok(user) => drop(req.extensions_mut().insert(user)),
+            Err(refused) => return Ok(req.error_response(refused).map_into_right_body()),
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 fn unauthorized(message: &str) -> ApiError {

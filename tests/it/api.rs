@@ -188,6 +188,20 @@ async fn tokens_are_refused_when_missing_malformed_unknown_expired_read_only_or_
     assert!(is_problem(&refused, StatusCode::FORBIDDEN), "{}", refused.json);
     assert!(refused.json["detail"].as_str().unwrap().contains("read-only"));
     assert_eq!(record(&app, "batch-worker").await, (id, version));
+    // Whatever the body holds: the token is refused before it is read.
+    for body in [json!({}), json!("not an object")] {
+        let refused = read_only.send(reqwest::Method::POST, "/api/v1/key-pairs", Some(body)).await;
+        assert!(is_problem(&refused, StatusCode::FORBIDDEN), "{}", refused.json);
+    }
+    let malformed = http
+        .patch(app.url(&format!("/api/v1/images/{id}")))
+        .bearer_auth(&reader)
+        .header("content-type", "application/json")
+        .body("{bad")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::FORBIDDEN);
 
     // Another account's id is not found, whatever the token may do.
     let staging: i64 = image_records::table
