@@ -190,6 +190,10 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
+            // The database or the provider is away for now: when to try again, as the pages say.
+            _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((header::RETRY_AFTER, "2"));
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).expect("a problem document always serializes"))

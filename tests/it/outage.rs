@@ -89,6 +89,7 @@ async fn record(conn: &mut AsyncPgConnection, id: i64) -> (String, i32) {
 async fn while_the_database_is_away_pages_and_changes_answer_503_and_afterwards_all_is_as_before() {
     let (cluster, app) = app_on_own_cluster("pg-outage-stop").await;
     let mut client = app.signed_in("admin@acme.test").await;
+    let token = crate::api::make_token(&mut client, "outage", app.demo.acme_production, "read").await;
     let mut conn = connect(&app.database_url).await;
     let (id, version): (i64, i32) = image_records::table
         .filter(image_records::name.eq("api-server-base"))
@@ -119,6 +120,9 @@ async fn while_the_database_is_away_pages_and_changes_answer_503_and_afterwards_
         "told in the flash area; the form it came from stays as it is"
     );
     assert!(change.body.contains("The database is not answering"), "{}", change.body);
+    let api = reqwest::Client::new().get(app.url("/api/v1/images")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("2"), "the API says when too");
 
     cluster.local_pg("start");
     let health = client.get("/healthz").await;
