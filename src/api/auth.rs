@@ -64,11 +64,12 @@ impl FromRequest for ApiUser {
 /// The API's description, its document and its page: read without a token.
 const OPEN_PATHS: [&str; 2] = ["/api/v1/openapi.json", "/api/docs"];
 
-/// Authenticates every API request to a route but the description's before its handler
-/// reads anything, and hands the handler its [`ApiUser`]. A handler's
-/// extractors run together, so without it a malformed body could be answered
-/// (400) before the token's refusal (401, or 403 for a read-only token): a
-/// token that may not do a request is told so whatever the request holds.
+/// Authenticates every request to an API route but the description's
+/// before its handler reads anything, and hands the handler its
+/// [`ApiUser`]. A handler's extractors run together, so without it a
+/// malformed body could be answered (400) before the token's refusal (401,
+/// or 403 for a read-only token): a token that may not make a request is
+/// told so whatever the request holds.
 pub async fn authenticate_first(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -91,8 +91,6 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
             ))
             .into();
         }
-        // Only deprecation is refused when done already: asking for the
-        // protection an image has changes nothing (`set_protection`).
         NotOffered::NotOwn => Refusal::ImageNotOwn {
             name,
             action: action.title(),
@@ -101,6 +99,8 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
                 _ => "shared with it",
             },
         },
+        // Only deprecation is refused when done already: asking for the
+        // protection an image has changes nothing (`set_protection`).
         NotOffered::Already => Refusal::DeprecatedAlready { name, deprecated: row.deprecated_at.is_some() },
         NotOffered::InBin => Refusal::ImageInBin { name },
         NotOffered::NotInBin => Refusal::ImageNotInBin { name },
