@@ -27,6 +27,7 @@ use crate::domain::ValidationError;
 use crate::domain::access::{AccessRight, Action, Forbidden, Qualifier, Resource, Rights};
 use crate::domain::admin::MASKED;
 use crate::domain::onboarding::{AccessKeyId, RoleArn, account_names};
+use crate::domain::refusal::Refusal;
 use crate::jobs::JobSettings;
 
 /// An administrator acting on the company's cloud accounts.
@@ -193,7 +194,15 @@ impl ConnectInput {
         credentials: Result<NewCredentials, Vec<ValidationError>>,
     ) -> Result<Self, Vec<ValidationError>> {
         use crate::domain::onboarding::{account_name, endpoint as parse_endpoint, regions as parse_regions};
-        match (account_name(name), parse_regions(regions), parse_endpoint(endpoint), credentials) {
+        // The name is checked again with each region's after it.
+        let (name, regions) = match (account_name(name), parse_regions(regions)) {
+            (Ok(name), Ok(regions)) => match account_names(&name, &regions) {
+                Ok(_) => (Ok(name), Ok(regions)),
+                Err(e) => (Err(e), Ok(regions)),
+            },
+            other => other,
+        };
+        match (name, regions, parse_endpoint(endpoint), credentials) {
             (Ok(name), Ok(regions), Ok(endpoint), Ok(credentials)) => Ok(Self { name, regions, endpoint, credentials }),
             (name, regions, endpoint, credentials) => Err(name
                 .err()
@@ -244,7 +253,7 @@ pub async fn connect(
     let number = test(pool, admin, input, settings).await?;
     let stored = input.credentials.stored(settings)?;
     let company = admin.user.company_id;
-    let names = account_names(&input.name, &input.regions);
+    let names = account_names(&input.name, &input.regions)?;
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
@@ -280,10 +289,14 @@ pub async fn connect(
             let account = db::accounts::insert(conn, &new).await?.id;
             db::accounts::add_member(conn, account, admin.user.id).await?;
             db::onboarding::give_new_account_roles(conn, company, account).await?;
+            let kept_from = keep_administering(conn, admin, account, name).await?;
             let mut changes = serde_json::json!({
                 "name": name, "provider": "ec2", "region": region, "provider_account_number": number,
                 "endpoint": endpoint,
             });
+            if let Some((from, groups)) = kept_from {
+                merge(&mut changes, serde_json::json!({ "roles_kept_from": from, "groups": groups }));
+            }
             merge(&mut changes, input.credentials.audited());
             db::audit_log::record(conn, &admin.event("connect", account, changes)).await?;
             for &kind in crate::jobs::sync::ALL {
@@ -294,6 +307,34 @@ pub async fn connect(
         Ok(created)
     })
     .await
+}
+
+/// Makes sure the administrator who connects `account` may configure it
+/// (edit it, choose its members). The roles groups get in new accounts
+/// usually see to it; when they do not, each of the administrator's groups
+/// without a role there gets the one it has in the account the
+/// administrator works in, where they hold that right. Refused when even
+/// then they would not (a group's role for new accounts withholds it). The
+/// account worked in and the groups given its roles, when any were.
+async fn keep_administering(
+    conn: &mut AsyncPgConnection,
+    admin: &Admin<'_>,
+    account: i64,
+    name: &str,
+) -> Result<Option<(String, Vec<i64>)>, ChangeError> {
+    if admin.may_in(conn, account, Action::Configure).await? {
+        return Ok(None);
+    }
+    let mut kept = None;
+    if let Some(here) = admin.account {
+        let groups = db::onboarding::give_roles_held_in(conn, admin.user.id, here.id, account).await?;
+        kept = Some((here.name.clone(), groups));
+    }
+    if admin.may_in(conn, account, Action::Configure).await? {
+        Ok(kept)
+    } else {
+        Err(Refusal::ConnectedUnadministered { account: name.to_string() }.into())
+    }
 }
 
 fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
@@ -327,7 +368,7 @@ pub async fn update(
         admin.require_in(&mut conn, id, &found.name, Action::Configure).await?;
         found
     };
-    crate::domain::refusal::Refusal::stale_unless(found.version == input.version, "account")?;
+    Refusal::stale_unless(found.version == input.version, "account")?;
     let stored = match &input.credentials {
         Some(credentials) => {
             let connect = ConnectInput {
@@ -342,7 +383,20 @@ pub async fn update(
                 endpoint: found.endpoint.clone(),
                 credentials: credentials.clone(),
             };
-            let number = test(pool, admin, &connect, settings).await?;
+            // The edit form has no endpoint or regions to show a failed test
+            // at: the new credentials failed it, so it is said at them.
+            let number = test(pool, admin, &connect, settings).await.map_err(|e| match e {
+                ChangeError::Invalid(errors) => ChangeError::Invalid(
+                    errors
+                        .into_iter()
+                        .map(|e| match e.field {
+                            "endpoint" | "regions" => ValidationError { field: "auth", ..e },
+                            _ => e,
+                        })
+                        .collect(),
+                ),
+                e => e,
+            })?;
             if number != found.provider_account_number {
                 return Err(ValidationError::new(
                     "auth",
@@ -382,7 +436,7 @@ pub async fn update(
         })
         .await?;
         let saved = db::accounts::update(conn, id, input.version, &input.name, stored.as_ref()).await?;
-        crate::domain::refusal::Refusal::stale_unless(saved, "account")?;
+        Refusal::stale_unless(saved, "account")?;
         let mut changes = serde_json::Map::new();
         if found.name != input.name {
             changes.insert("name".into(), serde_json::json!({ "from": found.name, "to": input.name }));
@@ -448,12 +502,12 @@ pub async fn set_enabled(
         db::admin::lock_company(conn, company).await?;
         let found = db::accounts::find_listed(conn, company, id).await?;
         admin.require_in(conn, id, &found.name, Action::Configure).await?;
-        crate::domain::refusal::Refusal::stale_unless(found.version == version, "account")?;
+        Refusal::stale_unless(found.version == version, "account")?;
         if found.disabled_at.is_none() == enabled {
             return Ok(found.name);
         }
         let saved = db::accounts::set_disabled(conn, id, version, !enabled).await?;
-        crate::domain::refusal::Refusal::stale_unless(saved, "account")?;
+        Refusal::stale_unless(saved, "account")?;
         if enabled {
             for &kind in crate::jobs::sync::ALL {
                 db::jobs::enqueue_sync(conn, id, kind, settings.max_attempts).await?;
@@ -514,20 +568,15 @@ pub async fn delete(
         // (its foreign keys): the delete waits for it, then counts them.
         let found = db::accounts::lock_for_delete(conn, company, id).await?;
         admin.require_in(conn, id, &found.name, Action::Delete).await?;
-        crate::domain::refusal::Refusal::stale_unless(found.version == version, "account")?;
+        Refusal::stale_unless(found.version == version, "account")?;
         let live = db::accounts::live_servers(conn, id).await?;
         if live > 0 {
-            return Err(crate::domain::refusal::Refusal::AccountInUse { account: found.name, servers: live }.into());
+            return Err(Refusal::AccountInUse { account: found.name, servers: live }.into());
         }
         let changes = db::accounts::pending_changes(conn, id).await?;
         if changes > 0 {
             let disabled = found.disabled_at.is_some();
-            return Err(crate::domain::refusal::Refusal::AccountChangesPending {
-                account: found.name,
-                changes,
-                disabled,
-            }
-            .into());
+            return Err(Refusal::AccountChangesPending { account: found.name, changes, disabled }.into());
         }
         db::accounts::delete(conn, id).await?;
         let changes = serde_json::json!({

@@ -125,6 +125,31 @@ pub async fn insert_budget_code(
         .await
 }
 
+/// Gives each group of `user` that has no role in account `to` the role it
+/// has in account `from`. The groups it gave a role, by id.
+pub async fn give_roles_held_in(conn: &mut AsyncPgConnection, user: i64, from: i64, to: i64) -> QueryResult<Vec<i64>> {
+    use super::schema::group_roles;
+    let held = group_roles::table
+        .inner_join(group_members::table.on(group_members::group_id.eq(group_roles::group_id)))
+        .filter(group_members::user_id.eq(user))
+        .filter(group_roles::account_id.eq(from))
+        .select((group_roles::group_id, group_roles::role_id))
+        .load::<(i64, i64)>(conn)
+        .await?;
+    let rows: Vec<_> = held
+        .into_iter()
+        .map(|(group, role)| {
+            (group_roles::group_id.eq(group), group_roles::account_id.eq(to), group_roles::role_id.eq(role))
+        })
+        .collect();
+    diesel::insert_into(group_roles::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(group_roles::group_id)
+        .get_results(conn)
+        .await
+}
+
 /// Gives every group of `company` that has a role for new accounts that
 /// role in `account`.
 pub async fn give_new_account_roles(conn: &mut AsyncPgConnection, company: i64, account: i64) -> QueryResult<()> {

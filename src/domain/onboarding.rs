@@ -206,10 +206,14 @@ pub fn endpoint(raw: &str) -> Result<Option<String>, ValidationError> {
     let Ok(url) = url::Url::parse(text) else {
         return invalid();
     };
+    // A query or a fragment is no part of a service's address, and would
+    // make one endpoint look like another.
     let usable = matches!(url.scheme(), "http" | "https")
         && url.host_str().is_some_and(|host| !host.is_empty())
         && url.username().is_empty()
-        && url.password().is_none();
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
     if !usable {
         return invalid();
     }
@@ -222,11 +226,26 @@ pub fn account_name(raw: &str) -> Result<String, ValidationError> {
 }
 
 /// The names of the accounts one connection makes: the name itself for one
-/// region, `NAME · region` for each of several.
-pub fn account_names(name: &str, regions: &[&str]) -> Vec<String> {
-    match regions {
+/// region, `NAME · region` for each of several, each within an account
+/// name's 100 characters.
+pub fn account_names(name: &str, regions: &[&str]) -> Result<Vec<String>, ValidationError> {
+    let names: Vec<String> = match regions {
         [_] => vec![name.to_owned()],
         _ => regions.iter().map(|r| format!("{name} · {r}")).collect(),
+    };
+    let longest = regions.iter().zip(&names).max_by_key(|(_, n)| n.chars().count());
+    match longest {
+        Some((region, long)) if long.chars().count() > 100 => {
+            let room = 100 - (long.chars().count() - name.chars().count());
+            Err(ValidationError::new(
+                "name",
+                format!(
+                    "Each region's account is named “{name} · region”, and an account's name has at most 100 \
+                     characters: with {region}, keep the name to {room}."
+                ),
+            ))
+        }
+        _ => Ok(names),
     }
 }
 
@@ -313,6 +332,9 @@ mod tests {
             "http://a b",
             "http://[::1",
             "http://h:99999",
+            "http://127.0.0.1:4566/?x=1",
+            "http://h?",
+            "https://h/#top",
         ] {
             assert!(endpoint(bad).is_err(), "{bad}");
         }
@@ -320,7 +342,20 @@ mod tests {
 
     #[test]
     fn several_regions_name_one_account_each() {
-        assert_eq!(account_names("Prod", &["us-east-1"]), ["Prod"]);
-        assert_eq!(account_names("Prod", &["us-east-1", "eu-west-1"]), ["Prod · us-east-1", "Prod · eu-west-1"]);
+        assert_eq!(account_names("Prod", &["us-east-1"]).unwrap(), ["Prod"]);
+        assert_eq!(
+            account_names("Prod", &["us-east-1", "eu-west-1"]).unwrap(),
+            ["Prod · us-east-1", "Prod · eu-west-1"]
+        );
+        // A name of 100 characters is whole alone, too long with a region after it.
+        let long = "n".repeat(100);
+        assert_eq!(account_names(&long, &["sa-east-1"]).unwrap(), std::slice::from_ref(&long));
+        let refused = account_names(&long, &["sa-east-1", "ap-southeast-1"]).unwrap_err();
+        assert_eq!(refused.field, "name");
+        assert!(refused.message.ends_with("with ap-southeast-1, keep the name to 83."), "{}", refused.message);
+        let fits = "n".repeat(83);
+        assert!(
+            account_names(&fits, &["sa-east-1", "ap-southeast-1"]).unwrap().iter().all(|n| n.chars().count() <= 100)
+        );
     }
 }

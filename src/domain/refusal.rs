@@ -32,8 +32,6 @@ pub enum Refusal {
     StaleVersion {
         what: &'static str,
     },
-    /// The change would leave the account `account` (which had one) without
-    /// an active user holding Admin there.
     /// A cloud account cannot be deleted while `servers` of its servers
     /// are not terminated.
     AccountInUse {
@@ -47,7 +45,15 @@ pub enum Refusal {
         changes: i64,
         disabled: bool,
     },
+    /// The change would leave the account `account` (which had one) without
+    /// an active user holding Admin there.
     LastAdmin {
+        account: String,
+    },
+    /// Connecting `account` would leave the administrator who connects it
+    /// without the right to configure it: no role their groups get there
+    /// allows it.
+    ConnectedUnadministered {
         account: String,
     },
     /// Granting `right` in `account` (the current one when `None`) exceeds
@@ -259,6 +265,11 @@ impl Refusal {
                 if *servers == 1 { "" } else { "s" },
                 if *servers == 1 { "is" } else { "are" },
                 if *servers == 1 { "it" } else { "them" },
+            ),
+            Refusal::ConnectedUnadministered { account } => format!(
+                "You would not be able to administer “{account}”: the role your groups get in new accounts does not \
+                 allow configuring cloud accounts. Give one of your groups a role for new accounts that does (Users › \
+                 Groups), or ask another administrator to connect it."
             ),
             Refusal::LastAdmin { account } => format!(
                 "This would leave {account} without an administrator, that is without an active user holding Admin \

@@ -274,10 +274,17 @@ async fn each_connect_field_has_its_rule_and_a_failed_test_saves_nothing() {
         }
     });
 
+    // Whole alone, too long once a region follows it.
+    let long_name = "n".repeat(100);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (by_role("", &role, &["us-east-1"]), "Enter the account's name"),
         (by_role("P", &role, &[]), "Choose at least one region"),
         (by_role("P", &role, &["mars-north-1"]), "is not an EC2 region"),
+        (by_role(&long_name, &role, &["ap-south-1", "sa-east-1"]), "with ap-south-1, keep the name to 87."),
+        (
+            [by_role("P", &role, &["us-east-1"]), vec![("endpoint", "http://127.0.0.1:4566/?x=1")]].concat(),
+            "An endpoint is an address like",
+        ),
         (by_role("P", "arn:aws:iam::12:role/X", &["us-east-1"]), "A role's ARN looks like"),
         (
             [by_role("P", &role, &["us-east-1"]), vec![("endpoint", "file:///etc/passwd")]].concat(),
@@ -515,6 +522,63 @@ async fn an_administrator_of_one_account_neither_changes_nor_deletes_another() {
     assert!(text(&retention.body).contains("Your role in “Acme Production” does not allow changing cloud accounts."));
     let days = "SELECT image_retention_days::bigint AS n FROM companies WHERE name = 'Acme'";
     assert_eq!(count(&mut conn, days).await, 7, "still a week in every bin");
+}
+
+/// Runs `sql` (an UPDATE or INSERT) on the test's database.
+async fn execute(conn: &mut diesel_async::AsyncPgConnection, sql: &str) {
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), conn).await.unwrap();
+}
+
+#[actix_web::test]
+async fn whoever_connects_an_account_may_administer_it_or_it_is_not_connected() {
+    let app = TestApp::spawn().await;
+    let staging = app.demo.acme_staging;
+    let mut conn = app.db().await;
+    // Sam's group Config gets no role in new accounts; Sam administers Staging only.
+    execute(
+        &mut conn,
+        &format!(
+            "UPDATE group_roles SET role_id = (SELECT id FROM roles WHERE name = 'Admin' AND company_id = \
+               (SELECT company_id FROM accounts WHERE id = {staging})) \
+             WHERE account_id = {staging} AND group_id = (SELECT id FROM groups WHERE name = 'Config')"
+        ),
+    )
+    .await;
+    let mut sam = app.signed_in("configurator@acme.test").await;
+    let switched = sam.post("/account", &[("account_id", &staging.to_string())]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+
+    // Connected from Staging, the new account gives Config the role it has in Staging.
+    let connected =
+        sam.post("/admin/accounts", &by_role("Lab", &demo::role_arn(&fresh_account()), &["us-east-1"])).await;
+    assert_eq!(connected.status, StatusCode::SEE_OTHER, "{}", text(&connected.body));
+    let lab = count(&mut conn, "SELECT id AS n FROM accounts WHERE name = 'Lab'").await;
+    let config_in_lab = format!(
+        "SELECT count(*) AS n FROM group_roles gr JOIN groups g ON g.id = gr.group_id JOIN roles r ON r.id = gr.role_id \
+         WHERE gr.account_id = {lab} AND g.name = 'Config' AND r.name = 'Admin'"
+    );
+    assert_eq!(count(&mut conn, &config_in_lab).await, 1);
+    let edit = sam.get(&format!("/admin/accounts/{lab}")).await;
+    assert_eq!(edit.status, StatusCode::OK, "Sam administers what he connected: {}", text(&edit.body));
+    let audited = "SELECT count(*) AS n FROM audit_events WHERE action = 'connect' \
+                   AND changes->>'roles_kept_from' = 'Acme Staging'";
+    assert_eq!(count(&mut conn, audited).await, 1);
+
+    // A role for new accounts that withholds the right refuses the connect, above the form as typed.
+    execute(
+        &mut conn,
+        "UPDATE groups SET role_in_new_accounts = (SELECT id FROM roles r WHERE r.name = 'CSR' AND r.company_id = groups.company_id) \
+         WHERE name = 'Config'",
+    )
+    .await;
+    let refused =
+        sam.post("/admin/accounts", &by_role("Lab 2", &demo::role_arn(&fresh_account()), &["us-east-1"])).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", text(&refused.body));
+    let said = "You would not be able to administer “Lab 2”: the role your groups get in new accounts does not allow \
+                configuring cloud accounts.";
+    assert!(text(&refused.body).contains(said), "{}", text(&refused.body));
+    assert!(refused.body.contains(r#"value="Lab 2""#), "the form keeps what was typed");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM accounts WHERE name = 'Lab 2'").await, 0);
 }
 
 #[actix_web::test]
@@ -836,7 +900,8 @@ async fn an_endpoint_that_checks_credentials_refuses_each_bad_one_with_its_own_m
     }
     let app = TestApp::empty().await;
     let mut client = set_up(&app).await;
-    let url = endpoint.url.as_str();
+    let endpoint_url = endpoint.url.clone();
+    let url = endpoint_url.as_str();
     let wrong = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     let role = [("name", "Checked"), ("regions", "us-east-1"), ("endpoint", url), ("auth", "assume_role")];
     let cases: Vec<Case<'_>> = vec![
@@ -865,6 +930,30 @@ async fn an_endpoint_that_checks_credentials_refuses_each_bad_one_with_its_own_m
         .await;
     assert_eq!(works.status, StatusCode::OK, "{}", text(&works.body));
     assert!(text(&works.body).contains("provider account 123456789012"), "{}", text(&works.body));
+
+    // Connected, then the endpoint goes away: a new key's test fails, said at the way to sign in.
+    let connected = client.post("/admin/accounts", &by_key(url, &reader_id, &reader_secret)).await;
+    assert_eq!(connected.status, StatusCode::SEE_OTHER, "{}", text(&connected.body));
+    let id = count(&mut conn, "SELECT id AS n FROM accounts").await;
+    let me = count(&mut conn, "SELECT id AS n FROM users").await.to_string();
+    let gone = format!("The endpoint {url} did not answer.");
+    drop(endpoint);
+    let rotated = client
+        .post(
+            &format!("/admin/accounts/{id}"),
+            &[
+                ("version", "1"),
+                ("name", "Checked"),
+                ("member_ids", &me),
+                ("auth", "access_key"),
+                ("access_key_id", &reader_id),
+                ("secret_access_key", &reader_secret),
+            ],
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", text(&rotated.body));
+    let shown = rotated.body.split("id=\"auth-error\"").nth(1).unwrap_or_default();
+    assert!(shown.split("</p>").next().unwrap_or_default().contains(&gone), "{}", text(&rotated.body));
 }
 
 #[actix_web::test]

@@ -338,6 +338,11 @@ async fn the_company_sets_its_retention_and_zero_deletes_at_once() {
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         assert!(text(&refused.body).contains("Enter a number of days from 0 (delete at once) to 365."));
         assert!(refused.body.contains("aria-invalid=\"true\""), "at the field");
+        // The Connect account form beside it is whole: every region, a way to sign in chosen.
+        let regions = |body: &str| body.matches("name=\"regions\"").count();
+        assert!(regions(&page.body) > 20);
+        assert_eq!(regions(&refused.body), regions(&page.body), "{bad:?}: the regions stay offered");
+        assert!(refused.body.contains(r#"value="assume_role" checked"#), "{bad:?}: assume a role, as at first");
     }
     assert_eq!(count(&mut conn, retention).await, 7, "nothing changed");
     let saved = admin.post("/admin/accounts/retention", &[("bin_retention_days", "0")]).await;

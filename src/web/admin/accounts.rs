@@ -116,7 +116,6 @@ impl AccountRow {
 }
 
 /// The Connect account form as typed (never the secret), with its messages.
-#[derive(Default)]
 pub struct ConnectForm {
     pub name: String,
     pub regions: Vec<RegionChoice>,
@@ -130,6 +129,20 @@ pub struct ConnectForm {
 impl ConnectForm {
     pub fn error(&self, field: &str) -> Option<&str> {
         self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+
+    /// The form as it first opens: every region offered, the recommended
+    /// way to sign in chosen.
+    fn blank() -> Self {
+        Self {
+            name: String::new(),
+            regions: region_choices(&[]),
+            endpoint: String::new(),
+            auth: "assume_role".into(),
+            role_arn: String::new(),
+            access_key_id: String::new(),
+            errors: Vec::new(),
+        }
     }
 
     fn typed(form: &ConnectData) -> Self {
@@ -281,8 +294,7 @@ pub async fn index(
     query: web::Query<IndexQuery>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Account, Action::Access)?;
-    let form = ConnectForm { auth: "assume_role".into(), regions: region_choices(&[]), ..ConnectForm::default() };
-    render(&state, &user, query.first.is_some(), form, None, StatusCode::OK).await
+    render(&state, &user, query.first.is_some(), ConnectForm::blank(), None, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -350,19 +362,27 @@ pub async fn connect(
     }
 }
 
-/// A change that was not made: at its field when it has one.
+/// A change that was not made: at its field when it has one, a refusal
+/// above the form, the form kept as typed.
 async fn failed(
     state: &AppState,
     user: &SignedIn,
     form: ConnectForm,
     e: ChangeError,
 ) -> Result<HttpResponse, WebError> {
-    match e.field_errors() {
-        Some(errors) if errors.iter().all(|e| CONNECT_FIELDS.contains(&e.field)) => {
-            let form = ConnectForm { errors, ..form };
-            render(state, user, false, form, None, StatusCode::UNPROCESSABLE_ENTITY).await
+    match e {
+        ChangeError::Refused(refusal) if refusal.field().is_none() => {
+            let status = refusal_status(&refusal);
+            let form = ConnectForm { errors: vec![ValidationError::new("form", refusal.message())], ..form };
+            render(state, user, false, form, None, status).await
         }
-        _ => Err(e.into()),
+        e => match e.field_errors() {
+            Some(errors) if errors.iter().all(|e| CONNECT_FIELDS.contains(&e.field)) => {
+                let form = ConnectForm { errors, ..form };
+                render(state, user, false, form, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            _ => Err(e.into()),
+        },
     }
 }
 
@@ -628,7 +648,7 @@ pub async fn set_retention(
     let days = match crate::domain::images::parse_retention_days(&form.bin_retention_days) {
         Ok(days) => days,
         Err(e) => {
-            let mut page = page(&state, &user, false, ConnectForm::default(), None).await?;
+            let mut page = page(&state, &user, false, ConnectForm::blank(), None).await?;
             page.retention = form.bin_retention_days.clone();
             page.retention_error = Some(e.message);
             let body = page.render()?;
