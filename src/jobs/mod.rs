@@ -328,11 +328,15 @@ impl Runner {
             Err(JobError::Cloud(e)) => return Err(self.note_provider_error(account.id, e, true).await),
             Err(e) => return Err(e),
         };
+        // Whether the provider answered: a sync that asked it nothing says
+        // nothing of the account's reach.
+        let mut heard = true;
         let result = match job.kind.as_str() {
             RUN_INSTANCE => servers::run_instance(&self.pool, provider.as_ref(), job).await,
-            servers::SYNC_SERVERS => servers::sync(&self.pool, provider.as_ref(), &account)
-                .await
-                .map(|unsettled| (unsettled > 0).then(|| serde_json::json!({ "unsettled": unsettled }))),
+            servers::SYNC_SERVERS => servers::sync(&self.pool, provider.as_ref(), &account).await.map(|synced| {
+                heard = synced.asked;
+                (synced.unsettled > 0).then(|| serde_json::json!({ "unsettled": synced.unsettled }))
+            }),
             servers::SERVER_ACTION => servers::action(provider.as_ref(), job).await,
             servers::CREATE_IMAGE => servers::create_image(&self.pool, provider.as_ref(), &account, job).await,
             images::DEREGISTER_IMAGE => images::deregister(provider.as_ref(), job).await,
@@ -363,7 +367,9 @@ impl Runner {
             Ok(result) => {
                 let mut conn = self.pool.get().await?;
                 if job.kind.starts_with("sync_") {
-                    db::sync::mark_synced(&mut conn, account.id).await?;
+                    if heard {
+                        db::sync::mark_synced(&mut conn, account.id).await?;
+                    }
                 } else if let Some(kind) = follow_up(&job.kind) {
                     // The provider has the change: read its view back.
                     db::jobs::enqueue_sync(&mut conn, account.id, kind, self.settings.max_attempts).await?;

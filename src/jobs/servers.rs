@@ -147,11 +147,13 @@ const LOST_LAUNCH_SEARCH: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// instance: a server that runs, and costs, unseen. The sync looks for
 /// such instances by the launch's idempotency tag, for a day, and takes
 /// them in; the sync then follows them as any other.
-async fn find_lost_launches(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+/// Whether it asked the provider anything (it had launches to look for).
+async fn find_lost_launches(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<bool, JobError> {
     let unseen = {
         let mut conn = pool.get().await?;
         db::servers::unseen_launches(&mut conn, account.id, RUN_INSTANCE, Utc::now() - LOST_LAUNCH_SEARCH).await?
     };
+    let searched = !unseen.is_empty();
     for (server, key) in unseen {
         let Some(instance) = provider.launched_with(&key).await? else { continue };
         let mut conn = pool.get().await?;
@@ -161,7 +163,7 @@ async fn find_lost_launches(pool: &Pool, provider: &dyn CloudProvider, account: 
             tracing::warn!(server, instance = %instance.id, "found the instance of a launch whose answer was lost");
         }
     }
-    Ok(())
+    Ok(searched)
 }
 
 fn addresses(instance: &Instance) -> db::servers::Addresses {
@@ -180,16 +182,15 @@ fn state_of(instance: &Instance) -> ServerState {
     }
 }
 
-/// Reads the state of the account's live servers from the provider; returns
-/// how many are still on their way (the job then runs again shortly).
-pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<usize, JobError> {
-    find_lost_launches(pool, provider, account).await?;
+/// Reads the state of the account's live servers from the provider.
+pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<Synced, JobError> {
+    let searched = find_lost_launches(pool, provider, account).await?;
     let live = {
         let mut conn = pool.get().await?;
         db::servers::at_provider(&mut conn, account.id).await?
     };
     if live.is_empty() {
-        return Ok(0);
+        return Ok(Synced { unsettled: 0, asked: searched });
     }
     let ids: Vec<String> = live.iter().map(|s| s.instance_id.clone()).collect();
     let instances = provider.describe_instances(&ids).await?;
@@ -222,7 +223,17 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
             unsettled += 1;
         }
     }
-    Ok(unsettled)
+    Ok(Synced { unsettled, asked: true })
+}
+
+/// What a sync of servers did.
+pub struct Synced {
+    /// The servers still on their way (the job then runs again shortly).
+    pub unsettled: usize,
+    /// Whether it asked the provider anything: with no server to follow and
+    /// no lost launch to look for it asks nothing, and so learns nothing of
+    /// whether the provider answers.
+    pub asked: bool,
 }
 
 /// How long a running server is followed (every [`FOLLOW_EVERY`]) until its

@@ -336,6 +336,51 @@ async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_l
 }
 
 #[actix_web::test]
+async fn a_server_sync_that_asks_the_provider_nothing_does_not_take_it_for_reachable() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut ec2 = OwnEndpoint::start(port).await;
+    let account = add_account(&mut conn, &fresh_account(), Some(&ec2.url())).await;
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
+    let reach = async |conn: &mut AsyncPgConnection| -> (bool, bool) {
+        accounts::table
+            .find(account)
+            .select((accounts::synced_at.is_not_null(), accounts::unreachable_since.is_not_null()))
+            .first(conn)
+            .await
+            .unwrap()
+    };
+    let servers_synced = async |conn: &mut AsyncPgConnection| -> i64 {
+        jobs::table
+            .filter(jobs::kind.eq(stratus_console::jobs::servers::SYNC_SERVERS))
+            .filter(jobs::state.eq("COMPLETE"))
+            .count()
+            .get_result(conn)
+            .await
+            .unwrap()
+    };
+    // The account has no server and no launch to look for: its server sync
+    // asks the provider nothing (once its connection is made), and says
+    // nothing of whether the provider answers.
+    enqueue(&mut conn, account, stratus_console::jobs::servers::SYNC_SERVERS).await;
+    assert!(runner.run_next("test-worker").await.unwrap());
+    assert_eq!(servers_synced(&mut conn).await, 1);
+    assert_eq!(reach(&mut conn).await, (false, false), "not synced yet");
+
+    ec2.stop().await;
+    enqueue(&mut conn, account, sync::OWN_IMAGES).await;
+    assert!(runner.run_next("test-worker").await.unwrap());
+    // Its retry waits an hour, so the server sync runs next.
+    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour'").execute(&mut conn).await.unwrap();
+    assert_eq!(reach(&mut conn).await, (false, true), "the image sync found the provider away");
+    enqueue(&mut conn, account, stratus_console::jobs::servers::SYNC_SERVERS).await;
+    assert!(runner.run_next("test-worker").await.unwrap());
+    assert_eq!(servers_synced(&mut conn).await, 2);
+    assert_eq!(reach(&mut conn).await, (false, true), "still never synced, still unreachable");
+}
+
+#[actix_web::test]
 async fn a_job_that_keeps_failing_ends_in_error_with_the_reason() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
