@@ -274,7 +274,8 @@ pub struct Deleted {
 /// What deleting `row` would do now: [`delete`] acts on it, and the delete
 /// dialog says it beforehand.
 pub async fn delete_fate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, row: &ImageRow) -> QueryResult<DeleteFate> {
-    let alive = if row.at_provider { db::images::alive_servers(conn, row).await? } else { 0 };
+    let company = actor.account.company_id;
+    let alive = if row.at_provider { db::images::alive_servers(conn, company, row).await? } else { 0 };
     let days = db::images::retention_days(conn, actor.account.company_id).await?;
     Ok(fate_of(row, alive, days))
 }
@@ -287,7 +288,7 @@ pub async fn delete_fates(
     actor: &Actor<'_>,
     rows: &[ImageRow],
 ) -> QueryResult<Vec<DeleteFate>> {
-    let alive = db::images::alive_servers_of(conn, rows).await?;
+    let alive = db::images::alive_servers_of(conn, actor.account.company_id, rows).await?;
     let days = db::images::retention_days(conn, actor.account.company_id).await?;
     Ok(rows.iter().zip(alive).map(|(row, alive)| fate_of(row, alive, days)).collect())
 }
@@ -340,6 +341,9 @@ pub async fn delete(
         }
         let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
         db::audit_log::record(conn, &actor.event("delete", Resource::Image, id, changes)).await?;
+        if source == Source::Shared {
+            give_back_share(conn, actor, jobs, &row).await?;
+        }
         if fate == DeleteFate::Deregistered {
             // The image goes at the provider, so every account's record of it goes too.
             for (other, record) in db::images::retire_image(conn, row.image_pk).await? {
@@ -353,6 +357,33 @@ pub async fn delete(
         Ok(Deleted { name: row.name, provider_image_id: Some(row.provider_image_id), source, purge_after: None })
     })
     .await
+}
+
+/// A shared image removed by the account it was shared with: the account
+/// that shares it revokes the launch permission it granted, as unticking
+/// the account in its Sharing dialog does, so the provider no longer lets
+/// this account launch what its list no longer shows.
+async fn give_back_share(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    row: &ImageRow,
+) -> Result<(), ChangeError> {
+    let Some((owner, record)) = db::images::owner_record(conn, actor.account.company_id, row.image_pk).await? else {
+        return Ok(());
+    };
+    let revoke = Permission {
+        image_id: row.provider_image_id.clone(),
+        grant: false,
+        account_number: Some(actor.account.provider_account_number.clone()),
+    };
+    db::jobs::enqueue(conn, &revoke.job(owner, jobs.max_attempts)).await?;
+    let changes = serde_json::json!({
+        "shared_with": { "removed": [actor.account.name] },
+        "reason": "removed by the account it was shared with",
+    });
+    db::audit_log::record(conn, &event_in(actor, owner, "sharing", record, changes)).await?;
+    Ok(())
 }
 
 /// Moves an own image to the recycle bin for `days`: every record of it
@@ -469,7 +500,7 @@ pub async fn purge(
         if !db::images::bump_version(conn, actor.account.id, id, version).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
-        let purged = purge_binned(conn, actor.account.id, jobs, &row).await?;
+        let purged = purge_binned(conn, actor.account.id, actor.account.company_id, jobs, &row).await?;
         let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                           "recycle_bin": "purged" });
         db::audit_log::record(conn, &actor.event("purge", Resource::Image, id, changes)).await?;
@@ -495,13 +526,14 @@ pub async fn purge(
 pub async fn purge_binned(
     conn: &mut AsyncPgConnection,
     account: i64,
+    company: i64,
     jobs: &JobSettings,
     row: &ImageRow,
 ) -> Result<Vec<(i64, i64)>, ChangeError> {
     if row.protected {
         return Err(Refusal::ImageProtected { name: row.name.clone() }.into());
     }
-    let alive = db::images::alive_servers(conn, row).await?;
+    let alive = db::images::alive_servers(conn, company, row).await?;
     if alive > 0 {
         return Err(Refusal::ImageInUse(alive).into());
     }

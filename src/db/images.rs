@@ -575,20 +575,25 @@ pub async fn due_for_purge(
 }
 
 /// Live servers launched from the record: from any record of an own image
-/// (whichever account launched them), else from this record.
-pub async fn alive_servers(conn: &mut AsyncPgConnection, row: &ImageRow) -> QueryResult<i64> {
-    Ok(alive_servers_of(conn, std::slice::from_ref(row)).await?.into_iter().next().unwrap_or(0))
+/// (whichever account of `company`, the record's, launched them), else from
+/// this record. Another company's servers are not counted: it neither sees
+/// them nor can terminate them.
+pub async fn alive_servers(conn: &mut AsyncPgConnection, company: i64, row: &ImageRow) -> QueryResult<i64> {
+    Ok(alive_servers_of(conn, company, std::slice::from_ref(row)).await?.into_iter().next().unwrap_or(0))
 }
 
 /// [`alive_servers`] of each of `rows`, in their order, in one statement.
-pub async fn alive_servers_of(conn: &mut AsyncPgConnection, rows: &[ImageRow]) -> QueryResult<Vec<i64>> {
-    use super::schema::servers;
+pub async fn alive_servers_of(conn: &mut AsyncPgConnection, company: i64, rows: &[ImageRow]) -> QueryResult<Vec<i64>> {
+    use super::schema::{accounts, servers};
     use std::collections::HashMap;
     let images: Vec<i64> = rows.iter().filter(|row| row.source == "own").map(|row| row.image_pk).collect();
     let records: Vec<i64> = rows.iter().filter(|row| row.source != "own").map(|row| row.id).collect();
     let counts: Vec<(i64, Option<i64>, i64)> = servers::table
         .filter(servers::state.eq_any(super::servers::alive()))
         .filter(servers::provider_image_id.eq_any(&images).or(servers::image_record_id.eq_any(&records)))
+        .filter(
+            servers::account_id.eq_any(accounts::table.filter(accounts::company_id.eq(company)).select(accounts::id)),
+        )
         .group_by((servers::provider_image_id, servers::image_record_id))
         .select((servers::provider_image_id, servers::image_record_id, diesel::dsl::count_star()))
         .load(conn)
@@ -939,6 +944,26 @@ pub async fn remove_share(conn: &mut AsyncPgConnection, account_id: i64, image_p
     .get_result(conn)
     .await
     .optional()
+}
+
+/// The record through which an account of `company` owns image `image_pk`
+/// (the account that shares it): `(account, record)`.
+pub async fn owner_record(
+    conn: &mut AsyncPgConnection,
+    company: i64,
+    image_pk: i64,
+) -> QueryResult<Option<(i64, i64)>> {
+    use super::schema::accounts;
+    image_records::table
+        .inner_join(accounts::table.on(accounts::id.eq(image_records::account_id)))
+        .filter(image_records::provider_image_id.eq(image_pk))
+        .filter(image_records::source.eq("own"))
+        .filter(accounts::company_id.eq(company))
+        .select((image_records::account_id, image_records::id))
+        .order(image_records::account_id)
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// Whether the image is public (launchable by everyone).

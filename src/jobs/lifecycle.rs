@@ -57,6 +57,7 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<LifecycleReport, JobError> {
     let mut conn = pool.get().await?;
+    let company = db::accounts::find(&mut conn, account_id).await?.company_id;
     let mut report = LifecycleReport::default();
     let today = now.date_naive();
     for row in db::images::scheduled_due(&mut conn, account_id, today).await? {
@@ -68,7 +69,7 @@ pub async fn run(
         if deprecated.unwrap_or(false) {
             report.deprecated.push(id);
         }
-        match conn.transaction(async |conn| retire_due(conn, settings, account_id, id, now).await).await {
+        match conn.transaction(async |conn| retire_due(conn, settings, account_id, company, id, now).await).await {
             Ok(true) => report.retired.push(id),
             Ok(false) => {}
             Err(ChangeError::Refused(why)) => {
@@ -91,7 +92,7 @@ pub async fn run(
                 if row.purge_after.is_none_or(|at| at > now) {
                     return Ok(None);
                 }
-                let removed = crate::changes::images::purge_binned(conn, account_id, settings, &row).await?;
+                let removed = crate::changes::images::purge_binned(conn, account_id, company, settings, &row).await?;
                 let reason = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                                  "recycle_bin": "retention ended" });
                 db::audit_log::record(conn, &event(account_id, row.id, "purge", reason)).await?;
@@ -168,6 +169,7 @@ async fn retire_due(
     conn: &mut AsyncPgConnection,
     settings: &JobSettings,
     account: i64,
+    company: i64,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, ChangeError> {
@@ -178,11 +180,10 @@ async fn retire_due(
     if row.protected {
         return Err(Refusal::ImageProtected { name: row.name }.into());
     }
-    let alive = db::images::alive_servers(conn, &row).await?;
+    let alive = db::images::alive_servers(conn, company, &row).await?;
     if alive > 0 {
         return Err(Refusal::ImageInUse(alive).into());
     }
-    let company = db::accounts::find(conn, account).await?.company_id;
     let days = db::images::retention_days(conn, company).await?;
     let purge_after = now + chrono::Duration::days(i64::from(days));
     db::images::bin_image(conn, row.image_pk, None, now, purge_after).await?;

@@ -245,8 +245,24 @@ async fn an_image_with_a_live_server_cannot_be_deleted() {
     assert!(text(&refused.body).contains("Terminate it first"));
     assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM image_records WHERE id = {launched}")).await, 1);
 
-    // An own image counts the servers of every account launched from it.
+    // An own image counts the servers of every account of its company launched from it.
     let (own, own_version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    // Not another company's (made public, launched there): Acme neither sees nor terminates those.
+    diesel::sql_query(format!(
+        "INSERT INTO servers (account_id, provider_image_id, name, product_id, budget_code_id, state)
+         SELECT {globex}, r.provider_image_id, 'globex-api', 't3.small',
+                (SELECT min(b.id) FROM budget_codes b JOIN accounts a ON a.company_id = b.company_id WHERE a.id = {globex}),
+                'RUNNING'
+         FROM image_records r WHERE r.id = {own}",
+        globex = app.demo.globex_main
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let dialog = client.get_htmx(&format!("/images/{own}/delete"), "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    assert!(!text(&dialog.body).contains("Terminate it first"), "{}", text(&dialog.body));
+    assert!(dialog.body.contains(r#"type="submit""#), "Delete is offered");
     diesel::sql_query(format!(
         "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, product_id, budget_code_id, state)
          SELECT {staging}, r.id, r.provider_image_id, 'staging-api', 't3.small', (SELECT min(id) FROM budget_codes), 'PAUSED'
@@ -282,6 +298,13 @@ async fn deleting_a_shared_record_removes_it_from_this_account_only() {
     assert!(record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.is_none());
     assert!(record(&mut conn, app.demo.acme_production, "api-server-base").await.is_some());
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'deregister_image'").await, 0);
+    // Production takes back the launch permission it gave Staging.
+    let revoke = format!(
+        "SELECT count(*) AS n FROM jobs WHERE kind = 'launch_permission' AND account_id = {} \
+         AND payload->>'grant' = 'false' AND payload->>'account_number' = '{}'",
+        app.demo.acme_production, app.demo.numbers.staging
+    );
+    assert_eq!(count(&mut conn, &revoke).await, 1);
 }
 
 #[actix_web::test]
@@ -357,6 +380,26 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     assert_eq!(listed, 0, "private again: out of the catalog at once");
     app.run_jobs().await;
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), []);
+
+    // Shared again, then Staging removes it from its list: Production
+    // revokes the grant, and its dialog no longer ticks Staging.
+    post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private"), ("account_ids", &staging_id)])
+        .await;
+    app.run_jobs().await;
+    let (theirs, version) = record(&mut conn, staging, "batch-worker").await.expect("shared again");
+    let removed =
+        staging_client.post_htmx(&format!("/images/{theirs}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", text(&removed.body));
+    assert!(record(&mut conn, staging, "batch-worker").await.is_none());
+    app.run_jobs().await;
+    assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), [], "Staging may no longer launch it");
+    let dialog = client.get_htmx(&format!("/images/{id}/sharing"), "modal").await;
+    assert!(!dialog.body.contains(&format!(r#"value="{staging}" checked"#)), "{}", dialog.body);
+    let audited = format!(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'sharing' AND account_id = {production} \
+         AND changes->>'reason' = 'removed by the account it was shared with'"
+    );
+    assert_eq!(count(&mut conn, &audited).await, 1);
 }
 
 /// The sharing form saved twice at once (a double submit, an API retry):

@@ -68,7 +68,7 @@ pub async fn confirm_purge(
     let mut conn = state.pool.get().await?;
     let row = db::images::find_listed(&mut conn, user.account.id, id.into_inner()).await?;
     changes::images::authorize(&user.actor(), &row, ImageAction::Purge)?;
-    let refusal = purge_refused(&mut conn, &row).await?;
+    let refusal = purge_refused(&mut conn, user.account.company_id, &row).await?;
     purge_dialog(&req, &user, &row, refusal).respond(&req, StatusCode::OK)
 }
 
@@ -76,12 +76,13 @@ pub async fn confirm_purge(
 /// cannot: what the dialog says instead of asking.
 async fn purge_refused(
     conn: &mut diesel_async::AsyncPgConnection,
+    company: i64,
     row: &db::images::ImageRow,
 ) -> Result<Option<String>, WebError> {
     if row.protected {
         return Ok(Some(Refusal::ImageProtected { name: row.name.clone() }.message()));
     }
-    let alive = db::images::alive_servers(conn, row).await?;
+    let alive = db::images::alive_servers(conn, company, row).await?;
     Ok((alive > 0).then(|| Refusal::ImageInUse(alive).message()))
 }
 
@@ -110,7 +111,8 @@ pub async fn purge(
             // Changed meanwhile: asked again about the image as it is now,
             // unless that is refused.
             changes::images::authorize(&user.actor(), &row, ImageAction::Purge)?;
-            let mut dialog = purge_dialog(&req, &user, &row, purge_refused(&mut conn, &row).await?);
+            let mut dialog =
+                purge_dialog(&req, &user, &row, purge_refused(&mut conn, user.account.company_id, &row).await?);
             if dialog.allowed {
                 dialog.error = Some(format!(
                     "Someone else changed this image (“{}”) meanwhile. Delete it for good as it is now?",
