@@ -149,7 +149,7 @@ pub async fn launch(
                     // that committed since the form was read is seen, and
                     // one that comes after waits for these servers.
                     db::images::hold_image(conn, record.image_pk).await?;
-                    let now = db::images::find_record(conn, account.id, record.id).await?;
+                    let now = db::images::find_listed(conn, account.id, record.id).await?;
                     super::images::authorize(actor, &now, ImageAction::Launch).map_err(Stop::Change)?;
                     (now.id, now.image_pk)
                 }

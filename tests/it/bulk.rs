@@ -253,14 +253,19 @@ async fn bulk_delete_asks_first_naming_each_image_and_what_deleting_does_to_it()
     assert!(text(&none.body).contains("Tick the images to change first."), "{}", text(&none.body));
     assert_eq!(none.headers.get("hx-retarget").map(|v| v.to_str().unwrap()), Some("#image-list"));
 
-    // Another account's id, or one in the bin already: not found.
+    // Another account's id: not found. One in the bin already (moved there
+    // since the list was read): said in the bar, by its name.
     let (staging_record, _) =
         record(&mut conn, app.demo.acme_staging, "api-server-base (from Production)").await.unwrap();
     let mine = ticked(&mut conn, production, &["api-server-base"]).await;
-    for other in [staging_record.to_string(), two[0].clone()] {
-        let answer = admin.post_htmx("/images/bulk/delete", &form(&[mine[0].clone(), other], &[])).await;
-        assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    }
+    let answer =
+        admin.post_htmx("/images/bulk/delete", &form(&[mine[0].clone(), staging_record.to_string()], &[])).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let in_bin = admin.post_htmx("/images/bulk/delete", &form(&[mine[0].clone(), two[0].clone()], &[])).await;
+    assert_eq!(in_bin.status, StatusCode::CONFLICT, "{}", text(&in_bin.body));
+    let said = text(&in_bin.body);
+    assert!(said.contains("“batch-worker” is in the recycle bin: restore it first."), "{said}");
+    assert_eq!(in_bin.headers.get("hx-retarget").map(|v| v.to_str().unwrap()), Some("#image-list"));
 
     // A protected image stops it: the dialog says so and offers nothing to confirm.
     let protected = ticked(&mut conn, production, &["api-server-base", "rhel-9-sap-base"]).await;

@@ -643,7 +643,7 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
     assert_eq!(count(&mut w.conn, &servers_of_image).await, 1);
 
     // The delete first (the server gone, it moves the image to the bin),
-    // held open; the launch waits, then finds the image gone.
+    // held open; the launch waits, then finds the image in the bin.
     diesel::sql_query(format!("UPDATE servers SET state = 'TERMINATED' WHERE image_record_id = {}", w.image))
         .execute(&mut w.conn)
         .await
@@ -657,7 +657,8 @@ async fn a_launch_and_a_delete_of_one_image_at_once_never_both_pass() {
     })
     .await;
     let refused = launch_behind(w.client, &mut w.conn, w.image, form(&w.base, &[]), delete).await;
-    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(text(&refused.body).contains("is in the recycle bin: restore it first."), "{}", text(&refused.body));
     assert_eq!(count(&mut w.conn, &servers_of_image).await, 1, "no server more");
 }
 

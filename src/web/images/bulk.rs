@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use askama::Template;
 use chrono::{Months, Utc};
+use diesel::OptionalExtension as _;
 use serde::Deserialize;
 
 use super::{ImagesPage, SelectOption, images_page, options};
@@ -21,6 +22,7 @@ use crate::db;
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{DeleteFate, ImageAction, Label, ListParams, Schedule};
+use crate::domain::refusal::Refusal;
 use crate::web::error::{WebError, change_status};
 use crate::web::layout::Frame;
 use crate::web::respond::{FlashFragment, html, is_htmx};
@@ -363,6 +365,15 @@ pub async fn ask_bulk_delete(
     let mut conn = state.pool.get().await?;
     let rows = db::images::find_records(&mut conn, user.account.id, &ids).await?;
     if rows.len() != ids.len() {
+        // One moved to the recycle bin meanwhile is named, as the action
+        // itself names it; an id the account does not hold is not found.
+        for id in ids.iter().filter(|id| !rows.iter().any(|row| row.id == **id)) {
+            if let Some(binned) = db::images::find_binned(&mut conn, user.account.id, *id).await.optional()? {
+                drop(conn);
+                let why = Refusal::ImageInBin { name: binned.name }.message();
+                return in_the_bar(&req, &user, &state, params, form, StatusCode::CONFLICT, why).await;
+            }
+        }
         return Err(WebError::NotFound);
     }
     let actor = user.actor();

@@ -119,7 +119,9 @@ async fn launchable(user: &CurrentUser, state: &AppState, id: i64, catalog: &Cat
             record: None,
         });
     }
-    let row = db::images::find_record(&mut conn, user.account.id, id).await?;
+    // Read as listed: an image moved to the recycle bin since the list was
+    // read is refused by name (409), not unknown.
+    let row = db::images::find_listed(&mut conn, user.account.id, id).await?;
     changes::launch::authorize(&user.actor(), Source::Record(&row))?;
     Ok(LaunchImage {
         name: row.name.clone(),
