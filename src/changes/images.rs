@@ -109,7 +109,11 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
         NotOffered::NotAvailable => Refusal::ImageNotAvailable {
             name,
             state: row.state.to_lowercase(),
-            launching: action == ImageAction::Launch,
+            done: match action {
+                ImageAction::Launch => "launched",
+                ImageAction::Sharing => "shared",
+                _ => "changed",
+            },
         },
     };
     refusal.into()

@@ -826,7 +826,9 @@ pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> 
     if image.active && may(Action::DefineServer) && rights.allows(Resource::Server, Action::Start, &image.ownership) {
         actions.push(ImageAction::Launch);
     }
-    if image.source == Source::Own && may(Action::Configure) {
+    // The lifecycle of an image gone from the provider (deregistered or
+    // disabled behind the console's back) changes nothing anywhere.
+    if image.source == Source::Own && image.active && may(Action::Configure) {
         actions.push(if image.deprecated { ImageAction::Undeprecate } else { ImageAction::Deprecate });
         actions.push(ImageAction::Schedule);
         actions.push(if image.protected { ImageAction::Unprotect } else { ImageAction::Protect });
@@ -1057,6 +1059,16 @@ mod tests {
         let failed = ImageFacts { making: Making::Failed, ..making };
         assert_eq!(allowed_actions(&admin, &failed), [ImageAction::Delete]);
         assert!(allowed_actions(&rights_of("CSR"), &failed).is_empty());
+    }
+
+    #[test]
+    fn an_image_gone_from_the_provider_is_only_deleted() {
+        let admin = rights_of("Admin");
+        let gone = ImageFacts { active: false, deprecated: true, ..facts(Source::Own, true) };
+        assert_eq!(allowed_actions(&admin, &gone), [ImageAction::Delete]);
+        for action in [ImageAction::Undeprecate, ImageAction::Schedule, ImageAction::Protect, ImageAction::Launch] {
+            assert_eq!(not_offered(&admin, &gone, action), Some(NotOffered::NotAvailable), "{action:?}");
+        }
     }
 
     fn rights_of(role: &str) -> Rights {

@@ -194,12 +194,12 @@ pub enum Refusal {
         name: String,
     },
     /// Image `name` is `state` (pending, failed, deregistered…): only an
-    /// available image can be launched (`launching`) or shared, whatever
-    /// the user's role.
+    /// available image can be `done` ("launched", "shared", "changed"),
+    /// whatever the user's role.
     ImageNotAvailable {
         name: String,
         state: String,
-        launching: bool,
+        done: &'static str,
     },
     /// Another change to the same rows ran at the same moment and
     /// PostgreSQL undid this one (a deadlock or a serialization failure):
@@ -360,10 +360,9 @@ impl Refusal {
             Refusal::ImageMakingFailed { name } => {
                 format!("The provider could not make “{name}”: it can only be deleted.")
             }
-            Refusal::ImageNotAvailable { name, state, launching } => format!(
-                "“{name}” is {state} at the provider: only an available image can be {}.",
-                if *launching { "launched" } else { "shared" }
-            ),
+            Refusal::ImageNotAvailable { name, state, done } => {
+                format!("“{name}” is {state} at the provider: only an available image can be {done}.")
+            }
             Refusal::ServerNotAtProvider { name } => {
                 format!("{name} is not at the provider yet; try again in a moment.")
             }
