@@ -966,6 +966,51 @@ pub async fn owner_record(
         .optional()
 }
 
+/// Undoes the share that a grant of launching `provider_image_id`, asked
+/// by account `owner`, had recorded, once the provider refused it for good:
+/// to provider account `number`, the records it gave the owner company's
+/// accounts there go; to everyone (`None`), the image is private again.
+/// The records removed, `(account, record)`.
+pub async fn undo_grant(
+    conn: &mut AsyncPgConnection,
+    owner: i64,
+    provider_image_id: &str,
+    number: Option<&str>,
+) -> QueryResult<Vec<(i64, i64)>> {
+    use super::schema::accounts;
+    let (company, provider, region): (i64, String, String) = accounts::table
+        .find(owner)
+        .select((accounts::company_id, accounts::provider, accounts::region))
+        .first(conn)
+        .await?;
+    let image_pk: Option<i64> = provider_images::table
+        .filter(provider_images::provider.eq(&provider))
+        .filter(provider_images::region.eq(&region))
+        .filter(provider_images::provider_image_id.eq(provider_image_id))
+        .select(provider_images::id)
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(image_pk) = image_pk else { return Ok(Vec::new()) };
+    let Some(number) = number else {
+        set_public(conn, image_pk, false).await?;
+        return Ok(Vec::new());
+    };
+    let there = accounts::table
+        .filter(accounts::company_id.eq(company))
+        .filter(accounts::provider_account_number.eq(number))
+        .select(accounts::id);
+    diesel::delete(
+        image_records::table
+            .filter(image_records::provider_image_id.eq(image_pk))
+            .filter(image_records::source.eq("shared"))
+            .filter(image_records::account_id.eq_any(there)),
+    )
+    .returning((image_records::account_id, image_records::id))
+    .get_results(conn)
+    .await
+}
+
 /// Whether the image is public (launchable by everyone).
 pub async fn is_public(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<bool> {
     provider_images::table.find(image_pk).select(provider_images::is_public).first(conn).await

@@ -5,9 +5,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use diesel_async::AsyncPgConnection;
+
 use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, LaunchPermission};
 use crate::db::jobs::{Job, NewJob};
+use crate::db::{self, audit_log::NewAuditEvent};
+use crate::domain::access::Resource;
 
 pub use crate::db::jobs::{DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_AVAILABILITY, SET_DEPRECATION};
 
@@ -85,6 +89,39 @@ pub async fn permission(provider: &dyn CloudProvider, job: &Job) -> Result<Optio
         provider.remove_launch_permission(&image_id, &who).await?;
     }
     Ok(None)
+}
+
+/// A grant the provider refused for good: the share the console recorded
+/// when it was asked for is undone, so that no list says an image is shared
+/// that the provider does not share. In the transaction that marks the job
+/// failed. (A revoke that failed leaves the record gone: its job's error
+/// says the provider still shares the image.)
+pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Result<(), JobError> {
+    if job.kind != LAUNCH_PERMISSION {
+        return Ok(());
+    }
+    let (Some(owner), Ok(Permission { image_id, grant: true, account_number })) =
+        (job.account_id, super::payload_of(job))
+    else {
+        return Ok(());
+    };
+    for (account, record) in db::images::undo_grant(conn, owner, &image_id, account_number.as_deref()).await? {
+        let changes = serde_json::json!({
+            "provider_image_id": image_id,
+            "reason": format!("the provider refused the share: {error}"),
+        });
+        let event = NewAuditEvent {
+            account_id: Some(account),
+            user_id: None,
+            action: "unshare",
+            resource: Resource::Image.as_str(),
+            resource_id: Some(record.to_string()),
+            outcome: "success",
+            changes,
+        };
+        db::audit_log::record(conn, &event).await?;
+    }
+    Ok(())
 }
 
 /// Sets or clears the deprecation time at the provider; a provider without

@@ -460,7 +460,7 @@ pub(crate) fn payload_of<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T,
 
 /// What a job that failed for good was about takes the failure in: a
 /// launch's server goes to ERROR, an image being made to FAILED, a key pair
-/// or firewall to where it was. Then the provider's view is read back:
+/// or firewall to where it was, a share the provider refused is undone. Then the provider's view is read back:
 /// whatever was asked of it, a server refused a stop is not left "pausing".
 /// In the transaction that marks the job failed.
 async fn settle_failure(
@@ -471,6 +471,7 @@ async fn settle_failure(
 ) -> Result<(), JobError> {
     servers::failed(conn, job, error).await?;
     resources::failed(conn, job, error).await?;
+    images::failed(conn, job, error).await?;
     if let (Some(kind), Some(account)) = (follow_up(&job.kind), job.account_id) {
         db::jobs::enqueue_sync(conn, account, kind, max_attempts).await?;
     }

@@ -402,6 +402,36 @@ async fn sharing_adds_and_removes_the_other_accounts_record_and_launch_permissio
     assert_eq!(count(&mut conn, &audited).await, 1);
 }
 
+/// A share the provider refuses for good (the image went behind the
+/// console's back) is undone: the other account's record goes, and the
+/// reason is audited there.
+#[actix_web::test]
+async fn a_share_the_provider_refuses_for_good_is_undone() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let ami = provider_id(&mut conn, id).await;
+    at_provider(&app.demo.numbers.production).await.deregister_image(&ami).await.unwrap();
+
+    let staging_id = staging.to_string();
+    let shared =
+        post(&mut client, &format!("/images/{id}/sharing"), &[("share_type", "private"), ("account_ids", &staging_id)])
+            .await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", text(&shared.body));
+    assert!(record(&mut conn, staging, "batch-worker").await.is_some(), "shared, as asked");
+    app.run_jobs().await;
+    let failed = "SELECT count(*) AS n FROM jobs WHERE kind = 'launch_permission' AND state = 'ERROR'";
+    assert_eq!(count(&mut conn, failed).await, 1, "the provider refused it for good");
+    assert!(record(&mut conn, staging, "batch-worker").await.is_none(), "the share is undone");
+    let audited = format!(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'unshare' AND account_id = {staging} \
+         AND changes->>'reason' LIKE 'the provider refused the share: %'"
+    );
+    assert_eq!(count(&mut conn, &audited).await, 1);
+}
+
 /// The sharing form saved twice at once (a double submit, an API retry):
 /// the second waits for the first and finds the share made, where it used
 /// to fail on the record's unique key with a 500.
