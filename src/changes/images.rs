@@ -280,7 +280,7 @@ pub struct Deleted {
 pub async fn delete_fate(conn: &mut AsyncPgConnection, actor: &Actor<'_>, row: &ImageRow) -> QueryResult<DeleteFate> {
     let company = actor.account.company_id;
     let alive = if row.at_provider { db::images::alive_servers(conn, company, row).await? } else { 0 };
-    let days = db::images::retention_days(conn, actor.account.company_id).await?;
+    let days = db::images::retention_days(conn, company).await?;
     Ok(fate_of(row, alive, days))
 }
 

@@ -3,15 +3,13 @@
 //! the console; once the provider has it, the account's images are synced.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use diesel_async::AsyncPgConnection;
+use serde::{Deserialize, Serialize};
 
 use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, LaunchPermission};
+use crate::db;
 use crate::db::jobs::{Job, NewJob};
-use crate::db::{self, audit_log::NewAuditEvent};
-use crate::domain::access::Resource;
 
 pub use crate::db::jobs::{DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_AVAILABILITY, SET_DEPRECATION};
 
@@ -110,16 +108,7 @@ pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Res
             "provider_image_id": image_id,
             "reason": format!("the provider refused the share: {error}"),
         });
-        let event = NewAuditEvent {
-            account_id: Some(account),
-            user_id: None,
-            action: "unshare",
-            resource: Resource::Image.as_str(),
-            resource_id: Some(record.to_string()),
-            outcome: "success",
-            changes,
-        };
-        db::audit_log::record(conn, &event).await?;
+        db::audit_log::record(conn, &super::lifecycle::event(account, record, "unshare", changes)).await?;
     }
     Ok(())
 }

@@ -118,8 +118,9 @@ pub async fn run(
     Ok(report)
 }
 
-/// An event of the lifecycle: done by the system, not by a user.
-fn event(account: i64, record: i64, action: &str, changes: serde_json::Value) -> NewAuditEvent<'_> {
+/// An event a job records (the lifecycle's, an undone share): done by the
+/// system, not by a user.
+pub(super) fn event(account: i64, record: i64, action: &str, changes: serde_json::Value) -> NewAuditEvent<'_> {
     NewAuditEvent {
         account_id: Some(account),
         user_id: None,

@@ -460,8 +460,9 @@ pub(crate) fn payload_of<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T,
 
 /// What a job that failed for good was about takes the failure in: a
 /// launch's server goes to ERROR, an image being made to FAILED, a key pair
-/// or firewall to where it was, a share the provider refused is undone. Then the provider's view is read back:
-/// whatever was asked of it, a server refused a stop is not left "pausing".
+/// or firewall to where it was, a share the provider refused is undone.
+/// Then the provider's view is read back: whatever was asked of it, a
+/// server refused a stop is not left "pausing".
 /// In the transaction that marks the job failed.
 async fn settle_failure(
     conn: &mut diesel_async::AsyncPgConnection,
