@@ -161,6 +161,31 @@ async fn axe_finds_nothing_against_wcag_21_aa_on_any_page_or_dialog() {
         audit.page(&browser, &app, path).await;
     }
 
+    // Cloud Accounts with a connect refused above its form: the group Admin's
+    // role for new accounts would not let the administrator configure one.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE groups SET role_in_new_accounts = \
+               (SELECT id FROM roles r WHERE r.name = 'CSR' AND r.company_id = groups.company_id) \
+             WHERE name = 'Admin'",
+        ),
+        &mut app.db().await,
+    )
+    .await
+    .unwrap();
+    b.goto(&app.url("/admin/accounts")).await.unwrap();
+    b.execute(
+        "document.getElementById('account-name').value = 'Lab';
+         document.getElementById('account-role-arn').value = 'arn:aws:iam::123456789012:role/StratusConsole';
+         document.querySelector('input[name=regions][value=\"us-east-1\"]').checked = true;
+         document.querySelector('.connect-form form').submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    browser.wait_for_text("You would not be able to administer").await;
+    audit.check(&browser, "/admin/accounts with a connect refused").await;
+
     // Dialogs as htmx opens them over the list: the modal, the label picker
     // open, and the launch dialog on each of its tabs.
     b.goto(&app.url("/images")).await.unwrap();
