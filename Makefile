@@ -82,7 +82,7 @@ test: system-packages browser-packages $(HTMX) $(AXE)
 	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server \
 		TEST_API_TOOLS="$$tools" \
 		$(LOCAL_ENDPOINT_CREDENTIALS) $(LINTED) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
-	.ci/local-pg stop $(LOCAL)/pg-test; exit $$status
+	.ci/local-pg stop $(LOCAL)/pg-test; .ci/local-moto stop $(LOCAL)/moto tests; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.
 bench: system-packages $(HTMX)
