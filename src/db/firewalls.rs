@@ -123,7 +123,7 @@ pub async fn name_taken(
 ) -> QueryResult<Option<(String, ResourceState)>> {
     firewalls::table
         .filter(firewalls::account_id.eq(account_id))
-        .filter(lower(firewalls::name).eq(name.to_lowercase()))
+        .filter(lower(firewalls::name).eq(lower(name)))
         .filter(firewalls::active.eq(true))
         .select((firewalls::name, firewalls::state))
         .first::<(String, String)>(conn)

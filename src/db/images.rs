@@ -291,7 +291,7 @@ pub async fn list_records(
         query.filter(provider_images::binned_at.is_null())
     };
     if let Some(search) = &filters.search {
-        let pattern = search.like_pattern();
+        let pattern = lower(search.like_pattern());
         query = query.filter(
             lower(image_records::name)
                 .like(pattern.clone())
@@ -378,7 +378,7 @@ pub async fn search_public(
         };
     }
     if let Some(search) = &filters.search {
-        query = query.filter(public_images::search_text.like(search.like_pattern()));
+        query = query.filter(public_images::search_text.like(lower(search.like_pattern())));
     }
     platform_and_arch!(query, public_images, filters);
     let ascending = direction(sort, page);
@@ -1088,7 +1088,7 @@ pub async fn search_provided(
         .order((public_images::created_at.desc(), public_images::id.desc()))
         .into_boxed();
     if let Some(search) = &filters.search {
-        query = query.filter(public_images::search_text.like(search.like_pattern()));
+        query = query.filter(public_images::search_text.like(lower(search.like_pattern())));
     }
     platform_and_arch!(query, public_images, filters);
     limited(query, limit).load(conn).await

@@ -387,12 +387,14 @@ impl SearchText {
         &self.0
     }
 
-    /// A case-insensitive `LIKE` pattern matching the text anywhere, with
-    /// `%`, `_` and `\` taken literally.
+    /// A `LIKE` pattern matching the text anywhere, with `%`, `_` and `\`
+    /// taken literally. Its case is kept: the query lowercases it with
+    /// PostgreSQL's `lower`, as it does the text searched (Rust's lowercase
+    /// differs: "İ" becomes two characters).
     pub fn like_pattern(&self) -> String {
         let mut pattern = String::with_capacity(self.0.len() + 2);
         pattern.push('%');
-        for c in self.0.to_lowercase().chars() {
+        for c in self.0.chars() {
             if matches!(c, '%' | '_' | '\\') {
                 pattern.push('\\');
             }
@@ -985,7 +987,7 @@ mod tests {
     #[test]
     fn like_pattern_escapes_wildcards() {
         let text = SearchText::parse(r"50%_off\ Ü").unwrap().unwrap();
-        assert_eq!(text.like_pattern(), r"%50\%\_off\\ ü%");
+        assert_eq!(text.like_pattern(), r"%50\%\_off\\ Ü%");
     }
 
     fn facts(source: Source, deprecated: bool) -> ImageFacts {

@@ -161,6 +161,36 @@ async fn search_matches_name_description_or_provider_id() {
 }
 
 #[actix_web::test]
+async fn search_finds_a_name_in_any_case_of_any_script() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    diesel::sql_query("UPDATE image_records SET name = 'İstanbul Édge' WHERE name = 'batch-worker'")
+        .execute(&mut app.db().await)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO public_images (provider, region, provider_image_id, name, platform, architecture,
+                                    owner_account_number, created_at)
+         VALUES ('ec2', 'us-east-1', 'ami-0f00000000000İ0', 'İzmir ÉDGE mirror', 'UBUNTU', 'x86_64',
+                 '123456789012', now())",
+    )
+    .execute(&mut app.db().await)
+    .await
+    .unwrap();
+
+    // "İ" lowercases to two characters in Rust and to one in PostgreSQL:
+    // the search text and the names must be lowercased alike.
+    for q in ["İstanbul", "istanbul", "İSTANBUL ÉDGE", "édge"] {
+        let found = text(&client.get(&format!("/images?q={}", url_encode(q))).await.body);
+        assert!(found.contains("İstanbul Édge"), "q={q}: {found}");
+    }
+    for q in ["İzmir", "izmir éDGE"] {
+        let found = text(&client.get(&format!("/images?scope=public&q={}", url_encode(q))).await.body);
+        assert!(found.contains("İzmir ÉDGE mirror"), "q={q}: {found}");
+    }
+}
+
+#[actix_web::test]
 async fn filters_narrow_the_list() {
     let app = TestApp::spawn().await;
     let mut client = app.signed_in("admin@acme.test").await;
