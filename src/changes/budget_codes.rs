@@ -18,7 +18,7 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use super::{Actor, ChangeError, unique_violation};
+use super::{Actor, ChangeError};
 use crate::db;
 use crate::db::budget::BudgetCode;
 use crate::db::budget_codes::{CodeFields, INACTIVE, Moved, NotDeactivated};
@@ -54,7 +54,7 @@ pub async fn create(
         }
         let id = match db::budget_codes::insert(conn, company, &fields(input)).await {
             Ok(id) => id,
-            Err(e) if unique_violation(&e) => return Err(name_taken(input)),
+            Err(e) if db::unique_violation(&e) => return Err(name_taken(input)),
             Err(e) => return Err(e.into()),
         };
         let changes = serde_json::json!({
@@ -100,7 +100,7 @@ pub async fn update(
         let before = db::budget_codes::find(conn, company, id).await?;
         match db::budget_codes::update(conn, company, id, version, &fields(input)).await {
             Ok(saved) => Refusal::stale_unless(saved, "budget code")?,
-            Err(e) if unique_violation(&e) => return Err(name_taken(input)),
+            Err(e) if db::unique_violation(&e) => return Err(name_taken(input)),
             Err(e) => return Err(e.into()),
         }
         let changes = differences(&before.code, input);

@@ -132,9 +132,3 @@ impl ChangeError {
         }
     }
 }
-
-/// Whether an insert failed on a unique index: a name taken by a writer the
-/// check before it could not see.
-pub fn unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-}

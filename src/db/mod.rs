@@ -102,6 +102,12 @@ macro_rules! resource_state_writes {
     };
 }
 
+/// Whether a write failed on a unique index: a row written by a
+/// transaction the check before it could not see.
+pub fn unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
 diesel::define_sql_function! {
     /// PostgreSQL's `lower(text)`: names and emails compared and sorted
     /// regardless of case (the indexes on them are on `lower(…)` too).

@@ -694,8 +694,23 @@ pub struct ImageOwner {
 /// that row over and the sync's record goes, so My images shows the image
 /// once. Without a pending record (a job queued before they existed, or a
 /// record deleted since) the image gets a record as the sync would give
-/// it, owned as asked. Returns the record's id. One transaction.
+/// it, owned as asked. Returns the record's id. One transaction, run again
+/// once if a sync's row for the image committed after it looked: the new
+/// run sees that row and takes it over.
 pub async fn made_image(
+    conn: &mut AsyncPgConnection,
+    account: &Account,
+    image: &ReportedImage,
+    owner: &ImageOwner,
+    record: Option<i64>,
+) -> QueryResult<i64> {
+    match record_made_image(conn, account, image, owner, record).await {
+        Err(e) if super::unique_violation(&e) => record_made_image(conn, account, image, owner, record).await,
+        done => done,
+    }
+}
+
+async fn record_made_image(
     conn: &mut AsyncPgConnection,
     account: &Account,
     image: &ReportedImage,

@@ -15,7 +15,7 @@ use stratus_console::db::{self, schema::*, sync::ReportedImage};
 use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 
 use crate::cloud::{connection, endpoint};
-use crate::harness::{Acting, Client, TestApp, count, hold_open};
+use crate::harness::{Acting, Client, TestApp, count, hold_open, until_one_waits};
 use crate::image_actions::{provider_id, record};
 use crate::servers::{made_record, running_server};
 
@@ -310,6 +310,77 @@ async fn a_sync_that_read_the_provider_before_an_image_was_made_keeps_it() {
         .unwrap();
     db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
     assert_eq!(image_state(&mut conn, &ami).await, "DELETED");
+}
+
+/// An images sync that lists an image made from a server, and commits
+/// while the Make Image job records it, leaves one record: the pending one,
+/// with its owner. The job's write waits on the sync's row, fails on it,
+/// and runs again to take it over (it used to fail, and its retry made a
+/// second image at the provider).
+#[actix_web::test]
+async fn an_image_sync_committing_while_a_made_image_is_recorded_leaves_one_record() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (server, _) = running_server(&mut conn, production).await;
+    let code: i64 = budget_codes::table
+        .filter(budget_codes::name.eq("Operations"))
+        .select(budget_codes::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let made = client
+        .post_htmx(
+            &format!("/servers/{server}/image"),
+            &[("name", "raced-by-a-sync"), ("budget_code_id", &code.to_string())],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let (pending, _) = made_record(&mut conn, "raced-by-a-sync").await;
+
+    // The job's first step: the provider makes the image, and lists it.
+    let instance: String = servers::table
+        .find(server)
+        .select(servers::provider_instance_id.assume_not_null())
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let ec2 = Ec2Provider::connect(&connection(&app.demo.numbers.production, endpoint())).await.unwrap();
+    let ami = ec2.create_image(&instance, "raced-by-a-sync", "").await.unwrap();
+    let listed = sync_read(&app.demo.numbers.production).await;
+    let reported = listed.iter().find(|i| i.provider_image_id == ami).expect("listed").clone();
+
+    let sync = {
+        let (account, listed) = (account.clone(), listed.clone());
+        hold_open(&app, async move |conn| {
+            db::sync::own_images(conn, &account, &listed).await.unwrap();
+        })
+        .await
+    };
+    let admin: i64 =
+        users::table.filter(users::email.eq("admin@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    let owner = db::sync::ImageOwner { owner_user_id: admin, owner_group_id: None, budget_code_id: code };
+    let recording = {
+        let (account, mut conn) = (account.clone(), app.db().await);
+        actix_web::rt::spawn(async move {
+            db::sync::made_image(&mut conn, &account, &reported, &owner, Some(pending)).await
+        })
+    };
+    until_one_waits(&mut conn, "recording the made image").await;
+    sync.commit().await;
+    assert_eq!(recording.await.unwrap().expect("recorded"), pending);
+
+    let records: Vec<(i64, Option<i64>)> = image_records::table
+        .inner_join(provider_images::table)
+        .filter(image_records::account_id.eq(production))
+        .filter(provider_images::provider_image_id.eq(&ami))
+        .select((image_records::id, image_records::owner_user_id))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(records, [(pending, Some(admin))], "the pending record, with its owner, and no other");
 }
 
 /// A public image put in the recycle bin leaves the catalog, and the syncs

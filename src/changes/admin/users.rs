@@ -99,7 +99,7 @@ async fn email_free(
 /// administrator may take it at the same moment (each holds only their own
 /// company's lock), and the unique index answers. The same refusal.
 fn email_raced(e: diesel::result::Error) -> ChangeError {
-    if crate::changes::unique_violation(&e) { Refusal::EmailTaken { colleague: false }.into() } else { e.into() }
+    if crate::db::unique_violation(&e) { Refusal::EmailTaken { colleague: false }.into() } else { e.into() }
 }
 
 /// Creates the user with the password whose hash is `password_hash`, a
