@@ -332,7 +332,9 @@ impl Refusal {
             }
             Refusal::DefaultRole => "The default roles cannot be deleted.".into(),
             Refusal::DefaultRoleName => "A default role keeps its name.".into(),
-            Refusal::AdminRoleLocked => "The rights of the default Admin role cannot be reduced.".into(),
+            Refusal::AdminRoleLocked => {
+                "The default Admin role holds every right: its rights cannot be changed.".into()
+            }
             Refusal::RightHeld { role, right } => {
                 format!("{role} has {} {} {} already.", right.resource, right.action, right.qualifier)
             }

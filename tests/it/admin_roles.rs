@@ -141,6 +141,11 @@ async fn set_role_gives_a_group_one_role_in_this_account_only() {
     let mut viewer = app.signed_in("viewer@acme.test").await;
     assert!(text(&viewer.get("/keypairs").await.body).contains("New key pair"));
 
+    // A form without the field is malformed: it takes nothing away.
+    let malformed = admin.post_htmx(&format!("/admin/groups/{support}/role"), &[]).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.body);
+    assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, Some(configurator));
+
     let none = admin.post_htmx(&format!("/admin/groups/{support}/role"), &[("role_id", "")]).await;
     assert_eq!(none.status, StatusCode::OK);
     assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, None);
@@ -311,7 +316,17 @@ async fn admins_rights_cannot_be_reduced_and_the_last_admin_right_cannot_go() {
 
     let refused = admin.post_htmx(&format!("/admin/roles/{admin_role}/rights/{right}/delete"), &[]).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(text(&refused.body).contains("The rights of the default Admin role cannot be reduced."));
+    assert!(text(&refused.body).contains("The default Admin role holds every right: its rights cannot be changed."));
+    // Nor is a right added: one added could never be deleted.
+    let added = admin
+        .post_htmx(
+            &format!("/admin/roles/{admin_role}/rights"),
+            &[("resource", "IMAGE"), ("action", "Access"), ("qualifier", "ANY")],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CONFLICT, "{}", added.body);
+    assert!(text(&added.body).contains("The default Admin role holds every right"), "{}", added.body);
+    assert_eq!(fingerprint(&mut conn).await, before, "nothing written");
 
     // A role of their own that makes the only administrators.
     let boss = make_role(&mut conn, "Boss", &[("ANY", "ANY")]).await;

@@ -7,7 +7,7 @@
 //! escalation, no withdrawing above). The
 //! default roles keep their names and cannot be deleted; a role a group has
 //! in some account cannot be deleted until no group has it; the default
-//! Admin role's rights cannot be reduced; and deleting a right is refused
+//! Admin role's rights cannot be changed (it holds every right); and deleting a right is refused
 //! when an account would be left without an active administrator.
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -37,6 +37,9 @@ pub async fn add_right(
     conn.transaction(async |conn| {
         db::admin::lock_company(conn, company).await?;
         let role = db::admin::find_role(conn, company, id).await?;
+        if is_admin_role(role.is_default, &role.name) {
+            return Err(Refusal::AdminRoleLocked.into());
+        }
         // A role is company-wide: the right reaches every account where a
         // group has the role.
         for account in this_account_and(actor, db::admin::role_accounts(conn, role.id).await?) {

@@ -191,8 +191,8 @@ pub async fn role_form(
 
 #[derive(Deserialize)]
 pub struct RoleForm {
-    /// Empty: no role in this account.
-    #[serde(default)]
+    /// Empty: no role in this account. Required: a form without it is
+    /// malformed, never a request to take the role away.
     role_id: String,
 }
 
