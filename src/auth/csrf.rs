@@ -51,7 +51,25 @@ pub async fn verify(
         (Some(expected), Some(provided)) if bool::from(expected.as_bytes().ct_eq(provided.as_bytes())) => {
             Ok(next.call(req).await?.map_into_left_body())
         }
-        _ => Ok(req.error_response(AuthError::CsrfRejected).map_into_right_body()),
+        _ => {
+            let refusal = refusal(&req);
+            Ok(req.error_response(refusal).map_into_right_body())
+        }
+    }
+}
+
+/// Why a request without the session's token is refused: a form from
+/// someone no longer signed in (their session ended: expired, signed out,
+/// deactivated) sends them to sign in, as any page would; otherwise the
+/// form did not come from this session. The forms of the signed-out, to
+/// sign in or set up, are refused as such.
+fn refusal(req: &ServiceRequest) -> AuthError {
+    let signed_out_form = matches!(req.path(), "/login" | "/setup");
+    let signed_in = req.get_session().get::<i64>(super::session_store::USER_ID).ok().flatten().is_some();
+    if signed_out_form || signed_in {
+        AuthError::CsrfRejected
+    } else {
+        AuthError::SignedOut { session_ended: req.cookie(super::SESSION_COOKIE).is_some() }
     }
 }
 

@@ -183,6 +183,32 @@ async fn an_expired_session_asks_to_sign_in_again() {
 }
 
 #[actix_web::test]
+async fn a_form_sent_after_the_session_ended_asks_to_sign_in_again() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'"),
+        &mut app.db().await,
+    )
+    .await
+    .unwrap();
+    let staging = app.demo.acme_staging.to_string();
+
+    // The page's token is gone with the session: not a forged form, a
+    // signed-out user.
+    let plain = client.post("/account", &[("account_id", &staging)]).await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER, "{}", plain.body);
+    assert_eq!(plain.location(), Some("/login?ended=1"));
+    let htmx = client.post_htmx("/account", &[("account_id", &staging)]).await;
+    assert_eq!(htmx.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(htmx.headers.get("HX-Redirect").and_then(|v| v.to_str().ok()), Some("/login?ended=1"));
+
+    let anonymous = app.client().post_without_csrf("/account", &[("account_id", &staging)]).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.location(), Some("/login"));
+}
+
+#[actix_web::test]
 async fn signing_out_ends_the_session() {
     let app = TestApp::spawn().await;
     let mut client = app.signed_in("admin@acme.test").await;
