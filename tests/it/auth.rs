@@ -163,16 +163,21 @@ async fn the_sixth_failure_within_15_minutes_is_throttled() {
     assert_eq!(other_user.status, StatusCode::SEE_OTHER, "other emails are not locked out");
 }
 
-#[actix_web::test]
-async fn an_expired_session_asks_to_sign_in_again() {
-    let app = TestApp::spawn().await;
-    let mut client = app.signed_in("admin@acme.test").await;
+/// Ends every session as time does.
+async fn expire_sessions(app: &TestApp) {
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'"),
         &mut app.db().await,
     )
     .await
     .unwrap();
+}
+
+#[actix_web::test]
+async fn an_expired_session_asks_to_sign_in_again() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    expire_sessions(&app).await;
 
     let response = client.get("/images").await;
 
@@ -186,12 +191,7 @@ async fn an_expired_session_asks_to_sign_in_again() {
 async fn a_form_sent_after_the_session_ended_asks_to_sign_in_again() {
     let app = TestApp::spawn().await;
     let mut client = app.signed_in("admin@acme.test").await;
-    diesel_async::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'"),
-        &mut app.db().await,
-    )
-    .await
-    .unwrap();
+    expire_sessions(&app).await;
     let staging = app.demo.acme_staging.to_string();
 
     // The page's token is gone with the session: not a forged form, a
