@@ -62,7 +62,7 @@ impl FromRequest for ApiUser {
 }
 
 /// The API's description, its document and its page: read without a token.
-const OPEN_PATHS: [&str; 2] = ["/api/v1/openapi.json", "/api/docs"];
+pub(super) const OPEN_PATHS: [&str; 2] = ["/api/v1/openapi.json", "/api/docs"];
 
 /// Authenticates every request to an API route but the description's
 /// before its handler reads anything, and hands the handler its
@@ -74,7 +74,13 @@ pub async fn authenticate_first(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    // An address that names no route is not found, token or not.
+    // A path asked with a method it does not answer is told so, and an
+    // address that names no route is not found, token or not.
+    if let Some(allowed) = super::methods_of(req.path())
+        && !allowed.contains(req.method())
+    {
+        return Ok(req.error_response(ApiError::MethodNotAllowed { allowed }).map_into_right_body());
+    }
     if !OPEN_PATHS.contains(&req.path()) && req.resource_map().has_resource(req.path()) {
         match authenticate(req.request()).await {
             Ok(user) => drop(req.extensions_mut().insert(user)),

@@ -17,6 +17,10 @@ pub mod problem;
 pub mod resources;
 pub mod servers;
 
+use std::sync::LazyLock;
+
+use actix_web::dev::ResourceDef;
+use actix_web::http::Method;
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -160,6 +164,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[get("/v1/openapi.json")]
 async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// The methods each path of the API answers: its description's, and GET
+/// for the description itself and its page.
+static METHODS: LazyLock<Vec<(ResourceDef, Vec<Method>)>> = LazyLock::new(|| {
+    let described = ApiDoc::openapi().paths.paths.into_iter().map(|(path, item)| {
+        let methods = [
+            (Method::GET, item.get.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+        ];
+        (
+            ResourceDef::new(path),
+            methods.into_iter().filter_map(|(method, answered)| answered.then_some(method)).collect(),
+        )
+    });
+    let open = auth::OPEN_PATHS.map(|path| (ResourceDef::new(path), vec![Method::GET]));
+    described.chain(open).collect()
+});
+
+/// The methods `path` answers, or `None` when it is no path of the API: a
+/// path asked with another method is answered 405, not 404.
+pub fn methods_of(path: &str) -> Option<&'static [Method]> {
+    METHODS.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
 }
 
 /// Anything else under `/api/`: a problem, not a page.

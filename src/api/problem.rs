@@ -2,7 +2,7 @@
 //! API's one mapping of a change's outcome to a status, beside the pages'
 //! (`web::error`), whose statuses it shares.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,6 +53,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// A path of the API asked with a method it does not answer.
+    #[error("method not allowed")]
+    MethodNotAllowed { allowed: &'static [Method] },
     #[error("{0}")]
     BadRequest(String),
     /// A body that is not JSON by its `Content-Type`.
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound => "Not found",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::PayloadTooLarge => "Content too large",
@@ -114,6 +118,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::BadRequest(m) => m.clone(),
             ApiError::NotFound => "There is no such resource in the token's account.".into(),
+            ApiError::MethodNotAllowed { allowed } => format!("This path answers {} only.", method_list(allowed)),
             ApiError::UnsupportedMediaType => "Send the body as JSON, with `Content-Type: application/json`.".into(),
             ApiError::PayloadTooLarge => format!("The body is larger than {} KiB.", BODY_LIMIT / 1024),
             ApiError::Invalid(errors) => errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "),
@@ -154,12 +159,17 @@ impl ApiError {
     }
 }
 
+fn method_list(methods: &[Method]) -> String {
+    methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -189,6 +199,9 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::MethodNotAllowed { allowed } => {
+                response.insert_header((header::ALLOW, method_list(allowed)));
             }
             // The database or the provider is away for now: when to try again, as the pages say.
             _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {

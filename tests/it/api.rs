@@ -383,6 +383,35 @@ async fn the_api_describes_itself_in_openapi_3_1_and_renders_it_for_people() {
     assert!(is_problem(&nowhere, StatusCode::NOT_FOUND));
 }
 
+#[actix_web::test]
+async fn a_path_asked_with_a_method_it_does_not_answer_is_a_405_whatever_the_token() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let production = app.demo.acme_production;
+    let write = Api::new(&app, &make_token(&mut client, "write", production, "write").await);
+    let read_only = Api::new(&app, &make_token(&mut client, "read", production, "read").await);
+    let none = Api::new(&app, "");
+    let (id, _) = record(&app, "batch-worker").await;
+    let cases = [
+        (reqwest::Method::POST, "/api/v1/images".to_owned(), "GET"),
+        (reqwest::Method::DELETE, "/api/v1/images".to_owned(), "GET"),
+        (reqwest::Method::GET, format!("/api/v1/images/{id}/deprecate"), "POST"),
+        (reqwest::Method::POST, format!("/api/v1/images/{id}"), "GET, PATCH, DELETE"),
+        (reqwest::Method::PUT, "/api/v1/openapi.json".to_owned(), "GET"),
+    ];
+    for api in [&write, &read_only, &none] {
+        for (method, path, allowed) in &cases {
+            let answer = api.send(method.clone(), path, Some(json!({}))).await;
+            assert!(is_problem(&answer, StatusCode::METHOD_NOT_ALLOWED), "{method} {path}: {}", answer.json);
+            assert_eq!(answer.headers.get("allow").and_then(|v| v.to_str().ok()), Some(*allowed), "{method} {path}");
+        }
+    }
+    // The methods a path answers still answer, HEAD as GET.
+    assert_eq!(write.get(&format!("/api/v1/images/{id}/launch")).await.status, StatusCode::OK);
+    assert_eq!(write.send(reqwest::Method::HEAD, "/api/v1/images", None).await.status, StatusCode::OK);
+    assert!(is_problem(&write.send(reqwest::Method::POST, "/api/v1/nothing-here", None).await, StatusCode::NOT_FOUND));
+}
+
 /// The demo synced from the provider (sizes, zones, firewalls, key pairs),
 /// and a read-write token of the admin in Production.
 async fn synced_with_token() -> (TestApp, Api) {
@@ -685,7 +714,7 @@ async fn schemathesis_finds_the_api_true_to_its_description() {
         .arg(format!("Authorization: Bearer {token}"))
         .args([
             "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method",
             "--phases",
             "examples,coverage,fuzzing",
             "--max-examples",
