@@ -260,7 +260,8 @@ impl Launchable {
 }
 
 /// Image `id` as a launch finds it (404 outside the token's account or
-/// catalog), once the user may launch it (the page's rule).
+/// catalog; an own image in the recycle bin is refused by name, 409), once
+/// the user may launch it (the page's rule).
 async fn launchable(
     conn: &mut diesel_async::AsyncPgConnection,
     user: &ApiUser,
@@ -271,7 +272,7 @@ async fn launchable(
     let image = if catalog.catalog.as_deref() == Some("public") {
         Launchable::Public(db::images::find_public(conn, &account.provider, &account.region, id).await?)
     } else {
-        Launchable::Record(Box::new(db::images::find_record(conn, account.id, id).await?))
+        Launchable::Record(Box::new(db::images::find_listed(conn, account.id, id).await?))
     };
     changes::launch::authorize(&user.actor(), image.source())?;
     Ok(image)

@@ -1011,12 +1011,17 @@ async fn an_image_in_the_bin_offers_only_what_the_bin_allows() {
     assert_eq!(read.status, StatusCode::OK, "{}", read.json);
     assert_eq!(&read.json, runner);
     let version = runner["version"].as_i64().unwrap();
-    // Its sharing is neither read nor changed in the bin, and says why.
+    // Its sharing is neither read nor changed in the bin, nor is it
+    // launched, and each says why.
     let sharing = api.get(&format!("{path}/sharing")).await;
     let shared = api
         .send(reqwest::Method::PUT, &format!("{path}/sharing"), Some(json!({ "public": true, "account_ids": [] })))
         .await;
-    for answer in [&sharing, &shared] {
+    let options = api.get(&format!("{path}/launch")).await;
+    let launch =
+        json!({ "name": "from-the-bin", "budget_code_id": default_code(&app).await, "product_id": "t3.micro" });
+    let launched = api.send(reqwest::Method::POST, &format!("{path}/launch"), Some(launch)).await;
+    for answer in [&sharing, &shared, &options, &launched] {
         assert!(is_problem(answer, StatusCode::CONFLICT), "{}", answer.json);
         assert_eq!(answer.json["detail"], "“load-test-runner” is in the recycle bin: restore it first.");
     }
