@@ -167,21 +167,22 @@ impl Email {
     }
 }
 
-/// A required name (of a person, group or role): trimmed, 1 to 100
-/// characters.
+/// A required name (of a person, group or role): 1 to 100 characters,
+/// canonical (`text::canonical_name`: trimmed, one space between words,
+/// composed).
 pub fn name(field: &'static str, raw: &str, what: &str) -> Result<String, ValidationError> {
-    let name = raw.trim();
+    if raw.chars().any(char::is_control) {
+        return Err(ValidationError::new(field, format!("The {what} cannot contain control characters.")));
+    }
+    let name = super::text::canonical_name(raw);
     if name.is_empty() {
         return Err(ValidationError::new(field, format!("Enter the {what}.")));
     }
     if name.chars().count() > 100 {
         return Err(ValidationError::new(field, format!("The {what} has at most 100 characters.")));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, format!("The {what} cannot contain control characters.")));
-    }
-    super::text::refuse_invisible(field, name, what)?;
-    Ok(name.to_owned())
+    super::text::refuse_invisible(field, &name, what)?;
+    Ok(name)
 }
 
 /// An optional description: trimmed, at most 500 characters.

@@ -57,7 +57,7 @@ pub struct BudgetCodeInput {
 
 /// Reads the form; every field's problem at once, in form order.
 pub fn parse(raw: &RawBudgetCode<'_>) -> Result<BudgetCodeInput, Vec<ValidationError>> {
-    let name = text("name", "name", raw.name, NAME_MAX, true);
+    let name = text("name", "name", raw.name, NAME_MAX, true).map(|name| super::text::canonical_name(&name));
     let finance_code = text("finance_code", "finance code", raw.finance_code, FINANCE_CODE_MAX, true);
     let description = description(raw.description);
     let soft = money("soft_quota", "soft quota", raw.soft_quota);

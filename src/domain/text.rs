@@ -8,7 +8,18 @@
 //! (U+202E before “gnp.exe” shows “exe.png”): names refuse those too, and U+FFFD, which
 //! only ever stands for bytes that were not text.
 
+use unicode_normalization::UnicodeNormalization as _;
+
 use super::ValidationError;
+
+/// A one-line name as it is stored and compared: each run of spaces made
+/// one (names that differ only there look alike in any list) and its
+/// characters composed (NFC: "é" typed as "e" and a combining accent is
+/// the one "é"). For a name already checked for control characters.
+pub fn canonical_name(value: &str) -> String {
+    let spaced: Vec<&str> = value.split_whitespace().collect();
+    spaced.join(" ").nfc().collect()
+}
 
 /// Invisible, direction-changing and replacement characters: zero-width
 /// spaces and joiners, the soft hyphen, byte-order mark, bidirectional
@@ -57,6 +68,14 @@ pub fn refuse_control_in_text(field: &'static str, value: &str, what: &str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_look_alike_are_stored_alike() {
+        assert_eq!(canonical_name("Dup  Team"), "Dup Team");
+        assert_eq!(canonical_name(" Ops \u{00A0} Budget "), "Ops Budget");
+        assert_eq!(canonical_name("Cafe\u{0301}"), "Caf\u{00E9}");
+        assert_eq!(canonical_name("Café"), "Café");
+    }
 
     #[test]
     fn names_refuse_what_cannot_be_seen_and_keep_what_can() {

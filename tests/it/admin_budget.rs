@@ -141,7 +141,9 @@ async fn bad_quotas_and_taken_names_come_back_at_the_field_with_422() {
         assert!(text(&answer.body).contains(message), "{soft}/{hard}: {}", text(&answer.body));
         assert!(answer.body.contains("value=\"Research\""), "the form keeps what was typed");
     }
-    for name in ["Default", "default"] {
+    assert_eq!(client.post(PAGE, &form("Ops  Budget", "1", "2")).await.status, StatusCode::SEE_OTHER);
+    let before = before + 1;
+    for name in ["Default", "default", "Ops Budget", "ops   budget"] {
         let taken = client.post(PAGE, &form(name, "1", "2")).await;
         assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(text(&taken.body).contains("already has a budget code named"), "{}", text(&taken.body));

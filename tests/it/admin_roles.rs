@@ -89,8 +89,16 @@ async fn groups_are_listed_with_their_role_added_edited_and_deleted_when_empty()
     assert_eq!((action.as_str(), resource.as_str()), ("create", "GROUP"));
     assert_eq!(changes["name"], "QA");
 
-    for (name, message) in [("", "Enter the group name."), ("ops", "Your company has a group named “ops” already.")]
-    {
+    let composed = admin.post_htmx("/admin/groups", &[("name", "Café  Team"), ("description", "")]).await;
+    assert_eq!(composed.status, StatusCode::OK, "{}", composed.body);
+    assert!(text(&composed.body).contains("7 Café Team — no role"), "stored with one space: {}", text(&composed.body));
+    // Names that look alike are one name: spaces, and an accent typed apart.
+    for (name, message) in [
+        ("", "Enter the group name."),
+        ("ops", "Your company has a group named “ops” already."),
+        ("Cafe\u{301} Team", "Your company has a group named “Café Team” already."),
+        ("café \u{a0} team", "Your company has a group named “café team” already."),
+    ] {
         let refused = admin.post_htmx("/admin/groups", &[("name", name), ("description", "")]).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(text(&refused.body).contains(message), "{}", refused.body);
