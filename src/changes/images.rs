@@ -140,16 +140,24 @@ pub fn authorize_configure(actor: &Actor<'_>, row: &ImageRow) -> Result<(), Chan
     }
 }
 
-/// The same audit event, written in another account (the record there was
-/// made or removed by this change).
-fn event_in<'e>(
+/// Records the same audit event in another account (the record there was
+/// made or removed by this change). In another company's account it is
+/// the system's: that company is told what happened to its record, never
+/// who in this company did it.
+async fn record_in(
+    conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     account: i64,
-    action: &'e str,
+    action: &str,
     record: i64,
     changes: serde_json::Value,
-) -> NewAuditEvent<'e> {
-    NewAuditEvent { account_id: Some(account), ..actor.event(action, Resource::Image, record, changes) }
+) -> QueryResult<()> {
+    let mut event =
+        NewAuditEvent { account_id: Some(account), ..actor.event(action, Resource::Image, record, changes) };
+    if db::accounts::company_of(conn, account).await? != actor.account.company_id {
+        event.user_id = None;
+    }
+    db::audit_log::record(conn, &event).await
 }
 
 /// Renames and relabels record `id` of the actor's account, at `version`,
@@ -353,7 +361,7 @@ pub async fn delete(
             for (other, record) in db::images::retire_image(conn, row.image_pk).await? {
                 let changes = serde_json::json!({ "provider_image_id": row.provider_image_id,
                                                   "reason": "deleted by its owner" });
-                db::audit_log::record(conn, &event_in(actor, other, "unshare", record, changes)).await?;
+                record_in(conn, actor, other, "unshare", record, changes).await?;
             }
             let job = Deregister { image_id: row.provider_image_id.clone() };
             db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
@@ -386,7 +394,7 @@ async fn give_back_share(
         "shared_with": { "removed": [actor.account.name] },
         "reason": "removed by the account it was shared with",
     });
-    db::audit_log::record(conn, &event_in(actor, owner, "sharing", record, changes)).await?;
+    record_in(conn, actor, owner, "sharing", record, changes).await?;
     Ok(())
 }
 
@@ -511,7 +519,7 @@ pub async fn purge(
         for (other, record) in purged {
             let changes = serde_json::json!({ "provider_image_id": row.provider_image_id,
                                               "reason": "deleted by its owner" });
-            db::audit_log::record(conn, &event_in(actor, other, "unshare", record, changes)).await?;
+            record_in(conn, actor, other, "unshare", record, changes).await?;
         }
         Ok(Deleted {
             name: row.name,
@@ -696,13 +704,13 @@ pub async fn save_sharing(
                 return Err(ValidationError::new("account_ids", why).into());
             };
             let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
-            db::audit_log::record(conn, &event_in(actor, target.id, "share", record, changes)).await?;
+            record_in(conn, actor, target.id, "share", record, changes).await?;
             db::jobs::enqueue(conn, &permission(true, Some(&target.provider_account_number))).await?;
         }
         for target in &remove {
             if let Some(record) = db::images::remove_share(conn, target.id, row.image_pk).await? {
                 let changes = serde_json::json!({ "from_account": from, "provider_image_id": image_id });
-                db::audit_log::record(conn, &event_in(actor, target.id, "unshare", record, changes)).await?;
+                record_in(conn, actor, target.id, "unshare", record, changes).await?;
             }
             db::jobs::enqueue(conn, &permission(false, Some(&target.provider_account_number))).await?;
         }

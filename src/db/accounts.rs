@@ -294,6 +294,11 @@ pub async fn add_member(conn: &mut AsyncPgConnection, account_id: i64, user_id: 
         .map(drop)
 }
 
+/// The company account `id` belongs to.
+pub async fn company_of(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<i64> {
+    accounts::table.find(id).select(accounts::company_id).first(conn).await
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Account> {
     accounts::table.find(id).select(Account::as_select()).first(conn).await
 }

@@ -521,6 +521,44 @@ async fn a_share_and_its_undoing_reach_the_provider_in_the_order_they_were_made(
     assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), [], "unshared at the provider, as in the console");
 }
 
+/// An image deleted at the provider leaves every account's record of it,
+/// and each account's audit log says so: by the user who deleted it in
+/// the accounts of their own company, by the system in another company's
+/// (which is never told who in Acme did it).
+#[actix_web::test]
+async fn a_delete_tells_another_companys_audit_log_what_happened_but_not_who_did_it() {
+    let app = TestApp::spawn().await;
+    app.delete_images_at_once().await;
+    let mut conn = app.db().await;
+    let (production, staging, globex) = (app.demo.acme_production, app.demo.acme_staging, app.demo.globex_main);
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) = record(&mut conn, production, "api-server-base").await.unwrap();
+    // Globex launched it while it was public.
+    count(
+        &mut conn,
+        &format!(
+            "INSERT INTO image_records (account_id, provider_image_id, name, source)
+             SELECT {globex}, provider_image_id, 'api base (from the catalog)', 'public_launched'
+               FROM image_records WHERE id = {id} RETURNING id AS n"
+        ),
+    )
+    .await;
+
+    let deleted = post(&mut client, &format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", text(&deleted.body));
+    let told = |account: i64| {
+        format!(
+            "SELECT count(*) AS n FROM audit_events e LEFT JOIN users u ON u.id = e.user_id
+             WHERE e.account_id = {account} AND e.action = 'unshare' AND u.email IS NOT DISTINCT FROM "
+        )
+    };
+    assert_eq!(count(&mut conn, &format!("{}'admin@acme.test'", told(staging))).await, 1, "a colleague's account");
+    assert_eq!(count(&mut conn, &format!("{}NULL", told(globex))).await, 1, "another company's, by the system");
+    let mut globex_admin = app.signed_in("admin@globex.test").await;
+    let log = text(&globex_admin.get("/audit").await.body);
+    assert!(log.contains("unshare") && !log.contains("Alex Morgan"), "{log}");
+}
+
 #[actix_web::test]
 async fn sharing_with_an_account_that_launched_the_image_from_the_catalog_makes_its_record_the_share() {
     let app = TestApp::spawn().await;
