@@ -75,6 +75,9 @@ pub async fn act(
         let row = db::servers::find(conn, account, id).await?;
         check(actor, &row, action)?;
         let instance_id = instance_of(&row)?;
+        if action == ServerAction::Start {
+            within_hard_quota(conn, &row).await?;
+        }
         if !db::servers::begin(conn, id, version, moving_to).await? {
             let now = db::servers::find(conn, account, id).await?;
             return Err(Refusal::ServerChanged { progress: progress(&now).title(), name: now.name }.into());
@@ -86,6 +89,21 @@ pub async fn act(
         Ok(db::servers::find(conn, account, id).await?)
     })
     .await
+}
+
+/// Refuses starting a paused server when its hourly rate, counted again,
+/// would take its budget code to the hard quota, as a launch is refused:
+/// a hard quota that pausing could dodge would guard nothing. Checked under
+/// the code's lock, which launches billed to it take too.
+async fn within_hard_quota(conn: &mut AsyncPgConnection, row: &ServerRow) -> Result<(), ChangeError> {
+    let code = db::budget::lock(conn, row.budget_code_id).await?;
+    let rate = db::servers::hourly_rate(conn, row.id).await?;
+    let figures = db::budget::figures_for(conn, vec![code], chrono::Utc::now()).await?;
+    let (code, figures) = figures.first().expect("figures_for answers for every code it is given");
+    match figures.check_launch(&rate) {
+        Ok(_) => Ok(()),
+        Err(over) => Err(Refusal::StartPastHardQuota { code: code.name.clone(), over }.into()),
+    }
 }
 
 /// An image being made: the server's row, the pending record in My images

@@ -74,6 +74,12 @@ pub async fn lock_held(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Q
         .optional()
 }
 
+/// Code `id`, locked until the transaction ends: a server billed to it
+/// starts after the launches counted against its quota, or before them.
+pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<BudgetCode> {
+    budget_codes::table.find(id).select(BudgetCode::as_select()).for_update().first(conn).await
+}
+
 /// Every code of the company, active or not, by name.
 pub async fn codes_of_company(conn: &mut AsyncPgConnection, company_id: i64) -> QueryResult<Vec<BudgetCode>> {
     budget_codes::table

@@ -357,6 +357,11 @@ pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> Que
     server_rows!().filter(servers::account_id.eq(account_id)).filter(servers::id.eq(id)).first(conn).await
 }
 
+/// What server `id` costs an hour while it runs.
+pub async fn hourly_rate(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bigdecimal::BigDecimal> {
+    servers::table.find(id).select(servers::hourly_rate).first(conn).await
+}
+
 /// Moves a server into the state an action starts (e.g. `Pausing`) if it is
 /// still at `version`; false when it changed meanwhile.
 pub async fn begin(conn: &mut AsyncPgConnection, id: i64, version: i32, state: ServerState) -> QueryResult<bool> {

@@ -152,6 +152,12 @@ pub enum Refusal {
         code: String,
         over: OverHardQuota,
     },
+    /// Starting a paused server again would take its budget code `code`
+    /// past its hard quota (its hourly rate counts again once it runs).
+    StartPastHardQuota {
+        code: String,
+        over: OverHardQuota,
+    },
     /// Server `name` is `progress` (its title): `action` cannot be done now,
     /// though it could in another state.
     ServerNotNow {
@@ -345,6 +351,11 @@ impl Refusal {
                 "This budget code was deactivated or withdrawn meanwhile: choose another.".into()
             }
             Refusal::PastHardQuota { code, over } => past_hard_quota(code, over),
+            Refusal::StartPastHardQuota { code, over } => format!(
+                "Starting this server would take {code} past its hard quota: {} projected this month, of {}.",
+                super::budget::cents(&over.projected),
+                super::budget::cents(&over.hard_quota)
+            ),
             Refusal::ServerNotNow { name, progress, action } => {
                 format!("{name} is {progress}: it cannot {} now.", action.to_lowercase())
             }

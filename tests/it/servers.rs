@@ -133,6 +133,45 @@ async fn a_failure_is_recorded_with_its_server_or_not_at_all() {
     assert_eq!(state_of(&mut conn, id).await.0, "TERMINATED", "read back from the provider");
 }
 
+/// A paused server counts nothing against its budget code's run rate;
+/// started again it does, so a start that would take the code to its hard
+/// quota is refused as a launch would be: pausing, launching and starting
+/// again never gets past the quota.
+#[actix_web::test]
+async fn a_start_that_would_take_the_budget_past_its_hard_quota_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("manager@acme.test").await;
+    let (id, version) = running_server(&mut conn, app.demo.acme_production).await;
+    let paused = client.post_htmx(&format!("/servers/{id}/pause"), &[("version", &version.to_string())]).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    app.run_jobs().await;
+    let (state, version) = state_of(&mut conn, id).await;
+    assert_eq!(state, "PAUSED");
+    let code: i64 = servers::table.find(id).select(servers::budget_code_id).first(&mut conn).await.unwrap();
+    let quota = |hard: String| format!("UPDATE budget_codes SET soft_quota = 0, hard_quota = {hard} WHERE id = {code}");
+    // What the code's servers ran this month fits, with a dollar to spare;
+    // the rest of the month of this one does not.
+    use stratus_console::db::budget::{BudgetCode, figures_for};
+    let held = budget_codes::table.find(code).select(BudgetCode::as_select()).load(&mut conn).await.unwrap();
+    let figures = figures_for(&mut conn, held, chrono::Utc::now()).await.unwrap();
+    let spent = figures[0].1.current_usage().clone();
+    diesel::sql_query(quota((spent + bigdecimal::BigDecimal::from(1)).to_string())).execute(&mut conn).await.unwrap();
+    let jobs = "SELECT count(*) AS n FROM jobs WHERE kind = 'server_action'";
+    let queued = count(&mut conn, jobs).await;
+
+    let refused = client.post_htmx(&format!("/servers/{id}/start"), &[("version", &version.to_string())]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let said = "Starting this server would take Default past its hard quota";
+    assert!(text(&refused.body).contains(said), "{}", text(&refused.body));
+    assert_eq!(state_of(&mut conn, id).await, ("PAUSED".into(), version), "nothing written");
+    assert_eq!(count(&mut conn, jobs).await, queued, "nothing asked of the provider");
+
+    diesel::sql_query(quota("1000".into())).execute(&mut conn).await.unwrap();
+    let started = client.post_htmx(&format!("/servers/{id}/start"), &[("version", &version.to_string())]).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+}
+
 #[actix_web::test]
 async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     let app = TestApp::spawn().await;
