@@ -27,9 +27,15 @@ impl ServerName {
             return Err(ValidationError::new("name", format!("A name has at most {} characters.", Self::MAX_CHARS)));
         }
         if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ' '))) {
+            // A character that cannot be seen is named by its code point.
+            let shown = if bad.is_control() || super::text::is_invisible(bad) {
+                format!("U+{:04X}", u32::from(bad))
+            } else {
+                format!("“{bad}”")
+            };
             return Err(ValidationError::new(
                 "name",
-                format!("“{bad}” cannot be used: a name has letters, digits, “-”, “.”, “_” and spaces."),
+                format!("{shown} cannot be used: a name has letters, digits, “-”, “.”, “_” and spaces."),
             ));
         }
         Ok(Self(name.to_owned()))
@@ -170,6 +176,25 @@ pub fn validate(
     let mut errors = Errors::default();
     let name = ServerName::parse(form.name).map_err(|e| errors.0.push(e)).ok();
     let count = Count::parse(form.count).map_err(|e| errors.0.push(e)).ok();
+    // Several servers are named NAME-1 … NAME-N: each must fit the limit.
+    let (name, count) = match (name, count) {
+        (Some(name), Some(count)) => match server_names(&name, count).iter().map(|n| n.chars().count()).max() {
+            Some(longest) if longest > ServerName::MAX_CHARS => {
+                let keep = ServerName::MAX_CHARS - (longest - name.as_str().chars().count());
+                errors.push(
+                    "name",
+                    format!(
+                        "{} servers are named “-1” to “-{}” after it: keep the name to {keep} characters.",
+                        count.get(),
+                        count.get()
+                    ),
+                );
+                (None, None)
+            }
+            _ => (Some(name), Some(count)),
+        },
+        other => other,
+    };
     if form.description.chars().count() > 1000 {
         errors.push("description", "A description has at most 1,000 characters.");
     } else if let Err(e) = refuse_control_in_text("description", form.description, "description") {
@@ -392,6 +417,24 @@ mod tests {
     }
 
     #[test]
+    fn several_servers_names_with_their_numbers_fit_the_limit() {
+        let (firewalls, volumes, config) = (vec!["7".to_owned()], VolumeForm::default(), ConfigForm::default());
+        let mut form = input(&firewalls, &volumes, &config);
+        let (long, shorter) = ("x".repeat(100), "x".repeat(97));
+        form.name = &long;
+        form.count = "1";
+        let one = validate(&form, false, &options("1000"), Encryption::Provider).expect("one server: the name itself");
+        assert_eq!(one.names, std::slice::from_ref(&long));
+        form.count = "12";
+        let errors = validate(&form, false, &options("1000"), Encryption::Provider).unwrap_err();
+        let found: Vec<_> = errors.iter().map(|e| (e.field, e.message.as_str())).collect();
+        assert_eq!(found, [("name", "12 servers are named “-1” to “-12” after it: keep the name to 97 characters.")]);
+        form.name = &shorter;
+        let launch = validate(&form, false, &options("1000"), Encryption::Provider).unwrap();
+        assert_eq!(launch.names.last().map(|n| n.len()), Some(100));
+    }
+
+    #[test]
     fn a_key_choice_the_form_does_not_offer_is_refused() {
         let (firewalls, volumes, config) = (Vec::new(), VolumeForm::default(), ConfigForm::default());
         let mut form = input(&firewalls, &volumes, &config);
@@ -424,6 +467,7 @@ mod tests {
         assert!(ServerName::parse(&"x".repeat(101)).unwrap_err().message.contains("at most 100"));
         assert!(ServerName::parse("web/1").unwrap_err().message.contains("“/” cannot be used"));
         assert!(ServerName::parse("wéb").is_err());
+        assert!(ServerName::parse("web\u{7}").unwrap_err().message.starts_with("U+0007 cannot be used"));
     }
 
     #[test]
