@@ -242,6 +242,8 @@ pub fn validate(
     let mut firewalls = Vec::new();
     for raw in form.firewall_ids {
         match options.firewalls.iter().find(|(id, _, _)| id.to_string() == *raw) {
+            // A firewall ticked twice (a hand-made form) is one firewall.
+            Some((id, _, _)) if firewalls.iter().any(|(chosen, _)| chosen == id) => {}
             Some((id, _, provider_id)) => firewalls.push((*id, provider_id.clone())),
             None => errors.push("firewall_ids", "Choose firewalls of this account."),
         }
@@ -391,7 +393,8 @@ mod tests {
 
     #[test]
     fn a_valid_launch_names_its_servers_and_keeps_the_choices() {
-        let (firewalls, volumes, config) = (vec!["7".to_owned()], VolumeForm::default(), ConfigForm::default());
+        let (firewalls, volumes, config) =
+            (vec!["7".to_owned(), "7".to_owned()], VolumeForm::default(), ConfigForm::default());
         let launch = validate(&input(&firewalls, &volumes, &config), false, &options("1000"), Encryption::Provider)
             .unwrap_or_else(|e| panic!("refused: {e:?}"));
         assert_eq!(launch.names, ["web-1", "web-2", "web-3"]);
