@@ -17,7 +17,7 @@ use stratus_console::jobs::{JobSettings, Runner, servers::SYNC_SERVERS, sync};
 use crate::cloud::{connection, endpoint};
 use crate::harness::{Acting, Client, TestApp, count, hold_open, until_one_waits};
 use crate::image_actions::{provider_id, record};
-use crate::servers::{made_record, running_server};
+use crate::servers::{made_record, operations_code, running_server};
 
 /// The own-images sync's read: what the provider lists for the account now.
 pub async fn sync_read(number: &str) -> Vec<ReportedImage> {
@@ -277,12 +277,7 @@ async fn a_sync_that_read_the_provider_before_an_image_was_made_keeps_it() {
     let account = db::accounts::find(&mut conn, production).await.unwrap();
     let mut client = app.signed_in("admin@acme.test").await;
     let (server, _) = running_server(&mut conn, production).await;
-    let code: i64 = budget_codes::table
-        .filter(budget_codes::name.eq("Operations"))
-        .select(budget_codes::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let code = operations_code(&mut conn).await;
 
     let listed = sync_read(&app.demo.numbers.production).await;
     let made = client
@@ -325,12 +320,7 @@ async fn an_image_sync_committing_while_a_made_image_is_recorded_leaves_one_reco
     let account = db::accounts::find(&mut conn, production).await.unwrap();
     let mut client = app.signed_in("admin@acme.test").await;
     let (server, _) = running_server(&mut conn, production).await;
-    let code: i64 = budget_codes::table
-        .filter(budget_codes::name.eq("Operations"))
-        .select(budget_codes::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let code = operations_code(&mut conn).await;
     let made = client
         .post_htmx(
             &format!("/servers/{server}/image"),

@@ -19,6 +19,11 @@ pub(crate) async fn running_server(conn: &mut AsyncPgConnection, account: i64) -
         .unwrap()
 }
 
+/// The demo's "Operations" budget code, which Make Image bills.
+pub(crate) async fn operations_code(conn: &mut AsyncPgConnection) -> i64 {
+    budget_codes::table.filter(budget_codes::name.eq("Operations")).select(budget_codes::id).first(conn).await.unwrap()
+}
+
 /// The record of an image made from a server, by name: its id, and its
 /// image's state and provider id.
 pub(crate) async fn made_record(conn: &mut AsyncPgConnection, name: &str) -> (i64, (String, Option<String>)) {
@@ -265,12 +270,7 @@ async fn make_image_checks_its_form_and_the_image_joins_my_images_owned_as_chose
     let mut conn = app.db().await;
     let mut client = app.signed_in("admin@acme.test").await;
     let (id, _) = running_server(&mut conn, app.demo.acme_production).await;
-    let operations: i64 = budget_codes::table
-        .filter(budget_codes::name.eq("Operations"))
-        .select(budget_codes::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let operations = operations_code(&mut conn).await;
     let ops_group: i64 =
         groups::table.filter(groups::name.eq("Admin")).select(groups::id).first(&mut conn).await.unwrap();
 
@@ -369,12 +369,7 @@ async fn an_image_the_provider_cannot_make_stays_listed_as_failed_with_the_reaso
         .execute(&mut conn)
         .await
         .unwrap();
-    let operations: i64 = budget_codes::table
-        .filter(budget_codes::name.eq("Operations"))
-        .select(budget_codes::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let operations = operations_code(&mut conn).await;
 
     let made = client
         .post_htmx(
