@@ -346,7 +346,7 @@ pub async fn delete(
             return Ok(Deleted { name: row.name, provider_image_id: None, source, purge_after: None });
         }
         if let DeleteFate::Binned { days } = fate {
-            return to_bin(conn, actor, row, version, days).await;
+            return to_bin(conn, actor, jobs, row, version, days).await;
         }
         if !db::images::delete_record(conn, account, id, version).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
@@ -399,11 +399,13 @@ async fn give_back_share(
 }
 
 /// Moves an own image to the recycle bin for `days`: every record of it
-/// leaves the lists, and nothing else changes until it is restored or
-/// purged.
+/// leaves the lists, and the provider takes back the launch permissions its
+/// shares and public flag gave, so nobody launches it there either. The
+/// console keeps the shares and the flag, to grant them again on a restore.
 async fn to_bin(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
+    jobs: &JobSettings,
     row: ImageRow,
     version: i32,
     days: i32,
@@ -414,6 +416,7 @@ async fn to_bin(
     let now = chrono::Utc::now();
     let purge_after = now + chrono::Duration::days(i64::from(days));
     db::images::bin_image(conn, row.image_pk, Some(actor.user.id), now, purge_after).await?;
+    queue_launch_permissions(conn, actor.account.id, jobs.max_attempts, &row, false).await?;
     let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                       "recycle_bin": { "purge_after": purge_after } });
     db::audit_log::record(conn, &actor.event("delete", Resource::Image, row.id, changes)).await?;
@@ -423,6 +426,30 @@ async fn to_bin(
         source: Source::Own,
         purge_after: Some(purge_after),
     })
+}
+
+/// Queues, in `account`'s name, a launch permission job for each one the
+/// console records for `row`'s image: a grant (or a revoke) for every
+/// account it is shared with, and for everyone when it is public.
+pub(crate) async fn queue_launch_permissions(
+    conn: &mut AsyncPgConnection,
+    account: i64,
+    max_attempts: i32,
+    row: &ImageRow,
+    grant: bool,
+) -> QueryResult<()> {
+    let mut who = Vec::new();
+    for (target, _) in db::images::shares(conn, row.image_pk).await? {
+        who.push(Some(db::accounts::find(conn, target).await?.provider_account_number));
+    }
+    if db::images::is_public(conn, row.image_pk).await? {
+        who.push(None);
+    }
+    for account_number in who {
+        let job = Permission { image_id: row.provider_image_id.clone(), grant, account_number };
+        db::jobs::enqueue(conn, &job.job(account, max_attempts)).await?;
+    }
+    Ok(())
 }
 
 /// The own record `id` in the bin, if the actor may restore or purge it
@@ -446,9 +473,9 @@ async fn binned(
 /// a restore keeps the image, where the lifecycle would retire it again at
 /// once. A deprecation day that passed is kept, so the image is deprecated
 /// as scheduled (a deprecated image still launches). A retired image is
-/// enabled again, and its shares and public launch permission are granted
-/// again: EC2's DisableImage took them all, and EnableImage does not give
-/// them back.
+/// enabled again. Its shares and public launch permission are granted
+/// again: the bin took them back at the provider (as EC2's DisableImage
+/// does, and EnableImage does not give them back).
 pub async fn restore(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
@@ -469,23 +496,12 @@ pub async fn restore(
             db::images::set_schedule(conn, row.image_pk, row.deprecate_on, None).await?;
         }
         if row.retired_at.is_some() {
-            // Its retirement disabled it at the provider, which took every
-            // launch permission; the jobs of one image run in order.
-            let image_id = &row.provider_image_id;
-            let job = Availability { image_id: image_id.clone(), enabled: true };
+            // Its retirement disabled it at the provider; enabled first (the
+            // jobs of one image run in order), then granted.
+            let job = Availability { image_id: row.provider_image_id.clone(), enabled: true };
             db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
-            let mut grants = Vec::new();
-            for (target, _) in db::images::shares(conn, row.image_pk).await? {
-                grants.push(Some(db::accounts::find(conn, target).await?.provider_account_number));
-            }
-            if db::images::is_public(conn, row.image_pk).await? {
-                grants.push(None);
-            }
-            for account_number in grants {
-                let job = Permission { image_id: image_id.clone(), grant: true, account_number };
-                db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
-            }
         }
+        queue_launch_permissions(conn, account, jobs.max_attempts, &row, true).await?;
         let mut changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
         if let Some(day) = lapsed {
             changes["retire_on"] = serde_json::json!({ "from": day, "to": null });

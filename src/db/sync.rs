@@ -164,11 +164,15 @@ pub async fn own_images(
             .load::<i64>(conn)
             .await?;
         let deregistered = super::jobs::deregistrations(conn, account.id).await?;
-        let retired_here = retired_by_console(conn, account, images).await?;
+        let in_bin = binned(conn, &account.provider, &account.region).await?;
+        let retired_here = retired_by_console(conn, account, images, &in_bin).await?;
         // An image made public or private whose job has not reached the
         // provider yet keeps the console's flag (and its place in, or out
-        // of, the catalog): the provider still reports the old one.
-        let flag_changes = super::jobs::public_flag_changes(conn, account.id).await?;
+        // of, the catalog): the provider still reports the old one. So does
+        // an image in the recycle bin, whose launch permissions the provider
+        // took back: a restore grants them again as the console recorded.
+        let mut flag_changes = super::jobs::public_flag_changes(conn, account.id).await?;
+        flag_changes.extend(images.iter().map(|i| &i.provider_image_id).filter(|id| in_bin.contains(*id)).cloned());
         let images: std::borrow::Cow<'_, [ReportedImage]> = if flag_changes.is_empty() {
             images.into()
         } else {
@@ -376,12 +380,13 @@ async fn retired_by_console(
     conn: &mut AsyncPgConnection,
     account: &Account,
     images: &[ReportedImage],
+    in_bin: &std::collections::HashSet<String>,
 ) -> QueryResult<std::collections::HashSet<String>> {
     let disabled: Vec<&str> = images.iter().filter(|i| i.disabled).map(|i| i.provider_image_id.as_str()).collect();
     if disabled.is_empty() {
         return Ok(std::collections::HashSet::new());
     }
-    let mut retired = binned(conn, &account.provider, &account.region).await?;
+    let mut retired = in_bin.clone();
     retired.extend(super::jobs::availability_changes(conn, account.id).await?);
     retired.retain(|id| disabled.contains(&id.as_str()));
     Ok(retired)

@@ -3,9 +3,9 @@
 //!
 //! - an own image whose deprecation day has come is deprecated, in the
 //!   console and at the provider where it can (as the menu's Deprecate);
-//! - one whose retirement day has come is retired: deprecated, disabled at
-//!   the provider where it can (launches are refused), and moved to the
-//!   recycle bin; unless it is protected or live servers were launched from
+//! - one whose retirement day has come is retired: deprecated, its launch
+//!   permissions taken back and disabled at the provider where it can
+//!   (launches are refused), and moved to the recycle bin; unless it is protected or live servers were launched from
 //!   it, when it waits, the image says why, and the next run tries again;
 //! - images whose recycle-bin retention has ended are purged (every record
 //!   goes and the provider deregisters them).
@@ -189,6 +189,10 @@ async fn retire_due(
     let purge_after = now + chrono::Duration::days(i64::from(days));
     db::images::bin_image(conn, row.image_pk, None, now, purge_after).await?;
     db::images::retired(conn, row.image_pk, now).await?;
+    // Its launch permissions taken back first: a provider that cannot
+    // disable images (or one whose disable keeps them) would still let the
+    // accounts it is shared with launch it.
+    crate::changes::images::queue_launch_permissions(conn, account, settings.max_attempts, &row, false).await?;
     let changes = serde_json::json!({ "scheduled_on": row.retire_on, "recycle_bin": { "purge_after": purge_after } });
     db::audit_log::record(conn, &event(account, row.id, "retire", changes)).await?;
     let job = Availability { image_id: row.provider_image_id.clone(), enabled: false };

@@ -7,7 +7,7 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
-use stratus_console::cloud::CloudProvider as _;
+use stratus_console::cloud::{CloudProvider as _, LaunchPermission};
 use stratus_console::db::{self, schema::*};
 use stratus_console::jobs::lifecycle::{IMAGE_LIFECYCLE, Lifecycle};
 
@@ -87,7 +87,7 @@ async fn a_delete_bins_the_image_in_every_account_and_a_restore_brings_it_back_a
     assert_eq!(done.status, StatusCode::OK, "{}", text(&done.body));
     assert!(text(&done.body).contains("Moved “api-server-base” to the recycle bin"), "{}", text(&done.body));
 
-    // Nothing is removed and nothing is asked of the provider; every record leaves the lists.
+    // Nothing is removed or deregistered; every record leaves the lists.
     let until = bin_of(&mut conn, id).await.expect("in the bin");
     let days = (until - Utc::now()).num_hours();
     assert!((7 * 24 - 1..=7 * 24).contains(&days), "purged in 7 days: {days} h");
@@ -699,4 +699,60 @@ async fn the_api_refuses_a_schedule_with_a_misspelt_field_and_keeps_the_schedule
         api.send(reqwest::Method::PUT, &path, Some(serde_json::json!({ "version": version, "retireOn": day }))).await;
     assert_eq!(misspelt.status, StatusCode::BAD_REQUEST, "{}", misspelt.json);
     assert_eq!(schedule_of(&mut conn, id).await.1, Some(Utc::now().date_naive() + Duration::days(30)), "kept");
+}
+
+/// Nobody launches a binned image at the provider either: the bin takes back
+/// the launch permissions its shares and public flag gave (the delete's and
+/// the retirement's), a sync meanwhile keeps the console's record of them,
+/// and a restore grants them again.
+#[actix_web::test]
+async fn the_bin_takes_back_the_launch_permissions_at_the_provider_and_a_restore_grants_them_again() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let (id, _) = record(&mut conn, production, "api-server-base").await.unwrap();
+    let (_, _, image, _) = kept(&mut conn, id).await;
+    let ami = crate::image_actions::provider_id(&mut conn, id).await;
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let public = admin
+        .post_htmx(&format!("/images/{id}/sharing"), &[("share_type", "public"), ("account_ids", &staging.to_string())])
+        .await;
+    assert_eq!(public.status, StatusCode::OK, "{}", text(&public.body));
+    app.run_jobs().await;
+    let staging_may = LaunchPermission::Account(app.demo.numbers.staging.clone());
+    let granted = ec2.launch_permissions(&ami).await.unwrap();
+    assert!(granted.len() == 2 && granted.contains(&staging_may), "{granted:?}");
+    assert!(granted.contains(&LaunchPermission::Public), "{granted:?}");
+    let is_public = || provider_images::table.find(image).select(provider_images::is_public);
+
+    for how in ["delete", "retirement"] {
+        if how == "delete" {
+            let version = version_of(&mut conn, id).await;
+            let done = admin.post_htmx(&format!("/images/{id}/delete"), &[("version", &version)]).await;
+            assert_eq!(done.status, StatusCode::OK, "{}", text(&done.body));
+            app.run_jobs().await;
+        } else {
+            retire_at_once(&app, production, image).await;
+        }
+        assert!(bin_of(&mut conn, id).await.is_some(), "{how}: in the bin");
+        assert_eq!(ec2.launch_permissions(&ami).await.unwrap(), [], "{how}: nobody may launch it");
+        let listed = crate::races::sync_read(&app.demo.numbers.production).await;
+        db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+        assert!(is_public().first::<bool>(&mut conn).await.unwrap(), "{how}: the console keeps its public flag");
+        let (_, shares, _, _) = kept(&mut conn, id).await;
+        assert_eq!(shares, "1 shares", "{how}: and its share");
+
+        let version = version_of(&mut conn, id).await;
+        let restored = admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version)]).await;
+        assert_eq!(restored.status, StatusCode::OK, "{}", text(&restored.body));
+        app.run_jobs().await;
+        let granted = ec2.launch_permissions(&ami).await.unwrap();
+        assert!(granted.len() == 2 && granted.contains(&staging_may), "{how}: {granted:?}");
+        assert!(granted.contains(&LaunchPermission::Public), "{how}: {granted:?}");
+        let listed = crate::races::sync_read(&app.demo.numbers.production).await;
+        db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+        assert!(is_public().first::<bool>(&mut conn).await.unwrap(), "{how}: public again");
+    }
 }
