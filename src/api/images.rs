@@ -252,9 +252,11 @@ pub async fn list(
             )]));
         }
     };
+    let reach = user.rights.reach(Resource::Image, Action::Access);
     let mut conn = state.lists.get().await?;
     let page =
-        db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page).await?;
+        db::images::list_records(&mut conn, user.account.id, &reach, tab, &query.filters, query.sort, &query.page)
+            .await?;
     let (prev, next) = page.prev_and_next(|row| row.cursor(query.sort));
     Ok(web::Json(ImagePage { items: page.rows.into_iter().map(|row| Image::of(&user, row)).collect(), next, prev }))
 }
@@ -267,6 +269,7 @@ pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) 
     user.require(Resource::Image, Action::Access)?;
     let mut conn = state.pool.get().await?;
     let row = db::images::find_listed(&mut conn, user.account.id, id.into_inner()).await?;
+    let row = changes::images::seen(&user.rights, row).ok_or(ApiError::NotFound)?;
     Ok(web::Json(Image::of(&user, row)))
 }
 

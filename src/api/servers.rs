@@ -116,7 +116,8 @@ pub async fn list(
     user.require(Resource::Server, Action::Access)?;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let request = PageRequest::from_params(&text(&query.after), &text(&query.before), KeyKind::Id)?;
-    let page = db::servers::page(&mut *state.pool.get().await?, user.account.id, &request).await?;
+    let reach = user.rights.reach(Resource::Server, Action::Access);
+    let page = db::servers::page(&mut *state.pool.get().await?, user.account.id, &reach, &request).await?;
     let (prev, next) = page.prev_and_next(ServerRow::cursor);
     Ok(web::Json(ServerList { items: page.rows.into_iter().map(|row| Server::of(&user, row)).collect(), next, prev }))
 }
@@ -128,6 +129,7 @@ pub async fn list(
 pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Server>, ApiError> {
     user.require(Resource::Server, Action::Access)?;
     let row = db::servers::find(&mut *state.pool.get().await?, user.account.id, id.into_inner()).await?;
+    let row = changes::servers::seen(&user.rights, row).ok_or(ApiError::NotFound)?;
     Ok(web::Json(Server::of(&user, row)))
 }
 

@@ -21,7 +21,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use super::{Actor, ChangeError};
 use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::ImageRow};
 use crate::domain::ValidationError;
-use crate::domain::access::{Forbidden, Ownership, Resource};
+use crate::domain::access::{Action, Forbidden, Ownership, Resource, Rights};
 use crate::domain::images::{
     DeleteFate, ImageAction, ImageFacts, ImageName, Label, Making, NotOffered, Schedule, SharingSupport, Source,
     may_configure, not_offered, sharing_rights,
@@ -38,16 +38,25 @@ fn provider_sharing(account: &Account) -> SharingSupport {
         .unwrap_or_default()
 }
 
+/// Who owns the record, as the access rights read it.
+pub fn ownership(row: &ImageRow) -> Ownership {
+    Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: row.budget_code_id }
+}
+
+/// The record, if the user may see it (`IMAGE Access` on it, as the lists
+/// ask): a record the lists leave out is not found either.
+pub fn seen(rights: &Rights, row: ImageRow) -> Option<ImageRow> {
+    rights.allows(Resource::Image, Action::Access, &ownership(&row)).then_some(row)
+}
+
 /// The facts that decide what a user may do to a record of `account`;
 /// `None` for a record of unknown source (it offers nothing).
 pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
-    let ownership =
-        Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: row.budget_code_id };
     Source::from_stored(&row.source).map(|source| ImageFacts {
         source,
         active: row.state == "ACTIVE",
         deprecated: row.deprecated_at.is_some(),
-        ownership,
+        ownership: ownership(row),
         provider: provider_sharing(account),
         making: match (row.at_provider, row.state.as_str()) {
             (true, _) => Making::Done,

@@ -13,7 +13,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use super::{Actor, ChangeError};
 use crate::db::{self, servers::ServerRow};
 use crate::domain::ValidationError;
-use crate::domain::access::{Forbidden, Ownership, Resource};
+use crate::domain::access::{Action, Forbidden, Ownership, Resource, Rights};
 use crate::domain::images::MadeImageName;
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::{NotOffered, Progress, ServerAction, may_act};
@@ -23,6 +23,12 @@ use crate::jobs::servers::{CreateImagePayload, ServerActionPayload, ServerComman
 /// Who owns the server, as the access rights read it.
 pub fn ownership(row: &ServerRow) -> Ownership {
     Ownership { owner_user: row.owner_user_id, owner_group: row.owner_group_id, budget_code: Some(row.budget_code_id) }
+}
+
+/// The server, if the user may see it (`SERVER Access` on it, as its list
+/// asks): a server the list leaves out is not found either.
+pub fn seen(rights: &Rights, row: ServerRow) -> Option<ServerRow> {
+    rights.allows(Resource::Server, Action::Access, &ownership(&row)).then_some(row)
 }
 
 /// Where the server is, from its row.

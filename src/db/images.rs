@@ -9,6 +9,7 @@ use super::fixed_sql::{Fixed, fixed};
 use super::keyset::limited;
 use super::lower;
 use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
+use crate::domain::access::Reach;
 use crate::domain::images::{Lifecycle, Sort};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
@@ -276,6 +277,7 @@ macro_rules! record_rows {
 pub async fn list_records(
     conn: &mut super::ListConnection,
     account_id: i64,
+    reach: &Reach,
     tab: RecordTab,
     filters: &Filters,
     sort: Sort,
@@ -285,6 +287,7 @@ pub async fn list_records(
         .filter(image_records::account_id.eq(account_id))
         .filter(image_records::shared.eq(tab == RecordTab::Shared))
         .into_boxed();
+    query = within_reach!(query, image_records, reach);
     query = if tab == RecordTab::Bin {
         query.filter(provider_images::binned_at.is_not_null()).filter(image_records::source.eq("own"))
     } else {

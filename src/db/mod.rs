@@ -102,6 +102,24 @@ macro_rules! resource_state_writes {
     };
 }
 
+/// Keeps the rows of `$table` (an owned resource: `owner_user_id`,
+/// `owner_group_id`, `budget_code_id`) that are within `$reach`, a
+/// [`crate::domain::access::Reach`]: what a list shows of what the user's
+/// rights qualify.
+macro_rules! within_reach {
+    ($query:expr, $table:ident, $reach:expr) => {
+        match $reach {
+            crate::domain::access::Reach::All => $query,
+            crate::domain::access::Reach::Within(within) => $query.filter(
+                $table::owner_user_id
+                    .eq(within.owner_user)
+                    .or($table::owner_group_id.eq_any(&within.owner_groups))
+                    .or($table::budget_code_id.eq_any(&within.budget_codes)),
+            ),
+        }
+    };
+}
+
 /// Whether a write failed on a unique index: a row written by a
 /// transaction the check before it could not see.
 pub fn unique_violation(e: &diesel::result::Error) -> bool {

@@ -5,6 +5,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::keyset::limited;
 use super::schema::{budget_codes, image_records, jobs, provider_images, servers};
+use crate::domain::access::Reach;
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
 
@@ -335,6 +336,7 @@ macro_rules! server_rows {
 pub async fn page(
     conn: &mut AsyncPgConnection,
     account_id: i64,
+    reach: &Reach,
     request: &PageRequest,
 ) -> QueryResult<Page<ServerRow>> {
     let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
@@ -342,6 +344,7 @@ pub async fn page(
         .filter(servers::account_id.eq(account_id))
         .filter(servers::terminated_at.is_null().or(servers::terminated_at.gt(day_ago)))
         .into_boxed();
+    let query = within_reach!(query, servers, reach);
     // Newest first: forward pages walk down the ids, the previous page up.
     let query = match request {
         PageRequest::First => query.order(servers::id.desc()),

@@ -206,6 +206,37 @@ pub struct Ownership {
     pub budget_code: Option<i64>,
 }
 
+/// The resources of a kind a user may do an action to, as a list query
+/// asks it: every one, or those matching any of the parts of [`Within`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    All,
+    Within(Within),
+}
+
+/// Resources owned by the user, owned by one of the groups, or billed to
+/// one of the budget codes (sorted; empty parts match nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Within {
+    pub owner_user: Option<i64>,
+    pub owner_groups: Vec<i64>,
+    pub budget_codes: Vec<i64>,
+}
+
+impl Reach {
+    /// Whether `target` is within reach: what [`Rights::allows`] says of it.
+    pub fn covers(&self, target: &Ownership) -> bool {
+        match self {
+            Self::All => true,
+            Self::Within(within) => {
+                (within.owner_user.is_some() && target.owner_user == within.owner_user)
+                    || target.owner_group.is_some_and(|g| within.owner_groups.contains(&g))
+                    || target.budget_code.is_some_and(|b| within.budget_codes.contains(&b))
+            }
+        }
+    }
+}
+
 /// Everything a user may do in one account.
 #[derive(Debug, Clone, Default)]
 pub struct Rights {
@@ -231,6 +262,27 @@ impl Rights {
             .iter()
             .filter(|grant| grant.right.covers(resource, action))
             .any(|grant| self.qualifier_matches(grant, target))
+    }
+
+    /// The resources of this kind the user may do `action` to, for a list
+    /// to show only those: the qualifiers of every grant that covers it,
+    /// joined.
+    pub fn reach(&self, resource: Resource, action: Action) -> Reach {
+        let mut within = Within::default();
+        for grant in self.grants.iter().filter(|grant| grant.right.covers(resource, action)) {
+            match grant.right.qualifier {
+                Qualifier::Any => return Reach::All,
+                Qualifier::Group => within.owner_groups.extend(&self.groups),
+                Qualifier::ThisGroup => within.owner_groups.push(grant.via_group),
+                Qualifier::Billing => within.budget_codes.extend(&self.budget_codes),
+                Qualifier::Mine => within.owner_user = Some(self.user_id),
+            }
+        }
+        for ids in [&mut within.owner_groups, &mut within.budget_codes] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        Reach::Within(within)
     }
 
     /// May the user do `action` to at least some resource of this kind? This
@@ -455,6 +507,39 @@ mod tests {
     #[test]
     fn mine_qualifier_covers_only_the_users_own_servers() {
         assert_eq!(imageable(Qualifier::Mine), ["QA/Default/Johnson"]);
+    }
+
+    /// What a list shows is what a single item allows: for every qualifier,
+    /// alone and with another, the reach covers exactly the servers the
+    /// rights allow.
+    #[test]
+    fn the_reach_of_a_list_covers_what_the_rights_allow_of_each_item() {
+        let right = |qualifier| AccessRight::new(Resource::Server, Action::Access, qualifier);
+        let mut unowned = servers().to_vec();
+        unowned.push(("unowned", Ownership::default()));
+        unowned.push(("ownerless in QA", Ownership { owner_group: Some(QA), ..Ownership::default() }));
+        for first in Qualifier::ALL {
+            for second in Qualifier::ALL {
+                let grants = vec![
+                    Grant { right: right(*first), via_group: QA },
+                    Grant { right: right(*second), via_group: DEV },
+                    Grant { right: AccessRight::new(Resource::Image, Action::Access, Qualifier::Any), via_group: QA },
+                ];
+                let rights = Rights::new(JOHNSON, [QA, DEV], [DEFAULT_CODE], grants);
+                let reach = rights.reach(Resource::Server, Action::Access);
+                for (name, server) in &unowned {
+                    assert_eq!(
+                        reach.covers(server),
+                        rights.allows(Resource::Server, Action::Access, server),
+                        "{first:?} and {second:?}: {name}"
+                    );
+                }
+            }
+        }
+        let mine = Rights::new(JOHNSON, [QA], [], vec![Grant { right: right(Qualifier::Mine), via_group: QA }]);
+        let only_mine = Within { owner_user: Some(JOHNSON), ..Within::default() };
+        assert_eq!(mine.reach(Resource::Server, Action::Access), Reach::Within(only_mine));
+        assert_eq!(mine.reach(Resource::Image, Action::Access), Reach::Within(Within::default()), "no right at all");
     }
 
     #[test]

@@ -113,7 +113,9 @@ pub async fn index(
     user.require(Resource::Server, Action::Access)?;
     let request = params.request(KeyKind::Id)?;
     let mut conn = state.pool.get().await?;
-    let page = db::servers::page(&mut conn, user.account.id, &request).await?;
+    let page =
+        db::servers::page(&mut conn, user.account.id, &user.rights.reach(Resource::Server, Action::Access), &request)
+            .await?;
     drop(conn);
     let (prev_url, next_url) = pager::links("/servers", &page, ServerRow::cursor);
     html(
@@ -139,7 +141,8 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Server, Action::Access)?;
     let mut conn = state.pool.get().await?;
-    let row = view(&user, db::servers::find(&mut conn, user.account.id, id.into_inner()).await?);
+    let row = db::servers::find(&mut conn, user.account.id, id.into_inner()).await?;
+    let row = view(&user, changes::servers::seen(&user.rights, row).ok_or(WebError::NotFound)?);
     if is_htmx(&req) {
         return html(StatusCode::OK, RowFragment { row }.render());
     }

@@ -699,3 +699,86 @@ async fn a_right_its_resource_cannot_have_is_refused_in_the_dialog() {
     assert_eq!(worded.status, StatusCode::BAD_REQUEST);
     assert!(text(&worded.body).contains("Choose an action from the list."));
 }
+
+/// A role whose `Access` is qualified `MINE` shows the user their own images
+/// and servers only, in the lists and the API; another's id is not found,
+/// as one of another account is.
+#[actix_web::test]
+async fn access_qualified_mine_shows_only_the_users_own_images_and_servers() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let role =
+        make_role(&mut conn, "OwnOnly", &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("SERVER", "Access")]).await;
+    diesel::update(access_rights::table.filter(access_rights::role_id.eq(role)))
+        .filter(access_rights::resource.ne("CONSOLE"))
+        .set(access_rights::qualifier.eq("MINE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    give(&mut conn, support, role).await;
+    let viewer: i64 =
+        users::table.filter(users::email.eq("viewer@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    let in_production = |ids: Vec<i64>| (ids[0], ids[1]);
+    let (mine, theirs) = in_production(
+        image_records::table
+            .filter(image_records::account_id.eq(production))
+            .filter(image_records::source.eq("own"))
+            .order(image_records::id)
+            .select(image_records::id)
+            .limit(2)
+            .load(&mut conn)
+            .await
+            .unwrap(),
+    );
+    // The demo's one server of Production, and another like it owned by someone else.
+    let their_server: i64 =
+        servers::table.filter(servers::account_id.eq(production)).select(servers::id).first(&mut conn).await.unwrap();
+    let my_server = crate::browser::id_of(
+        &app,
+        &format!(
+            "INSERT INTO servers (account_id, image_record_id, provider_image_id, name, description, label, \
+               product_id, firewall_ids, owner_user_id, owner_group_id, budget_code_id, hourly_rate, state, \
+               launched_at, state_since) \
+             SELECT account_id, image_record_id, provider_image_id, 'viewers-own', '', label, product_id, \
+               firewall_ids, {viewer}, owner_group_id, budget_code_id, hourly_rate, 'PAUSED', launched_at, now() \
+             FROM servers WHERE id = {their_server} RETURNING id"
+        ),
+    )
+    .await;
+    diesel::update(image_records::table.find(mine))
+        .set(image_records::owner_user_id.eq(viewer))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(servers::table.find(my_server))
+        .set(servers::owner_user_id.eq(viewer))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut client = app.signed_in("viewer@acme.test").await;
+
+    let list = client.get("/images").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains(&format!("id=\"image-{mine}\"")), "{}", text(&list.body));
+    assert_eq!(list.body.matches("<tr id=\"image-").count(), 1, "only the viewer's own: {}", text(&list.body));
+    assert_eq!(client.get(&format!("/images/{mine}")).await.status, StatusCode::OK);
+    assert_eq!(client.get(&format!("/images/{theirs}")).await.status, StatusCode::NOT_FOUND);
+    let servers_page = client.get("/servers").await;
+    assert!(servers_page.body.contains(&format!("id=\"server-{my_server}\"")), "{}", text(&servers_page.body));
+    assert_eq!(servers_page.body.matches("<tr id=\"server-").count(), 1, "{}", text(&servers_page.body));
+    assert_eq!(client.get(&format!("/servers/{my_server}")).await.status, StatusCode::OK);
+    assert_eq!(client.get(&format!("/servers/{their_server}")).await.status, StatusCode::NOT_FOUND);
+
+    let api = crate::api::Api::new(&app, &crate::api::make_token(&mut client, "mine", production, "read").await);
+    let ids = |answer: &crate::api::Answer| -> Vec<i64> {
+        answer.json["items"].as_array().unwrap().iter().map(|item| item["id"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(ids(&api.get("/api/v1/images").await), [mine]);
+    assert_eq!(api.get(&format!("/api/v1/images/{mine}")).await.status, StatusCode::OK);
+    assert_eq!(api.get(&format!("/api/v1/images/{theirs}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(ids(&api.get("/api/v1/servers").await), [my_server]);
+    assert_eq!(api.get(&format!("/api/v1/servers/{my_server}")).await.status, StatusCode::OK);
+    assert_eq!(api.get(&format!("/api/v1/servers/{their_server}")).await.status, StatusCode::NOT_FOUND);
+}

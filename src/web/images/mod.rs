@@ -377,10 +377,18 @@ async fn images_page(
                 Scope::Shared => RecordTab::Shared,
                 _ => RecordTab::Bin,
             };
+            let reach = user.rights.reach(Resource::Image, Action::Access);
             let mut conn = state.lists.get().await?;
-            let page =
-                db::images::list_records(&mut conn, user.account.id, tab, &query.filters, query.sort, &query.page)
-                    .await?;
+            let page = db::images::list_records(
+                &mut conn,
+                user.account.id,
+                &reach,
+                tab,
+                &query.filters,
+                query.sort,
+                &query.page,
+            )
+            .await?;
             let links = page_links(&params, &page, |row| row.cursor(query.sort));
             let mut rows: Vec<ImageView> = page.rows.into_iter().map(|row| image_view(user, row)).collect();
             for row in rows.iter_mut().filter(|r| bulk.ids.contains(&r.id)) {

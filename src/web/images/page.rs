@@ -120,6 +120,7 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
     let account = &user.account;
     let mut conn = state.pool.get().await?;
     let row = db::images::find_record(&mut conn, account.id, id).await?;
+    let row = crate::changes::images::seen(&user.rights, row).ok_or(WebError::NotFound)?;
     let pk = row.image_pk;
     let provider = db::images::provider_facts(&mut conn, pk).await?;
     let ancestors = db::lineage::ancestors(&mut conn, account, pk).await?;
