@@ -76,6 +76,12 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
     let user = id_of(app, "SELECT id FROM users WHERE email = 'configurator@acme.test'").await;
     let group = id_of(app, "SELECT id FROM groups WHERE name = 'Support'").await;
     let role = id_of(app, "SELECT id FROM roles WHERE name = 'CloudManager' LIMIT 1").await;
+    // The default Admin role's rights dialog only shows its rights, and says why.
+    let admin_role = id_of(
+        app,
+        "SELECT r.id FROM roles r JOIN companies c ON c.id = r.company_id WHERE r.name = 'Admin' AND c.name = 'Acme'",
+    )
+    .await;
     let code = id_of(app, "SELECT id FROM budget_codes ORDER BY id LIMIT 1").await;
     // An API token of the administrator's, for its Revoke dialog (the demo has none).
     let token = id_of(
@@ -128,6 +134,7 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
         format!("/admin/groups/{group}/delete"),
         format!("/admin/roles/{role}/edit"),
         format!("/admin/roles/{role}/rights"),
+        format!("/admin/roles/{admin_role}/rights"),
         format!("/admin/roles/{role}/delete"),
         format!("/admin/budget-codes/{code}/edit"),
         format!("/admin/budget-codes/{code}/deactivate"),
@@ -185,6 +192,22 @@ async fn axe_finds_nothing_against_wcag_21_aa_on_any_page_or_dialog() {
     .unwrap();
     browser.wait_for_text("You would not be able to administer").await;
     audit.check(&browser, "/admin/accounts with a connect refused").await;
+
+    // The Servers page with a refusal in its flash (a Start of a running
+    // server, refused as one past the budget's hard quota is).
+    let server = id_of(&app, "SELECT id FROM servers WHERE state = 'RUNNING' ORDER BY id LIMIT 1").await;
+    let version = id_of(&app, &format!("SELECT version::bigint AS id FROM servers WHERE id = {server}")).await;
+    b.goto(&app.url("/servers")).await.unwrap();
+    b.wait().for_element(Locator::Css("main table")).await.unwrap();
+    let start = format!("/servers/{server}/start");
+    b.execute(
+        &format!("htmx.ajax('POST', '{start}', {{source: document.body, values: {{version: '{version}'}}}})"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.wait().for_element(Locator::Css("#flash .flash-error")).await.unwrap();
+    audit.check(&browser, "/servers with a refusal").await;
 
     // Dialogs as htmx opens them over the list: the modal, the label picker
     // open, and the launch dialog on each of its tabs.
