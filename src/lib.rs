@@ -141,6 +141,7 @@ impl Application {
                 .service(
                     actix_web::web::scope("")
                         .app_data(web::form_config())
+                        .app_data(actix_web::web::PayloadConfig::new(web::FORM_LIMIT))
                         .app_data(web::query_config())
                         .app_data(web::path_config())
                         .wrap(from_fn(auth::csrf::verify))

@@ -331,6 +331,7 @@ pub async fn update(
 /// The record's version, as the change saw it.
 #[derive(Debug, Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct Version {
     pub version: i32,
 }

@@ -273,7 +273,7 @@ pub fn json_config() -> actix_web::web::JsonConfig {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
                 ApiError::PayloadTooLarge
             }
-            e => ApiError::BadRequest(format!("The JSON body could not be read: {e}")),
+            e => ApiError::BadRequest(format!("The JSON body could not be read: {}", plain(&e))),
         }
         .into()
     })
@@ -281,7 +281,30 @@ pub fn json_config() -> actix_web::web::JsonConfig {
 
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default()
-        .error_handler(|e, _| ApiError::BadRequest(format!("The query string could not be read: {e}")).into())
+        .error_handler(|e, _| ApiError::BadRequest(format!("The query string could not be read: {}", plain(&e))).into())
+}
+
+/// A parser's message as a client of the API reads it: what is wrong and
+/// where, without the parser's name or Rust's names for number types.
+fn plain(e: &dyn std::fmt::Display) -> String {
+    let detail = e.to_string();
+    let detail = ["Json deserialize error: ", "Query deserialize error: "]
+        .iter()
+        .find_map(|prefix| detail.strip_prefix(prefix))
+        .unwrap_or(&detail);
+    const WORDS: [(&str, &str); 10] = [
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected u16", "expected a whole number of at least 0"),
+        ("expected u32", "expected a whole number of at least 0"),
+        ("expected u64", "expected a whole number of at least 0"),
+        ("expected usize", "expected a whole number of at least 0"),
+        ("expected f64", "expected a number"),
+        ("number too large to fit in target type", "a number is too large"),
+        ("invalid digit found in string", "a number has a character that is not a digit"),
+        ("cannot parse integer from empty string", "a number is empty"),
+    ];
+    WORDS.iter().fold(detail.to_owned(), |text, (from, to)| text.replace(from, to))
 }
 
 pub fn path_config() -> actix_web::web::PathConfig {

@@ -137,7 +137,10 @@ pub fn money(field: &'static str, what: &str, raw: &str) -> Result<BigDecimal, V
     if !plain {
         return Err(ValidationError::new(
             field,
-            format!("The {what} must be an amount of money, for example 1000 or 1000.00 (“{typed}” is not)."),
+            format!(
+                "The {what} must be an amount of money, for example 1000 or 1000.00 ({} is not).",
+                super::text::quoted(typed)
+            ),
         ));
     }
     if cents.len() > 2 {

@@ -199,7 +199,7 @@ macro_rules! choice_enum {
                     $($text => Ok($ty::$variant),)+
                     _ => Err(ValidationError::new(
                         $field,
-                        format!("{s:?} is not allowed; use one of: {}", [$($text),+].join(", ")),
+                        format!("{} is not allowed; use one of: {}", super::text::quoted(s), [$($text),+].join(", ")),
                     )),
                 }
             }

@@ -111,8 +111,8 @@ pub fn regions(raw: &[String]) -> Result<Vec<&'static str>, ValidationError> {
         return invalid("Choose at least one region.");
     }
     if let Some(unknown) = raw.iter().find(|r| region_name(r.trim()).is_none()) {
-        let shown: String = unknown.chars().filter(|c| !c.is_control()).take(40).collect();
-        return Err(ValidationError::new("regions", format!("{shown:?} is not an EC2 region this console knows.")));
+        let shown = super::text::quoted(unknown);
+        return Err(ValidationError::new("regions", format!("{shown} is not an EC2 region this console knows.")));
     }
     Ok(REGIONS.iter().map(|(code, _)| *code).filter(|code| raw.iter().any(|r| r.trim() == *code)).collect())
 }

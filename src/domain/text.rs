@@ -41,6 +41,26 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
+/// `value` as a message quotes it: in quotation marks, each character that
+/// cannot be seen written as its code point (`U+0000`), and cut after 40
+/// characters.
+pub fn quoted(value: &str) -> String {
+    let mut shown = String::from("“");
+    for (i, c) in value.chars().enumerate() {
+        if i == 40 {
+            shown.push('…');
+            break;
+        }
+        if c.is_control() || is_invisible(c) {
+            shown.push_str(&format!("U+{:04X}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown.push('”');
+    shown
+}
+
 /// Refuses a name (of `what`, in `field`) holding a character that cannot
 /// be seen or that changes the direction of the text.
 pub fn refuse_invisible(field: &'static str, value: &str, what: &str) -> Result<(), ValidationError> {
@@ -68,6 +88,14 @@ pub fn refuse_control_in_text(field: &'static str, value: &str, what: &str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_value_shows_what_cannot_be_seen_by_its_code_point() {
+        assert_eq!(quoted("us-east-1\0"), "“us-east-1U+0000”");
+        assert_eq!(quoted("\u{1}\u{1b}\u{7f}"), "“U+0001U+001BU+007F”");
+        assert_eq!(quoted("a\u{200B}b"), "“aU+200Bb”");
+        assert_eq!(quoted(&"x".repeat(50)), format!("“{}…”", "x".repeat(40)));
+    }
 
     #[test]
     fn names_that_look_alike_are_stored_alike() {

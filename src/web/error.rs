@@ -42,6 +42,9 @@ pub enum WebError {
     InvalidInput(#[from] ValidationError),
     #[error("{0}")]
     TooManyRequests(String),
+    /// A form body larger than the most a form may send.
+    #[error("form too large")]
+    FormTooLarge,
     /// Someone else changed it first (a stale version).
     #[error("{0}")]
     Conflict(String),
@@ -171,6 +174,7 @@ impl WebError {
             WebError::NoAccountYet => "Connect a cloud account",
             WebError::BadRequest(_) | WebError::InvalidInput(_) => "That request was not understood",
             WebError::TooManyRequests(_) => "Too many attempts",
+            WebError::FormTooLarge => "That form is too large",
             WebError::Conflict(_) => "Changed meanwhile",
             WebError::Unprocessable(_) => "That could not be saved",
             // Said of a page (a dialog that cannot open) as of a change.
@@ -188,6 +192,10 @@ impl WebError {
             WebError::Unauthorized { .. } => "Sign in to continue.".into(),
             WebError::NotFound => "There is nothing here, or it is not in your current account.".into(),
             WebError::NoAccountYet => "Connect your first cloud account to use this page.".into(),
+            WebError::FormTooLarge => format!(
+                "A form may send at most {} KiB; shorten the longest text in it (a script or a key) and send it again.",
+                super::FORM_LIMIT / 1024
+            ),
             WebError::Forbidden(m)
             | WebError::BadRequest(m)
             | WebError::TooManyRequests(m)
@@ -219,6 +227,7 @@ impl ResponseError for WebError {
             WebError::NoAccountYet => StatusCode::SEE_OTHER,
             WebError::BadRequest(_) | WebError::InvalidInput(_) => StatusCode::BAD_REQUEST,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Refused(refusal) => refusal_status(refusal),

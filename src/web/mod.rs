@@ -166,15 +166,43 @@ pub fn security_headers() -> DefaultHeaders {
 }
 
 /// Malformed forms and query strings are 400s with a readable message.
+/// The most a form may send: its fields, and the script or key it carries.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
 pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|e, _| WebError::BadRequest(format!("The form could not be read: {e}")).into())
+    use actix_web::error::UrlencodedError;
+    web::FormConfig::default().limit(FORM_LIMIT).error_handler(|e, _| {
+        match e {
+            UrlencodedError::Overflow { .. } => WebError::FormTooLarge,
+            e => WebError::BadRequest(unreadable("form", &e)),
+        }
+        .into()
+    })
 }
 
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|e, _| WebError::BadRequest(format!("The address could not be read: {e}")).into())
+    web::QueryConfig::default().error_handler(|e, _| WebError::BadRequest(unreadable("address", &e)).into())
+}
+
+/// What a person is told of a form or an address the console cannot read:
+/// the field the parser names, in words, never the parser's own message
+/// (kept in the log). A form the console rendered reads; one changed by
+/// hand, or left open across a change of the console, may not.
+fn unreadable(what: &str, e: &dyn std::fmt::Display) -> String {
+    let detail = e.to_string();
+    tracing::debug!(what, %detail, "unreadable request");
+    let field =
+        detail.split('`').nth(1).filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let problem = match field {
+        Some(field) if detail.contains("missing field") => format!("it has no “{field}”"),
+        Some(field) if detail.contains("duplicate field") => format!("it gives “{field}” more than once"),
+        Some(field) if detail.contains("unknown field") => format!("“{field}” is not one of its fields"),
+        _ => {
+            "one of its values is not of the kind its field takes (a whole number, a date or one of its choices)".into()
+        }
+    };
+    let next = if what == "form" { "Reload the page and send it again." } else { "Open the page from its links." };
+    format!("The {what} could not be read: {problem}. {next}")
 }
 
 /// An id in the path that is not a number (`/images/abc`, or one past
@@ -195,10 +223,13 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for HtmlFo
     fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body.await?;
+            let body = body.await.map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
+                Some(actix_web::error::PayloadError::Overflow) => WebError::FormTooLarge,
+                _ => WebError::BadRequest(unreadable("form", &e)),
+            })?;
             serde_html_form::from_bytes(&body)
                 .map(HtmlForm)
-                .map_err(|e| WebError::BadRequest(format!("The form could not be read: {e}")).into())
+                .map_err(|e| WebError::BadRequest(unreadable("form", &e)).into())
         })
     }
 }

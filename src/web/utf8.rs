@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
-use actix_web::web::Bytes;
+use actix_web::web;
 
 use crate::api::problem::ApiError;
 use crate::web::error::WebError;
@@ -21,8 +21,7 @@ pub async fn require(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    if let Some(what) = not_utf8(&mut req).await? {
-        let error = WebError::BadRequest(format!("The {what} is not valid UTF-8 text; send it as UTF-8."));
+    if let Some(error) = unreadable(&mut req).await? {
         return Ok(req.error_response(error).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
@@ -42,11 +41,13 @@ pub async fn require_for_api(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-/// What of the request is not UTF-8 text, if any: its address (query
-/// string) or its urlencoded form body, which is read and put back.
-async fn not_utf8(req: &mut ServiceRequest) -> Result<Option<&'static str>, actix_web::Error> {
+/// Why the request cannot be read, if it cannot: its address (query string)
+/// or its urlencoded form body is not UTF-8, or the body is larger than a
+/// form may be ([`crate::web::FORM_LIMIT`]). The body is read and put back.
+async fn unreadable(req: &mut ServiceRequest) -> Result<Option<WebError>, actix_web::Error> {
+    let not_utf8 = |what: &str| WebError::BadRequest(format!("The {what} is not valid UTF-8 text; send it as UTF-8."));
     if !is_utf8_urlencoded(req.query_string().as_bytes()) {
-        return Ok(Some("address"));
+        return Ok(Some(not_utf8("address")));
     }
     let form = req
         .headers()
@@ -54,11 +55,14 @@ async fn not_utf8(req: &mut ServiceRequest) -> Result<Option<&'static str>, acti
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if form {
-        let body = req.extract::<Bytes>().await?;
+        let Ok(body) = req.extract::<web::Payload>().await?.to_bytes_limited(crate::web::FORM_LIMIT).await else {
+            return Ok(Some(WebError::FormTooLarge));
+        };
+        let body = body?;
         let ok = is_utf8_urlencoded(&body);
         req.set_payload(Payload::from(body));
         if !ok {
-            return Ok(Some("form"));
+            return Ok(Some(not_utf8("form")));
         }
     }
     Ok(None)

@@ -357,3 +357,72 @@ async fn names_that_hide_or_reverse_their_text_are_refused_at_the_field() {
     }
     assert_eq!(fingerprint.take().await, before, "nothing was written");
 }
+
+/// A form larger than a form may be is a 413 told as every refusal is: the
+/// page, or for htmx the flash, with the console's headers; a form or an
+/// address it cannot read names the field in words, never the parser's.
+#[actix_web::test]
+async fn a_form_too_large_or_unreadable_is_told_in_words_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, version) =
+        crate::image_actions::record(&mut app.db().await, app.demo.acme_production, "batch-worker").await.unwrap();
+    let mut fingerprint = Fingerprint::of(&app).await;
+    let before = fingerprint.take().await;
+    let path = format!("/images/{id}/name");
+    let version = version.to_string();
+    for size in [70_000, 300_000] {
+        let name = "a".repeat(size);
+        for htmx in [false, true] {
+            let fields = [("name", name.as_str()), ("version", version.as_str())];
+            let answer = if htmx { client.post_htmx(&path, &fields).await } else { client.post(&path, &fields).await };
+            assert_eq!(answer.status, reqwest::StatusCode::PAYLOAD_TOO_LARGE, "{size} bytes, htmx {htmx}");
+            assert!(answer.body.contains("A form may send at most 64 KiB"), "{}", answer.body);
+            assert!(answer.header("content-security-policy").is_some(), "the console's headers");
+            assert_eq!(answer.header("hx-retarget").is_some(), htmx, "htmx shows it in the flash");
+        }
+    }
+    let unreadable = [
+        (vec![("name", "x")], "The form could not be read: it has no “version”. Reload the page and send it again."),
+        (vec![("name", "x"), ("version", "1.5")], "one of its values is not of the kind its field takes"),
+        (vec![("name", "x"), ("version", &version), ("version", &version)], "it gives “version” more than once"),
+    ];
+    for (fields, said) in unreadable {
+        let answer = client.post(&path, &fields).await;
+        assert_eq!(answer.status, reqwest::StatusCode::BAD_REQUEST, "{fields:?}");
+        assert!(answer.body.contains(said), "{fields:?}: {}", answer.body);
+        assert!(!answer.body.contains("Parse error"), "{}", answer.body);
+    }
+    assert_eq!(fingerprint.take().await, before, "nothing was written");
+
+    let twice = client.get("/images?q=a&q=b").await;
+    assert_eq!(twice.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(twice.body.contains("The address could not be read: it gives “q” more than once."), "{}", twice.body);
+    let unseen = client.get("/images?arch=%01%1b").await;
+    assert_eq!(unseen.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(unseen.body.contains("“U+0001U+001B” is not allowed; use one of: i386, x86_64, arm64"), "{}", unseen.body);
+
+    let api = crate::api::Api::new(
+        &app,
+        &crate::api::make_token(&mut client, "words", app.demo.acme_production, "write").await,
+    );
+    let record = || {
+        format!(
+            "SELECT count(*) AS n FROM image_records WHERE id = {id} AND name = 'batch-worker' \
+                             AND deprecated_at IS NULL AND version = {version}"
+        )
+    };
+    assert_eq!(crate::harness::count(&mut app.db().await, &record()).await, 1);
+    let typed = api
+        .send(reqwest::Method::PATCH, &format!("/api/v1/images/{id}"), Some(json!({ "version": "2", "name": "x" })))
+        .await;
+    assert_eq!(typed.status, reqwest::StatusCode::BAD_REQUEST);
+    let detail = typed.json["detail"].as_str().unwrap();
+    assert!(detail.contains("expected a whole number") && !detail.contains("i32"), "{detail}");
+    assert!(!detail.contains("deserialize"), "{detail}");
+    let unknown = api
+        .send(reqwest::Method::POST, &format!("/api/v1/images/{id}/deprecate"), Some(json!({ "version": 1, "zzz": 1 })))
+        .await;
+    assert_eq!(unknown.status, reqwest::StatusCode::BAD_REQUEST, "{}", unknown.json);
+    assert_eq!(crate::harness::count(&mut app.db().await, &record()).await, 1, "neither renamed nor deprecated");
+}
