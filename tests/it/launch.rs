@@ -129,6 +129,7 @@ async fn a_launch_writes_servers_jobs_and_audit_once_and_the_provider_gets_every
     assert!(text(&launched.body).contains("Launching 2 servers"));
     let again = post(&mut w.client, &path, &fields).await;
     assert_eq!(again.status, StatusCode::OK, "the same form twice answers as once");
+    assert!(text(&again.body).contains("This launch form was sent already: nothing more was launched."));
 
     let names: Vec<String> = servers::table
         .filter(servers::account_id.eq(w.app.demo.acme_production))

@@ -191,7 +191,7 @@ pub async fn submit(
             let mut conn = state.pool.get().await?;
             let actor = user.actor();
             match changes::launch::launch(&mut conn, &actor, &state.jobs, image.source()?, &launch, key, None).await {
-                Ok(done) => return launched(&req, done.count),
+                Ok(done) => return launched(&req, &done),
                 // The code changed after the form was checked: the dialog
                 // again, with the codes as they are now.
                 Err(e) => match e.field_errors() {
@@ -214,8 +214,14 @@ pub async fn submit(
 /// Launched: the dialog closes and the flash says how many servers start;
 /// a plain form goes to the Servers page. The same form posted twice
 /// answers the same.
-fn launched(req: &HttpRequest, count: usize) -> Result<HttpResponse, WebError> {
-    let message = if count == 1 { "Launching 1 server".to_owned() } else { format!("Launching {count} servers") };
+fn launched(req: &HttpRequest, done: &changes::launch::Launched) -> Result<HttpResponse, WebError> {
+    let message = match done.count {
+        // The form was sent before (a double click, or again from the
+        // browser's history): its launch is under way, whatever it says now.
+        _ if done.again => "This launch form was sent already: nothing more was launched.".to_owned(),
+        1 => "Launching 1 server".to_owned(),
+        count => format!("Launching {count} servers"),
+    };
     if !is_htmx(req) {
         crate::auth::current::flash_next(req, &message)?;
         return Ok(see_other("/servers"));
