@@ -96,7 +96,12 @@ pub async fn submit(
     if let Err(retry_at) = locked {
         db::login_attempts::forget(&mut conn, attempt).await?;
         let message = format!("Too many failed sign-ins. Try again after {} UTC.", retry_at.format("%H:%M"));
-        return again(message, actix_web::http::StatusCode::TOO_MANY_REQUESTS);
+        let mut response = again(message, actix_web::http::StatusCode::TOO_MANY_REQUESTS)?;
+        let seconds = (retry_at - Utc::now()).num_seconds().max(1);
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
+        return Ok(response);
     }
 
     let user = db::users::find_by_email(&mut conn, &email).await?;

@@ -159,6 +159,8 @@ async fn the_sixth_failure_within_15_minutes_is_throttled() {
     let message = text(&throttled.body);
     assert!(message.contains("Too many failed sign-ins. Try again after"), "{message}");
     assert!(message.contains("UTC"), "{message}");
+    let retry: i64 = throttled.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry), "seconds until the window lets one in: {retry}");
     let other_user = app.client().login("admin@acme.test", "demo-password-1").await;
     assert_eq!(other_user.status, StatusCode::SEE_OTHER, "other emails are not locked out");
 }
