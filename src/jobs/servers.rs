@@ -212,7 +212,12 @@ pub async fn sync(pool: &Pool, provider: &dyn CloudProvider, account: &Account) 
         }
         let state = reported.map_or(ServerState::Terminated, state_of);
         let is_ready = ready.contains(&server.instance_id);
-        let addresses = reported.map(addresses).unwrap_or_default();
+        // A terminated instance has no address any more (EC2 may still
+        // report the private one for a while; the local endpoint keeps both).
+        let addresses = match reported {
+            Some(instance) if state != ServerState::Terminated => addresses(instance),
+            _ => db::servers::Addresses::default(),
+        };
         if !db::servers::observed(&mut conn, server, state, is_ready, &addresses).await? {
             // Changed while the provider was asked: the report is older than
             // the change, and the next round observes what the change did.

@@ -226,6 +226,10 @@ async fn pause_start_reboot_and_terminate_go_through_the_provider() {
         count(&mut conn, &format!("SELECT count(*) AS n FROM servers WHERE id = {id} AND terminated_at IS NOT NULL"))
             .await;
     assert_eq!(ended, 1);
+    let addressed = format!(
+        "SELECT count(*) AS n FROM servers WHERE id = {id} AND (private_ip IS NOT NULL OR public_ip IS NOT NULL)"
+    );
+    assert_eq!(count(&mut conn, &addressed).await, 0, "a terminated server has no address");
     let actions = count(
         &mut conn,
         &format!("SELECT count(*) AS n FROM audit_events WHERE resource = 'SERVER' AND resource_id = '{id}'"),
