@@ -121,6 +121,7 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
             done: match action {
                 ImageAction::Launch => "launched",
                 ImageAction::Sharing => "shared",
+                ImageAction::Restore => "restored",
                 _ => "changed",
             },
         },

@@ -653,7 +653,9 @@ pub fn not_offered(rights: &Rights, image: &ImageFacts, action: ImageAction) -> 
             NotOffered::Role
         });
     }
-    Some(if image.binned {
+    Some(if image.binned && action == ImageAction::Restore {
+        NotOffered::NotAvailable
+    } else if image.binned {
         NotOffered::InBin
     } else if matches!(action, ImageAction::Restore | ImageAction::Purge) {
         NotOffered::NotInBin
@@ -812,9 +814,10 @@ pub fn retention_phrase(days: i32) -> String {
 pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> {
     let may = |action| rights.allows(Resource::Image, action, &image.ownership);
     if image.binned {
-        // What waits in the bin can only come back, or go for good.
+        // What waits in the bin can only come back, or go for good; what
+        // the provider no longer has (deregistered by someone else) only go.
         return if image.source == Source::Own && may(Action::Delete) {
-            vec![ImageAction::Restore, ImageAction::Purge]
+            if image.active { vec![ImageAction::Restore, ImageAction::Purge] } else { vec![ImageAction::Purge] }
         } else {
             Vec::new()
         };
@@ -1166,6 +1169,11 @@ mod tests {
         assert_eq!(not_offered(&admin, &binned, Deprecate), Some(NotOffered::InBin));
         assert_eq!(not_offered(&admin, &binned, Launch), Some(NotOffered::InBin));
         assert_eq!(not_offered(&admin, &own, Restore), Some(NotOffered::NotInBin));
+        // Deregistered at the provider by someone else while in the bin: it can only go.
+        let gone = ImageFacts { active: false, ..binned };
+        assert_eq!(allowed_actions(&admin, &gone), [Purge]);
+        assert_eq!(not_offered(&admin, &gone, Restore), Some(NotOffered::NotAvailable));
+        assert_eq!(not_offered(&admin, &binned, Restore), None);
         let making = ImageFacts { making: Making::InProgress, active: false, ..own };
         assert_eq!(not_offered(&admin, &making, Sharing), Some(NotOffered::BeingMade));
         let failed = ImageFacts { making: Making::Failed, active: false, ..own };

@@ -756,3 +756,36 @@ async fn the_bin_takes_back_the_launch_permissions_at_the_provider_and_a_restore
         assert!(is_public().first::<bool>(&mut conn).await.unwrap(), "{how}: public again");
     }
 }
+
+/// An image deregistered at the provider by someone else while it waits in
+/// the bin cannot come back: its row offers only Delete now, and a restore
+/// sent anyway says why.
+#[actix_web::test]
+async fn an_image_gone_at_the_provider_while_in_the_bin_can_only_be_purged() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let account = db::accounts::find(&mut conn, production).await.unwrap();
+    let (id, version) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let ami = crate::image_actions::provider_id(&mut conn, id).await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let done = admin.post_htmx(&format!("/images/{id}/delete"), &[("version", &version.to_string())]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", text(&done.body));
+    app.run_jobs().await;
+    at_provider(&app.demo.numbers.production).await.deregister_image(&ami).await.unwrap();
+    let listed = crate::races::sync_read(&app.demo.numbers.production).await;
+    db::sync::own_images(&mut conn, &account, &listed).await.unwrap();
+
+    let bin = admin.get("/images?scope=bin").await;
+    assert!(bin.body.contains(&format!("/images/{id}/purge")), "Delete now is offered");
+    assert!(!bin.body.contains(&format!("/images/{id}/restore")), "Restore is not");
+    let restored =
+        admin.post_htmx(&format!("/images/{id}/restore"), &[("version", &version_of(&mut conn, id).await)]).await;
+    assert_eq!(restored.status, StatusCode::CONFLICT, "{}", text(&restored.body));
+    let said = "“batch-worker” is deleted at the provider: only an available image can be restored.";
+    assert!(text(&restored.body).contains(said), "{}", text(&restored.body));
+    assert!(bin_of(&mut conn, id).await.is_some(), "still in the bin");
+    let purged =
+        admin.post_htmx(&format!("/images/{id}/purge"), &[("version", &version_of(&mut conn, id).await)]).await;
+    assert_eq!(purged.status, StatusCode::OK, "{}", text(&purged.body));
+}
