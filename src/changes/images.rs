@@ -2,7 +2,8 @@
 //! delete and sharing (PRODUCT 3.3).
 //!
 //! Each change finds the record in the actor's account first (another
-//! account's id is not found, whatever the actor's rights), then asks the
+//! account's id is not found, whatever the actor's rights, and so is one
+//! outside what their `IMAGE Access` right reaches), then asks the
 //! rule that built the row's menu (`domain::images::may`, `may_configure`,
 //! `sharing_rights`), and in one transaction writes the record, its audit
 //! events and its provider job. Edits are optimistic: the form carries the
@@ -46,7 +47,18 @@ pub fn ownership(row: &ImageRow) -> Ownership {
 /// The record, if the user may see it (`IMAGE Access` on it, as the lists
 /// ask): a record the lists leave out is not found either.
 pub fn seen(rights: &Rights, row: ImageRow) -> Option<ImageRow> {
-    rights.allows(Resource::Image, Action::Access, &ownership(&row)).then_some(row)
+    in_reach(rights, &row).then_some(row)
+}
+
+fn in_reach(rights: &Rights, row: &ImageRow) -> bool {
+    rights.allows(Resource::Image, Action::Access, &ownership(row))
+}
+
+/// What every decision on a record asks first: one the user may not see is
+/// not found, for a change as for a read, whatever their other rights (a
+/// role with `Configure ANY` and `Access MINE` renames only its own images).
+fn reached(actor: &Actor<'_>, row: &ImageRow) -> Result<(), ChangeError> {
+    if in_reach(actor.rights, row) { Ok(()) } else { Err(ChangeError::NotFound) }
 }
 
 /// The facts that decide what a user may do to a record of `account`;
@@ -73,6 +85,7 @@ pub fn facts(account: &Account, row: &ImageRow) -> Option<ImageFacts> {
 /// link to an image in the bin or still being made) is refused as a
 /// conflict that says which state; what the role stops is forbidden.
 pub fn authorize(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Result<(), ChangeError> {
+    reached(actor, row)?;
     match not_offered_on(actor, row, action) {
         None => Ok(()),
         Some(reason) => Err(refusal(actor, row, action, reason)),
@@ -132,6 +145,7 @@ fn refusal(actor: &Actor<'_>, row: &ImageRow, action: ImageAction, reason: NotOf
 /// [`authorize`] for `action` done already: allowed if the actor could
 /// have done it.
 fn authorize_done(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Result<(), ChangeError> {
+    reached(actor, row)?;
     match not_offered_on(actor, row, action) {
         None | Some(NotOffered::Already) => Ok(()),
         Some(reason) => Err(refusal(actor, row, action, reason)),
@@ -141,6 +155,7 @@ fn authorize_done(actor: &Actor<'_>, row: &ImageRow, action: ImageAction) -> Res
 /// Whether the actor may rename and relabel the record: not while it waits
 /// in the recycle bin.
 pub fn authorize_configure(actor: &Actor<'_>, row: &ImageRow) -> Result<(), ChangeError> {
+    reached(actor, row)?;
     if row.binned_at.is_some() {
         Err(Refusal::ImageInBin { name: row.name.clone() }.into())
     } else if facts(actor.account, row).is_some_and(|facts| may_configure(actor.rights, &facts)) {
@@ -629,6 +644,7 @@ pub async fn set_protection(
     conn.transaction(async |conn| {
         let row = db::images::find_listed(conn, account, id).await?;
         let action = if protected { ImageAction::Protect } else { ImageAction::Unprotect };
+        reached(actor, &row)?;
         match not_offered_on(actor, &row, action) {
             None => {}
             Some(NotOffered::Already) => return Ok(row),
@@ -819,6 +835,7 @@ pub async fn bulk(
             for &id in &ids {
                 refused_for = None;
                 let row = db::images::find_listed(conn, account, id).await?;
+                reached(actor, &row)?;
                 refused_for = Some(row.name.clone());
                 let unchanged = match action {
                     BulkAction::Label(label) => row.label == label.as_str(),

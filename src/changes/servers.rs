@@ -28,7 +28,11 @@ pub fn ownership(row: &ServerRow) -> Ownership {
 /// The server, if the user may see it (`SERVER Access` on it, as its list
 /// asks): a server the list leaves out is not found either.
 pub fn seen(rights: &Rights, row: ServerRow) -> Option<ServerRow> {
-    rights.allows(Resource::Server, Action::Access, &ownership(&row)).then_some(row)
+    in_reach(rights, &row).then_some(row)
+}
+
+fn in_reach(rights: &Rights, row: &ServerRow) -> bool {
+    rights.allows(Resource::Server, Action::Access, &ownership(row))
 }
 
 /// Where the server is, from its row.
@@ -39,6 +43,10 @@ pub fn progress(row: &ServerRow) -> Progress {
 /// Whether the actor may do `action` to the server now: a refusal when its
 /// state stands in the way, forbidden when the role does.
 pub fn check(actor: &Actor<'_>, row: &ServerRow, action: ServerAction) -> Result<(), ChangeError> {
+    // A server the user may not see is not found, for a change as for a read.
+    if !in_reach(actor.rights, row) {
+        return Err(ChangeError::NotFound);
+    }
     match may_act(actor.rights, &ownership(row), progress(row), action) {
         Ok(()) => Ok(()),
         Err(NotOffered::NotNow) => Err(Refusal::ServerNotNow {

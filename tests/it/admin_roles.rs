@@ -704,14 +704,28 @@ async fn a_right_its_resource_cannot_have_is_refused_in_the_dialog() {
 /// and servers only, in the lists and the API; another's id is not found,
 /// as one of another account is.
 #[actix_web::test]
-async fn access_qualified_mine_shows_only_the_users_own_images_and_servers() {
+async fn access_qualified_mine_shows_and_lets_change_only_the_users_own_images_and_servers() {
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
     let production = app.demo.acme_production;
-    let role =
-        make_role(&mut conn, "OwnOnly", &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("SERVER", "Access")]).await;
+    // Access to their own only, and Configure, Delete or Pause of any: what they
+    // cannot see they cannot change either.
+    let role = make_role(
+        &mut conn,
+        "OwnOnly",
+        &[
+            ("CONSOLE", "Access"),
+            ("IMAGE", "Access"),
+            ("IMAGE", "Configure"),
+            ("IMAGE", "Delete"),
+            ("SERVER", "Access"),
+            ("SERVER", "Pause"),
+        ],
+    )
+    .await;
     diesel::update(access_rights::table.filter(access_rights::role_id.eq(role)))
         .filter(access_rights::resource.ne("CONSOLE"))
+        .filter(access_rights::action.eq("Access"))
         .set(access_rights::qualifier.eq("MINE"))
         .execute(&mut conn)
         .await
@@ -781,4 +795,43 @@ async fn access_qualified_mine_shows_only_the_users_own_images_and_servers() {
     assert_eq!(ids(&api.get("/api/v1/servers").await), [my_server]);
     assert_eq!(api.get(&format!("/api/v1/servers/{my_server}")).await.status, StatusCode::OK);
     assert_eq!(api.get(&format!("/api/v1/servers/{their_server}")).await.status, StatusCode::NOT_FOUND);
+
+    // Changes by id: what is out of reach answers 404, and nothing is written.
+    let version_of = async |conn: &mut AsyncPgConnection, id: i64| -> i32 {
+        image_records::table.find(id).select(image_records::version).first(conn).await.unwrap()
+    };
+    let server = servers::table.find(their_server).select((servers::state, servers::version));
+    let server_before: (String, i32) = server.first(&mut conn).await.unwrap();
+    let (their_version, server_version) =
+        (version_of(&mut conn, theirs).await.to_string(), server_before.1.to_string());
+    fn rename(version: &str) -> Vec<(&str, &str)> {
+        vec![("name", "renamed-by-viewer"), ("version", version)]
+    }
+    let theirs_id = theirs.to_string();
+    for (path, form) in [
+        (format!("/images/{theirs}/name"), rename(&their_version)),
+        ("/images/bulk".into(), vec![("ids", theirs_id.as_str()), ("action", "label"), ("label", "red")]),
+        ("/images/bulk/delete".into(), vec![("ids", theirs_id.as_str())]),
+        (format!("/servers/{their_server}/pause"), vec![("version", server_version.as_str())]),
+    ] {
+        assert_eq!(client.post_htmx(&path, &form).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let cancel = client.get_htmx(&format!("/images/{theirs}/name"), &format!("#image-{theirs}")).await;
+    assert_eq!(cancel.status, StatusCode::NOT_FOUND, "nor its row, as a rename's Cancel asks for it");
+    let writer = crate::api::Api::new(&app, &crate::api::make_token(&mut client, "write", production, "write").await);
+    let patch = serde_json::json!({ "version": version_of(&mut conn, theirs).await, "name": "renamed-by-api" });
+    let patched = writer.send(reqwest::Method::PATCH, &format!("/api/v1/images/{theirs}"), Some(patch)).await;
+    assert_eq!(patched.status, StatusCode::NOT_FOUND);
+    assert_eq!(version_of(&mut conn, theirs).await.to_string(), their_version, "their image is as it was");
+    assert_eq!(server.first::<(String, i32)>(&mut conn).await.unwrap(), server_before, "their server is as it was");
+    let changes =
+        format!("SELECT count(*) AS n FROM audit_events WHERE user_id = {viewer} AND resource IN ('IMAGE', 'SERVER')");
+    assert_eq!(count(&mut conn, &changes).await, 0);
+
+    // Their own, within reach, they change.
+    let renamed = client
+        .post_htmx(&format!("/images/{mine}/name"), &rename(&version_of(&mut conn, mine).await.to_string()))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert!(text(&renamed.body).contains("renamed-by-viewer"), "{}", renamed.body);
 }

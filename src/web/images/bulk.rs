@@ -363,12 +363,17 @@ pub async fn ask_bulk_delete(
     ids.sort_unstable();
     ids.dedup();
     let mut conn = state.pool.get().await?;
-    let rows = db::images::find_records(&mut conn, user.account.id, &ids).await?;
+    let rows: Vec<_> = db::images::find_records(&mut conn, user.account.id, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|row| changes::images::seen(&user.rights, row))
+        .collect();
     if rows.len() != ids.len() {
         // One moved to the recycle bin meanwhile is named, as the action
         // itself names it; an id the account does not hold is not found.
         for id in ids.iter().filter(|id| !rows.iter().any(|row| row.id == **id)) {
-            if let Some(binned) = db::images::find_binned(&mut conn, user.account.id, *id).await.optional()? {
+            let binned = db::images::find_binned(&mut conn, user.account.id, *id).await.optional()?;
+            if let Some(binned) = binned.and_then(|row| changes::images::seen(&user.rights, row)) {
                 drop(conn);
                 let why = Refusal::ImageInBin { name: binned.name }.message();
                 return in_the_bar(&req, &user, &state, params, form, StatusCode::CONFLICT, why).await;

@@ -35,7 +35,7 @@ use super::AppState;
 use super::layout::{Frame, Moment};
 use super::respond::{FlashFragment, page_or_list, render_sized};
 use crate::auth::CurrentUser;
-use crate::changes::images::{authorize, authorize_configure, facts};
+use crate::changes::images::{authorize, authorize_configure, facts, seen};
 use crate::db::{self, images::ImageRow, images::RecordTab};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::{
@@ -518,7 +518,8 @@ async fn target(
 /// The record `id` as it now is, as a row (after a refused or stale change).
 async fn current(user: &CurrentUser, state: &AppState, id: i64) -> Result<ImageView, WebError> {
     let mut conn = state.pool.get().await?;
-    Ok(image_view(user, db::images::find_record(&mut conn, user.account.id, id).await?))
+    let row = db::images::find_record(&mut conn, user.account.id, id).await?;
+    Ok(image_view(user, seen(&user.rights, row).ok_or(WebError::NotFound)?))
 }
 
 /// The page an image's action was started from: My images, or the image's

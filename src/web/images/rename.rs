@@ -12,7 +12,6 @@ use serde::Deserialize;
 use super::{ImageView, NameEdit, PAGE, RowFragment, configurable, current, image_view, saved_row};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
-use crate::db;
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::ImageName;
 use crate::domain::refusal::Refusal;
@@ -71,12 +70,11 @@ pub async fn show_name(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Image, Action::Access)?;
-    let mut conn = state.pool.get().await?;
-    let record = db::images::find_record(&mut conn, user.account.id, id.into_inner()).await?;
+    let row = current(&user, &state, id.into_inner()).await?;
     if !is_htmx(&req) {
         return Ok(see_other(PAGE));
     }
-    html(StatusCode::OK, RowFragment { row: image_view(&user, record) }.render())
+    html(StatusCode::OK, RowFragment { row }.render())
 }
 
 #[derive(Deserialize)]
