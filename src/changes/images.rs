@@ -463,10 +463,8 @@ pub(crate) async fn queue_launch_permissions(
     row: &ImageRow,
     grant: bool,
 ) -> QueryResult<()> {
-    let mut who = Vec::new();
-    for (target, _) in db::images::shares(conn, row.image_pk).await? {
-        who.push(Some(db::accounts::find(conn, target).await?.provider_account_number));
-    }
+    let mut who: Vec<Option<String>> =
+        db::images::shared_account_numbers(conn, row.image_pk).await?.into_iter().map(Some).collect();
     if db::images::is_public(conn, row.image_pk).await? {
         who.push(None);
     }

@@ -8,7 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::fixed_sql::{Fixed, fixed};
 use super::keyset::limited;
 use super::lower;
-use super::schema::{budget_codes, groups, image_records, provider_images, public_images, users};
+use super::schema::{accounts, budget_codes, groups, image_records, provider_images, public_images, users};
 use crate::domain::access::Reach;
 use crate::domain::images::{Lifecycle, Sort};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
@@ -889,6 +889,19 @@ pub async fn shares(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<
         .filter(image_records::provider_image_id.eq(image_pk))
         .filter(image_records::source.eq("shared"))
         .select((image_records::account_id, image_records::id))
+        .order(image_records::account_id)
+        .load(conn)
+        .await
+}
+
+/// The provider account numbers `image_pk` is shared with, one statement
+/// for every share (what a launch permission names).
+pub async fn shared_account_numbers(conn: &mut AsyncPgConnection, image_pk: i64) -> QueryResult<Vec<String>> {
+    image_records::table
+        .inner_join(accounts::table)
+        .filter(image_records::provider_image_id.eq(image_pk))
+        .filter(image_records::source.eq("shared"))
+        .select(accounts::provider_account_number)
         .order(image_records::account_id)
         .load(conn)
         .await
