@@ -816,8 +816,10 @@ async fn access_qualified_mine_shows_and_lets_change_only_the_users_own_images_a
     ] {
         assert_eq!(client.post_htmx(&path, &form).await.status, StatusCode::NOT_FOUND, "{path}");
     }
-    let cancel = client.get_htmx(&format!("/images/{theirs}/name"), &format!("#image-{theirs}")).await;
-    assert_eq!(cancel.status, StatusCode::NOT_FOUND, "nor its row, as a rename's Cancel asks for it");
+    for (path, what) in [("name", "its row, as a rename's Cancel asks for it"), ("actions", "its actions menu")] {
+        let read = client.get_htmx(&format!("/images/{theirs}/{path}"), &format!("#image-{theirs}")).await;
+        assert_eq!(read.status, StatusCode::NOT_FOUND, "nor {what}");
+    }
     let writer = crate::api::Api::new(&app, &crate::api::make_token(&mut client, "write", production, "write").await);
     let patch = serde_json::json!({ "version": version_of(&mut conn, theirs).await, "name": "renamed-by-api" });
     let patched = writer.send(reqwest::Method::PATCH, &format!("/api/v1/images/{theirs}"), Some(patch)).await;
