@@ -339,6 +339,30 @@ pub async fn availability_changes(conn: &mut AsyncPgConnection, account_id: i64)
         .collect())
 }
 
+/// Whether the account asked again about the launch permission of
+/// `image_id` for provider account `number` (`None`: everyone) after job
+/// `job_id` asked: a later grant or revoke, in any state, whose outcome is
+/// the one that holds.
+pub async fn permission_asked_since(
+    conn: &mut AsyncPgConnection,
+    account_id: i64,
+    job_id: i64,
+    image_id: &str,
+    number: Option<&str>,
+) -> QueryResult<bool> {
+    let later: Vec<serde_json::Value> = jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(jobs::kind.eq(LAUNCH_PERMISSION))
+        .filter(jobs::id.gt(job_id))
+        .select(jobs::payload)
+        .load(conn)
+        .await?;
+    Ok(later.iter().any(|p| {
+        p.get("image_id").and_then(serde_json::Value::as_str) == Some(image_id)
+            && p.get("account_number").and_then(serde_json::Value::as_str) == number
+    }))
+}
+
 /// The payloads of the account's queued and running jobs of one kind.
 async fn unfinished(conn: &mut AsyncPgConnection, account_id: i64, kind: &str) -> QueryResult<Vec<serde_json::Value>> {
     jobs::table

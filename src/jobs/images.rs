@@ -93,7 +93,10 @@ pub async fn permission(provider: &dyn CloudProvider, job: &Job) -> Result<Optio
 /// when it was asked for is undone, so that no list says an image is shared
 /// that the provider does not share. In the transaction that marks the job
 /// failed. (A revoke that failed leaves the record gone: its job's error
-/// says the provider still shares the image.)
+/// says the provider still shares the image.) Unless the same permission
+/// was asked about again since (unshared and shared again, made private
+/// and public again): the later job's outcome holds, and the share it
+/// recorded stays.
 pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Result<(), JobError> {
     if job.kind != LAUNCH_PERMISSION {
         return Ok(());
@@ -103,7 +106,11 @@ pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Res
     else {
         return Ok(());
     };
-    for (account, record) in db::images::undo_grant(conn, owner, &image_id, account_number.as_deref()).await? {
+    let number = account_number.as_deref();
+    if db::jobs::permission_asked_since(conn, owner, job.id, &image_id, number).await? {
+        return Ok(());
+    }
+    for (account, record) in db::images::undo_grant(conn, owner, &image_id, number).await? {
         let changes = serde_json::json!({
             "provider_image_id": image_id,
             "reason": format!("the provider refused the share: {error}"),

@@ -432,6 +432,38 @@ async fn a_share_the_provider_refuses_for_good_is_undone() {
     assert_eq!(count(&mut conn, &audited).await, 1);
 }
 
+/// A share refused for good after it was asked about again (unshared and
+/// shared again before the provider answered the first grant): the later
+/// grant decides, and the share it recorded stays.
+#[actix_web::test]
+async fn a_share_refused_after_it_was_made_again_stays() {
+    use stratus_console::cloud::CloudError;
+    use stratus_console::jobs::{JobSettings, Runner};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = record(&mut conn, production, "batch-worker").await.unwrap();
+    let staging_id = staging.to_string();
+    let share = [("share_type", "private"), ("account_ids", staging_id.as_str())];
+    for form in [&share[..], &share[..1], &share[..]] {
+        let saved = post(&mut client, &format!("/images/{id}/sharing"), form).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", text(&saved.body));
+    }
+    assert!(record(&mut conn, staging, "batch-worker").await.is_some(), "shared again");
+
+    // The first grant is refused for good only now.
+    let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), JobSettings::default());
+    let first = db::jobs::claim(&mut conn, "test-worker").await.unwrap().expect("the first grant");
+    assert_eq!(first.payload["grant"], true, "{:?}", first.payload);
+    let refused = CloudError::Refused { code: "InvalidAMIID.Unavailable".into(), message: "gone".into() };
+    runner.record(&first, Err(refused.into())).await.unwrap();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE state = 'ERROR'").await, 1);
+    assert!(record(&mut conn, staging, "batch-worker").await.is_some(), "the later share stays");
+    let undone = "SELECT count(*) AS n FROM audit_events WHERE changes->>'reason' LIKE 'the provider refused%'";
+    assert_eq!(count(&mut conn, undone).await, 0);
+}
+
 /// The sharing form saved twice at once (a double submit, an API retry):
 /// the second waits for the first and finds the share made, where it used
 /// to fail on the record's unique key with a 500.
