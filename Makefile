@@ -18,6 +18,11 @@ AXE := node_modules/axe-core/axe.min.js
 LOCAL_ENDPOINT_CREDENTIALS := AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE \
 	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_EC2_METADATA_DISABLED=true
 
+# Incremental compilation keeps 2.4 GB of state beside a debug build that a
+# clean clone (CI) never reuses; on a small disk that state filled it during
+# the tests, and PostgreSQL stopped. Set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL ?= 0
+
 .PHONY: run test bench stop system-packages browser-packages lint
 
 system-packages:
