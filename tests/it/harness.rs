@@ -119,6 +119,29 @@ impl TestApp {
     }
 }
 
+impl<W> Drop for TestApp<W> {
+    /// The test's database goes with it, so the suite's cluster holds the
+    /// databases of the tests running, not of every test run (2.5 GB by the
+    /// last). One that cannot be dropped (a cluster of the test's own, stopped
+    /// by it) goes when its cluster does.
+    fn drop(&mut self) {
+        let Some((cluster, name)) = self.database_url.rsplit_once('/') else { return };
+        let admin = format!("{cluster}/postgres");
+        let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        // Synchronous, on a thread of its own: the test's runtime may be
+        // shutting down around it.
+        let dropped = std::thread::spawn(move || {
+            use diesel::Connection as _;
+            let mut conn = diesel::PgConnection::establish(&admin).ok()?;
+            Some(diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut conn))
+        })
+        .join();
+        if let Ok(Some(Err(e))) = dropped {
+            eprintln!("the test database {name} was left: {e}");
+        }
+    }
+}
+
 impl<W> TestApp<W> {
     /// Runs every queued job against the local EC2 endpoint, as a worker
     /// would, until the queue is empty (a failing call is retried once, at
