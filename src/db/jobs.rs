@@ -307,36 +307,30 @@ pub const SET_AVAILABILITY: &str = "set_image_availability";
 /// The provider image ids whose deregistration the account asked for and
 /// that did not fail: a sync must not bring them back.
 pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
-    let payloads: Vec<serde_json::Value> = jobs::table
+    jobs::table
         .filter(jobs::account_id.eq(account_id))
         .filter(jobs::kind.eq(DEREGISTER_IMAGE))
         .filter(jobs::state.ne("ERROR"))
-        .select(jobs::payload)
+        .select(image_id_asked())
         .load(conn)
-        .await?;
-    Ok(payloads.iter().filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned)).collect())
+        .await
 }
 
 /// The provider image ids whose making public or private the account asked
 /// for and the provider has not been told yet (the job is queued or
 /// running): until it has, the console's flag is the one that holds.
 pub async fn public_flag_changes(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
-    Ok(unfinished(conn, account_id, LAUNCH_PERMISSION)
-        .await?
-        .iter()
-        .filter(|p| p.get("account_number").is_none_or(serde_json::Value::is_null))
-        .filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned))
-        .collect())
+    unfinished(account_id, LAUNCH_PERMISSION)
+        .filter(jobs::payload.retrieve_as_text("account_number").is_null())
+        .select(image_id_asked())
+        .load(conn)
+        .await
 }
 
 /// The provider image ids the account asked to disable or enable that the
 /// provider has not been told about yet (the job is queued or running).
 pub async fn availability_changes(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
-    Ok(unfinished(conn, account_id, SET_AVAILABILITY)
-        .await?
-        .iter()
-        .filter_map(|p| p.get("image_id")?.as_str().map(str::to_owned))
-        .collect())
+    unfinished(account_id, SET_AVAILABILITY).select(image_id_asked()).load(conn).await
 }
 
 /// Whether the account asked again about the launch permission of
@@ -350,28 +344,30 @@ pub async fn permission_asked_since(
     image_id: &str,
     number: Option<&str>,
 ) -> QueryResult<bool> {
-    let later: Vec<serde_json::Value> = jobs::table
+    let later = jobs::table
         .filter(jobs::account_id.eq(account_id))
         .filter(jobs::kind.eq(LAUNCH_PERMISSION))
         .filter(jobs::id.gt(job_id))
-        .select(jobs::payload)
-        .load(conn)
-        .await?;
-    Ok(later.iter().any(|p| {
-        p.get("image_id").and_then(serde_json::Value::as_str) == Some(image_id)
-            && p.get("account_number").and_then(serde_json::Value::as_str) == number
-    }))
+        .filter(image_id_asked().eq(image_id))
+        .filter(jobs::payload.retrieve_as_text("account_number").nullable().is_not_distinct_from(number));
+    diesel::select(diesel::dsl::exists(later)).get_result(conn).await
 }
 
-/// The payloads of the account's queued and running jobs of one kind.
-async fn unfinished(conn: &mut AsyncPgConnection, account_id: i64, kind: &str) -> QueryResult<Vec<serde_json::Value>> {
+/// The provider image id a job's payload names (`payload->>'image_id'`):
+/// every image job's payload has one.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn image_id_asked() -> _ {
+    jobs::payload.retrieve_as_text("image_id")
+}
+
+/// The account's queued and running jobs of one kind.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn unfinished(account_id: i64, kind: &'static str) -> _ {
+    let unfinished: [&'static str; 2] = ["QUEUED", "RUNNING"];
     jobs::table
         .filter(jobs::account_id.eq(account_id))
         .filter(jobs::kind.eq(kind))
-        .filter(jobs::state.eq_any(["QUEUED", "RUNNING"]))
-        .select(jobs::payload)
-        .load(conn)
-        .await
+        .filter(jobs::state.eq_any(unfinished))
 }
 
 /// Puts a job back in the queue to run again at `at` (work that follows
