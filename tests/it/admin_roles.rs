@@ -154,6 +154,12 @@ async fn set_role_gives_a_group_one_role_in_this_account_only() {
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.body);
     assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, Some(configurator));
 
+    // Nor does a value of spaces: only the "No role" option's empty value.
+    let spaces = admin.post_htmx(&format!("/admin/groups/{support}/role"), &[("role_id", " ")]).await;
+    assert_eq!(spaces.status, StatusCode::BAD_REQUEST, "{}", spaces.body);
+    assert!(text(&spaces.body).contains("The role is not a number."), "{}", spaces.body);
+    assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, Some(configurator));
+
     let none = admin.post_htmx(&format!("/admin/groups/{support}/role"), &[("role_id", "")]).await;
     assert_eq!(none.status, StatusCode::OK);
     assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, None);

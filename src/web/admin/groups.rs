@@ -206,7 +206,9 @@ pub async fn set_role(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
     let group = super::target::<GroupsPage>(&state, &user, id.into_inner()).await?;
-    let wanted: Option<i64> = match form.role_id.trim() {
+    // Only the "No role" option's empty value takes the role away: a value
+    // of spaces is as malformed as any other that is not a role's id.
+    let wanted: Option<i64> = match form.role_id.as_str() {
         "" => None,
         id => Some(id.parse().map_err(|_| WebError::BadRequest("The role is not a number.".into()))?),
     };
