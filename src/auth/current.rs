@@ -13,7 +13,7 @@ use super::AuthError;
 use super::csrf;
 use super::session_store::{self, USER_ID};
 use crate::changes::Actor;
-use crate::db::{self, accounts::Account, users::User};
+use crate::db::{self, accounts::Account, accounts::ProviderState, users::User};
 use crate::domain::access::{Action, Forbidden, Resource, Rights};
 use crate::state::AppState;
 
@@ -28,6 +28,8 @@ pub struct CurrentUser {
     pub accounts: Vec<Account>,
     /// The user's rights in the current account.
     pub rights: Rights,
+    /// The current account's provider state, read in this request.
+    pub provider: ProviderState,
     pub csrf_token: String,
     /// A message left by the previous request (after a POST-redirect-GET),
     /// taken when a full page is requested.
@@ -75,6 +77,8 @@ pub struct SignedIn {
     pub account: Option<Account>,
     pub accounts: Vec<Account>,
     pub rights: Rights,
+    /// The current account's provider state (the default without one).
+    pub provider: ProviderState,
     pub csrf_token: String,
     pub flash: Option<String>,
 }
@@ -92,7 +96,7 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let SignedIn { user, account, accounts, rights, csrf_token, flash } = load(&req).await?;
+            let SignedIn { user, account, accounts, rights, provider, csrf_token, flash } = load(&req).await?;
             let Some(account) = account else {
                 // Someone who may connect an account is led to do so.
                 return Err(if rights.may(Resource::Account, Action::Configure) {
@@ -101,7 +105,7 @@ impl FromRequest for CurrentUser {
                     AuthError::NoAccount
                 });
             };
-            Ok(CurrentUser { user, account, accounts, rights, csrf_token, flash })
+            Ok(CurrentUser { user, account, accounts, rights, provider, csrf_token, flash })
         })
     }
 }
@@ -206,6 +210,20 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
     if !rights.allows_some(Resource::Console, Action::Access) {
         return Err(AuthError::NoAccount);
     }
+    // Read with the session, unless the session named another account (the
+    // first request after the one it named stopped being the user's).
+    let provider = match &account {
+        None => ProviderState::default(),
+        Some(account) => match session_store::provider_state(account.id) {
+            Some(provider) => provider,
+            None => {
+                db::outage::read::<_, AuthError>(&state.pool, async |conn| {
+                    db::accounts::provider_state(conn, account.id).await
+                })
+                .await?
+            }
+        },
+    };
     let user = context.user.clone();
     let csrf_token = csrf::token(&session)?;
     let full_page = req.method() == actix_web::http::Method::GET && !crate::htmx::is_htmx(req);
@@ -216,7 +234,7 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
     } else {
         None
     };
-    Ok(SignedIn { user, account, accounts, rights, csrf_token, flash })
+    Ok(SignedIn { user, account, accounts, rights, provider, csrf_token, flash })
 }
 
 /// Starts a signed-in session: a new session id (no fixation), the user and

@@ -14,7 +14,10 @@
 //! The same lookup reads the access version of the user's company, and
 //! leaves it for the request ([`access_version`]): with it `auth::current`
 //! knows whether the user's authorization context it keeps is still right,
-//! so a page view costs one round trip before the page's own queries.
+//! so a page view costs one round trip before the page's own queries. It
+//! also reads the session's account's provider state ([`provider_state`]),
+//! which every page's frame shows and which changes with every sync: kept
+//! apart from the rights, a sync does not make every user read those again.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -26,22 +29,31 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::db::{self, Pool};
+use crate::db::{self, Pool, accounts::ProviderState, sessions::Whose};
 
 /// The session key under which the signed-in user's id is stored.
 pub const USER_ID: &str = "user_id";
+/// The session key of the current account's id (`auth::current` keeps it).
+const ACCOUNT_ID: &str = super::current::ACCOUNT_ID;
+
+/// What the session lookup read beside the session's state.
+#[derive(Debug, Clone, Copy, Default)]
+struct Looked {
+    access_version: Option<i64>,
+    account: Option<(i64, ProviderState)>,
+}
 
 tokio::task_local! {
     /// Whether the store met a database outage while serving this request.
     static OUTAGE: Cell<bool>;
-    /// The access version the session lookup read for this request.
-    static ACCESS_VERSION: Cell<Option<i64>>;
+    /// What the session lookup read for this request.
+    static LOOKED: Cell<Looked>;
 }
 
 /// Runs `request` (the session middleware and all within it), and says
 /// whether the session store met a database outage meanwhile.
 pub async fn watch<T>(request: impl Future<Output = T>) -> (T, bool) {
-    let request = ACCESS_VERSION.scope(Cell::new(None), request);
+    let request = LOOKED.scope(Cell::default(), request);
     OUTAGE
         .scope(Cell::new(false), async {
             let answer = request.await;
@@ -54,7 +66,14 @@ pub async fn watch<T>(request: impl Future<Output = T>) -> (T, bool) {
 /// lookup of this request read it; `None` outside [`watch`] or without a
 /// signed-in session (then nothing kept may be trusted).
 pub fn access_version() -> Option<i64> {
-    ACCESS_VERSION.try_with(Cell::get).ok().flatten()
+    LOOKED.try_with(Cell::get).ok().and_then(|looked| looked.access_version)
+}
+
+/// Account `account_id`'s provider state, if it is the session's account:
+/// as the session lookup of this request read it.
+pub fn provider_state(account_id: i64) -> Option<ProviderState> {
+    let looked = LOOKED.try_with(Cell::get).ok()?;
+    looked.account.filter(|(id, _)| *id == account_id).map(|(_, state)| state)
 }
 
 /// Whether the store's error `e` is a database outage (no connection, or it
@@ -92,8 +111,9 @@ fn expiry(ttl: &Duration) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(ttl.whole_seconds())
 }
 
-fn user_of(state: &HashMap<String, String>) -> Option<i64> {
-    state.get(USER_ID).and_then(|v| v.parse().ok())
+fn whose(state: &HashMap<String, String>) -> Whose {
+    let id = |key| state.get(key).and_then(|v| v.parse().ok());
+    Whose { user_id: id(USER_ID), account_id: id(ACCOUNT_ID) }
 }
 
 fn to_json(state: &HashMap<String, String>) -> serde_json::Value {
@@ -117,14 +137,15 @@ impl SessionStore for PgSessionStore {
             Err(e) => return Err(LoadError::Other(e)),
         };
         let Some(loaded) = loaded else { return Ok(None) };
-        let _ = ACCESS_VERSION.try_with(|version| version.set(loaded.access_version));
+        let looked = Looked { access_version: loaded.access_version, account: loaded.account };
+        let _ = LOOKED.try_with(|cell| cell.set(looked));
         serde_json::from_value(loaded.state).map(Some).map_err(|e| LoadError::Deserialization(e.into()))
     }
 
     async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let mut conn = self.pool.get().await.map_err(|e| SaveError::Other(noted(e)))?;
-        db::sessions::insert(&mut conn, &key_hash(&key), &to_json(&state), user_of(&state), expiry(ttl))
+        db::sessions::insert(&mut conn, &key_hash(&key), &to_json(&state), whose(&state), expiry(ttl))
             .await
             .map_err(|e| SaveError::Other(noted(e)))?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
@@ -138,7 +159,7 @@ impl SessionStore for PgSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         let mut conn = self.pool.get().await.map_err(|e| UpdateError::Other(noted(e)))?;
         let hash = key_hash(session_key.as_ref());
-        let updated = db::sessions::update(&mut conn, &hash, &to_json(&state), user_of(&state), expiry(ttl))
+        let updated = db::sessions::update(&mut conn, &hash, &to_json(&state), whose(&state), expiry(ttl))
             .await
             .map_err(|e| UpdateError::Other(noted(e)))?;
         if updated {

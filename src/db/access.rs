@@ -120,9 +120,7 @@ SELECT u.id, u.company_id, u.email, u.given_name, u.family_name, u.password_hash
     coalesce((SELECT json_agg(json_build_object(
                 'id', a.id, 'company_id', a.company_id, 'name', a.name, 'provider', a.provider,
                 'region', a.region, 'provider_account_number', a.provider_account_number,
-                'endpoint', a.endpoint, 'synced_at', a.synced_at,
-                'unreachable_since', a.unreachable_since,
-                'credentials_version', a.credentials_version) ORDER BY a.name, a.id)
+                'endpoint', a.endpoint, 'credentials_version', a.credentials_version) ORDER BY a.name, a.id)
               FROM accounts a JOIN account_memberships m ON m.account_id = a.id
               WHERE m.user_id = u.id AND a.disabled_at IS NULL), '[]') AS accounts,
     ARRAY(SELECT group_id FROM group_members WHERE user_id = u.id) AS groups,

@@ -17,14 +17,29 @@ pub struct Account {
     /// An EC2-compatible endpoint of this account's own, if any.
     #[serde(default)]
     pub endpoint: Option<String>,
-    #[serde(default)]
-    pub synced_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default)]
-    pub unreachable_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Raised whenever the credentials change: a provider connected with
     /// older ones is not used again.
     #[serde(default)]
     pub credentials_version: i32,
+}
+
+/// What the job worker last recorded of an account's provider, as the frame
+/// of every page shows it. It decides nobody's rights, so it is not part of
+/// the kept authorization context: the session lookup reads the current
+/// account's, fresh, with the session (`db::sessions::load`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct ProviderState {
+    /// When the provider's view was last written into the console.
+    pub synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Since when the provider has not answered.
+    pub unreachable_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Account `id`'s provider state (the default for an account since removed).
+pub async fn provider_state(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<ProviderState> {
+    let found = accounts::table.find(id).select(ProviderState::as_select()).first(conn).await.optional()?;
+    Ok(found.unwrap_or_default())
 }
 
 #[derive(Debug, Insertable)]

@@ -225,6 +225,7 @@ diesel::table! {
         state -> Jsonb,
         user_id -> Nullable<Int8>,
         expires_at -> Timestamptz,
+        account_id -> Nullable<Int8>,
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::auth::{CurrentUser, SignedIn};
-use crate::db::{accounts::Account, users::User};
+use crate::db::{accounts::Account, accounts::ProviderState, users::User};
 use crate::domain::access::{Action, Resource, Rights};
 
 pub struct AccountChoice {
@@ -67,7 +67,13 @@ pub fn home(rights: &Rights) -> &'static str {
 impl Frame {
     pub fn new(user: &CurrentUser, active_href: &str) -> Self {
         Self::build(
-            Who { user: &user.user, account: Some(&user.account), accounts: &user.accounts, rights: &user.rights },
+            Who {
+                user: &user.user,
+                account: Some(&user.account),
+                accounts: &user.accounts,
+                rights: &user.rights,
+                provider: user.provider,
+            },
             user.csrf_token.clone(),
             user.flash.clone(),
             active_href,
@@ -77,7 +83,13 @@ impl Frame {
     /// The frame of a page that also serves users without an account yet.
     pub fn signed_in(user: &SignedIn, active_href: &str) -> Self {
         Self::build(
-            Who { user: &user.user, account: user.account.as_ref(), accounts: &user.accounts, rights: &user.rights },
+            Who {
+                user: &user.user,
+                account: user.account.as_ref(),
+                accounts: &user.accounts,
+                rights: &user.rights,
+                provider: user.provider,
+            },
             user.csrf_token.clone(),
             user.flash.clone(),
             active_href,
@@ -116,8 +128,8 @@ impl Frame {
             csrf_token,
             nav,
             flash,
-            unreachable_since: who.account.and_then(|a| a.unreachable_since).map(Moment::new),
-            synced: who.account.and_then(|a| a.synced_at).map(Moment::new),
+            unreachable_since: who.provider.unreachable_since.map(Moment::new),
+            synced: who.provider.synced_at.map(Moment::new),
         }
     }
 }
@@ -128,6 +140,8 @@ struct Who<'a> {
     account: Option<&'a Account>,
     accounts: &'a [Account],
     rights: &'a Rights,
+    /// The account's provider state.
+    provider: ProviderState,
 }
 
 /// A point in time as a page shows it: UTC in the text and on hover (the

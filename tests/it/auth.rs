@@ -332,9 +332,9 @@ async fn rights_are_kept_between_requests_until_anything_that_decides_them_chang
 
     // Changed with the counting switched off: the kept context still
     // answers, so no second statement was sent.
-    run(&app, "ALTER TABLE accounts DISABLE TRIGGER accounts_access").await;
+    run(&app, "ALTER TABLE accounts DISABLE TRIGGER accounts_access_update").await;
     run(&app, &format!("UPDATE accounts SET name = 'Acme Unseen' WHERE id = {production}")).await;
-    run(&app, "ALTER TABLE accounts ENABLE TRIGGER accounts_access").await;
+    run(&app, "ALTER TABLE accounts ENABLE TRIGGER accounts_access_update").await;
     let page = text(&viewer.get("/images").await.body);
     assert!(page.contains("Acme Production") && !page.contains("Acme Unseen"), "kept: {page}");
 
@@ -369,6 +369,55 @@ async fn rights_are_kept_between_requests_until_anything_that_decides_them_chang
     let after = manager.get("/images").await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
     assert!(after.location().is_some_and(|l| l.starts_with("/login")));
+}
+
+/// What the job worker records of an account's provider (when it last
+/// synced, since when it has not answered, why) changes with every sync and
+/// decides nobody's rights: it leaves the company's access version, and so
+/// every user's kept rights, alone, while every page shows it as it is now.
+#[actix_web::test]
+async fn a_sync_leaves_the_kept_rights_alone_and_pages_show_the_provider_as_it_is_now() {
+    let app = TestApp::spawn().await;
+    let production = app.demo.acme_production;
+    let version = async || {
+        let sql = format!(
+            "SELECT coalesce((SELECT v.version FROM access_versions v JOIN accounts a ON a.company_id = v.company_id
+                              WHERE a.id = {production}), 0) AS n"
+        );
+        count(&mut app.db().await, &sql).await
+    };
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    assert_eq!(viewer.get("/images").await.status, StatusCode::OK);
+    let before = version().await;
+
+    // Synced, as the job worker writes it.
+    run(
+        &app,
+        &format!("UPDATE accounts SET synced_at = '2031-02-03 04:05:00+00', failure = NULL WHERE id = {production}"),
+    )
+    .await;
+    let page = text(&viewer.get("/images").await.body);
+    assert!(page.contains("Last synced 2031-02-03 04:05 UTC"), "{page}");
+
+    // Unreachable, and back.
+    run(
+        &app,
+        &format!(
+            "UPDATE accounts SET unreachable_since = '2031-02-03 05:06:00+00', failure = 'the provider is unreachable'
+             WHERE id = {production}"
+        ),
+    )
+    .await;
+    let page = text(&viewer.get("/keypairs").await.body);
+    assert!(page.contains("Cloud provider unreachable since 05:06"), "{page}");
+    run(&app, &format!("UPDATE accounts SET unreachable_since = NULL, failure = NULL WHERE id = {production}")).await;
+    assert!(!text(&viewer.get("/images").await.body).contains("Cloud provider unreachable"));
+    assert_eq!(version().await, before, "no user reads their rights again");
+
+    // Anything else about the account still counts.
+    run(&app, &format!("UPDATE accounts SET name = 'Acme Main' WHERE id = {production}")).await;
+    assert_eq!(version().await, before + 1);
+    assert!(text(&viewer.get("/images").await.body).contains("Acme Main"));
 }
 
 /// A user whose rights open some pages but not Machine Images lands on the
