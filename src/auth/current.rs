@@ -14,7 +14,7 @@ use super::csrf;
 use super::session_store::{self, USER_ID};
 use crate::changes::Actor;
 use crate::db::{self, accounts::Account, accounts::ProviderState, users::User};
-use crate::domain::access::{Action, Forbidden, Resource, Rights};
+use crate::domain::access::{Action, Forbidden, Ownership, Resource, Rights};
 use crate::state::AppState;
 
 /// The session key of the current account's id.
@@ -34,6 +34,9 @@ pub struct CurrentUser {
     /// A message left by the previous request (after a POST-redirect-GET),
     /// taken when a full page is requested.
     pub flash: Option<String>,
+    /// Everything the user may do, in every account: what
+    /// [`CurrentUser::allows_in`] asks of the others.
+    context: Arc<db::access::AuthContext>,
 }
 
 /// The session key of a message for the next page.
@@ -56,6 +59,23 @@ impl CurrentUser {
     /// them.
     pub fn actor(&self) -> Actor<'_> {
         Actor { user: &self.user, account: &self.account, accounts: &self.accounts, rights: &self.rights }
+    }
+
+    /// Whether the user's role in account `account_id` allows `action` on
+    /// this resource there: the one access decision ([`Rights::allows`]),
+    /// asked in the current account or another the user can work in. Never
+    /// in an account they cannot work in.
+    pub fn allows_in(&self, account_id: i64, resource: Resource, action: Action, target: &Ownership) -> bool {
+        if account_id == self.account.id {
+            return self.rights.allows(resource, action, target);
+        }
+        self.account_name(account_id).is_some() && self.context.rights_in(account_id).allows(resource, action, target)
+    }
+
+    /// The name of account `id`, if the user can work in it; else `None`
+    /// (never reveal other accounts).
+    pub fn account_name(&self, id: i64) -> Option<&str> {
+        self.accounts.iter().find(|a| a.id == id).map(|a| a.name.as_str())
     }
 
     /// The name of the user's account with this provider account number, if
@@ -81,6 +101,7 @@ pub struct SignedIn {
     pub provider: ProviderState,
     pub csrf_token: String,
     pub flash: Option<String>,
+    context: Arc<db::access::AuthContext>,
 }
 
 impl SignedIn {
@@ -96,7 +117,7 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let SignedIn { user, account, accounts, rights, provider, csrf_token, flash } = load(&req).await?;
+            let SignedIn { user, account, accounts, rights, provider, csrf_token, flash, context } = load(&req).await?;
             let Some(account) = account else {
                 // Someone who may connect an account is led to do so.
                 return Err(if rights.may(Resource::Account, Action::Configure) {
@@ -105,7 +126,7 @@ impl FromRequest for CurrentUser {
                     AuthError::NoAccount
                 });
             };
-            Ok(CurrentUser { user, account, accounts, rights, provider, csrf_token, flash })
+            Ok(CurrentUser { user, account, accounts, rights, provider, csrf_token, flash, context })
         })
     }
 }
@@ -234,7 +255,7 @@ async fn load(req: &HttpRequest) -> Result<SignedIn, AuthError> {
     } else {
         None
     };
-    Ok(SignedIn { user, account, accounts, rights, provider, csrf_token, flash })
+    Ok(SignedIn { user, account, accounts, rights, provider, csrf_token, flash, context })
 }
 
 /// Starts a signed-in session: a new session id (no fixation), the user and

@@ -10,7 +10,10 @@
 //! image shows what this company built on it, never what others did.
 //!
 //! An image in a chain is named as the reader's account names it (its
-//! record there), else with the name it was made or listed with.
+//! record there), else with the name it was made or listed with. What the
+//! reader's roles may see of another account is the page's to decide
+//! (`web::images::page`): these queries return each record's ownership for
+//! that, and the account ids rather than their names.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -37,8 +40,9 @@ pub struct ChainImage {
     pub parent_pk: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
     pub provider_image_id: Option<String>,
-    #[diesel(sql_type = Text)]
-    pub name: String,
+    /// The name it was made or listed with at the provider, if any.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub provider_name: Option<String>,
     #[diesel(sql_type = Text)]
     pub state: String,
     /// Gone at the provider, or retired by its schedule (the rule of the
@@ -48,29 +52,67 @@ pub struct ChainImage {
     #[diesel(sql_type = Text)]
     pub owner_account_number: String,
     /// The company's account that owns it, if one does.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub owner_account: Option<String>,
-    /// The reader's account's record of it, if it has one (a link).
     #[diesel(sql_type = Nullable<BigInt>)]
-    pub record_id: Option<i64>,
+    pub owner_account_id: Option<i64>,
+    /// The reader's account's record of it, if it has one.
+    #[diesel(embed)]
+    pub record: ChainRecord,
+    /// The owning account's own record of it (when a company's account
+    /// owns it): what the reader's role in that account would let them see.
+    #[diesel(embed)]
+    pub owners_record: OwnersRecord,
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
 }
 
-/// The columns of a [`ChainImage`], for chain `c` joined to `provider_images pi`;
-/// `$1` is the reader's account, `$2` its company.
-const CHAIN_COLUMNS: &str = "
-    c.depth, pi.id AS image_pk, pi.parent_id AS parent_pk, pi.provider_image_id,
-    COALESCE(
-        (SELECT r.name FROM image_records r WHERE r.provider_image_id = pi.id AND r.account_id = $1),
-        NULLIF(pi.name, ''), pi.provider_image_id, '') AS name,
-    pi.state, (pi.state = 'DELETED' OR pi.retired_at IS NOT NULL) AS retired, pi.owner_account_number,
-    (SELECT a.name FROM accounts a
-      WHERE a.company_id = $2 AND a.provider = pi.provider AND a.region = pi.region
-        AND a.provider_account_number = pi.owner_account_number
-      ORDER BY a.id LIMIT 1) AS owner_account,
-    (SELECT r.id FROM image_records r WHERE r.provider_image_id = pi.id AND r.account_id = $1) AS record_id,
-    pi.created_at";
+/// The reader's account's record of a chain's image: its id (a link), name
+/// and ownership.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ChainRecord {
+    #[diesel(sql_type = Nullable<BigInt>, column_name = record_id)]
+    pub id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>, column_name = record_name)]
+    pub name: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>, column_name = record_owner_user)]
+    pub owner_user: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>, column_name = record_owner_group)]
+    pub owner_group: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>, column_name = record_budget_code)]
+    pub budget_code: Option<i64>,
+}
+
+/// Who owns the owning account's record of a chain's image (all `None`
+/// when it keeps none, or none owns it).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OwnersRecord {
+    #[diesel(sql_type = Nullable<BigInt>, column_name = owners_owner_user)]
+    pub owner_user: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>, column_name = owners_owner_group)]
+    pub owner_group: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>, column_name = owners_budget_code)]
+    pub budget_code: Option<i64>,
+}
+
+/// A [`ChainImage`] for each image of chain `c`; `$1` is the reader's
+/// account, `$2` its company.
+const CHAIN_IMAGES: &str = "
+    SELECT c.depth, pi.id AS image_pk, pi.parent_id AS parent_pk, pi.provider_image_id,
+        NULLIF(pi.name, '') AS provider_name, pi.state,
+        (pi.state = 'DELETED' OR pi.retired_at IS NOT NULL) AS retired, pi.owner_account_number,
+        owner.id AS owner_account_id,
+        r.id AS record_id, r.name AS record_name, r.owner_user_id AS record_owner_user,
+        r.owner_group_id AS record_owner_group, r.budget_code_id AS record_budget_code,
+        o.owner_user_id AS owners_owner_user,
+        o.owner_group_id AS owners_owner_group, o.budget_code_id AS owners_budget_code,
+        pi.created_at
+    FROM chain c JOIN provider_images pi ON pi.id = c.id
+    LEFT JOIN LATERAL (
+        SELECT a.id FROM accounts a
+        WHERE a.company_id = $2 AND a.provider = pi.provider AND a.region = pi.region
+          AND a.provider_account_number = pi.owner_account_number
+        ORDER BY a.id LIMIT 1) owner ON true
+    LEFT JOIN image_records r ON r.provider_image_id = pi.id AND r.account_id = $1
+    LEFT JOIN image_records o ON o.provider_image_id = pi.id AND o.account_id = owner.id";
 
 /// Whether the reader's company may know provider image `p`: one of its
 /// accounts owns it or keeps a record of it (shared with it, or launched
@@ -94,7 +136,7 @@ pub async fn ancestors(conn: &mut AsyncPgConnection, reader: &Account, image_pk:
              SELECT p.parent_id, c.depth + 1 FROM chain c JOIN provider_images p ON p.id = c.id
              WHERE p.parent_id IS NOT NULL AND c.depth < {MAX_DEPTH} AND {KNOWN}
          )
-         SELECT {CHAIN_COLUMNS} FROM chain c JOIN provider_images pi ON pi.id = c.id
+         {CHAIN_IMAGES}
          WHERE EXISTS (SELECT 1 FROM provider_images p WHERE p.id = pi.id AND {KNOWN})
          ORDER BY c.depth"
     ))
@@ -125,7 +167,7 @@ pub async fn descendants(
              WHERE c.depth < {MAX_DEPTH}
                AND (p.provider, p.region, p.owner_account_number) IN (SELECT * FROM company)
          )
-         SELECT {CHAIN_COLUMNS} FROM chain c JOIN provider_images pi ON pi.id = c.id
+         {CHAIN_IMAGES}
          ORDER BY c.path"
     ))
     .bind::<BigInt, _>(reader.id)
@@ -146,10 +188,14 @@ pub struct UsingServer {
     pub state: String,
     #[diesel(sql_type = BigInt)]
     pub account_id: i64,
-    #[diesel(sql_type = Text)]
-    pub account_name: String,
     #[diesel(sql_type = Timestamptz)]
     pub launched_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub owner_user_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub owner_group_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    pub budget_code_id: i64,
 }
 
 /// How much the company has launched from the image.
@@ -174,7 +220,8 @@ pub async fn servers(
     limit: i64,
 ) -> QueryResult<Vec<UsingServer>> {
     diesel::sql_query(
-        "SELECT s.id, s.name, s.state, a.id AS account_id, a.name AS account_name, s.launched_at
+        "SELECT s.id, s.name, s.state, s.account_id, s.launched_at, s.owner_user_id, s.owner_group_id,
+                s.budget_code_id
          FROM servers s JOIN accounts a ON a.id = s.account_id
          WHERE s.provider_image_id = $1 AND a.company_id = $2
          ORDER BY s.launched_at DESC, s.id DESC
@@ -202,21 +249,22 @@ pub async fn launches(conn: &mut AsyncPgConnection, reader: &Account, image_pk: 
     .await
 }
 
-/// The company's accounts that hold `image_pk` as shared with them, by name.
-pub async fn shared_with(conn: &mut AsyncPgConnection, reader: &Account, image_pk: i64) -> QueryResult<Vec<String>> {
+/// The company's accounts that hold `image_pk` as shared with them, by
+/// name.
+pub async fn shared_with(conn: &mut AsyncPgConnection, reader: &Account, image_pk: i64) -> QueryResult<Vec<i64>> {
     #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = Text)]
-        name: String,
+    struct Holder {
+        #[diesel(sql_type = BigInt)]
+        account_id: i64,
     }
-    let names: Vec<Name> = diesel::sql_query(
-        "SELECT a.name FROM image_records r JOIN accounts a ON a.id = r.account_id
+    let holders: Vec<Holder> = diesel::sql_query(
+        "SELECT r.account_id FROM image_records r JOIN accounts a ON a.id = r.account_id
          WHERE r.provider_image_id = $1 AND r.source = 'shared' AND a.company_id = $2
-         ORDER BY a.name",
+         ORDER BY a.name, a.id",
     )
     .bind::<BigInt, _>(image_pk)
     .bind::<BigInt, _>(reader.company_id)
     .load(conn)
     .await?;
-    Ok(names.into_iter().map(|n| n.name).collect())
+    Ok(holders.into_iter().map(|h| h.account_id).collect())
 }

@@ -224,3 +224,92 @@ async fn another_companys_private_image_stays_unnamed_in_a_lineage() {
     let lineage = &shown[shown.find("Lineage").unwrap()..shown.find("Built on it").unwrap()];
     assert!(lineage.contains(&base_ami) && !lineage.contains("not shown"), "{lineage}");
 }
+
+async fn run(app: &TestApp, sql: &str) {
+    diesel::sql_query(sql).execute(&mut app.db().await).await.unwrap();
+}
+
+/// The image page names another account of the company only to those who
+/// can work in it, and shows that account's images and servers as the
+/// reader's role there would show them: what it may not show is counted,
+/// never named.
+#[actix_web::test]
+async fn another_accounts_images_and_servers_show_as_the_readers_role_there_shows_them() {
+    let app = TestApp::spawn().await;
+    let (production, staging) = (app.demo.acme_production, app.demo.acme_staging);
+    // Staging built "staging-web-frontend" on the image Production shares
+    // with it, from its builder server, launched from that image. Both are
+    // the administrator's.
+    let shared = record_in(&app, production, "api-server-base").await;
+    let pk_of = |record: i64| format!("(SELECT provider_image_id FROM image_records WHERE id = {record})");
+    let built = record_in(&app, staging, "staging-web-frontend").await;
+    run(&app, &format!("UPDATE provider_images SET parent_id = {} WHERE id = {}", pk_of(shared), pk_of(built))).await;
+    run(&app, &format!("UPDATE servers SET provider_image_id = {} WHERE account_id = {staging}", pk_of(shared))).await;
+    let builder: String = {
+        use stratus_console::db::schema::servers;
+        let mut conn = app.db().await;
+        servers::table.filter(servers::account_id.eq(staging)).select(servers::name).first(&mut conn).await.unwrap()
+    };
+    let page = |shown: &str| {
+        let at = |heading: &str| shown.find(heading).unwrap_or_else(|| panic!("{heading}: {shown}"));
+        let built = shown[at("Built on it")..at("Servers launched from it")].to_owned();
+        let servers = shown[at("Servers launched from it")..at("History in")].to_owned();
+        let shared_with = shown[at("Shared with")..at("Across every account")].to_owned();
+        (built, servers, shared_with)
+    };
+
+    // The administrator's role in Staging shows them all.
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let (built, servers, shared_with) = page(&text(&admin.get(&format!("/images/{shared}")).await.body));
+    assert!(built.contains("staging-web-frontend") && built.contains("Acme Staging"), "{built}");
+    assert!(servers.contains(&format!("{builder} Acme Staging")), "{servers}");
+    assert!(shared_with.contains("Acme Staging"), "{shared_with}");
+
+    // The manager's group holds, in Staging, a role that shows what they own.
+    run(
+        &app,
+        &format!(
+            "WITH role AS (INSERT INTO roles (company_id, name) SELECT company_id, 'Own things' FROM accounts
+                           WHERE id = {staging} RETURNING id),
+                  rights AS (INSERT INTO access_rights (role_id, resource, action, qualifier)
+                             SELECT id, resource, 'Access', qualifier FROM role,
+                                    (VALUES ('CONSOLE', 'ANY'), ('IMAGE', 'MINE'), ('SERVER', 'MINE')) AS r (resource, qualifier))
+             UPDATE group_roles SET role_id = (SELECT id FROM role)
+             WHERE account_id = {staging} AND group_id = (SELECT id FROM groups WHERE name = 'Ops')"
+        ),
+    )
+    .await;
+    let mut manager = app.signed_in("manager@acme.test").await;
+    let body = manager.get(&format!("/images/{shared}")).await.body;
+    let (built, servers, shared_with) = page(&text(&body));
+    assert!(!body.contains("staging-web-frontend") && !body.contains(&builder), "{}", text(&body));
+    assert!(built.contains("An image of Acme Staging that your role there does not show you"), "{built}");
+    assert!(servers.contains("None that your roles show you."), "{servers}");
+    assert!(
+        servers.contains(
+            "1 server not shown: it is in an account you cannot work in, or your role there does not show it."
+        ),
+        "{servers}"
+    );
+    assert!(shared_with.contains("Acme Staging"), "an account they work in is named: {shared_with}");
+
+    // What they own there, they see.
+    run(
+        &app,
+        "UPDATE image_records SET owner_user_id = (SELECT id FROM users WHERE email = 'manager@acme.test')
+               WHERE name = 'staging-web-frontend'",
+    )
+    .await;
+    let (built, ..) = page(&text(&manager.get(&format!("/images/{shared}")).await.body));
+    assert!(built.contains("staging-web-frontend") && built.contains("Acme Staging"), "{built}");
+
+    // Without a role in Staging they cannot work in it: it is not named.
+    run(&app, &format!("DELETE FROM group_roles WHERE account_id = {staging} AND group_id = (SELECT id FROM groups WHERE name = 'Ops')"))
+        .await;
+    let body = manager.get(&format!("/images/{shared}")).await.body;
+    let (built, servers, shared_with) = page(&text(&body));
+    assert!(!body.contains("Acme Staging") && !body.contains("staging-web-frontend"), "{}", text(&body));
+    assert!(built.contains("An image of another account of your company"), "{built}");
+    assert!(servers.contains("1 server not shown: it is in an account you cannot work in"), "{servers}");
+    assert!(shared_with.contains("1 other account of your company"), "{shared_with}");
+}

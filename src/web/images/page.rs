@@ -6,7 +6,11 @@
 //! history (the record's audit events).
 //!
 //! Another account's id is a 404, as everywhere; reading the page needs
-//! `IMAGE Access`, as the list does.
+//! `IMAGE Access`, as the list does. Of the company's other accounts the
+//! page names only those the user can work in, and shows their images and
+//! servers as the user's role there would show them (`IMAGE Access`,
+//! `SERVER Access`, qualifiers included): what it may not show is counted,
+//! never named.
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
@@ -14,7 +18,7 @@ use askama::Template;
 use super::{ImageView, image_view};
 use crate::auth::CurrentUser;
 use crate::db::{self, lineage::ChainImage};
-use crate::domain::access::{Action, Resource};
+use crate::domain::access::{Action, Ownership, Resource};
 use crate::domain::images::{ImageAction, Source};
 use crate::web::AppState;
 use crate::web::audit_log::EventView;
@@ -30,6 +34,9 @@ const HISTORY_SHOWN: i64 = 50;
 pub struct ChainView {
     /// Steps below the page's image (descendants): indents the row.
     pub depth: i32,
+    /// Kept in an account of the company where the user's role does not
+    /// show it: only its place in the chain is shown (and `name` says why).
+    pub hidden: bool,
     pub name: String,
     pub provider_image_id: String,
     /// The company's account that owns it, or the owner's account number.
@@ -46,15 +53,46 @@ pub struct ChainView {
 }
 
 impl ChainView {
-    fn new(image: ChainImage, provided_owners: &[String]) -> Self {
+    fn new(image: ChainImage, user: &CurrentUser, provided_owners: &[String]) -> Self {
+        let record = &image.record;
+        let ours = Ownership {
+            owner_user: record.owner_user,
+            owner_group: record.owner_group,
+            budget_code: record.budget_code,
+        };
+        // The current account's record, if the user's role here shows it.
+        let kept = record.id.filter(|_| user.rights.allows(Resource::Image, Action::Access, &ours));
+        let owners = &image.owners_record;
+        let theirs = Ownership {
+            owner_user: owners.owner_user,
+            owner_group: owners.owner_group,
+            budget_code: owners.budget_code,
+        };
+        // Another company's image, or a public one, is the provider's facts;
+        // one of the company's accounts shows its own as the user's role
+        // there would.
+        let shown = kept.is_some()
+            || image
+                .owner_account_id
+                .is_none_or(|account| user.allows_in(account, Resource::Image, Action::Access, &theirs));
+        let owner = match image.owner_account_id {
+            Some(account) => user.account_name(account).unwrap_or("another account of your company").to_owned(),
+            None => image.owner_account_number.clone(),
+        };
+        let name = match (shown, kept) {
+            (true, Some(_)) => record.name.clone(),
+            (true, None) => image.provider_name.clone().or_else(|| image.provider_image_id.clone()),
+            (false, _) => None,
+        };
         Self {
             depth: image.depth,
+            hidden: !shown,
             provided: provided_owners.contains(&image.owner_account_number),
             retired: image.retired,
-            owner: image.owner_account.unwrap_or(image.owner_account_number),
-            href: image.record_id.map(|id| format!("/images/{id}")),
-            name: image.name,
-            provider_image_id: image.provider_image_id.unwrap_or_default(),
+            href: kept.map(|id| format!("/images/{id}")),
+            name: name.unwrap_or_else(|| format!("An image of {owner} that your role there does not show you")),
+            provider_image_id: if shown { image.provider_image_id.unwrap_or_default() } else { String::new() },
+            owner,
             state: image.state.to_lowercase(),
             created: Moment::new(image.created_at),
         }
@@ -99,9 +137,15 @@ struct ImagePage {
     /// problems going forward", before they happen.
     built_on_retired: bool,
     servers: Vec<ServerUse>,
+    /// Of the latest servers launched from it, those in accounts the user
+    /// cannot work in, or that their role there does not show them.
+    servers_unseen: usize,
     launches: db::lineage::Launches,
     last_launched: Option<Moment>,
+    /// The accounts it is shared with, those the user can work in by name.
     shared_with: Vec<String>,
+    /// And how many other accounts of the company.
+    shared_elsewhere: usize,
     history: Vec<EventView>,
     /// The actions the user may take, as the list's menu offers them.
     actions: Vec<ImageAction>,
@@ -110,6 +154,12 @@ struct ImagePage {
 impl ImagePage {
     fn children(&self) -> usize {
         self.descendants.iter().filter(|d| d.depth == 1).count()
+    }
+
+    /// The latest servers launched from it that the page looked at, shown
+    /// or not.
+    fn servers_fetched(&self) -> usize {
+        self.servers.len() + self.servers_unseen
     }
 }
 
@@ -136,7 +186,8 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
     // The chain stopped below an image the company may not know.
     let hidden_base = ancestors.last().map_or(provider.parent_id, |top| top.parent_pk).is_some();
     let provided = &state.provided_owners;
-    let chain = |images: Vec<ChainImage>| images.into_iter().map(|i| ChainView::new(i, provided)).collect::<Vec<_>>();
+    let chain =
+        |images: Vec<ChainImage>| images.into_iter().map(|i| ChainView::new(i, &user, provided)).collect::<Vec<_>>();
     let mut ancestors = chain(ancestors);
     ancestors.reverse();
     let source = match Source::from_stored(&row.source) {
@@ -145,16 +196,31 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
         Some(Source::PublicLaunched) => "A public image launched in this account",
         None => "Unknown",
     };
-    let servers = servers
+    let fetched = servers.len();
+    let servers: Vec<ServerUse> = servers
         .into_iter()
-        .map(|s| ServerUse {
-            href: (s.account_id == account.id).then(|| format!("/servers/{}", s.id)),
-            name: s.name,
-            account: s.account_name,
-            state: s.state.to_lowercase(),
-            launched: Moment::new(s.launched_at),
+        .filter_map(|s| {
+            let target = Ownership {
+                owner_user: s.owner_user_id,
+                owner_group: s.owner_group_id,
+                budget_code: Some(s.budget_code_id),
+            };
+            if !user.allows_in(s.account_id, Resource::Server, Action::Access, &target) {
+                return None;
+            }
+            Some(ServerUse {
+                href: (s.account_id == account.id).then(|| format!("/servers/{}", s.id)),
+                name: s.name,
+                account: user.account_name(s.account_id).unwrap_or_default().to_owned(),
+                state: s.state.to_lowercase(),
+                launched: Moment::new(s.launched_at),
+            })
         })
         .collect();
+    let servers_unseen = fetched - servers.len();
+    let (shared_with, elsewhere): (Vec<_>, Vec<_>) =
+        shared_with.into_iter().partition(|&id| user.account_name(id).is_some());
+    let shared_with = shared_with.into_iter().filter_map(|id| user.account_name(id).map(str::to_owned)).collect();
     let owner_at_provider = user
         .account_name_for_number(&row.owner_account_number)
         .map(str::to_owned)
@@ -181,9 +247,11 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
         hidden_base,
         descendants: chain(descendants),
         servers,
+        servers_unseen,
         last_launched: launches.last_launched_at.map(Moment::new),
         launches,
         shared_with,
+        shared_elsewhere: elsewhere.len(),
         history: history.into_iter().map(crate::web::audit_log::view).collect(),
         actions: image.actions.clone(),
         image,
