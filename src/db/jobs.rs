@@ -307,13 +307,7 @@ pub const SET_AVAILABILITY: &str = "set_image_availability";
 /// The provider image ids whose deregistration the account asked for and
 /// that did not fail: a sync must not bring them back.
 pub async fn deregistrations(conn: &mut AsyncPgConnection, account_id: i64) -> QueryResult<Vec<String>> {
-    jobs::table
-        .filter(jobs::account_id.eq(account_id))
-        .filter(jobs::kind.eq(DEREGISTER_IMAGE))
-        .filter(jobs::state.ne("ERROR"))
-        .select(image_id_asked())
-        .load(conn)
-        .await
+    of_kind(account_id, DEREGISTER_IMAGE).filter(jobs::state.ne("ERROR")).select(image_id_asked()).load(conn).await
 }
 
 /// The provider image ids whose making public or private the account asked
@@ -344,9 +338,7 @@ pub async fn permission_asked_since(
     image_id: &str,
     number: Option<&str>,
 ) -> QueryResult<bool> {
-    let later = jobs::table
-        .filter(jobs::account_id.eq(account_id))
-        .filter(jobs::kind.eq(LAUNCH_PERMISSION))
+    let later = of_kind(account_id, LAUNCH_PERMISSION)
         .filter(jobs::id.gt(job_id))
         .filter(image_id_asked().eq(image_id))
         .filter(jobs::payload.retrieve_as_text("account_number").nullable().is_not_distinct_from(number));
@@ -360,14 +352,18 @@ fn image_id_asked() -> _ {
     jobs::payload.retrieve_as_text("image_id")
 }
 
+/// The account's jobs of one kind.
+#[diesel::dsl::auto_type]
+fn of_kind(account_id: i64, kind: &'static str) -> _ {
+    jobs::table.filter(jobs::account_id.eq(account_id)).filter(jobs::kind.eq(kind))
+}
+
 /// The account's queued and running jobs of one kind.
 #[diesel::dsl::auto_type(no_type_alias)]
 fn unfinished(account_id: i64, kind: &'static str) -> _ {
     let unfinished: [&'static str; 2] = ["QUEUED", "RUNNING"];
-    jobs::table
-        .filter(jobs::account_id.eq(account_id))
-        .filter(jobs::kind.eq(kind))
-        .filter(jobs::state.eq_any(unfinished))
+    let of_the_kind: of_kind = of_kind(account_id, kind);
+    of_the_kind.filter(jobs::state.eq_any(unfinished))
 }
 
 /// Puts a job back in the queue to run again at `at` (work that follows
