@@ -21,6 +21,7 @@ use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::accounts::Account;
+use crate::domain::access::Ownership;
 
 /// Deeper chains are not followed (a chain of 50 images made one from
 /// another is far beyond any real one; the bound keeps a cycle harmless).
@@ -81,6 +82,13 @@ pub struct ChainRecord {
     pub budget_code: Option<i64>,
 }
 
+impl ChainRecord {
+    /// Who owns the record, as the access decision reads it.
+    pub fn ownership(&self) -> Ownership {
+        Ownership { owner_user: self.owner_user, owner_group: self.owner_group, budget_code: self.budget_code }
+    }
+}
+
 /// Who owns the owning account's record of a chain's image (all `None`
 /// when it keeps none, or none owns it).
 #[derive(Debug, Clone, QueryableByName)]
@@ -91,6 +99,14 @@ pub struct OwnersRecord {
     pub owner_group: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>, column_name = owners_budget_code)]
     pub budget_code: Option<i64>,
+}
+
+impl OwnersRecord {
+    /// Who owns the record (nobody, when there is none), as the access
+    /// decision reads it.
+    pub fn ownership(&self) -> Ownership {
+        Ownership { owner_user: self.owner_user, owner_group: self.owner_group, budget_code: self.budget_code }
+    }
 }
 
 /// A [`ChainImage`] for each image of chain `c`; `$1` is the reader's
@@ -196,6 +212,17 @@ pub struct UsingServer {
     pub owner_group_id: Option<i64>,
     #[diesel(sql_type = BigInt)]
     pub budget_code_id: i64,
+}
+
+impl UsingServer {
+    /// Who owns the server, as the access decision reads it.
+    pub fn ownership(&self) -> Ownership {
+        Ownership {
+            owner_user: self.owner_user_id,
+            owner_group: self.owner_group_id,
+            budget_code: Some(self.budget_code_id),
+        }
+    }
 }
 
 /// How much the company has launched from the image.

@@ -18,7 +18,7 @@ use askama::Template;
 use super::{ImageView, image_view};
 use crate::auth::CurrentUser;
 use crate::db::{self, lineage::ChainImage};
-use crate::domain::access::{Action, Ownership, Resource};
+use crate::domain::access::{Action, Resource};
 use crate::domain::images::{ImageAction, Source};
 use crate::web::AppState;
 use crate::web::audit_log::EventView;
@@ -55,19 +55,9 @@ pub struct ChainView {
 impl ChainView {
     fn new(image: ChainImage, user: &CurrentUser, provided_owners: &[String]) -> Self {
         let record = &image.record;
-        let ours = Ownership {
-            owner_user: record.owner_user,
-            owner_group: record.owner_group,
-            budget_code: record.budget_code,
-        };
         // The current account's record, if the user's role here shows it.
-        let kept = record.id.filter(|_| user.rights.allows(Resource::Image, Action::Access, &ours));
-        let owners = &image.owners_record;
-        let theirs = Ownership {
-            owner_user: owners.owner_user,
-            owner_group: owners.owner_group,
-            budget_code: owners.budget_code,
-        };
+        let kept = record.id.filter(|_| user.rights.allows(Resource::Image, Action::Access, &record.ownership()));
+        let theirs = image.owners_record.ownership();
         // Another company's image, or a public one, is the provider's facts;
         // one of the company's accounts shows its own as the user's role
         // there would.
@@ -200,12 +190,7 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
     let servers: Vec<ServerUse> = servers
         .into_iter()
         .filter_map(|s| {
-            let target = Ownership {
-                owner_user: s.owner_user_id,
-                owner_group: s.owner_group_id,
-                budget_code: Some(s.budget_code_id),
-            };
-            if !user.allows_in(s.account_id, Resource::Server, Action::Access, &target) {
+            if !user.allows_in(s.account_id, Resource::Server, Action::Access, &s.ownership()) {
                 return None;
             }
             Some(ServerUse {
