@@ -12,7 +12,7 @@ use super::problem::ApiError;
 use crate::changes::images::{Sharing, facts, share_targets};
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow, images::PublicImageRow, images::RecordTab};
-use crate::domain::access::{Action, Resource};
+use crate::domain::access::{Action, Ownership, Resource};
 use crate::domain::images::{
     ImageName, Label, ListParams, ListQuery, Scope, allowed_actions, may_configure, sharing_rights,
 };
@@ -678,9 +678,7 @@ pub async fn search_public(
     state: web::Data<AppState>,
     params: web::Query<PublicParams>,
 ) -> Result<web::Json<PublicPage>, ApiError> {
-    if !user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic) {
-        return Err(ApiError::Forbidden("Your role does not allow searching public images.".into()));
-    }
+    user.rights.require_on(Resource::Image, Action::DefineServerFromPublic, &Ownership::default())?;
     let query = params.parse()?;
     if query.filters.is_empty() {
         return Err(ApiError::Invalid(vec![crate::domain::ValidationError::new(

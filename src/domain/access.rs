@@ -347,7 +347,7 @@ impl Forbidden {
             Action::Configure => format!("changing {things}"),
             Action::Delete => format!("deleting {things}"),
             Action::DefineServer => "launching servers from this image".into(),
-            Action::DefineServerFromPublic => "launching public images".into(),
+            Action::DefineServerFromPublic => "searching and launching public images".into(),
             Action::ShareLocal => "sharing images with other accounts".into(),
             Action::SharePublic => "making images public or private".into(),
             Action::Start => format!("starting {things}"),

@@ -142,6 +142,33 @@ async fn the_public_catalog_waits_for_a_search() {
 }
 
 #[actix_web::test]
+async fn only_a_role_that_may_launch_public_images_searches_the_public_catalog() {
+    let app = TestApp::spawn().await;
+    // The viewer's role (CSR) sees the account's images, and has no
+    // `IMAGE DefineServerFromPublic`: "search and launch public images".
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let tab = "href=\"/images?scope=public\"";
+    let mine = viewer.get("/images").await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(!mine.body.contains(tab), "no Public catalog tab");
+    let refusal = "Your role in this account does not allow searching and launching public images.";
+    for path in ["/images?scope=public", "/images?scope=public&q=ubuntu"] {
+        let search = viewer.get(path).await;
+        assert_eq!(search.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(text(&search.body).contains(refusal), "{}", text(&search.body));
+        assert!(!search.body.contains("ubuntu-xenial"), "{path}");
+    }
+    // The API refuses it in the same words.
+    let token = crate::api::make_token(&mut viewer, "reader", app.demo.acme_production, "read").await;
+    let answer = crate::api::Api::new(&app, &token).get("/api/v1/public-images?q=ubuntu").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.json);
+    assert_eq!(answer.json["detail"], refusal);
+
+    let mut admin = app.signed_in("admin@acme.test").await;
+    assert!(admin.get("/images").await.body.contains(tab));
+}
+
+#[actix_web::test]
 async fn search_matches_name_description_or_provider_id() {
     let app = TestApp::spawn().await;
     let mut client = app.signed_in("admin@acme.test").await;

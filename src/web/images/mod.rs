@@ -37,7 +37,7 @@ use super::respond::{FlashFragment, page_or_list, render_sized};
 use crate::auth::CurrentUser;
 use crate::changes::images::{authorize, authorize_configure, facts, seen};
 use crate::db::{self, images::ImageRow, images::RecordTab};
-use crate::domain::access::{Action, Resource};
+use crate::domain::access::{Action, Ownership, Resource};
 use crate::domain::images::{
     Architecture, Filters, ImageAction, Label, Lifecycle, ListParams, ListQuery, Platform, Scope, Sort,
     allowed_actions, may_configure,
@@ -269,6 +269,7 @@ impl ImagesPage {
     fn tabs(&self) -> Vec<Tab> {
         Scope::ALL
             .iter()
+            .filter(|&&scope| scope != Scope::Public || self.can_search_public)
             .map(|&scope| Tab {
                 title: scope.title(),
                 current: scope == self.scope,
@@ -369,6 +370,9 @@ async fn images_page(
 ) -> Result<ImagesPage, WebError> {
     let query = ListQuery::parse(&params)?;
     let can_search_public = user.rights.allows_unowned(Resource::Image, Action::DefineServerFromPublic);
+    if query.scope == Scope::Public {
+        user.rights.require_on(Resource::Image, Action::DefineServerFromPublic, &Ownership::default())?;
+    }
 
     let (listing, (prev_url, next_url)) = match query.scope {
         Scope::Own | Scope::Shared | Scope::Bin => {
