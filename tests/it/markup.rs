@@ -66,3 +66,40 @@ async fn html_validate_finds_nothing_on_any_page_or_dialog() {
     assert!(checked.status.success(), "html-validate found problems:\n{report}");
     assert!(sent.len() > 40, "every page was read: {}", sent.len());
 }
+
+/// The `id`s an HTML text declares.
+fn ids(body: &str) -> std::collections::BTreeSet<&str> {
+    body.split(" id=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect()
+}
+
+/// A dialog opens in the page's `#modal`: each of its ids must be new there,
+/// or a label, a `for` or an `aria-describedby` in it would name the field
+/// of the page behind it (html-validate reads the two apart).
+#[actix_web::test]
+async fn a_dialog_declares_no_id_of_the_page_it_opens_over() {
+    let app = TestApp::spawn().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let pages = every_page(&app).await;
+    let mut checked = 0;
+    for dialog in &pages {
+        // `/admin/users/7/edit` opens over `/admin/users`; an image's dialogs
+        // also over the image's own page.
+        let segments: Vec<&str> = dialog.trim_start_matches('/').split('/').collect();
+        let Some(at) = segments.iter().position(|s| s.parse::<i64>().is_ok()) else { continue };
+        if at + 1 == segments.len() {
+            continue;
+        }
+        let list = format!("/{}", segments[..at].join("/"));
+        let own = format!("/{}", segments[..=at].join("/"));
+        let fragment = admin.get_htmx(dialog, "modal").await;
+        assert_eq!(fragment.status, reqwest::StatusCode::OK, "{dialog}");
+        for page in [list, own].into_iter().filter(|p| pages.contains(p)) {
+            let behind = admin.get(&page).await.body;
+            let (behind, opened) = (ids(&behind), ids(&fragment.body));
+            let both: Vec<&&str> = opened.intersection(&behind).collect();
+            assert!(both.is_empty(), "{dialog} over {page} repeats the ids {both:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "every dialog was opened over its page: {checked}");
+}
