@@ -522,6 +522,7 @@ fn is_parameter_name(name: &str) -> bool {
 pub(super) fn parse_parameters(raw: &str, nesting: Nesting) -> Result<Vec<(String, String)>, ValidationError> {
     let error = |message: String| Err(ValidationError::new("config_parameters", message));
     let mut parameters: Vec<(String, String)> = Vec::new();
+    let mut names = std::collections::HashSet::new();
     for (index, line) in raw.lines().enumerate() {
         let number = index + 1;
         let line = line.trim();
@@ -545,7 +546,7 @@ pub(super) fn parse_parameters(raw: &str, nesting: Nesting) -> Result<Vec<(Strin
         if value.chars().any(|c| c.is_control() && c != '\t') {
             return error(format!("Line {number}: the value must not contain control characters."));
         }
-        if parameters.iter().any(|(known, _)| known == name) {
+        if !names.insert(name) {
             return error(format!("Line {number}: “{name}” is given twice."));
         }
         parameters.push((name.to_owned(), value.to_owned()));
