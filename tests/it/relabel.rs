@@ -71,6 +71,20 @@ async fn a_label_not_in_the_picker_and_a_stale_version_are_refused() {
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert!(text(&stale.body).contains("its label is now “Blue”"));
     assert_eq!(record(&app, "batch-worker").await.2, "blue");
+    // The row as it now is takes the stale one's place: its picker is loaded
+    // again when opened, with the current version, so choosing again works.
+    assert!(stale.body.contains(&format!("<tr id=\"image-{id}\"")), "{}", stale.body);
+    assert!(stale.body.contains("hx-swap-oob"), "and the flash says why");
+    let again = client
+        .post_htmx(&format!("/images/{id}/label"), &[("label", "green"), ("version", &(version + 1).to_string())])
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+
+    // Protect from a stale menu: the same.
+    let stale = client.post_htmx(&format!("/images/{id}/protect"), &[("version", &version.to_string())]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(stale.body.contains(&format!("<tr id=\"image-{id}\"")), "{}", stale.body);
+    assert!(text(&stale.body).contains("Someone else changed this image meanwhile (it is “batch-worker” now)."));
 }
 
 #[actix_web::test]

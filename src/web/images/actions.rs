@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use askama::Template;
 
-use super::{ImageView, Origin, current, done, image_view, target};
+use super::{ImageView, Origin, current, done, image_view, stale_row, target};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow};
@@ -195,6 +195,9 @@ async fn set_deprecation(
                 let dialog = Confirm { error: Some(message), ..ConfirmDialog::deprecate(req, user, &current) };
                 return dialog.respond(req, StatusCode::CONFLICT);
             }
+            if is_htmx(req) && Origin::of(req) == Origin::List {
+                return stale_row(current, &message);
+            }
             Err(WebError::Conflict(message))
         }
         Err(e) => Err(e.into()),
@@ -312,11 +315,15 @@ async fn set_protection(
         }
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(user, state, id).await?;
-            Err(WebError::Conflict(format!(
+            let message = format!(
                 "Someone else changed this image meanwhile (it is “{}”{} now).",
                 current.name,
                 if current.protected { ", protected" } else { "" }
-            )))
+            );
+            if is_htmx(req) && Origin::of(req) == Origin::List {
+                return stale_row(current, &message);
+            }
+            Err(WebError::Conflict(message))
         }
         Err(e) => Err(e.into()),
     }

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{ImageView, PAGE, configurable, current, image_view, saved_row};
+use super::{ImageView, PAGE, configurable, current, image_view, saved_row, stale_row};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::domain::access::{Action, Resource};
@@ -105,7 +105,7 @@ pub async fn relabel(
                 current.label.title()
             );
             if is_htmx(&req) {
-                return Err(WebError::Conflict(message));
+                return stale_row(current, &message);
             }
             html(StatusCode::CONFLICT, RelabelPage::new(&user, current, Some(message)).render())
         }

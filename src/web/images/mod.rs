@@ -28,6 +28,7 @@ pub use rename::{edit_name, save_name, show_name};
 pub use schedule::{save_schedule, show_schedule};
 pub use sharing::{save_sharing, show_sharing};
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
@@ -490,9 +491,20 @@ pub struct RowFragment {
 
 /// The saved row for htmx, with a flash swapped into the flash area.
 fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
+    row_and_flash(StatusCode::OK, row, flash)
+}
+
+/// Changed meanwhile (htmx): the row as it now is in place of the stale one,
+/// and why. Its label picker and actions menu carry the current version
+/// again, so that choosing again can succeed.
+fn stale_row(row: ImageView, why: &str) -> Result<HttpResponse, WebError> {
+    row_and_flash(StatusCode::CONFLICT, row, why)
+}
+
+fn row_and_flash(status: StatusCode, row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
     let row = RowFragment { row }.render()?;
     let oob = FlashFragment { message: flash }.render()?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(row + &oob))
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(row + &oob))
 }
 
 /// Loads a record of the current account the user may rename and relabel:
