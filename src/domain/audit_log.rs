@@ -65,6 +65,33 @@ pub fn masked(changes: &Value) -> Value {
     }
 }
 
+/// What an account name reads as to a reader who cannot work in the account.
+pub const OTHER_ACCOUNT: &str = "another account of your company";
+
+/// An image's events as a reader of the image's page may see them: the
+/// account names they hold (the sharing account's `from_account`, and the
+/// accounts `shared_with` `added` or `removed`) are kept where `named`
+/// says the reader can work in the account, and read [`OTHER_ACCOUNT`]
+/// elsewhere, as the page names no other account.
+pub fn accounts_named_for(changes: &mut Value, named: impl Fn(&str) -> bool) {
+    let mut unnamed = |value: &mut Value| {
+        if value.as_str().is_some_and(|name| !named(name)) {
+            *value = Value::String(OTHER_ACCOUNT.to_owned());
+        }
+    };
+    let Value::Object(map) = changes else { return };
+    if let Some(from) = map.get_mut("from_account") {
+        unnamed(from);
+    }
+    if let Some(Value::Object(shared)) = map.get_mut("shared_with") {
+        for list in ["added", "removed"] {
+            if let Some(Value::Array(names)) = shared.get_mut(list) {
+                names.iter_mut().for_each(&mut unnamed);
+            }
+        }
+    }
+}
+
 /// The changes of an event as lines, secrets masked, by field name (jsonb
 /// keeps no order of its own).
 pub fn change_lines(changes: &Value) -> Vec<ChangeLine> {
@@ -132,6 +159,29 @@ fn scalar(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn an_images_events_name_only_the_accounts_the_reader_works_in() {
+        let mut sharing = json!({
+            "shared_with": { "added": ["Acme Staging", "Acme Lab"], "removed": ["Acme QA"] },
+            "public": { "from": false, "to": false },
+        });
+        super::accounts_named_for(&mut sharing, |name| name == "Acme Lab");
+        let other = super::OTHER_ACCOUNT;
+        assert_eq!(
+            sharing,
+            json!({
+                "shared_with": { "added": [other, "Acme Lab"], "removed": [other] },
+                "public": { "from": false, "to": false },
+            })
+        );
+        let mut share = json!({ "from_account": "Acme Production", "provider_image_id": "ami-1" });
+        super::accounts_named_for(&mut share, |_| false);
+        assert_eq!(share, json!({ "from_account": other, "provider_image_id": "ami-1" }));
+        let mut rename = json!({ "name": { "from": "Acme Staging", "to": "b" } });
+        super::accounts_named_for(&mut rename, |_| false);
+        assert_eq!(rename["name"]["from"], "Acme Staging", "other fields are the image's own");
+    }
 
     use super::*;
 

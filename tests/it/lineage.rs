@@ -303,12 +303,23 @@ async fn another_accounts_images_and_servers_show_as_the_readers_role_there_show
     let (built, ..) = page(&text(&manager.get(&format!("/images/{shared}")).await.body));
     assert!(built.contains("staging-web-frontend") && built.contains("Acme Staging"), "{built}");
 
-    // Without a role in Staging they cannot work in it: it is not named.
+    // Without a role in Staging they cannot work in it: it is not named,
+    // in the image's history either. The administrator stops sharing the
+    // image with Staging and shares it again: two events name it.
+    for ticked in [vec![], vec![("account_ids", staging.to_string())]] {
+        let mut form = vec![("share_type", "private".to_owned())];
+        form.extend(ticked);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(admin.post(&format!("/images/{shared}/sharing"), &form).await.status, StatusCode::SEE_OTHER);
+    }
+    let history = text(&admin.get(&format!("/images/{shared}")).await.body);
+    assert!(history.contains("shared_with.added Acme Staging"), "{history}");
     run(&app, &format!("DELETE FROM group_roles WHERE account_id = {staging} AND group_id = (SELECT id FROM groups WHERE name = 'Ops')"))
         .await;
     let body = manager.get(&format!("/images/{shared}")).await.body;
     let (built, servers, shared_with) = page(&text(&body));
     assert!(!body.contains("Acme Staging") && !body.contains("staging-web-frontend"), "{}", text(&body));
+    assert!(text(&body).contains("shared_with.added another account of your company"), "{}", text(&body));
     assert!(built.contains("An image of another account of your company"), "{built}");
     assert!(servers.contains("1 server not shown: it is in an account you cannot work in"), "{servers}");
     assert!(shared_with.contains("1 other account of your company"), "{shared_with}");

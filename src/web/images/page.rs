@@ -237,7 +237,14 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
         launches,
         shared_with,
         shared_elsewhere: elsewhere.len(),
-        history: history.into_iter().map(crate::web::audit_log::view).collect(),
+        history: history
+            .into_iter()
+            .map(|mut event| {
+                let works_in = |name: &str| user.accounts.iter().any(|a| a.name == name);
+                crate::domain::audit_log::accounts_named_for(&mut event.changes, works_in);
+                crate::web::audit_log::view(event)
+            })
+            .collect(),
         actions: image.actions.clone(),
         image,
     };
