@@ -363,6 +363,46 @@ async fn browser_relabel_from_the_picker_with_the_keyboard() {
     b.clone().close().await.unwrap();
 }
 
+#[actix_web::test]
+async fn browser_a_stale_label_choice_shows_the_row_as_it_is_and_the_next_choice_works() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    browser.sign_in(&app, "admin@acme.test").await;
+    browser.tab_to("Label: Star").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    b.wait().for_element(Locator::Css(".label-choices button[value=red]")).await.unwrap();
+
+    // Someone else sets the label meanwhile.
+    let mut conn = app.db().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE image_records SET label = 'blue', version = version + 1 WHERE name = 'batch-worker' \
+             AND account_id = (SELECT id FROM accounts WHERE name = 'Acme Production')",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    browser.tab_to("Red").await;
+    browser.keys(&char::from(ENTER).to_string()).await;
+    browser.wait_for_text("its label is now “Blue”. Choose again.").await;
+    let swatch = "tr:has(a[title^='Rename batch-worker']) .label-swatch";
+    let label = b.find(Locator::Css(swatch)).await.unwrap();
+    assert_eq!(label.attr("class").await.unwrap().as_deref(), Some("label-swatch label-blue"), "the row as it is");
+    browser.screenshot("label-stale").await;
+
+    // The picker opens with the current version: the next choice is taken.
+    let row = "tr:has(a[title^='Rename batch-worker'])";
+    b.find(Locator::Css(&format!("{row} a.label-button[title^='Label: Blue']"))).await.unwrap().click().await.unwrap();
+    let green = format!("{row} .label-choices button[value=green]");
+    b.wait().for_element(Locator::Css(&green)).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("Label set to Green").await;
+    let label = b.find(Locator::Css(swatch)).await.unwrap();
+    assert_eq!(label.attr("class").await.unwrap().as_deref(), Some("label-swatch label-green"));
+    b.clone().close().await.unwrap();
+}
+
 impl Browser {
     pub(crate) async fn sign_in(&self, app: &TestApp, email: &str) {
         self.client.goto(&app.url("/login")).await.unwrap();
