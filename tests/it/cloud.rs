@@ -43,7 +43,7 @@ pub fn connection_as(endpoint: String, credentials: Credentials) -> Connection {
         endpoint: Some(endpoint),
         credentials,
         connect_timeout: Duration::from_secs(2),
-        call_timeout: Duration::from_secs(15),
+        call_timeout: crate::harness::BUSY_CALL_TIMEOUT,
     }
 }
 

@@ -26,6 +26,11 @@ pub struct TestApp<W = demo::Demo> {
     pub setup_link: Option<String>,
 }
 
+/// How long a test waits for the local EC2 endpoint's answer. One endpoint
+/// serves every test at once, and on a busy machine a large listing
+/// (`DescribeInstanceTypes`) takes longer than the console's own 15 s.
+pub const BUSY_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The key that seals access keys' secrets, the same for the app and the
 /// jobs a test runs.
 pub fn secrets() -> SecretsKey {
@@ -107,10 +112,9 @@ impl TestApp {
             staging: crate::cloud::fresh_account(),
             globex: crate::cloud::fresh_account(),
         };
-        // One local endpoint serves every test at once: give it time when the machine is busy.
         let settings = JobSettings {
             provider_endpoint: Some(crate::cloud::endpoint()),
-            call_timeout: std::time::Duration::from_secs(60),
+            call_timeout: BUSY_CALL_TIMEOUT,
             ..JobSettings::default()
         };
         let demo = demo::load(&mut conn, &settings, &numbers).await.expect("load the demo data");
@@ -154,6 +158,7 @@ impl<W> TestApp<W> {
             backoff_cap: std::time::Duration::from_millis(1),
             max_attempts: 2,
             secrets: Some(secrets()),
+            call_timeout: BUSY_CALL_TIMEOUT,
             ..JobSettings::default()
         };
         let pool = stratus_console::db::pool(&self.database_url, 2).expect("the test database URL is valid");

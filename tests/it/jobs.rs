@@ -21,6 +21,7 @@ fn settings(endpoint: String) -> JobSettings {
         provider_endpoint: Some(endpoint),
         backoff_base: Duration::from_millis(1),
         backoff_cap: Duration::from_millis(1),
+        call_timeout: crate::harness::BUSY_CALL_TIMEOUT,
         ..JobSettings::default()
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn runner(app: &TestApp) -> std::sync::Arc<Runner> {
         backoff_base: Duration::from_millis(1),
         backoff_cap: Duration::from_millis(1),
         max_attempts: 2,
+        call_timeout: crate::harness::BUSY_CALL_TIMEOUT,
         ..JobSettings::default()
     };
     Runner::new(db::pool(&app.database_url, 2).unwrap(), settings)
