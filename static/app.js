@@ -339,35 +339,12 @@
     }
   });
 
-  // Tabs (the launch dialog): a click or the arrow keys switch panels here;
-  // without this script the tabs are submit buttons the server answers.
-  function selectTab(tab) {
-    const list = tab.closest("[role=tablist]");
-    const form = tab.closest("form");
-    list.querySelectorAll("[role=tab]").forEach(function (t) {
-      const on = t === tab;
-      t.setAttribute("aria-selected", on ? "true" : "false");
-      t.tabIndex = on ? 0 : -1;
-      const panel = document.getElementById(t.getAttribute("aria-controls"));
-      if (panel) panel.hidden = !on;
-    });
-    const current = form && form.querySelector("input[name=tab]");
-    if (current) current.value = tab.value.replace(/^tab:/, "");
-    // Prev and Next show where there is a tab to go to.
-    const tabs = Array.from(list.querySelectorAll("[role=tab]"));
-    const at = tabs.indexOf(tab);
-    const prev = form && form.querySelector(".modal-foot [name=step][value=prev]");
-    const next = form && form.querySelector(".modal-foot [name=step][value=next]");
-    if (prev) prev.hidden = at === 0;
-    if (next) next.hidden = at === tabs.length - 1;
-    tab.focus();
-  }
-  document.addEventListener("click", function (event) {
-    const tab = event.target.closest("[role=tablist] [role=tab]");
-    if (!tab) return;
-    event.preventDefault();
-    selectTab(tab);
-  });
+  // Tabs (the launch dialog) are submit buttons: a click, Enter or Space
+  // asks the server, which checks the tab being left (PRODUCT 3.4) and
+  // answers the dialog on the tab chosen, or on the one left with its
+  // problems. The arrow keys, Home and End move the focus along the strip
+  // without leaving the tab shown (the WAI-ARIA tabs pattern with manual
+  // activation, as a panel costs a round trip).
   document.addEventListener("keydown", function (event) {
     const tab = event.target.closest && event.target.closest("[role=tablist] [role=tab]");
     if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft" && event.key !== "Home" && event.key !== "End")) return;
@@ -375,7 +352,8 @@
     const at = tabs.indexOf(tab);
     const to = { ArrowRight: (at + 1) % tabs.length, ArrowLeft: (at - 1 + tabs.length) % tabs.length, Home: 0, End: tabs.length - 1 }[event.key];
     event.preventDefault();
-    selectTab(tabs[to]);
+    tabs.forEach(function (t, i) { t.tabIndex = i === to ? 0 : -1; });
+    tabs[to].focus();
   });
 
   // Fields shown only for some choices: data-when="NAME=VALUE[,VALUE…]".

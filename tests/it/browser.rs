@@ -618,6 +618,7 @@ async fn start_workers(app: &TestApp) {
         workers: 2,
         poll: Duration::from_millis(100),
         provider_endpoint: Some(crate::cloud::endpoint()),
+        call_timeout: crate::harness::BUSY_CALL_TIMEOUT,
         ..stratus_console::jobs::JobSettings::default()
     };
     let pool = stratus_console::db::pool(&app.database_url, 3).unwrap();
@@ -648,6 +649,37 @@ impl Browser {
     async fn click(&self, selector: &str) {
         self.client.wait().for_element(Locator::Css(selector)).await.unwrap().click().await.unwrap();
     }
+
+    /// Clicks the launch dialog's tab `slug` and waits for the server's
+    /// answer (the tab, or the one left with its problems).
+    async fn choose_tab(&self, slug: &str) {
+        self.mark_launch_form().await;
+        self.click(&format!("#tab-{slug}")).await;
+        self.wait_launch_form_answered().await;
+    }
+
+    /// Marks the launch form shown, so that its answer can be told apart.
+    async fn mark_launch_form(&self) {
+        assert!(
+            self.script_bool(
+                "document.querySelector('dialog[open] form.launch-form').dataset.asked = 'yes'; return true"
+            )
+            .await
+        );
+    }
+
+    /// Waits until the marked launch form was answered and focus is in the new one.
+    async fn wait_launch_form_answered(&self) {
+        let answered = "const form = document.querySelector('dialog[open] form.launch-form'); \
+            return !!form && !form.dataset.asked && form.contains(document.activeElement)";
+        for _ in 0..100 {
+            if self.script_bool(answered).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the launch form was not answered: {}", self.body_text().await);
+    }
 }
 
 #[actix_web::test]
@@ -668,21 +700,21 @@ async fn browser_the_seed_workflow_launch_a_public_image_make_an_image_and_launc
     browser.fill("#launch-name", "seed-web").await;
     browser.screenshot("launch-general").await;
 
-    browser.click("#tab-key-pair").await;
+    browser.choose_tab("key-pair").await;
     browser.click("input[name=key_choice][value=new]").await;
     browser.fill("#launch-new-key", "seed-key").await;
     browser.click("#launch-keys button[hx-post]").await;
     browser.wait_for_text("Key pair seed-key was created and is selected").await;
     browser.screenshot("launch-key-pair").await;
 
-    browser.click("#tab-volumes").await;
+    browser.choose_tab("volumes").await;
     browser.click("input[name=volumes][value=group]").await;
     browser.fill("#launch-volume-count", "2").await;
     b.find(Locator::Css("#launch-raid")).await.unwrap().select_by_value("0").await.unwrap();
     browser.fill("#launch-mount", "/srv/data").await;
     browser.screenshot("launch-volumes").await;
 
-    browser.click("#tab-config").await;
+    browser.choose_tab("config").await;
     b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("script").await.unwrap();
     browser.fill("#launch-script", "#!/bin/sh\necho seeded > /etc/motd").await;
     browser.screenshot("launch-config").await;
@@ -753,9 +785,15 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
     let focused = b.active_element().await.unwrap();
     assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("launch-name"), "focus starts in the first field");
 
-    // Arrow keys move between the tabs; focus stays in the dialog.
-    b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
+    // Arrow keys move the focus along the tabs, Enter shows the tab focused;
+    // focus stays in the dialog.
+    browser.choose_tab("general").await;
     browser.keys(&char::from(Key::Right).to_string()).await;
+    assert_eq!(browser.focused_label().await, "Key Pair");
+    assert!(browser.script_bool("return document.getElementById('panel-key-pair').hidden").await, "not shown yet");
+    browser.mark_launch_form().await;
+    browser.keys(&enter).await;
+    browser.wait_launch_form_answered().await;
     assert_eq!(browser.focused_label().await, "Key Pair");
     assert!(browser.script_bool("return !document.getElementById('panel-key-pair').hidden").await);
     browser.keys(&char::from(Key::Right).to_string()).await;
@@ -774,12 +812,12 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
     // Prev and Next follow the tab; the fields of a choice not taken stay hidden.
     let shown = |selector: &str| format!("return document.querySelector({selector:?}).offsetParent !== null");
     for (tab, prev, next) in [("general", false, true), ("key-pair", true, true), ("config", true, false)] {
-        b.find(Locator::Css(&format!("#tab-{tab}"))).await.unwrap().click().await.unwrap();
+        browser.choose_tab(tab).await;
         assert_eq!(browser.script_bool(&shown(".modal-foot [value=prev]")).await, prev, "Prev on {tab}");
         assert_eq!(browser.script_bool(&shown(".modal-foot [value=next]")).await, next, "Next on {tab}");
     }
     // Next and Previous ask the server for the next tab: focus goes to it.
-    b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
+    browser.choose_tab("general").await;
     for (step, tab) in [("next", "Key Pair"), ("next", "Volume Configuration"), ("prev", "Key Pair")] {
         b.find(Locator::Css(&format!(".modal-foot [value={step}]"))).await.unwrap().click().await.unwrap();
         let since = std::time::Instant::now();
@@ -788,17 +826,16 @@ async fn browser_launch_dialog_with_the_keyboard_alone() {
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
-    b.find(Locator::Css("#tab-config")).await.unwrap().click().await.unwrap();
+    browser.choose_tab("config").await;
     b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("script").await.unwrap();
     assert!(browser.script_bool(&shown("#launch-script")).await, "the script's field shows");
     assert!(!browser.script_bool(&shown("[data-when*=chef]")).await, "Chef's fields hide for a script");
     b.find(Locator::Css("#launch-config-type")).await.unwrap().select_by_value("none").await.unwrap();
-    b.find(Locator::Css("#tab-volumes")).await.unwrap().click().await.unwrap();
+    browser.choose_tab("volumes").await;
     assert!(!browser.script_bool(&shown("[data-when='volumes=group']")).await, "no volume group, no fields");
 
     // A bad count: Launch Server shows the error at the field, on its tab.
-    browser.keys(&char::from(Key::Home).to_string()).await;
-    b.find(Locator::Css("#tab-general")).await.unwrap().click().await.unwrap();
+    browser.choose_tab("general").await;
     browser.fill("#launch-count", "21").await;
     b.find(Locator::Css("form.launch-form button[value=launch]")).await.unwrap().click().await.unwrap();
     browser.wait_for_text("Launch from 1 to 20 servers at a time.").await;

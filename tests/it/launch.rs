@@ -285,15 +285,22 @@ fn messages_are_tied(body: &str) -> Result<(), String> {
 }
 
 #[actix_web::test]
-async fn next_validates_the_tab_it_leaves() {
+async fn leaving_a_tab_by_next_or_the_tab_strip_validates_it() {
     let mut w = world().await;
     let path = format!("/images/{}/launch", w.image);
-    let stuck = post(&mut w.client, &path, &form(&w.base, &[("step", "next"), ("count", "0")])).await;
-    assert_eq!(stuck.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(stuck.body.contains(r#"id="tab-general" aria-controls="panel-general" aria-selected="true""#));
+    let selected = |tab: &str| format!(r#"id="tab-{tab}" aria-controls="panel-{tab}" aria-selected="true""#);
+    for step in ["next", "tab:volumes"] {
+        let stuck = post(&mut w.client, &path, &form(&w.base, &[("step", step), ("count", "0")])).await;
+        assert_eq!(stuck.status, StatusCode::UNPROCESSABLE_ENTITY, "{step}");
+        assert!(stuck.body.contains(&selected("general")), "{step}");
+        assert!(text(&stuck.body).contains("Launch from 1 to 20 servers"), "{step}");
+    }
     let on = post(&mut w.client, &path, &form(&w.base, &[("step", "next"), ("volume_size_gb", "0")])).await;
     assert_eq!(on.status, StatusCode::OK, "another tab's problem waits for its tab");
-    assert!(on.body.contains(r#"id="tab-key-pair" aria-controls="panel-key-pair" aria-selected="true""#));
+    assert!(on.body.contains(&selected("key-pair")));
+    let on = post(&mut w.client, &path, &form(&w.base, &[("step", "tab:config"), ("volume_size_gb", "0")])).await;
+    assert_eq!(on.status, StatusCode::OK);
+    assert!(on.body.contains(&selected("config")));
 }
 
 #[actix_web::test]

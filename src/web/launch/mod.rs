@@ -167,24 +167,28 @@ pub async fn submit(
     let mut options = options(&state, &user, &image).await?;
     let checked = validate(&form.input(), image.windows(), &options, encryption(&user.account)).map_err(Errors);
     let step = form.step.clone();
-    let (errors, tab, status) = match (step.as_str(), checked) {
-        (step, _) if step.starts_with("tab:") => {
-            (Errors::default(), Tab::from_slug(&step[4..]).unwrap_or(current), StatusCode::OK)
-        }
-        ("next" | "prev", checked) => {
+    // Next, Previous and a tab of the strip leave the tab shown: it is
+    // checked first, and kept with its problems (PRODUCT 3.4). Problems of
+    // other tabs wait for Launch Server.
+    let leave_to = match step.as_str() {
+        "next" => Some(Tab::ALL[(current.index() + 1).min(Tab::ALL.len() - 1)]),
+        "prev" => Some(Tab::ALL[current.index().saturating_sub(1)]),
+        step => step.strip_prefix("tab:").map(|slug| Tab::from_slug(slug).unwrap_or(current)),
+    };
+    let (errors, tab, status) = match (step.as_str(), leave_to, checked) {
+        (_, Some(to), checked) => {
             let errors = checked.err().map(|e| e.only(current)).unwrap_or_default();
             if errors.is_empty() {
-                let to = if step == "next" { current.index() + 1 } else { current.index().saturating_sub(1) };
-                (errors, Tab::ALL[to.min(Tab::ALL.len() - 1)], StatusCode::OK)
+                (errors, to, StatusCode::OK)
             } else {
                 (errors, current, StatusCode::UNPROCESSABLE_ENTITY)
             }
         }
-        ("launch", Err(errors)) => {
+        ("launch", None, Err(errors)) => {
             let tab = errors.first_tab().unwrap_or(current);
             (errors, tab, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        ("launch", Ok(launch)) => {
+        ("launch", None, Ok(launch)) => {
             let Ok(key) = uuid::Uuid::parse_str(&form.idempotency_key) else {
                 return Err(WebError::BadRequest("The form lacks its launch key; open the dialog again.".into()));
             };
