@@ -646,20 +646,20 @@ impl Browser {
         field.send_keys(value).await.unwrap();
     }
 
-    async fn click(&self, selector: &str) {
+    pub(crate) async fn click(&self, selector: &str) {
         self.client.wait().for_element(Locator::Css(selector)).await.unwrap().click().await.unwrap();
     }
 
     /// Clicks the launch dialog's tab `slug` and waits for the server's
     /// answer (the tab, or the one left with its problems).
-    async fn choose_tab(&self, slug: &str) {
+    pub(crate) async fn choose_tab(&self, slug: &str) {
         self.mark_launch_form().await;
         self.click(&format!("#tab-{slug}")).await;
         self.wait_launch_form_answered().await;
     }
 
     /// Marks the launch form shown, so that its answer can be told apart.
-    async fn mark_launch_form(&self) {
+    pub(crate) async fn mark_launch_form(&self) {
         assert!(
             self.script_bool(
                 "document.querySelector('dialog[open] form.launch-form').dataset.asked = 'yes'; return true"
@@ -669,7 +669,7 @@ impl Browser {
     }
 
     /// Waits until the marked launch form was answered and focus is in the new one.
-    async fn wait_launch_form_answered(&self) {
+    pub(crate) async fn wait_launch_form_answered(&self) {
         let answered = "const form = document.querySelector('dialog[open] form.launch-form'); \
             return !!form && !form.dataset.asked && form.contains(document.activeElement)";
         for _ in 0..100 {
