@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use askama::Template;
 
-use super::{ImageView, Origin, current, done, image_view, stale_row, target};
+use super::{ImageView, Origin, current, done, image_view, stale, target};
 use crate::auth::CurrentUser;
 use crate::changes::{self, ChangeError};
 use crate::db::{self, images::ImageRow};
@@ -195,10 +195,7 @@ async fn set_deprecation(
                 let dialog = Confirm { error: Some(message), ..ConfirmDialog::deprecate(req, user, &current) };
                 return dialog.respond(req, StatusCode::CONFLICT);
             }
-            if is_htmx(req) && Origin::of(req) == Origin::List {
-                return stale_row(current, &message);
-            }
-            Err(WebError::Conflict(message))
+            stale(req, current, &message)
         }
         Err(e) => Err(e.into()),
     }
@@ -320,10 +317,7 @@ async fn set_protection(
                 current.name,
                 if current.protected { ", protected" } else { "" }
             );
-            if is_htmx(req) && Origin::of(req) == Origin::List {
-                return stale_row(current, &message);
-            }
-            Err(WebError::Conflict(message))
+            stale(req, current, &message)
         }
         Err(e) => Err(e.into()),
     }

@@ -501,6 +501,12 @@ fn stale_row(row: ImageView, why: &str) -> Result<HttpResponse, WebError> {
     row_and_flash(StatusCode::CONFLICT, row, why)
 }
 
+/// Changed meanwhile: the row as it now is for htmx (as [`done`] answers a
+/// change), else the conflict page that says why.
+fn stale(req: &HttpRequest, row: ImageView, why: &str) -> Result<HttpResponse, WebError> {
+    if super::is_htmx(req) { stale_row(row, why) } else { Err(WebError::Conflict(why.to_owned())) }
+}
+
 fn row_and_flash(status: StatusCode, row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
     let row = RowFragment { row }.render()?;
     let oob = FlashFragment { message: flash }.render()?;
