@@ -53,7 +53,9 @@ impl From<Job> for JobState {
     }
 }
 
-/// A job of the account.
+/// A job of the account: one the user asked for, one of the account's
+/// syncs, or one about an image, server, key pair or firewall their role
+/// shows them. Any other answers 404, as its resource would.
 #[utoipa::path(get, operation_id = "get_job", path = "/api/v1/jobs/{id}", tag = "activity", params(("id" = i64, Path)),
     responses((status = 200, description = "The job", body = JobState)))]
 #[get("/v1/jobs/{id}")]
@@ -63,7 +65,9 @@ pub async fn get_job(
     id: web::Path<i64>,
 ) -> Result<web::Json<JobState>, ApiError> {
     user.require(Resource::Console, Action::Access)?;
-    let job = db::jobs::find(&mut *state.pool.get().await?, user.account.id, id.into_inner()).await?;
+    let job =
+        db::jobs::find(&mut *state.pool.get().await?, user.account.id, &user.rights.jobs_reach(), id.into_inner())
+            .await?;
     Ok(web::Json(job.into()))
 }
 

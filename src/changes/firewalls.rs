@@ -54,7 +54,7 @@ pub async fn create(
             name: name.as_str().to_owned(),
             description: description.as_str().to_owned(),
         };
-        db::jobs::enqueue(conn, &job.job(account.id, jobs.max_attempts)).await?;
+        db::jobs::enqueue(conn, &job.job(account.id, jobs.max_attempts).by(actor.user.id)).await?;
         Ok(id)
     })
     .await

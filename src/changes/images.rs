@@ -20,7 +20,7 @@ use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use super::{Actor, ChangeError};
-use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::ImageRow};
+use crate::db::{self, accounts::Account, audit_log::NewAuditEvent, images::ImageRow, jobs::NewJob};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Forbidden, Ownership, Resource, Rights};
 use crate::domain::images::{
@@ -290,7 +290,7 @@ async fn set_deprecation(
         let changes = serde_json::json!({ "deprecated": { "from": !deprecated, "to": deprecated } });
         db::audit_log::record(conn, &actor.event(action.path(), Resource::Image, id, changes)).await?;
         let job = Deprecation { image_id: row.provider_image_id.clone(), deprecated_at: at };
-        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts, ownership(&row)).by(actor.user.id)).await?;
         Ok(db::images::find_record(conn, account, id).await?)
     })
     .await
@@ -389,7 +389,7 @@ pub async fn delete(
                 record_in(conn, actor, other, "unshare", record, changes).await?;
             }
             let job = Deregister { image_id: row.provider_image_id.clone() };
-            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts, ownership(&row)).by(actor.user.id)).await?;
         }
         Ok(Deleted { name: row.name, provider_image_id: Some(row.provider_image_id), source, purge_after: None })
     })
@@ -414,7 +414,9 @@ async fn give_back_share(
         grant: false,
         account_number: Some(actor.account.provider_account_number.clone()),
     };
-    db::jobs::enqueue(conn, &revoke.job(owner, jobs.max_attempts)).await?;
+    // About the owner's record, whose owner this account does not know:
+    // read by the requester, and by those who see every image there.
+    db::jobs::enqueue(conn, &revoke.job(owner, jobs.max_attempts, Ownership::default()).by(actor.user.id)).await?;
     let changes = serde_json::json!({
         "shared_with": { "removed": [actor.account.name] },
         "reason": "removed by the account it was shared with",
@@ -441,7 +443,7 @@ async fn to_bin(
     let now = chrono::Utc::now();
     let purge_after = now + chrono::Duration::days(i64::from(days));
     db::images::bin_image(conn, row.image_pk, Some(actor.user.id), now, purge_after).await?;
-    queue_launch_permissions(conn, actor.account.id, jobs.max_attempts, &row, false).await?;
+    queue_launch_permissions(conn, actor.account.id, Some(actor.user.id), jobs.max_attempts, &row, false).await?;
     let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                       "recycle_bin": { "purge_after": purge_after } });
     db::audit_log::record(conn, &actor.event("delete", Resource::Image, row.id, changes)).await?;
@@ -455,10 +457,12 @@ async fn to_bin(
 
 /// Queues, in `account`'s name, a launch permission job for each one the
 /// console records for `row`'s image: a grant (or a revoke) for every
-/// account it is shared with, and for everyone when it is public.
+/// account it is shared with, and for everyone when it is public. Asked by
+/// `requested_by`, or by the console itself when `None`.
 pub(crate) async fn queue_launch_permissions(
     conn: &mut AsyncPgConnection,
     account: i64,
+    requested_by: Option<i64>,
     max_attempts: i32,
     row: &ImageRow,
     grant: bool,
@@ -470,7 +474,7 @@ pub(crate) async fn queue_launch_permissions(
     }
     for account_number in who {
         let job = Permission { image_id: row.provider_image_id.clone(), grant, account_number };
-        db::jobs::enqueue(conn, &job.job(account, max_attempts)).await?;
+        db::jobs::enqueue(conn, &NewJob { requested_by, ..job.job(account, max_attempts, ownership(row)) }).await?;
     }
     Ok(())
 }
@@ -522,9 +526,9 @@ pub async fn restore(
             // Its retirement disabled it at the provider; enabled first (the
             // jobs of one image run in order), then granted.
             let job = Availability { image_id: row.provider_image_id.clone(), enabled: true };
-            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts, ownership(&row)).by(actor.user.id)).await?;
         }
-        queue_launch_permissions(conn, account, jobs.max_attempts, &row, true).await?;
+        queue_launch_permissions(conn, account, Some(actor.user.id), jobs.max_attempts, &row, true).await?;
         let mut changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id });
         if let Some(day) = lapsed {
             changes["retire_on"] = serde_json::json!({ "from": day, "to": null });
@@ -551,7 +555,8 @@ pub async fn purge(
         if !db::images::bump_version(conn, actor.account.id, id, version).await? {
             return Err(Refusal::StaleVersion { what: "image" }.into());
         }
-        let purged = purge_binned(conn, actor.account.id, actor.account.company_id, jobs, &row).await?;
+        let purged =
+            purge_binned(conn, actor.account.id, Some(actor.user.id), actor.account.company_id, jobs, &row).await?;
         let changes = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                           "recycle_bin": "purged" });
         db::audit_log::record(conn, &actor.event("purge", Resource::Image, id, changes)).await?;
@@ -573,10 +578,12 @@ pub async fn purge(
 /// Purges a binned image whose row is locked: refused while it is
 /// protected or live servers use it; else every record of it goes (the
 /// `(account, record)` pairs, other than `account`'s own, are returned for
-/// their audit events) and its deregistration is queued.
+/// their audit events) and its deregistration is queued, asked by
+/// `requested_by` (`None`: the console's lifecycle).
 pub async fn purge_binned(
     conn: &mut AsyncPgConnection,
     account: i64,
+    requested_by: Option<i64>,
     company: i64,
     jobs: &JobSettings,
     row: &ImageRow,
@@ -590,7 +597,7 @@ pub async fn purge_binned(
     }
     let removed = db::images::retire_image(conn, row.image_pk).await?;
     let job = Deregister { image_id: row.provider_image_id.clone() };
-    db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+    db::jobs::enqueue(conn, &NewJob { requested_by, ..job.job(account, jobs.max_attempts, ownership(row)) }).await?;
     Ok(removed.into_iter().filter(|(other, _)| *other != account).collect())
 }
 
@@ -734,7 +741,7 @@ pub async fn save_sharing(
         // Launch permission granted or revoked for one account (`None`: everyone).
         let permission = |grant, account_number: Option<&String>| {
             let job = Permission { image_id: image_id.clone(), grant, account_number: account_number.cloned() };
-            job.job(account, jobs.max_attempts)
+            job.job(account, jobs.max_attempts, ownership(&row)).by(actor.user.id)
         };
         for target in &add {
             let Some(record) =

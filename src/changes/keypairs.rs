@@ -224,7 +224,7 @@ pub async fn import(
         db::audit_log::record(conn, &actor.event("import", Resource::Keypair, id, changes)).await?;
         let job =
             ImportKeyPair { key_pair_id: id, name: name.as_str().to_owned(), public_key: key.openssh().to_owned() };
-        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts).by(actor.user.id)).await?;
         Ok(id)
     })
     .await

@@ -21,7 +21,7 @@ use super::{Actor, ChangeError};
 use crate::cloud::Volume;
 use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
 use crate::domain::ValidationError;
-use crate::domain::access::{Action, Forbidden, Resource};
+use crate::domain::access::{Action, Forbidden, Ownership, Resource};
 use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
 use crate::domain::images::ImageAction;
 use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, unfit_reason};
@@ -218,10 +218,14 @@ pub async fn launch(
                     volumes: volumes.clone(),
                     server_id: Some(server),
                 };
+                let owned = Ownership {
+                    owner_user: Some(user),
+                    owner_group: launch.group_id,
+                    budget_code: Some(launch.budget_code_id),
+                };
+                let job = job.job(account.id, jobs.max_attempts, owned).by(user);
                 // Taken meanwhile by the same form posted twice: undo this copy.
-                if !db::jobs::enqueue_keyed(conn, &job.job(account.id, jobs.max_attempts), &format!("{key}/{}", n + 1))
-                    .await?
-                {
+                if !db::jobs::enqueue_keyed(conn, &job, &format!("{key}/{}", n + 1)).await? {
                     return Err(Stop::Again);
                 }
                 let changes = serde_json::json!({

@@ -207,7 +207,7 @@ pub async fn delete<R: ProviderResource>(
                 if !R::mark_deleting(conn, account, row.id()).await? {
                     return Err(refused(Deletion::Busy(ResourceState::Deleting)));
                 }
-                db::jobs::enqueue(conn, &job).await?;
+                db::jobs::enqueue(conn, &job.by(actor.user.id)).await?;
             }
             Deletion::RowOnly => {
                 if !R::remove(conn, account, row.id(), ResourceState::Error).await? {

@@ -99,7 +99,7 @@ pub async fn act(
         let changes = serde_json::json!({ "state": { "from": row.state.as_str(), "to": moving_to.as_str() } });
         db::audit_log::record(conn, &actor.event(action.path(), Resource::Server, id, changes)).await?;
         let job = ServerActionPayload { server_id: id, instance_id, command };
-        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts, ownership(&row)).by(actor.user.id)).await?;
         Ok(db::servers::find(conn, account, id).await?)
     })
     .await
@@ -213,7 +213,8 @@ pub async fn make_image(
             budget_code_id: image.budget_code_id,
             record_id: Some(record),
         };
-        let job = db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts)).await?;
+        let job =
+            db::jobs::enqueue(conn, &job.job(account, jobs.max_attempts, ownership(&row)).by(actor.user.id)).await?;
         let changes = serde_json::json!({
             "image_name": image.name.as_str(), "budget_code_id": image.budget_code_id, "group_id": image.group_id,
             "image_record_id": record,

@@ -3,11 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::now;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 
 use super::keyset::{beyond, limited};
 use super::schema::jobs;
+use crate::domain::access::{JobSubject, JobsReach, Ownership, Reach};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -29,6 +32,8 @@ pub struct Job {
     /// The worker that claimed it last. Its outcome is recorded only while
     /// that claim holds (see [`requeue_stale`]).
     pub worker: Option<String>,
+    /// The user who asked for it; `None` for the console's own work.
+    pub requested_by: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -38,6 +43,49 @@ pub struct NewJob<'a> {
     pub kind: &'a str,
     pub payload: serde_json::Value,
     pub max_attempts: i32,
+    /// The user who asked; `None` for the console's own work.
+    pub requested_by: Option<i64>,
+    /// What it is about, and that resource's owner, group and budget code:
+    /// who may read it ([`readable_by`]).
+    pub subject: &'static str,
+    pub owner_user_id: Option<i64>,
+    pub owner_group_id: Option<i64>,
+    pub budget_code_id: Option<i64>,
+}
+
+impl<'a> NewJob<'a> {
+    /// A job of `kind` about `subject`, asked by nobody yet ([`NewJob::by`]).
+    pub fn new(
+        account_id: i64,
+        kind: &'a str,
+        payload: serde_json::Value,
+        max_attempts: i32,
+        subject: JobSubject,
+    ) -> Self {
+        let (subject, owned) = match subject {
+            JobSubject::Account => ("account", Ownership::default()),
+            JobSubject::Image(owned) => ("image", owned),
+            JobSubject::Server(owned) => ("server", owned),
+            JobSubject::Keypair => ("keypair", Ownership::default()),
+            JobSubject::Firewall => ("firewall", Ownership::default()),
+        };
+        Self {
+            account_id: Some(account_id),
+            kind,
+            payload,
+            max_attempts,
+            requested_by: None,
+            subject,
+            owner_user_id: owned.owner_user,
+            owner_group_id: owned.owner_group,
+            budget_code_id: owned.budget_code,
+        }
+    }
+
+    /// The same job, asked by `user`: they may read it whatever it is about.
+    pub fn by(self, user: i64) -> Self {
+        Self { requested_by: Some(user), ..self }
+    }
 }
 
 /// Queues a job; returns its id.
@@ -64,7 +112,7 @@ pub async fn enqueue_sync(
 ) -> QueryResult<bool> {
     for _ in 0..4 {
         let inserted = diesel::insert_into(jobs::table)
-            .values(&NewJob { account_id: Some(account_id), kind, payload: serde_json::json!({}), max_attempts })
+            .values(&NewJob::new(account_id, kind, serde_json::json!({}), max_attempts, JobSubject::Account))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
@@ -115,7 +163,7 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
                                    AND earlier.kind = ANY($2)))
                      ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
-                   created_at, finished_at, result, worker",
+                   created_at, finished_at, result, worker, requested_by",
     )
     .bind::<diesel::sql_types::Text, _>(worker)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&IMAGE_CHANGES[..])
@@ -267,14 +315,49 @@ impl Job {
     }
 }
 
-/// A page of an account's jobs, newest first (the index `jobs_account`:
-/// `account_id, created_at DESC, id DESC`).
+type Condition = Box<dyn BoxableExpression<jobs::table, Pg, SqlType = Nullable<Bool>>>;
+
+/// The jobs `reach` lets a user read: what [`JobsReach`] says, as SQL.
+fn readable_by(reach: &JobsReach) -> Condition {
+    let mut open = vec!["account"];
+    open.extend(reach.keypairs.then_some("keypair"));
+    open.extend(reach.firewalls.then_some("firewall"));
+    let about = |subject: &'static str, owned: &Reach| -> Condition {
+        let of_kind = jobs::subject.eq(subject).nullable();
+        match owned {
+            Reach::All => Box::new(of_kind),
+            Reach::Within(within) => Box::new(
+                of_kind.and(
+                    jobs::owner_user_id
+                        .eq(within.owner_user)
+                        .or(jobs::owner_group_id.eq_any(within.owner_groups.clone()))
+                        .or(jobs::budget_code_id.eq_any(within.budget_codes.clone())),
+                ),
+            ),
+        }
+    };
+    Box::new(
+        jobs::requested_by
+            .eq(reach.requested_by)
+            .or(jobs::subject.eq_any(open))
+            .or(about("image", &reach.images))
+            .or(about("server", &reach.servers)),
+    )
+}
+
+/// A page of the account's jobs that `reach` lets the user read, newest
+/// first (the index `jobs_account`: `account_id, created_at DESC, id DESC`).
 pub async fn page_for_account(
     conn: &mut AsyncPgConnection,
     account_id: i64,
+    reach: &JobsReach,
     request: &PageRequest,
 ) -> QueryResult<Page<Job>> {
-    let mut query = jobs::table.filter(jobs::account_id.eq(account_id)).select(Job::as_select()).into_boxed();
+    let mut query = jobs::table
+        .filter(jobs::account_id.eq(account_id))
+        .filter(readable_by(reach))
+        .select(Job::as_select())
+        .into_boxed();
     // Newest first: forward pages walk down, the previous page walks up.
     let upwards = matches!(request, PageRequest::Before(_));
     if let PageRequest::After(cursor) | PageRequest::Before(cursor) = request {
@@ -411,11 +494,13 @@ pub async fn key_used(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<bo
     diesel::select(diesel::dsl::exists(jobs::table.filter(jobs::idempotency_key.eq(key)))).get_result(conn).await
 }
 
-/// Job `id` of the account; `NotFound` for another account's.
-pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<Job> {
+/// Job `id` of the account, if `reach` lets the user read it; `NotFound`
+/// for another account's, or one about what the user may not see.
+pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, reach: &JobsReach, id: i64) -> QueryResult<Job> {
     jobs::table
         .filter(jobs::account_id.eq(account_id))
         .filter(jobs::id.eq(id))
+        .filter(readable_by(reach))
         .select(Job::as_select())
         .first(conn)
         .await

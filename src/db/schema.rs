@@ -52,6 +52,11 @@ diesel::table! {
         finished_at -> Nullable<Timestamptz>,
         result -> Nullable<Jsonb>,
         rerun -> Bool,
+        requested_by -> Nullable<Int8>,
+        subject -> Text,
+        owner_user_id -> Nullable<Int8>,
+        owner_group_id -> Nullable<Int8>,
+        budget_code_id -> Nullable<Int8>,
     }
 }
 
@@ -374,6 +379,7 @@ diesel::joinable!(servers -> image_records (image_record_id));
 diesel::joinable!(servers -> provider_images (provider_image_id));
 diesel::joinable!(servers -> budget_codes (budget_code_id));
 diesel::joinable!(jobs -> accounts (account_id));
+diesel::joinable!(jobs -> users (requested_by));
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(account_memberships -> accounts (account_id));
 diesel::joinable!(account_memberships -> users (user_id));

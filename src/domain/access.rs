@@ -237,6 +237,36 @@ impl Reach {
     }
 }
 
+/// What a provider job is about. Who may read a job, on the Jobs page or in
+/// the API, follows from it as it does for the resource itself (see
+/// [`Rights::jobs_reach`]): a job tells what it asked of the provider
+/// ("Launch server NAME", an instance id), which is no less than what its
+/// resource's row shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSubject {
+    /// The account's own upkeep (syncs, the lifecycle's pass): nobody's.
+    Account,
+    /// A change to an image, with the owner, group and budget code the
+    /// image had when it was asked.
+    Image(Ownership),
+    /// A launch, a server action or an image made from a server, with the
+    /// server's owner, group and budget code.
+    Server(Ownership),
+    Keypair,
+    Firewall,
+}
+
+/// The jobs of an account a user may read: those they asked for, the
+/// account's own upkeep, and those about what their role lets them see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsReach {
+    pub requested_by: i64,
+    pub images: Reach,
+    pub servers: Reach,
+    pub keypairs: bool,
+    pub firewalls: bool,
+}
+
 /// Everything a user may do in one account.
 #[derive(Debug, Clone, Default)]
 pub struct Rights {
@@ -296,6 +326,18 @@ impl Rights {
     /// as the provider's public catalog? Only an `ANY` qualifier covers those.
     pub fn allows_unowned(&self, resource: Resource, action: Action) -> bool {
         self.allows(resource, action, &Ownership::default())
+    }
+
+    /// The jobs the user may read: each kind of subject as far as the
+    /// user's right to see such resources reaches.
+    pub fn jobs_reach(&self) -> JobsReach {
+        JobsReach {
+            requested_by: self.user_id,
+            images: self.reach(Resource::Image, Action::Access),
+            servers: self.reach(Resource::Server, Action::Access),
+            keypairs: self.may(Resource::Keypair, Action::Access),
+            firewalls: self.may(Resource::Firewall, Action::Access),
+        }
     }
 
     fn qualifier_matches(&self, grant: &Grant, target: &Ownership) -> bool {

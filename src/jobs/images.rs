@@ -10,6 +10,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, LaunchPermission};
 use crate::db;
 use crate::db::jobs::{Job, NewJob};
+use crate::domain::access::{JobSubject, Ownership};
 
 pub use crate::db::jobs::{DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_AVAILABILITY, SET_DEPRECATION};
 
@@ -42,26 +43,26 @@ pub struct Availability {
 }
 
 impl Availability {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, SET_AVAILABILITY, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, image: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, SET_AVAILABILITY, self, max_attempts, JobSubject::Image(image))
     }
 }
 
 impl Deregister {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, DEREGISTER_IMAGE, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, image: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, DEREGISTER_IMAGE, self, max_attempts, JobSubject::Image(image))
     }
 }
 
 impl Permission {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, LAUNCH_PERMISSION, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, image: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, LAUNCH_PERMISSION, self, max_attempts, JobSubject::Image(image))
     }
 }
 
 impl Deprecation {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, SET_DEPRECATION, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, image: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, SET_DEPRECATION, self, max_attempts, JobSubject::Image(image))
     }
 }
 

@@ -21,6 +21,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use super::images::{Availability, Deprecation};
 use super::{JobError, JobSettings};
 use crate::changes::ChangeError;
+use crate::changes::images::ownership;
 use crate::db::{self, Pool, audit_log::NewAuditEvent, images::ImageRow};
 use crate::domain::access::Resource;
 use crate::domain::refusal::Refusal;
@@ -92,7 +93,8 @@ pub async fn run(
                 if row.purge_after.is_none_or(|at| at > now) {
                     return Ok(None);
                 }
-                let removed = crate::changes::images::purge_binned(conn, account_id, company, settings, &row).await?;
+                let removed =
+                    crate::changes::images::purge_binned(conn, account_id, None, company, settings, &row).await?;
                 let reason = serde_json::json!({ "name": row.name, "provider_image_id": row.provider_image_id,
                                                  "recycle_bin": "retention ended" });
                 db::audit_log::record(conn, &event(account_id, row.id, "purge", reason)).await?;
@@ -160,7 +162,7 @@ async fn deprecate_due(
     let changes = serde_json::json!({ "deprecated": { "from": false, "to": true }, "scheduled_on": on });
     db::audit_log::record(conn, &event(account, row.id, "deprecate", changes)).await?;
     let job = Deprecation { image_id: row.provider_image_id.clone(), deprecated_at: Some(now) };
-    db::jobs::enqueue(conn, &job.job(account, settings.max_attempts)).await?;
+    db::jobs::enqueue(conn, &job.job(account, settings.max_attempts, ownership(&row))).await?;
     Ok(true)
 }
 
@@ -192,11 +194,11 @@ async fn retire_due(
     // Its launch permissions taken back first: a provider that cannot
     // disable images (or one whose disable keeps them) would still let the
     // accounts it is shared with launch it.
-    crate::changes::images::queue_launch_permissions(conn, account, settings.max_attempts, &row, false).await?;
+    crate::changes::images::queue_launch_permissions(conn, account, None, settings.max_attempts, &row, false).await?;
     let changes = serde_json::json!({ "scheduled_on": row.retire_on, "recycle_bin": { "purge_after": purge_after } });
     db::audit_log::record(conn, &event(account, row.id, "retire", changes)).await?;
     let job = Availability { image_id: row.provider_image_id.clone(), enabled: false };
-    db::jobs::enqueue(conn, &job.job(account, settings.max_attempts)).await?;
+    db::jobs::enqueue(conn, &job.job(account, settings.max_attempts, ownership(&row))).await?;
     Ok(true)
 }
 

@@ -26,6 +26,7 @@ use crate::cloud::ec2::Ec2Provider;
 use crate::cloud::{CloudError, CloudProvider, Connection, Credentials};
 use crate::db::accounts::{Account, Authentication};
 use crate::db::{self, Pool, jobs::Job};
+use crate::domain::access::JobSubject;
 use crate::secrets::{SecretsError, SecretsKey};
 
 /// How the workers behave; from the environment (see `Config`).
@@ -437,19 +438,16 @@ impl Runner {
     }
 }
 
-/// A job of `kind` for an account, its payload serialized.
+/// A job of `kind` about `subject` for an account, its payload serialized.
 pub(crate) fn new_job<T: serde::Serialize>(
     account_id: i64,
     kind: &'static str,
     payload: &T,
     max_attempts: i32,
+    subject: JobSubject,
 ) -> db::jobs::NewJob<'static> {
-    db::jobs::NewJob {
-        account_id: Some(account_id),
-        kind,
-        payload: serde_json::to_value(payload).expect("job payloads are plain data"),
-        max_attempts,
-    }
+    let payload = serde_json::to_value(payload).expect("job payloads are plain data");
+    db::jobs::NewJob::new(account_id, kind, payload, max_attempts, subject)
 }
 
 /// A job's payload, read back.

@@ -21,6 +21,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, KeyPair};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
+use crate::domain::access::JobSubject;
 use crate::domain::keypairs::same_key;
 use crate::domain::resource::ResourceState;
 
@@ -58,25 +59,25 @@ pub struct DeleteSecurityGroup {
 
 impl ImportKeyPair {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, IMPORT_KEY_PAIR, self, max_attempts)
+        super::new_job(account_id, IMPORT_KEY_PAIR, self, max_attempts, JobSubject::Keypair)
     }
 }
 
 impl DeleteKeyPair {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, DELETE_KEY_PAIR, self, max_attempts)
+        super::new_job(account_id, DELETE_KEY_PAIR, self, max_attempts, JobSubject::Keypair)
     }
 }
 
 impl CreateSecurityGroup {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, CREATE_SECURITY_GROUP, self, max_attempts)
+        super::new_job(account_id, CREATE_SECURITY_GROUP, self, max_attempts, JobSubject::Firewall)
     }
 }
 
 impl DeleteSecurityGroup {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, DELETE_SECURITY_GROUP, self, max_attempts)
+        super::new_job(account_id, DELETE_SECURITY_GROUP, self, max_attempts, JobSubject::Firewall)
     }
 }
 

@@ -18,6 +18,7 @@ use super::JobError;
 use crate::cloud::{CloudError, CloudProvider, Instance, InstanceState, LISTING_LAG, RunRequest, Volume};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
+use crate::domain::access::{JobSubject, Ownership};
 use crate::domain::servers::ServerState;
 
 pub const RUN_INSTANCE: &str = "run_instance";
@@ -52,8 +53,8 @@ pub struct RunInstancePayload {
 }
 
 impl RunInstancePayload {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, RUN_INSTANCE, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, server: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, RUN_INSTANCE, self, max_attempts, JobSubject::Server(server))
     }
 }
 
@@ -75,8 +76,8 @@ pub struct ServerActionPayload {
 }
 
 impl ServerActionPayload {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, SERVER_ACTION, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, server: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, SERVER_ACTION, self, max_attempts, JobSubject::Server(server))
     }
 }
 
@@ -98,8 +99,8 @@ pub struct CreateImagePayload {
 }
 
 impl CreateImagePayload {
-    pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
-        super::new_job(account_id, CREATE_IMAGE, self, max_attempts)
+    pub fn job(&self, account_id: i64, max_attempts: i32, server: Ownership) -> NewJob<'static> {
+        super::new_job(account_id, CREATE_IMAGE, self, max_attempts, JobSubject::Server(server))
     }
 }
 

@@ -1,6 +1,10 @@
 //! `GET /jobs`: the current account's work at its provider: what is queued,
 //! running, done, and what failed and why; 50 a page, newest first
-//! (`?after=`/`?before=` a job).
+//! (`?after=`/`?before=` a job). A user reads the jobs they asked for, the
+//! account's own upkeep, and those about the images, servers, key pairs and
+//! firewalls their role lets them see (`Rights::jobs_reach`).
+
+use std::collections::HashMap;
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
@@ -17,6 +21,8 @@ use crate::web::pager::{self, PageParams};
 pub struct JobView {
     pub id: i64,
     pub what: String,
+    /// Who asked for it, by name; "Console" for the console's own work.
+    pub asked_by: String,
     pub state: String,
     pub attempts: String,
     pub error: String,
@@ -45,7 +51,11 @@ pub async fn index(
     user.require(Resource::Console, Action::Access)?;
     let request = params.request(KeyKind::Time)?;
     let mut conn = state.pool.get().await?;
-    let page = db::jobs::page_for_account(&mut conn, user.account.id, &request).await?;
+    let page = db::jobs::page_for_account(&mut conn, user.account.id, &user.rights.jobs_reach(), &request).await?;
+    let mut askers: Vec<i64> = page.rows.iter().filter_map(|job| job.requested_by).collect();
+    askers.sort_unstable();
+    askers.dedup();
+    let names: HashMap<i64, String> = db::users::names(&mut conn, &askers).await?.into_iter().collect();
     drop(conn);
     let (prev_url, next_url) = pager::links("/jobs", &page, Job::cursor);
     let jobs = page
@@ -54,6 +64,10 @@ pub async fn index(
         .map(|job| JobView {
             id: job.id,
             what: crate::jobs::describe(&job),
+            asked_by: match job.requested_by {
+                Some(id) => names.get(&id).cloned().unwrap_or_default(),
+                None => "Console".into(),
+            },
             note: job.result.as_ref().and_then(|r| r.get("note")).and_then(|n| n.as_str()).unwrap_or_default().into(),
             attempts: format!("{} of {}", job.attempts, job.max_attempts),
             error: job.last_error.unwrap_or_default(),

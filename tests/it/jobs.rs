@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use stratus_console::cloud::CloudProvider;
 use stratus_console::cloud::ec2::Ec2Provider;
 use stratus_console::db::{self, jobs::NewJob, schema::*};
+use stratus_console::domain::access::{JobSubject, Ownership};
 use stratus_console::jobs::{JobSettings, Runner, sync};
 
 use crate::cloud::{connection, endpoint, fresh_account};
@@ -70,12 +71,7 @@ async fn drain(runner: &Runner) {
 }
 
 async fn enqueue(conn: &mut AsyncPgConnection, account: i64, kind: &str) {
-    db::jobs::enqueue(
-        conn,
-        &NewJob { account_id: Some(account), kind, payload: serde_json::json!({}), max_attempts: 3 },
-    )
-    .await
-    .unwrap();
+    db::jobs::enqueue(conn, &NewJob::new(account, kind, serde_json::json!({}), 3, JobSubject::Account)).await.unwrap();
 }
 
 #[actix_web::test]
@@ -204,7 +200,7 @@ async fn two_console_processes_drain_200_jobs_and_run_none_twice() {
     for _ in 0..200 {
         db::jobs::enqueue(
             &mut conn,
-            &NewJob { account_id: None, kind: "noop", payload: serde_json::json!({}), max_attempts: 1 },
+            &NewJob { account_id: None, ..NewJob::new(0, "noop", serde_json::json!({}), 1, JobSubject::Account) },
         )
         .await
         .unwrap();
@@ -318,7 +314,7 @@ async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_l
     assert_eq!(page.status, StatusCode::OK, "pages answer from PostgreSQL");
     assert!(text(&page.body).contains("Cloud provider unreachable since"), "{}", text(&page.body));
     let jobs_page = text(&client.get("/jobs").await.body);
-    assert!(jobs_page.contains("Sync machine images queued 1 of 3"), "{jobs_page}");
+    assert!(jobs_page.contains("Sync machine images Console queued 1 of 3"), "{jobs_page}");
     assert!(jobs_page.contains("the cloud provider is unreachable"));
     let health = client.get("/healthz").await;
     assert_eq!(health.status, StatusCode::OK, "the database answers");
@@ -333,7 +329,7 @@ async fn when_the_provider_is_down_pages_answer_with_a_banner_and_work_resumes_l
     assert!(!text(&page.body).contains("Cloud provider unreachable"));
     assert!(text(&page.body).contains("Last synced"));
     let jobs_page = text(&client.get("/jobs").await.body);
-    assert!(jobs_page.contains("Sync machine images complete 2 of 3"), "{jobs_page}");
+    assert!(jobs_page.contains("Sync machine images Console complete 2 of 3"), "{jobs_page}");
 }
 
 #[actix_web::test]
@@ -468,7 +464,13 @@ async fn a_launch_job_run_again_after_an_outage_or_a_lost_answer_starts_one_serv
     let payload = launch(image.id, None);
     db::jobs::enqueue(
         &mut conn,
-        &NewJob { account_id: Some(account), kind: stratus_console::jobs::RUN_INSTANCE, payload, max_attempts: 5 },
+        &NewJob::new(
+            account,
+            stratus_console::jobs::RUN_INSTANCE,
+            payload,
+            5,
+            JobSubject::Server(Ownership::default()),
+        ),
     )
     .await
     .unwrap();
@@ -506,8 +508,8 @@ async fn the_jobs_page_pages_fifty_newest_first_and_back() {
     let account = app.demo.acme_production;
     // 120 finished syncs, two queued in each minute: equal times are ordered by id.
     diesel::sql_query(
-        "INSERT INTO jobs (account_id, kind, state, created_at, finished_at)
-         SELECT $1, 'sync_images', 'COMPLETE', now() - interval '1 day' + (n / 2) * interval '1 minute', now()
+        "INSERT INTO jobs (account_id, kind, subject, state, created_at, finished_at)
+         SELECT $1, 'sync_images', 'account', 'COMPLETE', now() - interval '1 day' + (n / 2) * interval '1 minute', now()
            FROM generate_series(1, 120) AS n",
     )
     .bind::<diesel::sql_types::BigInt, _>(account)
@@ -589,7 +591,8 @@ async fn a_worker_that_outlived_its_lease_records_nothing_over_the_one_that_took
     let app = TestApp::spawn().await;
     let mut conn = app.db().await;
     let runner = Runner::new(db::pool(&app.database_url, 2).unwrap(), settings(endpoint()));
-    only(&mut conn, &NewJob { account_id: None, kind: "noop", payload: serde_json::json!({}), max_attempts: 3 }).await;
+    let noop = NewJob::new(0, "noop", serde_json::json!({}), 3, JobSubject::Account);
+    only(&mut conn, &NewJob { account_id: None, ..noop }).await;
     let first = db::jobs::claim(&mut conn, "worker-a").await.unwrap().expect("the job");
     let later = chrono::Utc::now() + chrono::Duration::minutes(1);
     assert_eq!(db::jobs::requeue_stale(&mut conn, later).await.unwrap().requeued, 1);
@@ -618,7 +621,7 @@ async fn a_job_whose_worker_is_lost_on_every_attempt_is_given_up_with_its_server
     let (server, _) = crate::servers::running_server(&mut conn, production).await;
     let payload = launch("ami-00000000000000000".into(), Some(server));
     let kind = stratus_console::jobs::RUN_INSTANCE;
-    only(&mut conn, &NewJob { account_id: Some(production), kind, payload, max_attempts: 2 }).await;
+    only(&mut conn, &NewJob::new(production, kind, payload, 2, JobSubject::Server(Ownership::default()))).await;
     let reaper = Runner::new(
         db::pool(&app.database_url, 2).unwrap(),
         JobSettings { lease: Duration::ZERO, ..settings(endpoint()) },
@@ -678,7 +681,8 @@ async fn the_server_sync_finds_the_instance_of_a_launch_whose_answer_was_lost() 
         .await
         .unwrap();
     let kind = stratus_console::jobs::RUN_INSTANCE;
-    let job = NewJob { account_id: Some(production), kind, payload: launch(image.id, Some(server)), max_attempts: 2 };
+    let job =
+        NewJob::new(production, kind, launch(image.id, Some(server)), 2, JobSubject::Server(Ownership::default()));
     assert!(db::jobs::enqueue_keyed(&mut conn, &job, &key).await.unwrap());
     diesel::update(jobs::table.filter(jobs::idempotency_key.eq(&key)))
         .set((jobs::state.eq("ERROR"), jobs::last_error.eq("no answer in time")))
@@ -708,4 +712,87 @@ async fn the_server_sync_finds_the_instance_of_a_launch_whose_answer_was_lost() 
     assert_eq!(instance.as_deref(), Some(started.id.as_str()), "the instance is the server's");
     assert!(["PENDING", "RUNNING"].contains(&state.as_str()), "{state}");
     assert_eq!(error, None);
+}
+
+/// A role that shows a user only their own images shows them only the jobs
+/// about those, besides the account's syncs and what they asked for
+/// themselves, on the Jobs page and in the API: another's job answers 404,
+/// as another's image does. Whoever may see every image reads every job,
+/// with who asked for it.
+#[actix_web::test]
+async fn a_role_that_shows_only_the_users_own_images_shows_only_their_jobs() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let role = crate::admin_roles::make_role(
+        &mut conn,
+        "OwnImages",
+        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("IMAGE", "Configure")],
+    )
+    .await;
+    diesel::update(access_rights::table.filter(access_rights::role_id.eq(role)))
+        .filter(access_rights::resource.eq("IMAGE"))
+        .set(access_rights::qualifier.eq("MINE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let support = crate::admin_users::group_id(&mut conn, "Acme", "Support").await;
+    crate::admin_roles::give(&mut conn, support, role).await;
+    let viewer: i64 =
+        users::table.filter(users::email.eq("viewer@acme.test")).select(users::id).first(&mut conn).await.unwrap();
+    let (mine, my_version) = crate::image_actions::record(&mut conn, production, "batch-worker").await.unwrap();
+    let (theirs, their_version) = crate::image_actions::record(&mut conn, production, "api-server-base").await.unwrap();
+    diesel::update(image_records::table.find(mine))
+        .set(image_records::owner_user_id.eq(viewer))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let my_ami = crate::image_actions::provider_id(&mut conn, mine).await;
+    let their_ami = crate::image_actions::provider_id(&mut conn, theirs).await;
+    let job_of = async |conn: &mut AsyncPgConnection, ami: &str| -> i64 {
+        jobs::table
+            .filter(jobs::kind.eq("set_deprecation"))
+            .filter(jobs::payload.retrieve_as_text("image_id").eq(ami.to_owned()))
+            .select(jobs::id)
+            .first(conn)
+            .await
+            .unwrap()
+    };
+
+    let mut viewer_client = app.signed_in("viewer@acme.test").await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let deprecated =
+        viewer_client.post_htmx(&format!("/images/{mine}/deprecate"), &[("version", &my_version.to_string())]).await;
+    assert_eq!(deprecated.status, StatusCode::OK, "{}", deprecated.body);
+    let deprecated =
+        admin.post_htmx(&format!("/images/{theirs}/deprecate"), &[("version", &their_version.to_string())]).await;
+    assert_eq!(deprecated.status, StatusCode::OK, "{}", deprecated.body);
+    let (my_job, their_job) = (job_of(&mut conn, &my_ami).await, job_of(&mut conn, &their_ami).await);
+    db::jobs::enqueue_sync(&mut conn, production, sync::KEY_PAIRS, 3).await.unwrap();
+    // Asked by the viewer, about a server they cannot see.
+    let asked = NewJob::new(
+        production,
+        "server_action",
+        serde_json::json!({ "server_id": 0, "instance_id": "i-asked", "command": "pause" }),
+        3,
+        JobSubject::Server(Ownership::default()),
+    );
+    db::jobs::enqueue(&mut conn, &asked.by(viewer)).await.unwrap();
+
+    let page = viewer_client.get("/jobs").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let page = text(&page.body);
+    assert!(page.contains(&format!("Deprecate {my_ami} Riley Chen queued")), "{page}");
+    assert!(page.contains("Sync key pairs Console queued"), "the account's upkeep: {page}");
+    assert!(page.contains("Pause server i-asked Riley Chen queued"), "what they asked for: {page}");
+    assert!(!page.contains(&their_ami), "not the job about another's image: {page}");
+
+    let api = crate::api::Api::new(&app, &crate::api::make_token(&mut viewer_client, "jobs", production, "read").await);
+    let own = api.get(&format!("/api/v1/jobs/{my_job}")).await;
+    assert_eq!(own.status, StatusCode::OK, "{:?}", own.json);
+    assert_eq!(api.get(&format!("/api/v1/jobs/{their_job}")).await.status, StatusCode::NOT_FOUND);
+
+    let everything = text(&admin.get("/jobs").await.body);
+    assert!(everything.contains(&format!("Deprecate {their_ami} Alex Morgan queued")), "{everything}");
+    assert!(everything.contains(&format!("Deprecate {my_ami} Riley Chen queued")), "{everything}");
 }

@@ -737,8 +737,8 @@ async fn an_account_with_live_servers_is_not_deleted_and_one_without_is_removed_
     // A change the provider has not been told about yet (a share revoked)
     // would be dropped: refused until it is done. Its syncs do not count.
     let pending = format!(
-        "INSERT INTO jobs (account_id, kind, payload, state, max_attempts, idempotency_key) \
-         VALUES ({globex}, 'launch_permission', '{{}}', 'QUEUED', 5, 'revoke-pending')"
+        "INSERT INTO jobs (account_id, kind, payload, state, max_attempts, idempotency_key, subject) \
+         VALUES ({globex}, 'launch_permission', '{{}}', 'QUEUED', 5, 'revoke-pending', 'image')"
     );
     diesel_async::RunQueryDsl::execute(diesel::sql_query(pending), &mut conn).await.unwrap();
     let refused = hank

@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::cloud::{CloudProvider as _, LaunchPermission};
 use stratus_console::db::{self, schema::*};
+use stratus_console::domain::access::JobSubject;
 use stratus_console::jobs::lifecycle::{IMAGE_LIFECYCLE, Lifecycle};
 
 use crate::harness::{TestApp, count, text};
@@ -54,7 +55,7 @@ async fn bin_of(conn: &mut AsyncPgConnection, id: i64) -> Option<chrono::DateTim
 /// Runs the account's lifecycle job as at `now`.
 async fn lifecycle_at(app: &TestApp, account: i64, now: chrono::DateTime<Utc>) {
     let payload = serde_json::to_value(Lifecycle { now: Some(now) }).unwrap();
-    let job = db::jobs::NewJob { account_id: Some(account), kind: IMAGE_LIFECYCLE, payload, max_attempts: 2 };
+    let job = db::jobs::NewJob::new(account, IMAGE_LIFECYCLE, payload, 2, JobSubject::Account);
     db::jobs::enqueue(&mut app.db().await, &job).await.unwrap();
     app.run_jobs().await;
 }
