@@ -93,7 +93,7 @@ pub fn done(req: &HttpRequest, fragment: String, message: &str, page: &str) -> R
         crate::auth::current::flash_next(req, message)?;
         return Ok(see_other(page));
     }
-    let flash = FlashFragment { message }.render()?;
+    let flash = FlashFragment::done(message).render()?;
     let mut response = html(StatusCode::OK, Ok(fragment + &flash))?;
     crate::htmx::close_dialog(&mut response);
     Ok(response)

@@ -195,7 +195,7 @@ async fn created_answer(
     });
     let message = format!("Created key pair “{}”", created.name.as_str());
     let body = if is_htmx(req) {
-        page.as_form().render()? + &page.as_list().render()? + &FlashFragment { message: &message }.render()?
+        page.as_form().render()? + &page.as_list().render()? + &FlashFragment::done(&message).render()?
     } else {
         page.frame.flash = Some(message);
         page.render()?

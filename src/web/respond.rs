@@ -27,11 +27,25 @@ pub fn render_sized(template: &impl Template, capacity: usize) -> askama::Result
 /// A flash message swapped into the page's flash area out of band.
 #[derive(Template)]
 #[template(
-    source = r#"<div id="flash" class="flash-area" aria-live="polite" hx-swap-oob="true"><p class="flash">{{ message }}</p></div>"#,
+    source = r#"<div id="flash" class="flash-area" aria-live="polite" hx-swap-oob="true"><p class="flash{% if warning %} flash-warn{% endif %}">{{ message }}</p></div>"#,
     ext = "html"
 )]
 pub struct FlashFragment<'a> {
-    pub message: &'a str,
+    message: &'a str,
+    warning: bool,
+}
+
+impl<'a> FlashFragment<'a> {
+    /// What a change did.
+    pub fn done(message: &'a str) -> Self {
+        Self { message, warning: false }
+    }
+
+    /// Why a change was not made (it met a change made meanwhile), shown as
+    /// a warning beside the state it met.
+    pub fn warning(message: &'a str) -> Self {
+        Self { message, warning: true }
+    }
 }
 
 /// A page, or only its list when htmx asks for the element `list_id` (a list
@@ -61,7 +75,7 @@ where
         return Ok(see_other(page));
     }
     let (form, list) = fragments().await?;
-    let flash = FlashFragment { message }.render()?;
+    let flash = FlashFragment::done(message).render()?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form + &list + &flash))
 }
 

@@ -183,7 +183,7 @@ async fn act(
         // so that trying again can succeed.
         Err(ChangeError::Refused(changed @ Refusal::ServerChanged { .. })) if is_htmx(req) => {
             let now = view(user, db::servers::find(&mut conn, user.account.id, id).await?);
-            let flash = FlashFragment { message: &changed.to_string() }.render()?;
+            let flash = FlashFragment::warning(&changed.to_string()).render()?;
             let mut response = html(StatusCode::CONFLICT, Ok(row_html(now)? + &flash))?;
             crate::htmx::close_dialog(&mut response);
             return Ok(response);

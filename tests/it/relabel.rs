@@ -75,6 +75,7 @@ async fn a_label_not_in_the_picker_and_a_stale_version_are_refused() {
     // again when opened, with the current version, so choosing again works.
     assert!(stale.body.contains(&format!("<tr id=\"image-{id}\"")), "{}", stale.body);
     assert!(stale.body.contains("hx-swap-oob"), "and the flash says why");
+    assert!(stale.body.contains(r#"class="flash flash-warn""#), "as a warning, not a success: {}", stale.body);
     let again = client
         .post_htmx(&format!("/images/{id}/label"), &[("label", "green"), ("version", &(version + 1).to_string())])
         .await;

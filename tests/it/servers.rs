@@ -208,6 +208,7 @@ async fn pause_start_reboot_and_terminate_go_through_the_provider() {
     assert!(stale.body.contains(&format!(r#"<tr id="server-{id}""#)), "the row: {}", stale.body);
     assert!(stale.body.contains(&format!(r#"name="version" value="{version}""#)), "{}", stale.body);
     assert!(text(&stale.body).contains("web-frontend-2026.11-builder changed meanwhile"), "{}", stale.body);
+    assert!(stale.body.contains(r#"class="flash flash-warn""#), "why, as a warning: {}", stale.body);
 
     let rebooted = client.post_htmx(&format!("/servers/{id}/reboot"), &[("version", &version.to_string())]).await;
     assert_eq!(rebooted.status, StatusCode::OK);

@@ -246,7 +246,7 @@ async fn rights_changed(
     let dialog = rights_dialog(req, user, state, role, &RightForm::default(), None).await?;
     let mut page = RolesPage::page(user, state, NameForm::default()).await?;
     page.oob = true;
-    let extra = page.as_list().render()? + &FlashFragment { message }.render()?;
+    let extra = page.as_list().render()? + &FlashFragment::done(message).render()?;
     respond_rights(req, &dialog, StatusCode::OK, extra)
 }
 

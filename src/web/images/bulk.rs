@@ -233,7 +233,7 @@ pub async fn apply_bulk(
         }
         Ok(message) => {
             let page = images_page(&user, &state, params, BulkForm::default()).await?;
-            let flash = FlashFragment { message: &message }.render()?;
+            let flash = FlashFragment::done(&message).render()?;
             let mut response = html(StatusCode::OK, page.as_list().render().map(|list| list + &flash))?;
             crate::htmx::close_dialog(&mut response);
             Ok(response)

@@ -491,14 +491,14 @@ pub struct RowFragment {
 
 /// The saved row for htmx, with a flash swapped into the flash area.
 fn saved_row(row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
-    row_and_flash(StatusCode::OK, row, flash)
+    row_and_flash(StatusCode::OK, row, FlashFragment::done(flash))
 }
 
 /// Changed meanwhile (htmx): the row as it now is in place of the stale one,
 /// and why. Its label picker and actions menu carry the current version
 /// again, so that choosing again can succeed.
 fn stale_row(row: ImageView, why: &str) -> Result<HttpResponse, WebError> {
-    row_and_flash(StatusCode::CONFLICT, row, why)
+    row_and_flash(StatusCode::CONFLICT, row, FlashFragment::warning(why))
 }
 
 /// Changed meanwhile: the row as it now is for htmx (as [`done`] answers a
@@ -507,9 +507,9 @@ fn stale(req: &HttpRequest, row: ImageView, why: &str) -> Result<HttpResponse, W
     if super::is_htmx(req) { stale_row(row, why) } else { Err(WebError::Conflict(why.to_owned())) }
 }
 
-fn row_and_flash(status: StatusCode, row: ImageView, flash: &str) -> Result<HttpResponse, WebError> {
+fn row_and_flash(status: StatusCode, row: ImageView, flash: FlashFragment) -> Result<HttpResponse, WebError> {
     let row = RowFragment { row }.render()?;
-    let oob = FlashFragment { message: flash }.render()?;
+    let oob = flash.render()?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(row + &oob))
 }
 

@@ -230,7 +230,7 @@ fn launched(req: &HttpRequest, done: &changes::launch::Launched) -> Result<HttpR
         crate::auth::current::flash_next(req, &message)?;
         return Ok(see_other("/servers"));
     }
-    let mut response = html(StatusCode::OK, FlashFragment { message: &message }.render())?;
+    let mut response = html(StatusCode::OK, FlashFragment::done(&message).render())?;
     crate::htmx::swap_nothing(&mut response);
     crate::htmx::close_dialog(&mut response);
     Ok(response)

@@ -273,7 +273,7 @@ pub async fn create(
     let body = if is_htmx(&req) {
         let form = page.as_form().render()?;
         page.oob = true;
-        Ok(form + &page.as_list().render()? + &FlashFragment { message: &message }.render()?)
+        Ok(form + &page.as_list().render()? + &FlashFragment::done(&message).render()?)
     } else {
         page.frame.flash = Some(message.clone());
         page.render()
