@@ -23,7 +23,7 @@ UPDATE jobs SET subject = CASE
 UPDATE jobs j SET owner_user_id = s.owner_user_id, owner_group_id = s.owner_group_id, budget_code_id = s.budget_code_id
     FROM servers s
     WHERE j.subject = 'server' AND s.account_id = j.account_id
-      AND j.payload ->> 'server_id' ~ '^[0-9]{1,18}$' AND s.id = (j.payload ->> 'server_id')::bigint;
+      AND s.id = CASE WHEN j.payload ->> 'server_id' ~ '^[0-9]{1,18}$' THEN (j.payload ->> 'server_id')::bigint END;
 UPDATE jobs j SET owner_user_id = r.owner_user_id, owner_group_id = r.owner_group_id, budget_code_id = r.budget_code_id
     FROM image_records r JOIN provider_images p ON p.id = r.provider_image_id
     WHERE j.subject = 'image' AND r.account_id = j.account_id AND p.provider_image_id = j.payload ->> 'image_id';
