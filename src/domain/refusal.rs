@@ -165,6 +165,12 @@ pub enum Refusal {
         progress: &'static str,
         action: &'static str,
     },
+    /// Someone else set group `group`'s role in the account since the Set
+    /// Role dialog was read; it is `now` (`None`: no role).
+    GroupRoleChanged {
+        group: String,
+        now: Option<String>,
+    },
     /// Server `name` moved on since the page was read; it is `progress` now.
     ServerChanged {
         name: String,
@@ -361,6 +367,13 @@ impl Refusal {
             }
             Refusal::ServerChanged { name, progress } => {
                 format!("{name} changed meanwhile; it is {progress} now. Try again.")
+            }
+            Refusal::GroupRoleChanged { group, now } => {
+                let now = match now {
+                    Some(role) => format!("it has the role “{role}” now"),
+                    None => "it has no role now".to_owned(),
+                };
+                format!("Someone else set the role of “{group}” meanwhile: {now}. Choose again to replace it.")
             }
             Refusal::ImageNotOwn { name, action, kept_as } => {
                 format!("“{action}” is for the account that owns “{name}”: this account has it {kept_as}.")

@@ -165,6 +165,39 @@ async fn set_role_gives_a_group_one_role_in_this_account_only() {
     assert_eq!(role_in(&mut conn, support, app.demo.acme_production).await, None);
 }
 
+/// The Set Role dialog sends back the role it showed: a role another
+/// administrator set meanwhile is not replaced unseen. The dialog comes back
+/// with the role as it is now, and choosing again sets it.
+#[actix_web::test]
+async fn set_role_over_a_role_set_meanwhile_shows_it_and_asks_again() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let production = app.demo.acme_production;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    let configurator = role_id(&mut conn, "Acme", "Configurator").await.to_string();
+    let csr = role_id(&mut conn, "Acme", "CSR").await.to_string();
+    let path = format!("/admin/groups/{support}/role");
+
+    let dialog = admin.get_htmx(&path, "modal").await;
+    assert!(dialog.body.contains(&format!(r#"name="shown_role_id" value="{csr}""#)), "{}", dialog.body);
+    // Another administrator takes the role away meanwhile.
+    let mut other = app.signed_in("admin@acme.test").await;
+    assert_eq!(other.post_htmx(&path, &[("role_id", ""), ("shown_role_id", &csr)]).await.status, StatusCode::OK);
+
+    let stale = admin.post_htmx(&path, &[("role_id", &configurator), ("shown_role_id", &csr)]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    let says = "Someone else set the role of “Support” meanwhile: it has no role now. Choose again to replace it.";
+    assert!(text(&stale.body).contains(says), "{}", text(&stale.body));
+    assert!(stale.body.contains(r#"<option value="" selected>No role</option>"#), "as it is now: {}", stale.body);
+    assert!(stale.body.contains(r#"name="shown_role_id" value="""#), "{}", stale.body);
+    assert_eq!(role_in(&mut conn, support, production).await, None, "nothing replaced");
+
+    let again = admin.post_htmx(&path, &[("role_id", &configurator), ("shown_role_id", "")]).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(role_in(&mut conn, support, production).await.map(|id| id.to_string()), Some(configurator));
+}
+
 #[actix_web::test]
 async fn the_admin_group_cannot_lose_the_last_admin_role() {
     let app = TestApp::spawn().await;

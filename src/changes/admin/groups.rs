@@ -16,6 +16,7 @@ use crate::db::{self, admin::GroupRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{AccessRight, Action, Resource};
 use crate::domain::admin::group_deletion;
+use crate::domain::refusal::Refusal;
 
 /// A role set on a group.
 pub struct RoleSet {
@@ -25,11 +26,14 @@ pub struct RoleSet {
 }
 
 /// Gives group `id` the role `role` (or none) in the actor's account. A role
-/// of another company is invalid at `role_id`.
+/// of another company is invalid at `role_id`. `seen` is the role the
+/// dialog showed (`Some(None)`: none); when another was set meanwhile, the
+/// change is refused (`Refusal::GroupRoleChanged`), as a stale version is.
 pub async fn set_role(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     id: i64,
+    seen: Option<Option<i64>>,
     role: Option<i64>,
 ) -> Result<RoleSet, ChangeError> {
     actor.require(Resource::Group, Action::Configure)?;
@@ -48,6 +52,10 @@ pub async fn set_role(
             None => None,
         };
         let before = db::admin::group_role(conn, group.id, account).await?;
+        if seen.is_some_and(|seen| seen != before.as_ref().map(|(id, _)| *id)) {
+            let now = before.map(|(_, name)| name);
+            return Err(Refusal::GroupRoleChanged { group: group.name, now }.into());
+        }
         let role_id = role.as_ref().map(|r| r.id);
         if before.as_ref().map(|(id, _)| *id) != role_id {
             if let Some((taken, _)) = &before {

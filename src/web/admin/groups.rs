@@ -141,21 +141,26 @@ struct RoleDialog {
     account_name: String,
     roles: Vec<RoleOption>,
     none_selected: bool,
+    /// The role the group has now (empty: none), sent back as
+    /// `shown_role_id` so that a role set meanwhile is not replaced unseen.
+    shown_role: String,
     error: Option<String>,
     csrf_token: String,
 }
 
-/// The Set Role dialog with `selected` chosen and `error` above it; its
-/// answer with `status`.
+/// The Set Role dialog with `selected` chosen (`None`: the role the group
+/// has now) and `error` above it; its answer with `status`.
 async fn role_dialog(
     req: &HttpRequest,
     user: &CurrentUser,
     state: &AppState,
     group: &GroupRow,
-    selected: Option<i64>,
+    selected: Option<Option<i64>>,
     (error, status): (Option<String>, StatusCode),
 ) -> Result<HttpResponse, WebError> {
     let mut conn = state.pool.get().await?;
+    let current = db::admin::group_role(&mut conn, group.id, user.account.id).await?.map(|(id, _)| id);
+    let selected = selected.unwrap_or(current);
     let roles = db::admin::list_roles(&mut conn, user.account.company_id)
         .await?
         .into_iter()
@@ -169,6 +174,7 @@ async fn role_dialog(
         account_name: user.account.name.clone(),
         roles,
         none_selected: selected.is_none(),
+        shown_role: current.map(|id| id.to_string()).unwrap_or_default(),
         error,
         csrf_token: user.csrf_token.clone(),
     };
@@ -184,9 +190,7 @@ pub async fn role_form(
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Group, Action::Configure)?;
     let group = super::target::<GroupsPage>(&state, &user, id.into_inner()).await?;
-    let current =
-        db::admin::group_role(&mut *state.pool.get().await?, group.id, user.account.id).await?.map(|(id, _)| id);
-    role_dialog(&req, &user, &state, &group, current, (None, StatusCode::OK)).await
+    role_dialog(&req, &user, &state, &group, None, (None, StatusCode::OK)).await
 }
 
 #[derive(Deserialize)]
@@ -194,6 +198,11 @@ pub struct RoleForm {
     /// Empty: no role in this account. Required: a form without it is
     /// malformed, never a request to take the role away.
     role_id: String,
+    /// The role the dialog showed (empty: none). A form without it (one
+    /// opened before the dialog sent it, or a script) sets the role as
+    /// asked, whatever it is now.
+    #[serde(default)]
+    shown_role_id: Option<String>,
 }
 
 #[post("/admin/groups/{id}/role")]
@@ -208,12 +217,16 @@ pub async fn set_role(
     let group = super::target::<GroupsPage>(&state, &user, id.into_inner()).await?;
     // Only the "No role" option's empty value takes the role away: a value
     // of spaces is as malformed as any other that is not a role's id.
-    let wanted: Option<i64> = match form.role_id.as_str() {
-        "" => None,
-        id => Some(id.parse().map_err(|_| WebError::BadRequest("The role is not a number.".into()))?),
+    let role = |id: &str| -> Result<Option<i64>, WebError> {
+        match id {
+            "" => Ok(None),
+            id => id.parse().map(Some).map_err(|_| WebError::BadRequest("The role is not a number.".into())),
+        }
     };
+    let wanted = role(&form.role_id)?;
+    let seen = form.shown_role_id.as_deref().map(role).transpose()?;
     let mut conn = state.pool.get().await?;
-    match change::groups::set_role(&mut conn, &user.actor(), group.id, wanted).await {
+    match change::groups::set_role(&mut conn, &user.actor(), group.id, seen, wanted).await {
         Ok(set) => {
             let message = match set.role {
                 Some(role) => format!("“{}” has the role {role} in {}", set.group, user.account.name),
@@ -222,9 +235,14 @@ pub async fn set_role(
             let list = list_for::<GroupsPage>(&req, &user, &state).await?;
             done(&req, list, &message, PAGE)
         }
+        // Set meanwhile: the dialog again, showing the role as it is now.
+        Err(ChangeError::Refused(changed @ Refusal::GroupRoleChanged { .. })) => {
+            let why = (Some(changed.message()), StatusCode::CONFLICT);
+            role_dialog(&req, &user, &state, &group, None, why).await
+        }
         Err(e) => match shown(e, &[])? {
             Shown::Refused(reason, status) => {
-                role_dialog(&req, &user, &state, &group, wanted, (Some(reason), status)).await
+                role_dialog(&req, &user, &state, &group, Some(wanted), (Some(reason), status)).await
             }
             Shown::Fields(errors) => Err(ChangeError::Invalid(errors).into()),
         },
