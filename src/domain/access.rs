@@ -647,6 +647,32 @@ mod tests {
     }
 
     #[test]
+    fn the_jobs_a_user_reads_reach_as_far_as_their_access_to_each_kind_of_resource() {
+        let grant =
+            |resource, qualifier| Grant { right: AccessRight::new(resource, Action::Access, qualifier), via_group: QA };
+        let own_servers = Rights::new(
+            JOHNSON,
+            [QA],
+            [DEFAULT_CODE],
+            vec![grant(Resource::Server, Qualifier::Mine), grant(Resource::Keypair, Qualifier::Any)],
+        );
+        let mine = Within { owner_user: Some(JOHNSON), ..Within::default() };
+        assert_eq!(
+            own_servers.jobs_reach(),
+            JobsReach {
+                requested_by: JOHNSON,
+                images: Reach::Within(Within::default()),
+                servers: Reach::Within(mine),
+                keypairs: true,
+                firewalls: false,
+            },
+            "no image job but their own requests, their servers' jobs, every key pair job"
+        );
+        let csr = role("CSR").jobs_reach();
+        assert_eq!((csr.images, csr.servers, csr.keypairs, csr.firewalls), (Reach::All, Reach::All, true, true));
+    }
+
+    #[test]
     fn names_round_trip() {
         for q in Qualifier::ALL {
             assert_eq!(q.as_str().parse::<Qualifier>(), Ok(*q));

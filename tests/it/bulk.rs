@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::db::schema::{image_records, provider_images};
 
@@ -344,9 +344,20 @@ async fn lock_image(conn: &mut AsyncPgConnection, image: i64) {
 /// opposite orders: PostgreSQL undoes one of them (here the bulk action,
 /// which waited first). Its user is told to try again, with 409, not an
 /// error page; nothing of it is written.
+///
+/// PostgreSQL looks for a deadlock once, `deadlock_timeout` after a wait
+/// begins, and the one that finds it is undone. The database's connections
+/// look after 5 s and the other transaction's never, so the bulk action is
+/// the one undone even when a busy machine takes a second to start the
+/// other's wait (with the default of 1 s, the bulk action could look too
+/// early, find nothing, and the other be undone instead).
 #[actix_web::test]
 async fn a_bulk_action_undone_by_a_deadlock_says_try_again_and_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let database_url = crate::harness::fresh_database().await;
+    let name = database_url.rsplit('/').next().expect("a database URL ends with its name");
+    let mut setup = AsyncPgConnection::establish(&database_url).await.unwrap();
+    diesel::sql_query(format!("ALTER DATABASE {name} SET deadlock_timeout = '5s'")).execute(&mut setup).await.unwrap();
+    let app = TestApp::spawn_in(database_url).await;
     let production = app.demo.acme_production;
     let mut conn = app.db().await;
     let mut admin = app.signed_in("admin@acme.test").await;
@@ -365,6 +376,7 @@ async fn a_bulk_action_undone_by_a_deadlock_says_try_again_and_changes_nothing()
     // The other transaction holds the last image; the bulk action takes the
     // first and waits for the last; then the other wants the first.
     let mut other = app.db().await;
+    diesel::sql_query("SET deadlock_timeout = '1h'").execute(&mut other).await.unwrap();
     diesel::sql_query("BEGIN").execute(&mut other).await.unwrap();
     lock_image(&mut other, last).await;
     let bulk =

@@ -39,7 +39,7 @@ pub fn secrets() -> SecretsKey {
 }
 
 /// Creates a database from the migrated template `stratus_template`.
-async fn fresh_database() -> String {
+pub async fn fresh_database() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = format!(
         "t_{}_{}_{}",
