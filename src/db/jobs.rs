@@ -326,14 +326,7 @@ fn readable_by(reach: &JobsReach) -> Condition {
         let of_kind = jobs::subject.eq(subject).nullable();
         match owned {
             Reach::All => Box::new(of_kind),
-            Reach::Within(within) => Box::new(
-                of_kind.and(
-                    jobs::owner_user_id
-                        .eq(within.owner_user)
-                        .or(jobs::owner_group_id.eq_any(within.owner_groups.clone()))
-                        .or(jobs::budget_code_id.eq_any(within.budget_codes.clone())),
-                ),
-            ),
+            Reach::Within(within) => Box::new(of_kind.and(owned_within!(jobs, within))),
         }
     };
     Box::new(

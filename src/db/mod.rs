@@ -110,13 +110,21 @@ macro_rules! within_reach {
     ($query:expr, $table:ident, $reach:expr) => {
         match $reach {
             crate::domain::access::Reach::All => $query,
-            crate::domain::access::Reach::Within(within) => $query.filter(
-                $table::owner_user_id
-                    .eq(within.owner_user)
-                    .or($table::owner_group_id.eq_any(&within.owner_groups))
-                    .or($table::budget_code_id.eq_any(&within.budget_codes)),
-            ),
+            crate::domain::access::Reach::Within(within) => $query.filter(owned_within!($table, within)),
         }
+    };
+}
+
+/// The rows of `$table` owned by the user, owned by one of the groups, or
+/// billed to one of the budget codes of `$within`, a
+/// [`crate::domain::access::Within`]: [`crate::domain::access::Reach::covers`]
+/// as SQL.
+macro_rules! owned_within {
+    ($table:ident, $within:expr) => {
+        $table::owner_user_id
+            .eq($within.owner_user)
+            .or($table::owner_group_id.eq_any($within.owner_groups.clone()))
+            .or($table::budget_code_id.eq_any($within.budget_codes.clone()))
     };
 }
 
