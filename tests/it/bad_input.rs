@@ -426,3 +426,70 @@ async fn a_form_too_large_or_unreadable_is_told_in_words_and_changes_nothing() {
     assert_eq!(unknown.status, reqwest::StatusCode::BAD_REQUEST, "{}", unknown.json);
     assert_eq!(crate::harness::count(&mut app.db().await, &record()).await, 1, "neither renamed nor deprecated");
 }
+
+/// Every form a role is shown, sent unchanged as the browser sends it, is
+/// read: a choice the role may not make is shown disabled and not sent a
+/// second time, a value it may not change is carried once. A rendered form
+/// that answers 400 or 403 is a page and its handler that disagree.
+#[actix_web::test]
+async fn every_form_each_role_is_shown_is_read_as_the_browser_sends_it() {
+    use crate::admin_roles::{give, make_role};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // Support (the viewer's group) may share with other accounts, and not
+    // make an image public.
+    let sharer = make_role(
+        &mut conn,
+        "Sharer",
+        &[("CONSOLE", "Access"), ("IMAGE", "Access"), ("IMAGE", "ShareLocal"), ("SERVER", "Access")],
+    )
+    .await;
+    let support = crate::browser::id_of(&app, "SELECT id FROM groups WHERE name = 'Support'").await;
+    give(&mut conn, support, sharer).await;
+    let image = crate::browser::id_of(&app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
+    let server = crate::browser::id_of(&app, "SELECT id FROM servers ORDER BY id LIMIT 1").await;
+    // The changes that end what the other pages show come last.
+    let pages = [
+        "/images".to_owned(),
+        format!("/images/{image}"),
+        format!("/images/{image}/name/edit"),
+        format!("/images/{image}/label"),
+        format!("/images/{image}/sharing"),
+        format!("/images/{image}/schedule"),
+        format!("/images/{image}/launch"),
+        format!("/images/{image}/deprecate"),
+        "/servers".to_owned(),
+        format!("/servers/{server}/image"),
+        "/keypairs".to_owned(),
+        "/firewalls".to_owned(),
+        "/settings/tokens".to_owned(),
+        format!("/servers/{server}/terminate"),
+        format!("/images/{image}/delete"),
+    ];
+    let browser = Browser::start().await;
+    let (mut failures, mut sent) = (String::new(), 0);
+    for email in ["viewer@acme.test", "configurator@acme.test", "manager@acme.test"] {
+        browser.client.delete_all_cookies().await.unwrap();
+        browser.sign_in(&app, email).await;
+        let mut seen = std::collections::HashSet::new();
+        for path in &pages {
+            browser.client.goto(&app.url(path)).await.unwrap();
+            for form in forms(&browser).await {
+                let action = form["action"].as_str().unwrap_or_default().to_owned();
+                let fields: Vec<(String, String)> = serde_json::from_value(form["fields"].clone()).unwrap();
+                let shape = format!("{action} {:?}", fields.iter().map(|f| &f.0).collect::<Vec<_>>());
+                if action == "/logout" || !seen.insert(shape) {
+                    continue;
+                }
+                let (status, body) = send(&browser, &action, &fields).await;
+                sent += 1;
+                if matches!(status, 0 | 400 | 403 | 500..) {
+                    let _ = writeln!(failures, "{email} on {path}: POST {action} {fields:?}: {status} {body:?}");
+                }
+            }
+        }
+    }
+    browser.client.clone().close().await.unwrap();
+    assert!(failures.is_empty(), "{sent} forms sent:\n{failures}");
+    assert!(sent > 20, "{sent} forms sent");
+}
