@@ -362,11 +362,14 @@ pub async fn make_image(
         }
     };
     let (Some(name), Some(code), true) = (name, code, errors.is_empty()) else {
+        // The connection goes back before the dialog takes one.
+        drop(conn);
         let dialog = make_image_dialog(&req, &user, &state, shown, form, errors).await?;
         return dialog::respond(&req, StatusCode::UNPROCESSABLE_ENTITY, dialog.render_for(&req));
     };
     let image = NewImage { name, budget_code_id: code, group_id: group };
     let made = changes::servers::make_image(&mut conn, &user.actor(), &state.jobs, row.id, &image).await;
+    drop(conn);
     let row = match made {
         Ok(made) => made.server,
         Err(ChangeError::Invalid(errors)) => {

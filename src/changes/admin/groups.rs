@@ -25,15 +25,26 @@ pub struct RoleSet {
     pub role: Option<String>,
 }
 
+/// The role the Set Role dialog showed the group to have, which the change
+/// compares with the role it has now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownRole {
+    /// The form does not say (a script, or a dialog opened before it sent
+    /// it): the role is set as asked, whatever it is now.
+    Unknown,
+    /// The dialog showed this role (`None`: no role).
+    Was(Option<i64>),
+}
+
 /// Gives group `id` the role `role` (or none) in the actor's account. A role
-/// of another company is invalid at `role_id`. `seen` is the role the
-/// dialog showed (`Some(None)`: none); when another was set meanwhile, the
-/// change is refused (`Refusal::GroupRoleChanged`), as a stale version is.
+/// of another company is invalid at `role_id`. When the group's role is no
+/// longer the one the dialog `shown`, the change is refused
+/// (`Refusal::GroupRoleChanged`), as a stale version is.
 pub async fn set_role(
     conn: &mut AsyncPgConnection,
     actor: &Actor<'_>,
     id: i64,
-    seen: Option<Option<i64>>,
+    shown: ShownRole,
     role: Option<i64>,
 ) -> Result<RoleSet, ChangeError> {
     actor.require(Resource::Group, Action::Configure)?;
@@ -52,12 +63,15 @@ pub async fn set_role(
             None => None,
         };
         let before = db::admin::group_role(conn, group.id, account).await?;
-        if seen.is_some_and(|seen| seen != before.as_ref().map(|(id, _)| *id)) {
+        let before_id = before.as_ref().map(|(id, _)| *id);
+        if let ShownRole::Was(shown) = shown
+            && shown != before_id
+        {
             let now = before.map(|(_, name)| name);
             return Err(Refusal::GroupRoleChanged { group: group.name, now }.into());
         }
         let role_id = role.as_ref().map(|r| r.id);
-        if before.as_ref().map(|(id, _)| *id) != role_id {
+        if before_id != role_id {
             if let Some((taken, _)) = &before {
                 let taken = rights_of_role(conn, *taken).await?;
                 withdrawal_check(conn, actor, account, &taken).await?;

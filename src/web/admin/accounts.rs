@@ -617,7 +617,10 @@ pub async fn delete(
         let error = format!("Type the account's name, “{}”, to delete it.", found.name);
         return render_edit_page(&state, &user, id, current, Some(error), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    match cloud_accounts::delete(&mut conn, &admin(&user), id, version).await {
+    let deleted = cloud_accounts::delete(&mut conn, &admin(&user), id, version).await;
+    // The connection goes back before the page takes one.
+    drop(conn);
+    match deleted {
         Ok(name) => {
             flash_next(&req, &format!("Deleted {name} from the console. Nothing was changed at the provider."))?;
             Ok(see_other(PAGE))

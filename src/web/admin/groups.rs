@@ -224,9 +224,14 @@ pub async fn set_role(
         }
     };
     let wanted = role(&form.role_id)?;
-    let seen = form.shown_role_id.as_deref().map(role).transpose()?;
-    let mut conn = state.pool.get().await?;
-    match change::groups::set_role(&mut conn, &user.actor(), group.id, seen, wanted).await {
+    let shown_role = match form.shown_role_id.as_deref() {
+        Some(id) => change::groups::ShownRole::Was(role(id)?),
+        None => change::groups::ShownRole::Unknown,
+    };
+    // The connection goes back before the list or the dialog takes one.
+    let set =
+        change::groups::set_role(&mut *state.pool.get().await?, &user.actor(), group.id, shown_role, wanted).await;
+    match set {
         Ok(set) => {
             let message = match set.role {
                 Some(role) => format!("“{}” has the role {role} in {}", set.group, user.account.name),

@@ -270,8 +270,9 @@ pub async fn add_right(
     user.require(Resource::Role, Action::Configure)?;
     let role = super::target::<RolesPage>(&state, &user, id.into_inner()).await?;
     let right = parse_right(&form)?;
-    let mut conn = state.pool.get().await?;
-    match change::roles::add_right(&mut conn, &user.actor(), role.id, &right).await {
+    // The connection goes back before the dialog takes one.
+    let added = change::roles::add_right(&mut *state.pool.get().await?, &user.actor(), role.id, &right).await;
+    match added {
         Ok(role) => {
             let message = format!("{} has {} {} {} now", role.name, right.resource, right.action, right.qualifier);
             rights_changed(&req, &user, &state, &role, &message).await
@@ -310,8 +311,8 @@ pub async fn delete_right(
     user.require(Resource::Role, Action::Configure)?;
     let (id, right_id) = path.into_inner();
     let role = super::target::<RolesPage>(&state, &user, id).await?;
-    let mut conn = state.pool.get().await?;
-    match change::roles::delete_right(&mut conn, &user.actor(), role.id, right_id).await {
+    let deleted = change::roles::delete_right(&mut *state.pool.get().await?, &user.actor(), role.id, right_id).await;
+    match deleted {
         Ok(row) => {
             let message = format!("{} no longer has {} {} {}", role.name, row.resource, row.action, row.qualifier);
             rights_changed(&req, &user, &state, &role, &message).await
