@@ -425,6 +425,9 @@ async fn a_public_image_launch_adds_it_to_my_images() {
     let start = page.find(&format!("<tr id=\"image-{record}\"")).expect("the row is listed");
     let row = text(&page[start..start + page[start..].find("</tr>").unwrap()]);
     assert!(row.contains("example-publisher"), "{row}");
+    // Launched again from My images, it is still someone else's image.
+    let again = w.client.get_htmx(&format!("/images/{record}/launch"), "modal").await;
+    assert!(text(&again.body).contains("This image is a public image. Launch only images whose origin you trust."));
 
     let mut viewer = w.app.signed_in("viewer@acme.test").await;
     assert_eq!(viewer.get_htmx(&path, "modal").await.status, StatusCode::FORBIDDEN);

@@ -72,6 +72,12 @@ impl LaunchImage {
         self.platform == Platform::Windows
     }
 
+    /// Someone else's public image: from the catalog, or launched from it
+    /// before and kept in My images.
+    fn is_public(&self) -> bool {
+        self.public.is_some() || self.record.as_ref().is_some_and(|r| r.source == "public_launched")
+    }
+
     /// A path under the launch's, with the catalog parameter kept.
     fn sub(&self, path: &str) -> String {
         match self.action.split_once('?') {
@@ -194,7 +200,11 @@ pub async fn submit(
             };
             let mut conn = state.pool.get().await?;
             let actor = user.actor();
-            match changes::launch::launch(&mut conn, &actor, &state.jobs, image.source()?, &launch, key, None).await {
+            let outcome =
+                changes::launch::launch(&mut conn, &actor, &state.jobs, image.source()?, &launch, key, None).await;
+            // The connection goes back before the options are read again.
+            drop(conn);
+            match outcome {
                 Ok(done) => return launched(&req, &done),
                 // The code changed after the form was checked: the dialog
                 // again, with the codes as they are now.
