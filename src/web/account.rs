@@ -12,10 +12,16 @@ use crate::web::error::WebError;
 #[derive(Deserialize)]
 pub struct SwitchForm {
     account_id: i64,
+    /// The menu's page the switch was made on (the frame's): the same
+    /// page opens in the other account, when the user's rights there open
+    /// it. Absent or unknown: where the user lands in that account.
+    #[serde(default)]
+    next: String,
 }
 
 /// Only accounts the user is a member of. Any other id is 404, as every
 /// other account's id is: the answer never tells that the account exists.
+/// The page that opens next says which account it is ("Switched to …").
 #[post("/account")]
 pub async fn switch(
     req: HttpRequest,
@@ -28,7 +34,12 @@ pub async fn switch(
         return Err(WebError::NotFound);
     };
     session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
-    let home = home_in(&mut *state.pool.get().await?, user.user.id, Some(account.id)).await?;
+    let context = crate::db::access::auth_context(&mut *state.pool.get().await?, user.user.id).await?;
+    let home = match context {
+        Some(context) => super::layout::same_page_or_home(&context.rights_in(account.id), &form.next),
+        None => "/images",
+    };
+    crate::auth::current::flash_next(&req, &format!("Switched to {} · {}", account.name, account.region_title()))?;
     if super::is_htmx(&req) {
         // A full reload: every part of the page belongs to the old account.
         let mut response = HttpResponse::NoContent().finish();

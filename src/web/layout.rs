@@ -34,6 +34,9 @@ pub struct Frame {
     pub accounts: Vec<AccountChoice>,
     pub csrf_token: String,
     pub nav: Vec<NavSection>,
+    /// The menu's page this page belongs to (empty for none): switching
+    /// accounts leads to it in the other account.
+    pub section_href: String,
     /// A short message after an action ("Switched to …").
     pub flash: Option<String>,
     /// Since when the account's cloud provider has not answered.
@@ -42,26 +45,56 @@ pub struct Frame {
     pub synced: Option<Moment>,
 }
 
-/// The pages that exist, with the right that opens each.
-const PAGES: &[(&str, &str, &str, Resource)] = &[
-    ("Compute", "Machine Images", "/images", Resource::Image),
-    ("Compute", "Servers", "/servers", Resource::Server),
-    ("Compute", "Key Pairs", "/keypairs", Resource::Keypair),
-    ("Compute", "Firewalls", "/firewalls", Resource::Firewall),
-    ("Finance", "Budget Codes", "/admin/budget-codes", Resource::Budget),
-    ("Users", "Users", "/admin/users", Resource::User),
-    ("Users", "Groups", "/admin/groups", Resource::Group),
-    ("Users", "Roles", "/admin/roles", Resource::Role),
-    ("Users", "Cloud Accounts", "/admin/accounts", Resource::Account),
-    ("Audit", "Audit Log", "/audit", Resource::User),
-    ("Activity", "Provider Jobs", "/jobs", Resource::Console),
+/// Who may open a page: the very test its handler makes, so that the menu
+/// offers exactly the pages that open.
+#[derive(Clone, Copy)]
+enum Opens {
+    /// `Access` to the resource (`Rights::may`, as `CurrentUser::require`).
+    Access(Resource),
+    /// The audit log's own test (`domain::audit_log::may_read`).
+    AuditLog,
+}
+
+impl Opens {
+    fn to(self, rights: &Rights) -> bool {
+        match self {
+            Opens::Access(resource) => rights.may(resource, Action::Access),
+            Opens::AuditLog => crate::domain::audit_log::may_read(rights),
+        }
+    }
+}
+
+/// The pages that exist, in the menu's order: section, title, page, and
+/// who may open it.
+const PAGES: &[(&str, &str, &str, Opens)] = &[
+    ("Compute", "Machine Images", "/images", Opens::Access(Resource::Image)),
+    ("Compute", "Servers", "/servers", Opens::Access(Resource::Server)),
+    ("Compute", "Key Pairs", "/keypairs", Opens::Access(Resource::Keypair)),
+    ("Compute", "Firewalls", "/firewalls", Opens::Access(Resource::Firewall)),
+    ("Finance", "Budget Codes", "/admin/budget-codes", Opens::Access(Resource::Budget)),
+    ("Users", "Users", "/admin/users", Opens::Access(Resource::User)),
+    ("Users", "Groups", "/admin/groups", Opens::Access(Resource::Group)),
+    ("Users", "Roles", "/admin/roles", Opens::Access(Resource::Role)),
+    ("Users", "Cloud Accounts", ACCOUNTS_PAGE, Opens::Access(Resource::Account)),
+    ("Audit", "Audit Log", "/audit", Opens::AuditLog),
+    ("Activity", "Provider Jobs", "/jobs", Opens::Access(Resource::Console)),
 ];
+
+/// The one page a user without a cloud account yet may open.
+const ACCOUNTS_PAGE: &str = "/admin/accounts";
 
 /// Where a user lands (after signing in, or switching accounts): the first
 /// page of the menu their rights open, Machine Images for most. Without
 /// any, Machine Images still, which says why it is closed to them.
 pub fn home(rights: &Rights) -> &'static str {
-    PAGES.iter().find(|page| rights.allows_some(page.3, Action::Access)).map_or("/images", |page| page.2)
+    PAGES.iter().find(|page| page.3.to(rights)).map_or("/images", |page| page.2)
+}
+
+/// The page of the menu `wanted` names, if these rights open it; else
+/// [`home`]. Where switching accounts leads: the same page in the other
+/// account, as a region switcher keeps it.
+pub fn same_page_or_home(rights: &Rights, wanted: &str) -> &'static str {
+    PAGES.iter().find(|page| page.2 == wanted && page.3.to(rights)).map_or_else(|| home(rights), |page| page.2)
 }
 
 impl Frame {
@@ -98,11 +131,9 @@ impl Frame {
 
     fn build(who: Who<'_>, csrf_token: String, flash: Option<String>, active_href: &str) -> Self {
         let mut nav: Vec<NavSection> = Vec::new();
-        for &(section, title, href, resource) in PAGES {
+        for &(section, title, href, opens) in PAGES {
             // Without an account only the page that connects one is offered.
-            if !who.rights.allows_some(resource, Action::Access)
-                || (who.account.is_none() && resource != Resource::Account)
-            {
+            if !opens.to(who.rights) || (who.account.is_none() && href != ACCOUNTS_PAGE) {
                 continue;
             }
             let item = NavItem { title, href, active: href == active_href };
@@ -127,6 +158,7 @@ impl Frame {
                 .collect(),
             csrf_token,
             nav,
+            section_href: active_href.to_owned(),
             flash,
             unreachable_since: who.provider.unreachable_since.map(Moment::new),
             synced: who.provider.synced_at.map(Moment::new),

@@ -27,6 +27,12 @@ async fn acme(conn: &mut AsyncPgConnection) -> i64 {
 
 /// A role of Acme with these `(resource, action)` rights, all qualified `ANY`.
 pub(crate) async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &str)]) -> i64 {
+    let rights: Vec<_> = rights.iter().map(|&(resource, action)| (resource, action, "ANY")).collect();
+    make_qualified_role(conn, name, &rights).await
+}
+
+/// A role of Acme with these `(resource, action, qualifier)` rights.
+async fn make_qualified_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &str, &str)]) -> i64 {
     let company = acme(conn).await;
     let role: i64 = diesel::insert_into(roles::table)
         .values((roles::company_id.eq(company), roles::name.eq(name)))
@@ -34,13 +40,13 @@ pub(crate) async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: 
         .get_result(conn)
         .await
         .unwrap();
-    for (resource, action) in rights {
+    for (resource, action, qualifier) in rights {
         diesel::insert_into(access_rights::table)
             .values((
                 access_rights::role_id.eq(role),
                 access_rights::resource.eq(*resource),
                 access_rights::action.eq(*action),
-                access_rights::qualifier.eq("ANY"),
+                access_rights::qualifier.eq(*qualifier),
             ))
             .execute(conn)
             .await
@@ -623,7 +629,7 @@ async fn give_in(conn: &mut AsyncPgConnection, group: i64, account: i64, role: i
         .unwrap();
 }
 
-async fn new_group(conn: &mut AsyncPgConnection, name: &str) -> i64 {
+pub(crate) async fn new_group(conn: &mut AsyncPgConnection, name: &str) -> i64 {
     let company = acme(conn).await;
     diesel::insert_into(groups::table)
         .values((groups::company_id.eq(company), groups::name.eq(name)))
@@ -875,4 +881,57 @@ async fn access_qualified_mine_shows_and_lets_change_only_the_users_own_images_a
         .await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
     assert!(text(&renamed.body).contains("renamed-by-viewer"), "{}", renamed.body);
+}
+
+/// The menu offers exactly the pages a role opens, whatever qualifies its
+/// rights: each entry answers 200, each page left out 403.
+#[actix_web::test]
+async fn the_menu_offers_exactly_the_pages_each_role_opens() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let support = group_id(&mut conn, "Acme", "Support").await;
+    let pages = [
+        "/images",
+        "/servers",
+        "/keypairs",
+        "/firewalls",
+        "/admin/budget-codes",
+        "/admin/users",
+        "/admin/groups",
+        "/admin/roles",
+        "/admin/accounts",
+        "/audit",
+        "/jobs",
+    ];
+    let roles: [&[(&str, &str, &str)]; 3] = [
+        // Key pairs and budget codes have no owner a qualifier could pick.
+        &[("CONSOLE", "Access", "ANY"), ("KEYPAIR", "Access", "GROUP"), ("BUDGET", "Access", "BILLING")],
+        // Groups only: the audit log also opens to them.
+        &[("CONSOLE", "Access", "ANY"), ("GROUP", "Access", "ANY")],
+        // Their own anything: images and servers are owned, the rest not.
+        &[("CONSOLE", "Access", "ANY"), ("ANY", "Access", "MINE")],
+    ];
+    let mut offered_somewhere = std::collections::BTreeSet::new();
+    for (n, rights) in roles.iter().enumerate() {
+        let role = make_qualified_role(&mut conn, &format!("Menu {n}"), rights).await;
+        give(&mut conn, support, role).await;
+        let mut viewer = app.signed_in("viewer@acme.test").await;
+        let jobs = viewer.get("/jobs").await;
+        assert_eq!(jobs.status, StatusCode::OK);
+        let nav = &jobs.body[jobs.body.find("class=\"sidenav\"").unwrap()..jobs.body.find("</nav>").unwrap()];
+        for page in pages {
+            let offered = nav.contains(&format!("href=\"{page}\""));
+            let status = viewer.get(page).await.status;
+            let expected = if offered { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(status, expected, "role {rights:?}: {page} is {}offered", if offered { "" } else { "not " });
+            if offered {
+                offered_somewhere.insert(page);
+            }
+        }
+    }
+    // Each role opens some pages, and leaves out pages another opens.
+    assert_eq!(
+        offered_somewhere.into_iter().collect::<Vec<_>>(),
+        ["/admin/groups", "/audit", "/images", "/jobs", "/servers"]
+    );
 }

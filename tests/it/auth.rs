@@ -475,3 +475,33 @@ async fn a_session_ended_while_a_request_ran_is_not_brought_back_signed_in() {
     let signed_in = format!("SELECT count(*) AS n FROM sessions WHERE user_id = {manager}");
     assert_eq!(count(&mut conn, &signed_in).await, 0);
 }
+
+/// Switching accounts keeps the page of the menu the user is on, when
+/// their rights in the other account open it, and the page says which
+/// account they are in now. Anything else leads where they land there.
+#[actix_web::test]
+async fn switching_accounts_keeps_the_page_and_says_so() {
+    let app = TestApp::spawn().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let staging = app.demo.acme_staging.to_string();
+    let servers = admin.get("/servers").await;
+    assert!(servers.body.contains(r#"<input type="hidden" name="next" value="/servers">"#), "the switcher says where");
+
+    let switched = admin.post("/account", &[("account_id", &staging), ("next", "/servers")]).await;
+    assert_eq!(switched.location(), Some("/servers"));
+    let page = text(&admin.get("/servers").await.body);
+    assert!(page.contains("Switched to Acme Staging · N. Virginia (us-east-1)"), "{page}");
+    let htmx = admin.post_htmx("/account", &[("account_id", &staging), ("next", "/keypairs")]).await;
+    assert_eq!(htmx.header("HX-Redirect"), Some("/keypairs"));
+
+    // Not a page of the menu (another site, a record of the old account): home.
+    for next in ["https://example.com/", "//example.com/servers", "/images/1", ""] {
+        let switched = admin.post("/account", &[("account_id", &staging), ("next", next)]).await;
+        assert_eq!(switched.location(), Some("/images"), "next={next:?}");
+    }
+    // A page their rights in the other account do not open: home there.
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let production = app.demo.acme_production.to_string();
+    let switched = viewer.post("/account", &[("account_id", &production), ("next", "/admin/users")]).await;
+    assert_eq!(switched.location(), Some("/images"));
+}

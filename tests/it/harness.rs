@@ -198,7 +198,10 @@ impl<W> TestApp<W> {
         let mut client = self.client();
         let response = client.login(email, demo::PASSWORD).await;
         assert_eq!(response.status, StatusCode::SEE_OTHER, "sign-in of {email}: {}", response.body);
-        client.refresh_csrf().await;
+        // Where sign-in leads them: the first page their rights open.
+        let home = response.location().expect("sign-in leads somewhere").to_owned();
+        let page = client.get(&home).await;
+        assert_eq!(page.status, StatusCode::OK, "{home} after the sign-in of {email}");
         client
     }
 }
