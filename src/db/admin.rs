@@ -18,7 +18,7 @@ use super::schema::{
     sessions, user_budget_codes, users,
 };
 use super::users::{User, VersionedUser};
-use crate::domain::access::AccessRight;
+use crate::domain::access::{AccessRight, Grant, Rights};
 use crate::domain::admin::UserStatus;
 
 /// Writes the queries groups and roles share, for the company-named table
@@ -179,11 +179,20 @@ pub async fn member_accounts(conn: &mut AsyncPgConnection, user: i64) -> QueryRe
         .await
 }
 
-/// Makes `accounts` the ones user `user` may enter; memberships of
-/// disabled accounts are kept (the form does not offer them).
-pub async fn set_user_accounts(conn: &mut AsyncPgConnection, user: i64, accounts: &[i64]) -> QueryResult<()> {
+/// Makes `accounts` the ones of company `company` that user `user` may
+/// enter; memberships of its disabled accounts, and of other companies'
+/// accounts, are kept (the form offers neither).
+pub async fn set_user_accounts(
+    conn: &mut AsyncPgConnection,
+    user: i64,
+    company: i64,
+    accounts: &[i64],
+) -> QueryResult<()> {
     use super::schema::accounts;
-    let enabled = accounts::table.filter(accounts::disabled_at.is_null()).select(accounts::id);
+    let enabled = accounts::table
+        .filter(accounts::company_id.eq(company))
+        .filter(accounts::disabled_at.is_null())
+        .select(accounts::id);
     diesel::delete(
         account_memberships::table
             .filter(account_memberships::user_id.eq(user))
@@ -215,14 +224,41 @@ pub async fn rights_of_groups(
     account: i64,
     group_ids: &[i64],
 ) -> QueryResult<Vec<AccessRight>> {
-    let rows = group_roles::table
+    Ok(grants_of_groups(conn, account, group_ids).await?.into_iter().map(|grant| grant.right).collect())
+}
+
+/// The rights that the groups `group_ids` carry in `account`, each with
+/// the group it comes through. Stored names this build does not know are
+/// skipped.
+pub async fn grants_of_groups(
+    conn: &mut AsyncPgConnection,
+    account: i64,
+    group_ids: &[i64],
+) -> QueryResult<Vec<Grant>> {
+    let rows: Vec<(String, String, String, i64)> = group_roles::table
         .inner_join(access_rights::table.on(access_rights::role_id.eq(group_roles::role_id)))
         .filter(group_roles::account_id.eq(account))
         .filter(group_roles::group_id.eq_any(group_ids))
-        .select((access_rights::resource, access_rights::action, access_rights::qualifier))
+        .select((access_rights::resource, access_rights::action, access_rights::qualifier, group_roles::group_id))
         .load(conn)
         .await?;
-    Ok(parse_rights(rows))
+    Ok(rows
+        .into_iter()
+        .filter_map(|(r, a, q, via_group)| {
+            Some(Grant { right: AccessRight::new(r.parse().ok()?, a.parse().ok()?, q.parse().ok()?), via_group })
+        })
+        .collect())
+}
+
+/// User `user`'s rights in `account` as the access decision reads them
+/// (`Rights::allows`), read in the transaction that acts on them: their
+/// groups' roles there if they are a member, their groups and their codes.
+pub async fn rights_of_user(conn: &mut AsyncPgConnection, account: i64, user: i64) -> QueryResult<Rights> {
+    let groups = user_groups(conn, user).await?;
+    let codes = user_codes(conn, user).await?;
+    let member = member_accounts(conn, user).await?.contains(&account);
+    let grants = if member { grants_of_groups(conn, account, &groups).await? } else { Vec::new() };
+    Ok(Rights::new(user, groups, codes, grants))
 }
 
 // ---------------------------------------------------------------- users

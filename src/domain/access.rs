@@ -322,6 +322,37 @@ impl Rights {
         self.grants.iter().any(|grant| grant.right.covers(resource, action))
     }
 
+    /// What groups and budget codes given to the user (`groups_given`,
+    /// `codes_given`, already among theirs) add to their reach: for each of
+    /// their rights qualified `GROUP`, `THIS_GROUP` or `BILLING`, the
+    /// ownerships it covers now and did not before. A right that came with
+    /// a group given covers all of its ownerships anew.
+    pub fn gained_through(&self, groups_given: &[i64], codes_given: &[i64]) -> Vec<(AccessRight, Ownership)> {
+        let mut gained = Vec::new();
+        for grant in &self.grants {
+            let fresh = groups_given.contains(&grant.via_group);
+            let pick = |all: &HashSet<i64>, given: &[i64]| -> Vec<i64> {
+                if fresh { all.iter().copied().collect() } else { given.to_vec() }
+            };
+            let reached: Vec<Ownership> = match grant.right.qualifier {
+                Qualifier::Group => pick(&self.groups, groups_given)
+                    .into_iter()
+                    .map(|group| Ownership { owner_group: Some(group), ..Ownership::default() })
+                    .collect(),
+                Qualifier::ThisGroup if fresh => {
+                    vec![Ownership { owner_group: Some(grant.via_group), ..Ownership::default() }]
+                }
+                Qualifier::Billing => pick(&self.budget_codes, codes_given)
+                    .into_iter()
+                    .map(|code| Ownership { budget_code: Some(code), ..Ownership::default() })
+                    .collect(),
+                Qualifier::ThisGroup | Qualifier::Any | Qualifier::Mine => Vec::new(),
+            };
+            gained.extend(reached.into_iter().map(|ownership| (grant.right, ownership)));
+        }
+        gained
+    }
+
     /// May the user do `action` to resources nobody in the account owns, such
     /// as the provider's public catalog? Only an `ANY` qualifier covers those.
     pub fn allows_unowned(&self, resource: Resource, action: Action) -> bool {

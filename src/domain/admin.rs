@@ -31,7 +31,7 @@
 //! group or budget code, so only rights qualified `ANY` cover them.
 
 use super::ValidationError;
-use super::access::{AccessRight, Action, Qualifier, Resource};
+use super::access::{AccessRight, Action, Ownership, Qualifier, Resource, Rights};
 use super::refusal::Refusal;
 
 /// The right everything is allowed with: what makes an administrator.
@@ -54,6 +54,31 @@ pub fn holds(held: &[AccessRight], wanted: &AccessRight) -> bool {
 /// The first of `wanted` that the actor (holding `held`) does not hold.
 pub fn exceeds<'a>(held: &[AccessRight], wanted: &'a [AccessRight]) -> Option<&'a AccessRight> {
     wanted.iter().find(|w| !holds(held, w))
+}
+
+/// The resources that have an owner, a group and a budget code: those a
+/// qualified right picks from (`Rights::may` asks `ANY` of the others).
+const OWNED: [Resource; 3] = [Resource::Image, Resource::Server, Resource::Volume];
+
+/// The first reach that giving a user groups or budget codes hands them
+/// beyond the acting user's own (`actor`): one of their rights, and whose
+/// resources it would then reach. `after` is the user's rights with what
+/// is given (see `Rights::gained_through`). A `BILLING` right reaches what
+/// the codes given pay for, a `GROUP` right what the groups given own: the
+/// actor must reach as far, through `ANY`, the same codes or the same
+/// groups.
+pub fn widening(
+    actor: &Rights,
+    after: &Rights,
+    groups_given: &[i64],
+    codes_given: &[i64],
+) -> Option<(AccessRight, Ownership)> {
+    after.gained_through(groups_given, codes_given).into_iter().find(|(right, reached)| {
+        OWNED
+            .into_iter()
+            .filter(|kind| right.resource == Resource::Any || right.resource == *kind)
+            .any(|kind| !actor.allows(kind, right.action, reached))
+    })
 }
 
 /// The default role whose rights cannot be reduced.
@@ -159,6 +184,8 @@ impl Email {
         if local.is_empty() || !domain_ok || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return invalid("An email address looks like name@example.com.");
         }
+        // Sign-in refuses these: an address holding one could never sign in.
+        super::text::refuse_invisible("email", email, "email address")?;
         Ok(Self(email.to_owned()))
     }
 
@@ -243,6 +270,54 @@ mod tests {
         AccessRight::new(resource, action, qualifier)
     }
 
+    /// User `user` in `groups`, holding `codes`, with `rights` through group `via`.
+    fn rights(user: i64, groups: &[i64], codes: &[i64], via: i64, rights: &[AccessRight]) -> Rights {
+        let grants = rights.iter().map(|&right| crate::domain::access::Grant { right, via_group: via }).collect();
+        Rights::new(user, groups.iter().copied(), codes.iter().copied(), grants)
+    }
+
+    #[test]
+    fn a_code_given_widens_billing_rights_only_as_far_as_the_actor_reaches() {
+        let terminate = right(Resource::Server, Action::Terminate, Qualifier::Billing);
+        // The actor holds code 1; they give the user code 2 (and keep 1).
+        let actor = rights(1, &[10], &[1], 10, &[terminate]);
+        let after = rights(2, &[10], &[1, 2], 10, &[terminate]);
+        let (widened, reached) = widening(&actor, &after, &[], &[2]).expect("code 2 is beyond the actor");
+        assert_eq!((widened, reached.budget_code), (terminate, Some(2)));
+        // Code 1, which the actor holds, is theirs to give.
+        assert_eq!(widening(&actor, &after, &[], &[1]), None);
+        // So is any code, for an actor whose right is not qualified.
+        let unqualified = right(Resource::Server, Action::Terminate, Qualifier::Any);
+        assert_eq!(widening(&rights(1, &[], &[], 10, &[unqualified]), &after, &[], &[2]), None);
+        // A right with no qualifier a code widens gains nothing from one.
+        let mine = right(Resource::Server, Action::Terminate, Qualifier::Mine);
+        assert_eq!(widening(&actor, &rights(2, &[10], &[1, 2], 10, &[mine]), &[], &[2]), None);
+    }
+
+    #[test]
+    fn a_group_given_widens_group_rights_and_brings_its_own_to_all_the_users_groups() {
+        let configure = right(Resource::Image, Action::Configure, Qualifier::Group);
+        // The actor is in group 10 only.
+        let actor = rights(1, &[10], &[], 10, &[configure]);
+        // Put in group 10 too, a user of group 20 with the right through 20
+        // reaches 10's images: the actor's.
+        assert_eq!(widening(&actor, &rights(2, &[10, 20], &[], 20, &[configure]), &[10], &[]), None);
+        // Put in group 30, they reach 30's, which the actor does not.
+        let (_, reached) = widening(&actor, &rights(2, &[10, 30], &[], 10, &[configure]), &[30], &[]).unwrap();
+        assert_eq!(reached.owner_group, Some(30));
+        // A right that comes with the group given reaches every group of
+        // theirs: group 20's images too, beyond the actor.
+        let (_, reached) = widening(&actor, &rights(2, &[10, 20], &[], 10, &[configure]), &[10], &[]).unwrap();
+        assert_eq!(reached.owner_group, Some(20));
+        // THIS_GROUP through the group given reaches that group's own.
+        let this_group = right(Resource::Image, Action::Configure, Qualifier::ThisGroup);
+        let (_, reached) = widening(&actor, &rights(2, &[30], &[], 30, &[this_group]), &[30], &[]).unwrap();
+        assert_eq!(reached.owner_group, Some(30));
+        // An ANY resource reaches images and servers alike.
+        let any = right(Resource::Any, Action::Configure, Qualifier::Group);
+        assert!(widening(&actor, &rights(2, &[10], &[], 10, &[any]), &[10], &[]).is_some(), "servers of 10");
+    }
+
     #[test]
     fn admin_holds_everything() {
         let held = [ADMIN_RIGHT];
@@ -314,6 +389,10 @@ mod tests {
         assert_eq!(Email::parse("  Ann@Example.com ").unwrap().as_str(), "Ann@Example.com");
         for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com", "a@b@c.com"] {
             assert_eq!(Email::parse(bad).unwrap_err().field, "email", "{bad:?}");
+        }
+        // What the sign-in form refuses, an address cannot hold.
+        for hidden in ["ann\u{200b}@acme.test", "\u{202e}ann@acme.test", "ann@acme\u{feff}.test"] {
+            assert!(Email::parse(hidden).unwrap_err().message.contains("invisible"), "{hidden:?}");
         }
     }
 

@@ -11,6 +11,15 @@ use super::budget::OverHardQuota;
 use super::launch::past_hard_quota;
 use super::resource::{Deletion, ResourceState, servers};
 
+/// Whose images and servers a right would reach ([`Refusal::Widening`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// Those the group of this name owns.
+    Group(String),
+    /// Those billed to the budget code of this name.
+    BudgetCode(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.message())]
 pub enum Refusal {
@@ -60,6 +69,14 @@ pub enum Refusal {
     /// the acting user's own rights there.
     Escalation {
         right: AccessRight,
+        account: Option<String>,
+    },
+    /// The groups or budget codes given to a user would let their `right`
+    /// reach images and servers (of `reached`) that the acting user's own
+    /// rights in `account` (the current one when `None`) do not.
+    Widening {
+        right: AccessRight,
+        reached: Reached,
         account: Option<String>,
     },
     /// User `user` holds `right` in `account` (the current one when
@@ -287,6 +304,18 @@ impl Refusal {
                 "This would leave {account} without an administrator, that is without an active user holding Admin \
                  (ANY ANY ANY) there. Make someone else an administrator of {account} first."
             ),
+            Refusal::Widening { right, reached, account } => {
+                let place = account.as_deref().unwrap_or("this account");
+                let whose = match reached {
+                    Reached::Group(name) => format!("of the group “{name}”"),
+                    Reached::BudgetCode(name) => format!("billed to “{name}”"),
+                };
+                format!(
+                    "With this change their right {} {} {} would reach the images and servers {whose}, which your \
+                     own rights in {place} do not reach.",
+                    right.resource, right.action, right.qualifier
+                )
+            }
             Refusal::Escalation { right, account } => {
                 let place = account.as_deref().unwrap_or("this account");
                 format!(

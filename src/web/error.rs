@@ -114,7 +114,10 @@ impl From<ChangeError> for WebError {
 /// state (409).
 pub fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
-        Refusal::Escalation { .. } | Refusal::Outranked { .. } | Refusal::Withdrawal { .. } => StatusCode::FORBIDDEN,
+        Refusal::Escalation { .. }
+        | Refusal::Widening { .. }
+        | Refusal::Outranked { .. }
+        | Refusal::Withdrawal { .. } => StatusCode::FORBIDDEN,
         // Shown at the budget field, but the code changed under the form: a
         // conflict with the current state, as a stale version is.
         Refusal::BudgetWithdrawn | Refusal::PastHardQuota { .. } => StatusCode::CONFLICT,

@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use stratus_console::db::{self, schema::*};
 
+use crate::admin_roles::new_group;
 use crate::harness::{Client, TestApp, count, text};
 
 pub(crate) async fn user_id(conn: &mut AsyncPgConnection, email: &str) -> i64 {
@@ -925,4 +926,93 @@ async fn a_cloud_accounts_members_are_chosen_under_the_users_pages_rules() {
     let saved = save_members(&mut config, &mut conn, staging, &offered).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", text(&saved.body));
     assert!(members_of(&mut conn, staging).await.contains(&viewer));
+}
+
+/// A user administrator whose own servers rights reach only what their
+/// budget code pays for and their group owns cannot reach further by
+/// giving codes or groups, to themselves or to a user they add.
+#[actix_web::test]
+async fn a_user_administrator_cannot_widen_anyones_reach_with_budget_codes_or_groups() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let support = support_administers_users(&mut conn).await;
+    // Beside administering users: servers billed to their codes, images of their groups.
+    let role: i64 = group_roles::table
+        .filter(group_roles::group_id.eq(support))
+        .select(group_roles::role_id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    for (resource, action, qualifier) in
+        [("SERVER", "Access", "BILLING"), ("SERVER", "Terminate", "BILLING"), ("IMAGE", "Configure", "GROUP")]
+    {
+        diesel::insert_into(access_rights::table)
+            .values((
+                access_rights::role_id.eq(role),
+                access_rights::resource.eq(resource),
+                access_rights::action.eq(action),
+                access_rights::qualifier.eq(qualifier),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let night = new_group(&mut conn, "Night").await.to_string();
+    let (support, default, operations) = (
+        support.to_string(),
+        code_id(&mut conn, "Default").await.to_string(),
+        code_id(&mut conn, "Operations").await.to_string(),
+    );
+    let viewer = user_id(&mut conn, "viewer@acme.test").await;
+    let version: i32 = users::table.find(viewer).select(users::version).first(&mut conn).await.unwrap();
+    let version = version.to_string();
+    let mut client = app.signed_in("viewer@acme.test").await;
+    let before = fingerprint(&mut conn).await;
+
+    // Eve, a new user in Support, with `more`.
+    let eve = |more: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        let fields = [("given_name", "Eve"), ("family_name", "M"), ("email", "eve@acme.test"), ("group_ids", &support)];
+        fields.iter().chain(more).map(|(k, v)| (*k, (*v).to_owned())).collect()
+    };
+    let themselves: Vec<(&str, String)> = [
+        ("given_name", "Riley"),
+        ("family_name", "Chen"),
+        ("email", "viewer@acme.test"),
+        ("group_ids", &support),
+        ("budget_code_ids", &default),
+        ("budget_code_ids", &operations),
+        ("version", &version),
+    ]
+    .iter()
+    .map(|(k, v)| (*k, (*v).to_owned()))
+    .collect();
+    let refusals = [
+        // Themselves: Operations pays for servers their rights do not reach.
+        (
+            format!("/admin/users/{viewer}"),
+            themselves,
+            "SERVER Access BILLING would reach the images and servers billed to “Operations”",
+        ),
+        // Someone new, with Operations.
+        ("/admin/users".to_owned(), eve(&[("budget_code_ids", &operations)]), "billed to “Operations”"),
+        // Someone new, also in a group the administrator is not in.
+        (
+            "/admin/users".to_owned(),
+            eve(&[("group_ids", &night)]),
+            "IMAGE Configure GROUP would reach the images and servers of the group “Night”",
+        ),
+    ];
+    for (path, form, why) in refusals {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = client.post(&path, &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "POST {path} {form:?}: {}", refused.body);
+        assert!(text(&refused.body).contains(why), "{why}: {}", text(&refused.body));
+    }
+    assert_eq!(before, fingerprint(&mut conn).await, "nobody's groups or codes changed");
+
+    // What they reach themselves is theirs to give.
+    let form = eve(&[("budget_code_ids", &default)]);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let added = client.post("/admin/users", &form).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", text(&added.body));
 }

@@ -14,9 +14,9 @@ use super::{Standing, escalation_check, keeping_admins, known, names, no_escalat
 use crate::changes::{Actor, ChangeError};
 use crate::db;
 use crate::domain::ValidationError;
-use crate::domain::access::{Action, Resource};
-use crate::domain::admin::{Email, MASKED, UserStatus, admission, deactivation, reactivation};
-use crate::domain::refusal::Refusal;
+use crate::domain::access::{Action, Resource, Rights};
+use crate::domain::admin::{Email, MASKED, UserStatus, admission, deactivation, reactivation, widening};
+use crate::domain::refusal::{Reached, Refusal};
 
 /// A user as the form gives them, past the field rules.
 pub struct UserInput {
@@ -81,6 +81,48 @@ async fn no_escalation_in(
     Ok(())
 }
 
+/// What user `user` will be in and hold once the change is made, and what
+/// of it the change gives them.
+struct Holdings<'a> {
+    user: i64,
+    groups: &'a [i64],
+    codes: &'a [i64],
+    groups_given: &'a [i64],
+    codes_given: &'a [i64],
+}
+
+/// Refused when what the change gives a user would let one of their rights
+/// reach, in `account`, images or servers that the acting user's own
+/// rights there do not (`domain::admin::widening`): a budget code given
+/// widens their `BILLING` rights, a group their `GROUP` rights.
+async fn no_widening(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    account: i64,
+    holdings: &Holdings<'_>,
+    all_groups: &[(i64, String)],
+    all_codes: &[(i64, String)],
+) -> Result<(), ChangeError> {
+    if holdings.groups_given.is_empty() && holdings.codes_given.is_empty() {
+        return Ok(());
+    }
+    let grants = db::admin::grants_of_groups(conn, account, holdings.groups).await?;
+    let after = Rights::new(holdings.user, holdings.groups.iter().copied(), holdings.codes.iter().copied(), grants);
+    let own = db::admin::rights_of_user(conn, account, actor.user.id).await?;
+    let Some((right, reached)) = widening(&own, &after, holdings.groups_given, holdings.codes_given) else {
+        return Ok(());
+    };
+    let name = |id: i64, of: &[(i64, String)]| of.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
+    let reached = match (reached.owner_group, reached.budget_code) {
+        (Some(group), _) => Reached::Group(name(group, all_groups).unwrap_or_default()),
+        (None, code) => Reached::BudgetCode(
+            code.and_then(|code| name(code, all_codes)).unwrap_or_else(|| "an inactive code".to_owned()),
+        ),
+    };
+    let account = if account == actor.account.id { None } else { Some(db::accounts::find(conn, account).await?.name) };
+    Err(Refusal::Widening { right, reached, account }.into())
+}
+
 /// Refused at the field when the email belongs to someone else.
 async fn email_free(
     conn: &mut AsyncPgConnection,
@@ -127,6 +169,17 @@ pub async fn create(
             password_hash,
         );
         let created = db::users::insert(conn, &new).await.map_err(email_raced)?;
+        // Everything they hold is given them (a refusal undoes the insert).
+        let holdings = Holdings {
+            user: created.id,
+            groups: &group_ids,
+            codes: &code_ids,
+            groups_given: &group_ids,
+            codes_given: &code_ids,
+        };
+        for &account in &account_ids {
+            no_widening(conn, actor, account, &holdings, &all_groups, &all_codes).await?;
+        }
         for &account in &account_ids {
             db::accounts::add_member(conn, account, created.id).await?;
         }
@@ -175,18 +228,31 @@ pub async fn update(
         // In an account new to them, every group they are in counts.
         let entered: Vec<i64> = new_accounts.iter().copied().filter(|a| !old_accounts.contains(a)).collect();
         no_escalation_in(conn, actor, &group_ids, &entered).await?;
+        // Codes that are inactive now stay held: the form only offers active ones.
+        let inactive_held: Vec<i64> =
+            old_codes.iter().copied().filter(|c| !all_codes.iter().any(|(id, _)| id == c)).collect();
+        let new_codes: Vec<i64> = unique(&[code_ids.clone(), inactive_held].concat());
+        let codes_added: Vec<i64> = new_codes.iter().copied().filter(|c| !old_codes.contains(c)).collect();
+        for &account in &new_accounts {
+            // In an account new to them, everything they hold is given them.
+            let entering = entered.contains(&account);
+            let holdings = Holdings {
+                user: found.id,
+                groups: &group_ids,
+                codes: &new_codes,
+                groups_given: if entering { &group_ids } else { &added },
+                codes_given: if entering { &new_codes } else { &codes_added },
+            };
+            no_widening(conn, actor, account, &holdings, &all_groups, &all_codes).await?;
+        }
         let fields = (input.given_name.as_str(), input.family_name.as_str(), input.email.as_str());
         let saved = db::admin::update_user(conn, found.id, version, fields).await.map_err(email_raced)?;
         Refusal::stale_unless(saved, "user")?;
         keeping_admins(conn, company, async |conn| {
             db::admin::set_user_groups(conn, found.id, &group_ids).await?;
-            Ok(db::admin::set_user_accounts(conn, found.id, &new_accounts).await?)
+            Ok(db::admin::set_user_accounts(conn, found.id, company, &new_accounts).await?)
         })
         .await?;
-        // Codes that are inactive now stay held: the form only offers active ones.
-        let inactive_held: Vec<i64> =
-            old_codes.iter().copied().filter(|c| !all_codes.iter().any(|(id, _)| id == c)).collect();
-        let new_codes: Vec<i64> = unique(&[code_ids.clone(), inactive_held].concat());
         db::admin::set_user_codes(conn, found.id, &new_codes).await?;
         let mut changes = serde_json::Map::new();
         let mut note = |field: &str, from: serde_json::Value, to: serde_json::Value| {
