@@ -34,7 +34,8 @@ pub struct Server {
     pub private_ip: Option<String>,
     pub public_ip: Option<String>,
     pub product_id: String,
-    /// The image record it was launched from, if it is still in the account.
+    /// The image record it was launched from, if it is still in the
+    /// account and the token's user may see it (`IMAGE Access`).
     pub image_id: Option<i64>,
     pub provider_image_id: String,
     pub platform: String,
@@ -53,6 +54,7 @@ pub struct Server {
 impl Server {
     pub(super) fn of(user: &ApiUser, row: ServerRow) -> Self {
         let progress = progress(&row);
+        let image_id = row.image_record_seen_by(&user.rights).map(|(id, _)| id);
         Server {
             actions: server_actions(&user.rights, &ownership(&row), progress).into_iter().map(action_path).collect(),
             progress: progress.title().to_owned(),
@@ -63,7 +65,7 @@ impl Server {
             private_ip: row.private_ip,
             public_ip: row.public_ip,
             product_id: row.product_id,
-            image_id: row.image_record_id,
+            image_id,
             provider_image_id: row.provider_image_id,
             platform: row.platform,
             budget_code: row.budget_code,

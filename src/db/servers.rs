@@ -5,7 +5,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::keyset::limited;
 use super::schema::{budget_codes, image_records, jobs, provider_images, servers};
-use crate::domain::access::Reach;
+use crate::domain::access::{Action, Ownership, Reach, Resource, Rights};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
 
@@ -286,6 +286,11 @@ pub struct ServerRow {
     pub ready_at: Option<chrono::DateTime<chrono::Utc>>,
     pub image_record_id: Option<i64>,
     pub image_name: Option<String>,
+    /// Who owns the record, in which group, billed to what: whether the
+    /// user may see it ([`ServerRow::image_record_seen_by`]).
+    pub image_owner_user_id: Option<i64>,
+    pub image_owner_group_id: Option<i64>,
+    pub image_budget_code_id: Option<i64>,
     pub provider_image_id: String,
     pub platform: String,
     pub budget_code: String,
@@ -295,6 +300,20 @@ impl ServerRow {
     /// The row's place in the list ([`page`]).
     pub fn cursor(&self) -> Cursor {
         Cursor::by_id(self.id)
+    }
+
+    /// The id and name of the image record the server was launched from,
+    /// when `rights` let the user see that record (`IMAGE Access` over its
+    /// owner, group or code); else the server names its image by the
+    /// provider's id only, as it does for a record since deleted.
+    pub fn image_record_seen_by(&self, rights: &Rights) -> Option<(i64, &str)> {
+        let owner = Ownership {
+            owner_user: self.image_owner_user_id,
+            owner_group: self.image_owner_group_id,
+            budget_code: self.image_budget_code_id,
+        };
+        let record = self.image_record_id.zip(self.image_name.as_deref())?;
+        rights.allows(Resource::Image, Action::Access, &owner).then_some(record)
     }
 }
 
@@ -322,6 +341,9 @@ macro_rules! server_rows {
                 servers::ready_at,
                 servers::image_record_id,
                 image_records::name.nullable(),
+                image_records::owner_user_id.nullable(),
+                image_records::owner_group_id.nullable(),
+                image_records::budget_code_id.nullable(),
                 // A server is launched from an image the provider has made.
                 provider_images::provider_image_id.assume_not_null(),
                 provider_images::platform,

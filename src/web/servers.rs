@@ -63,13 +63,16 @@ impl ServerView {
 
 fn view(user: &CurrentUser, row: ServerRow) -> ServerView {
     let progress = progress(&row);
+    let image = row
+        .image_record_seen_by(&user.rights)
+        .map_or_else(|| row.provider_image_id.clone(), |(_, name)| name.to_owned());
     ServerView {
         id: row.id,
         actions: server_actions(&user.rights, &ownership(&row), progress),
         label: row.label.parse().unwrap_or(Label::None),
         platform: Platform::from_stored(&row.platform),
         instance_id: row.provider_instance_id.unwrap_or_default(),
-        image: row.image_name.unwrap_or_else(|| row.provider_image_id.clone()),
+        image,
         address: row.public_ip.or(row.private_ip).unwrap_or_default(),
         product: row.product_id,
         progress,

@@ -811,11 +811,14 @@ async fn access_qualified_mine_shows_and_lets_change_only_the_users_own_images_a
         .execute(&mut conn)
         .await
         .unwrap();
+    // Their own server, launched from an image record of someone else's.
     diesel::update(servers::table.find(my_server))
-        .set(servers::owner_user_id.eq(viewer))
+        .set((servers::owner_user_id.eq(viewer), servers::image_record_id.eq(theirs)))
         .execute(&mut conn)
         .await
         .unwrap();
+    let their_image: String =
+        image_records::table.find(theirs).select(image_records::name).first(&mut conn).await.unwrap();
     let mut client = app.signed_in("viewer@acme.test").await;
 
     let list = client.get("/images").await;
@@ -827,6 +830,7 @@ async fn access_qualified_mine_shows_and_lets_change_only_the_users_own_images_a
     let servers_page = client.get("/servers").await;
     assert!(servers_page.body.contains(&format!("id=\"server-{my_server}\"")), "{}", text(&servers_page.body));
     assert_eq!(servers_page.body.matches("<tr id=\"server-").count(), 1, "{}", text(&servers_page.body));
+    assert!(!servers_page.body.contains(&their_image), "the image they may not see is not named");
     assert_eq!(client.get(&format!("/servers/{my_server}")).await.status, StatusCode::OK);
     assert_eq!(client.get(&format!("/servers/{their_server}")).await.status, StatusCode::NOT_FOUND);
 
@@ -837,7 +841,9 @@ async fn access_qualified_mine_shows_and_lets_change_only_the_users_own_images_a
     assert_eq!(ids(&api.get("/api/v1/images").await), [mine]);
     assert_eq!(api.get(&format!("/api/v1/images/{mine}")).await.status, StatusCode::OK);
     assert_eq!(api.get(&format!("/api/v1/images/{theirs}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(ids(&api.get("/api/v1/servers").await), [my_server]);
+    let servers = api.get("/api/v1/servers").await;
+    assert_eq!(ids(&servers), [my_server]);
+    assert_eq!(servers.json["items"][0]["image_id"], serde_json::Value::Null, "nor is its record's id given");
     assert_eq!(api.get(&format!("/api/v1/servers/{my_server}")).await.status, StatusCode::OK);
     assert_eq!(api.get(&format!("/api/v1/servers/{their_server}")).await.status, StatusCode::NOT_FOUND);
 
