@@ -180,6 +180,8 @@ fn no_secrets_key() -> ChangeError {
 #[derive(Debug, Clone)]
 pub struct ConnectInput {
     pub name: String,
+    /// One of `domain::onboarding::PROVIDERS`.
+    pub provider: &'static str,
     pub regions: Vec<&'static str>,
     pub endpoint: Option<String>,
     pub credentials: NewCredentials,
@@ -189,11 +191,14 @@ impl ConnectInput {
     /// Every field's rule at once.
     pub fn parse(
         name: &str,
+        provider: &str,
         regions: &[String],
         endpoint: &str,
         credentials: Result<NewCredentials, Vec<ValidationError>>,
     ) -> Result<Self, Vec<ValidationError>> {
-        use crate::domain::onboarding::{account_name, endpoint as parse_endpoint, regions as parse_regions};
+        use crate::domain::onboarding::{
+            account_name, endpoint as parse_endpoint, provider as parse_provider, regions as parse_regions,
+        };
         // The name is checked again with each region's after it.
         let (name, regions) = match (account_name(name), parse_regions(regions)) {
             (Ok(name), Ok(regions)) => match account_names(&name, &regions) {
@@ -202,11 +207,14 @@ impl ConnectInput {
             },
             other => other,
         };
-        match (name, regions, parse_endpoint(endpoint), credentials) {
-            (Ok(name), Ok(regions), Ok(endpoint), Ok(credentials)) => Ok(Self { name, regions, endpoint, credentials }),
-            (name, regions, endpoint, credentials) => Err(name
+        match (name, parse_provider(provider), regions, parse_endpoint(endpoint), credentials) {
+            (Ok(name), Ok(provider), Ok(regions), Ok(endpoint), Ok(credentials)) => {
+                Ok(Self { name, provider, regions, endpoint, credentials })
+            }
+            (name, provider, regions, endpoint, credentials) => Err(name
                 .err()
                 .into_iter()
+                .chain(provider.err())
                 .chain(regions.err())
                 .chain(endpoint.err())
                 .chain(credentials.err().into_iter().flatten())
@@ -280,7 +288,7 @@ pub async fn connect(
             let new = NewAccount {
                 company_id: company,
                 name,
-                provider: "ec2",
+                provider: input.provider,
                 region,
                 provider_account_number: &number,
                 endpoint,
@@ -291,7 +299,7 @@ pub async fn connect(
             db::onboarding::give_new_account_roles(conn, company, account).await?;
             let kept_from = keep_administering(conn, admin, account, name).await?;
             let mut changes = serde_json::json!({
-                "name": name, "provider": "ec2", "region": region, "provider_account_number": number,
+                "name": name, "provider": input.provider, "region": region, "provider_account_number": number,
                 "endpoint": endpoint,
             });
             if let Some((from, groups)) = kept_from {
@@ -373,6 +381,7 @@ pub async fn update(
         Some(credentials) => {
             let connect = ConnectInput {
                 name: input.name.clone(),
+                provider: crate::domain::onboarding::provider(&found.provider)?,
                 regions: vec![
                     crate::domain::onboarding::REGIONS
                         .iter()

@@ -190,6 +190,21 @@ pub fn secret_access_key(raw: &str) -> Result<crate::cloud::Secret, ValidationEr
     Ok(crate::cloud::Secret::new(secret))
 }
 
+/// The cloud providers an account can be connected at, by the name the
+/// form sends and the name it shows.
+pub const PROVIDERS: &[(&str, &str)] = &[("ec2", "Amazon EC2 (AWS, or an EC2-compatible cloud)")];
+
+/// The provider the form names: one of [`PROVIDERS`]. A form that names
+/// none (a script written before the field) means EC2, the only one.
+pub fn provider(raw: &str) -> Result<&'static str, ValidationError> {
+    match raw.trim() {
+        "" => Ok(PROVIDERS[0].0),
+        raw => PROVIDERS.iter().find(|(name, _)| *name == raw).map(|(name, _)| *name).ok_or_else(|| {
+            ValidationError::new("provider", "Stratus Console connects accounts of Amazon EC2: choose it.")
+        }),
+    }
+}
+
 /// An EC2-compatible endpoint: empty (AWS's own), or an http(s) URL with a
 /// host and no user name or password in it, read by the WHATWG parser
 /// (`url`), as a client will read it.

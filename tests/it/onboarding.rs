@@ -278,6 +278,10 @@ async fn each_connect_field_has_its_rule_and_a_failed_test_saves_nothing() {
     let long_name = "n".repeat(100);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (by_role("", &role, &["us-east-1"]), "Enter the account's name"),
+        (
+            [by_role("P", &role, &["us-east-1"]), vec![("provider", "gce")]].concat(),
+            "Stratus Console connects accounts of Amazon EC2",
+        ),
         (by_role("P", &role, &[]), "Choose at least one region"),
         (by_role("P", &role, &["mars-north-1"]), "is not an EC2 region"),
         (by_role(&long_name, &role, &["ap-south-1", "sa-east-1"]), "with ap-south-1, keep the name to 87."),

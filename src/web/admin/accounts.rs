@@ -131,6 +131,11 @@ impl ConnectForm {
         self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
     }
 
+    /// The providers offered, as `(value, title)`.
+    pub fn providers(&self) -> &'static [(&'static str, &'static str)] {
+        crate::domain::onboarding::PROVIDERS
+    }
+
     /// The form as it first opens: every region offered, the recommended
     /// way to sign in chosen.
     fn blank() -> Self {
@@ -301,6 +306,9 @@ pub async fn index(
 pub struct ConnectData {
     #[serde(default)]
     name: String,
+    /// One of `domain::onboarding::PROVIDERS` (empty: EC2, the only one).
+    #[serde(default)]
+    provider: String,
     #[serde(default)]
     regions: Vec<String>,
     #[serde(default)]
@@ -318,7 +326,7 @@ pub struct ConnectData {
 
 /// The fields of the Connect account form, where its errors show.
 const CONNECT_FIELDS: &[&str] =
-    &["name", "regions", "endpoint", "auth", "role_arn", "access_key_id", "secret_access_key"];
+    &["name", "provider", "regions", "endpoint", "auth", "role_arn", "access_key_id", "secret_access_key"];
 
 #[post("/admin/accounts")]
 pub async fn connect(
@@ -331,7 +339,7 @@ pub async fn connect(
     user.require(Resource::Account, Action::Configure)?;
     let typed = ConnectForm::typed(&form);
     let credentials = NewCredentials::parse(&form.auth, &form.role_arn, &form.access_key_id, &form.secret_access_key);
-    let input = match ConnectInput::parse(&form.name, &form.regions, &form.endpoint, credentials) {
+    let input = match ConnectInput::parse(&form.name, &form.provider, &form.regions, &form.endpoint, credentials) {
         Ok(input) => input,
         Err(errors) => {
             let form = ConnectForm { errors, ..typed };
