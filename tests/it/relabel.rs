@@ -80,6 +80,12 @@ async fn a_label_not_in_the_picker_and_a_stale_version_are_refused() {
         .post_htmx(&format!("/images/{id}/label"), &[("label", "green"), ("version", &(version + 1).to_string())])
         .await;
     assert_eq!(again.status, StatusCode::OK);
+    // Without JavaScript (the picker's own page), back to the list, which says what was done.
+    let plain =
+        client.post(&format!("/images/{id}/label"), &[("label", "red"), ("version", &(version + 2).to_string())]).await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER);
+    let list = text(&client.get(plain.location().unwrap()).await.body);
+    assert!(list.contains("Label set to Red"), "{list}");
 
     // Protect from a stale menu: the same.
     let stale = client.post_htmx(&format!("/images/{id}/protect"), &[("version", &version.to_string())]).await;

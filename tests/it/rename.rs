@@ -147,6 +147,8 @@ async fn a_plain_form_post_renames_and_redirects() {
 
     assert_eq!(response.status, StatusCode::SEE_OTHER);
     assert_eq!(name_of(&app, id).await, "batch");
+    let list = text(&client.get(response.location().unwrap()).await.body);
+    assert!(list.contains("Renamed to “batch”"), "the page says what was done: {list}");
 }
 
 #[actix_web::test]

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{ImageView, PAGE, configurable, current, image_view, saved_row, stale_row};
 use crate::auth::CurrentUser;
+use crate::auth::current::flash_next;
 use crate::changes::{self, ChangeError};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::Label;
@@ -94,10 +95,16 @@ pub async fn relabel(
     let mut conn = state.pool.get().await?;
     let relabelled = changes::images::relabel(&mut conn, &user.actor(), id, form.version, label).await;
     drop(conn);
+    let message = match label {
+        Label::None => "Label removed".to_owned(),
+        label => format!("Label set to {}", label.title()),
+    };
     match relabelled {
-        Ok(_) if !is_htmx(&req) => Ok(see_other(PAGE)),
-        Ok(row) if label == Label::None => saved_row(image_view(&user, row), "Label removed"),
-        Ok(row) => saved_row(image_view(&user, row), &format!("Label set to {}", label.title())),
+        Ok(_) if !is_htmx(&req) => {
+            flash_next(&req, &message)?;
+            Ok(see_other(PAGE))
+        }
+        Ok(row) => saved_row(image_view(&user, row), &message),
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(&user, &state, id).await?;
             let message = format!(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{ImageView, NameEdit, PAGE, RowFragment, configurable, current, image_view, saved_row};
 use crate::auth::CurrentUser;
+use crate::auth::current::flash_next;
 use crate::changes::{self, ChangeError};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::ImageName;
@@ -109,9 +110,13 @@ pub async fn save_name(
     let mut conn = state.pool.get().await?;
     let renamed = changes::images::rename(&mut conn, &user.actor(), id, form.version, &name).await;
     drop(conn);
+    let message = format!("Renamed to “{}”", name.as_str());
     match renamed {
-        Ok(_) if !is_htmx(&req) => Ok(see_other(PAGE)),
-        Ok(row) => saved_row(image_view(&user, row), &format!("Renamed to “{}”", name.as_str())),
+        Ok(_) if !is_htmx(&req) => {
+            flash_next(&req, &message)?;
+            Ok(see_other(PAGE))
+        }
+        Ok(row) => saved_row(image_view(&user, row), &message),
         Err(ChangeError::Refused(Refusal::StaleVersion { .. })) => {
             let current = current(&user, &state, id).await?;
             let message = format!(
