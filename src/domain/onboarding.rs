@@ -192,7 +192,7 @@ pub fn secret_access_key(raw: &str) -> Result<crate::cloud::Secret, ValidationEr
 
 /// The cloud providers an account can be connected at, by the name the
 /// form sends and the name it shows.
-pub const PROVIDERS: &[(&str, &str)] = &[("ec2", "Amazon EC2 (AWS, or an EC2-compatible cloud)")];
+pub const PROVIDERS: &[(&str, &str)] = &[("ec2", "Amazon EC2")];
 
 /// The provider the form names: one of [`PROVIDERS`]. A form that names
 /// none (a script written before the field) means EC2, the only one.
