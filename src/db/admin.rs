@@ -145,9 +145,12 @@ pub async fn administered_accounts(conn: &mut AsyncPgConnection, company: i64) -
 }
 
 fn parse_rights(rows: Vec<(String, String, String)>) -> Vec<AccessRight> {
-    rows.into_iter()
-        .filter_map(|(r, a, q)| Some(AccessRight::new(r.parse().ok()?, a.parse().ok()?, q.parse().ok()?)))
-        .collect()
+    rows.into_iter().filter_map(|(r, a, q)| parse_right(&r, &a, &q)).collect()
+}
+
+/// A stored right, unless it names something this build does not know.
+fn parse_right(resource: &str, action: &str, qualifier: &str) -> Option<AccessRight> {
+    Some(AccessRight::new(resource.parse().ok()?, action.parse().ok()?, qualifier.parse().ok()?))
 }
 
 /// The rights `user` holds in `account` (read in the transaction that acts
@@ -244,9 +247,7 @@ pub async fn grants_of_groups(
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(r, a, q, via_group)| {
-            Some(Grant { right: AccessRight::new(r.parse().ok()?, a.parse().ok()?, q.parse().ok()?), via_group })
-        })
+        .filter_map(|(r, a, q, via_group)| Some(Grant { right: parse_right(&r, &a, &q)?, via_group }))
         .collect())
 }
 

@@ -34,11 +34,7 @@ pub async fn switch(
         return Err(WebError::NotFound);
     };
     session.insert(ACCOUNT_ID, account.id).map_err(|e| WebError::Internal(e.into()))?;
-    let context = crate::db::access::auth_context(&mut *state.pool.get().await?, user.user.id).await?;
-    let home = match context {
-        Some(context) => super::layout::same_page_or_home(&context.rights_in(account.id), &form.next),
-        None => "/images",
-    };
+    let home = home_in(&mut *state.pool.get().await?, user.user.id, Some(account.id), &form.next).await?;
     crate::auth::current::flash_next(&req, &format!("Switched to {} · {}", account.name, account.region_title()))?;
     if super::is_htmx(&req) {
         // A full reload: every part of the page belongs to the old account.
@@ -49,19 +45,22 @@ pub async fn switch(
     Ok(see_other(home))
 }
 
-/// Where user `user_id` lands in `account` ([`super::layout::home`]); with
-/// no account yet, Machine Images, which leads to connecting one.
+/// Where user `user_id` lands in `account`: the menu's page `wanted` when
+/// their rights there open it, else their home there
+/// ([`super::layout::same_page_or_home`]); with no account yet, Machine
+/// Images, which leads to connecting one.
 pub async fn home_in(
     conn: &mut diesel_async::AsyncPgConnection,
     user_id: i64,
     account: Option<i64>,
+    wanted: &str,
 ) -> Result<&'static str, WebError> {
     let context = match account {
         Some(_) => crate::db::access::auth_context(conn, user_id).await?,
         None => None,
     };
     Ok(match (account, context) {
-        (Some(account), Some(context)) => super::layout::home(&context.rights_in(account)),
+        (Some(account), Some(context)) => super::layout::same_page_or_home(&context.rights_in(account), wanted),
         _ => "/images",
     })
 }

@@ -125,7 +125,7 @@ pub async fn submit(
     let context = db::access::auth_context(&mut conn, user.id).await?;
     let first_account = context.and_then(|c| c.workable_accounts().first().map(|a| a.id));
     current::sign_in(&session, user.id, first_account)?;
-    Ok(see_other(super::account::home_in(&mut conn, user.id, first_account).await?))
+    Ok(see_other(super::account::home_in(&mut conn, user.id, first_account, "").await?))
 }
 
 async fn audit_sign_in(
