@@ -22,11 +22,11 @@ use crate::cloud::Volume;
 use crate::db::{self, accounts::Account, images::ImageRow, images::PublicImageRow};
 use crate::domain::ValidationError;
 use crate::domain::access::{Action, Forbidden, Ownership, Resource};
-use crate::domain::cloud_init::{ConfigManagement, Encryption, VolumeGroup};
+use crate::domain::cloud_init::{Encryption, VolumeGroup};
 use crate::domain::images::ImageAction;
 use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, unfit_reason};
 use crate::domain::refusal::Refusal;
-use crate::domain::servers::ServerState;
+use crate::domain::servers::{KeptConfig, KeptVolumes, ServerState};
 use crate::jobs::{JobSettings, RunInstancePayload};
 
 /// The image a launch starts from: a record of the account, or an image of
@@ -174,8 +174,12 @@ pub async fn launch(
                 let why = "A firewall you chose was deleted meanwhile: choose again.";
                 return Err(Stop::Change(ValidationError::new("firewall_ids", why).into()));
             }
-            let volume_config = launch.volume_group.as_ref().map(describe_volumes);
-            let config_management = describe_config(&launch.config);
+            // Structs of strings and numbers: they always serialize.
+            let volume_config = launch.volume_group.as_ref().map(|group| {
+                serde_json::to_value(KeptVolumes::of(group)).expect("volumes kept as strings and numbers")
+            });
+            let config_management = KeptConfig::of(&launch.config)
+                .map(|config| serde_json::to_value(config).expect("configuration kept as strings and numbers"));
             for (n, name) in launch.names.iter().enumerate() {
                 let server = db::servers::insert(
                     conn,
@@ -324,38 +328,4 @@ fn provider_volumes(group: &VolumeGroup, capabilities: Encryption) -> Vec<Volume
             encrypted: group.encrypted_by_provider(capabilities),
         })
         .collect()
-}
-
-/// What a server keeps of its volume group.
-fn describe_volumes(group: &VolumeGroup) -> serde_json::Value {
-    serde_json::json!({
-        "count": group.count(), "size_gb": group.size_gb(), "raid": group.raid().as_str(),
-        "file_system": group.file_system().as_str(), "mount_point": group.mount_point().as_str(),
-        "encrypt": group.encrypt(),
-    })
-}
-
-/// What a server (and the audit log) keeps of its configuration management:
-/// where and what, never the script's text or the parameters' values,
-/// which may hold secrets.
-fn describe_config(config: &ConfigManagement) -> Option<serde_json::Value> {
-    let names = |parameters: &[(String, String)]| parameters.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-    match config {
-        ConfigManagement::None => None,
-        ConfigManagement::Script(script) => {
-            Some(serde_json::json!({ "type": "script", "bytes": script.as_str().len() }))
-        }
-        ConfigManagement::Chef(chef) => Some(serde_json::json!({
-            "type": "chef", "server": chef.server_url(), "run_list": chef.run_list(),
-            "environment": chef.environment(), "parameters": names(chef.parameters()),
-        })),
-        ConfigManagement::Puppet(puppet) => Some(serde_json::json!({
-            "type": "puppet", "server": puppet.server(), "classes": puppet.classes(),
-            "environment": puppet.environment(), "parameters": names(puppet.parameters()),
-        })),
-        ConfigManagement::Ansible(ansible) => Some(serde_json::json!({
-            "type": "ansible", "repository": ansible.repository(), "playbook": ansible.playbook(),
-            "parameters": names(ansible.parameters()),
-        })),
-    }
 }

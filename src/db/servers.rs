@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::keyset::limited;
-use super::schema::{budget_codes, image_records, jobs, provider_images, servers};
+use super::schema::{budget_codes, firewalls, groups, image_records, jobs, products, provider_images, servers, users};
 use crate::domain::access::{Action, Ownership, Reach, Resource, Rights};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
@@ -380,6 +380,67 @@ pub async fn page(
 /// One server of the account; `NotFound` for another account's id.
 pub async fn find(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<ServerRow> {
     server_rows!().filter(servers::account_id.eq(account_id)).filter(servers::id.eq(id)).first(conn).await
+}
+
+/// What a server's page tells beyond its row: where and how it was
+/// launched, who keeps it, what it costs.
+#[derive(Debug, Queryable)]
+pub struct ServerFacts {
+    pub description: String,
+    pub zone: Option<String>,
+    pub key_pair_name: Option<String>,
+    pub firewall_ids: Vec<i64>,
+    pub hourly_rate: bigdecimal::BigDecimal,
+    pub volume_config: Option<serde_json::Value>,
+    pub config_management: Option<serde_json::Value>,
+    pub terminated_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub state_since: chrono::DateTime<chrono::Utc>,
+    pub owner_given_name: Option<String>,
+    pub owner_family_name: Option<String>,
+    pub group: Option<String>,
+    /// The size's CPUs and memory, while the account's sizes list it.
+    pub cpus: Option<i32>,
+    pub ram_mb: Option<i64>,
+}
+
+/// The facts of server `id` of the account, and the names of its firewalls
+/// that still exist (in name order).
+pub async fn facts(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<(ServerFacts, Vec<String>)> {
+    let facts: ServerFacts = servers::table
+        .left_join(users::table.on(users::id.nullable().eq(servers::owner_user_id)))
+        .left_join(groups::table.on(groups::id.nullable().eq(servers::owner_group_id)))
+        .left_join(
+            products::table
+                .on(products::account_id.eq(servers::account_id).and(products::product_id.eq(servers::product_id))),
+        )
+        .filter(servers::account_id.eq(account_id))
+        .filter(servers::id.eq(id))
+        .select((
+            servers::description,
+            servers::zone,
+            servers::key_pair_name,
+            servers::firewall_ids,
+            servers::hourly_rate,
+            servers::volume_config,
+            servers::config_management,
+            servers::terminated_at,
+            servers::state_since,
+            users::given_name.nullable(),
+            users::family_name.nullable(),
+            groups::name.nullable(),
+            products::cpus.nullable(),
+            products::ram_mb.nullable(),
+        ))
+        .first(conn)
+        .await?;
+    let firewalls = firewalls::table
+        .filter(firewalls::account_id.eq(account_id))
+        .filter(firewalls::id.eq_any(&facts.firewall_ids))
+        .order(firewalls::name)
+        .select(firewalls::name)
+        .load(conn)
+        .await?;
+    Ok((facts, firewalls))
 }
 
 /// What server `id` costs an hour while it runs.

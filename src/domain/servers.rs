@@ -5,7 +5,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use super::access::{Action, Ownership, Resource, Rights, UnknownValue};
+use super::cloud_init::{ConfigManagement, VolumeGroup};
 
 /// A server's state, as the `servers.state` column records it (the column's
 /// CHECK constraint admits exactly these).
@@ -273,6 +276,118 @@ impl ServerAction {
     }
 }
 
+/// What a server keeps of its volume group (`servers.volume_config`, and the
+/// launch's audit event): what its page tells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptVolumes {
+    pub count: u8,
+    pub size_gb: u16,
+    /// `none`, `0`, `1`, `5` or `10`.
+    pub raid: String,
+    pub file_system: String,
+    pub mount_point: String,
+    pub encrypt: bool,
+}
+
+impl KeptVolumes {
+    pub fn of(group: &VolumeGroup) -> Self {
+        Self {
+            count: group.count(),
+            size_gb: group.size_gb(),
+            raid: group.raid().as_str().to_owned(),
+            file_system: group.file_system().as_str().to_owned(),
+            mount_point: group.mount_point().as_str().to_owned(),
+            encrypt: group.encrypt(),
+        }
+    }
+
+    /// "2 × 100 GB, RAID 1, xfs at /data, encrypted".
+    pub fn summary(&self) -> String {
+        let raid = if self.raid == "none" { String::new() } else { format!(", RAID {}", self.raid) };
+        let encrypted = if self.encrypt { ", encrypted" } else { "" };
+        format!("{} × {} GB{raid}, {} at {}{encrypted}", self.count, self.size_gb, self.file_system, self.mount_point)
+    }
+}
+
+/// What a server keeps of its configuration management
+/// (`servers.config_management`, and the launch's audit event): where and
+/// what, never a script's text or a parameter's value, which may hold
+/// secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum KeptConfig {
+    Script { bytes: usize },
+    Chef { server: String, run_list: Vec<String>, environment: Option<String>, parameters: Vec<String> },
+    Puppet { server: String, classes: Vec<String>, environment: Option<String>, parameters: Vec<String> },
+    Ansible { repository: String, playbook: String, parameters: Vec<String> },
+}
+
+impl KeptConfig {
+    /// None for a launch without configuration management.
+    pub fn of(config: &ConfigManagement) -> Option<Self> {
+        let names = |parameters: &[(String, String)]| parameters.iter().map(|(k, _)| k.clone()).collect();
+        Some(match config {
+            ConfigManagement::None => return None,
+            ConfigManagement::Script(script) => KeptConfig::Script { bytes: script.as_str().len() },
+            ConfigManagement::Chef(chef) => KeptConfig::Chef {
+                server: chef.server_url().to_owned(),
+                run_list: chef.run_list().to_vec(),
+                environment: chef.environment().map(str::to_owned),
+                parameters: names(chef.parameters()),
+            },
+            ConfigManagement::Puppet(puppet) => KeptConfig::Puppet {
+                server: puppet.server().to_owned(),
+                classes: puppet.classes().to_vec(),
+                environment: puppet.environment().map(str::to_owned),
+                parameters: names(puppet.parameters()),
+            },
+            ConfigManagement::Ansible(ansible) => KeptConfig::Ansible {
+                repository: ansible.repository().to_owned(),
+                playbook: ansible.playbook().to_owned(),
+                parameters: names(ansible.parameters()),
+            },
+        })
+    }
+
+    /// What it is and where it comes from, as the server's page names it
+    /// (e.g. "Chef, from https://chef.example.com").
+    pub fn summary(&self) -> String {
+        match self {
+            KeptConfig::Script { bytes } => format!("A shell script of {bytes} bytes, run at first boot"),
+            KeptConfig::Chef { server, .. } => format!("Chef, from {server}"),
+            KeptConfig::Puppet { server, .. } => format!("Puppet, from {server}"),
+            KeptConfig::Ansible { repository, playbook, .. } => format!("Ansible, playbook {playbook} of {repository}"),
+        }
+    }
+
+    /// What it runs: the run list, the classes (none for a script and for
+    /// Ansible, whose playbook the summary names).
+    pub fn runs(&self) -> &[String] {
+        match self {
+            KeptConfig::Chef { run_list, .. } => run_list,
+            KeptConfig::Puppet { classes, .. } => classes,
+            KeptConfig::Script { .. } | KeptConfig::Ansible { .. } => &[],
+        }
+    }
+
+    pub fn environment(&self) -> Option<&str> {
+        match self {
+            KeptConfig::Chef { environment, .. } | KeptConfig::Puppet { environment, .. } => environment.as_deref(),
+            KeptConfig::Script { .. } | KeptConfig::Ansible { .. } => None,
+        }
+    }
+
+    /// The names of the parameters given (their values are not kept).
+    pub fn parameters(&self) -> &[String] {
+        match self {
+            KeptConfig::Chef { parameters, .. }
+            | KeptConfig::Puppet { parameters, .. }
+            | KeptConfig::Ansible { parameters, .. } => parameters,
+            KeptConfig::Script { .. } => &[],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +441,31 @@ mod tests {
         assert_eq!(may_act(&manager, &server, Progress::Ready, ServerAction::Pause), Ok(()));
         assert_eq!(may_act(&manager, &server, Progress::Paused, ServerAction::Pause), Err(NotOffered::NotNow));
         assert_eq!(may_act(&rights_of("CSR"), &server, Progress::Ready, ServerAction::Pause), Err(NotOffered::Role));
+    }
+
+    #[test]
+    fn what_a_server_keeps_of_its_launch_reads_back_as_written_and_in_words() {
+        let volumes = KeptVolumes {
+            count: 1,
+            size_gb: 50,
+            raid: "none".into(),
+            file_system: "ext4".into(),
+            mount_point: "/var/lib/data".into(),
+            encrypt: false,
+        };
+        assert_eq!(volumes.summary(), "1 × 50 GB, ext4 at /var/lib/data");
+        let stored = serde_json::json!({
+            "type": "puppet", "server": "puppet.acme.test", "classes": ["nginx"], "environment": null,
+            "parameters": ["port"],
+        });
+        let config: KeptConfig = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(config.summary(), "Puppet, from puppet.acme.test");
+        assert_eq!(
+            (config.runs(), config.environment(), config.parameters()),
+            (&["nginx".to_owned()][..], None, &["port".to_owned()][..])
+        );
+        assert_eq!(serde_json::to_value(&config).unwrap(), stored, "the shape the audit log has always kept");
+        let script: KeptConfig = serde_json::from_value(serde_json::json!({ "type": "script", "bytes": 42 })).unwrap();
+        assert_eq!(script.summary(), "A shell script of 42 bytes, run at first boot");
     }
 }

@@ -102,6 +102,19 @@ pub fn view(row: AuditRow) -> EventView {
     }
 }
 
+/// A record's history as its page shows it to `user`: each event ready to
+/// show, naming only the accounts the user works in.
+pub fn history_for(user: &CurrentUser, events: Vec<AuditRow>) -> Vec<EventView> {
+    let works_in = |name: &str| user.accounts.iter().any(|a| a.name == name);
+    events
+        .into_iter()
+        .map(|mut event| {
+            crate::domain::audit_log::accounts_named_for(&mut event.changes, works_in);
+            view(event)
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "audit_log/index.html")]
 struct AuditPage {

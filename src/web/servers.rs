@@ -3,9 +3,12 @@
 //! them: pause, start, reboot, terminate (after a confirm), and make an image
 //! of one.
 //!
+//! `GET /servers/{id}` is a server's own page, with the same actions.
+//!
 //! A row that is still changing asks for itself every two seconds
 //! (`GET /servers/{id}` answers htmx with the row) and stops once it
-//! settles. Every action is allowed by `domain::servers::server_actions`,
+//! settles; so does the live part of a server's page (`HX-Target:
+//! server-live`). Every action is allowed by `domain::servers::server_actions`,
 //! the rule that builds the row's menu, and made by `changes::servers`.
 
 use actix_web::http::StatusCode;
@@ -26,7 +29,8 @@ use crate::domain::access::{Action, Resource};
 use crate::domain::images::{Label, MadeImageName, Platform};
 use crate::domain::page::{KeyKind, PageRequest};
 use crate::domain::refusal::Refusal;
-use crate::domain::servers::{Progress, ServerAction, server_actions};
+use crate::domain::servers::{KeptConfig, KeptVolumes, Progress, ServerAction, server_actions};
+use crate::web::audit_log::EventView;
 use crate::web::error::WebError;
 use crate::web::pager::{self, PageParams};
 
@@ -90,8 +94,6 @@ fn view(user: &CurrentUser, row: ServerRow) -> ServerView {
 struct ServersPage {
     frame: Frame,
     rows: Vec<ServerView>,
-    /// Showing one server (`GET /servers/{id}` without htmx).
-    single: bool,
     first_page: bool,
     prev_url: Option<String>,
     next_url: Option<String>,
@@ -126,7 +128,6 @@ pub async fn index(
         ServersPage {
             frame: Frame::new(&user, "/servers"),
             rows: page.rows.into_iter().map(|r| view(&user, r)).collect(),
-            single: false,
             first_page: request == PageRequest::First,
             prev_url,
             next_url,
@@ -135,6 +136,41 @@ pub async fn index(
     )
 }
 
+/// A server's own page: its state (live while it changes), where it runs
+/// and how it was launched, who keeps it and what it costs, its history.
+#[derive(Template)]
+#[template(path = "servers/show.html", blocks = ["live"])]
+struct ServerPage {
+    frame: Frame,
+    server: ServerView,
+    since: Moment,
+    ready: Option<Moment>,
+    terminated: Option<Moment>,
+    /// The image record's page and name, when the user may see it.
+    image_record: Option<(String, String)>,
+    provider_image_id: String,
+    /// "2 CPUs, 8 GiB of memory", while the account's sizes list it.
+    size: Option<String>,
+    zone: Option<String>,
+    private_ip: Option<String>,
+    public_ip: Option<String>,
+    key_pair: Option<String>,
+    firewalls: Vec<String>,
+    firewalls_gone: usize,
+    description: String,
+    keeper: Option<String>,
+    group: Option<String>,
+    hourly_rate: String,
+    volumes: Option<KeptVolumes>,
+    config: Option<KeptConfig>,
+    history: Vec<EventView>,
+}
+
+/// How many of a server's events its page shows, newest first.
+const HISTORY_SHOWN: i64 = 50;
+
+/// `GET /servers/{id}`: the server's page; for htmx, the part that is
+/// polled (the page's live part, or the list's row).
 #[get("/servers/{id}")]
 pub async fn show(
     req: HttpRequest,
@@ -143,15 +179,80 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     user.require(Resource::Server, Action::Access)?;
+    let id = id.into_inner();
     let mut conn = state.pool.get().await?;
-    let row = db::servers::find(&mut conn, user.account.id, id.into_inner()).await?;
-    let row = view(&user, changes::servers::seen(&user.rights, row).ok_or(WebError::NotFound)?);
-    if is_htmx(&req) {
-        return html(StatusCode::OK, RowFragment { row }.render());
+    let row = db::servers::find(&mut conn, user.account.id, id).await?;
+    let row = changes::servers::seen(&user.rights, row).ok_or(WebError::NotFound)?;
+    if is_htmx(&req) && !crate::htmx::targets(&req, "server-live") {
+        drop(conn);
+        return html(StatusCode::OK, RowFragment { row: view(&user, row) }.render());
     }
-    let frame = Frame::new(&user, "/servers");
-    let page = ServersPage { frame, rows: vec![row], single: true, first_page: true, prev_url: None, next_url: None };
-    html(StatusCode::OK, page.render())
+    let (facts, firewalls) = db::servers::facts(&mut conn, user.account.id, id).await?;
+    let history = db::audit_log::of_resource(
+        &mut conn,
+        user.account.id,
+        Resource::Server.as_str(),
+        &id.to_string(),
+        HISTORY_SHOWN,
+    )
+    .await?;
+    drop(conn);
+    let page = ServerPage {
+        frame: Frame::new(&user, "/servers"),
+        since: Moment::new(facts.state_since),
+        ready: row.ready_at.map(Moment::new),
+        terminated: facts.terminated_at.map(Moment::new),
+        image_record: row
+            .image_record_seen_by(&user.rights)
+            .map(|(id, name)| (format!("/images/{id}"), name.to_owned())),
+        provider_image_id: row.provider_image_id.clone(),
+        size: facts.cpus.zip(facts.ram_mb).map(|(cpus, ram)| size(cpus, ram)),
+        zone: facts.zone,
+        private_ip: row.private_ip.clone(),
+        public_ip: row.public_ip.clone(),
+        key_pair: facts.key_pair_name,
+        firewalls_gone: facts.firewall_ids.len().saturating_sub(firewalls.len()),
+        firewalls,
+        description: facts.description,
+        keeper: facts.owner_given_name.zip(facts.owner_family_name).map(|(given, family)| format!("{given} {family}")),
+        group: facts.group,
+        hourly_rate: facts.hourly_rate.with_scale_round(4, bigdecimal::RoundingMode::HalfUp).to_string(),
+        // Written by this console at launch; a value it cannot read is
+        // shown as none rather than refusing the page.
+        volumes: facts.volume_config.and_then(|kept| serde_json::from_value(kept).ok()),
+        config: facts.config_management.and_then(|kept| serde_json::from_value(kept).ok()),
+        history: crate::web::audit_log::history_for(&user, history),
+        server: view(&user, row),
+    };
+    let rendered = if is_htmx(&req) { page.as_live().render() } else { page.render() };
+    html(StatusCode::OK, rendered)
+}
+
+/// "2 CPUs, 8 GiB of memory" (MiB below a GiB).
+fn size(cpus: i32, ram_mb: i64) -> String {
+    let cpus = if cpus == 1 { "1 CPU".to_owned() } else { format!("{cpus} CPUs") };
+    if ram_mb >= 1024 && ram_mb % 1024 == 0 {
+        format!("{cpus}, {} GiB of memory", ram_mb / 1024)
+    } else if ram_mb >= 1024 {
+        format!("{cpus}, {:.1} GiB of memory", ram_mb as f64 / 1024.0)
+    } else {
+        format!("{cpus}, {ram_mb} MiB of memory")
+    }
+}
+
+/// Where an action on server `id` leads back to: its own page when it was
+/// started there (`?from=server`), else the list.
+fn back(req: &HttpRequest, id: i64) -> String {
+    if from_page(req) { format!("/servers/{id}") } else { "/servers".to_owned() }
+}
+
+/// Whether the action was started from the server's own page.
+fn from_page(req: &HttpRequest) -> bool {
+    #[derive(Deserialize)]
+    struct From {
+        from: String,
+    }
+    web::Query::<From>::from_query(req.query_string()).is_ok_and(|q| q.from == "server")
 }
 
 /// The server `id` of the account, if the user may do `action` to it now.
@@ -199,8 +300,9 @@ async fn act(
         ServerAction::Reboot => format!("Rebooting {}", current.name),
         _ => format!("Terminating {}", current.name),
     };
+    let back = back(req, current.id);
     let fragment = if is_htmx(req) { row_html(current)? } else { String::new() };
-    dialog::done(req, fragment, &message, "/servers")
+    dialog::done(req, fragment, &message, &back)
 }
 
 /// Pause, Start and Reboot: `POST /servers/{id}/pause`, `/start`, `/reboot`.
@@ -229,14 +331,16 @@ pub async fn confirm_terminate(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     let (_, shown) = target(&user, &state, id.into_inner(), ServerAction::Terminate).await?;
+    let query = if from_page(&req) { "?from=server" } else { "" };
     let dialog = Confirm {
         question: format!("Are you sure you want to terminate {}?", shown.name),
         detail: Some(format!(
             "The server {} is shut down and deleted at the provider, with its volumes. This cannot be undone.",
             if shown.instance_id.is_empty() { &shown.name } else { &shown.instance_id }
         )),
-        action_url: format!("/servers/{}/terminate", shown.id),
+        action_url: format!("/servers/{}/terminate{query}", shown.id),
         target: format!("#server-{}", shown.id),
+        back_url: back(&req, shown.id),
         submit: "Terminate",
         danger: true,
         version: shown.version,
@@ -270,6 +374,9 @@ struct MakeImageDialog {
     groups: Vec<(i64, String)>,
     errors: Vec<ValidationError>,
     csrf_token: String,
+    /// Where it posts, and where Cancel leads: the list, or the server's page.
+    action_url: String,
+    back_url: String,
 }
 
 impl MakeImageDialog {
@@ -306,7 +413,6 @@ async fn make_image_dialog(
     Ok(MakeImageDialog {
         frame: Frame::new(user, "/servers"),
         modal: is_htmx(req),
-        server,
         name: form.name,
         budget_code_id: form.budget_code_id,
         group_id: form.group_id,
@@ -314,6 +420,9 @@ async fn make_image_dialog(
         groups,
         errors,
         csrf_token: user.csrf_token.clone(),
+        action_url: format!("/servers/{}/image{}", server.id, if from_page(req) { "?from=server" } else { "" }),
+        back_url: back(req, server.id),
+        server,
     })
 }
 
@@ -383,6 +492,7 @@ pub async fn make_image(
     };
     let name = image.name;
     let message = format!("Making image “{}” from {}; it appears in My images as pending", name.as_str(), row.name);
+    let back = back(&req, shown.id);
     let fragment = if is_htmx(&req) { row_html(shown)? } else { String::new() };
-    dialog::done(&req, fragment, &message, "/servers")
+    dialog::done(&req, fragment, &message, &back)
 }

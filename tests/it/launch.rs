@@ -869,3 +869,87 @@ async fn a_launch_and_a_delete_of_its_owning_group_at_once_never_fail() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", text(&refused.body));
     assert!(text(&refused.body).contains("Choose one of your groups, or none."), "{}", text(&refused.body));
 }
+
+/// A server's page says where it runs and how it was launched (never a
+/// secret: parameters by name only), who keeps it and what it costs; its
+/// actions lead back to it, and a user of another account gets a 404.
+#[actix_web::test]
+async fn a_servers_page_tells_where_and_how_it_was_launched_and_its_actions_lead_back_to_it() {
+    let mut w = world().await;
+    let fields = form(
+        &w.base,
+        &[
+            ("name", "shop"),
+            ("description", "the shop's front end"),
+            ("volumes", "group"),
+            ("volume_count", "2"),
+            ("volume_size_gb", "10"),
+            ("raid_level", "1"),
+            ("file_system", "ext4"),
+            ("mount_point", "/srv"),
+            ("config_type", "chef"),
+            ("config_server", "https://chef.acme.test"),
+            ("run_list", "recipe[nginx], role[web]"),
+            ("config_environment", "production"),
+            ("config_parameters", "db_password=hunter2-secret"),
+        ],
+    );
+    let launched = post(&mut w.client, &format!("/images/{}/launch", w.image), &fields).await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    let id: i64 = servers::table.filter(servers::name.eq("shop")).select(servers::id).first(&mut w.conn).await.unwrap();
+
+    // While it launches, the page's live part polls, and says so.
+    let page = w.client.get(&format!("/servers/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"class="server-live" hx-get="/servers/"#), "a launching server's page polls");
+    let live = w.client.get_htmx(&format!("/servers/{id}"), "server-live").await;
+    assert!(live.body.starts_with(r#"<div id="server-live""#), "{}", live.body);
+    assert!(text(&live.body).contains("requested"), "{}", live.body);
+
+    w.app.run_jobs().await;
+    let (instance, private_ip): (Option<String>, Option<String>) = servers::table
+        .find(id)
+        .select((servers::provider_instance_id, servers::private_ip))
+        .first(&mut w.conn)
+        .await
+        .unwrap();
+    let page = w.client.get(&format!("/servers/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains(r#"class="server-live" hx-get"#), "a ready server's page does not poll");
+    let shown = text(&page.body);
+    for fact in [
+        "Servers › shop",
+        "ready",
+        &instance.expect("an instance"),
+        &private_ip.expect("a private address"),
+        "web-frontend-2026.11",
+        "t3.micro",
+        "the shop's front end",
+        "Blue",
+        "Default",
+        "2 × 10 GB, RAID 1, ext4 at /srv",
+        "Chef, from https://chef.acme.test",
+        "recipe[nginx], role[web]",
+        "production",
+        "db_password (values not kept)",
+        "launch",
+    ] {
+        assert!(shown.contains(fact), "{fact} in {shown}");
+    }
+    assert!(!page.body.contains("hunter2"), "a parameter's value is never shown");
+    assert!(page.body.contains(&format!(r#"href="/images/{}""#, w.image)), "the image links to its page");
+
+    // Its actions start from the page and lead back to it.
+    let dialog = w.client.get(&format!("/servers/{id}/terminate?from=server")).await;
+    assert!(dialog.body.contains(&format!(r#"action="/servers/{id}/terminate?from=server""#)), "{}", dialog.body);
+    assert!(dialog.body.contains(&format!(r#"href="/servers/{id}""#)), "Cancel leads back to the page");
+    let version: i32 = servers::table.find(id).select(servers::version).first(&mut w.conn).await.unwrap();
+    let paused = w.client.post(&format!("/servers/{id}/pause?from=server"), &[("version", &version.to_string())]).await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER, "{}", paused.body);
+    assert_eq!(paused.location(), Some(format!("/servers/{id}").as_str()));
+    let back = text(&w.client.get(&format!("/servers/{id}")).await.body);
+    assert!(back.contains("Pausing shop"), "the flash on the server's page: {back}");
+
+    let mut globex = w.app.signed_in("admin@globex.test").await;
+    assert_eq!(globex.get(&format!("/servers/{id}")).await.status, StatusCode::NOT_FOUND);
+}

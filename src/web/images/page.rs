@@ -174,8 +174,6 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
     drop(conn);
 
     // The chain stopped below an image the company may not know.
-    // The accounts an image's history may name: those the user works in.
-    let works_in = |name: &str| user.accounts.iter().any(|a| a.name == name);
     let hidden_base = ancestors.last().map_or(provider.parent_id, |top| top.parent_pk).is_some();
     let provided = &state.provided_owners;
     let chain =
@@ -239,13 +237,7 @@ pub async fn show(user: CurrentUser, state: web::Data<AppState>, id: web::Path<i
         launches,
         shared_with,
         shared_elsewhere: elsewhere.len(),
-        history: history
-            .into_iter()
-            .map(|mut event| {
-                crate::domain::audit_log::accounts_named_for(&mut event.changes, works_in);
-                crate::web::audit_log::view(event)
-            })
-            .collect(),
+        history: crate::web::audit_log::history_for(&user, history),
         actions: image.actions.clone(),
         image,
     };
