@@ -12,12 +12,12 @@ use super::images::Version;
 use super::problem::ApiError;
 use crate::changes::servers::{NewImage, ownership, progress};
 use crate::changes::{self, ChangeError};
-use crate::db::{self, servers::ServerRow};
+use crate::db::{self, servers::ServerFacts, servers::ServerRow};
 use crate::domain::access::{Action, Resource};
 use crate::domain::images::MadeImageName;
 use crate::domain::page::{KeyKind, PageRequest};
 use crate::domain::refusal::Refusal;
-use crate::domain::servers::{ServerAction, server_actions};
+use crate::domain::servers::{KeptConfig, KeptVolumes, ServerAction, server_actions};
 use crate::state::AppState;
 
 /// A server of the token's account.
@@ -77,6 +77,99 @@ impl Server {
     }
 }
 
+/// One server, with what its page tells beyond the list's fields: where and
+/// how it was launched, who keeps it, what it costs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerDetail {
+    #[serde(flatten)]
+    pub server: Server,
+    pub description: String,
+    /// The data center (availability zone) it was launched in; null when
+    /// the provider chose one.
+    pub zone: Option<String>,
+    pub key_pair: Option<String>,
+    /// The names of its firewalls (those deleted since are left out).
+    pub firewalls: Vec<String>,
+    /// The name of the user who keeps it.
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// What it costs an hour while it runs, in the price table's currency.
+    pub hourly_rate: String,
+    pub terminated_at: Option<DateTime<Utc>>,
+    /// The volume group it was launched with, if any.
+    pub volumes: Option<Volumes>,
+    /// Its configuration management, if any.
+    pub configuration: Option<Configuration>,
+}
+
+/// A server's volume group. The API's own shape, apart from the one the
+/// console stores (`domain::servers::KeptVolumes`), so either may change
+/// without the other.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Volumes {
+    pub count: u8,
+    pub size_gb: u16,
+    /// `none`, `0`, `1`, `5` or `10`.
+    pub raid: String,
+    pub file_system: String,
+    pub mount_point: String,
+    /// Encrypted by the provider.
+    pub encrypt: bool,
+}
+
+/// A server's configuration management, as kept: never a script's text
+/// or a parameter's value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Configuration {
+    /// `script`, `chef`, `puppet` or `ansible`.
+    pub kind: String,
+    /// The Chef or Puppet server, or the Ansible repository; null for a
+    /// script.
+    pub source: Option<String>,
+    /// Chef's run list, Puppet's classes, or Ansible's playbook.
+    pub runs: Vec<String>,
+    pub environment: Option<String>,
+    /// The names of the parameters given (their values are not kept).
+    pub parameters: Vec<String>,
+}
+
+impl ServerDetail {
+    fn of(user: &ApiUser, row: ServerRow, facts: ServerFacts, firewalls: Vec<String>) -> Self {
+        // Written by the console at launch; a value it cannot read is none.
+        let volumes = facts.volume_config.and_then(|kept| serde_json::from_value::<KeptVolumes>(kept).ok());
+        let config = facts.config_management.and_then(|kept| serde_json::from_value::<KeptConfig>(kept).ok());
+        ServerDetail {
+            server: Server::of(user, row),
+            description: facts.description,
+            zone: facts.zone,
+            key_pair: facts.key_pair_name,
+            firewalls,
+            owner: facts
+                .owner_given_name
+                .zip(facts.owner_family_name)
+                .map(|(given, family)| format!("{given} {family}")),
+            group: facts.group,
+            hourly_rate: facts.hourly_rate.normalized().to_string(),
+            terminated_at: facts.terminated_at,
+            volumes: volumes.map(|v| Volumes {
+                count: v.count,
+                size_gb: v.size_gb,
+                raid: v.raid,
+                file_system: v.file_system,
+                mount_point: v.mount_point,
+                encrypt: v.encrypt,
+            }),
+            configuration: config.map(|c| Configuration {
+                kind: c.kind().to_owned(),
+                source: c.source().map(str::to_owned),
+                runs: c.runs().to_vec(),
+                environment: c.environment().map(str::to_owned),
+                parameters: c.parameters().to_vec(),
+            }),
+        }
+    }
+}
+
 /// The action's path under `/api/v1/servers/{id}/`.
 fn action_path(action: ServerAction) -> String {
     match action {
@@ -126,13 +219,20 @@ pub async fn list(
 
 /// One server of the account.
 #[utoipa::path(get, operation_id = "get_server", path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)),
-    responses((status = 200, description = "The server", body = Server)))]
+    responses((status = 200, description = "The server", body = ServerDetail)))]
 #[get("/v1/servers/{id}")]
-pub async fn get(user: ApiUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<Server>, ApiError> {
+pub async fn get(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<ServerDetail>, ApiError> {
     user.require(Resource::Server, Action::Access)?;
-    let row = db::servers::find(&mut *state.pool.get().await?, user.account.id, id.into_inner()).await?;
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let row = db::servers::find(&mut conn, user.account.id, id).await?;
     let row = changes::servers::seen(&user.rights, row).ok_or(ApiError::NotFound)?;
-    Ok(web::Json(Server::of(&user, row)))
+    let (facts, firewalls) = db::servers::facts(&mut conn, user.account.id, id).await?;
+    Ok(web::Json(ServerDetail::of(&user, row, facts, firewalls)))
 }
 
 async fn act(

@@ -349,24 +349,46 @@ impl KeptConfig {
         })
     }
 
-    /// What it is and where it comes from, as the server's page names it
-    /// (e.g. "Chef, from https://chef.example.com").
-    pub fn summary(&self) -> String {
+    /// `script`, `chef`, `puppet` or `ansible`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            KeptConfig::Script { bytes } => format!("A shell script of {bytes} bytes, run at first boot"),
-            KeptConfig::Chef { server, .. } => format!("Chef, from {server}"),
-            KeptConfig::Puppet { server, .. } => format!("Puppet, from {server}"),
-            KeptConfig::Ansible { repository, playbook, .. } => format!("Ansible, playbook {playbook} of {repository}"),
+            KeptConfig::Script { .. } => "script",
+            KeptConfig::Chef { .. } => "chef",
+            KeptConfig::Puppet { .. } => "puppet",
+            KeptConfig::Ansible { .. } => "ansible",
         }
     }
 
-    /// What it runs: the run list, the classes (none for a script and for
-    /// Ansible, whose playbook the summary names).
+    /// Where it comes from: the Chef or Puppet server, Ansible's
+    /// repository (none for a script, which is carried whole).
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            KeptConfig::Chef { server, .. } | KeptConfig::Puppet { server, .. } => Some(server),
+            KeptConfig::Ansible { repository, .. } => Some(repository),
+            KeptConfig::Script { .. } => None,
+        }
+    }
+
+    /// What it is and where it comes from, as the server's page names it
+    /// (e.g. "Chef, from https://chef.example.com").
+    pub fn summary(&self) -> String {
+        let kind = match self {
+            KeptConfig::Script { bytes } => return format!("A shell script of {bytes} bytes, run at first boot"),
+            KeptConfig::Chef { .. } => "Chef",
+            KeptConfig::Puppet { .. } => "Puppet",
+            KeptConfig::Ansible { .. } => "Ansible",
+        };
+        format!("{kind}, from {}", self.source().unwrap_or_default())
+    }
+
+    /// What it runs: Chef's run list, Puppet's classes, Ansible's playbook
+    /// (nothing for a script).
     pub fn runs(&self) -> &[String] {
         match self {
             KeptConfig::Chef { run_list, .. } => run_list,
             KeptConfig::Puppet { classes, .. } => classes,
-            KeptConfig::Script { .. } | KeptConfig::Ansible { .. } => &[],
+            KeptConfig::Ansible { playbook, .. } => std::slice::from_ref(playbook),
+            KeptConfig::Script { .. } => &[],
         }
     }
 

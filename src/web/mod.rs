@@ -29,6 +29,7 @@ use actix_web::{HttpResponse, web};
 
 use error::WebError;
 
+use crate::auth::CurrentUser;
 pub use crate::htmx::is_htmx;
 pub use crate::state::AppState;
 
@@ -142,8 +143,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settings::create)
         .service(settings::revoke_dialog)
         .service(settings::revoke)
-        .route("/", web::get().to(|| async { see_other("/images") }))
+        .route("/", web::get().to(root))
         .default_service(web::to(|| async { Err::<HttpResponse, _>(WebError::NotFound) }));
+}
+
+/// `GET /`: Machine Images, as PRODUCT has it; for a user whose rights in
+/// the current account do not open that page, the first page they do (as
+/// signing in leads there), never a 403.
+async fn root(user: Option<CurrentUser>) -> HttpResponse {
+    see_other(user.map_or("/images", |user| layout::home(&user.rights)))
 }
 
 /// A 303 redirect: after a POST, the browser GETs the target.

@@ -436,11 +436,17 @@ async fn a_user_lands_on_the_first_page_their_rights_open() {
     let signed_in = viewer.login("viewer@acme.test", "demo-password-1").await;
     assert_eq!(signed_in.location(), Some("/admin/users"));
     assert_eq!(viewer.get("/admin/users").await.status, StatusCode::OK);
+    assert_eq!(viewer.get("/").await.location(), Some("/admin/users"), "the console's address leads there too");
+    let refused = viewer.get("/images").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains(r#"<a href="/">Back to the console</a>"#), "not to a page that refuses them");
     let switched = viewer.post("/account", &[("account_id", &app.demo.acme_production.to_string())]).await;
     assert_eq!(switched.location(), Some("/admin/users"));
 
     let mut admin = app.client();
     assert_eq!(admin.login("admin@acme.test", "demo-password-1").await.location(), Some("/images"));
+    assert_eq!(admin.get("/").await.location(), Some("/images"));
+    assert_eq!(app.client().get("/").await.location(), Some("/images"), "and signs a visitor in from there");
 }
 
 /// A request that loaded its session before a password reset (or a

@@ -950,6 +950,23 @@ async fn a_servers_page_tells_where_and_how_it_was_launched_and_its_actions_lead
     let back = text(&w.client.get(&format!("/servers/{id}")).await.body);
     assert!(back.contains("Pausing shop"), "the flash on the server's page: {back}");
 
+    // The API tells the same.
+    let token = crate::api::make_token(&mut w.client, "facts", w.app.demo.acme_production, "read").await;
+    let api = crate::api::Api::new(&w.app, &token);
+    let got = api.send(reqwest::Method::GET, &format!("/api/v1/servers/{id}"), None).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.json);
+    assert_eq!(got.json["name"], "shop");
+    assert_eq!(got.json["description"], "the shop's front end");
+    assert_eq!(got.json["volumes"]["mount_point"], "/srv");
+    assert_eq!(got.json["volumes"]["raid"], "1");
+    let configuration = &got.json["configuration"];
+    assert_eq!(configuration["kind"], "chef");
+    assert_eq!(configuration["source"], "https://chef.acme.test");
+    assert_eq!(configuration["runs"], serde_json::json!(["recipe[nginx]", "role[web]"]));
+    assert_eq!(configuration["parameters"], serde_json::json!(["db_password"]));
+    assert_eq!(got.json["firewalls"], serde_json::json!(["default"]));
+    assert!(!got.json.to_string().contains("hunter2"), "{}", got.json);
+
     let mut globex = w.app.signed_in("admin@globex.test").await;
     assert_eq!(globex.get(&format!("/servers/{id}")).await.status, StatusCode::NOT_FOUND);
 }
