@@ -24,7 +24,7 @@ use crate::domain::ValidationError;
 use crate::domain::access::{Action, Forbidden, Ownership, Resource};
 use crate::domain::cloud_init::{Encryption, VolumeGroup};
 use crate::domain::images::ImageAction;
-use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, unfit_reason};
+use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, start_choices, unfit_reason};
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::{KeptConfig, KeptVolumes, ServerState};
 use crate::jobs::{JobSettings, RunInstancePayload};
@@ -286,6 +286,7 @@ pub async fn options(
         .collect();
     let now = chrono::Utc::now();
     let held = db::budget::codes_of_user(conn, actor.user.id).await?;
+    let groups = db::launch::groups_of_user(conn, actor.user.id).await?;
     let (codes, exhausted): (Vec<_>, Vec<_>) = db::budget::figures_for(conn, held, now)
         .await?
         .into_iter()
@@ -306,7 +307,8 @@ pub async fn options(
             .filter(db::keypairs::KeyPairRow::is_ready)
             .map(|k| k.name)
             .collect(),
-        groups: db::launch::groups_of_user(conn, actor.user.id).await?,
+        may_start: start_choices(actor.rights, actor.user.id, &groups, &codes),
+        groups,
         codes,
         exhausted: exhausted.into_iter().map(|code| (code.id, code.name)).collect(),
     })

@@ -828,7 +828,9 @@ pub fn allowed_actions(rights: &Rights, image: &ImageFacts) -> Vec<ImageAction> 
         Making::Failed => return if may(Action::Delete) { vec![ImageAction::Delete] } else { Vec::new() },
     }
     let mut actions = Vec::new();
-    if image.active && may(Action::DefineServer) && rights.allows(Resource::Server, Action::Start, &image.ownership) {
+    // The server would be the user's own, of a group and code they choose in
+    // the dialog, which asks SERVER Start of those (`launch::start_choices`).
+    if image.active && may(Action::DefineServer) && rights.allows_some(Resource::Server, Action::Start) {
         actions.push(ImageAction::Launch);
     }
     // The lifecycle of an image gone from the provider (deregistered or

@@ -5,6 +5,7 @@
 use bigdecimal::BigDecimal;
 
 use super::ValidationError;
+use super::access::{Action, Ownership, Resource, Rights};
 use super::budget::{BudgetFigures, OverHardQuota, cents};
 use super::cloud_init::{ConfigForm, ConfigManagement, Encryption, VolumeForm, VolumeGroup, user_data};
 use super::images::Label;
@@ -146,6 +147,29 @@ pub struct Options {
     pub codes: Vec<CodeOption>,
     /// The user's codes in HARD_ALARM: not offered, and refused with why.
     pub exhausted: Vec<(i64, String)>,
+    /// The owning group (or none) and budget code pairs, among the user's,
+    /// that their `SERVER Start` covers for a server of their own
+    /// ([`start_choices`]).
+    pub may_start: Vec<(Option<i64>, i64)>,
+}
+
+/// The servers a launch makes are the launcher's own, of the group and
+/// billed to the code they choose: `SERVER Start` is asked of that owner,
+/// group and code (not of the image's), for each choice the dialog offers.
+pub fn start_choices(
+    rights: &Rights,
+    user: i64,
+    groups: &[(i64, String)],
+    codes: &[CodeOption],
+) -> Vec<(Option<i64>, i64)> {
+    let groups = std::iter::once(None).chain(groups.iter().map(|(id, _)| Some(*id)));
+    groups
+        .flat_map(|group| codes.iter().map(move |code| (group, code.id)))
+        .filter(|&(group, code)| {
+            let owned = Ownership { owner_user: Some(user), owner_group: group, budget_code: Some(code) };
+            rights.allows(Resource::Server, Action::Start, &owned)
+        })
+        .collect()
 }
 
 /// A launch that passed every check.
@@ -213,16 +237,20 @@ pub fn validate(
             None => errors.push("budget_code_id", "Choose one of your budget codes."),
         }
     }
+    // `None`: not one of the user's groups.
     let group_id = match form.group_id {
-        "" => None,
-        raw => match options.groups.iter().find(|(id, _)| id.to_string() == raw) {
-            Some((id, _)) => Some(*id),
-            None => {
-                errors.push("group_id", "Choose one of your groups, or none.");
-                None
-            }
-        },
+        "" => Some(None),
+        raw => options.groups.iter().find(|(id, _)| id.to_string() == raw).map(|(id, _)| Some(*id)),
     };
+    match (code, group_id) {
+        (_, None) => errors.push("group_id", "Choose one of your groups, or none."),
+        (Some(code), Some(group)) if !options.may_start.contains(&(group, code.id)) => errors.push(
+            "group_id",
+            "Your role does not let you start a server of this group billed to this code: choose another group.",
+        ),
+        _ => {}
+    }
+    let group_id = group_id.flatten();
     let zone = match form.zone {
         "" => None,
         raw if options.zones.iter().any(|z| z == raw) => Some(raw.to_owned()),
@@ -370,6 +398,7 @@ mod tests {
                 figures: BudgetFigures::new(&[], quotas, Utc::now()),
             }],
             exhausted: vec![(9, "Exhausted".into())],
+            may_start: vec![(None, 5), (Some(3), 5)],
         }
     }
 

@@ -32,7 +32,11 @@ pub(crate) async fn make_role(conn: &mut AsyncPgConnection, name: &str, rights: 
 }
 
 /// A role of Acme with these `(resource, action, qualifier)` rights.
-async fn make_qualified_role(conn: &mut AsyncPgConnection, name: &str, rights: &[(&str, &str, &str)]) -> i64 {
+pub(crate) async fn make_qualified_role(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    rights: &[(&str, &str, &str)],
+) -> i64 {
     let company = acme(conn).await;
     let role: i64 = diesel::insert_into(roles::table)
         .values((roles::company_id.eq(company), roles::name.eq(name)))

@@ -970,3 +970,45 @@ async fn a_servers_page_tells_where_and_how_it_was_launched_and_its_actions_lead
     let mut globex = w.app.signed_in("admin@globex.test").await;
     assert_eq!(globex.get(&format!("/servers/{id}")).await.status, StatusCode::NOT_FOUND);
 }
+
+/// SERVER Start is asked of the server a launch makes (the launcher's own,
+/// of the group and code they choose), not of the image: a role that may
+/// start servers of its groups launches another group's image into one of
+/// its groups, and not into none.
+#[actix_web::test]
+async fn server_start_is_asked_of_the_server_the_launch_makes_not_of_the_image() {
+    use crate::admin_roles::{give, make_qualified_role};
+    let mut w = world().await;
+    let role = make_qualified_role(
+        &mut w.conn,
+        "GroupLauncher",
+        &[
+            ("CONSOLE", "Access", "ANY"),
+            ("IMAGE", "Access", "ANY"),
+            ("IMAGE", "DefineServer", "ANY"),
+            ("SERVER", "Access", "GROUP"),
+            ("SERVER", "Start", "GROUP"),
+        ],
+    )
+    .await;
+    let support = crate::admin_users::group_id(&mut w.conn, "Acme", "Support").await;
+    give(&mut w.conn, support, role).await;
+    let image_group: Option<i64> =
+        image_records::table.find(w.image).select(image_records::owner_group_id).first(&mut w.conn).await.unwrap();
+    assert_ne!(image_group, Some(support), "the image is another group's");
+
+    let mut viewer = w.app.signed_in("viewer@acme.test").await;
+    let path = format!("/images/{}/launch", w.image);
+    let menu = viewer.get_htmx(&format!("/images/{}/actions", w.image), "").await;
+    assert!(menu.body.contains(&format!(r#"href="{path}""#)), "Launch is offered: {}", menu.body);
+    assert_eq!(viewer.get_htmx(&path, "modal").await.status, StatusCode::OK);
+    let ungrouped = post(&mut viewer, &path, &form(&w.base, &[("group_id", "")])).await;
+    assert_eq!(ungrouped.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", ungrouped.body);
+    assert!(text(&ungrouped.body).contains("Your role does not let you start a server of this group"));
+    assert_eq!(count(&mut w.conn, "SELECT count(*) AS n FROM servers WHERE name = 'web'").await, 0);
+
+    let grouped = post(&mut viewer, &path, &form(&w.base, &[("group_id", &support.to_string())])).await;
+    assert_eq!(grouped.status, StatusCode::OK, "{}", grouped.body);
+    let sql = format!("SELECT count(*) AS n FROM servers WHERE name = 'web' AND owner_group_id = {support}");
+    assert_eq!(count(&mut w.conn, &sql).await, 1, "launched, owned by their group");
+}
