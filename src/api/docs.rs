@@ -161,28 +161,34 @@ fn schemas(doc: &Value) -> Vec<Schema> {
     schemas
         .iter()
         .map(|(name, schema)| {
-            let required: Vec<&str> = schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let fields = schema
-                .get("properties")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(field, s)| Field {
-                    name: field.clone(),
-                    kind: kind(s),
-                    required: required.contains(&field.as_str()),
-                    description: Text::of(&text(s, "description")),
-                })
-                .collect();
+            let mut fields = Vec::new();
+            fields_of(doc, schema, &mut fields);
             Schema { name: name.clone(), description: Text::of(&text(schema, "description")), fields }
         })
         .collect()
+}
+
+/// The fields of `schema`: its properties, and those of each schema it is
+/// made of (`allOf`, as a flattened struct is written; `$ref`s followed).
+fn fields_of(doc: &Value, schema: &Value, fields: &mut Vec<Field>) {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => match reference.strip_prefix('#').and_then(|pointer| doc.pointer(pointer)) {
+            Some(target) => target,
+            None => return,
+        },
+        None => schema,
+    };
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        fields_of(doc, part, fields);
+    }
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    fields.extend(schema.get("properties").and_then(Value::as_object).into_iter().flatten().map(|(field, s)| Field {
+        name: field.clone(),
+        kind: kind(s),
+        required: required.contains(&field.as_str()),
+        description: Text::of(&text(s, "description")),
+    }));
 }
 
 #[get("/docs")]

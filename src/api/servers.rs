@@ -87,9 +87,12 @@ pub struct ServerDetail {
     /// The data center (availability zone) it was launched in; null when
     /// the provider chose one.
     pub zone: Option<String>,
+    /// Its key pair's name; null also when the token's role may not see
+    /// key pairs (`KEYPAIR Access`).
     pub key_pair: Option<String>,
-    /// The names of its firewalls (those deleted since are left out).
-    pub firewalls: Vec<String>,
+    /// The names of its firewalls (those deleted since are left out); null
+    /// when the token's role may not see firewalls (`FIREWALL Access`).
+    pub firewalls: Option<Vec<String>>,
     /// The name of the user who keeps it.
     pub owner: Option<String>,
     pub group: Option<String>,
@@ -97,16 +100,16 @@ pub struct ServerDetail {
     pub hourly_rate: String,
     pub terminated_at: Option<DateTime<Utc>>,
     /// The volume group it was launched with, if any.
-    pub volumes: Option<Volumes>,
+    pub volumes: Option<ServerVolumes>,
     /// Its configuration management, if any.
-    pub configuration: Option<Configuration>,
+    pub configuration: Option<ServerConfiguration>,
 }
 
 /// A server's volume group. The API's own shape, apart from the one the
 /// console stores (`domain::servers::KeptVolumes`), so either may change
 /// without the other.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Volumes {
+pub struct ServerVolumes {
     pub count: u8,
     pub size_gb: u16,
     /// `none`, `0`, `1`, `5` or `10`.
@@ -120,7 +123,7 @@ pub struct Volumes {
 /// A server's configuration management, as kept: never a script's text
 /// or a parameter's value.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Configuration {
+pub struct ServerConfiguration {
     /// `script`, `chef`, `puppet` or `ansible`.
     pub kind: String,
     /// The Chef or Puppet server, or the Ansible repository; null for a
@@ -142,8 +145,8 @@ impl ServerDetail {
             server: Server::of(user, row),
             description: facts.description,
             zone: facts.zone,
-            key_pair: facts.key_pair_name,
-            firewalls,
+            key_pair: facts.key_pair_name.filter(|_| user.rights.may(Resource::Keypair, Action::Access)),
+            firewalls: user.rights.may(Resource::Firewall, Action::Access).then_some(firewalls),
             owner: facts
                 .owner_given_name
                 .zip(facts.owner_family_name)
@@ -151,7 +154,7 @@ impl ServerDetail {
             group: facts.group,
             hourly_rate: facts.hourly_rate.normalized().to_string(),
             terminated_at: facts.terminated_at,
-            volumes: volumes.map(|v| Volumes {
+            volumes: volumes.map(|v| ServerVolumes {
                 count: v.count,
                 size_gb: v.size_gb,
                 raid: v.raid,
@@ -159,7 +162,7 @@ impl ServerDetail {
                 mount_point: v.mount_point,
                 encrypt: v.encrypt,
             }),
-            configuration: config.map(|c| Configuration {
+            configuration: config.map(|c| ServerConfiguration {
                 kind: c.kind().to_owned(),
                 source: c.source().map(str::to_owned),
                 runs: c.runs().to_vec(),

@@ -59,6 +59,17 @@ fn visible(account_id: i64) -> firewalls::BoxedQuery<'static, diesel::pg::Pg> {
         .into_boxed()
 }
 
+/// The names, in order, of the firewalls `ids` of the account that still
+/// exist (neither gone at the provider nor being deleted).
+pub async fn names(conn: &mut AsyncPgConnection, account_id: i64, ids: &[i64]) -> QueryResult<Vec<String>> {
+    visible(account_id)
+        .filter(firewalls::id.eq_any(ids))
+        .order(firewalls::name)
+        .select(firewalls::name)
+        .load(conn)
+        .await
+}
+
 /// The account's firewalls as the page lists them, by name: ready ones and
 /// those being made or whose making failed (see [`FirewallRow::is_ready`]).
 /// EC2 caps security groups at a few thousand a region; an account holds

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::keyset::limited;
-use super::schema::{budget_codes, firewalls, groups, image_records, jobs, products, provider_images, servers, users};
+use super::schema::{budget_codes, groups, image_records, jobs, products, provider_images, servers, users};
 use crate::domain::access::{Action, Ownership, Reach, Resource, Rights};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
 use crate::domain::servers::ServerState;
@@ -433,13 +433,7 @@ pub async fn facts(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> Qu
         ))
         .first(conn)
         .await?;
-    let firewalls = firewalls::table
-        .filter(firewalls::account_id.eq(account_id))
-        .filter(firewalls::id.eq_any(&facts.firewall_ids))
-        .order(firewalls::name)
-        .select(firewalls::name)
-        .load(conn)
-        .await?;
+    let firewalls = super::firewalls::names(conn, account_id, &facts.firewall_ids).await?;
     Ok((facts, firewalls))
 }
 

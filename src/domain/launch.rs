@@ -153,6 +153,14 @@ pub struct Options {
     pub may_start: Vec<(Option<i64>, i64)>,
 }
 
+impl Options {
+    /// Whether the dialog offers owning group `group` (none: `None`): with
+    /// one of the user's codes at least, their `SERVER Start` covers it.
+    pub fn group_offered(&self, group: Option<i64>) -> bool {
+        self.may_start.iter().any(|(offered, _)| *offered == group)
+    }
+}
+
 /// The servers a launch makes are the launcher's own, of the group and
 /// billed to the code they choose: `SERVER Start` is asked of that owner,
 /// group and code (not of the image's), for each choice the dialog offers.

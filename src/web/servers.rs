@@ -157,6 +157,10 @@ struct ServerPage {
     key_pair: Option<String>,
     firewalls: Vec<String>,
     firewalls_gone: usize,
+    /// Whether the role sees key pairs and firewalls (their pages' right):
+    /// else the page leaves their names out.
+    sees_key_pairs: bool,
+    sees_firewalls: bool,
     description: String,
     keeper: Option<String>,
     group: Option<String>,
@@ -211,6 +215,8 @@ pub async fn show(
         private_ip: row.private_ip.clone(),
         public_ip: row.public_ip.clone(),
         key_pair: facts.key_pair_name,
+        sees_key_pairs: user.rights.may(Resource::Keypair, Action::Access),
+        sees_firewalls: user.rights.may(Resource::Firewall, Action::Access),
         firewalls_gone: facts.firewall_ids.len().saturating_sub(firewalls.len()),
         firewalls,
         description: facts.description,

@@ -966,6 +966,16 @@ async fn a_servers_page_tells_where_and_how_it_was_launched_and_its_actions_lead
     assert_eq!(configuration["parameters"], serde_json::json!(["db_password"]));
     assert_eq!(got.json["firewalls"], serde_json::json!(["default"]));
     assert!(!got.json.to_string().contains("hunter2"), "{}", got.json);
+    // Described as answered, beside the launch's own (different) shapes.
+    let doc: serde_json::Value =
+        serde_json::from_str(&reqwest::get(w.app.url("/api/v1/openapi.json")).await.unwrap().text().await.unwrap())
+            .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["Volumes"]["properties"]["raid_level"].is_object(), "the launch's volumes: {}", schemas["Volumes"]);
+    assert!(schemas["ServerVolumes"]["properties"]["raid"].is_object(), "{}", schemas["ServerVolumes"]);
+    let docs = text(&reqwest::get(w.app.url("/api/docs")).await.unwrap().text().await.unwrap());
+    let detail = &docs[docs.find("ServerDetail").expect("ServerDetail is described")..];
+    assert!(detail.contains("terminated_at") && detail.contains("instance_id"), "its own fields and the list's");
 
     let mut globex = w.app.signed_in("admin@globex.test").await;
     assert_eq!(globex.get(&format!("/servers/{id}")).await.status, StatusCode::NOT_FOUND);
@@ -1001,7 +1011,10 @@ async fn server_start_is_asked_of_the_server_the_launch_makes_not_of_the_image()
     let path = format!("/images/{}/launch", w.image);
     let menu = viewer.get_htmx(&format!("/images/{}/actions", w.image), "").await;
     assert!(menu.body.contains(&format!(r#"href="{path}""#)), "Launch is offered: {}", menu.body);
-    assert_eq!(viewer.get_htmx(&path, "modal").await.status, StatusCode::OK);
+    let dialog = viewer.get_htmx(&path, "modal").await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    assert!(!dialog.body.contains(r#"<option value="">None</option>"#), "no group is not offered");
+    assert!(dialog.body.contains(&format!(r#"<option value="{support}">Support</option>"#)), "{}", dialog.body);
     let ungrouped = post(&mut viewer, &path, &form(&w.base, &[("group_id", "")])).await;
     assert_eq!(ungrouped.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", ungrouped.body);
     assert!(text(&ungrouped.body).contains("Your role does not let you start a server of this group"));
@@ -1011,4 +1024,12 @@ async fn server_start_is_asked_of_the_server_the_launch_makes_not_of_the_image()
     assert_eq!(grouped.status, StatusCode::OK, "{}", grouped.body);
     let sql = format!("SELECT count(*) AS n FROM servers WHERE name = 'web' AND owner_group_id = {support}");
     assert_eq!(count(&mut w.conn, &sql).await, 1, "launched, owned by their group");
+
+    // Its page leaves out what the role may not see elsewhere.
+    let server: i64 =
+        servers::table.filter(servers::name.eq("web")).select(servers::id).first(&mut w.conn).await.unwrap();
+    let page = viewer.get(&format!("/servers/{server}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let shown = text(&page.body);
+    assert!(shown.contains("Instance ID") && !shown.contains("Firewalls") && !shown.contains("Key pair"), "{shown}");
 }
