@@ -17,7 +17,7 @@ use crate::domain::access::{Action, Resource};
 use crate::domain::images::MadeImageName;
 use crate::domain::page::{KeyKind, PageRequest};
 use crate::domain::refusal::Refusal;
-use crate::domain::servers::{KeptConfig, KeptVolumes, ServerAction, server_actions};
+use crate::domain::servers::{ServerAction, server_actions};
 use crate::state::AppState;
 
 /// A server of the token's account.
@@ -138,19 +138,14 @@ pub struct ServerConfiguration {
 
 impl ServerDetail {
     fn of(user: &ApiUser, row: ServerRow, facts: ServerFacts, firewalls: Vec<String>) -> Self {
-        // Written by the console at launch; a value it cannot read is none.
-        let volumes = facts.volume_config.and_then(|kept| serde_json::from_value::<KeptVolumes>(kept).ok());
-        let config = facts.config_management.and_then(|kept| serde_json::from_value::<KeptConfig>(kept).ok());
+        let (volumes, config, owner) = (facts.volumes(), facts.configuration(), facts.keeper());
         ServerDetail {
             server: Server::of(user, row),
             description: facts.description,
             zone: facts.zone,
             key_pair: facts.key_pair_name.filter(|_| user.rights.may(Resource::Keypair, Action::Access)),
             firewalls: user.rights.may(Resource::Firewall, Action::Access).then_some(firewalls),
-            owner: facts
-                .owner_given_name
-                .zip(facts.owner_family_name)
-                .map(|(given, family)| format!("{given} {family}")),
+            owner,
             group: facts.group,
             hourly_rate: facts.hourly_rate.normalized().to_string(),
             terminated_at: facts.terminated_at,

@@ -24,7 +24,7 @@ use crate::domain::ValidationError;
 use crate::domain::access::{Action, Forbidden, Ownership, Resource};
 use crate::domain::cloud_init::{Encryption, VolumeGroup};
 use crate::domain::images::ImageAction;
-use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, start_choices, unfit_reason};
+use crate::domain::launch::{CodeOption, Launch, Options, ProductOption, gib, start_choices, unfit_reason};
 use crate::domain::refusal::Refusal;
 use crate::domain::servers::{KeptConfig, KeptVolumes, ServerState};
 use crate::jobs::{JobSettings, RunInstancePayload};
@@ -276,7 +276,7 @@ pub async fn options(
                 "{} · {} vCPU · {} GiB · ${}/h",
                 p.product_id,
                 p.cpus,
-                format_gib(p.ram_mb),
+                gib(p.ram_mb),
                 p.hourly_rate.with_scale_round(4, bigdecimal::RoundingMode::HalfUp)
             ),
             unfit: unfit_reason(&p.architectures, p.ram_mb, architecture, windows),
@@ -312,11 +312,6 @@ pub async fn options(
         codes,
         exhausted: exhausted.into_iter().map(|code| (code.id, code.name)).collect(),
     })
-}
-
-fn format_gib(ram_mb: i64) -> String {
-    let gib = ram_mb as f64 / 1024.0;
-    if gib.fract() == 0.0 { format!("{gib:.0}") } else { format!("{gib:.1}") }
 }
 
 /// The volumes a launch asks the provider for, one per device of the group.

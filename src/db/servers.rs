@@ -2,12 +2,13 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize as _;
 
 use super::keyset::limited;
 use super::schema::{budget_codes, groups, image_records, jobs, products, provider_images, servers, users};
 use crate::domain::access::{Action, Ownership, Reach, Resource, Rights};
 use crate::domain::page::{Cursor, PAGE_SIZE, Page, PageRequest};
-use crate::domain::servers::ServerState;
+use crate::domain::servers::{KeptConfig, KeptVolumes, ServerState};
 
 /// The stored states in which a server still exists at the provider (or is
 /// about to), for `servers::state.eq_any(..)`.
@@ -401,6 +402,24 @@ pub struct ServerFacts {
     /// The size's CPUs and memory, while the account's sizes list it.
     pub cpus: Option<i32>,
     pub ram_mb: Option<i64>,
+}
+
+impl ServerFacts {
+    /// Its keeper's name.
+    pub fn keeper(&self) -> Option<String> {
+        Some(format!("{} {}", self.owner_given_name.as_ref()?, self.owner_family_name.as_ref()?))
+    }
+
+    /// Its volume group. Written by the console at launch; a value it
+    /// cannot read is none rather than a refused page.
+    pub fn volumes(&self) -> Option<KeptVolumes> {
+        KeptVolumes::deserialize(self.volume_config.as_ref()?).ok()
+    }
+
+    /// Its configuration management (read as [`ServerFacts::volumes`]).
+    pub fn configuration(&self) -> Option<KeptConfig> {
+        KeptConfig::deserialize(self.config_management.as_ref()?).ok()
+    }
 }
 
 /// The facts of server `id` of the account, and the names of its firewalls

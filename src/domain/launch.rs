@@ -153,6 +153,12 @@ pub struct Options {
     pub may_start: Vec<(Option<i64>, i64)>,
 }
 
+/// Memory in GiB as sizes are named: "8", "0.5".
+pub fn gib(ram_mb: i64) -> String {
+    let gib = ram_mb as f64 / 1024.0;
+    if gib.fract() == 0.0 { format!("{gib:.0}") } else { format!("{gib:.1}") }
+}
+
 impl Options {
     /// Whether the dialog offers owning group `group` (none: `None`): with
     /// one of the user's codes at least, their `SERVER Start` covers it.

@@ -201,6 +201,7 @@ pub async fn show(
     )
     .await?;
     drop(conn);
+    let (keeper, volumes, config) = (facts.keeper(), facts.volumes(), facts.configuration());
     let page = ServerPage {
         frame: Frame::new(&user, "/servers"),
         since: Moment::new(facts.state_since),
@@ -220,13 +221,11 @@ pub async fn show(
         firewalls_gone: facts.firewall_ids.len().saturating_sub(firewalls.len()),
         firewalls,
         description: facts.description,
-        keeper: facts.owner_given_name.zip(facts.owner_family_name).map(|(given, family)| format!("{given} {family}")),
+        keeper,
         group: facts.group,
         hourly_rate: facts.hourly_rate.with_scale_round(4, bigdecimal::RoundingMode::HalfUp).to_string(),
-        // Written by this console at launch; a value it cannot read is
-        // shown as none rather than refusing the page.
-        volumes: facts.volume_config.and_then(|kept| serde_json::from_value(kept).ok()),
-        config: facts.config_management.and_then(|kept| serde_json::from_value(kept).ok()),
+        volumes,
+        config,
         history: crate::web::audit_log::history_for(&user, history),
         server: view(&user, row),
     };
@@ -234,16 +233,10 @@ pub async fn show(
     html(StatusCode::OK, rendered)
 }
 
-/// "2 CPUs, 8 GiB of memory" (MiB below a GiB).
+/// "2 CPUs, 8 GiB of memory".
 fn size(cpus: i32, ram_mb: i64) -> String {
     let cpus = if cpus == 1 { "1 CPU".to_owned() } else { format!("{cpus} CPUs") };
-    if ram_mb >= 1024 && ram_mb % 1024 == 0 {
-        format!("{cpus}, {} GiB of memory", ram_mb / 1024)
-    } else if ram_mb >= 1024 {
-        format!("{cpus}, {:.1} GiB of memory", ram_mb as f64 / 1024.0)
-    } else {
-        format!("{cpus}, {ram_mb} MiB of memory")
-    }
+    format!("{cpus}, {} GiB of memory", crate::domain::launch::gib(ram_mb))
 }
 
 /// Where an action on server `id` leads back to: its own page when it was
