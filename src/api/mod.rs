@@ -47,6 +47,7 @@ pub use problem::ApiError;
         servers::make_image,
         resources::key_pairs, resources::create_key_pair, resources::delete_key_pair,
         resources::firewalls, resources::create_firewall, resources::delete_firewall,
+        resources::get_firewall, resources::add_firewall_rule, resources::remove_firewall_rule,
         activity::get_job, activity::audit_events,
     ),
     components(schemas(problem::Problem, problem::FieldProblem)),
@@ -156,6 +157,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resources::firewalls)
         .service(resources::create_firewall)
         .service(resources::delete_firewall)
+        .service(resources::get_firewall)
+        .service(resources::add_firewall_rule)
+        .service(resources::remove_firewall_rule)
         .service(activity::get_job)
         .service(activity::audit_events);
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/key-pairs` and `/api/v1/firewalls`: list, create (a key pair's
-//! private key is answered once), delete; through `changes::keypairs`,
+//! private key is answered once), delete; a firewall with its inbound
+//! rules, and adding and removing a rule; through `changes::keypairs`,
 //! `changes::firewalls` and `changes::resources`, as their pages.
 
 use actix_web::{HttpResponse, delete, get, post, web};
@@ -9,9 +10,10 @@ use utoipa::ToSchema;
 use super::auth::ApiUser;
 use super::problem::ApiError;
 use crate::changes::{self, resources::ProviderResource};
+use crate::db::firewall_rules::RuleRow;
 use crate::db::{self, firewalls::FirewallRow, keypairs::KeyPairRow};
 use crate::domain::access::{Action, Resource};
-use crate::domain::firewalls::{FirewallDescription, FirewallName};
+use crate::domain::firewalls::{FirewallDescription, FirewallName, Rule};
 use crate::domain::keypairs::{KeyPairName, PublicKey};
 use crate::domain::resource::ResourceAction;
 use crate::state::AppState;
@@ -223,4 +225,129 @@ pub async fn delete_firewall(
     id: web::Path<i64>,
 ) -> Result<web::Json<ResourceDeleted>, ApiError> {
     delete_resource::<FirewallRow>(&user, &state, id.into_inner()).await
+}
+
+/// An inbound rule of a firewall: what it lets in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FirewallRule {
+    pub id: i64,
+    /// `tcp`, `udp`, `icmp`, `all`, or the number of another protocol (a
+    /// rule made at the provider).
+    pub protocol: String,
+    /// A port (`22`) or range (`8000-8080`); empty for all traffic and for
+    /// ICMP (the summary names an ICMP type).
+    pub ports: String,
+    /// A CIDR block; or, for a rule made at the provider, a security group
+    /// (`sg-…`) or prefix list (`pl-…`) id.
+    pub source: String,
+    /// In words: "TCP 22 from 10.0.0.0/8".
+    pub summary: String,
+    /// `PENDING` (being added), `ACTIVE`, `DELETING` (being removed) or
+    /// `ERROR` (the provider refused it: remove it).
+    pub state: String,
+    pub error: Option<String>,
+}
+
+impl From<RuleRow> for FirewallRule {
+    fn from(row: RuleRow) -> Self {
+        let rule = row.rule();
+        FirewallRule {
+            id: row.id,
+            protocol: rule.protocol_choice().to_owned(),
+            ports: rule.ports_choice(),
+            source: rule.source.clone(),
+            summary: rule.summary(),
+            state: row.state.as_str().into(),
+            error: row.last_error,
+        }
+    }
+}
+
+/// A firewall with its inbound rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FirewallDetail {
+    #[serde(flatten)]
+    pub firewall: Firewall,
+    pub rules: Vec<FirewallRule>,
+}
+
+async fn firewall_detail(
+    conn: &mut diesel_async::AsyncPgConnection,
+    account_id: i64,
+    id: i64,
+) -> Result<FirewallDetail, ApiError> {
+    let firewall = Firewall::from(db::firewalls::find(conn, account_id, id).await?);
+    let rules = db::firewall_rules::list(conn, id).await?.into_iter().map(FirewallRule::from).collect();
+    Ok(FirewallDetail { firewall, rules })
+}
+
+/// A firewall of the account, with its inbound rules.
+#[utoipa::path(get, operation_id = "get_firewall", path = "/api/v1/firewalls/{id}", tag = "key pairs and firewalls", params(("id" = i64, Path)),
+    responses((status = 200, description = "The firewall", body = FirewallDetail)))]
+#[get("/v1/firewalls/{id}")]
+pub async fn get_firewall(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<FirewallDetail>, ApiError> {
+    user.require(Resource::Firewall, Action::Access)?;
+    let mut conn = state.pool.get().await?;
+    Ok(web::Json(firewall_detail(&mut conn, user.account.id, id.into_inner()).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFirewallRule {
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: String,
+    /// For TCP and UDP: a port (`22`) or range (`8000-8080`); leave it out
+    /// otherwise.
+    #[serde(default)]
+    pub ports: String,
+    /// A CIDR block (`203.0.113.0/24`, `::/0`) or one address.
+    pub source: String,
+}
+
+/// Let a rule in through a firewall: being added until the provider has it.
+#[utoipa::path(post, operation_id = "add_firewall_rule", path = "/api/v1/firewalls/{id}/rules", tag = "key pairs and firewalls", params(("id" = i64, Path)), request_body = NewFirewallRule,
+    responses((status = 202, description = "Being added", body = FirewallRule)))]
+#[post("/v1/firewalls/{id}/rules")]
+pub async fn add_firewall_rule(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<NewFirewallRule>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Resource::Firewall, ResourceAction::Create.right())?;
+    let id = id.into_inner();
+    let rule = Rule::parse(&body.protocol, &body.ports, &body.source).map_err(ApiError::Invalid)?;
+    let mut conn = state.pool.get().await?;
+    let rule_id = changes::firewalls::add_rule(&mut conn, &user.actor(), &state.jobs, id, &rule).await?;
+    let added = db::firewall_rules::list(&mut conn, id).await?.into_iter().find(|row| row.id == rule_id);
+    Ok(HttpResponse::Accepted().json(FirewallRule::from(added.ok_or(ApiError::NotFound)?)))
+}
+
+/// What removing a rule did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleRemoved {
+    /// In words: "TCP 22 from 10.0.0.0/8".
+    pub summary: String,
+    /// Taken out at the provider through a job (else only its record: the
+    /// provider never had it).
+    pub at_provider: bool,
+}
+
+/// Remove a rule from a firewall.
+#[utoipa::path(delete, operation_id = "remove_firewall_rule", path = "/api/v1/firewalls/{id}/rules/{rule_id}", tag = "key pairs and firewalls", params(("id" = i64, Path), ("rule_id" = i64, Path)),
+    responses((status = 200, description = "Removed, or being removed", body = RuleRemoved)))]
+#[delete("/v1/firewalls/{id}/rules/{rule_id}")]
+pub async fn remove_firewall_rule(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<RuleRemoved>, ApiError> {
+    let (id, rule_id) = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let removed = changes::firewalls::remove_rule(&mut conn, &user.actor(), &state.jobs, id, rule_id).await?;
+    Ok(web::Json(RuleRemoved { summary: removed.summary, at_provider: removed.at_provider }))
 }

@@ -8,6 +8,12 @@
 //! permanent. Names are checked for use
 //! in the account under a lock on the account's row
 //! (`db::firewalls::lock_names`), as the database cannot hold them unique.
+//!
+//! A ready firewall's inbound rules are added and removed here: a new rule
+//! is written pending with an `authorize_ingress` job, a removed one is
+//! hidden as removing with a `revoke_ingress` job (one the provider refused
+//! is only deleted), each with its audit event. Both lock the firewall's
+//! row, so a rule is never added twice, nor to a firewall being deleted.
 
 use std::future::Future;
 
@@ -17,11 +23,15 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use super::resources::{ProviderResource, name_taken, provider_resource_rows};
 use super::{Actor, ChangeError};
 use crate::db::{self, firewalls::FirewallRow, jobs::NewJob};
+use crate::domain::ValidationError;
 use crate::domain::access::Resource;
-use crate::domain::firewalls::{DEFAULT, FirewallDescription, FirewallName};
+use crate::domain::firewalls::{DEFAULT, FirewallDescription, FirewallName, Rule};
+use crate::domain::refusal::Refusal;
 use crate::domain::resource::{DeleteFacts, ResourceAction, ResourceState};
 use crate::jobs::JobSettings;
-use crate::jobs::resources::{CreateSecurityGroup, DeleteSecurityGroup};
+use crate::jobs::resources::{
+    AUTHORIZE_INGRESS, CreateSecurityGroup, DeleteSecurityGroup, IngressChange, REVOKE_INGRESS,
+};
 
 const WHAT: &str = "firewall";
 
@@ -56,6 +66,104 @@ pub async fn create(
         };
         db::jobs::enqueue(conn, &job.job(account.id, jobs.max_attempts).by(actor.user.id)).await?;
         Ok(id)
+    })
+    .await
+}
+
+/// Lets `rule` in through firewall `firewall_id` of the actor's account
+/// (right `FIREWALL Configure`); the new rule's id. Refused while the
+/// provider has not made the firewall; a rule it holds already is refused
+/// at the Source field.
+pub async fn add_rule(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    firewall_id: i64,
+    rule: &Rule,
+) -> Result<i64, ChangeError> {
+    actor.require(Resource::Firewall, ResourceAction::Create.right())?;
+    let account = actor.account;
+    conn.transaction(async |conn| {
+        let firewall = db::firewalls::find_for_delete(conn, account.id, firewall_id).await?;
+        let group = match &firewall.provider_id {
+            Some(group) if firewall.is_ready() => group.clone(),
+            _ => return Err(Refusal::FirewallNotReady { name: firewall.name }.into()),
+        };
+        if let Some(held) = db::firewall_rules::holding(conn, firewall.id, rule).await? {
+            let (name, summary) = (&firewall.name, rule.summary());
+            let message = match held.state {
+                ResourceState::Active => format!("“{name}” lets {summary} in already."),
+                ResourceState::Pending => format!("“{name}” is letting {summary} in already: it is being added."),
+                ResourceState::Deleting => {
+                    format!("“{name}” is being told to stop letting {summary} in; add it again once it is gone.")
+                }
+                ResourceState::Error => format!("“{name}” has this rule, which failed: remove it, then add it again."),
+            };
+            return Err(ChangeError::Invalid(vec![ValidationError::new("source", message)]));
+        }
+        let id = db::firewall_rules::insert(conn, firewall.id, rule, ResourceState::Pending).await?;
+        db::audit_log::record(conn, &actor.event("add_rule", Resource::Firewall, firewall.id, rule_changes(rule)))
+            .await?;
+        let job = IngressChange { firewall_id: firewall.id, rule_id: id, group_id: group, rule: rule.clone() };
+        db::jobs::enqueue(conn, &job.job(AUTHORIZE_INGRESS, account.id, jobs.max_attempts).by(actor.user.id)).await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// What a rule change records in the audit log.
+fn rule_changes(rule: &Rule) -> serde_json::Value {
+    serde_json::json!({
+        "rule": rule.summary(),
+        "protocol": rule.protocol_choice(),
+        "ports": rule.ports_choice(),
+        "source": rule.source,
+    })
+}
+
+/// A removed rule: its summary, and whether the provider still takes it out.
+#[derive(Debug)]
+pub struct RemovedRule {
+    pub summary: String,
+    pub at_provider: bool,
+}
+
+/// Removes rule `rule_id` of firewall `firewall_id` (right `FIREWALL
+/// Configure`): an active rule is hidden as removing and taken out at the
+/// provider by its job; one the provider refused to add is only deleted.
+pub async fn remove_rule(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor<'_>,
+    jobs: &JobSettings,
+    firewall_id: i64,
+    rule_id: i64,
+) -> Result<RemovedRule, ChangeError> {
+    use ResourceState::{Active, Deleting, Error, Pending};
+    actor.require(Resource::Firewall, ResourceAction::Create.right())?;
+    let account = actor.account;
+    conn.transaction(async |conn| {
+        let firewall = db::firewalls::find_for_delete(conn, account.id, firewall_id).await?;
+        let row = db::firewall_rules::find_for_change(conn, firewall.id, rule_id).await?;
+        let rule = row.rule();
+        let at_provider = match (row.state, &firewall.provider_id) {
+            (Active, Some(group)) => {
+                db::firewall_rules::settle(conn, firewall.id, row.id, (Active, Deleting), None).await?;
+                let job = IngressChange { firewall_id: firewall.id, rule_id: row.id, group_id: group.clone(), rule };
+                let job = job.job(REVOKE_INGRESS, account.id, jobs.max_attempts).by(actor.user.id);
+                db::jobs::enqueue(conn, &job).await?;
+                true
+            }
+            (Error, _) | (Active, None) => {
+                db::firewall_rules::remove(conn, firewall.id, row.id, row.state).await?;
+                false
+            }
+            (Pending | Deleting, _) => {
+                return Err(Refusal::RuleBusy { rule: row.rule().summary(), adding: row.state == Pending }.into());
+            }
+        };
+        let changes = rule_changes(&row.rule());
+        db::audit_log::record(conn, &actor.event("remove_rule", Resource::Firewall, firewall.id, changes)).await?;
+        Ok(RemovedRule { summary: row.rule().summary(), at_provider })
     })
     .await
 }

@@ -10,8 +10,9 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId as _;
 use aws_sdk_ec2::primitives::{Blob, DateTime as AwsDateTime};
 use aws_sdk_ec2::types::{
-    Filter, Image, LaunchPermission as Ec2LaunchPermission, LaunchPermissionModifications, PermissionGroup, Placement,
-    ResourceType, Tag, TagSpecification,
+    Filter, Image, IpPermission, IpRange, Ipv6Range, LaunchPermission as Ec2LaunchPermission,
+    LaunchPermissionModifications, PermissionGroup, Placement, PrefixListId, ResourceType, Tag, TagSpecification,
+    UserIdGroupPair,
 };
 use aws_smithy_types::timeout::TimeoutConfig;
 use base64::Engine as _;
@@ -19,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Capabilities, CloudError, CloudProvider, CloudResult, Connection, Credentials, ImageState, Instance, InstanceState,
-    InstanceType, KeyPair, LaunchPermission, ProviderImage, RunRequest, SecurityGroup,
+    InstanceType, KeyPair, LaunchPermission, ProviderImage, Rule, RunRequest, SecurityGroup,
 };
 
 /// Every EC2 action the console calls, for the IAM policy of the role it
@@ -27,6 +28,7 @@ use super::{
 /// permission to tag at launch. A test keeps this list, the calls in this
 /// file and the README's policy in step.
 pub const EC2_ACTIONS: &[&str] = &[
+    "AuthorizeSecurityGroupIngress",
     "CreateImage",
     "CreateKeyPair",
     "CreateSecurityGroup",
@@ -51,6 +53,7 @@ pub const EC2_ACTIONS: &[&str] = &[
     "ImportKeyPair",
     "ModifyImageAttribute",
     "RebootInstances",
+    "RevokeSecurityGroupIngress",
     "RunInstances",
     "StartInstances",
     "StopInstances",
@@ -189,6 +192,58 @@ where
 }
 
 /// Maps the SDK's errors to ones a person can read, keeping EC2's code.
+/// The rules of one of EC2's `IpPermissions`: one per source it names.
+fn rules_of(permission: &IpPermission) -> Vec<Rule> {
+    let Some(protocol) = permission.ip_protocol() else { return Vec::new() };
+    // All traffic has no ports, whatever a compatible endpoint writes there.
+    let ports = match (protocol, permission.from_port(), permission.to_port()) {
+        ("-1", _, _) => (None, None),
+        (_, Some(from), Some(to)) => (Some(from), Some(to)),
+        _ => (None, None),
+    };
+    let sources = permission
+        .ip_ranges()
+        .iter()
+        .filter_map(|r| r.cidr_ip())
+        .chain(permission.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()))
+        .chain(permission.user_id_group_pairs().iter().filter_map(|p| p.group_id()))
+        .chain(permission.prefix_list_ids().iter().filter_map(|p| p.prefix_list_id()));
+    sources
+        .map(|source| Rule {
+            protocol: protocol.to_owned(),
+            from_port: ports.0,
+            to_port: ports.1,
+            source: source.to_owned(),
+        })
+        .collect()
+}
+
+/// A change the provider refused with `done` (the code of "it is so
+/// already") counts as made.
+fn settled(sent: CloudResult<()>, done: &str) -> CloudResult<()> {
+    match sent {
+        Err(CloudError::Refused { code, .. }) if code == done => Ok(()),
+        other => other,
+    }
+}
+
+/// `rule` as one of EC2's `IpPermissions`.
+fn ip_permission(rule: &Rule) -> IpPermission {
+    let source = rule.source.as_str();
+    let permission =
+        IpPermission::builder().ip_protocol(&rule.protocol).set_from_port(rule.from_port).set_to_port(rule.to_port);
+    let permission = if source.starts_with("sg-") {
+        permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build())
+    } else if source.starts_with("pl-") {
+        permission.prefix_list_ids(PrefixListId::builder().prefix_list_id(source).build())
+    } else if source.contains(':') {
+        permission.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(source).build())
+    } else {
+        permission.ip_ranges(IpRange::builder().cidr_ip(source).build())
+    };
+    permission.build()
+}
+
 fn map_error<E, R>(error: SdkError<E, R>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -740,6 +795,7 @@ impl CloudProvider for Ec2Provider {
                     id: g.group_id()?.to_owned(),
                     name: g.group_name()?.to_owned(),
                     description: g.description().unwrap_or_default().to_owned(),
+                    inbound: g.ip_permissions().iter().flat_map(rules_of).collect(),
                 })
             }));
         }
@@ -759,6 +815,7 @@ impl CloudProvider for Ec2Provider {
             id: out.group_id().unwrap_or_default().to_owned(),
             name: name.to_owned(),
             description: description.to_owned(),
+            inbound: Vec::new(),
         })
     }
 
@@ -775,6 +832,17 @@ impl CloudProvider for Ec2Provider {
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
         self.client.delete_security_group().group_id(group_id).send().await.map_err(map_error)?;
         Ok(())
+    }
+
+    async fn authorize_ingress(&self, group_id: &str, rule: &Rule) -> CloudResult<()> {
+        let call =
+            self.client.authorize_security_group_ingress().group_id(group_id).ip_permissions(ip_permission(rule));
+        settled(call.send().await.map(drop).map_err(map_error), "InvalidPermission.Duplicate")
+    }
+
+    async fn revoke_ingress(&self, group_id: &str, rule: &Rule) -> CloudResult<()> {
+        let call = self.client.revoke_security_group_ingress().group_id(group_id).ip_permissions(ip_permission(rule));
+        settled(call.send().await.map(drop).map_err(map_error), "InvalidPermission.NotFound")
     }
 
     async fn list_instance_types(&self) -> CloudResult<Vec<InstanceType>> {

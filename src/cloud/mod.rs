@@ -13,6 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use crate::domain::firewalls::Rule;
+
 /// What a provider can and cannot do. Detected or configured, never assumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Capabilities {
@@ -165,6 +167,8 @@ pub struct SecurityGroup {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// What it lets in.
+    pub inbound: Vec<Rule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,6 +313,12 @@ pub trait CloudProvider: Send + Sync {
     async fn delete_key_pair(&self, name: &str) -> CloudResult<()>;
     /// Deletes a security group by its id (`sg-…`).
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()>;
+    /// Lets `rule` in through security group `group_id`; a rule the group
+    /// has already counts as added.
+    async fn authorize_ingress(&self, group_id: &str, rule: &Rule) -> CloudResult<()>;
+    /// Takes `rule` out of security group `group_id`; a rule it no longer
+    /// has counts as removed.
+    async fn revoke_ingress(&self, group_id: &str, rule: &Rule) -> CloudResult<()>;
     async fn list_instance_types(&self) -> CloudResult<Vec<InstanceType>>;
     async fn list_zones(&self) -> CloudResult<Vec<String>>;
 }

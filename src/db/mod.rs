@@ -146,6 +146,7 @@ pub mod admin;
 pub mod audit_log;
 pub mod budget;
 pub mod budget_codes;
+pub mod firewall_rules;
 pub mod firewalls;
 mod fixed_sql;
 pub mod images;

@@ -301,6 +301,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    firewall_rules (id) {
+        id -> Int8,
+        firewall_id -> Int8,
+        protocol -> Text,
+        from_port -> Nullable<Int4>,
+        to_port -> Nullable<Int4>,
+        source -> Text,
+        state -> Text,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     key_pairs (id) {
         id -> Int8,
         account_id -> Int8,
@@ -395,6 +408,7 @@ diesel::joinable!(image_records -> accounts (account_id));
 diesel::joinable!(image_records -> users (owner_user_id));
 diesel::joinable!(image_records -> groups (owner_group_id));
 diesel::joinable!(image_records -> budget_codes (budget_code_id));
+diesel::joinable!(firewall_rules -> firewalls (firewall_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_versions,
@@ -418,6 +432,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     prices,
     products,
+    firewall_rules,
     zones,
     firewalls,
     key_pairs,

@@ -589,7 +589,8 @@ pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64, names: &[Strin
     .await
 }
 
-/// Stores the account's firewalls `(provider id, name, description)`.
+/// Stores the account's firewalls as the provider lists them, with what
+/// each lets in (`db::firewall_rules::sync`).
 ///
 /// Firewalls made on the Firewalls page are ahead of the provider (see
 /// `db::firewalls`): a row still waiting for its group id takes the id of
@@ -599,11 +600,11 @@ pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64, names: &[Strin
 pub async fn firewalls(
     conn: &mut AsyncPgConnection,
     account_id: i64,
-    reported: &[(String, String, String)],
+    reported: &[crate::cloud::SecurityGroup],
 ) -> QueryResult<()> {
     use super::schema::firewalls;
     conn.transaction(async |conn| {
-        let listed: Vec<&str> = reported.iter().map(|(id, _, _)| id.as_str()).collect();
+        let listed: Vec<&str> = reported.iter().map(|g| g.id.as_str()).collect();
         let waiting: Vec<(i64, String)> = firewalls::table
             .filter(firewalls::account_id.eq(account_id))
             .filter(firewalls::provider_id.is_null())
@@ -619,10 +620,10 @@ pub async fn firewalls(
                 .load(conn)
                 .await?;
             for (row, name) in waiting {
-                let made = reported.iter().find(|(id, n, _)| *n == name && !known.contains(&Some(id.clone())));
-                if let Some((id, _, _)) = made {
+                let made = reported.iter().find(|g| g.name == name && !known.contains(&Some(g.id.clone())));
+                if let Some(group) = made {
                     diesel::update(firewalls::table.find(row).filter(firewalls::provider_id.is_null()))
-                        .set((firewalls::provider_id.eq(id), firewalls::state.eq(ResourceState::Active.as_str())))
+                        .set((firewalls::provider_id.eq(&group.id), firewalls::state.eq(ResourceState::Active.as_str())))
                         .execute(conn)
                         .await?;
                 }
@@ -630,19 +631,32 @@ pub async fn firewalls(
         }
         let rows: Vec<_> = reported
             .iter()
-            .map(|(id, name, description)| {
+            .map(|g| {
                 (
                     firewalls::account_id.eq(account_id),
-                    firewalls::provider_id.eq(id),
-                    firewalls::name.eq(name),
-                    firewalls::description.eq(description),
+                    firewalls::provider_id.eq(&g.id),
+                    firewalls::name.eq(&g.name),
+                    firewalls::description.eq(&g.description),
                     firewalls::active.eq(true),
                 )
             })
             .collect();
         upsert_listed!(conn, firewalls by provider_id, rows, update(name, description))?;
-        retire_unlisted!(conn, firewalls by provider_id, account_id, &listed, only: firewalls::provider_id.is_not_null())
-            .map(drop)
+        retire_unlisted!(conn, firewalls by provider_id, account_id, &listed, only: firewalls::provider_id.is_not_null())?;
+        let ids: Vec<(i64, Option<String>)> = firewalls::table
+            .filter(firewalls::account_id.eq(account_id))
+            .filter(firewalls::provider_id.eq_any(&listed))
+            .select((firewalls::id, firewalls::provider_id))
+            .load(conn)
+            .await?;
+        let inbound: Vec<(i64, &[crate::cloud::Rule])> = ids
+            .iter()
+            .filter_map(|(id, group)| {
+                let group = reported.iter().find(|g| Some(&g.id) == group.as_ref())?;
+                Some((*id, group.inbound.as_slice()))
+            })
+            .collect();
+        super::firewall_rules::sync(conn, &inbound).await
     })
     .await
 }

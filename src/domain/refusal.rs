@@ -230,6 +230,17 @@ pub enum Refusal {
         state: String,
         done: &'static str,
     },
+    /// Firewall `name` is not at the provider yet (or could not be made):
+    /// it takes no rules.
+    FirewallNotReady {
+        name: String,
+    },
+    /// The firewall rule `rule` (its summary) is still being added
+    /// (`adding`), or is being removed already.
+    RuleBusy {
+        rule: String,
+        adding: bool,
+    },
     /// Another change to the same rows ran at the same moment and
     /// PostgreSQL undid this one (a deadlock or a serialization failure):
     /// nothing was written, and the same request, sent again, goes through.
@@ -421,6 +432,13 @@ impl Refusal {
             Refusal::ServerNotAtProvider { name } => {
                 format!("{name} is not at the provider yet; try again in a moment.")
             }
+            Refusal::FirewallNotReady { name } => {
+                format!("The provider has not made the firewall “{name}”: it takes rules once it is ready.")
+            }
+            Refusal::RuleBusy { rule, adding: true } => {
+                format!("The rule “{rule}” is still being added; remove it once it is in place.")
+            }
+            Refusal::RuleBusy { rule, adding: false } => format!("The rule “{rule}” is being removed already."),
         }
     }
 

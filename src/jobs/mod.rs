@@ -356,6 +356,8 @@ impl Runner {
             resources::DELETE_SECURITY_GROUP => {
                 resources::delete_security_group(&self.pool, provider.as_ref(), &account, job).await
             }
+            resources::AUTHORIZE_INGRESS => resources::authorize_ingress(&self.pool, provider.as_ref(), job).await,
+            resources::REVOKE_INGRESS => resources::revoke_ingress(&self.pool, provider.as_ref(), job).await,
             sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await.map(|()| None),
@@ -486,6 +488,7 @@ fn follow_up(kind: &str) -> Option<&'static str> {
         | images::SET_AVAILABILITY
         | servers::CREATE_IMAGE => Some(sync::OWN_IMAGES),
         servers::RUN_INSTANCE | servers::SERVER_ACTION => Some(servers::SYNC_SERVERS),
+        resources::AUTHORIZE_INGRESS | resources::REVOKE_INGRESS => Some(sync::FIREWALLS),
         _ => None,
     }
 }
@@ -533,6 +536,11 @@ pub fn describe(job: &crate::db::jobs::Job) -> String {
             format!("{command} server {}", text("instance_id"))
         }
         servers::CREATE_IMAGE => format!("Make image {} from server {}", text("name"), text("instance_id")),
+        resources::AUTHORIZE_INGRESS | resources::REVOKE_INGRESS => {
+            let rule = payload_of::<resources::IngressChange>(job).map(|change| change.rule.summary());
+            let verb = if job.kind == resources::AUTHORIZE_INGRESS { "Let in" } else { "Stop letting in" };
+            format!("{verb} {} through {}", rule.unwrap_or_else(|_| "a rule".into()), text("group_id"))
+        }
         other => other.replace('_', " "),
     }
 }

@@ -18,7 +18,7 @@ use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
 use super::JobError;
-use crate::cloud::{CloudError, CloudProvider, KeyPair};
+use crate::cloud::{CloudError, CloudProvider, KeyPair, Rule};
 use crate::db::jobs::{Job, NewJob};
 use crate::db::{self, Pool, accounts::Account};
 use crate::domain::access::JobSubject;
@@ -29,6 +29,8 @@ pub const IMPORT_KEY_PAIR: &str = "import_key_pair";
 pub const DELETE_KEY_PAIR: &str = "delete_key_pair";
 pub const CREATE_SECURITY_GROUP: &str = "create_security_group";
 pub const DELETE_SECURITY_GROUP: &str = "delete_security_group";
+pub const AUTHORIZE_INGRESS: &str = "authorize_ingress";
+pub const REVOKE_INGRESS: &str = "revoke_ingress";
 
 /// Imports a public key (public: it may sit in the queue) as key pair `name`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +59,16 @@ pub struct DeleteSecurityGroup {
     pub group_id: String,
 }
 
+/// Adds (`AUTHORIZE_INGRESS`) or removes (`REVOKE_INGRESS`) rule `rule_id`
+/// of firewall `firewall_id`, security group `group_id` at the provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngressChange {
+    pub firewall_id: i64,
+    pub rule_id: i64,
+    pub group_id: String,
+    pub rule: Rule,
+}
+
 impl ImportKeyPair {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
         super::new_job(account_id, IMPORT_KEY_PAIR, self, max_attempts, JobSubject::Keypair)
@@ -78,6 +90,14 @@ impl CreateSecurityGroup {
 impl DeleteSecurityGroup {
     pub fn job(&self, account_id: i64, max_attempts: i32) -> NewJob<'static> {
         super::new_job(account_id, DELETE_SECURITY_GROUP, self, max_attempts, JobSubject::Firewall)
+    }
+}
+
+impl IngressChange {
+    /// The job that makes the change: `kind` is [`AUTHORIZE_INGRESS`] or
+    /// [`REVOKE_INGRESS`].
+    pub fn job(&self, kind: &'static str, account_id: i64, max_attempts: i32) -> NewJob<'static> {
+        super::new_job(account_id, kind, self, max_attempts, JobSubject::Firewall)
     }
 }
 
@@ -169,6 +189,27 @@ pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
     Ok(None)
 }
 
+/// Lets the rule in at the provider (one it has already counts), then
+/// marks it active.
+pub async fn authorize_ingress(pool: &Pool, provider: &dyn CloudProvider, job: &Job) -> Outcome {
+    let IngressChange { firewall_id, rule_id, group_id, rule } = super::payload_of(job)?;
+    provider.authorize_ingress(&group_id, &rule).await?;
+    let mut conn = pool.get().await?;
+    use ResourceState::{Active, Pending};
+    db::firewall_rules::settle(&mut conn, firewall_id, rule_id, (Pending, Active), None).await?;
+    Ok(None)
+}
+
+/// Takes the rule out at the provider (one it no longer has counts), then
+/// removes its row.
+pub async fn revoke_ingress(pool: &Pool, provider: &dyn CloudProvider, job: &Job) -> Outcome {
+    let IngressChange { firewall_id, rule_id, group_id, rule } = super::payload_of(job)?;
+    provider.revoke_ingress(&group_id, &rule).await?;
+    let mut conn = pool.get().await?;
+    db::firewall_rules::remove(&mut conn, firewall_id, rule_id, ResourceState::Deleting).await?;
+    Ok(None)
+}
+
 /// A job on a key pair or a firewall failed for good, whatever failed: the
 /// provider's refusal, the attempts spent, or no provider reached at all
 /// (then the job's own function never ran). An import or a create moves to
@@ -178,6 +219,17 @@ pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
 pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Result<(), JobError> {
     use ResourceState::{Active, Deleting, Error, Pending};
     let Some(account) = job.account_id else { return Ok(()) };
+    if let (AUTHORIZE_INGRESS | REVOKE_INGRESS, Ok(change)) =
+        (job.kind.as_str(), super::payload_of::<IngressChange>(job))
+    {
+        // A rule that could not be added shows why, and can be removed
+        // here; one that could not be removed is active again.
+        let (moves, what) =
+            if job.kind == AUTHORIZE_INGRESS { ((Pending, Error), "Adding") } else { ((Deleting, Active), "Removing") };
+        let reason = format!("{what} the rule failed: {error}");
+        db::firewall_rules::settle(conn, change.firewall_id, change.rule_id, moves, Some(&reason)).await?;
+        return Ok(());
+    }
     let (key_pair, firewall, moves, what) = match job.kind.as_str() {
         IMPORT_KEY_PAIR => {
             (super::payload_of(job).ok().map(|p: ImportKeyPair| p.key_pair_id), None, (Pending, Error), "Import")

@@ -111,8 +111,7 @@ pub async fn zones(pool: &Pool, provider: &dyn CloudProvider, account: &Account)
 }
 
 pub async fn firewalls(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
-    let groups: Vec<(String, String, String)> =
-        provider.list_security_groups().await?.into_iter().map(|g| (g.id, g.name, g.description)).collect();
+    let groups = provider.list_security_groups().await?;
     let mut conn = pool.get().await?;
     db::sync::firewalls(&mut conn, account.id, &groups).await?;
     Ok(())

@@ -67,9 +67,39 @@ impl Audit {
     }
 }
 
+/// A ready firewall of Acme Production with a rule in place, one being
+/// added and one the provider refused: its id.
+pub(crate) async fn a_firewall_with_rules(app: &TestApp) -> i64 {
+    let firewall = id_of(
+        app,
+        &format!(
+            "INSERT INTO firewalls (account_id, provider_id, name, description, active, state)
+             VALUES ({}, 'sg-0a11ee5500000000a', 'web', 'HTTPS from anywhere', true, 'ACTIVE') RETURNING id",
+            app.demo.acme_production
+        ),
+    )
+    .await;
+    for (protocol, port, source, state, error) in [
+        ("tcp", "443", "0.0.0.0/0", "ACTIVE", "NULL"),
+        ("tcp", "22", "10.0.0.0/8", "PENDING", "NULL"),
+        ("-1", "NULL", "sg-0123456789abcdef0", "ERROR", "'Adding the rule failed: no such group'"),
+    ] {
+        id_of(
+            app,
+            &format!(
+                "INSERT INTO firewall_rules (firewall_id, protocol, from_port, to_port, source, state, last_error)
+                 VALUES ({firewall}, '{protocol}', {port}, {port}, '{source}', '{state}', {error}) RETURNING id"
+            ),
+        )
+        .await;
+    }
+    firewall
+}
+
 /// Every page, and every dialog as the page it also is without JavaScript,
 /// that an administrator of the demo's Acme Production can open.
 pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
+    let firewall = a_firewall_with_rules(app).await;
     let image = id_of(app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
     let shared = id_of(app, "SELECT id FROM image_records WHERE source = 'public_launched' LIMIT 1").await;
     let server = id_of(app, "SELECT id FROM servers ORDER BY id LIMIT 1").await;
@@ -107,6 +137,7 @@ pub(crate) async fn every_page(app: &TestApp) -> Vec<String> {
         format!("/servers/{server}"),
         "/keypairs".to_owned(),
         "/firewalls".to_owned(),
+        format!("/firewalls/{firewall}"),
         "/jobs".to_owned(),
         "/audit".to_owned(),
         "/admin/users".to_owned(),

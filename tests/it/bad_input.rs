@@ -471,6 +471,7 @@ async fn every_form_each_role_is_shown_is_read_as_the_browser_sends_it() {
     give(&mut conn, support, sharer).await;
     let image = crate::browser::id_of(&app, "SELECT id FROM image_records WHERE name = 'batch-worker' LIMIT 1").await;
     let server = crate::browser::id_of(&app, "SELECT id FROM servers ORDER BY id LIMIT 1").await;
+    let firewall = crate::accessibility::a_firewall_with_rules(&app).await;
     // The changes that end what the other pages show come last.
     let pages = [
         "/images".to_owned(),
@@ -485,6 +486,7 @@ async fn every_form_each_role_is_shown_is_read_as_the_browser_sends_it() {
         format!("/servers/{server}/image"),
         "/keypairs".to_owned(),
         "/firewalls".to_owned(),
+        format!("/firewalls/{firewall}"),
         "/settings/tokens".to_owned(),
         format!("/servers/{server}/terminate"),
         format!("/images/{image}/delete"),

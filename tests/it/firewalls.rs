@@ -228,3 +228,213 @@ async fn rights_decide_who_creates_and_deletes_and_other_accounts_are_not_found(
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM firewalls").await, before, "nothing changed");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs").await, jobs_before);
 }
+
+/// A firewall `name` of Acme Production made through its page and at the
+/// provider: its row id and group id.
+async fn made(app: &TestApp, client: &mut crate::harness::Client, name: &str) -> (i64, String) {
+    let created = client.post_htmx("/firewalls", &[("name", name), ("description", "rules test")]).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    app.run_jobs().await;
+    let mut conn = app.db().await;
+    let (id, group, state) = firewall(&mut conn, app.demo.acme_production, name).await.unwrap();
+    assert_eq!(state, "ACTIVE");
+    (id, group.unwrap())
+}
+
+/// The firewall's rule rows: `(summary-ish key, state)`, in order.
+async fn rules(conn: &mut AsyncPgConnection, firewall: i64) -> Vec<(String, Option<i32>, String, String)> {
+    firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(firewall))
+        .order((firewall_rules::protocol, firewall_rules::from_port, firewall_rules::source))
+        .select((firewall_rules::protocol, firewall_rules::from_port, firewall_rules::source, firewall_rules::state))
+        .load(conn)
+        .await
+        .unwrap()
+}
+
+fn rule_error(response: &Response, field: &str) -> String {
+    let marker = format!(r#"id="rule-{field}-error" role="alert">"#);
+    let start = response.body.find(&marker).unwrap_or_else(|| panic!("no error at {field}: {}", response.body));
+    text(response.body[start + marker.len()..].split("</p>").next().unwrap())
+}
+
+#[actix_web::test]
+async fn a_rule_is_let_in_and_taken_out_at_the_provider_and_a_sync_reads_back_the_providers_own() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("configurator@acme.test").await;
+    let (id, group) = made(&app, &mut client, "web").await;
+    let page = format!("/firewalls/{id}");
+    let listed = client.get("/firewalls").await;
+    assert!(listed.body.contains(&format!(r#"<a class="name" href="{page}">web</a>"#)), "the list links the page");
+    let shown = client.get(&page).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(text(&shown.body).contains("“web” lets nothing in: add a rule below."), "{}", text(&shown.body));
+    assert!(text(&shown.body).contains(&format!("Group ID {group}")));
+
+    // Wrong input is told at its field, and nothing is written.
+    let wrong = client
+        .post_htmx(&format!("{page}/rules"), &[("protocol", "tcp"), ("ports", "ssh"), ("source", "10.0.0.1/8")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rule_error(&wrong, "ports"), "Enter a port, like 22, or a range, like 8000-8080.");
+    assert_eq!(rule_error(&wrong, "source"), "“10.0.0.1/8” is not the start of its block: did you mean 10.0.0.0/8?");
+    assert!(wrong.body.contains(r#"value="ssh""#), "the form keeps what was typed");
+    assert!(rules(&mut conn, id).await.is_empty());
+
+    let ssh = [("protocol", "tcp"), ("ports", "22"), ("source", "10.0.0.0/8")];
+    let added = client.post_htmx(&format!("{page}/rules"), &ssh).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let said = text(&added.body);
+    assert!(said.contains("Adding the rule “TCP 22 from 10.0.0.0/8”"), "{said}");
+    assert!(said.contains("TCP adding 22 10.0.0.0/8"), "the list shows it waiting: {said}");
+    assert!(added.body.contains(r#"hx-trigger="every 2s""#), "the list polls while it waits");
+    assert_eq!(rules(&mut conn, id).await, [("tcp".into(), Some(22), "10.0.0.0/8".into(), "PENDING".into())]);
+    let events = "SELECT count(*) AS n FROM audit_events WHERE resource = 'FIREWALL' AND action = 'add_rule' \
+                  AND changes ->> 'rule' = 'TCP 22 from 10.0.0.0/8'";
+    assert_eq!(count(&mut conn, events).await, 1);
+    let twice = client.post_htmx(&format!("{page}/rules"), &ssh).await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rule_error(&twice, "source"), "“web” is letting TCP 22 from 10.0.0.0/8 in already: it is being added.");
+
+    app.run_jobs().await;
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+    let held = |groups: Vec<stratus_console::cloud::SecurityGroup>| {
+        groups.into_iter().find(|g| g.id == group).unwrap().inbound.iter().map(|r| r.summary()).collect::<Vec<_>>()
+    };
+    assert_eq!(held(ec2.list_security_groups().await.unwrap()), ["TCP 22 from 10.0.0.0/8"]);
+    assert_eq!(rules(&mut conn, id).await, [("tcp".into(), Some(22), "10.0.0.0/8".into(), "ACTIVE".into())]);
+    let after = client.get_htmx(&page, "firewall-rules").await;
+    assert!(!after.body.contains("hx-trigger") && !after.body.contains("<html"), "the list alone, settled");
+    let again = client.post_htmx(&format!("{page}/rules"), &ssh).await;
+    assert_eq!(rule_error(&again, "source"), "“web” lets TCP 22 from 10.0.0.0/8 in already.");
+
+    // Rules made at the provider come with the sync; one taken out there goes.
+    let dns = stratus_console::domain::firewalls::Rule::parse("udp", "53", "::/0").unwrap();
+    ec2.authorize_ingress(&group, &dns).await.unwrap();
+    synced(&app, &mut conn, app.demo.acme_production).await;
+    assert_eq!(rules(&mut conn, id).await.len(), 2);
+    assert!(text(&client.get(&page).await.body).contains("UDP 53 anywhere (IPv6)"));
+    let ids = "SELECT sum(id)::bigint AS n FROM firewall_rules";
+    let before = count(&mut conn, ids).await;
+    synced(&app, &mut conn, app.demo.acme_production).await;
+    assert_eq!(count(&mut conn, ids).await, before, "a sync with nothing new keeps the same rows");
+    ec2.revoke_ingress(&group, &dns).await.unwrap();
+    synced(&app, &mut conn, app.demo.acme_production).await;
+    assert_eq!(rules(&mut conn, id).await.len(), 1);
+
+    // Remove, as a plain form: back to the page, removing until the job ran.
+    let rule_id: i64 = firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(id))
+        .select(firewall_rules::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let removed = client.post(&format!("{page}/rules/{rule_id}/delete"), &[]).await;
+    assert_eq!((removed.status, removed.location()), (StatusCode::SEE_OTHER, Some(page.as_str())));
+    let back = text(&client.get(&page).await.body);
+    assert!(back.contains("Removing the rule “TCP 22 from 10.0.0.0/8”"), "{back}");
+    assert!(back.contains("TCP removing 22"), "{back}");
+    let refused = client.post(&format!("{page}/rules/{rule_id}/delete"), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(text(&refused.body).contains("The rule “TCP 22 from 10.0.0.0/8” is being removed already."));
+    app.run_jobs().await;
+    assert!(held(ec2.list_security_groups().await.unwrap()).is_empty(), "the provider took it out");
+    assert!(rules(&mut conn, id).await.is_empty());
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE action = 'remove_rule'").await, 1);
+}
+
+#[actix_web::test]
+async fn a_rule_the_provider_refuses_fails_with_its_reason_and_is_only_removed_here() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, _) = made(&app, &mut client, "doomed").await;
+    // A rule from another firewall (made at the provider, say) that the
+    // provider no longer has: the page takes address blocks only.
+    let admin = crate::admin_users::user_id(&mut conn, "admin@acme.test").await;
+    let acting = crate::harness::Acting::as_user(&mut conn, admin, app.demo.acme_production).await;
+    let gone = stratus_console::domain::firewalls::Rule {
+        protocol: "tcp".into(),
+        from_port: Some(5432),
+        to_port: Some(5432),
+        source: "sg-0123456789abcdef0".into(),
+    };
+    let settings = stratus_console::jobs::JobSettings::default();
+    stratus_console::changes::firewalls::add_rule(&mut conn, &acting.actor(), &settings, id, &gone).await.unwrap();
+    app.run_jobs().await;
+    let failed: (String, Option<String>) = firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(id))
+        .select((firewall_rules::state, firewall_rules::last_error))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(failed.0, "ERROR");
+    assert!(failed.1.as_deref().unwrap().starts_with("Adding the rule failed: "), "{failed:?}");
+    let page = format!("/firewalls/{id}");
+    let shown = text(&client.get(&page).await.body);
+    assert!(shown.contains("TCP failed Adding the rule failed:"), "{shown}");
+    assert!(shown.contains("5432 firewall sg-0123456789abcdef0 Remove"), "{shown}");
+    let rule_id: i64 = firewall_rules::table.select(firewall_rules::id).first(&mut conn).await.unwrap();
+    let jobs_before = count(&mut conn, "SELECT count(*) AS n FROM jobs").await;
+    let removed = client.post_htmx(&format!("{page}/rules/{rule_id}/delete"), &[]).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert!(text(&removed.body).contains("Removed the rule “TCP 5432 from firewall sg-0123456789abcdef0”"));
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM firewall_rules").await, 0);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs").await, jobs_before, "nothing for the provider");
+}
+
+#[actix_web::test]
+async fn rules_need_configure_a_ready_firewall_and_the_account_and_the_api_says_the_same() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut admin = app.signed_in("admin@acme.test").await;
+    let (id, _) = made(&app, &mut admin, "api-web").await;
+    let mut globex = app.signed_in("admin@globex.test").await;
+    let ssh = [("protocol", "tcp"), ("ports", "22"), ("source", "0.0.0.0/0")];
+    assert_eq!(globex.get(&format!("/firewalls/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(globex.post(&format!("/firewalls/{id}/rules"), &ssh).await.status, StatusCode::NOT_FOUND);
+    let mut viewer = app.signed_in("viewer@acme.test").await;
+    let seen = viewer.get(&format!("/firewalls/{id}")).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert!(!seen.body.contains("rule-form") && text(&seen.body).contains("“api-web” lets nothing in."));
+    assert_eq!(viewer.post(&format!("/firewalls/{id}/rules"), &ssh).await.status, StatusCode::FORBIDDEN);
+    // A firewall the provider has not made yet takes no rules.
+    admin.post_htmx("/firewalls", &[("name", "waiting"), ("description", "not yet")]).await;
+    let (waiting, ..) = firewall(&mut conn, app.demo.acme_production, "waiting").await.unwrap();
+    let early = admin.post(&format!("/firewalls/{waiting}/rules"), &ssh).await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert!(
+        text(&early.body)
+            .contains("The provider has not made the firewall “waiting”: it takes rules once it is ready.")
+    );
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM firewall_rules").await, 0);
+
+    let token = crate::api::make_token(&mut admin, "rules", app.demo.acme_production, "write").await;
+    let api = crate::api::Api::new(&app, &token);
+    let path = format!("/api/v1/firewalls/{id}/rules");
+    let bad =
+        api.send(reqwest::Method::POST, &path, Some(serde_json::json!({ "protocol": "tcp", "source": "::/0" }))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.json);
+    assert!(bad.json.to_string().contains("Enter a port"), "{}", bad.json);
+    let body = serde_json::json!({ "protocol": "tcp", "ports": "443", "source": "0.0.0.0/0" });
+    let added = api.send(reqwest::Method::POST, &path, Some(body)).await;
+    assert_eq!(added.status, StatusCode::ACCEPTED, "{}", added.json);
+    assert_eq!(
+        (&added.json["summary"], &added.json["state"], &added.json["ports"]),
+        (&serde_json::json!("TCP 443 from anywhere (IPv4)"), &serde_json::json!("PENDING"), &serde_json::json!("443"))
+    );
+    app.run_jobs().await;
+    let detail = api.get(&format!("/api/v1/firewalls/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_eq!(
+        (&detail.json["name"], &detail.json["rules"][0]["state"]),
+        (&serde_json::json!("api-web"), &serde_json::json!("ACTIVE"))
+    );
+    let rule = detail.json["rules"][0]["id"].as_i64().unwrap();
+    let gone = api.send(reqwest::Method::DELETE, &format!("{path}/{rule}"), None).await;
+    assert_eq!((gone.status, &gone.json["at_provider"]), (StatusCode::OK, &serde_json::json!(true)));
+    let globex_token = crate::api::make_token(&mut globex, "rules", app.demo.globex_main, "write").await;
+    let other = crate::api::Api::new(&app, &globex_token).get(&format!("/api/v1/firewalls/{id}")).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,1 @@
+DROP TABLE firewall_rules;

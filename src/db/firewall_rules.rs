@@ -1,0 +1,201 @@
+//! The inbound rules of firewalls (`firewall_rules`), as syncs and the
+//! firewall's page write them.
+//!
+//! A rule added on the page is `PENDING` until its `authorize_ingress` job
+//! has run, one removed is `DELETING` until `revoke_ingress` has; a sync
+//! leaves both to their jobs. Callers find the firewall in the account
+//! first (`db::firewalls`): a rule is reached through its firewall only.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::firewall_rules;
+use crate::domain::firewalls::Rule;
+use crate::domain::resource::ResourceState;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = firewall_rules)]
+pub struct RuleRow {
+    pub id: i64,
+    pub firewall_id: i64,
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub source: String,
+    #[diesel(deserialize_as = String)]
+    pub state: ResourceState,
+    pub last_error: Option<String>,
+}
+
+impl RuleRow {
+    pub fn rule(&self) -> Rule {
+        Rule {
+            protocol: self.protocol.clone(),
+            from_port: self.from_port,
+            to_port: self.to_port,
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// The rules of firewall `firewall_id`, in a stable order: by protocol,
+/// ports and source. Being removed ones included (they show as removing).
+pub async fn list(conn: &mut AsyncPgConnection, firewall_id: i64) -> QueryResult<Vec<RuleRow>> {
+    firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(firewall_id))
+        .order((
+            firewall_rules::protocol,
+            firewall_rules::from_port.asc().nulls_first(),
+            firewall_rules::to_port.asc().nulls_first(),
+            firewall_rules::source,
+        ))
+        .select(RuleRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Rule `id` of firewall `firewall_id`, locked for a change; `NotFound`
+/// for any other.
+pub async fn find_for_change(conn: &mut AsyncPgConnection, firewall_id: i64, id: i64) -> QueryResult<RuleRow> {
+    firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(firewall_id))
+        .filter(firewall_rules::id.eq(id))
+        .select(RuleRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+/// The firewall's row of `rule`, in whatever state.
+pub async fn holding(conn: &mut AsyncPgConnection, firewall_id: i64, rule: &Rule) -> QueryResult<Option<RuleRow>> {
+    firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(firewall_id))
+        .filter(firewall_rules::protocol.eq(&rule.protocol))
+        .filter(firewall_rules::source.eq(&rule.source))
+        .filter(firewall_rules::from_port.is_not_distinct_from(rule.from_port))
+        .filter(firewall_rules::to_port.is_not_distinct_from(rule.to_port))
+        .select(RuleRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Adds `rule` to the firewall in `state`; its id.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    firewall_id: i64,
+    rule: &Rule,
+    state: ResourceState,
+) -> QueryResult<i64> {
+    diesel::insert_into(firewall_rules::table)
+        .values((
+            firewall_rules::firewall_id.eq(firewall_id),
+            firewall_rules::protocol.eq(&rule.protocol),
+            firewall_rules::from_port.eq(rule.from_port),
+            firewall_rules::to_port.eq(rule.to_port),
+            firewall_rules::source.eq(&rule.source),
+            firewall_rules::state.eq(state.as_str()),
+        ))
+        .returning(firewall_rules::id)
+        .get_result(conn)
+        .await
+}
+
+/// Moves rule `id` from state `from` to `to` with `error` (none clears it);
+/// false when it was not in `from` (a sync or another job settled it).
+pub async fn settle(
+    conn: &mut AsyncPgConnection,
+    firewall_id: i64,
+    id: i64,
+    (from, to): (ResourceState, ResourceState),
+    error: Option<&str>,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        firewall_rules::table
+            .filter(firewall_rules::firewall_id.eq(firewall_id))
+            .filter(firewall_rules::id.eq(id))
+            .filter(firewall_rules::state.eq(from.as_str())),
+    )
+    .set((firewall_rules::state.eq(to.as_str()), firewall_rules::last_error.eq(error)))
+    .execute(conn)
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Removes rule `id` if it is in `state`; false when it was not.
+pub async fn remove(
+    conn: &mut AsyncPgConnection,
+    firewall_id: i64,
+    id: i64,
+    state: ResourceState,
+) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        firewall_rules::table
+            .filter(firewall_rules::firewall_id.eq(firewall_id))
+            .filter(firewall_rules::id.eq(id))
+            .filter(firewall_rules::state.eq(state.as_str())),
+    )
+    .execute(conn)
+    .await?;
+    Ok(removed == 1)
+}
+
+/// Stores what the provider lets in through each firewall of `listed`
+/// (firewall id, the rules the provider reports), inside the sync's
+/// transaction. A rule the provider no longer has is removed if it was
+/// active; one it has is added, or made active if it was waiting or had
+/// failed; a rule being removed waits for its job. Nothing is written when
+/// nothing changed.
+pub async fn sync(conn: &mut AsyncPgConnection, listed: &[(i64, &[Rule])]) -> QueryResult<()> {
+    use ResourceState::{Active, Deleting};
+    let ids: Vec<i64> = listed.iter().map(|(id, _)| *id).collect();
+    let held: Vec<RuleRow> = firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq_any(&ids))
+        .select(RuleRow::as_select())
+        .load(conn)
+        .await?;
+    let mut gone = Vec::new();
+    let mut settled = Vec::new();
+    let mut new = Vec::new();
+    for (firewall_id, reported) in listed {
+        let rows: Vec<&RuleRow> = held.iter().filter(|row| row.firewall_id == *firewall_id).collect();
+        for row in &rows {
+            let at_provider = reported.contains(&row.rule());
+            match row.state {
+                Active if !at_provider => gone.push(row.id),
+                Active | Deleting => {}
+                _ if at_provider => settled.push(row.id),
+                _ => {}
+            }
+        }
+        let mut seen = HashSet::new();
+        for rule in reported.iter() {
+            let key = (&rule.protocol, rule.from_port, rule.to_port, &rule.source);
+            if seen.insert(key) && !rows.iter().any(|row| row.rule() == *rule) {
+                new.push((
+                    firewall_rules::firewall_id.eq(*firewall_id),
+                    firewall_rules::protocol.eq(&rule.protocol),
+                    firewall_rules::from_port.eq(rule.from_port),
+                    firewall_rules::to_port.eq(rule.to_port),
+                    firewall_rules::source.eq(&rule.source),
+                    firewall_rules::state.eq(Active.as_str()),
+                ));
+            }
+        }
+    }
+    if !gone.is_empty() {
+        diesel::delete(firewall_rules::table.filter(firewall_rules::id.eq_any(&gone))).execute(conn).await?;
+    }
+    if !settled.is_empty() {
+        diesel::update(firewall_rules::table.filter(firewall_rules::id.eq_any(&settled)))
+            .set((firewall_rules::state.eq(Active.as_str()), firewall_rules::last_error.eq(None::<String>)))
+            .execute(conn)
+            .await?;
+    }
+    if !new.is_empty() {
+        diesel::insert_into(firewall_rules::table).values(&new).on_conflict_do_nothing().execute(conn).await?;
+    }
+    Ok(())
+}
