@@ -1,1 +1,2 @@
+ALTER TABLE firewalls DROP COLUMN rules_changed_at;
 DROP TABLE firewall_rules;

@@ -23,3 +23,6 @@ CREATE TABLE firewall_rules (
 -- A firewall holds a rule once (the provider refuses a duplicate).
 CREATE UNIQUE INDEX firewall_rules_once
     ON firewall_rules (firewall_id, protocol, COALESCE(from_port, -2), COALESCE(to_port, -2), source);
+-- When a job last changed a firewall's rules here: a sync whose listing was
+-- taken before then is stale for that firewall, and leaves its rules alone.
+ALTER TABLE firewalls ADD COLUMN rules_changed_at TIMESTAMPTZ;

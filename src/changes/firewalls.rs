@@ -87,21 +87,19 @@ pub async fn add_rule(
         let firewall = db::firewalls::find_for_delete(conn, account.id, firewall_id).await?;
         let group = match &firewall.provider_id {
             Some(group) if firewall.is_ready() => group.clone(),
-            _ => return Err(Refusal::FirewallNotReady { name: firewall.name }.into()),
+            _ => {
+                let failed = firewall.state == ResourceState::Error;
+                return Err(Refusal::FirewallNotReady { name: firewall.name, failed }.into());
+            }
         };
-        if let Some(held) = db::firewall_rules::holding(conn, firewall.id, rule).await? {
-            let (name, summary) = (&firewall.name, rule.summary());
-            let message = match held.state {
-                ResourceState::Active => format!("“{name}” lets {summary} in already."),
-                ResourceState::Pending => format!("“{name}” is letting {summary} in already: it is being added."),
-                ResourceState::Deleting => {
-                    format!("“{name}” is being told to stop letting {summary} in; add it again once it is gone.")
-                }
-                ResourceState::Error => format!("“{name}” has this rule, which failed: remove it, then add it again."),
-            };
-            return Err(ChangeError::Invalid(vec![ValidationError::new("source", message)]));
+        let held = db::firewall_rules::holding(conn, firewall.id, rule).await?;
+        if let Some(state) = held.map(|row| row.state) {
+            return Err(held_already(&firewall.name, rule, state));
         }
-        let id = db::firewall_rules::insert(conn, firewall.id, rule, ResourceState::Pending).await?;
+        // A sync may have written it since: then it is held already.
+        let Some(id) = db::firewall_rules::insert(conn, firewall.id, rule, ResourceState::Pending).await? else {
+            return Err(held_already(&firewall.name, rule, ResourceState::Active));
+        };
         db::audit_log::record(conn, &actor.event("add_rule", Resource::Firewall, firewall.id, rule_changes(rule)))
             .await?;
         let job = IngressChange { firewall_id: firewall.id, rule_id: id, group_id: group, rule: rule.clone() };
@@ -109,6 +107,21 @@ pub async fn add_rule(
         Ok(id)
     })
     .await
+}
+
+/// Adding `rule` to firewall `name`, which holds it in `state`: refused at
+/// the Source field.
+fn held_already(name: &str, rule: &Rule, state: ResourceState) -> ChangeError {
+    let summary = rule.summary();
+    let message = match state {
+        ResourceState::Active => format!("“{name}” lets {summary} in already."),
+        ResourceState::Pending => format!("“{name}” is letting {summary} in already: it is being added."),
+        ResourceState::Deleting => {
+            format!("“{name}” is being told to stop letting {summary} in; add it again once it is gone.")
+        }
+        ResourceState::Error => format!("“{name}” has this rule, which failed: remove it, then add it again."),
+    };
+    ChangeError::Invalid(vec![ValidationError::new("source", message)])
 }
 
 /// What a rule change records in the audit log.
@@ -147,14 +160,14 @@ pub async fn remove_rule(
         let rule = row.rule();
         let at_provider = match (row.state, &firewall.provider_id) {
             (Active, Some(group)) => {
-                db::firewall_rules::settle(conn, firewall.id, row.id, (Active, Deleting), None).await?;
+                db::firewall_rules::settle(conn, account.id, firewall.id, row.id, (Active, Deleting), None).await?;
                 let job = IngressChange { firewall_id: firewall.id, rule_id: row.id, group_id: group.clone(), rule };
                 let job = job.job(REVOKE_INGRESS, account.id, jobs.max_attempts).by(actor.user.id);
                 db::jobs::enqueue(conn, &job).await?;
                 true
             }
             (Error, _) | (Active, None) => {
-                db::firewall_rules::remove(conn, firewall.id, row.id, row.state).await?;
+                db::firewall_rules::remove(conn, account.id, firewall.id, row.id, row.state).await?;
                 false
             }
             (Pending | Deleting, _) => {

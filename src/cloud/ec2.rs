@@ -191,7 +191,6 @@ where
     }
 }
 
-/// Maps the SDK's errors to ones a person can read, keeping EC2's code.
 /// The rules of one of EC2's `IpPermissions`: one per source it names.
 fn rules_of(permission: &IpPermission) -> Vec<Rule> {
     let Some(protocol) = permission.ip_protocol() else { return Vec::new() };
@@ -244,6 +243,7 @@ fn ip_permission(rule: &Rule) -> IpPermission {
     permission.build()
 }
 
+/// Maps the SDK's errors to ones a person can read, keeping EC2's code.
 fn map_error<E, R>(error: SdkError<E, R>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

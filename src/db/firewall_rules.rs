@@ -3,15 +3,20 @@
 //!
 //! A rule added on the page is `PENDING` until its `authorize_ingress` job
 //! has run, one removed is `DELETING` until `revoke_ingress` has; a sync
-//! leaves both to their jobs. Callers find the firewall in the account
-//! first (`db::firewalls`): a rule is reached through its firewall only.
+//! leaves both to their jobs. Every write of a rule's state notes the time
+//! on its firewall (`firewalls.rules_changed_at`): a sync whose listing is
+//! older than that leaves the firewall's rules alone, so it can neither
+//! drop a rule a job just added nor bring back one a job just removed.
+//! A rule is reached through its firewall, in the account, only.
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
+use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::schema::firewall_rules;
+use super::schema::{firewall_rules, firewalls};
 use crate::domain::firewalls::Rule;
 use crate::domain::resource::ResourceState;
 
@@ -82,13 +87,14 @@ pub async fn holding(conn: &mut AsyncPgConnection, firewall_id: i64, rule: &Rule
         .optional()
 }
 
-/// Adds `rule` to the firewall in `state`; its id.
+/// Adds `rule` to the firewall in `state`; its id, or `None` when the
+/// firewall holds it already (a sync wrote it meanwhile).
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     firewall_id: i64,
     rule: &Rule,
     state: ResourceState,
-) -> QueryResult<i64> {
+) -> QueryResult<Option<i64>> {
     diesel::insert_into(firewall_rules::table)
         .values((
             firewall_rules::firewall_id.eq(firewall_id),
@@ -98,20 +104,38 @@ pub async fn insert(
             firewall_rules::source.eq(&rule.source),
             firewall_rules::state.eq(state.as_str()),
         ))
+        .on_conflict_do_nothing()
         .returning(firewall_rules::id)
         .get_result(conn)
         .await
+        .optional()
+}
+
+/// Notes that firewall `firewall_id` of the account changes its rules now
+/// (see the module's note); false when the account has no such firewall.
+async fn touch(conn: &mut AsyncPgConnection, account_id: i64, firewall_id: i64) -> QueryResult<bool> {
+    let touched = diesel::update(
+        firewalls::table.filter(firewalls::account_id.eq(account_id)).filter(firewalls::id.eq(firewall_id)),
+    )
+    .set(firewalls::rules_changed_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(touched == 1)
 }
 
 /// Moves rule `id` from state `from` to `to` with `error` (none clears it);
 /// false when it was not in `from` (a sync or another job settled it).
 pub async fn settle(
     conn: &mut AsyncPgConnection,
+    account_id: i64,
     firewall_id: i64,
     id: i64,
     (from, to): (ResourceState, ResourceState),
     error: Option<&str>,
 ) -> QueryResult<bool> {
+    if !touch(conn, account_id, firewall_id).await? {
+        return Ok(false);
+    }
     let changed = diesel::update(
         firewall_rules::table
             .filter(firewall_rules::firewall_id.eq(firewall_id))
@@ -127,10 +151,14 @@ pub async fn settle(
 /// Removes rule `id` if it is in `state`; false when it was not.
 pub async fn remove(
     conn: &mut AsyncPgConnection,
+    account_id: i64,
     firewall_id: i64,
     id: i64,
     state: ResourceState,
 ) -> QueryResult<bool> {
+    if !touch(conn, account_id, firewall_id).await? {
+        return Ok(false);
+    }
     let removed = diesel::delete(
         firewall_rules::table
             .filter(firewall_rules::firewall_id.eq(firewall_id))
@@ -144,12 +172,29 @@ pub async fn remove(
 
 /// Stores what the provider lets in through each firewall of `listed`
 /// (firewall id, the rules the provider reports), inside the sync's
-/// transaction. A rule the provider no longer has is removed if it was
-/// active; one it has is added, or made active if it was waiting or had
-/// failed; a rule being removed waits for its job. Nothing is written when
-/// nothing changed.
-pub async fn sync(conn: &mut AsyncPgConnection, listed: &[(i64, &[Rule])]) -> QueryResult<()> {
-    use ResourceState::{Active, Deleting};
+/// transaction, from a listing taken at `listed_at`. A rule the provider no
+/// longer has is removed if it was active; one it has is added, or made
+/// active if it had failed; a rule being added or removed waits for its
+/// job. A firewall whose rules a job changed since `listed_at` is left
+/// alone (its job's own sync follows). Nothing is written when nothing
+/// changed.
+pub async fn sync(
+    conn: &mut AsyncPgConnection,
+    listed: &[(i64, &[Rule])],
+    listed_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    use ResourceState::{Active, Error};
+    let ids: Vec<i64> = listed.iter().map(|(id, _)| *id).collect();
+    // Locked: a job that changes one of these firewalls' rules waits for
+    // this sync, or this sync sees the time it noted.
+    let changed: Vec<(i64, Option<DateTime<Utc>>)> = firewalls::table
+        .filter(firewalls::id.eq_any(&ids))
+        .select((firewalls::id, firewalls::rules_changed_at))
+        .for_share()
+        .load(conn)
+        .await?;
+    let fresh = |id: i64| changed.iter().any(|(row, at)| *row == id && at.is_none_or(|at| at < listed_at));
+    let listed: Vec<&(i64, &[Rule])> = listed.iter().filter(|(id, _)| fresh(*id)).collect();
     let ids: Vec<i64> = listed.iter().map(|(id, _)| *id).collect();
     let held: Vec<RuleRow> = firewall_rules::table
         .filter(firewall_rules::firewall_id.eq_any(&ids))
@@ -165,8 +210,7 @@ pub async fn sync(conn: &mut AsyncPgConnection, listed: &[(i64, &[Rule])]) -> Qu
             let at_provider = reported.contains(&row.rule());
             match row.state {
                 Active if !at_provider => gone.push(row.id),
-                Active | Deleting => {}
-                _ if at_provider => settled.push(row.id),
+                Error if at_provider => settled.push(row.id),
                 _ => {}
             }
         }

@@ -141,10 +141,20 @@ pub async fn enqueue_sync(
 /// retry) must not be granted again after the revoke.
 pub const IMAGE_CHANGES: [&str; 4] = [DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_DEPRECATION, SET_AVAILABILITY];
 
+/// Lets a firewall rule in at the provider, or takes one out.
+pub const AUTHORIZE_INGRESS: &str = "authorize_ingress";
+pub const REVOKE_INGRESS: &str = "revoke_ingress";
+/// The jobs that change one firewall's rules (keyed by the payload's
+/// `firewall_id`) run in the order they were queued, as [`IMAGE_CHANGES`]
+/// do: a rule removed while its adding waits to retry must not be added
+/// again after the removal.
+pub const RULE_CHANGES: [&str; 2] = [AUTHORIZE_INGRESS, REVOKE_INGRESS];
+
 /// Takes the next ready job for this worker, if any. Concurrent workers skip
 /// the rows others hold, so no job is taken twice. A change to an image
 /// waits while an earlier change to it is queued or running (see
-/// [`IMAGE_CHANGES`]); a claim that runs at the same instant sees the
+/// [`IMAGE_CHANGES`]), and so does a change to a firewall's rules
+/// ([`RULE_CHANGES`]); a claim that runs at the same instant sees the
 /// earlier row as queued, so it waits too.
 pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Option<Job>> {
     // Diesel's DSL cannot put a locking subquery in an UPDATE's filter.
@@ -161,12 +171,20 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
                                    AND earlier.id < jobs.id
                                    AND earlier.state IN ('QUEUED', 'RUNNING')
                                    AND earlier.kind = ANY($2)))
+                       AND NOT (jobs.kind = ANY($3) AND EXISTS (
+                                SELECT 1 FROM jobs earlier
+                                 WHERE earlier.account_id = jobs.account_id
+                                   AND earlier.payload->>'firewall_id' = jobs.payload->>'firewall_id'
+                                   AND earlier.id < jobs.id
+                                   AND earlier.state IN ('QUEUED', 'RUNNING')
+                                   AND earlier.kind = ANY($3)))
                      ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING id, account_id, kind, payload, state, attempts, max_attempts, last_error, idempotency_key,
                    created_at, finished_at, result, worker, requested_by",
     )
     .bind::<diesel::sql_types::Text, _>(worker)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&IMAGE_CHANGES[..])
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&RULE_CHANGES[..])
     .get_result(conn)
     .await
     .optional()

@@ -297,6 +297,7 @@ diesel::table! {
         active -> Bool,
         state -> Text,
         last_error -> Nullable<Text>,
+        rules_changed_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -589,8 +589,13 @@ pub async fn zones(conn: &mut AsyncPgConnection, account_id: i64, names: &[Strin
     .await
 }
 
-/// Stores the account's firewalls as the provider lists them, with what
-/// each lets in (`db::firewall_rules::sync`).
+/// The database's time now.
+pub async fn clock(conn: &mut AsyncPgConnection) -> QueryResult<DateTime<Utc>> {
+    diesel::select(diesel::dsl::now.into_sql::<diesel::sql_types::Timestamptz>()).get_result(conn).await
+}
+
+/// Stores the account's firewalls as the provider listed them at
+/// `listed_at`, with what each lets in (`db::firewall_rules::sync`).
 ///
 /// Firewalls made on the Firewalls page are ahead of the provider (see
 /// `db::firewalls`): a row still waiting for its group id takes the id of
@@ -601,6 +606,7 @@ pub async fn firewalls(
     conn: &mut AsyncPgConnection,
     account_id: i64,
     reported: &[crate::cloud::SecurityGroup],
+    listed_at: DateTime<Utc>,
 ) -> QueryResult<()> {
     use super::schema::firewalls;
     conn.transaction(async |conn| {
@@ -656,7 +662,7 @@ pub async fn firewalls(
                 Some((*id, group.inbound.as_slice()))
             })
             .collect();
-        super::firewall_rules::sync(conn, &inbound).await
+        super::firewall_rules::sync(conn, &inbound, listed_at).await
     })
     .await
 }

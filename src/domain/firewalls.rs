@@ -99,6 +99,7 @@ pub struct Rule {
 pub const PROTOCOLS: [(&str, &str); 4] = [("tcp", "TCP"), ("udp", "UDP"), ("icmp", "ICMP"), ("all", "All traffic")];
 
 const ALL_TRAFFIC: &str = "-1";
+const ICMPV6: &str = "icmpv6";
 
 impl Rule {
     /// A new rule as written: `protocol` one of [`PROTOCOLS`], `ports` a port
@@ -106,19 +107,27 @@ impl Rule {
     /// `source` an address block ("203.0.113.0/24", "::/0") or one address.
     /// Every field's problem at once.
     pub fn parse(protocol: &str, ports: &str, source: &str) -> Result<Self, Vec<ValidationError>> {
+        let source = address_block(source.trim()).map_err(|message| ValidationError::new("source", message));
+        let ipv6 = source.as_ref().is_ok_and(|block| block.contains(':'));
+        // ICMP from IPv6 addresses is ICMPv6 at the provider: ICMP rules
+        // match IPv4 traffic only.
         let protocol = match protocol.trim() {
-            "tcp" | "udp" | "icmp" => Ok(protocol.trim().to_owned()),
+            "tcp" | "udp" => Ok(protocol.trim().to_owned()),
+            "icmp" | "icmpv6" if ipv6 => Ok(ICMPV6.to_owned()),
+            "icmp" => Ok("icmp".to_owned()),
+            "icmpv6" => {
+                Err(ValidationError::new("protocol", "ICMPv6 comes from IPv6 addresses; for IPv4, choose ICMP."))
+            }
             "all" => Ok(ALL_TRAFFIC.to_owned()),
             _ => Err(ValidationError::new("protocol", "Choose TCP, UDP, ICMP or all traffic.")),
         };
         let ports = match protocol.as_deref() {
             Ok("tcp" | "udp") => port_range(ports.trim()).map(|(from, to)| (Some(from), Some(to))),
-            Ok("icmp") if ports.trim().is_empty() => Ok((Some(-1), Some(-1))),
+            Ok("icmp" | ICMPV6) if ports.trim().is_empty() => Ok((Some(-1), Some(-1))),
             Ok(_) if ports.trim().is_empty() => Ok((None, None)),
             Ok(_) => Err(ValidationError::new("ports", "ICMP and all traffic have no ports: leave Ports empty.")),
             Err(_) => Ok((None, None)),
         };
-        let source = address_block(source.trim()).map_err(|message| ValidationError::new("source", message));
         match (protocol, ports, source) {
             (Ok(protocol), Ok((from_port, to_port)), Ok(source)) => Ok(Rule { protocol, from_port, to_port, source }),
             (protocol, ports, source) => {
@@ -127,14 +136,27 @@ impl Rule {
         }
     }
 
-    /// The protocol as the form and the API write it: "tcp", "udp",
-    /// "icmp", "all", or the provider's number.
-    pub fn protocol_choice(&self) -> &str {
-        if self.protocol == ALL_TRAFFIC { "all" } else { &self.protocol }
+    /// ICMP for IPv4 or IPv6 (`icmpv6`, number 58).
+    fn is_icmp(&self) -> bool {
+        matches!(self.protocol.as_str(), "icmp" | ICMPV6 | "58")
     }
 
-    /// "TCP", "All traffic", "Protocol 50".
+    /// The protocol as the form and the API write it: "tcp", "udp",
+    /// "icmp", "all", or the provider's number.
+    /// ICMP from IPv6 addresses is written "icmp" too, as it was added.
+    pub fn protocol_choice(&self) -> &str {
+        match self.protocol.as_str() {
+            ALL_TRAFFIC => "all",
+            ICMPV6 | "58" => "icmp",
+            other => other,
+        }
+    }
+
+    /// "TCP", "ICMPv6", "All traffic", "Protocol 50".
     pub fn protocol_name(&self) -> String {
+        if matches!(self.protocol.as_str(), ICMPV6 | "58") {
+            return "ICMPv6".into();
+        }
         match PROTOCOLS.iter().find(|(choice, _)| *choice == self.protocol_choice()) {
             Some((_, name)) => (*name).to_owned(),
             None => format!("Protocol {}", self.protocol),
@@ -146,7 +168,8 @@ impl Rule {
     /// only the summary tells).
     pub fn ports_choice(&self) -> String {
         match (self.protocol.as_str(), self.from_port, self.to_port) {
-            ("icmp", _, _) | (_, None, _) | (_, _, None) => String::new(),
+            _ if self.is_icmp() => String::new(),
+            (_, None, _) | (_, _, None) => String::new(),
             (_, Some(from), Some(to)) if from == to => from.to_string(),
             (_, Some(from), Some(to)) => format!("{from}-{to}"),
         }
@@ -154,10 +177,11 @@ impl Rule {
 
     /// The ports in words: "22", "8000–8080", "all", "type 8".
     pub fn ports_text(&self) -> String {
+        let icmp = self.is_icmp();
         match (self.protocol.as_str(), self.from_port, self.to_port) {
-            ("icmp", Some(-1), _) => "all types".into(),
-            ("icmp", Some(kind), Some(-1)) => format!("type {kind}"),
-            ("icmp", Some(kind), Some(code)) => format!("type {kind}, code {code}"),
+            (_, Some(-1) | None, _) if icmp => "all types".into(),
+            (_, Some(kind), Some(-1) | None) if icmp => format!("type {kind}"),
+            (_, Some(kind), Some(code)) if icmp => format!("type {kind}, code {code}"),
             (_, Some(0), Some(65535)) | (_, None, _) | (_, _, None) => "all".into(),
             (_, Some(from), Some(to)) if from == to => from.to_string(),
             (_, Some(from), Some(to)) => format!("{from}–{to}"),
@@ -280,9 +304,16 @@ mod tests {
         let all = Rule::parse("all", "", "0.0.0.0/0").unwrap();
         assert_eq!((all.protocol.as_str(), all.from_port, all.protocol_choice()), ("-1", None, "all"));
         assert_eq!(all.summary(), "All traffic from anywhere (IPv4)");
-        let ping = Rule::parse("icmp", "", "::/0").unwrap();
+        let ping = Rule::parse("icmp", "", "0.0.0.0/0").unwrap();
         assert_eq!((ping.from_port, ping.to_port), (Some(-1), Some(-1)));
-        assert_eq!((ping.summary(), ping.ports_choice()), ("ICMP from anywhere (IPv6)".into(), String::new()));
+        assert_eq!((ping.summary(), ping.ports_choice()), ("ICMP from anywhere (IPv4)".into(), String::new()));
+        let ping6 = Rule::parse("icmp", "", "::/0").unwrap();
+        assert_eq!((ping6.protocol.as_str(), ping6.protocol_choice()), ("icmpv6", "icmp"));
+        assert_eq!(ping6.summary(), "ICMPv6 from anywhere (IPv6)");
+        assert_eq!(
+            Rule::parse("icmpv6", "", "2001:db8::/32").unwrap(),
+            Rule { source: "2001:db8::/32".into(), ..ping6 }
+        );
         let echo = Rule { protocol: "icmp".into(), from_port: Some(8), to_port: Some(-1), source: "pl-1".into() };
         assert_eq!((echo.summary(), echo.ports_choice()), ("ICMP type 8 from prefix list pl-1".into(), String::new()));
         let synced = Rule { protocol: "50".into(), from_port: None, to_port: None, source: "sg-0abc".into() };
@@ -308,6 +339,7 @@ mod tests {
         assert_eq!(message("tcp", "70000", "::/0"), "Ports run from 0 to 65535.");
         assert_eq!(message("udp", "90-80", "::/0"), "A range runs from the lower port: write 80-90.");
         assert_eq!(message("icmp", "8", "::/0"), "ICMP and all traffic have no ports: leave Ports empty.");
+        assert_eq!(message("icmpv6", "", "10.0.0.0/8"), "ICMPv6 comes from IPv6 addresses; for IPv4, choose ICMP.");
         assert_eq!(
             message("tcp", "22", "10.0.0.1/8"),
             "“10.0.0.1/8” is not the start of its block: did you mean 10.0.0.0/8?"

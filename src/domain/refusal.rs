@@ -234,6 +234,8 @@ pub enum Refusal {
     /// it takes no rules.
     FirewallNotReady {
         name: String,
+        /// The provider refused to make it.
+        failed: bool,
     },
     /// The firewall rule `rule` (its summary) is still being added
     /// (`adding`), or is being removed already.
@@ -432,8 +434,11 @@ impl Refusal {
             Refusal::ServerNotAtProvider { name } => {
                 format!("{name} is not at the provider yet; try again in a moment.")
             }
-            Refusal::FirewallNotReady { name } => {
-                format!("The provider has not made the firewall “{name}”: it takes rules once it is ready.")
+            Refusal::FirewallNotReady { name, failed: false } => {
+                format!("The provider has not made the firewall “{name}” yet: it takes rules once it is ready.")
+            }
+            Refusal::FirewallNotReady { name, failed: true } => {
+                format!("The provider could not make the firewall “{name}”: it takes no rules.")
             }
             Refusal::RuleBusy { rule, adding: true } => {
                 format!("The rule “{rule}” is still being added; remove it once it is in place.")

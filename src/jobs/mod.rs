@@ -356,8 +356,10 @@ impl Runner {
             resources::DELETE_SECURITY_GROUP => {
                 resources::delete_security_group(&self.pool, provider.as_ref(), &account, job).await
             }
-            resources::AUTHORIZE_INGRESS => resources::authorize_ingress(&self.pool, provider.as_ref(), job).await,
-            resources::REVOKE_INGRESS => resources::revoke_ingress(&self.pool, provider.as_ref(), job).await,
+            resources::AUTHORIZE_INGRESS => {
+                resources::authorize_ingress(&self.pool, provider.as_ref(), &account, job).await
+            }
+            resources::REVOKE_INGRESS => resources::revoke_ingress(&self.pool, provider.as_ref(), &account, job).await,
             sync::OWN_IMAGES => sync::own_images(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PUBLIC_CATALOG => sync::public_catalog(&self.pool, provider.as_ref(), &account).await.map(|()| None),
             sync::PRODUCTS => sync::products(&self.pool, provider.as_ref(), &account).await.map(|()| None),

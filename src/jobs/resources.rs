@@ -29,8 +29,7 @@ pub const IMPORT_KEY_PAIR: &str = "import_key_pair";
 pub const DELETE_KEY_PAIR: &str = "delete_key_pair";
 pub const CREATE_SECURITY_GROUP: &str = "create_security_group";
 pub const DELETE_SECURITY_GROUP: &str = "delete_security_group";
-pub const AUTHORIZE_INGRESS: &str = "authorize_ingress";
-pub const REVOKE_INGRESS: &str = "revoke_ingress";
+pub use crate::db::jobs::{AUTHORIZE_INGRESS, REVOKE_INGRESS};
 
 /// Imports a public key (public: it may sit in the queue) as key pair `name`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,22 +190,22 @@ pub async fn delete_security_group(pool: &Pool, provider: &dyn CloudProvider, ac
 
 /// Lets the rule in at the provider (one it has already counts), then
 /// marks it active.
-pub async fn authorize_ingress(pool: &Pool, provider: &dyn CloudProvider, job: &Job) -> Outcome {
+pub async fn authorize_ingress(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
+    use ResourceState::{Active, Pending};
     let IngressChange { firewall_id, rule_id, group_id, rule } = super::payload_of(job)?;
     provider.authorize_ingress(&group_id, &rule).await?;
     let mut conn = pool.get().await?;
-    use ResourceState::{Active, Pending};
-    db::firewall_rules::settle(&mut conn, firewall_id, rule_id, (Pending, Active), None).await?;
+    db::firewall_rules::settle(&mut conn, account.id, firewall_id, rule_id, (Pending, Active), None).await?;
     Ok(None)
 }
 
 /// Takes the rule out at the provider (one it no longer has counts), then
 /// removes its row.
-pub async fn revoke_ingress(pool: &Pool, provider: &dyn CloudProvider, job: &Job) -> Outcome {
+pub async fn revoke_ingress(pool: &Pool, provider: &dyn CloudProvider, account: &Account, job: &Job) -> Outcome {
     let IngressChange { firewall_id, rule_id, group_id, rule } = super::payload_of(job)?;
     provider.revoke_ingress(&group_id, &rule).await?;
     let mut conn = pool.get().await?;
-    db::firewall_rules::remove(&mut conn, firewall_id, rule_id, ResourceState::Deleting).await?;
+    db::firewall_rules::remove(&mut conn, account.id, firewall_id, rule_id, ResourceState::Deleting).await?;
     Ok(None)
 }
 
@@ -227,7 +226,7 @@ pub async fn failed(conn: &mut AsyncPgConnection, job: &Job, error: &str) -> Res
         let (moves, what) =
             if job.kind == AUTHORIZE_INGRESS { ((Pending, Error), "Adding") } else { ((Deleting, Active), "Removing") };
         let reason = format!("{what} the rule failed: {error}");
-        db::firewall_rules::settle(conn, change.firewall_id, change.rule_id, moves, Some(&reason)).await?;
+        db::firewall_rules::settle(conn, account, change.firewall_id, change.rule_id, moves, Some(&reason)).await?;
         return Ok(());
     }
     let (key_pair, firewall, moves, what) = match job.kind.as_str() {

@@ -111,9 +111,12 @@ pub async fn zones(pool: &Pool, provider: &dyn CloudProvider, account: &Account)
 }
 
 pub async fn firewalls(pool: &Pool, provider: &dyn CloudProvider, account: &Account) -> Result<(), JobError> {
+    // The database's clock, as the rule jobs note theirs (see
+    // `db::firewall_rules`).
+    let listed_at = db::sync::clock(&mut *pool.get().await?).await?;
     let groups = provider.list_security_groups().await?;
     let mut conn = pool.get().await?;
-    db::sync::firewalls(&mut conn, account.id, &groups).await?;
+    db::sync::firewalls(&mut conn, account.id, &groups, listed_at).await?;
     Ok(())
 }
 

@@ -406,7 +406,7 @@ async fn rules_need_configure_a_ready_firewall_and_the_account_and_the_api_says_
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert!(
         text(&early.body)
-            .contains("The provider has not made the firewall “waiting”: it takes rules once it is ready.")
+            .contains("The provider has not made the firewall “waiting” yet: it takes rules once it is ready.")
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM firewall_rules").await, 0);
 
@@ -437,4 +437,83 @@ async fn rules_need_configure_a_ready_firewall_and_the_account_and_the_api_says_
     let globex_token = crate::api::make_token(&mut globex, "rules", app.demo.globex_main, "write").await;
     let other = crate::api::Api::new(&app, &globex_token).get(&format!("/api/v1/firewalls/{id}")).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn rule_jobs_run_in_order_and_a_sync_never_undoes_them() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let account = app.demo.acme_production;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, group) = made(&app, &mut client, "ordered").await;
+    let page = format!("/firewalls/{id}");
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+    let ssh = [("protocol", "tcp"), ("ports", "22"), ("source", "198.51.100.0/24")];
+    let rule = stratus_console::domain::firewalls::Rule::parse("tcp", "22", "198.51.100.0/24").unwrap();
+    let wait = |kind: &str| format!("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = '{kind}'");
+
+    // The provider has the rule while its job still waits to retry (an
+    // answer lost): a sync leaves the waiting rule to its job.
+    client.post(&format!("{page}/rules"), &ssh).await;
+    diesel::sql_query(wait("authorize_ingress")).execute(&mut conn).await.unwrap();
+    ec2.authorize_ingress(&group, &rule).await.unwrap();
+    synced(&app, &mut conn, account).await;
+    assert_eq!(rules(&mut conn, id).await, [("tcp".into(), Some(22), "198.51.100.0/24".into(), "PENDING".into())]);
+    let busy = client.post(&format!("{page}/rules/{}/delete", rule_id(&mut conn, id).await), &[]).await;
+    assert_eq!(busy.status, StatusCode::CONFLICT, "a rule being added is not removed yet");
+    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'authorize_ingress'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    assert_eq!(rules(&mut conn, id).await[0].3, "ACTIVE");
+
+    // A listing taken before a job changed the rules is stale for them.
+    let before_removal = db::sync::clock(&mut conn).await.unwrap();
+    let listing = ec2.list_security_groups().await.unwrap();
+    let removed = client.post(&format!("{page}/rules/{}/delete", rule_id(&mut conn, id).await), &[]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    app.run_jobs().await;
+    assert!(rules(&mut conn, id).await.is_empty());
+    db::sync::firewalls(&mut conn, account, &listing, before_removal).await.unwrap();
+    assert!(rules(&mut conn, id).await.is_empty(), "the stale listing does not bring the removed rule back");
+    let later = db::sync::clock(&mut conn).await.unwrap();
+    db::sync::firewalls(&mut conn, account, &listing, later).await.unwrap();
+    assert_eq!(rules(&mut conn, id).await.len(), 1, "a listing taken after the change is read as it is");
+    synced(&app, &mut conn, account).await;
+    assert!(rules(&mut conn, id).await.is_empty(), "and the provider's own listing settles it");
+
+    // A removal queued behind an adding that waits to retry waits for it.
+    client.post(&format!("{page}/rules"), &ssh).await;
+    app.run_jobs().await;
+    diesel::sql_query(
+        "UPDATE jobs SET state = 'QUEUED', run_after = now() + interval '1 hour'
+          WHERE id = (SELECT max(id) FROM jobs WHERE kind = 'authorize_ingress')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    client.post(&format!("{page}/rules/{}/delete", rule_id(&mut conn, id).await), &[]).await;
+    app.run_jobs().await;
+    let revoke = "SELECT count(*) AS n FROM jobs WHERE kind = 'revoke_ingress' AND state = 'QUEUED'";
+    assert_eq!(count(&mut conn, revoke).await, 1, "the removal waits behind the adding");
+    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'authorize_ingress'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    assert_eq!(count(&mut conn, revoke).await, 0);
+    let inbound = ec2.list_security_groups().await.unwrap().into_iter().find(|g| g.id == group).unwrap().inbound;
+    assert!(inbound.is_empty(), "removed last, as asked last: {inbound:?}");
+    assert!(rules(&mut conn, id).await.is_empty());
+}
+
+/// The id of the firewall's one rule.
+async fn rule_id(conn: &mut AsyncPgConnection, firewall: i64) -> i64 {
+    firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(firewall))
+        .select(firewall_rules::id)
+        .first(conn)
+        .await
+        .unwrap()
 }
