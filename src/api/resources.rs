@@ -323,8 +323,8 @@ pub async fn add_firewall_rule(
     let rule = Rule::parse(&body.protocol, &body.ports, &body.source).map_err(ApiError::Invalid)?;
     let mut conn = state.pool.get().await?;
     let rule_id = changes::firewalls::add_rule(&mut conn, &user.actor(), &state.jobs, id, &rule).await?;
-    let added = db::firewall_rules::list(&mut conn, id).await?.into_iter().find(|row| row.id == rule_id);
-    Ok(HttpResponse::Accepted().json(FirewallRule::from(added.ok_or(ApiError::NotFound)?)))
+    let added = db::firewall_rules::find(&mut conn, id, rule_id).await?;
+    Ok(HttpResponse::Accepted().json(FirewallRule::from(added)))
 }
 
 /// What removing a rule did.

@@ -158,6 +158,7 @@ pub async fn remove_rule(
         let firewall = db::firewalls::find_for_delete(conn, account.id, firewall_id).await?;
         let row = db::firewall_rules::find_for_change(conn, firewall.id, rule_id).await?;
         let rule = row.rule();
+        let (summary, changes) = (rule.summary(), rule_changes(&rule));
         let at_provider = match (row.state, &firewall.provider_id) {
             (Active, Some(group)) => {
                 db::firewall_rules::settle(conn, account.id, firewall.id, row.id, (Active, Deleting), None).await?;
@@ -171,12 +172,11 @@ pub async fn remove_rule(
                 false
             }
             (Pending | Deleting, _) => {
-                return Err(Refusal::RuleBusy { rule: row.rule().summary(), adding: row.state == Pending }.into());
+                return Err(Refusal::RuleBusy { rule: summary, adding: row.state == Pending }.into());
             }
         };
-        let changes = rule_changes(&row.rule());
         db::audit_log::record(conn, &actor.event("remove_rule", Resource::Firewall, firewall.id, changes)).await?;
-        Ok(RemovedRule { summary: row.rule().summary(), at_provider })
+        Ok(RemovedRule { summary, at_provider })
     })
     .await
 }

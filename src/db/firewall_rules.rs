@@ -61,8 +61,17 @@ pub async fn list(conn: &mut AsyncPgConnection, firewall_id: i64) -> QueryResult
         .await
 }
 
-/// Rule `id` of firewall `firewall_id`, locked for a change; `NotFound`
-/// for any other.
+/// Rule `id` of firewall `firewall_id`; `NotFound` for any other.
+pub async fn find(conn: &mut AsyncPgConnection, firewall_id: i64, id: i64) -> QueryResult<RuleRow> {
+    firewall_rules::table
+        .filter(firewall_rules::firewall_id.eq(firewall_id))
+        .find(id)
+        .select(RuleRow::as_select())
+        .first(conn)
+        .await
+}
+
+/// [`find`], locked for a change.
 pub async fn find_for_change(conn: &mut AsyncPgConnection, firewall_id: i64, id: i64) -> QueryResult<RuleRow> {
     firewall_rules::table
         .filter(firewall_rules::firewall_id.eq(firewall_id))
