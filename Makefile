@@ -68,7 +68,8 @@ run: system-packages $(HTMX) $(LOCAL)/session.key $(LOCAL)/secrets.key
 		PROVIDER_ENDPOINT="$$endpoint" PROVIDED_IMAGE_OWNERS="$(PROVIDED_IMAGE_OWNERS)" \
 		exec target/release/stratus-console $(if $(filter 0,$(DEMO)),,--demo)
 
-# The suite runs against a fresh throw-away cluster without fsync; every test
+# The suite runs against a fresh throw-away cluster without fsync, in memory
+# when /dev/shm has room (.ci/local-pg); every test
 # (or those TESTS selects, e.g. `make test TESTS="-E test(firewall)"`)
 # clones its own database from the migrated template `stratus_template`.
 # The build is the lint: clippy compiles the console's own crates as it
@@ -79,7 +80,7 @@ test: system-packages browser-packages $(HTMX) $(AXE)
 	cargo fmt --check
 	$(LINTED) cargo build --quiet --bins --tests
 	@.ci/local-pg reset $(LOCAL)/pg-test; \
-	base=$$(.ci/local-pg start $(LOCAL)/pg-test --fast); \
+	base=$$(.ci/local-pg start $(LOCAL)/pg-test --fast --in-memory); \
 	psql -q "$$base/postgres" -c "CREATE DATABASE stratus_template"; \
 	DATABASE_URL="$$base/stratus_template" target/debug/stratus-console --migrate; \
 	ec2=$$(MOTO_CATALOG=small .ci/local-moto start $(LOCAL)/moto 2); \
@@ -87,7 +88,7 @@ test: system-packages browser-packages $(HTMX) $(AXE)
 	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server \
 		TEST_API_TOOLS="$$tools" \
 		$(LOCAL_ENDPOINT_CREDENTIALS) $(LINTED) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
-	.ci/local-pg stop $(LOCAL)/pg-test; .ci/local-moto stop $(LOCAL)/moto tests; exit $$status
+	.ci/local-pg reset $(LOCAL)/pg-test; .ci/local-moto stop $(LOCAL)/moto tests; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.
 bench: system-packages $(HTMX)
