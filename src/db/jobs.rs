@@ -144,17 +144,20 @@ pub const IMAGE_CHANGES: [&str; 4] = [DEREGISTER_IMAGE, LAUNCH_PERMISSION, SET_D
 /// Lets a firewall rule in at the provider, or takes one out.
 pub const AUTHORIZE_INGRESS: &str = "authorize_ingress";
 pub const REVOKE_INGRESS: &str = "revoke_ingress";
-/// The jobs that change one firewall's rules (keyed by the payload's
+/// Deletes a firewall (security group) at the provider.
+pub const DELETE_SECURITY_GROUP: &str = "delete_security_group";
+/// The jobs that change one firewall (keyed by the payload's
 /// `firewall_id`) run in the order they were queued, as [`IMAGE_CHANGES`]
 /// do: a rule removed while its adding waits to retry must not be added
-/// again after the removal.
-pub const RULE_CHANGES: [&str; 2] = [AUTHORIZE_INGRESS, REVOKE_INGRESS];
+/// again after the removal, and a firewall is deleted after the rule
+/// changes asked before (which would fail on a group that is gone).
+pub const FIREWALL_CHANGES: [&str; 3] = [AUTHORIZE_INGRESS, REVOKE_INGRESS, DELETE_SECURITY_GROUP];
 
 /// Takes the next ready job for this worker, if any. Concurrent workers skip
 /// the rows others hold, so no job is taken twice. A change to an image
 /// waits while an earlier change to it is queued or running (see
-/// [`IMAGE_CHANGES`]), and so does a change to a firewall's rules
-/// ([`RULE_CHANGES`]); a claim that runs at the same instant sees the
+/// [`IMAGE_CHANGES`]), and so does a change to a firewall
+/// ([`FIREWALL_CHANGES`]); a claim that runs at the same instant sees the
 /// earlier row as queued, so it waits too.
 pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Option<Job>> {
     // Diesel's DSL cannot put a locking subquery in an UPDATE's filter.
@@ -184,7 +187,7 @@ pub async fn claim(conn: &mut AsyncPgConnection, worker: &str) -> QueryResult<Op
     )
     .bind::<diesel::sql_types::Text, _>(worker)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&IMAGE_CHANGES[..])
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&RULE_CHANGES[..])
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&FIREWALL_CHANGES[..])
     .get_result(conn)
     .await
     .optional()

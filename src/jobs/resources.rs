@@ -28,8 +28,7 @@ use crate::domain::resource::ResourceState;
 pub const IMPORT_KEY_PAIR: &str = "import_key_pair";
 pub const DELETE_KEY_PAIR: &str = "delete_key_pair";
 pub const CREATE_SECURITY_GROUP: &str = "create_security_group";
-pub const DELETE_SECURITY_GROUP: &str = "delete_security_group";
-pub use crate::db::jobs::{AUTHORIZE_INGRESS, REVOKE_INGRESS};
+pub use crate::db::jobs::{AUTHORIZE_INGRESS, DELETE_SECURITY_GROUP, REVOKE_INGRESS};
 
 /// Imports a public key (public: it may sit in the queue) as key pair `name`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -46,6 +46,13 @@ async fn a_new_firewall_waits_for_its_job_then_has_its_group_id() {
     assert!(created.body.contains(r#"hx-trigger="every 2s""#), "the list polls while it waits");
     let (id, provider_id, state) = firewall(&mut conn, account, "web (public)").await.unwrap();
     assert_eq!((provider_id, state.as_str()), (None, "PENDING"));
+    let waiting = client.get(&format!("/firewalls/{id}")).await;
+    assert!(text(&waiting.body).contains("none yet: the provider is making it"), "{}", waiting.body);
+    assert!(!waiting.body.contains("Add a rule"), "no rules before the provider has it");
+    assert!(waiting.body.contains(r##"hx-select="#firewall-page""##), "the page asks again while it waits");
+    let polled = client.get_htmx(&format!("/firewalls/{id}"), "firewall-page").await;
+    assert_eq!(polled.status, StatusCode::OK);
+    assert!(polled.body.contains(r#"<div id="firewall-page""#), "the poll gets the page to select from");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'create_security_group'").await, 1);
     let events =
         count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE resource = 'FIREWALL' AND action = 'create'")
@@ -78,6 +85,9 @@ async fn a_new_firewall_waits_for_its_job_then_has_its_group_id() {
     assert_eq!(rows, 1);
     let list = client.get_htmx("/firewalls", "firewall-list").await;
     assert!(list.body.contains(&group.id) && !list.body.contains("hx-trigger"), "{}", list.body);
+    let ready = client.get_htmx(&format!("/firewalls/{id}"), "firewall-page").await;
+    assert!(ready.body.contains(&group.id) && ready.body.contains("Add a rule"), "{}", ready.body);
+    assert!(!ready.body.contains("hx-trigger"), "the page stops asking once the firewall is made");
 }
 
 #[actix_web::test]
@@ -506,6 +516,53 @@ async fn rule_jobs_run_in_order_and_a_sync_never_undoes_them() {
     let inbound = ec2.list_security_groups().await.unwrap().into_iter().find(|g| g.id == group).unwrap().inbound;
     assert!(inbound.is_empty(), "removed last, as asked last: {inbound:?}");
     assert!(rules(&mut conn, id).await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_firewall_is_deleted_after_the_rule_changes_asked_before_it() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    let mut client = app.signed_in("admin@acme.test").await;
+    let (id, group) = made(&app, &mut client, "short-lived").await;
+    let page = format!("/firewalls/{id}");
+    let ssh = [("protocol", "tcp"), ("ports", "22"), ("source", "198.51.100.0/24")];
+    client.post(&format!("{page}/rules"), &ssh).await;
+    // The adding waits to retry (a provider that was busy, say) when the
+    // firewall is deleted.
+    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'authorize_ingress'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let deleted = client.post(&format!("/firewalls/{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    assert_eq!(firewall(&mut conn, app.demo.acme_production, "short-lived").await.unwrap().2, "DELETING");
+
+    // It is gone from the console's view, its rules with it: they take no
+    // change meanwhile.
+    assert_eq!(client.get(&page).await.status, StatusCode::NOT_FOUND);
+    let added =
+        client.post(&format!("{page}/rules"), &[("protocol", "all"), ("ports", ""), ("source", "10.0.0.0/8")]).await;
+    assert_eq!(added.status, StatusCode::NOT_FOUND);
+    let removed = client.post(&format!("{page}/rules/{}/delete", rule_id(&mut conn, id).await), &[]).await;
+    assert_eq!(removed.status, StatusCode::NOT_FOUND);
+    let rule_jobs = "SELECT count(*) AS n FROM jobs WHERE kind IN ('authorize_ingress', 'revoke_ingress')";
+    assert_eq!(count(&mut conn, rule_jobs).await, 1, "only the first adding");
+
+    app.run_jobs().await;
+    let delete = "SELECT count(*) AS n FROM jobs WHERE kind = 'delete_security_group' AND state = 'QUEUED'";
+    assert_eq!(count(&mut conn, delete).await, 1, "the deletion waits behind the adding");
+    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'authorize_ingress'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let unfinished = "SELECT count(*) AS n FROM jobs WHERE state <> 'COMPLETE' AND kind IN ('authorize_ingress', 'delete_security_group')";
+    let failed = count(&mut conn, unfinished).await;
+    assert_eq!(failed, 0, "the adding ran on the group, then the group went");
+    let ec2 = at_provider(&app.demo.numbers.production).await;
+    assert!(ec2.list_security_groups().await.unwrap().iter().all(|g| g.id != group), "gone at the provider");
+    assert!(firewall(&mut conn, app.demo.acme_production, "short-lived").await.is_none());
+    assert!(rules(&mut conn, id).await.is_empty(), "its rules went with it");
 }
 
 /// The id of the firewall's one rule.
