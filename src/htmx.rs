@@ -15,6 +15,21 @@ pub fn targets(req: &actix_web::HttpRequest, id: &str) -> bool {
     req.headers().get("HX-Target").is_some_and(|t| t == id)
 }
 
+/// Whether htmx asked for the page it is on (a page that polls itself): the
+/// request's path is that of `HX-Current-URL`.
+pub fn asks_for_own_page(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get("HX-Current-URL")
+        .and_then(|current| current.to_str().ok())
+        .and_then(|current| url::Url::parse(current).ok())
+        .is_some_and(|current| current.path() == req.path())
+}
+
+/// Has the browser load the page it is on again, whole (`HX-Refresh`).
+pub fn refresh(response: &mut HttpResponse) {
+    response.headers_mut().insert(HeaderName::from_static("hx-refresh"), HeaderValue::from_static("true"));
+}
+
 /// Has htmx swap the answer into `target` (a selector) by `swap`, in place
 /// of where the request aimed it: a dialog again in `#modal`, a refusal in
 /// the list.

@@ -101,9 +101,10 @@ pub async fn hold_ready(conn: &mut AsyncPgConnection, account_id: i64, ids: &[i6
     Ok(ids.iter().all(|id| held.contains(id)))
 }
 
-/// [`find`], locked for a delete, which counts the servers using it next:
-/// a launch holding it ([`hold_ready`]) is waited for, and its servers
-/// counted.
+/// [`find`], locked until the transaction ends: for a delete, which counts
+/// the servers using it next (a launch holding it, [`hold_ready`], is
+/// waited for, and its servers counted), and for a change of its rules,
+/// which must not meet a delete halfway.
 pub async fn find_for_delete(conn: &mut AsyncPgConnection, account_id: i64, id: i64) -> QueryResult<FirewallRow> {
     // `visible`, unboxed: a boxed query cannot lock.
     firewalls::table

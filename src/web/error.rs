@@ -307,6 +307,9 @@ fn html(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
 /// Middleware: for htmx requests, turns an error into a fragment for the
 /// flash area, and a sign-in redirect into `HX-Redirect` (a 303 would be
 /// followed by the browser and swapped in as if it were the fragment).
+/// A page that polls itself and is gone (404: deleted, or the account was
+/// switched in another tab) is loaded again whole instead, so it shows
+/// the not-found page once rather than a flash every 2 s.
 ///
 /// A redirect that answers an error (a signed-out request to `/login`, a
 /// company without an account to its first account) is how those requests
@@ -317,8 +320,15 @@ pub async fn htmx_errors(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_htmx = crate::htmx::is_htmx(req.request());
+    let own_page =
+        is_htmx && req.method() == actix_web::http::Method::GET && crate::htmx::asks_for_own_page(req.request());
     let res = next.call(req).await?;
     let replacement = match res.response().error() {
+        Some(_) if own_page && res.status() == StatusCode::NOT_FOUND => {
+            let mut response = HttpResponse::NotFound().finish();
+            crate::htmx::refresh(&mut response);
+            Some(response)
+        }
         Some(e) if is_htmx => e
             .as_error::<WebError>()
             .map(fragment)

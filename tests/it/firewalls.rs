@@ -50,9 +50,17 @@ async fn a_new_firewall_waits_for_its_job_then_has_its_group_id() {
     assert!(text(&waiting.body).contains("none yet: the provider is making it"), "{}", waiting.body);
     assert!(!waiting.body.contains("Add a rule"), "no rules before the provider has it");
     assert!(waiting.body.contains(r##"hx-select="#firewall-page""##), "the page asks again while it waits");
-    let polled = client.get_htmx(&format!("/firewalls/{id}"), "firewall-page").await;
+    let polled = client.poll(&format!("/firewalls/{id}"), "firewall-page").await;
     assert_eq!(polled.status, StatusCode::OK);
     assert!(polled.body.contains(r#"<div id="firewall-page""#), "the poll gets the page to select from");
+    // Gone for this tab (another account chosen in another one): the page is
+    // loaded again, whole, and shows that it is not found, once.
+    let mut globex = app.signed_in("admin@globex.test").await;
+    let gone = globex.poll(&format!("/firewalls/{id}"), "firewall-page").await;
+    assert_eq!((gone.status, gone.header("hx-refresh")), (StatusCode::NOT_FOUND, Some("true")));
+    assert!(gone.body.is_empty(), "no flash to repeat: {}", gone.body);
+    let asked = globex.get_htmx(&format!("/firewalls/{id}"), "firewall-page").await;
+    assert!(asked.header("hx-refresh").is_none() && text(&asked.body).contains("Not found"), "{}", asked.body);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM jobs WHERE kind = 'create_security_group'").await, 1);
     let events =
         count(&mut conn, "SELECT count(*) AS n FROM audit_events WHERE resource = 'FIREWALL' AND action = 'create'")

@@ -258,6 +258,15 @@ impl Client {
         Self::read(request.send().await.expect("GET")).await
     }
 
+    /// GETs `path` as a page that polls itself does: htmx's request for
+    /// `target`, from the page at `path`.
+    pub async fn poll(&mut self, path: &str, target: &str) -> Response {
+        let url = format!("{}{path}", self.base);
+        let request =
+            self.http.get(&url).header("HX-Request", "true").header("HX-Target", target).header("HX-Current-URL", &url);
+        Self::read(request.send().await.expect("GET")).await
+    }
+
     /// POSTs a form with the current CSRF token added.
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
