@@ -1,7 +1,8 @@
 //! The EC2 API through `aws-sdk-ec2`: real AWS, or an EC2-compatible
 //! endpoint reached exactly as AWS is (the credentials say which account).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
@@ -69,12 +70,23 @@ pub struct Ec2Provider {
 }
 
 impl Ec2Provider {
-    /// Connects and detects what the endpoint can do.
+    /// Connects, and detects what the endpoint can do the first time this
+    /// process connects to it.
     pub async fn connect(connection: &Connection) -> CloudResult<Arc<Self>> {
         let shared = sdk_config(connection).await;
         let client = Client::new(&shared);
-        let deprecate = detect_deprecation(&client).await?;
-        let disable = detect_disable(&client).await?;
+        let endpoint = (connection.endpoint.clone(), connection.region.clone());
+        let known = detected().lock().ok().and_then(|found| found.get(&endpoint).copied());
+        let (deprecate, disable) = match known {
+            Some(found) => found,
+            None => {
+                let found = (detect_deprecation(&client).await?, detect_disable(&client).await?);
+                if let Ok(mut detected) = detected().lock() {
+                    detected.insert(endpoint, found);
+                }
+                found
+            }
+        };
         let capabilities = Capabilities {
             share_with_accounts: true,
             share_publicly: true,
@@ -147,6 +159,19 @@ pub(super) fn static_key(
 /// or more, on every connection) would learn nothing more.
 fn probe_once() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::new().retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+}
+
+/// Whether each endpoint (`None`: AWS's) in each region keeps deprecation
+/// times and disables images, as its probes answered. Every job connects,
+/// and the two probes would be two more calls per job, counted against the
+/// account's API rate; what an endpoint can do is asked once per process.
+/// Only an answer is kept: a probe that met a busy or unreachable endpoint
+/// is asked again at the next connection.
+type Detected = Mutex<HashMap<(Option<String>, String), (bool, bool)>>;
+
+fn detected() -> &'static Detected {
+    static DETECTED: OnceLock<Detected> = OnceLock::new();
+    DETECTED.get_or_init(Default::default)
 }
 
 /// EC2 keeps deprecation times; some compatible endpoints (moto) fail on
