@@ -69,7 +69,8 @@ run: system-packages $(HTMX) $(LOCAL)/session.key $(LOCAL)/secrets.key
 		exec target/release/stratus-console $(if $(filter 0,$(DEMO)),,--demo)
 
 # The suite runs against a fresh throw-away cluster without fsync, in memory
-# when /dev/shm has room (.ci/local-pg); every test
+# when /dev/shm has room (.ci/local-pg; reset after a run that passed, kept
+# with its server.log after one that failed); every test
 # (or those TESTS selects, e.g. `make test TESTS="-E test(firewall)"`)
 # clones its own database from the migrated template `stratus_template`.
 # The build is the lint: clippy compiles the console's own crates as it
@@ -88,7 +89,8 @@ test: system-packages browser-packages $(HTMX) $(AXE)
 	status=0; TEST_DATABASE_URL="$$base" TEST_EC2_ENDPOINT="$$ec2" TEST_MOTO_SERVER=$(LOCAL)/moto/venv/bin/moto_server \
 		TEST_API_TOOLS="$$tools" \
 		$(LOCAL_ENDPOINT_CREDENTIALS) $(LINTED) cargo nextest run --no-fail-fast $(TESTS) || status=$$?; \
-	.ci/local-pg reset $(LOCAL)/pg-test; .ci/local-moto stop $(LOCAL)/moto tests; exit $$status
+	if [ $$status -eq 0 ]; then .ci/local-pg reset $(LOCAL)/pg-test; else .ci/local-pg stop $(LOCAL)/pg-test; fi; \
+	.ci/local-moto stop $(LOCAL)/moto tests; exit $$status
 
 # Release build against 1,000,000 public and 10,000 own images; prints the figures.
 bench: system-packages $(HTMX)
