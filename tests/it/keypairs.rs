@@ -522,10 +522,19 @@ async fn browser_create_import_and_delete_key_pairs_and_create_a_firewall() {
     b.find(Locator::Css("#firewall-form button[type=submit]")).await.unwrap().click().await.unwrap();
     browser.wait_for_text("Creating firewall “web”").await;
     browser.screenshot("firewalls-pending").await;
+    // Its page, opened while the provider makes it, follows it: the group
+    // id and the rule form arrive without a reload, and focus stays put.
+    b.find(Locator::LinkText("web")).await.unwrap().click().await.unwrap();
+    browser.wait_for_text("none yet: the provider is making it").await;
+    browser.screenshot("firewall-being-made").await;
+    b.execute("document.querySelector('.crumbs a').focus();", vec![]).await.unwrap();
     let mut conn = app.db().await;
     db::jobs::enqueue_sync(&mut conn, app.demo.acme_production, "sync_firewalls", 2).await.unwrap();
     app.run_jobs().await;
-    wait_until_gone(&browser, "web creating").await;
+    browser.wait_for_text("Add a rule").await;
+    let focused = "return document.activeElement.matches('.crumbs a');";
+    assert!(browser.script_bool(focused).await, "the poll left the focus where it was");
+    browser.screenshot("firewall-made").await;
     b.goto(&app.url("/firewalls")).await.unwrap();
     browser.wait_for_text("default").await;
     browser.screenshot("firewalls").await;
