@@ -202,16 +202,21 @@ async fn detect_disable(client: &Client) -> CloudResult<bool> {
 /// EC2 error code (the local endpoint answers 500 with a page of HTML). A
 /// provider that is busy, unreachable, or failed with an error of its own
 /// (EC2's `InternalError`) has not said whether it can: ask again later.
+/// Nor has one that was never asked (credentials that could not be had):
+/// that is the connection's error. So every answer kept ([`detected`]) is
+/// the endpoint's own.
 fn capability_of<O, E, R>(probe: Result<O, SdkError<E, R>>) -> CloudResult<bool>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    let answered = matches!(&probe, Ok(_) | Err(SdkError::ServiceError(_)));
     let coded = matches!(&probe, Err(SdkError::ServiceError(e)) if e.err().code().is_some_and(|c| !c.is_empty()));
     match probe.map_err(map_error) {
         Ok(_) | Err(CloudError::Refused { .. }) => Ok(true),
         Err(e @ (CloudError::Unreachable(_) | CloudError::Busy(_))) => Err(e),
         Err(CloudError::Failed(message)) if coded => Err(CloudError::Busy(message)),
+        Err(e) if !answered => Err(e),
         Err(_) => Ok(false),
     }
 }
@@ -938,6 +943,16 @@ mod tests {
         assert!(matches!(capability_of(answer(Some("Unavailable"))), Err(CloudError::Busy(_))));
         assert!(matches!(capability_of(answer(None)), Ok(false)), "no EC2 code: the call is missing");
         assert!(matches!(capability_of(answer(Some("InvalidAMIID.NotFound"))), Ok(true)));
+    }
+
+    /// A probe that never reached the endpoint (credentials that could not
+    /// be had) says nothing of what it can: the connection fails, and no
+    /// answer is kept for the endpoint.
+    #[test]
+    fn a_probe_that_was_never_sent_is_no_answer() {
+        use aws_sdk_ec2::operation::disable_image::DisableImageError;
+        let unsent = Err::<(), SdkError<DisableImageError, ()>>(SdkError::construction_failure("no credentials"));
+        assert!(matches!(capability_of(unsent), Err(CloudError::Failed(_))));
     }
 
     #[test]
