@@ -68,18 +68,12 @@ async fn a_new_firewall_waits_for_its_job_then_has_its_group_id() {
     assert_eq!(events, 1);
 
     // A sync that runs before the job keeps the waiting row.
-    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'create_security_group'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    hold_jobs(&mut conn, "create_security_group").await;
     synced(&app, &mut conn, account).await;
     assert_eq!(firewall(&mut conn, account, "web (public)").await.unwrap().2, "PENDING");
     assert!(firewall(&mut conn, account, "default").await.is_some(), "the provider's own came with the sync");
 
-    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'create_security_group'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    release_jobs(&mut conn, "create_security_group").await;
     app.run_jobs().await;
     let groups = at_provider(&app.demo.numbers.production).await.list_security_groups().await.unwrap();
     let group = groups.iter().find(|g| g.name == "web (public)").expect("the provider has the group");
@@ -108,19 +102,13 @@ async fn a_sync_that_finds_the_group_before_its_job_stores_the_id_takes_the_wait
     // The provider has it (the job's answer was lost, say), and a sync runs first.
     let ec2 = at_provider(&app.demo.numbers.production).await;
     let made = ec2.create_security_group("db", "PostgreSQL from web").await.unwrap();
-    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'create_security_group'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    hold_jobs(&mut conn, "create_security_group").await;
     synced(&app, &mut conn, account).await;
     let (id, provider_id, state) = firewall(&mut conn, account, "db").await.unwrap();
     assert_eq!((provider_id.as_deref(), state.as_str()), (Some(made.id.as_str()), "ACTIVE"));
 
     // The job then meets "already exists" and settles on the same group.
-    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'create_security_group'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    release_jobs(&mut conn, "create_security_group").await;
     app.run_jobs().await;
     let state: String =
         jobs::table.filter(jobs::kind.eq("create_security_group")).select(jobs::state).first(&mut conn).await.unwrap();
@@ -468,21 +456,17 @@ async fn rule_jobs_run_in_order_and_a_sync_never_undoes_them() {
     let ec2 = at_provider(&app.demo.numbers.production).await;
     let ssh = [("protocol", "tcp"), ("ports", "22"), ("source", "198.51.100.0/24")];
     let rule = stratus_console::domain::firewalls::Rule::parse("tcp", "22", "198.51.100.0/24").unwrap();
-    let wait = |kind: &str| format!("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = '{kind}'");
 
     // The provider has the rule while its job still waits to retry (an
     // answer lost): a sync leaves the waiting rule to its job.
     client.post(&format!("{page}/rules"), &ssh).await;
-    diesel::sql_query(wait("authorize_ingress")).execute(&mut conn).await.unwrap();
+    hold_jobs(&mut conn, "authorize_ingress").await;
     ec2.authorize_ingress(&group, &rule).await.unwrap();
     synced(&app, &mut conn, account).await;
     assert_eq!(rules(&mut conn, id).await, [("tcp".into(), Some(22), "198.51.100.0/24".into(), "PENDING".into())]);
     let busy = client.post(&format!("{page}/rules/{}/delete", rule_id(&mut conn, id).await), &[]).await;
     assert_eq!(busy.status, StatusCode::CONFLICT, "a rule being added is not removed yet");
-    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'authorize_ingress'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    release_jobs(&mut conn, "authorize_ingress").await;
     app.run_jobs().await;
     assert_eq!(rules(&mut conn, id).await[0].3, "ACTIVE");
 
@@ -515,10 +499,7 @@ async fn rule_jobs_run_in_order_and_a_sync_never_undoes_them() {
     app.run_jobs().await;
     let revoke = "SELECT count(*) AS n FROM jobs WHERE kind = 'revoke_ingress' AND state = 'QUEUED'";
     assert_eq!(count(&mut conn, revoke).await, 1, "the removal waits behind the adding");
-    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'authorize_ingress'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    release_jobs(&mut conn, "authorize_ingress").await;
     app.run_jobs().await;
     assert_eq!(count(&mut conn, revoke).await, 0);
     let inbound = ec2.list_security_groups().await.unwrap().into_iter().find(|g| g.id == group).unwrap().inbound;
@@ -537,10 +518,7 @@ async fn a_firewall_is_deleted_after_the_rule_changes_asked_before_it() {
     client.post(&format!("{page}/rules"), &ssh).await;
     // The adding waits to retry (a provider that was busy, say) when the
     // firewall is deleted.
-    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = 'authorize_ingress'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    hold_jobs(&mut conn, "authorize_ingress").await;
     let deleted = client.post(&format!("/firewalls/{id}/delete"), &[]).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
     assert_eq!(firewall(&mut conn, app.demo.acme_production, "short-lived").await.unwrap().2, "DELETING");
@@ -559,10 +537,7 @@ async fn a_firewall_is_deleted_after_the_rule_changes_asked_before_it() {
     app.run_jobs().await;
     let delete = "SELECT count(*) AS n FROM jobs WHERE kind = 'delete_security_group' AND state = 'QUEUED'";
     assert_eq!(count(&mut conn, delete).await, 1, "the deletion waits behind the adding");
-    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = 'authorize_ingress'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    release_jobs(&mut conn, "authorize_ingress").await;
     app.run_jobs().await;
     let unfinished = "SELECT count(*) AS n FROM jobs WHERE state <> 'COMPLETE' AND kind IN ('authorize_ingress', 'delete_security_group')";
     let failed = count(&mut conn, unfinished).await;
@@ -571,6 +546,24 @@ async fn a_firewall_is_deleted_after_the_rule_changes_asked_before_it() {
     assert!(ec2.list_security_groups().await.unwrap().iter().all(|g| g.id != group), "gone at the provider");
     assert!(firewall(&mut conn, app.demo.acme_production, "short-lived").await.is_none());
     assert!(rules(&mut conn, id).await.is_empty(), "its rules went with it");
+}
+
+/// Jobs of `kind` wait an hour to run (a retry's backoff, say).
+async fn hold_jobs(conn: &mut AsyncPgConnection, kind: &str) {
+    diesel::sql_query("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE kind = $1")
+        .bind::<diesel::sql_types::Text, _>(kind)
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+/// Jobs of `kind` may run now.
+async fn release_jobs(conn: &mut AsyncPgConnection, kind: &str) {
+    diesel::sql_query("UPDATE jobs SET run_after = now() WHERE kind = $1")
+        .bind::<diesel::sql_types::Text, _>(kind)
+        .execute(conn)
+        .await
+        .unwrap();
 }
 
 /// The id of the firewall's one rule.
